@@ -1,0 +1,1 @@
+//! The chat command language shared by Telegram, Discord and the web chat.

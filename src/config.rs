@@ -1,0 +1,314 @@
+//! One `Config` for the whole service: every setting has its flag, its
+//! environment variable, its default and its doc in one place.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+/// Settings for `ea-crm serve` (and the other subcommands that open the store).
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Where the data lives: `surrealkv://PATH` (embedded, default), `mem://`
+    /// (embedded, gone at exit) or `ws://host:port` (a SurrealDB server).
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "surrealkv://data/ea-crm.db"
+    )]
+    pub database_url: String,
+
+    /// Root user for a remote SurrealDB server (ignored by embedded stores).
+    #[arg(long, env = "DATABASE_USER")]
+    pub database_user: Option<String>,
+
+    /// Root password for a remote SurrealDB server.
+    #[arg(long, env = "DATABASE_PASSWORD", hide_env_values = true)]
+    pub database_password: Option<String>,
+
+    /// SurrealDB namespace.
+    #[arg(long, env = "DATABASE_NS", default_value = "ea_crm")]
+    pub database_ns: String,
+
+    /// SurrealDB database.
+    #[arg(long, env = "DATABASE_DB", default_value = "main")]
+    pub database_db: String,
+
+    /// Address the HTTP server listens on.
+    #[arg(long, env = "BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+
+    /// Username of the first admin, used only when no user exists yet.
+    #[arg(long, env = "ADMIN_USERNAME", default_value = "admin")]
+    pub admin_username: String,
+
+    /// Password of the first admin; when unset on first start a strong one is
+    /// generated and printed once.
+    #[arg(long, env = "ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+
+    /// Secret used to sign outbound payloads and derive CSRF tokens.
+    #[arg(long, env = "SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+
+    /// API key for the OpenRouter-compatible LLM service (unset: local AI).
+    #[arg(long, env = "OPENROUTER_API_KEY", hide_env_values = true)]
+    pub openrouter_api_key: Option<String>,
+
+    /// Base URL of the OpenRouter-compatible LLM service.
+    #[arg(
+        long,
+        env = "OPENROUTER_BASE_URL",
+        default_value = "https://openrouter.ai/api/v1"
+    )]
+    pub openrouter_base_url: String,
+
+    /// Model name sent to the LLM service.
+    #[arg(long, env = "AI_MODEL", default_value = "openai/gpt-4o-mini")]
+    pub ai_model: String,
+
+    /// Telegram bot token (unset: no Telegram bot).
+    #[arg(long, env = "TELEGRAM_BOT_TOKEN", hide_env_values = true)]
+    pub telegram_bot_token: Option<String>,
+
+    /// Telegram Bot API base URL.
+    #[arg(
+        long,
+        env = "TELEGRAM_API_URL",
+        default_value = "https://api.telegram.org"
+    )]
+    pub telegram_api_url: String,
+
+    /// Discord bot token (unset: no Discord bot).
+    #[arg(long, env = "DISCORD_BOT_TOKEN", hide_env_values = true)]
+    pub discord_bot_token: Option<String>,
+
+    /// Discord API base URL.
+    #[arg(
+        long,
+        env = "DISCORD_API_URL",
+        default_value = "https://discord.com/api"
+    )]
+    pub discord_api_url: String,
+
+    /// Folder for uploaded files (created when missing).
+    #[arg(long, env = "UPLOAD_DIR", default_value = "data/uploads")]
+    pub upload_dir: PathBuf,
+
+    /// Largest accepted upload, in MiB.
+    #[arg(long, env = "MAX_UPLOAD_MB", default_value_t = 25)]
+    pub max_upload_mb: u64,
+
+    /// Largest accepted JSON request body, in KiB.
+    #[arg(long, env = "MAX_BODY_KB", default_value_t = 1024)]
+    pub max_body_kb: u64,
+
+    /// A session ends after this many minutes without use.
+    #[arg(long, env = "SESSION_IDLE_MINUTES", default_value_t = 60 * 12)]
+    pub session_idle_minutes: u64,
+
+    /// A session ends this many hours after login, used or not.
+    #[arg(long, env = "SESSION_MAX_HOURS", default_value_t = 24 * 14)]
+    pub session_max_hours: u64,
+
+    /// Failed logins allowed per username within the login window.
+    #[arg(long, env = "LOGIN_MAX_FAILURES_PER_USER", default_value_t = 5)]
+    pub login_max_failures_per_user: u32,
+
+    /// Login attempts allowed per client IP within the login window.
+    #[arg(long, env = "LOGIN_MAX_ATTEMPTS_PER_IP", default_value_t = 30)]
+    pub login_max_attempts_per_ip: u32,
+
+    /// Length of the login rate-limit window, in seconds.
+    #[arg(long, env = "LOGIN_WINDOW_SECONDS", default_value_t = 900)]
+    pub login_window_seconds: u64,
+
+    /// Requests per minute allowed per client IP on the whole API.
+    #[arg(long, env = "RATE_LIMIT_PER_IP", default_value_t = 1200)]
+    pub rate_limit_per_ip: u32,
+
+    /// Requests per minute allowed per session or API key.
+    #[arg(long, env = "RATE_LIMIT_PER_TOKEN", default_value_t = 600)]
+    pub rate_limit_per_token: u32,
+
+    /// Password hashes computed at once; more wait, so a login storm cannot
+    /// take every core from chat.
+    #[arg(long, env = "MAX_CONCURRENT_HASHES", default_value_t = 2)]
+    pub max_concurrent_hashes: usize,
+
+    /// Take the client address from `X-Forwarded-For` (only behind a proxy
+    /// you run, such as the nginx site in deploy/).
+    #[arg(long, env = "TRUST_FORWARDED_FOR", default_value_t = false)]
+    pub trust_forwarded_for: bool,
+
+    /// Mark the session cookie `Secure` (set when served over HTTPS).
+    #[arg(long, env = "COOKIE_SECURE", default_value_t = false)]
+    pub cookie_secure: bool,
+}
+
+/// Why the configuration cannot be used; printed as one line, exit code 2.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "DATABASE_URL `{0}` is not understood: use mem://, surrealkv://PATH or ws://HOST:PORT"
+    )]
+    DatabaseUrl(String),
+    #[error("BIND `{0}` is not a socket address such as 127.0.0.1:8080")]
+    Bind(String),
+    #[error("UPLOAD_DIR `{path}` cannot be used: {reason}")]
+    UploadDir { path: String, reason: String },
+    #[error("{0} must be greater than zero")]
+    Zero(&'static str),
+}
+
+/// Which kind of store `DATABASE_URL` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseKind {
+    Memory,
+    SurrealKv(PathBuf),
+    Remote,
+}
+
+impl Config {
+    /// A configuration for tests and tools: in-memory store, random port,
+    /// everything else at its default.
+    pub fn for_tests() -> Self {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            config: Config,
+        }
+        let mut config = Wrapper::parse_from(["ea-crm"]).config;
+        config.database_url = "mem://".into();
+        config.bind = "127.0.0.1:0".into();
+        config.admin_password = Some("admin-password-for-tests".into());
+        config.upload_dir =
+            std::env::temp_dir().join(format!("ea-crm-uploads-{}", uuid::Uuid::new_v4()));
+        config
+    }
+
+    /// Checks every value that can be checked before touching the network.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.database_kind()?;
+        self.bind_addr()?;
+        for (name, value) in [
+            ("SESSION_IDLE_MINUTES", self.session_idle_minutes),
+            ("SESSION_MAX_HOURS", self.session_max_hours),
+            ("MAX_UPLOAD_MB", self.max_upload_mb),
+            ("MAX_BODY_KB", self.max_body_kb),
+            ("LOGIN_WINDOW_SECONDS", self.login_window_seconds),
+            ("MAX_CONCURRENT_HASHES", self.max_concurrent_hashes as u64),
+            ("RATE_LIMIT_PER_IP", self.rate_limit_per_ip as u64),
+            ("RATE_LIMIT_PER_TOKEN", self.rate_limit_per_token as u64),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Zero(name));
+            }
+        }
+        self.prepare_upload_dir()
+    }
+
+    pub fn database_kind(&self) -> Result<DatabaseKind, ConfigError> {
+        let url = self.database_url.trim();
+        let bad = || ConfigError::DatabaseUrl(url.to_string());
+        let (scheme, rest) = url.split_once("://").ok_or_else(bad)?;
+        match scheme {
+            "mem" | "memory" if rest.is_empty() => Ok(DatabaseKind::Memory),
+            "surrealkv" if !rest.is_empty() => Ok(DatabaseKind::SurrealKv(PathBuf::from(rest))),
+            "ws" | "wss" if is_host_port(rest) => Ok(DatabaseKind::Remote),
+            _ => Err(bad()),
+        }
+    }
+
+    pub fn bind_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.bind
+            .parse()
+            .map_err(|_| ConfigError::Bind(self.bind.clone()))
+    }
+
+    pub fn session_idle(&self) -> Duration {
+        Duration::from_secs(self.session_idle_minutes * 60)
+    }
+
+    pub fn session_max(&self) -> Duration {
+        Duration::from_secs(self.session_max_hours * 3600)
+    }
+
+    /// Creates the upload folder and proves it writable, so a wrong path stops
+    /// the start instead of the first upload.
+    fn prepare_upload_dir(&self) -> Result<(), ConfigError> {
+        let path = &self.upload_dir;
+        let fail = |reason: String| ConfigError::UploadDir {
+            path: path.display().to_string(),
+            reason,
+        };
+        std::fs::create_dir_all(path).map_err(|e| fail(e.kind().to_string()))?;
+        let probe = path.join(format!(".probe-{}", uuid::Uuid::new_v4()));
+        std::fs::write(&probe, b"ok").map_err(|e| fail(format!("not writable ({})", e.kind())))?;
+        std::fs::remove_file(&probe).map_err(|e| fail(e.kind().to_string()))?;
+        std::fs::read_dir(path).map_err(|e| fail(format!("not readable ({})", e.kind())))?;
+        Ok(())
+    }
+}
+
+fn is_host_port(rest: &str) -> bool {
+    let rest = rest.trim_end_matches('/');
+    match rest.rsplit_once(':') {
+        Some((host, port)) => {
+            !host.is_empty() && !host.contains('/') && port.parse::<u16>().is_ok()
+        }
+        None => !rest.is_empty() && !rest.contains('/'),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_url(url: &str) -> Config {
+        let mut c = Config::for_tests();
+        c.database_url = url.into();
+        c
+    }
+
+    #[test]
+    fn database_urls_are_classified() {
+        assert_eq!(
+            with_url("mem://").database_kind().unwrap(),
+            DatabaseKind::Memory
+        );
+        assert_eq!(
+            with_url("surrealkv://data/x.db").database_kind().unwrap(),
+            DatabaseKind::SurrealKv("data/x.db".into())
+        );
+        assert_eq!(
+            with_url("ws://127.0.0.1:8000").database_kind().unwrap(),
+            DatabaseKind::Remote
+        );
+    }
+
+    #[test]
+    fn nonsense_database_urls_are_refused() {
+        for url in [
+            "postgres://x",
+            "surrealkv://",
+            "ws://",
+            "ws://host:notaport",
+            "plain",
+        ] {
+            assert!(
+                with_url(url).database_kind().is_err(),
+                "{url} should be refused"
+            );
+        }
+    }
+
+    #[test]
+    fn bind_must_be_a_socket_address() {
+        let mut c = Config::for_tests();
+        c.bind = "localhost".into();
+        assert!(matches!(c.bind_addr(), Err(ConfigError::Bind(_))));
+    }
+}

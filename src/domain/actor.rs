@@ -1,0 +1,90 @@
+//! Who is acting: a resolved, active user with the permissions in force for
+//! this request, and the channel the request came through.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use super::error::DomainError;
+use super::permissions::Permission;
+
+/// The surface a change came through; written into every audit row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    Api,
+    Web,
+    Telegram,
+    Discord,
+    System,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Api => "api",
+            Channel::Web => "web",
+            Channel::Telegram => "telegram",
+            Channel::Discord => "discord",
+            Channel::System => "system",
+        }
+    }
+}
+
+/// How the actor proved who it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// A login session; the value is the session's record key (the token hash).
+    Session(String),
+    /// An API key; the value is the key's id.
+    ApiKey(String),
+    /// The service itself (start-up, the CLI, schedulers).
+    Internal,
+}
+
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub user_id: String,
+    pub username: String,
+    pub role: String,
+    pub permissions: BTreeSet<Permission>,
+    pub channel: Channel,
+    pub credential: Credential,
+}
+
+impl Actor {
+    /// The first line of every domain function that needs a permission.
+    pub fn require(&self, permission: Permission) -> Result<(), DomainError> {
+        if self.permissions.contains(&permission) {
+            Ok(())
+        } else {
+            Err(DomainError::Forbidden(permission.key().to_string()))
+        }
+    }
+
+    /// Passes when the actor holds at least one of the permissions.
+    pub fn require_any(&self, permissions: &[Permission]) -> Result<(), DomainError> {
+        if permissions.iter().any(|p| self.permissions.contains(p)) {
+            Ok(())
+        } else {
+            let names: Vec<&str> = permissions.iter().map(|p| p.key()).collect();
+            Err(DomainError::Forbidden(names.join("` or `")))
+        }
+    }
+
+    pub fn can(&self, permission: Permission) -> bool {
+        self.permissions.contains(&permission)
+    }
+
+    /// The service acting on its own behalf, with every permission.
+    pub fn system() -> Actor {
+        Actor {
+            user_id: "system".into(),
+            username: "system".into(),
+            role: "admin".into(),
+            permissions: Permission::ALL.iter().copied().collect(),
+            channel: Channel::System,
+            credential: Credential::Internal,
+        }
+    }
+}

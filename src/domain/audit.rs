@@ -1,0 +1,110 @@
+//! The audit trail: who changed what, when, through which channel, field by
+//! field. Rows are added to the same transaction as the change they record.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::actor::{Actor, Credential};
+use super::clock::db_time;
+use crate::store::Transaction;
+
+/// One changed field: its name and the values before and after.
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldChange {
+    pub field: String,
+    pub old: Option<Value>,
+    pub new: Option<Value>,
+}
+
+impl FieldChange {
+    pub fn new(field: &str, old: Option<Value>, new: Option<Value>) -> Self {
+        Self {
+            field: field.to_string(),
+            old,
+            new,
+        }
+    }
+}
+
+/// Compares two JSON objects and lists the fields that differ; fields named
+/// in `skip` (timestamps, secrets) are left out.
+pub fn diff(old: &Value, new: &Value, skip: &[&str]) -> Vec<FieldChange> {
+    let empty = serde_json::Map::new();
+    let (o, n) = (
+        old.as_object().unwrap_or(&empty),
+        new.as_object().unwrap_or(&empty),
+    );
+    let mut keys: Vec<&String> = o.keys().chain(n.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter(|k| !skip.contains(&k.as_str()))
+        .filter(|k| o.get(*k) != n.get(*k))
+        .map(|k| FieldChange::new(k, o.get(k).cloned(), n.get(k).cloned()))
+        .collect()
+}
+
+/// Adds the audit rows of one action to `tx`. An action with no field
+/// changes (a delete, a login) still writes one row.
+pub fn record(
+    tx: &mut Transaction,
+    actor: &Actor,
+    entity: &str,
+    entity_id: &str,
+    action: &str,
+    changes: &[FieldChange],
+    at: DateTime<Utc>,
+) {
+    let text = |v: &Option<Value>| v.as_ref().map(|v| v.to_string());
+    let rows: Vec<Value> = if changes.is_empty() {
+        vec![json!({})]
+    } else {
+        changes
+            .iter()
+            .map(|c| json!({"field": c.field, "old": text(&c.old), "new": text(&c.new)}))
+            .collect()
+    };
+    let n = tx.next_serial();
+    let actor_id = match actor.credential {
+        Credential::Internal => None,
+        _ => Some(actor.user_id.clone()),
+    };
+    tx.bind(&format!("audit_rows_{n}"), rows);
+    tx.bind(
+        &format!("audit_head_{n}"),
+        json!({
+            "at": db_time(at),
+            "actor": actor_id,
+            "actor_name": actor.username,
+            "channel": actor.channel.as_str(),
+            "entity": entity,
+            "entity_id": entity_id,
+            "action": action,
+        }),
+    );
+    tx.push(format!(
+        "FOR $row IN $audit_rows_{n} {{
+            CREATE audit SET at = <datetime>$audit_head_{n}.at, actor = $audit_head_{n}.actor,
+                actor_name = $audit_head_{n}.actor_name, channel = $audit_head_{n}.channel,
+                entity = $audit_head_{n}.entity, entity_id = $audit_head_{n}.entity_id,
+                action = $audit_head_{n}.action, field = $row.field, old = $row.old, new = $row.new;
+        }}"
+    ));
+}
+
+/// An audit row as read back.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditRow {
+    pub id: String,
+    pub at: DateTime<Utc>,
+    pub actor: Option<String>,
+    pub actor_name: Option<String>,
+    pub channel: String,
+    pub entity: String,
+    pub entity_id: String,
+    pub action: String,
+    pub field: Option<String>,
+    pub old: Option<String>,
+    pub new: Option<String>,
+}

@@ -1,0 +1,50 @@
+//! The one error type of the business rules. HTTP, WebSocket and bot
+//! replies each map it in exactly one place.
+
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DomainError {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("wrong username or password")]
+    BadCredentials,
+    #[error("missing permission `{0}`")]
+    Forbidden(String),
+    #[error("{field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("too many attempts; try again in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl DomainError {
+    pub fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+        DomainError::Invalid {
+            field,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl From<StoreError> for DomainError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Duplicate(_) => {
+                DomainError::Conflict("a record with that value already exists".into())
+            }
+            StoreError::Conflict => {
+                DomainError::Conflict("the record changed at the same time; try again".into())
+            }
+            StoreError::Rule(message) => DomainError::Conflict(message),
+            other => DomainError::Internal(other.to_string()),
+        }
+    }
+}
+
+pub type DomainResult<T> = Result<T, DomainError>;

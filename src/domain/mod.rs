@@ -1,0 +1,72 @@
+//! The business rules, one module a concept. Every entry point (REST,
+//! WebSocket, Telegram, Discord, the CLI) calls these functions with an
+//! `Actor`; permissions are checked here and nowhere else.
+
+pub mod actor;
+pub mod api_keys;
+pub mod audit;
+pub mod clock;
+pub mod error;
+pub mod passwords;
+pub mod permissions;
+pub mod roles;
+pub mod sessions;
+pub mod tokens;
+pub mod users;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::config::Config;
+use crate::rate_limit::WindowLimiter;
+use crate::store::Store;
+use clock::Clock;
+use passwords::PasswordHasher;
+
+/// Session lifetimes.
+#[derive(Debug, Clone)]
+pub struct SessionSettings {
+    pub session_idle: Duration,
+    pub session_max: Duration,
+}
+
+/// Login limits: attempts per client IP, failures per username.
+pub struct LoginLimits {
+    pub per_ip: WindowLimiter,
+    pub failures_per_user: WindowLimiter,
+}
+
+/// What every domain function needs: the store, the clock, the hasher and
+/// the settings. Built once by `App::build`; shared by every entry point.
+pub struct Ctx {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub hasher: PasswordHasher,
+    pub settings: SessionSettings,
+    pub login_limits: LoginLimits,
+}
+
+impl Ctx {
+    pub fn new(store: Store, clock: Arc<dyn Clock>, config: &Config) -> Self {
+        let window = Duration::seconds(config.login_window_seconds as i64);
+        Ctx {
+            store,
+            clock,
+            hasher: PasswordHasher::new(config.max_concurrent_hashes),
+            settings: SessionSettings {
+                session_idle: Duration::from_std(config.session_idle())
+                    .unwrap_or(Duration::hours(12)),
+                session_max: Duration::from_std(config.session_max()).unwrap_or(Duration::days(14)),
+            },
+            login_limits: LoginLimits {
+                per_ip: WindowLimiter::new(config.login_max_attempts_per_ip, window),
+                failures_per_user: WindowLimiter::new(config.login_max_failures_per_user, window),
+            },
+        }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+}

@@ -1,0 +1,243 @@
+//! Signing in and out, and turning a presented secret (session token or API
+//! key) into an `Actor`.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::actor::{Actor, Channel, Credential};
+use super::audit;
+use super::clock::db_time;
+use super::error::{DomainError, DomainResult};
+use super::users::{self, User};
+use super::{api_keys, tokens, Ctx};
+use crate::store::Transaction;
+
+/// A fresh session: the token is shown to the client once and stored hashed.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub token: String,
+    pub csrf_token: String,
+    pub expires_at: DateTime<Utc>,
+    pub user: User,
+}
+
+/// Where a login attempt came from, for limits and the session record.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SessionRecord {
+    id: String,
+    user: String,
+    csrf_token: String,
+    last_seen_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+}
+
+/// A hash that verifies nothing, to spend the same time on unknown
+/// usernames as on wrong passwords.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2D6Zq0Tt4v1+1ZyVHGB8QmBs8UYqkx0FZ5Kf3wCqfd8";
+
+/// How often `last_seen_at` is written: idle timeouts are measured in
+/// minutes, so touching the row on every request would be wasted writes.
+const TOUCH_EVERY: Duration = Duration::seconds(60);
+
+#[tracing::instrument(skip(ctx, password, client), fields(username = %username))]
+pub async fn login(
+    ctx: &Ctx,
+    username: &str,
+    password: &str,
+    client: &ClientInfo,
+) -> DomainResult<NewSession> {
+    let now = ctx.now();
+    let user_key = username.trim().to_ascii_lowercase();
+    let ip_key = client.ip.clone().unwrap_or_default();
+    ctx.login_limits
+        .per_ip
+        .hit(&ip_key, now)
+        .map_err(|secs| DomainError::RateLimited {
+            retry_after_secs: secs,
+        })?;
+    ctx.login_limits
+        .failures_per_user
+        .check(&user_key, now)
+        .map_err(|secs| DomainError::RateLimited {
+            retry_after_secs: secs,
+        })?;
+
+    let record = users::find_by_username(ctx, &user_key).await?;
+    let hash = record
+        .as_ref()
+        .map(|r| r.password_hash.as_str())
+        .unwrap_or(DUMMY_HASH);
+    let matches = ctx.hasher.verify(password, hash).await?;
+    let record = match record {
+        Some(r) if matches && r.user.active => r,
+        _ => {
+            let _ = ctx.login_limits.failures_per_user.hit(&user_key, now);
+            tracing::info!("login refused");
+            return Err(DomainError::BadCredentials);
+        }
+    };
+    ctx.login_limits.failures_per_user.reset(&user_key);
+
+    let token = tokens::random_token();
+    let csrf_token = tokens::random_token();
+    let expires_at = now + ctx.settings.session_max;
+    let user = record.user;
+    let actor = Actor {
+        user_id: user.id.clone(),
+        username: user.username.clone(),
+        role: user.role.clone(),
+        permissions: Default::default(),
+        channel: Channel::Web,
+        credential: Credential::Session(tokens::hash_token(&token)),
+    };
+    let mut tx = Transaction::new();
+    tx.bind("key", tokens::hash_token(&token))
+        .bind("user", &user.id)
+        .bind("csrf", &csrf_token)
+        .bind("now", db_time(now))
+        .bind("expires", db_time(expires_at))
+        .bind("ip", &client.ip)
+        .bind(
+            "agent",
+            client
+                .user_agent
+                .as_deref()
+                .map(|a| a.chars().take(300).collect::<String>()),
+        );
+    tx.push(
+        "CREATE type::record('session', $key) SET user = $user, csrf_token = $csrf, created_at = <datetime>$now,
+            last_seen_at = <datetime>$now, expires_at = <datetime>$expires, ip = $ip, user_agent = $agent",
+    );
+    audit::record(&mut tx, &actor, "user", &user.id, "login", &[], now);
+    tx.commit(&ctx.store).await?;
+    tracing::info!(user = %user.id, "login");
+    Ok(NewSession {
+        token,
+        csrf_token,
+        expires_at,
+        user,
+    })
+}
+
+pub async fn logout(ctx: &Ctx, actor: &Actor) -> DomainResult<()> {
+    if let Credential::Session(key) = &actor.credential {
+        ctx.store
+            .run("DELETE type::record('session', $key)", json!({"key": key}))
+            .await?;
+    }
+    Ok(())
+}
+
+/// What a valid session token resolves to.
+pub struct SessionActor {
+    pub actor: Actor,
+    pub csrf_token: String,
+}
+
+/// Resolves a session token; an expired or idle session is deleted and
+/// refused.
+pub async fn authenticate_session(
+    ctx: &Ctx,
+    token: &str,
+    channel: Channel,
+) -> DomainResult<SessionActor> {
+    let key = tokens::hash_token(token);
+    let session: SessionRecord = ctx
+        .store
+        .run(
+            "SELECT *, record::id(id) AS id FROM ONLY type::record('session', $key)",
+            json!({"key": key}),
+        )
+        .await?
+        .first(0)?
+        .ok_or(DomainError::Unauthenticated)?;
+    let now = ctx.now();
+    if now >= session.expires_at || now >= session.last_seen_at + ctx.settings.session_idle {
+        ctx.store
+            .run("DELETE type::record('session', $key)", json!({"key": key}))
+            .await?;
+        return Err(DomainError::Unauthenticated);
+    }
+    if now - session.last_seen_at >= TOUCH_EVERY {
+        ctx.store
+            .run(
+                "UPDATE type::record('session', $key) SET last_seen_at = <datetime>$now",
+                json!({"key": key, "now": db_time(now)}),
+            )
+            .await?;
+    }
+    let actor = actor_for(ctx, &session.user, channel, Credential::Session(session.id)).await?;
+    Ok(SessionActor {
+        actor,
+        csrf_token: session.csrf_token,
+    })
+}
+
+/// Resolves a bearer token of either kind.
+pub async fn authenticate_bearer(ctx: &Ctx, token: &str, channel: Channel) -> DomainResult<Actor> {
+    if token.starts_with(api_keys::KEY_PREFIX) {
+        api_keys::authenticate(ctx, token, channel).await
+    } else {
+        Ok(authenticate_session(ctx, token, channel).await?.actor)
+    }
+}
+
+/// Builds the actor for an active user, with the permissions of their role
+/// as it is now (so a changed role takes effect on the next request).
+pub(crate) async fn actor_for(
+    ctx: &Ctx,
+    user_id: &str,
+    channel: Channel,
+    credential: Credential,
+) -> DomainResult<Actor> {
+    let record = users::find_record(ctx, user_id)
+        .await?
+        .ok_or(DomainError::Unauthenticated)?;
+    if !record.user.active {
+        return Err(DomainError::Unauthenticated);
+    }
+    let permissions = users::effective_permissions(ctx, &record.user).await?;
+    Ok(Actor {
+        user_id: record.user.id,
+        username: record.user.username,
+        role: record.user.role,
+        permissions,
+        channel,
+        credential,
+    })
+}
+
+/// The CSRF token of the actor's session, for a panel that reloaded.
+pub async fn csrf_token_of(ctx: &Ctx, actor: &Actor) -> DomainResult<Option<String>> {
+    let Credential::Session(key) = &actor.credential else {
+        return Ok(None);
+    };
+    let row: Option<serde_json::Value> = ctx
+        .store
+        .run(
+            "SELECT csrf_token FROM ONLY type::record('session', $key)",
+            json!({"key": key}),
+        )
+        .await?
+        .first(0)?;
+    Ok(row.and_then(|r| r["csrf_token"].as_str().map(str::to_string)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dummy_hash_is_a_real_argon2id_hash_so_unknown_users_cost_the_same() {
+        let parsed = argon2::password_hash::PasswordHash::new(DUMMY_HASH).unwrap();
+        assert_eq!(parsed.algorithm.as_str(), "argon2id");
+        assert_eq!(parsed.params.get_decimal("m"), Some(19456));
+    }
+}

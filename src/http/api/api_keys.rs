@@ -1,0 +1,118 @@
+//! `/api-keys`: keys for integrators, shown once.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+
+use super::ApiTags;
+use crate::domain::api_keys::{self, ApiKey, NewApiKey};
+use crate::http::auth::Auth;
+use crate::http::error::ApiResult;
+use crate::http::AppState;
+
+pub struct ApiKeysApi;
+
+#[derive(Object)]
+struct ApiKeyView {
+    id: String,
+    user: String,
+    name: String,
+    /// The key's first characters, to tell keys apart.
+    prefix: String,
+    /// Absent: all of the owner's permissions.
+    permissions: Option<Vec<String>>,
+    created_at: DateTime<Utc>,
+    expires_at: Option<DateTime<Utc>>,
+    last_used_at: Option<DateTime<Utc>>,
+    revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<ApiKey> for ApiKeyView {
+    fn from(k: ApiKey) -> Self {
+        ApiKeyView {
+            id: k.id,
+            user: k.user,
+            name: k.name,
+            prefix: k.prefix,
+            permissions: k.permissions,
+            created_at: k.created_at,
+            expires_at: k.expires_at,
+            last_used_at: k.last_used_at,
+            revoked_at: k.revoked_at,
+        }
+    }
+}
+
+#[derive(Object)]
+struct CreateApiKey {
+    name: String,
+    /// Narrow the key to some of your own permissions; absent: all of them.
+    permissions: Option<Vec<String>>,
+    expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Object)]
+struct CreatedApiKey {
+    /// The full key. It is shown now and never again.
+    key: String,
+    api_key: ApiKeyView,
+}
+
+#[OpenApi(prefix_path = "/api-keys", tag = "ApiTags::ApiKeys")]
+impl ApiKeysApi {
+    /// Create a key for yourself (from a login session, not another key).
+    #[oai(path = "/", method = "post")]
+    async fn create(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        body: Json<CreateApiKey>,
+    ) -> ApiResult<Json<CreatedApiKey>> {
+        let b = body.0;
+        let created = api_keys::create(
+            &state.ctx,
+            auth.actor(),
+            NewApiKey {
+                name: b.name,
+                permissions: b.permissions,
+                expires_at: b.expires_at,
+            },
+        )
+        .await?;
+        Ok(Json(CreatedApiKey {
+            key: created.secret,
+            api_key: created.key.into(),
+        }))
+    }
+
+    /// Your keys, newest first; `all=true` lists everyone's (`users.manage`).
+    #[oai(path = "/", method = "get")]
+    async fn list(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        all: Query<Option<bool>>,
+    ) -> ApiResult<Json<Vec<ApiKeyView>>> {
+        let keys = api_keys::list(&state.ctx, auth.actor(), all.0.unwrap_or(false)).await?;
+        Ok(Json(keys.into_iter().map(Into::into).collect()))
+    }
+
+    /// Revoke a key; it stops working at once.
+    #[oai(path = "/:id", method = "delete")]
+    async fn revoke(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+    ) -> ApiResult<Json<ApiKeyView>> {
+        Ok(Json(
+            api_keys::revoke(&state.ctx, auth.actor(), &id.0)
+                .await?
+                .into(),
+        ))
+    }
+}

@@ -1,0 +1,151 @@
+//! `/auth`: login, logout, me, password change.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use poem::web::cookie::{Cookie, SameSite};
+use poem::web::Data;
+use poem::Request;
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+
+use super::common::Done;
+use super::users::UserView;
+use super::ApiTags;
+use crate::domain::actor::Credential;
+use crate::domain::{sessions, users};
+use crate::http::auth::{Auth, CSRF_COOKIE, SESSION_COOKIE};
+use crate::http::error::ApiResult;
+use crate::http::{client_info, AppState};
+
+pub struct AuthApi;
+
+#[derive(Object)]
+struct LoginRequest {
+    username: String,
+    password: String,
+}
+
+#[derive(Object)]
+struct LoginResponse {
+    /// Session token for `Authorization: Bearer`.
+    token: String,
+    /// Send as `X-CSRF-Token` on writes authenticated by the cookie.
+    csrf_token: String,
+    expires_at: DateTime<Utc>,
+    user: UserView,
+}
+
+#[derive(Object)]
+struct Me {
+    user: UserView,
+    permissions: Vec<String>,
+    /// Present when the request was authenticated by the session cookie.
+    csrf_token: Option<String>,
+}
+
+#[derive(Object)]
+struct PasswordChange {
+    current_password: String,
+    new_password: String,
+}
+
+#[OpenApi(prefix_path = "/auth", tag = "ApiTags::Auth")]
+impl AuthApi {
+    /// Sign in. Returns a session token and sets the HttpOnly session cookie.
+    #[oai(path = "/login", method = "post")]
+    async fn login(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        body: Json<LoginRequest>,
+    ) -> ApiResult<Json<LoginResponse>> {
+        let session = sessions::login(
+            &state.ctx,
+            &body.username,
+            &body.password,
+            &client_info(req, &state.config),
+        )
+        .await?;
+        let max_age = (session.expires_at - state.ctx.now())
+            .to_std()
+            .unwrap_or_default();
+        let mut cookie = Cookie::new_with_str(SESSION_COOKIE, &session.token);
+        cookie.set_http_only(true);
+        cookie.set_same_site(SameSite::Lax);
+        cookie.set_path("/");
+        cookie.set_secure(state.config.cookie_secure);
+        cookie.set_max_age(max_age);
+        req.cookie().add(cookie);
+        let mut csrf = Cookie::new_with_str(CSRF_COOKIE, &session.csrf_token);
+        csrf.set_same_site(SameSite::Lax);
+        csrf.set_path("/");
+        csrf.set_secure(state.config.cookie_secure);
+        csrf.set_max_age(max_age);
+        req.cookie().add(csrf);
+        Ok(Json(LoginResponse {
+            token: session.token,
+            csrf_token: session.csrf_token,
+            expires_at: session.expires_at,
+            user: session.user.into(),
+        }))
+    }
+
+    /// Sign out: ends this session and clears the cookies.
+    #[oai(path = "/logout", method = "post")]
+    async fn logout(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        auth: Auth,
+    ) -> ApiResult<Json<Done>> {
+        sessions::logout(&state.ctx, auth.actor()).await?;
+        for name in [SESSION_COOKIE, CSRF_COOKIE] {
+            let mut gone = Cookie::new_with_str(name, "");
+            gone.set_path("/");
+            gone.set_max_age(std::time::Duration::ZERO);
+            req.cookie().add(gone);
+        }
+        Ok(Json(Done { ok: true }))
+    }
+
+    /// The signed-in user and the permissions in force for this credential.
+    #[oai(path = "/me", method = "get")]
+    async fn me(&self, state: Data<&Arc<AppState>>, auth: Auth) -> ApiResult<Json<Me>> {
+        let actor = auth.actor();
+        let user = users::get(&state.ctx, actor, &actor.user_id).await?;
+        let csrf_token = match (&auth, &actor.credential) {
+            (Auth::Cookie(_), Credential::Session(_)) => {
+                sessions::csrf_token_of(&state.ctx, actor).await?
+            }
+            _ => None,
+        };
+        Ok(Json(Me {
+            user: user.into(),
+            permissions: actor
+                .permissions
+                .iter()
+                .map(|p| p.key().to_string())
+                .collect(),
+            csrf_token,
+        }))
+    }
+
+    /// Change one's own password; every other session of the user ends.
+    #[oai(path = "/password", method = "post")]
+    async fn change_password(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        body: Json<PasswordChange>,
+    ) -> ApiResult<Json<Done>> {
+        users::change_password(
+            &state.ctx,
+            auth.actor(),
+            &body.current_password,
+            &body.new_password,
+        )
+        .await?;
+        Ok(Json(Done { ok: true }))
+    }
+}

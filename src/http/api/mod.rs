@@ -1,0 +1,43 @@
+//! The `/api/v1` operations, one poem-openapi service per tag. Handlers
+//! translate between HTTP and domain calls; they hold no business rules.
+
+pub mod api_keys;
+pub mod auth;
+pub mod common;
+pub mod permissions;
+pub mod roles;
+pub mod users;
+
+use poem_openapi::{OpenApiService, Tags};
+
+#[derive(Tags)]
+pub enum ApiTags {
+    /// Sign in and out, the current user, password changes.
+    Auth,
+    /// User accounts.
+    Users,
+    /// Roles and the permission matrix.
+    Roles,
+    /// The permission catalogue.
+    Permissions,
+    /// API keys for integrators.
+    ApiKeys,
+}
+
+pub type Api = (
+    auth::AuthApi,
+    users::UsersApi,
+    roles::RolesApi,
+    permissions::PermissionsApi,
+    api_keys::ApiKeysApi,
+);
+
+pub fn service() -> OpenApiService<Api, ()> {
+    OpenApiService::new(
+        (auth::AuthApi, users::UsersApi, roles::RolesApi, permissions::PermissionsApi, api_keys::ApiKeysApi),
+        "EA CRM",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description("Chat-first sales CRM. Authenticate with `Authorization: Bearer <session token or API key>`; errors are `{error:{code,message}}`.")
+    .server("/api/v1")
+}

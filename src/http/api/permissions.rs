@@ -1,0 +1,33 @@
+//! `/permissions`: the catalogue.
+
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+
+use super::ApiTags;
+use crate::domain::roles;
+use crate::http::auth::Auth;
+
+pub struct PermissionsApi;
+
+#[derive(Object)]
+pub struct PermissionView {
+    pub key: String,
+    pub description: String,
+}
+
+#[OpenApi(tag = "ApiTags::Permissions")]
+impl PermissionsApi {
+    /// Every permission a role or API key can hold.
+    #[oai(path = "/permissions", method = "get")]
+    async fn list(&self, _auth: Auth) -> Json<Vec<PermissionView>> {
+        Json(
+            roles::catalogue()
+                .into_iter()
+                .map(|p| PermissionView {
+                    key: p.key,
+                    description: p.description,
+                })
+                .collect(),
+        )
+    }
+}

@@ -1,0 +1,194 @@
+//! `/roles`: built-in and custom roles and the permission matrix.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+
+use super::common::Deleted;
+use super::permissions::PermissionView;
+use super::ApiTags;
+use crate::domain::roles::{self, NewRole, Role, RolePatch};
+use crate::http::auth::Auth;
+use crate::http::error::ApiResult;
+use crate::http::AppState;
+
+pub struct RolesApi;
+
+#[derive(Object)]
+struct RoleView {
+    /// Stable key, e.g. `lead_generator`.
+    id: String,
+    name: String,
+    description: String,
+    /// The permissions in force (for Admin: all of them).
+    permissions: Vec<String>,
+    built_in: bool,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<Role> for RoleView {
+    fn from(r: Role) -> Self {
+        RoleView {
+            permissions: r
+                .effective_permissions()
+                .iter()
+                .map(|p| p.key().to_string())
+                .collect(),
+            id: r.id,
+            name: r.name,
+            description: r.description,
+            built_in: r.built_in,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+#[derive(Object)]
+struct CreateRole {
+    key: String,
+    name: String,
+    #[oai(default)]
+    description: String,
+    #[oai(default)]
+    permissions: Vec<String>,
+}
+
+#[derive(Object)]
+struct UpdateRole {
+    name: Option<String>,
+    description: Option<String>,
+    permissions: Option<Vec<String>>,
+}
+
+#[derive(Object)]
+struct MatrixRowView {
+    role: String,
+    name: String,
+    editable: bool,
+    permissions: Vec<String>,
+}
+
+#[derive(Object)]
+struct MatrixView {
+    permissions: Vec<PermissionView>,
+    roles: Vec<MatrixRowView>,
+}
+
+#[OpenApi(prefix_path = "/roles", tag = "ApiTags::Roles")]
+impl RolesApi {
+    /// Every role.
+    #[oai(path = "/", method = "get")]
+    async fn list(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+    ) -> ApiResult<Json<Vec<RoleView>>> {
+        Ok(Json(
+            roles::list(&state.ctx, auth.actor())
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+        ))
+    }
+
+    /// Create a custom role (`roles.manage`).
+    #[oai(path = "/", method = "post")]
+    async fn create(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        body: Json<CreateRole>,
+    ) -> ApiResult<Json<RoleView>> {
+        let b = body.0;
+        let input = NewRole {
+            key: b.key,
+            name: b.name,
+            description: b.description,
+            permissions: b.permissions,
+        };
+        Ok(Json(
+            roles::create(&state.ctx, auth.actor(), input).await?.into(),
+        ))
+    }
+
+    /// The permission matrix: every permission and which roles hold it.
+    #[oai(path = "/matrix", method = "get")]
+    async fn matrix(&self, state: Data<&Arc<AppState>>, auth: Auth) -> ApiResult<Json<MatrixView>> {
+        let m = roles::matrix(&state.ctx, auth.actor()).await?;
+        Ok(Json(MatrixView {
+            permissions: m
+                .permissions
+                .into_iter()
+                .map(|p| PermissionView {
+                    key: p.key,
+                    description: p.description,
+                })
+                .collect(),
+            roles: m
+                .roles
+                .into_iter()
+                .map(|r| MatrixRowView {
+                    role: r.role,
+                    name: r.name,
+                    editable: r.editable,
+                    permissions: r.permissions,
+                })
+                .collect(),
+        }))
+    }
+
+    /// One role.
+    #[oai(path = "/:key", method = "get")]
+    async fn get(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        key: Path<String>,
+    ) -> ApiResult<Json<RoleView>> {
+        Ok(Json(
+            roles::get(&state.ctx, auth.actor(), &key.0).await?.into(),
+        ))
+    }
+
+    /// Rename a role or set its permissions (`roles.manage`); takes effect
+    /// on every holder's next request.
+    #[oai(path = "/:key", method = "patch")]
+    async fn update(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        key: Path<String>,
+        body: Json<UpdateRole>,
+    ) -> ApiResult<Json<RoleView>> {
+        let b = body.0;
+        let patch = RolePatch {
+            name: b.name,
+            description: b.description,
+            permissions: b.permissions,
+        };
+        Ok(Json(
+            roles::update(&state.ctx, auth.actor(), &key.0, patch)
+                .await?
+                .into(),
+        ))
+    }
+
+    /// Delete a custom role that no user holds.
+    #[oai(path = "/:key", method = "delete")]
+    async fn delete(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        key: Path<String>,
+    ) -> ApiResult<Json<Deleted>> {
+        roles::delete(&state.ctx, auth.actor(), &key.0).await?;
+        Ok(Json(Deleted { deleted: true }))
+    }
+}

@@ -1,0 +1,195 @@
+//! `/users`: accounts, their roles and extra permissions.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+
+use super::common::Deleted;
+use super::ApiTags;
+use crate::domain::users::{self, NewUser, User, UserPatch};
+use crate::http::auth::Auth;
+use crate::http::error::ApiResult;
+use crate::http::AppState;
+
+pub struct UsersApi;
+
+#[derive(Object)]
+pub struct UserView {
+    pub id: String,
+    pub username: String,
+    pub email: String,
+    pub display_name: String,
+    pub role: String,
+    pub extra_permissions: Vec<String>,
+    pub active: bool,
+    pub timezone: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<User> for UserView {
+    fn from(u: User) -> Self {
+        UserView {
+            id: u.id,
+            username: u.username,
+            email: u.email,
+            display_name: u.display_name,
+            role: u.role,
+            extra_permissions: u.extra_permissions,
+            active: u.active,
+            timezone: u.timezone,
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+        }
+    }
+}
+
+#[derive(Object)]
+struct CreateUser {
+    username: String,
+    email: String,
+    display_name: Option<String>,
+    password: String,
+    role: String,
+    #[oai(default)]
+    extra_permissions: Vec<String>,
+    timezone: Option<String>,
+}
+
+#[derive(Object)]
+struct UpdateUser {
+    email: Option<String>,
+    display_name: Option<String>,
+    role: Option<String>,
+    extra_permissions: Option<Vec<String>>,
+    active: Option<bool>,
+    timezone: Option<String>,
+    /// Set a new password for the user; their sessions end.
+    password: Option<String>,
+}
+
+#[derive(Object)]
+struct UserPage {
+    items: Vec<UserView>,
+    /// Pass as `after` for the next page; absent on the last page.
+    next_cursor: Option<String>,
+}
+
+#[OpenApi(prefix_path = "/users", tag = "ApiTags::Users")]
+impl UsersApi {
+    /// List users by username, a page at a time.
+    #[oai(path = "/", method = "get")]
+    async fn list(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        /// The last username of the previous page.
+        after: Query<Option<String>>,
+        /// Page size, 1 to 200 (default 50).
+        limit: Query<Option<u32>>,
+    ) -> ApiResult<Json<UserPage>> {
+        let limit = limit.0.unwrap_or(50).clamp(1, 200) as usize;
+        let items = users::list(&state.ctx, auth.actor(), after.0.as_deref(), limit).await?;
+        let next_cursor = (items.len() == limit)
+            .then(|| items.last().map(|u| u.username.clone()))
+            .flatten();
+        Ok(Json(UserPage {
+            items: items.into_iter().map(Into::into).collect(),
+            next_cursor,
+        }))
+    }
+
+    /// Create a user (`users.manage`).
+    #[oai(path = "/", method = "post")]
+    async fn create(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        body: Json<CreateUser>,
+    ) -> ApiResult<Json<UserView>> {
+        let body = body.0;
+        let input = NewUser {
+            username: body.username,
+            email: body.email,
+            display_name: body.display_name,
+            password: body.password,
+            role: body.role,
+            extra_permissions: body.extra_permissions,
+            timezone: body.timezone,
+        };
+        Ok(Json(
+            users::create(&state.ctx, auth.actor(), input).await?.into(),
+        ))
+    }
+
+    /// One user.
+    #[oai(path = "/:id", method = "get")]
+    async fn get(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+    ) -> ApiResult<Json<UserView>> {
+        Ok(Json(
+            users::get(&state.ctx, auth.actor(), &id.0).await?.into(),
+        ))
+    }
+
+    /// Change a user (`users.manage`); the last active admin cannot be
+    /// demoted or deactivated.
+    #[oai(path = "/:id", method = "patch")]
+    async fn update(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+        body: Json<UpdateUser>,
+    ) -> ApiResult<Json<UserView>> {
+        let body = body.0;
+        let patch = UserPatch {
+            email: body.email,
+            display_name: body.display_name,
+            role: body.role,
+            extra_permissions: body.extra_permissions,
+            active: body.active,
+            timezone: body.timezone,
+            password: body.password,
+        };
+        Ok(Json(
+            users::update(&state.ctx, auth.actor(), &id.0, patch)
+                .await?
+                .into(),
+        ))
+    }
+
+    /// Deactivate a user: they can no longer sign in and their sessions end.
+    #[oai(path = "/:id/deactivate", method = "post")]
+    async fn deactivate(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+    ) -> ApiResult<Json<UserView>> {
+        Ok(Json(
+            users::deactivate(&state.ctx, auth.actor(), &id.0)
+                .await?
+                .into(),
+        ))
+    }
+
+    /// Delete a user with their sessions and API keys.
+    #[oai(path = "/:id", method = "delete")]
+    async fn delete(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+    ) -> ApiResult<Json<Deleted>> {
+        users::delete(&state.ctx, auth.actor(), &id.0).await?;
+        Ok(Json(Deleted { deleted: true }))
+    }
+}

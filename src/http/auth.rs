@@ -1,0 +1,138 @@
+//! Credentials on HTTP requests: a bearer token (session token or API key)
+//! for the API, or the HttpOnly session cookie for the panel, which must
+//! then carry the CSRF token on every write.
+
+use std::sync::Arc;
+
+use poem::http::Method;
+use poem::{Request, RequestBody};
+use poem_openapi::auth::{ApiKey, Bearer};
+use poem_openapi::registry::Registry;
+use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions, SecurityScheme};
+
+use super::error::{ApiError, CsrfError};
+use super::AppState;
+use crate::domain::actor::{Actor, Channel, Credential};
+use crate::domain::error::DomainError;
+use crate::domain::{sessions, tokens};
+
+pub const SESSION_COOKIE: &str = "ea_session";
+pub const CSRF_COOKIE: &str = "ea_csrf";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// A session token or an API key (`eak_…`) in `Authorization: Bearer`.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer", checker = "check_bearer")]
+pub struct BearerAuth(Actor);
+
+/// The panel's session cookie; writes must send `X-CSRF-Token`.
+#[derive(SecurityScheme)]
+#[oai(
+    ty = "api_key",
+    key_name = "ea_session",
+    key_in = "cookie",
+    checker = "check_cookie"
+)]
+pub struct CookieAuth(Actor);
+
+/// Either credential; every `/api/v1` operation but login takes this.
+///
+/// Written out rather than derived: the derived enum reports the error of
+/// the last scheme it tried, so a bearer token refused for its rate limit
+/// would come back as "no cookie". Here a request with an `Authorization`
+/// header is judged by it alone, and one without by its cookie.
+pub enum Auth {
+    Bearer(BearerAuth),
+    Cookie(CookieAuth),
+}
+
+impl<'a> ApiExtractor<'a> for Auth {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        BearerAuth::register(registry);
+        CookieAuth::register(registry);
+    }
+
+    fn security_schemes() -> Vec<&'static str> {
+        let mut schemes = BearerAuth::security_schemes();
+        schemes.extend(CookieAuth::security_schemes());
+        schemes
+    }
+
+    async fn from_request(
+        req: &'a Request,
+        body: &mut RequestBody,
+        param_opts: ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        if req
+            .headers()
+            .contains_key(poem::http::header::AUTHORIZATION)
+        {
+            BearerAuth::from_request(req, body, param_opts)
+                .await
+                .map(Auth::Bearer)
+        } else {
+            CookieAuth::from_request(req, body, param_opts)
+                .await
+                .map(Auth::Cookie)
+        }
+    }
+}
+
+impl Auth {
+    pub fn actor(&self) -> &Actor {
+        match self {
+            Auth::Bearer(BearerAuth(actor)) | Auth::Cookie(CookieAuth(actor)) => actor,
+        }
+    }
+}
+
+fn state(req: &Request) -> poem::Result<&Arc<AppState>> {
+    req.data::<Arc<AppState>>()
+        .ok_or_else(|| ApiError(DomainError::Internal("application state missing".into())).into())
+}
+
+async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Actor> {
+    let state = state(req)?;
+    let actor = sessions::authenticate_bearer(&state.ctx, &bearer.token, Channel::Api)
+        .await
+        .map_err(ApiError)?;
+    limit_per_token(state, &actor)?;
+    Ok(actor)
+}
+
+async fn check_cookie(req: &Request, cookie: ApiKey) -> poem::Result<Actor> {
+    let state = state(req)?;
+    let session = sessions::authenticate_session(&state.ctx, &cookie.key, Channel::Web)
+        .await
+        .map_err(ApiError)?;
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if !safe {
+        let sent = req.header(CSRF_HEADER).unwrap_or_default();
+        if !tokens::constant_time_eq(sent, &session.csrf_token) {
+            return Err(CsrfError.into());
+        }
+    }
+    limit_per_token(state, &session.actor)?;
+    Ok(session.actor)
+}
+
+fn limit_per_token(state: &AppState, actor: &Actor) -> poem::Result<()> {
+    let key = match &actor.credential {
+        Credential::Session(k) => format!("s:{k}"),
+        Credential::ApiKey(k) => format!("k:{k}"),
+        Credential::Internal => return Ok(()),
+    };
+    state
+        .token_limiter
+        .hit(&key, state.ctx.now())
+        .map_err(|secs| {
+            ApiError(DomainError::RateLimited {
+                retry_after_secs: secs,
+            })
+            .into()
+        })
+}

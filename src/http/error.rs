@@ -1,0 +1,153 @@
+//! The one place where errors become HTTP: status, `{error:{code,message}}`,
+//! and nothing internal. Internal causes go to the log with the request id.
+
+use poem::http::StatusCode;
+use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
+use serde_json::json;
+
+use crate::domain::error::DomainError;
+
+/// A domain error on its way to an HTTP client.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ApiError(pub DomainError);
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        ApiError(e)
+    }
+}
+
+impl From<DomainError> for poem::Error {
+    fn from(e: DomainError) -> Self {
+        poem::Error::from(ApiError(e))
+    }
+}
+
+/// What every operation returns; `?` on a `DomainError` gives the JSON error.
+pub type ApiResult<T> = poem::Result<T>;
+
+/// A JSON error response.
+pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = json!({"error": {"code": code, "message": message}});
+    Response::builder()
+        .status(status)
+        .content_type("application/json; charset=utf-8")
+        .body(body.to_string())
+}
+
+impl poem::error::ResponseError for ApiError {
+    fn status(&self) -> StatusCode {
+        match &self.0 {
+            DomainError::NotFound(_) => StatusCode::NOT_FOUND,
+            DomainError::Unauthenticated | DomainError::BadCredentials => StatusCode::UNAUTHORIZED,
+            DomainError::Forbidden(_) => StatusCode::FORBIDDEN,
+            DomainError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            DomainError::Conflict(_) => StatusCode::CONFLICT,
+            DomainError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            DomainError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn as_response(&self) -> Response {
+        let status = self.status();
+        let (code, message) = match &self.0 {
+            DomainError::NotFound(_) => ("not_found", self.0.to_string()),
+            DomainError::Unauthenticated => ("unauthenticated", self.0.to_string()),
+            DomainError::BadCredentials => ("bad_credentials", self.0.to_string()),
+            DomainError::Forbidden(_) => ("forbidden", self.0.to_string()),
+            DomainError::Invalid { .. } => ("invalid", self.0.to_string()),
+            DomainError::Conflict(_) => ("conflict", self.0.to_string()),
+            DomainError::RateLimited { .. } => ("rate_limited", self.0.to_string()),
+            DomainError::Internal(cause) => {
+                tracing::error!(%cause, "internal error");
+                ("internal", "internal error".to_string())
+            }
+        };
+        let mut response = error_response(status, code, &message);
+        if let DomainError::RateLimited { retry_after_secs } = &self.0 {
+            response.headers_mut().insert(
+                poem::http::header::RETRY_AFTER,
+                poem::http::HeaderValue::from(*retry_after_secs),
+            );
+        }
+        response
+    }
+}
+
+/// A cookie-authenticated write without the right `X-CSRF-Token`.
+#[derive(Debug, thiserror::Error)]
+#[error("missing or wrong X-CSRF-Token header for a cookie-authenticated write")]
+pub struct CsrfError;
+
+impl poem::error::ResponseError for CsrfError {
+    fn status(&self) -> StatusCode {
+        StatusCode::FORBIDDEN
+    }
+
+    fn as_response(&self) -> Response {
+        error_response(self.status(), "csrf", &self.to_string())
+    }
+}
+
+/// Gives every error leaving the server the JSON shape, whatever raised it
+/// (a bad JSON body, an unknown route, a body over the size limit).
+pub struct JsonErrors;
+
+impl<E: Endpoint> Middleware<E> for JsonErrors {
+    type Output = JsonErrorsEndpoint<E>;
+    fn transform(&self, ep: E) -> Self::Output {
+        JsonErrorsEndpoint(ep)
+    }
+}
+
+pub struct JsonErrorsEndpoint<E>(E);
+
+impl<E: Endpoint> Endpoint for JsonErrorsEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        match self.0.call(req).await {
+            Ok(output) => Ok(output.into_response()),
+            Err(err) => Ok(shape(err)),
+        }
+    }
+}
+
+fn shape(err: poem::Error) -> Response {
+    if err.is::<ApiError>() || err.is::<CsrfError>() {
+        return err.into_response();
+    }
+    let status = err.status();
+    let (code, message) = match status {
+        StatusCode::NOT_FOUND => ("not_found", "no such resource".to_string()),
+        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "method not allowed".to_string()),
+        StatusCode::UNAUTHORIZED => ("unauthenticated", "authentication required".to_string()),
+        StatusCode::FORBIDDEN => ("forbidden", err.to_string()),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ("payload_too_large", "request body is too large".to_string())
+        }
+        StatusCode::TOO_MANY_REQUESTS => ("rate_limited", "too many requests".to_string()),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported_media_type",
+            "send application/json".to_string(),
+        ),
+        s if s.is_client_error() => ("bad_request", client_message(&err)),
+        _ => {
+            tracing::error!(error = %err, "unhandled error");
+            ("internal", "internal error".to_string())
+        }
+    };
+    error_response(status, code, &message)
+}
+
+/// The parser's own words for a malformed request are safe and useful, but
+/// capped so an echo of a huge input cannot come back.
+fn client_message(err: &poem::Error) -> String {
+    let text = err.to_string();
+    let mut message: String = text.chars().take(300).collect();
+    if message.is_empty() {
+        message = "bad request".into();
+    }
+    message
+}

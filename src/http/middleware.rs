@@ -1,0 +1,147 @@
+//! Cross-cutting HTTP concerns: request ids and tracing spans, metrics,
+//! security headers, and the per-IP request limit.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use poem::http::{header, HeaderValue, StatusCode};
+use poem::{Endpoint, IntoResponse, Request, Response};
+use tracing::Instrument;
+
+use super::error::error_response;
+use super::metrics::route_label;
+use super::{client_ip, AppState};
+
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// Panel and API pages: scripts and styles only from our origin.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
+connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
+/// Swagger UI, which poem-openapi serves with inline script and style.
+const DOCS_CSP: &str = "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; \
+img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'";
+
+/// The outermost layer: a request id (taken from the client when sane),
+/// a tracing span, the per-IP limit, metrics and security headers.
+pub async fn around<E: Endpoint>(
+    ep: Arc<E>,
+    mut req: Request,
+    state: Arc<AppState>,
+) -> poem::Result<Response> {
+    let state = Some(state);
+    let request_id = req
+        .header(REQUEST_ID)
+        .filter(|id| id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let method = req.method().to_string();
+    let path = req.uri().path().to_string();
+    let span = tracing::info_span!("request", request_id = %request_id, %method, %path);
+    let started = Instant::now();
+
+    let limited = state.as_ref().and_then(|s| {
+        let ip = client_ip(&req, &s.config).unwrap_or_default();
+        s.ip_limiter.hit(&ip, s.ctx.now()).err()
+    });
+    let too_large = state.as_ref().is_some_and(|s| {
+        let limit = s.body_limit_for(req.uri().path());
+        limit_body(&mut req, limit)
+    });
+    let too_large = match too_large {
+        true => Some(error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "request body is too large",
+        )),
+        false => None,
+    };
+    let mut response = match (limited, too_large) {
+        (_, Some(r)) => r,
+        (Some(secs), None) => {
+            let mut r = error_response(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many requests from this address",
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            r
+        }
+        (None, None) => match ep.call(req).instrument(span.clone()).await {
+            Ok(output) => output.into_response(),
+            Err(err) => err.into_response(),
+        },
+    };
+
+    let status = response.status().as_u16();
+    if let Some(state) = &state {
+        state.metrics.record(
+            &method,
+            &route_label(&path, status),
+            status,
+            started.elapsed(),
+        );
+    }
+    span.in_scope(|| {
+        tracing::debug!(
+            status,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "response"
+        )
+    });
+
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        headers.insert(REQUEST_ID, v);
+    }
+    let csp = if path.starts_with("/docs") {
+        DOCS_CSP
+    } else {
+        CSP
+    };
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(csp),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("strict-origin-when-cross-origin"),
+    );
+    headers.insert(
+        "permissions-policy",
+        HeaderValue::from_static("camera=(), microphone=(), geolocation=()"),
+    );
+    if path.starts_with("/api/") {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    Ok(response)
+}
+
+/// Refuses a body whose declared length is over `limit`; a body without a
+/// length (chunked) is cut off at `limit` while being read, which fails the
+/// payload parser instead of filling memory.
+fn limit_body(req: &mut Request, limit: usize) -> bool {
+    let declared = req
+        .header(header::CONTENT_LENGTH)
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(len) => len > limit as u64,
+        None => {
+            if req.header(header::TRANSFER_ENCODING).is_some() {
+                use http_body_util::combinators::BoxBody;
+                use http_body_util::BodyExt;
+                let inner: BoxBody<bytes::Bytes, std::io::Error> = req.take_body().into();
+                let limited = http_body_util::Limited::new(inner, limit)
+                    .map_err(|e| std::io::Error::other(e.to_string()))
+                    .boxed();
+                req.set_body(poem::Body::from(limited));
+            }
+            false
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! The HTTP surface: `/api/v1` (poem-openapi), `/openapi.json`, `/docs`,
+//! health and metrics, and the embedded panel.
+
+pub mod api;
+pub mod assets;
+pub mod auth;
+pub mod error;
+pub mod metrics;
+pub mod middleware;
+
+use std::sync::Arc;
+
+use poem::endpoint::make_sync;
+use poem::http::StatusCode;
+use poem::middleware::CookieJarManager;
+use poem::web::Json;
+use poem::{get, handler, Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
+use serde_json::json;
+
+use crate::config::Config;
+use crate::domain::sessions::ClientInfo;
+use crate::domain::Ctx;
+use crate::rate_limit::WindowLimiter;
+use metrics::Metrics;
+
+/// What handlers reach through `Data<&Arc<AppState>>`.
+pub struct AppState {
+    pub ctx: Arc<Ctx>,
+    pub config: Arc<Config>,
+    pub metrics: Arc<Metrics>,
+    pub ip_limiter: WindowLimiter,
+    pub token_limiter: WindowLimiter,
+}
+
+impl AppState {
+    pub fn new(ctx: Arc<Ctx>, config: Arc<Config>) -> Self {
+        let minute = chrono::Duration::seconds(60);
+        AppState {
+            ip_limiter: WindowLimiter::new(config.rate_limit_per_ip, minute),
+            token_limiter: WindowLimiter::new(config.rate_limit_per_token, minute),
+            metrics: Arc::new(Metrics::default()),
+            ctx,
+            config,
+        }
+    }
+}
+
+impl AppState {
+    /// The largest request body accepted on `path`.
+    pub fn body_limit_for(&self, _path: &str) -> usize {
+        (self.config.max_body_kb * 1024) as usize
+    }
+}
+
+/// The client's address: the socket peer, or the first `X-Forwarded-For`
+/// hop when a trusted proxy sits in front.
+pub fn client_ip(req: &Request, config: &Config) -> Option<String> {
+    if config.trust_forwarded_for {
+        if let Some(first) = req
+            .header("x-forwarded-for")
+            .and_then(|v| v.split(',').next())
+        {
+            let first = first.trim();
+            if !first.is_empty() {
+                return Some(first.to_string());
+            }
+        }
+    }
+    req.remote_addr()
+        .as_socket_addr()
+        .map(|a| a.ip().to_string())
+}
+
+pub fn client_info(req: &Request, config: &Config) -> ClientInfo {
+    ClientInfo {
+        ip: client_ip(req, config),
+        user_agent: req.header("user-agent").map(str::to_string),
+    }
+}
+
+/// Every route of the service.
+pub fn routes(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
+    let api = api::service();
+    let spec = api.spec();
+    let docs = api.swagger_ui();
+    let around_state = state.clone();
+    Route::new()
+        .nest("/api/v1", api)
+        .at(
+            "/openapi.json",
+            make_sync(move |_| spec.clone()).map_to_response().with(
+                poem::middleware::SetHeader::new().overriding("content-type", "application/json"),
+            ),
+        )
+        .nest("/docs", docs)
+        .at("/healthz", get(healthz))
+        .at("/readyz", get(readyz))
+        .at("/metrics", get(metrics_text))
+        .nest("/", assets::endpoint())
+        .with(error::JsonErrors)
+        .with(CookieJarManager::new())
+        .data(state)
+        .around(move |ep, req| middleware::around(ep, req, around_state.clone()))
+        .map_to_response()
+}
+
+#[handler]
+fn healthz() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
+#[handler]
+async fn readyz(state: poem::web::Data<&Arc<AppState>>) -> Response {
+    if state.ctx.store.ping().await {
+        Json(json!({"status": "ready"})).into_response()
+    } else {
+        error::error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the database does not answer",
+        )
+    }
+}
+
+#[handler]
+fn metrics_text(state: poem::web::Data<&Arc<AppState>>) -> Response {
+    Response::builder()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics.render())
+}

@@ -1,0 +1,125 @@
+//! The `ea-crm` command line: `serve` (the default) and `admin`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use ea_crm::app::{self, App, StartupError};
+use ea_crm::config::Config;
+use ea_crm::domain::clock::SystemClock;
+use ea_crm::domain::users;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(
+    name = "ea-crm",
+    version,
+    about = "Chat-first sales CRM and realtime team hub"
+)]
+struct Cli {
+    #[command(flatten)]
+    config: Config,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service (the default).
+    Serve,
+    /// Operator tasks on the database.
+    Admin {
+        #[command(subcommand)]
+        task: AdminTask,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminTask {
+    /// Set a new password for USER, end their sessions and reactivate them;
+    /// prints the password.
+    ResetPassword {
+        username: String,
+        /// Use this password instead of generating one.
+        #[arg(long, env = "NEW_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+    },
+}
+
+/// Exit code for a start that cannot succeed as configured.
+const EXIT_CONFIG: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("info,surrealdb=warn,surrealkv=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ea-crm: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> ExitCode {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(cli.config).await,
+        Command::Admin {
+            task: AdminTask::ResetPassword { username, password },
+        } => reset_password(cli.config, &username, password).await,
+    }
+}
+
+async fn serve(config: Config) -> ExitCode {
+    let app = match App::build(config).await {
+        Ok(app) => app,
+        Err(e) => return startup_failed(e),
+    };
+    if let Some(password) = &app.generated_admin_password {
+        println!(
+            "First start: created admin user `{}` with password: {password}\nIt is shown only this once; change it after signing in.",
+            app.state.config.admin_username
+        );
+    }
+    tracing::info!(addr = %app.addr, "EA CRM listening on http://{}", app.addr);
+    match app.run_until(app::shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ea-crm: server stopped: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn reset_password(config: Config, username: &str, password: Option<String>) -> ExitCode {
+    let ctx = match app::open_domain(&config, std::sync::Arc::new(SystemClock)).await {
+        Ok(ctx) => ctx,
+        Err(e) => return startup_failed(e),
+    };
+    let outcome = users::reset_password(&ctx, username, password).await;
+    drop(ctx);
+    if let Ok(kind) = config.database_kind() {
+        ea_crm::store::wait_until_released(&kind, std::time::Duration::from_secs(10)).await;
+    }
+    match outcome {
+        Ok(password) => {
+            println!("New password for `{username}`: {password}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ea-crm: cannot reset the password: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn startup_failed(e: StartupError) -> ExitCode {
+    eprintln!("ea-crm: {e}");
+    ExitCode::from(EXIT_CONFIG)
+}

@@ -1,0 +1,101 @@
+//! Versioned schema migrations, applied in order at start.
+//!
+//! Each migration runs in one transaction together with the row that records
+//! it, so a crash mid-way leaves nothing half-applied, and two instances that
+//! start at once cannot both apply the same version (the record's key is the
+//! version: the second insert conflicts and its transaction rolls back).
+
+use serde::Deserialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::{Store, StoreError};
+
+/// One schema step: its number, its name and its SurrealQL.
+pub struct Migration {
+    pub version: u32,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+/// Every migration, oldest first. Append only: a shipped migration is never
+/// edited, because databases out there recorded its checksum.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "identity",
+    sql: include_str!("migrations/0001_identity.surql"),
+}];
+
+#[derive(Debug, Deserialize)]
+pub struct AppliedMigration {
+    pub version: u32,
+    pub name: String,
+    pub checksum: String,
+}
+
+/// Applies every migration not yet recorded; returns how many it applied.
+pub async fn migrate(store: &Store) -> Result<usize, StoreError> {
+    store
+        .run(
+            "DEFINE TABLE IF NOT EXISTS migration SCHEMAFULL;
+             DEFINE FIELD IF NOT EXISTS version ON migration TYPE int;
+             DEFINE FIELD IF NOT EXISTS name ON migration TYPE string;
+             DEFINE FIELD IF NOT EXISTS checksum ON migration TYPE string;
+             DEFINE FIELD IF NOT EXISTS applied_at ON migration TYPE datetime;",
+            json!({}),
+        )
+        .await?;
+    let mut applied = 0;
+    for migration in MIGRATIONS {
+        let done = applied_versions(store).await?;
+        if let Some(previous) = done.iter().find(|m| m.version == migration.version) {
+            if previous.checksum != checksum(migration.sql) {
+                tracing::warn!(
+                    version = migration.version,
+                    "migration {} changed since it was applied; the database keeps the old one",
+                    migration.name
+                );
+            }
+            continue;
+        }
+        let sql = format!(
+            "BEGIN TRANSACTION;\n{}\nCREATE type::record('migration', $version) SET version = $version, name = $name, checksum = $checksum, applied_at = time::now();\nCOMMIT TRANSACTION;",
+            migration.sql
+        );
+        let outcome = store
+            .run(
+                &sql,
+                json!({"version": migration.version, "name": migration.name, "checksum": checksum(migration.sql)}),
+            )
+            .await;
+        match outcome {
+            Ok(_) => {
+                tracing::info!(
+                    version = migration.version,
+                    name = migration.name,
+                    "migration applied"
+                );
+                applied += 1;
+            }
+            // Another instance applied it first: its transaction won.
+            Err(StoreError::Duplicate(_)) | Err(StoreError::Conflict) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(applied)
+}
+
+/// The migrations the database has recorded, oldest first.
+pub async fn applied_versions(store: &Store) -> Result<Vec<AppliedMigration>, StoreError> {
+    store
+        .run(
+            "SELECT version, name, checksum FROM migration ORDER BY version",
+            json!({}),
+        )
+        .await?
+        .rows(0)
+}
+
+fn checksum(sql: &str) -> String {
+    hex::encode(Sha256::digest(sql.as_bytes()))
+}

@@ -1,0 +1,277 @@
+use chrono::Duration;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{error_of, TestApp, ADMIN_PASSWORD};
+
+#[tokio::test]
+async fn login_with_the_right_password_returns_a_token_and_an_httponly_cookie() {
+    let app = TestApp::spawn().await;
+    let response = app.login_response("admin", ADMIN_PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let cookies: Vec<String> = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    let session = cookies
+        .iter()
+        .find(|c| c.starts_with("ea_session="))
+        .expect("session cookie");
+    assert!(session.contains("HttpOnly"), "{session}");
+    assert!(session.contains("SameSite=Lax"), "{session}");
+    let body: Value = response.json().await.unwrap();
+    let token = body["token"].as_str().unwrap();
+    assert!(token.len() >= 22, "at least 128 bits of token");
+    assert_eq!(body["user"]["username"], "admin");
+    assert!(body["user"].get("password_hash").is_none());
+
+    let me: Value = app
+        .get("/api/v1/auth/me", token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["user"]["username"], "admin");
+    assert!(me["permissions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p == "users.manage"));
+}
+
+#[tokio::test]
+async fn a_wrong_password_or_unknown_user_is_refused_alike() {
+    let app = TestApp::spawn().await;
+    let (status, code, message) =
+        error_of(app.login_response("admin", "not-the-password").await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNAUTHORIZED, "bad_credentials")
+    );
+    let (status2, code2, message2) =
+        error_of(app.login_response("nobody", "not-the-password").await).await;
+    assert_eq!(
+        (status2, code2.as_str()),
+        (StatusCode::UNAUTHORIZED, "bad_credentials")
+    );
+    assert_eq!(message, message2, "no hint which part was wrong");
+}
+
+#[tokio::test]
+async fn repeated_failures_for_one_username_are_limited_with_retry_after() {
+    let app = TestApp::spawn_with(|c| c.login_max_failures_per_user = 3).await;
+    for _ in 0..3 {
+        assert_eq!(
+            app.login_response("admin", "wrong-password").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let limited = app.login_response("admin", ADMIN_PASSWORD).await;
+    assert_eq!(
+        limited.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password waits"
+    );
+    let retry: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry > 0);
+    let (_, code, _) = error_of(limited).await;
+    assert_eq!(code, "rate_limited");
+
+    app.clock.advance(Duration::seconds(retry as i64 + 1));
+    assert_eq!(
+        app.login_response("admin", ADMIN_PASSWORD).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn login_attempts_from_one_address_are_limited_across_usernames() {
+    let app = TestApp::spawn_with(|c| c.login_max_attempts_per_ip = 4).await;
+    for i in 0..4 {
+        let r = app
+            .login_response(&format!("someone{i}"), "whatever-password")
+            .await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let r = app
+        .login_response("someone-else", "whatever-password")
+        .await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().contains_key("retry-after"));
+}
+
+#[tokio::test]
+async fn an_idle_session_expires() {
+    let app = TestApp::spawn_with(|c| c.session_idle_minutes = 30).await;
+    let token = app.admin_token().await;
+    app.clock.advance(Duration::minutes(20));
+    assert_eq!(
+        app.get("/api/v1/auth/me", &token).await.status(),
+        StatusCode::OK,
+        "use keeps it alive"
+    );
+    app.clock.advance(Duration::minutes(20));
+    assert_eq!(
+        app.get("/api/v1/auth/me", &token).await.status(),
+        StatusCode::OK,
+        "20 min after last use"
+    );
+    app.clock.advance(Duration::minutes(31));
+    let (status, code, _) = error_of(app.get("/api/v1/auth/me", &token).await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNAUTHORIZED, "unauthenticated")
+    );
+}
+
+#[tokio::test]
+async fn a_session_ends_at_its_absolute_expiry_even_when_used() {
+    let app = TestApp::spawn_with(|c| {
+        c.session_idle_minutes = 60;
+        c.session_max_hours = 2;
+    })
+    .await;
+    let token = app.admin_token().await;
+    for _ in 0..3 {
+        app.clock.advance(Duration::minutes(35));
+        assert_eq!(
+            app.get("/api/v1/auth/me", &token).await.status(),
+            StatusCode::OK
+        );
+    }
+    app.clock.advance(Duration::minutes(35));
+    assert_eq!(
+        app.get("/api/v1/auth/me", &token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn logout_ends_the_session() {
+    let app = TestApp::spawn().await;
+    let token = app.admin_token().await;
+    assert_eq!(
+        app.post("/api/v1/auth/logout", &token, json!({}))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get("/api/v1/auth/me", &token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn cookie_authenticated_writes_need_the_csrf_token() {
+    let app = TestApp::spawn().await;
+    let response = app.login_response("admin", ADMIN_PASSWORD).await;
+    let body: Value = response.json().await.unwrap();
+    let (token, csrf) = (
+        body["token"].as_str().unwrap(),
+        body["csrf_token"].as_str().unwrap(),
+    );
+    let cookie = format!("ea_session={token}");
+
+    let me = app
+        .client
+        .get(app.url("/api/v1/auth/me"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::OK, "reads need no CSRF token");
+    let me: Value = me.json().await.unwrap();
+    assert_eq!(
+        me["csrf_token"], csrf,
+        "the panel can recover its CSRF token"
+    );
+
+    let role = json!({"key": "csrf_probe", "name": "CSRF probe"});
+    let refused = app
+        .client
+        .post(app.url("/api/v1/roles"))
+        .header("cookie", &cookie)
+        .json(&role)
+        .send()
+        .await
+        .unwrap();
+    let (status, code, _) = error_of(refused).await;
+    assert_eq!((status, code.as_str()), (StatusCode::FORBIDDEN, "csrf"));
+    let wrong = app
+        .client
+        .post(app.url("/api/v1/roles"))
+        .header("cookie", &cookie)
+        .header("x-csrf-token", "guess")
+        .json(&role)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
+    let roles: Value = app.get("/api/v1/roles", token).await.json().await.unwrap();
+    assert!(
+        !roles.to_string().contains("csrf_probe"),
+        "nothing was written"
+    );
+
+    let accepted = app
+        .client
+        .post(app.url("/api/v1/roles"))
+        .header("cookie", &cookie)
+        .header("x-csrf-token", csrf)
+        .json(&role)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn changing_the_password_ends_other_sessions_and_keeps_this_one() {
+    let app = TestApp::spawn().await;
+    let here = app.admin_token().await;
+    let elsewhere = app.admin_token().await;
+    let bad = app
+        .post(
+            "/api/v1/auth/password",
+            &here,
+            json!({"current_password": "wrong-one-here", "new_password": "a-brand-new-password"}),
+        )
+        .await;
+    assert_eq!(error_of(bad).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+    let short = app
+        .post(
+            "/api/v1/auth/password",
+            &here,
+            json!({"current_password": ADMIN_PASSWORD, "new_password": "short"}),
+        )
+        .await;
+    assert_eq!(error_of(short).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+    let ok = app
+        .post(
+            "/api/v1/auth/password",
+            &here,
+            json!({"current_password": ADMIN_PASSWORD, "new_password": "a-brand-new-password"}),
+        )
+        .await;
+    assert_eq!(ok.status(), StatusCode::OK);
+    assert_eq!(
+        app.get("/api/v1/auth/me", &here).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get("/api/v1/auth/me", &elsewhere).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.login_response("admin", ADMIN_PASSWORD).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    app.login("admin", "a-brand-new-password").await;
+}

@@ -1,0 +1,272 @@
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{error_of, TestApp};
+
+#[tokio::test]
+async fn every_kind_of_error_has_the_json_shape_and_no_internals() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (_, caller) = app.user_with_role(&admin, "cal", "caller").await;
+    let cases = vec![
+        (
+            "unknown route",
+            app.client
+                .get(app.url("/api/v1/nothing-here"))
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            "no token",
+            app.client
+                .get(app.url("/api/v1/users"))
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+        ),
+        (
+            "no permission",
+            app.post("/api/v1/roles", &caller, json!({"key": "x_y", "name": "X"}))
+                .await,
+            StatusCode::FORBIDDEN,
+            "forbidden",
+        ),
+        (
+            "missing record",
+            app.get("/api/v1/users/ffffffffffffffffffffffffffffffff", &admin)
+                .await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            "malformed JSON",
+            app.client
+                .post(app.url("/api/v1/auth/login"))
+                .header("content-type", "application/json")
+                .body("{\"username\": ")
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "missing field",
+            app.client
+                .post(app.url("/api/v1/auth/login"))
+                .json(&json!({"username": "admin"}))
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "wrong content type",
+            app.client
+                .post(app.url("/api/v1/auth/login"))
+                .body("username=admin")
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            "wrong method",
+            app.client
+                .put(app.url("/api/v1/auth/login"))
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
+        (
+            "injection attempt in a path",
+            app.get("/api/v1/users/x';%20DELETE%20user;%20--", &admin)
+                .await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+    ];
+    for (what, response, status, code) in cases {
+        let (got_status, got_code, message) = error_of(response).await;
+        assert_eq!(
+            (got_status, got_code.as_str()),
+            (status, code),
+            "{what}: {message}"
+        );
+        assert!(!message.is_empty());
+    }
+    let users = app.get("/api/v1/users", &admin).await.text().await.unwrap();
+    assert!(users.contains("\"admin\""), "nothing was harmed");
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_refused_with_413() {
+    let app = TestApp::spawn_with(|c| c.max_body_kb = 4).await;
+    let big = "x".repeat(8 * 1024);
+    let response = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({"username": big, "password": "p"}))
+        .send()
+        .await
+        .unwrap();
+    let (status, code, _) = error_of(response).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+    );
+}
+
+#[tokio::test]
+async fn requests_past_the_per_ip_limit_get_429_with_retry_after() {
+    let app = TestApp::spawn_with(|c| c.rate_limit_per_ip = 5).await;
+    for _ in 0..5 {
+        assert_eq!(
+            app.client
+                .get(app.url("/healthz"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            StatusCode::OK
+        );
+    }
+    let limited = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        limited.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
+    assert_eq!(error_of(limited).await.1, "rate_limited");
+    app.clock.advance(chrono::Duration::seconds(61));
+    assert_eq!(
+        app.client
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn requests_past_the_per_token_limit_get_429() {
+    let app = TestApp::spawn_with(|c| c.rate_limit_per_token = 3).await;
+    let token = app.admin_token().await;
+    for _ in 0..3 {
+        assert_eq!(
+            app.get("/api/v1/auth/me", &token).await.status(),
+            StatusCode::OK
+        );
+    }
+    let limited = app.get("/api/v1/auth/me", &token).await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(limited.headers().contains_key("retry-after"));
+    let other = app.admin_token().await;
+    assert_eq!(
+        app.get("/api/v1/auth/me", &other).await.status(),
+        StatusCode::OK,
+        "another token has its own budget"
+    );
+}
+
+#[tokio::test]
+async fn responses_carry_security_headers_and_a_request_id() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap();
+    let h = response.headers();
+    assert_eq!(h["x-request-id"], "abc-123");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert!(h["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("frame-ancestors 'none'"));
+    assert!(!h["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("unsafe-inline"));
+    assert!(h.contains_key("referrer-policy"));
+    let generated = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(generated.headers()["x-request-id"].len(), 36);
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics_answer() {
+    let app = TestApp::spawn().await;
+    assert_eq!(
+        app.client
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    let ready: serde_json::Value = app
+        .client
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["status"], "ready");
+    let token = app.admin_token().await;
+    app.get("/api/v1/users", &token).await;
+    app.client
+        .get(app.url("/api/v1/users"))
+        .send()
+        .await
+        .unwrap();
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            r#"ea_crm_http_requests_total{method="GET",route="/api/v1/users",status="200"} 1"#
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            r#"ea_crm_http_requests_total{method="GET",route="/api/v1/users",status="401"} 1"#
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"ea_crm_http_request_duration_seconds_count{route="/api/v1/users"} 2"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("ea_crm_websocket_connections"),
+        "{metrics}"
+    );
+}

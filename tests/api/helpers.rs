@@ -1,0 +1,199 @@
+//! The real app on a random port with an in-memory store, a controllable
+//! clock, and helpers that sign in as each role.
+
+use std::sync::Arc;
+
+use ea_crm::app::App;
+use ea_crm::config::Config;
+use ea_crm::domain::clock::ManualClock;
+use ea_crm::domain::Ctx;
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+pub const USER_PASSWORD: &str = "user-password-123";
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub clock: ManualClock,
+    ctx: Option<Arc<Ctx>>,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let mut config = Config::for_tests();
+        adjust(&mut config);
+        Self::start(config).await
+    }
+
+    pub async fn start(config: Config) -> TestApp {
+        let clock = ManualClock::new();
+        let app = App::build_with_clock(config, Arc::new(clock.clone()))
+            .await
+            .expect("app builds");
+        let base = format!("http://{}", app.addr);
+        let ctx = app.ctx.clone();
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until(async move {
+            let _ = rx.await;
+        }));
+        TestApp {
+            base,
+            client: reqwest::Client::builder().build().unwrap(),
+            clock,
+            ctx: Some(ctx),
+            shutdown: Some(tx),
+            server: Some(server),
+        }
+    }
+
+    /// The domain context, for tests that look at stored rows directly.
+    pub fn ctx(&self) -> &Ctx {
+        self.ctx.as_ref().expect("app is running")
+    }
+
+    /// Stops the server and waits until it has let go of the store.
+    pub async fn stop(mut self) {
+        self.ctx = None;
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn request(&self, method: Method, path: &str, token: Option<&str>) -> RequestBuilder {
+        let rb = self.client.request(method, self.url(path));
+        match token {
+            Some(t) => rb.bearer_auth(t),
+            None => rb,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.request(Method::GET, path, Some(token))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Response {
+        self.request(Method::POST, path, Some(token))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Response {
+        self.request(Method::PATCH, path, Some(token))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Response {
+        self.request(Method::DELETE, path, Some(token))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn login_response(&self, username: &str, password: &str) -> Response {
+        self.client
+            .post(self.url("/api/v1/auth/login"))
+            .json(&json!({"username": username, "password": password}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Signs in and returns the session token.
+    pub async fn login(&self, username: &str, password: &str) -> String {
+        let response = self.login_response(username, password).await;
+        assert_eq!(response.status(), StatusCode::OK, "login of {username}");
+        let body: Value = response.json().await.unwrap();
+        body["token"].as_str().unwrap().to_string()
+    }
+
+    pub async fn admin_token(&self) -> String {
+        self.login("admin", ADMIN_PASSWORD).await
+    }
+
+    /// Creates a user with `role` and returns (id, session token).
+    pub async fn user_with_role(
+        &self,
+        admin: &str,
+        username: &str,
+        role: &str,
+    ) -> (String, String) {
+        let response = self
+            .post(
+                "/api/v1/users",
+                admin,
+                json!({"username": username, "email": format!("{username}@example.com"),
+                       "password": USER_PASSWORD, "role": role}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "create {username}");
+        let user: Value = response.json().await.unwrap();
+        let token = self.login(username, USER_PASSWORD).await;
+        (user["id"].as_str().unwrap().to_string(), token)
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Reads a JSON error body and checks its shape and that it leaks nothing.
+pub async fn error_of(response: Response) -> (StatusCode, String, String) {
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    let body: Value =
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("error body is not JSON: {text}"));
+    let code = body["error"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error.code in {text}"))
+        .to_string();
+    let message = body["error"]["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error.message in {text}"))
+        .to_string();
+    assert_no_internals(&text);
+    (status, code, message)
+}
+
+pub fn assert_no_internals(text: &str) {
+    let lower = text.to_lowercase();
+    for leak in [
+        "surreal",
+        "select ",
+        "panicked",
+        "/src/",
+        ".rs:",
+        "backtrace",
+        "/root/",
+        "stack",
+    ] {
+        assert!(!lower.contains(leak), "response leaks `{leak}`: {text}");
+    }
+}

@@ -1,0 +1,82 @@
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::TestApp;
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_operation_with_its_security_schemes() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/json"));
+    let spec: Value = response.json().await.unwrap();
+    assert_eq!(spec["servers"][0]["url"], "/api/v1");
+    let schemes = spec["components"]["securitySchemes"].as_object().unwrap();
+    assert_eq!(schemes["BearerAuth"]["scheme"], "bearer");
+    assert_eq!(schemes["CookieAuth"]["in"], "cookie");
+
+    let mut operations = Vec::new();
+    for (path, ops) in spec["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            operations.push(format!("{} {path}", method.to_uppercase()));
+            assert!(
+                op["tags"].as_array().is_some_and(|t| !t.is_empty()),
+                "{method} {path} has a tag"
+            );
+            if path == "/auth/login" {
+                assert!(op.get("security").is_none(), "login is public");
+                continue;
+            }
+            let security = op["security"].to_string();
+            assert!(
+                security.contains("BearerAuth") && security.contains("CookieAuth"),
+                "{method} {path}: {security}"
+            );
+        }
+    }
+    operations.sort();
+    let expected = [
+        "DELETE /api-keys/{id}",
+        "DELETE /roles/{key}",
+        "DELETE /users/{id}",
+        "GET /api-keys",
+        "GET /auth/me",
+        "GET /permissions",
+        "GET /roles",
+        "GET /roles/matrix",
+        "GET /roles/{key}",
+        "GET /users",
+        "GET /users/{id}",
+        "PATCH /roles/{key}",
+        "PATCH /users/{id}",
+        "POST /api-keys",
+        "POST /auth/login",
+        "POST /auth/logout",
+        "POST /auth/password",
+        "POST /roles",
+        "POST /users",
+        "POST /users/{id}/deactivate",
+    ];
+    assert_eq!(operations, expected);
+}
+
+#[tokio::test]
+async fn swagger_ui_is_served_at_docs() {
+    let app = TestApp::spawn().await;
+    let response = app.client.get(app.url("/docs")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response
+        .text()
+        .await
+        .unwrap()
+        .to_lowercase()
+        .contains("swagger"));
+}

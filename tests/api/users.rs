@@ -1,0 +1,310 @@
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{error_of, TestApp, USER_PASSWORD};
+
+#[tokio::test]
+async fn the_last_active_admin_cannot_be_demoted_deactivated_or_deleted() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let me: Value = app
+        .get("/api/v1/auth/me", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let admin_id = me["user"]["id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/users/{admin_id}");
+
+    for (what, response) in [
+        (
+            "demote",
+            app.patch(&path, &admin, json!({"role": "manager"})).await,
+        ),
+        (
+            "deactivate",
+            app.post(&format!("{path}/deactivate"), &admin, json!({}))
+                .await,
+        ),
+        (
+            "patch inactive",
+            app.patch(&path, &admin, json!({"active": false})).await,
+        ),
+        ("delete", app.delete(&path, &admin).await),
+    ] {
+        let (status, code, message) = error_of(response).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (StatusCode::CONFLICT, "conflict"),
+            "{what}"
+        );
+        assert!(message.contains("last active admin"), "{message}");
+    }
+    let still: Value = app.get(&path, &admin).await.json().await.unwrap();
+    assert_eq!(
+        (still["role"].as_str(), still["active"].as_bool()),
+        (Some("admin"), Some(true))
+    );
+
+    // With a second admin, the first may step down.
+    app.user_with_role(&admin, "second_admin", "admin").await;
+    assert_eq!(
+        app.patch(&path, &admin, json!({"role": "manager"}))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn an_inactive_admin_does_not_count_as_the_remaining_admin() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (second, _) = app.user_with_role(&admin, "second_admin", "admin").await;
+    assert_eq!(
+        app.post(
+            &format!("/api/v1/users/{second}/deactivate"),
+            &admin,
+            json!({})
+        )
+        .await
+        .status(),
+        StatusCode::OK
+    );
+    let me: Value = app
+        .get("/api/v1/auth/me", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = me["user"]["id"].as_str().unwrap();
+    let response = app
+        .patch(
+            &format!("/api/v1/users/{id}"),
+            &admin,
+            json!({"role": "user"}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn usernames_and_emails_are_unique_and_validated() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    app.user_with_role(&admin, "carol", "user").await;
+    let dup_name = app
+        .post("/api/v1/users", &admin, json!({"username": "Carol", "email": "other@example.com", "password": USER_PASSWORD, "role": "user"}))
+        .await;
+    let (status, code, message) = error_of(dup_name).await;
+    assert_eq!((status, code.as_str()), (StatusCode::CONFLICT, "conflict"));
+    assert!(message.contains("username"), "{message}");
+    let dup_email = app
+        .post("/api/v1/users", &admin, json!({"username": "carol2", "email": "CAROL@example.com", "password": USER_PASSWORD, "role": "user"}))
+        .await;
+    let (status, _, message) = error_of(dup_email).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(message.contains("email"), "{message}");
+
+    for (body, field) in [
+        (
+            json!({"username": "x", "email": "x@example.com", "password": USER_PASSWORD, "role": "user"}),
+            "username",
+        ),
+        (
+            json!({"username": "dave", "email": "not-an-email", "password": USER_PASSWORD, "role": "user"}),
+            "email",
+        ),
+        (
+            json!({"username": "dave", "email": "dave@example.com", "password": "short", "role": "user"}),
+            "password",
+        ),
+        (
+            json!({"username": "dave", "email": "dave@example.com", "password": USER_PASSWORD, "role": "pilot"}),
+            "role",
+        ),
+        (
+            json!({"username": "dave", "email": "dave@example.com", "password": USER_PASSWORD, "role": "user", "timezone": "Mars/Base"}),
+            "timezone",
+        ),
+        (
+            json!({"username": "dave", "email": "dave@example.com", "password": USER_PASSWORD, "role": "user", "extra_permissions": ["fly"]}),
+            "extra_permissions",
+        ),
+    ] {
+        let (status, code, message) = error_of(app.post("/api/v1/users", &admin, body).await).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+            "{field}"
+        );
+        assert!(message.starts_with(field), "{field}: {message}");
+    }
+}
+
+#[tokio::test]
+async fn a_deactivated_user_is_signed_out_and_cannot_sign_in() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (id, token) = app.user_with_role(&admin, "erin", "user").await;
+    let after: Value = app
+        .post(&format!("/api/v1/users/{id}/deactivate"), &admin, json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(after["active"], false);
+    assert_eq!(
+        app.get("/api/v1/auth/me", &token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.login_response("erin", USER_PASSWORD).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    app.patch(
+        &format!("/api/v1/users/{id}"),
+        &admin,
+        json!({"active": true}),
+    )
+    .await;
+    app.login("erin", USER_PASSWORD).await;
+}
+
+#[tokio::test]
+async fn extra_permissions_add_to_the_role() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (id, token) = app.user_with_role(&admin, "frank", "caller").await;
+    assert_eq!(
+        app.post("/api/v1/api-keys", &token, json!({"name": "k"}))
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    app.patch(
+        &format!("/api/v1/users/{id}"),
+        &admin,
+        json!({"extra_permissions": ["api_keys.use"]}),
+    )
+    .await;
+    assert_eq!(
+        app.post("/api/v1/api-keys", &token, json!({"name": "k"}))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn users_are_listed_a_page_at_a_time_with_a_cursor() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    for name in ["user_a", "user_b", "user_c", "user_d"] {
+        app.post(
+            "/api/v1/users",
+            &admin,
+            json!({"username": name, "email": format!("{name}@example.com"), "password": USER_PASSWORD, "role": "user"}),
+        )
+        .await;
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/users?limit=2&after={c}"),
+            None => "/api/v1/users?limit=2".to_string(),
+        };
+        let page: Value = app.get(&path, &admin).await.json().await.unwrap();
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u["username"].as_str().unwrap().to_string()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+        assert!(seen.len() < 20, "pagination terminates");
+    }
+    assert_eq!(seen, ["admin", "user_a", "user_b", "user_c", "user_d"]);
+}
+
+#[tokio::test]
+async fn a_deleted_user_is_gone_with_their_sessions_and_the_change_is_audited() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (id, token) = app.user_with_role(&admin, "gina", "user").await;
+    app.patch(
+        &format!("/api/v1/users/{id}"),
+        &admin,
+        json!({"display_name": "Gina G", "role": "manager"}),
+    )
+    .await;
+    assert_eq!(
+        app.delete(&format!("/api/v1/users/{id}"), &admin)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/users/{id}"), &admin)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get("/api/v1/auth/me", &token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    let rows = app
+        .ctx()
+        .store
+        .run(
+            "SELECT action, field, old, new, actor_name, channel, at FROM audit WHERE entity = 'user' AND entity_id = $id ORDER BY at",
+            json!({"id": id}),
+        )
+        .await
+        .unwrap()
+        .rows::<Value>(0)
+        .unwrap();
+    let summary: Vec<(String, Option<String>)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["action"].as_str().unwrap().to_string(),
+                r["field"].as_str().map(str::to_string),
+            )
+        })
+        .collect();
+    assert!(
+        summary.contains(&("create".into(), Some("username".into()))),
+        "{summary:?}"
+    );
+    assert!(summary.contains(&("login".into(), None)), "{summary:?}");
+    assert!(
+        summary.contains(&("update".into(), Some("role".into()))),
+        "{summary:?}"
+    );
+    assert!(
+        summary.contains(&("update".into(), Some("display_name".into()))),
+        "{summary:?}"
+    );
+    assert!(
+        summary.contains(&("delete".into(), Some("username".into()))),
+        "{summary:?}"
+    );
+    let role_change = rows
+        .iter()
+        .find(|r| r["field"] == "role" && r["action"] == "update")
+        .unwrap();
+    assert_eq!(
+        (role_change["old"].as_str(), role_change["new"].as_str()),
+        (Some("\"user\""), Some("\"manager\""))
+    );
+    assert_eq!(role_change["actor_name"], "admin");
+    assert_eq!(role_change["channel"], "api");
+}
