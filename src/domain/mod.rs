@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod clock;
 pub mod error;
+pub mod events;
 pub mod passwords;
 pub mod permissions;
 pub mod roles;
@@ -22,6 +23,7 @@ use crate::config::Config;
 use crate::rate_limit::WindowLimiter;
 use crate::store::Store;
 use clock::Clock;
+use events::EventBus;
 use passwords::PasswordHasher;
 
 /// Session lifetimes.
@@ -45,6 +47,7 @@ pub struct Ctx {
     pub hasher: PasswordHasher,
     pub settings: SessionSettings,
     pub login_limits: LoginLimits,
+    pub events: EventBus,
 }
 
 impl Ctx {
@@ -63,6 +66,7 @@ impl Ctx {
                 per_ip: WindowLimiter::new(config.login_max_attempts_per_ip, window),
                 failures_per_user: WindowLimiter::new(config.login_max_failures_per_user, window),
             },
+            events: EventBus::new(),
         }
     }
 
