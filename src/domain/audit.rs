@@ -56,6 +56,22 @@ pub fn record(
     changes: &[FieldChange],
     at: DateTime<Utc>,
 ) {
+    record_about(tx, actor, None, entity, entity_id, action, changes, at)
+}
+
+/// Like `record`, for a change that belongs to a larger subject (a contact
+/// or a call of a lead): the subject's id is kept so its timeline finds it.
+#[allow(clippy::too_many_arguments)]
+pub fn record_about(
+    tx: &mut Transaction,
+    actor: &Actor,
+    subject: Option<&str>,
+    entity: &str,
+    entity_id: &str,
+    action: &str,
+    changes: &[FieldChange],
+    at: DateTime<Utc>,
+) {
     let text = |v: &Option<Value>| v.as_ref().map(|v| v.to_string());
     let rows: Vec<Value> = if changes.is_empty() {
         vec![json!({})]
@@ -81,11 +97,12 @@ pub fn record(
             "entity": entity,
             "entity_id": entity_id,
             "action": action,
+            "subject": subject,
         }),
     );
     tx.push(format!(
         "FOR $row IN $audit_rows_{n} {{
-            CREATE audit SET at = <datetime>$audit_head_{n}.at, actor = $audit_head_{n}.actor,
+            CREATE type::record('audit', rand::uuid::v7()) SET at = <datetime>$audit_head_{n}.at, subject = $audit_head_{n}.subject, actor = $audit_head_{n}.actor,
                 actor_name = $audit_head_{n}.actor_name, channel = $audit_head_{n}.channel,
                 entity = $audit_head_{n}.entity, entity_id = $audit_head_{n}.entity_id,
                 action = $audit_head_{n}.action, field = $row.field, old = $row.old, new = $row.new;
@@ -107,4 +124,6 @@ pub struct AuditRow {
     pub field: Option<String>,
     pub old: Option<String>,
     pub new: Option<String>,
+    #[serde(default)]
+    pub subject: Option<String>,
 }

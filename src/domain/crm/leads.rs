@@ -1,0 +1,540 @@
+//! Leads: the companies reps work. Creation (with automatic assignment),
+//! edits, soft delete and restore, and the own-versus-all visibility rule
+//! that every read and write goes through.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::contacts::{self, Contact, NewContact};
+use super::normalize::{company_key, optional_text, parse_company_name, parse_tags, parse_website};
+use super::{pipeline, settings};
+use crate::domain::actor::Actor;
+use crate::domain::audit::{self, FieldChange};
+use crate::domain::clock::db_time;
+use crate::domain::error::{DomainError, DomainResult};
+use crate::domain::events::{Audience, Event};
+use crate::domain::permissions::Permission;
+use crate::domain::{geo, tokens, users, Ctx};
+use crate::store::Transaction;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Lead {
+    pub id: String,
+    pub company_name: String,
+    pub website: Option<String>,
+    pub domain: Option<String>,
+    pub industry: Option<String>,
+    pub status: String,
+    pub country: Option<String>,
+    pub state: Option<String>,
+    pub timezone: Option<String>,
+    pub owner: Option<String>,
+    pub created_by: String,
+    pub source: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub score: i64,
+    pub last_contacted_at: Option<DateTime<Utc>>,
+    pub next_follow_up_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// Which leads an actor may see and change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    All,
+    /// Leads the user owns or created.
+    Own(String),
+}
+
+impl Scope {
+    pub fn of(actor: &Actor) -> DomainResult<Scope> {
+        if actor.can(Permission::LeadsReadAll) {
+            Ok(Scope::All)
+        } else if actor.can(Permission::LeadsReadOwn) {
+            Ok(Scope::Own(actor.user_id.clone()))
+        } else {
+            Err(DomainError::Forbidden(Permission::LeadsReadOwn.key().into()))
+        }
+    }
+
+    pub fn allows(&self, lead: &Lead) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Own(user) => lead.owner.as_deref() == Some(user) || &lead.created_by == user,
+        }
+    }
+
+    /// The same rule as a SurrealQL condition on `lead` rows, binding `$scope_user`.
+    pub fn condition(&self) -> Option<&'static str> {
+        match self {
+            Scope::All => None,
+            Scope::Own(_) => Some("(owner = $scope_user OR created_by = $scope_user)"),
+        }
+    }
+
+    pub fn user(&self) -> Option<&str> {
+        match self {
+            Scope::All => None,
+            Scope::Own(u) => Some(u),
+        }
+    }
+}
+
+pub(crate) const SELECT_LEAD: &str = "SELECT *, record::id(id) AS id FROM";
+
+pub(crate) async fn find(ctx: &Ctx, id: &str) -> DomainResult<Option<Lead>> {
+    Ok(ctx
+        .store
+        .run(&format!("{SELECT_LEAD} ONLY type::record('lead', $id)"), json!({"id": id}))
+        .await?
+        .first(0)?)
+}
+
+/// A lead the actor may see; anything else is "not found", so ids of other
+/// people's leads cannot be probed.
+pub async fn load_visible(ctx: &Ctx, actor: &Actor, id: &str, include_deleted: bool) -> DomainResult<Lead> {
+    let scope = Scope::of(actor)?;
+    match find(ctx, id).await? {
+        Some(lead) if scope.allows(&lead) && (include_deleted || lead.deleted_at.is_none()) => Ok(lead),
+        _ => Err(DomainError::NotFound("lead")),
+    }
+}
+
+/// The lead with its contacts, as a card or detail page shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LeadDetail {
+    pub lead: Lead,
+    pub contacts: Vec<Contact>,
+}
+
+pub async fn get(ctx: &Ctx, actor: &Actor, id: &str) -> DomainResult<LeadDetail> {
+    let lead = load_visible(ctx, actor, id, false).await?;
+    let contacts = contacts::of_lead(ctx, &lead.id).await?;
+    Ok(LeadDetail { lead, contacts })
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewLead {
+    pub company_name: String,
+    pub website: Option<String>,
+    pub industry: Option<String>,
+    pub status: Option<String>,
+    pub country: Option<String>,
+    pub state: Option<String>,
+    pub timezone: Option<String>,
+    /// A user id or username; absent: the assignment rule decides.
+    pub owner: Option<String>,
+    pub source: Option<String>,
+    pub tags: Vec<String>,
+    pub contacts: Vec<NewContact>,
+}
+
+/// A change to a lead. `None`: leave as is; `Some(None)`: clear.
+#[derive(Debug, Clone, Default)]
+pub struct LeadPatch {
+    pub company_name: Option<String>,
+    pub website: Option<Option<String>>,
+    pub industry: Option<Option<String>>,
+    pub status: Option<String>,
+    pub country: Option<Option<String>>,
+    pub state: Option<Option<String>>,
+    pub timezone: Option<Option<String>>,
+    pub owner: Option<Option<String>>,
+    pub source: Option<Option<String>>,
+    pub tags: Option<Vec<String>>,
+}
+
+/// Country, state and timezone checked together: the state must belong to
+/// the country, and the zone is inferred from the country when not given.
+fn place(
+    country: Option<&str>,
+    state: Option<&str>,
+    timezone: Option<&str>,
+) -> DomainResult<(Option<String>, Option<String>, Option<String>)> {
+    let country = match country.map(str::trim).filter(|c| !c.is_empty()) {
+        Some(c) => Some(geo::parse_country(c)?.to_string()),
+        None => None,
+    };
+    let state = match state.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(s) => {
+            let c = country.as_deref().ok_or_else(|| DomainError::invalid("state", "needs a country"))?;
+            Some(geo::parse_state(c, s)?.to_string())
+        }
+        None => None,
+    };
+    let timezone = match timezone.map(str::trim).filter(|t| !t.is_empty()) {
+        Some(t) => Some(geo::parse_timezone(t)?.name().to_string()),
+        None => country.as_deref().and_then(geo::inferred_zone).map(str::to_string),
+    };
+    Ok((country, state, timezone))
+}
+
+/// A user named by id or username, who must be active.
+async fn resolve_user(ctx: &Ctx, raw: &str, field: &'static str) -> DomainResult<String> {
+    let raw = raw.trim().trim_start_matches('@');
+    let record = match users::find_record(ctx, raw).await? {
+        Some(r) => Some(r),
+        None => users::find_by_username(ctx, raw).await?,
+    };
+    match record {
+        Some(r) if r.user.active => Ok(r.user.id),
+        _ => Err(DomainError::invalid(field, format!("no active user `{raw}`"))),
+    }
+}
+
+/// Who owns a new lead when no owner was given.
+async fn assigned_owner(ctx: &Ctx, actor: &Actor, country: Option<&str>) -> DomainResult<String> {
+    let rule = settings::assignment_rule(ctx).await?;
+    match rule.mode {
+        settings::AssignmentMode::Manual => Ok(actor.user_id.clone()),
+        settings::AssignmentMode::Territory => Ok(country
+            .and_then(|c| rule.territories.get(c))
+            .cloned()
+            .unwrap_or_else(|| actor.user_id.clone())),
+        settings::AssignmentMode::RoundRobin => {
+            let role = rule.role.unwrap_or_default();
+            // The counter moves in its own statement so concurrent creations
+            // take different turns.
+            let results = ctx
+                .store
+                .run(
+                    "LET $users = (SELECT VALUE record::id(id) FROM user WHERE role = $role AND active = true ORDER BY username);
+                     IF array::len($users) = 0 { RETURN NONE };
+                     LET $turn = (UPSERT setting:round_robin_turn SET value = <string>(<int>(value ?? '0') + 1), updated_at = time::now() RETURN VALUE value)[0];
+                     RETURN $users[(<int>$turn - 1) % array::len($users)];",
+                    json!({"role": role}),
+                )
+                .await?;
+            let picked = results.value(results.len().saturating_sub(1)).as_str().map(str::to_string);
+            Ok(picked.unwrap_or_else(|| actor.user_id.clone()))
+        }
+    }
+}
+
+pub(crate) fn sort_keys(id: &str, company_key: &str, score: i64, updated_at: DateTime<Utc>) -> Value {
+    json!({
+        "sort_updated": format!("{}|{id}", db_time(updated_at)),
+        "sort_company": format!("{company_key}|{id}"),
+        "sort_score": format!("{:03}|{id}", score.clamp(0, 999)),
+    })
+}
+
+/// The words full-text search looks at: company, website and the lead's
+/// contacts' names and emails.
+pub(crate) fn search_text(lead_name: &str, domain: Option<&str>, contacts: &[(String, Option<String>)]) -> String {
+    let mut parts = vec![lead_name.to_string()];
+    if let Some(d) = domain {
+        parts.push(d.to_string());
+        parts.push(d.replace('.', " "));
+    }
+    for (name, email) in contacts {
+        parts.push(name.clone());
+        if let Some(e) = email {
+            parts.push(e.replace(['@', '.'], " "));
+            parts.push(e.clone());
+        }
+    }
+    parts.join(" ")
+}
+
+/// The statement that writes every stored field of `lead` from `$lead`.
+const WRITE_LEAD: &str = "UPSERT type::record('lead', $lead.id) SET
+    company_name = $lead.company_name, company_key = $lead.company_key, website = $lead.website,
+    domain = $lead.domain, industry = $lead.industry, status = $lead.status, country = $lead.country,
+    state = $lead.state, timezone = $lead.timezone, owner = $lead.owner, created_by = $lead.created_by,
+    source = $lead.source, tags = $lead.tags, score = $lead.score,
+    last_contacted_at = IF $lead.last_contacted_at THEN <datetime>$lead.last_contacted_at ELSE NONE END,
+    next_follow_up_at = IF $lead.next_follow_up_at THEN <datetime>$lead.next_follow_up_at ELSE NONE END,
+    created_at = <datetime>$lead.created_at, updated_at = <datetime>$lead.updated_at,
+    deleted_at = IF $lead.deleted_at THEN <datetime>$lead.deleted_at ELSE NONE END,
+    search_text = $lead.search_text, sort_updated = $lead.sort_updated, sort_company = $lead.sort_company,
+    sort_score = $lead.sort_score";
+
+/// Adds the write of `lead` (all its fields, derived ones recomputed) to `tx`
+/// under the variable `$lead`; `contacts` feed the search text.
+pub(crate) fn push_write(tx: &mut Transaction, lead: &Lead, contacts: &[(String, Option<String>)]) {
+    let key = company_key(&lead.company_name);
+    let mut row = serde_json::to_value(lead).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut row {
+        map.insert("company_key".into(), json!(key));
+        map.insert("search_text".into(), json!(search_text(&lead.company_name, lead.domain.as_deref(), contacts)));
+        if let Value::Object(sorts) = sort_keys(&lead.id, &key, lead.score, lead.updated_at) {
+            map.extend(sorts);
+        }
+    }
+    let n = tx.next_serial();
+    let name = format!("lead_{n}");
+    tx.bind(&name, row);
+    tx.push(WRITE_LEAD.replace("$lead", &format!("${name}")));
+}
+
+/// The lead fields an audit row compares.
+fn audited(lead: &Lead) -> Value {
+    json!({
+        "company_name": lead.company_name, "website": lead.website, "industry": lead.industry,
+        "status": lead.status, "country": lead.country, "state": lead.state, "timezone": lead.timezone,
+        "owner": lead.owner, "source": lead.source, "tags": lead.tags,
+    })
+}
+
+pub(crate) fn audience(lead: &Lead) -> Audience {
+    let mut users: BTreeSet<String> = BTreeSet::new();
+    users.insert(lead.created_by.clone());
+    if let Some(o) = &lead.owner {
+        users.insert(o.clone());
+    }
+    Audience::Users(users.into_iter().collect())
+}
+
+/// Validated fields of a new lead, before it is written.
+pub(crate) struct PreparedLead {
+    pub lead: Lead,
+    pub contacts: Vec<contacts::PreparedContact>,
+}
+
+/// Checks a new lead without writing it: the import's dry run uses this too.
+pub(crate) async fn prepare(ctx: &Ctx, actor: &Actor, input: NewLead) -> DomainResult<PreparedLead> {
+    actor.require(Permission::LeadsWrite)?;
+    let company_name = parse_company_name(&input.company_name)?;
+    let (website, domain) = match input.website.as_deref().map(str::trim).filter(|w| !w.is_empty()) {
+        Some(w) => {
+            let (url, domain) = parse_website(w)?;
+            (Some(url), Some(domain))
+        }
+        None => (None, None),
+    };
+    let status = pipeline::require(ctx, input.status.as_deref().unwrap_or(pipeline::INITIAL_STATUS)).await?.id;
+    let (country, state, timezone) = place(input.country.as_deref(), input.state.as_deref(), input.timezone.as_deref())?;
+    let owner = match input.owner.as_deref().map(str::trim).filter(|o| !o.is_empty()) {
+        Some(o) => {
+            let id = resolve_user(ctx, o, "owner").await?;
+            if id != actor.user_id {
+                actor.require(Permission::LeadsAssign)?;
+            }
+            id
+        }
+        None => assigned_owner(ctx, actor, country.as_deref()).await?,
+    };
+    let mut prepared_contacts = Vec::with_capacity(input.contacts.len());
+    for c in input.contacts {
+        prepared_contacts.push(contacts::prepare(c, country.as_deref())?);
+    }
+    let now = ctx.now();
+    let lead = Lead {
+        id: tokens::new_id(),
+        company_name,
+        website,
+        domain,
+        industry: optional_text(input.industry.as_deref(), "industry", 100)?,
+        status,
+        country,
+        state,
+        timezone,
+        owner: Some(owner),
+        created_by: actor.user_id.clone(),
+        source: optional_text(input.source.as_deref(), "source", 100)?,
+        tags: parse_tags(&input.tags)?,
+        score: 0,
+        last_contacted_at: None,
+        next_follow_up_at: None,
+        created_at: now,
+        updated_at: now,
+        deleted_at: None,
+    };
+    Ok(PreparedLead { lead, contacts: prepared_contacts })
+}
+
+/// Adds the creation of a prepared lead, its contacts and their audit rows
+/// to `tx`.
+pub(crate) fn push_create(tx: &mut Transaction, actor: &Actor, prepared: &PreparedLead) -> Vec<Contact> {
+    let lead = &prepared.lead;
+    let now = lead.created_at;
+    let contacts: Vec<Contact> = prepared.contacts.iter().map(|c| c.to_contact(&lead.id, now)).collect();
+    let names: Vec<(String, Option<String>)> = contacts.iter().map(|c| (c.name.clone(), c.email.clone())).collect();
+    push_write(tx, lead, &names);
+    let changes = audit::diff(&json!({}), &audited(lead), &[]);
+    audit::record_about(tx, actor, Some(&lead.id), "lead", &lead.id, "create", &changes, now);
+    for contact in &contacts {
+        contacts::push_insert(tx, actor, contact);
+    }
+    contacts
+}
+
+#[tracing::instrument(skip_all, fields(actor = %actor.username))]
+pub async fn create(ctx: &Ctx, actor: &Actor, input: NewLead) -> DomainResult<LeadDetail> {
+    let prepared = prepare(ctx, actor, input).await?;
+    let mut tx = Transaction::new();
+    let contacts = push_create(&mut tx, actor, &prepared);
+    tx.commit(&ctx.store).await?;
+    let lead = prepared.lead;
+    ctx.events.publish(Event::new("lead.created", audience(&lead), json!({"lead": lead, "via": actor.channel})));
+    Ok(LeadDetail { lead, contacts })
+}
+
+/// Applies a patch to a copy of `before`, validating each field.
+pub(crate) async fn apply_patch(ctx: &Ctx, actor: &Actor, before: &Lead, patch: LeadPatch) -> DomainResult<Lead> {
+    let mut after = before.clone();
+    if let Some(name) = &patch.company_name {
+        after.company_name = parse_company_name(name)?;
+    }
+    if let Some(website) = &patch.website {
+        match website.as_deref().map(str::trim).filter(|w| !w.is_empty()) {
+            Some(w) => {
+                let (url, domain) = parse_website(w)?;
+                after.website = Some(url);
+                after.domain = Some(domain);
+            }
+            None => {
+                after.website = None;
+                after.domain = None;
+            }
+        }
+    }
+    if let Some(industry) = &patch.industry {
+        after.industry = optional_text(industry.as_deref(), "industry", 100)?;
+    }
+    if let Some(source) = &patch.source {
+        after.source = optional_text(source.as_deref(), "source", 100)?;
+    }
+    if let Some(status) = &patch.status {
+        after.status = pipeline::require(ctx, status).await?.id;
+    }
+    if let Some(tags) = &patch.tags {
+        after.tags = parse_tags(tags)?;
+    }
+    if patch.country.is_some() || patch.state.is_some() || patch.timezone.is_some() {
+        let country = patch.country.clone().unwrap_or(after.country.clone());
+        let state = patch.state.clone().unwrap_or(if patch.country.is_some() { None } else { after.state.clone() });
+        let timezone = patch
+            .timezone
+            .clone()
+            .unwrap_or(if patch.country.is_some() { None } else { after.timezone.clone() });
+        let (c, s, t) = place(country.as_deref(), state.as_deref(), timezone.as_deref())?;
+        after.country = c;
+        after.state = s;
+        after.timezone = t;
+    }
+    if let Some(owner) = &patch.owner {
+        let new_owner = match owner.as_deref().map(str::trim).filter(|o| !o.is_empty()) {
+            Some(o) => Some(resolve_user(ctx, o, "owner").await?),
+            None => None,
+        };
+        if new_owner != before.owner {
+            actor.require(Permission::LeadsAssign)?;
+            after.owner = new_owner;
+        }
+    }
+    Ok(after)
+}
+
+/// Writes a changed lead with its audit rows and publishes what changed.
+pub(crate) async fn save_changes(ctx: &Ctx, actor: &Actor, before: &Lead, mut after: Lead) -> DomainResult<Lead> {
+    let changes = audit::diff(&audited(before), &audited(&after), &[]);
+    if changes.is_empty() {
+        return Ok(before.clone());
+    }
+    let now = ctx.now();
+    after.updated_at = now;
+    let contacts = contacts::of_lead(ctx, &after.id).await?;
+    let names: Vec<(String, Option<String>)> = contacts.iter().map(|c| (c.name.clone(), c.email.clone())).collect();
+    let mut tx = Transaction::new();
+    push_write(&mut tx, &after, &names);
+    if after.owner != before.owner {
+        tx.bind("fu_lead", &after.id).bind("fu_owner", &after.owner);
+        tx.push("UPDATE follow_up SET owner = $fu_owner WHERE lead = $fu_lead");
+    }
+    audit::record_about(&mut tx, actor, Some(&after.id), "lead", &after.id, "update", &changes, now);
+    tx.commit(&ctx.store).await?;
+    publish_changes(ctx, actor, before, &after, &changes);
+    Ok(after)
+}
+
+fn publish_changes(ctx: &Ctx, actor: &Actor, before: &Lead, after: &Lead, changes: &[FieldChange]) {
+    let fields: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
+    let mut audience = audience(after);
+    if let (Audience::Users(now), Audience::Users(was)) = (&mut audience, self::audience(before)) {
+        now.extend(was);
+        now.sort();
+        now.dedup();
+    }
+    ctx.events.publish(Event::new(
+        "lead.updated",
+        audience.clone(),
+        json!({"lead": after, "fields": fields, "via": actor.channel}),
+    ));
+    if before.status != after.status {
+        ctx.events.publish(Event::new(
+            "lead.status_changed",
+            audience.clone(),
+            json!({"lead": after, "from": before.status, "to": after.status, "via": actor.channel}),
+        ));
+    }
+    if before.owner != after.owner {
+        ctx.events.publish(Event::new(
+            "lead.assigned",
+            audience,
+            json!({"lead": after, "from": before.owner, "to": after.owner, "via": actor.channel}),
+        ));
+    }
+}
+
+pub async fn update(ctx: &Ctx, actor: &Actor, id: &str, patch: LeadPatch) -> DomainResult<Lead> {
+    actor.require(Permission::LeadsWrite)?;
+    let before = load_visible(ctx, actor, id, false).await?;
+    let after = apply_patch(ctx, actor, &before, patch).await?;
+    save_changes(ctx, actor, &before, after).await
+}
+
+/// Assigns a lead to a user (`leads.assign`).
+pub async fn assign(ctx: &Ctx, actor: &Actor, id: &str, owner: &str) -> DomainResult<Lead> {
+    actor.require(Permission::LeadsAssign)?;
+    let before = load_visible(ctx, actor, id, false).await?;
+    let after = apply_patch(ctx, actor, &before, LeadPatch { owner: Some(Some(owner.to_string())), ..Default::default() }).await?;
+    save_changes(ctx, actor, &before, after).await
+}
+
+/// Moves a lead to the trash; contacts, follow-ups, calls and history stay,
+/// so `restore` brings everything back.
+pub async fn delete(ctx: &Ctx, actor: &Actor, id: &str) -> DomainResult<()> {
+    actor.require(Permission::LeadsDelete)?;
+    let lead = load_visible(ctx, actor, id, false).await?;
+    set_deleted(ctx, actor, lead, Some(ctx.now()), "delete").await?;
+    Ok(())
+}
+
+pub async fn restore(ctx: &Ctx, actor: &Actor, id: &str) -> DomainResult<Lead> {
+    actor.require(Permission::LeadsDelete)?;
+    let lead = load_visible(ctx, actor, id, true).await?;
+    if lead.deleted_at.is_none() {
+        return Ok(lead);
+    }
+    set_deleted(ctx, actor, lead, None, "restore").await
+}
+
+async fn set_deleted(ctx: &Ctx, actor: &Actor, before: Lead, deleted_at: Option<DateTime<Utc>>, action: &str) -> DomainResult<Lead> {
+    let now = ctx.now();
+    let mut after = before.clone();
+    after.deleted_at = deleted_at;
+    after.updated_at = now;
+    let contacts = contacts::of_lead(ctx, &after.id).await?;
+    let names: Vec<(String, Option<String>)> = contacts.iter().map(|c| (c.name.clone(), c.email.clone())).collect();
+    let mut tx = Transaction::new();
+    push_write(&mut tx, &after, &names);
+    let changes = [FieldChange::new(
+        "deleted_at",
+        before.deleted_at.map(|t| json!(t)),
+        deleted_at.map(|t| json!(t)),
+    )];
+    audit::record_about(&mut tx, actor, Some(&after.id), "lead", &after.id, action, &changes, now);
+    tx.commit(&ctx.store).await?;
+    let topic = if deleted_at.is_some() { "lead.deleted" } else { "lead.restored" };
+    ctx.events.publish(Event::new(topic, audience(&after), json!({"lead": after, "via": actor.channel})));
+    Ok(after)
+}

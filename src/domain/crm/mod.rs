@@ -1,0 +1,11 @@
+//! The CRM core: leads and their contacts, the three follow-up tiers,
+//! calls, the pipeline, settings, import and export.
+
+pub mod calls;
+pub mod contacts;
+pub mod followups;
+pub mod leads;
+pub mod normalize;
+pub mod pipeline;
+pub mod query;
+pub mod settings;

@@ -1,0 +1,249 @@
+//! Listing, searching and counting leads: filters, full-text search, sort
+//! orders and cursor pages. Every query carries the actor's scope, so a
+//! `leads.read.own` user's lists, searches, exports and counts hold only
+//! their own leads.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{json, Map, Value};
+
+use super::leads::{Lead, Scope, SELECT_LEAD};
+use crate::domain::actor::Actor;
+use crate::domain::clock::db_time;
+use crate::domain::error::{DomainError, DomainResult};
+use crate::domain::Ctx;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortKey {
+    /// Creation time (the id is a UUIDv7, so this is the primary key order).
+    #[default]
+    Created,
+    Updated,
+    Company,
+    Score,
+}
+
+impl SortKey {
+    pub fn parse(raw: &str) -> DomainResult<SortKey> {
+        match raw {
+            "created" | "created_at" => Ok(SortKey::Created),
+            "updated" | "updated_at" => Ok(SortKey::Updated),
+            "company" | "company_name" => Ok(SortKey::Company),
+            "score" => Ok(SortKey::Score),
+            other => Err(DomainError::invalid("sort", format!("`{other}`: use created, updated, company or score"))),
+        }
+    }
+
+    fn field(self) -> &'static str {
+        match self {
+            SortKey::Created => "id",
+            SortKey::Updated => "sort_updated",
+            SortKey::Company => "sort_company",
+            SortKey::Score => "sort_score",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FollowUpDue {
+    Today,
+    Overdue,
+    Week,
+}
+
+impl FollowUpDue {
+    pub fn parse(raw: &str) -> DomainResult<FollowUpDue> {
+        match raw {
+            "today" => Ok(FollowUpDue::Today),
+            "overdue" => Ok(FollowUpDue::Overdue),
+            "week" | "this_week" => Ok(FollowUpDue::Week),
+            other => Err(DomainError::invalid("follow_up_due", format!("`{other}`: use today, overdue or week"))),
+        }
+    }
+
+    /// The window in the given timezone, as [from, to).
+    pub fn window(self, now: DateTime<Utc>, tz: chrono_tz::Tz) -> (Option<DateTime<Utc>>, DateTime<Utc>) {
+        let start_of_day = start_of_local_day(now, tz);
+        match self {
+            FollowUpDue::Today => (Some(start_of_day), start_of_day + Duration::days(1)),
+            FollowUpDue::Overdue => (None, now),
+            FollowUpDue::Week => (Some(start_of_day), start_of_day + Duration::days(7)),
+        }
+    }
+}
+
+/// Midnight of `now`'s local date in `tz`, as UTC.
+pub fn start_of_local_day(now: DateTime<Utc>, tz: chrono_tz::Tz) -> DateTime<Utc> {
+    use chrono::TimeZone;
+    let local = now.with_timezone(&tz).date_naive();
+    let midnight = local.and_hms_opt(0, 0, 0).unwrap_or_default();
+    tz.from_local_datetime(&midnight)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or(now)
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LeadFilter {
+    pub status: Option<String>,
+    pub owner: Option<String>,
+    pub country: Option<String>,
+    pub state: Option<String>,
+    pub industry: Option<String>,
+    pub tag: Option<String>,
+    pub created_from: Option<DateTime<Utc>>,
+    pub created_to: Option<DateTime<Utc>>,
+    pub follow_up_due: Option<FollowUpDue>,
+    /// Full-text search over company, website and contact names and emails.
+    pub q: Option<String>,
+    /// The trash instead of live leads.
+    pub deleted: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PageRequest {
+    pub sort: SortKey,
+    pub descending: bool,
+    pub after: Option<String>,
+    pub limit: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct LeadPage {
+    pub items: Vec<Lead>,
+    pub next_cursor: Option<String>,
+}
+
+/// Conditions and variables for a filter, within the actor's scope.
+async fn conditions(ctx: &Ctx, actor: &Actor, filter: &LeadFilter) -> DomainResult<(Vec<String>, Map<String, Value>)> {
+    let scope = Scope::of(actor)?;
+    let mut conds: Vec<String> = Vec::new();
+    let mut vars = Map::new();
+    conds.push(if filter.deleted { "deleted_at IS NOT NONE".into() } else { "deleted_at IS NONE".into() });
+    if let Some(c) = scope.condition() {
+        conds.push(c.to_string());
+        vars.insert("scope_user".into(), json!(scope.user()));
+    }
+    let mut eq = |field: &str, value: &Option<String>| {
+        if let Some(v) = value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+            conds.push(format!("{field} = $f_{field}"));
+            vars.insert(format!("f_{field}"), json!(v));
+        }
+    };
+    eq("status", &filter.status);
+    eq("owner", &filter.owner);
+    eq("industry", &filter.industry);
+    if let Some(c) = filter.country.as_deref().filter(|c| !c.trim().is_empty()) {
+        let code = crate::domain::geo::parse_country(c)?;
+        conds.push("country = $f_country".into());
+        vars.insert("f_country".into(), json!(code));
+    }
+    if let Some(s) = filter.state.as_deref().filter(|s| !s.trim().is_empty()) {
+        conds.push("state = $f_state".into());
+        vars.insert("f_state".into(), json!(s.trim().to_ascii_uppercase()));
+    }
+    if let Some(t) = filter.tag.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        conds.push("tags CONTAINS $f_tag".into());
+        vars.insert("f_tag".into(), json!(t.to_lowercase()));
+    }
+    if let Some(from) = filter.created_from {
+        conds.push("created_at >= <datetime>$f_created_from".into());
+        vars.insert("f_created_from".into(), json!(db_time(from)));
+    }
+    if let Some(to) = filter.created_to {
+        conds.push("created_at < <datetime>$f_created_to".into());
+        vars.insert("f_created_to".into(), json!(db_time(to)));
+    }
+    if let Some(due) = filter.follow_up_due {
+        let tz = actor_timezone(ctx, actor).await?;
+        let (from, to) = due.window(ctx.now(), tz);
+        conds.push("next_follow_up_at < <datetime>$f_due_to".into());
+        vars.insert("f_due_to".into(), json!(db_time(to)));
+        if let Some(from) = from {
+            conds.push("next_follow_up_at >= <datetime>$f_due_from".into());
+            vars.insert("f_due_from".into(), json!(db_time(from)));
+        }
+    }
+    if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        if q.chars().count() > 200 {
+            return Err(DomainError::invalid("q", "must be at most 200 characters"));
+        }
+        conds.push("search_text @@ $f_q".into());
+        vars.insert("f_q".into(), json!(q));
+    }
+    Ok((conds, vars))
+}
+
+pub async fn actor_timezone(ctx: &Ctx, actor: &Actor) -> DomainResult<chrono_tz::Tz> {
+    let user = crate::domain::users::find_record(ctx, &actor.user_id).await?;
+    Ok(user.and_then(|u| u.user.timezone.parse().ok()).unwrap_or(chrono_tz::UTC))
+}
+
+fn encode_cursor(lead: &Lead, sort: SortKey) -> String {
+    let key = match sort {
+        SortKey::Created => lead.id.clone(),
+        SortKey::Updated => format!("{}|{}", db_time(lead.updated_at), lead.id),
+        SortKey::Company => format!("{}|{}", super::normalize::company_key(&lead.company_name), lead.id),
+        SortKey::Score => format!("{:03}|{}", lead.score.clamp(0, 999), lead.id),
+    };
+    URL_SAFE_NO_PAD.encode(key)
+}
+
+fn decode_cursor(raw: &str) -> DomainResult<String> {
+    URL_SAFE_NO_PAD
+        .decode(raw.trim())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .filter(|s| !s.is_empty() && s.len() < 600)
+        .ok_or_else(|| DomainError::invalid("after", "is not a cursor from a previous page"))
+}
+
+pub async fn list(ctx: &Ctx, actor: &Actor, filter: &LeadFilter, page: &PageRequest) -> DomainResult<LeadPage> {
+    let (mut conds, mut vars) = conditions(ctx, actor, filter).await?;
+    let limit = page.limit.clamp(1, 500);
+    let field = page.sort.field();
+    let (cmp, dir) = if page.descending { ("<", "DESC") } else { (">", "ASC") };
+    if let Some(after) = &page.after {
+        let key = decode_cursor(after)?;
+        if page.sort == SortKey::Created {
+            conds.push(format!("id {cmp} type::record('lead', $after)"));
+        } else {
+            conds.push(format!("{field} {cmp} $after"));
+        }
+        vars.insert("after".into(), json!(key));
+    }
+    vars.insert("limit".into(), json!(limit));
+    let sql = format!("{SELECT_LEAD} lead WHERE {} ORDER BY {field} {dir} LIMIT $limit", conds.join(" AND "));
+    let items: Vec<Lead> = ctx.store.run(&sql, Value::Object(vars)).await?.rows(0)?;
+    let next_cursor = (items.len() == limit).then(|| items.last().map(|l| encode_cursor(l, page.sort))).flatten();
+    Ok(LeadPage { items, next_cursor })
+}
+
+pub async fn count(ctx: &Ctx, actor: &Actor, filter: &LeadFilter) -> DomainResult<u64> {
+    let (conds, vars) = conditions(ctx, actor, filter).await?;
+    let sql = format!("SELECT count() FROM lead WHERE {} GROUP ALL", conds.join(" AND "));
+    let row: Option<Value> = ctx.store.run(&sql, Value::Object(vars)).await?.first(0)?;
+    Ok(row.and_then(|r| r["count"].as_u64()).unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn today_is_the_local_day_of_the_actor() {
+        let now: DateTime<Utc> = "2026-03-10T23:30:00Z".parse().unwrap();
+        let berlin: chrono_tz::Tz = "Europe/Berlin".parse().unwrap();
+        let (from, to) = FollowUpDue::Today.window(now, berlin);
+        assert_eq!(from.unwrap().to_rfc3339(), "2026-03-10T23:00:00+00:00", "already the 11th in Berlin");
+        assert_eq!(to.to_rfc3339(), "2026-03-11T23:00:00+00:00");
+    }
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        let raw = URL_SAFE_NO_PAD.encode("acme|0193");
+        assert_eq!(decode_cursor(&raw).unwrap(), "acme|0193");
+        assert!(decode_cursor("%%%").is_err());
+    }
+}
