@@ -20,20 +20,20 @@
 
 pub mod catalog;
 pub mod command;
-// pub mod crm;
+pub mod crm;
 pub mod dates;
-// pub mod engine;
-// pub mod intent;
+pub mod engine;
+pub mod intent;
 pub mod lexer;
 pub mod parse;
-// pub mod replies;
+pub mod replies;
 
 pub use catalog::{command_list, help_for, help_text, CommandName, CommandSpec, COMMANDS};
 pub use command::{
     Command, DueWindow, FollowUpOutcome, LeadRef, NewCall, NewContact, NewFollowUp, NewLead,
     Priority, TaskStatusFilter, Tier,
 };
-// pub use crm::{ChatActor, Crm, CrmError, Platform};
-// pub use engine::{Button, ButtonAction, Engine, Reply, Sender};
-// pub use intent::{detect_intent, Intent, Proposal};
+pub use crm::{ChatActor, Crm, CrmError, Platform};
+pub use engine::{Button, ButtonAction, Engine, Reply, Sender};
+pub use intent::{detect_intent, Intent, Proposal};
 pub use parse::{parse, ParseContext, UsageError};
