@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::{help_for, help_text};
 use crate::command::{Command, LeadRef};
-use crate::crm::{ChatActor, Crm, CrmError, NewTask, Platform, TaskFilter};
+use crate::crm::{ChatActor, Crm, CrmError, LeadSummary, NewTask, Platform, TaskFilter};
 use crate::intent::{detect_intent, Intent};
 use crate::parse::{addressed_to_other_bot, command_name, parse, ParseContext};
 use crate::replies;
@@ -163,13 +163,8 @@ impl<C: Crm> Engine<C> {
         Reply::text(texts.join("\n\n"))
     }
 
-    async fn lead_id(
-        &self,
-        actor: &ChatActor,
-        lead: &LeadRef,
-    ) -> Result<(String, crate::crm::LeadSummary), CrmError> {
-        let summary = self.crm.resolve_lead(actor, lead).await?;
-        Ok((summary.id.clone(), summary))
+    async fn lead(&self, actor: &ChatActor, lead: &LeadRef) -> Result<LeadSummary, CrmError> {
+        self.crm.resolve_lead(actor, lead).await
     }
 
     async fn execute(
@@ -179,65 +174,66 @@ impl<C: Crm> Engine<C> {
         ctx: &ParseContext,
     ) -> Result<String, CrmError> {
         let tz = ctx.timezone;
-        match command {
-            Command::Help { command: None } => return Ok(help_text()),
+        // `/help` and `/link` are the only commands that need no linked actor.
+        let actor = || from.actor.as_ref().ok_or(CrmError::Unlinked);
+        Ok(match command {
+            Command::Help { command: None } => help_text(),
             Command::Help {
                 command: Some(name),
-            } => return Ok(help_for(*name)),
+            } => help_for(*name),
             Command::Link { code } => {
-                let actor = self
+                let linked = self
                     .crm
                     .link_account(from.platform, &from.platform_user_id, code)
                     .await?;
-                return Ok(format!(
+                format!(
                     "Linked: this {} account is now @{}. Send /help to see what I can do.",
                     from.platform.as_str(),
-                    actor.username
-                ));
+                    linked.username
+                )
             }
-            _ => {}
-        }
-        let actor = from.actor.as_ref().ok_or(CrmError::Unlinked)?;
-        Ok(match command {
-            Command::Help { .. } | Command::Link { .. } => String::new(),
             Command::Lead(input) => {
-                let lead = self.crm.create_lead(actor, input.clone()).await?;
+                let lead = self.crm.create_lead(actor()?, input.clone()).await?;
                 replies::lead_created(&lead, input)
             }
             Command::Find { query } => {
-                let leads = self.crm.find_leads(actor, query).await?;
+                let leads = self.crm.find_leads(actor()?, query).await?;
                 replies::lead_list(query, &leads)
             }
             Command::Show { lead } => {
-                let (id, _) = self.lead_id(actor, lead).await?;
-                replies::lead_card(&self.crm.lead_card(actor, &id).await?, tz)
+                let id = self.lead(actor()?, lead).await?.id;
+                replies::lead_card(&self.crm.lead_card(actor()?, &id).await?, tz)
             }
             Command::Status { lead, status } => {
-                let (id, _) = self.lead_id(actor, lead).await?;
-                let lead = self.crm.set_status(actor, &id, status).await?;
+                let id = self.lead(actor()?, lead).await?.id;
+                let lead = self.crm.set_status(actor()?, &id, status).await?;
                 format!("{} is now {}.", lead.name, lead.status)
             }
             Command::FollowUp { lead, follow_up } => {
-                let (id, lead) = self.lead_id(actor, lead).await?;
+                let lead = self.lead(actor()?, lead).await?;
+                let id = lead.id.as_str();
                 let state = self
                     .crm
-                    .log_follow_up(actor, &id, follow_up.clone())
+                    .log_follow_up(actor()?, id, follow_up.clone())
                     .await?;
                 replies::follow_up_logged(&lead, &state, tz)
             }
             Command::Contact { lead, contact } => {
-                let (id, lead) = self.lead_id(actor, lead).await?;
-                let contact = self.crm.add_contact(actor, &id, contact.clone()).await?;
+                let lead = self.lead(actor()?, lead).await?;
+                let id = lead.id.as_str();
+                let contact = self.crm.add_contact(actor()?, id, contact.clone()).await?;
                 format!("Contact added to {}: {}", lead.name, contact.name)
             }
             Command::Note { lead, text } => {
-                let (id, lead) = self.lead_id(actor, lead).await?;
-                self.crm.add_note(actor, &id, text).await?;
+                let lead = self.lead(actor()?, lead).await?;
+                let id = lead.id.as_str();
+                self.crm.add_note(actor()?, id, text).await?;
                 format!("Note added to {}.", lead.name)
             }
             Command::Call { lead, call } => {
-                let (id, lead) = self.lead_id(actor, lead).await?;
-                self.crm.log_call(actor, &id, call.clone()).await?;
+                let lead = self.lead(actor()?, lead).await?;
+                let id = lead.id.as_str();
+                self.crm.log_call(actor()?, id, call.clone()).await?;
                 replies::call_logged(&lead, &call.outcome, call.duration_secs)
             }
             Command::Task {
@@ -248,13 +244,13 @@ impl<C: Crm> Engine<C> {
                 lead,
             } => {
                 let lead_id = match lead {
-                    Some(lead) => Some(self.lead_id(actor, lead).await?.0),
+                    Some(lead) => Some(self.lead(actor()?, lead).await?.id),
                     None => None,
                 };
                 let task = self
                     .crm
                     .create_task(
-                        actor,
+                        actor()?,
                         NewTask {
                             title: title.clone(),
                             assignee: assignee.clone(),
@@ -271,19 +267,19 @@ impl<C: Crm> Engine<C> {
                     assignee: assignee.clone(),
                     status: *status,
                 };
-                replies::task_list(&self.crm.list_tasks(actor, filter).await?, tz)
+                replies::task_list(&self.crm.list_tasks(actor()?, filter).await?, tz)
             }
             Command::Due { window } => {
-                let items = self.crm.due(actor, *window, ctx.now).await?;
+                let items = self.crm.due(actor()?, *window, ctx.now).await?;
                 replies::due_list(&items, ctx.now, tz)
             }
             Command::Assign { lead, user } => {
-                let (id, _) = self.lead_id(actor, lead).await?;
-                let lead = self.crm.assign_lead(actor, &id, user).await?;
+                let id = self.lead(actor()?, lead).await?.id;
+                let lead = self.crm.assign_lead(actor()?, &id, user).await?;
                 format!("{} is now assigned to @{user}.", lead.name)
             }
             Command::Remind { at, text } => {
-                let reminder = self.crm.create_reminder(actor, *at, text).await?;
+                let reminder = self.crm.create_reminder(actor()?, *at, text).await?;
                 replies::reminder_set(&reminder, tz)
             }
         })
