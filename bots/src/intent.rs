@@ -336,6 +336,20 @@ pub fn detect_intent(text: &str, ctx: &ParseContext) -> Intent {
         }
         orig.remove(0);
     }
+    // Politeness carries no meaning for the rules: "can you please log a call…".
+    loop {
+        let first = orig.first().map(|w| trim_punct(w).to_lowercase());
+        let second = orig.get(1).map(|w| w.to_lowercase());
+        match (first.as_deref(), second.as_deref()) {
+            (Some("please" | "pls" | "plz" | "kindly"), _) => {
+                orig.remove(0);
+            }
+            (Some("can" | "could" | "would"), Some("you" | "u")) => {
+                orig.drain(..2);
+            }
+            _ => break,
+        }
+    }
     if orig.is_empty() {
         return Intent::None;
     }
@@ -530,12 +544,19 @@ fn change_status(w: &Words) -> Option<Intent> {
     })
 }
 
+const FOLLOW_UP_WORDS: [&str; 3] = ["follow up", "follow-up", "followup"];
+
 fn tier_in(w: &Words) -> Option<Tier> {
-    if w.has_any(&["first", "1st", "tier 1"]) {
+    let numbered = |n: u8| {
+        FOLLOW_UP_WORDS
+            .iter()
+            .any(|f| w.has(&format!("{f} {n}")) || w.has(&format!("{f} #{n}")))
+    };
+    if w.has_any(&["first", "1st", "tier 1"]) || numbered(1) {
         Some(Tier::First)
-    } else if w.has_any(&["second", "2nd", "tier 2"]) {
+    } else if w.has_any(&["second", "2nd", "tier 2"]) || numbered(2) {
         Some(Tier::Second)
-    } else if w.has_any(&["third", "3rd", "tier 3"]) {
+    } else if w.has_any(&["third", "3rd", "tier 3"]) || numbered(3) {
         Some(Tier::Third)
     } else {
         None
@@ -549,18 +570,25 @@ fn follow_up(w: &Words, ctx: &ParseContext) -> Option<Intent> {
         "sent follow-up",
         "sent the follow-up",
     ]);
-    let start = w.after_any(&[
+    let mut triggers: Vec<String> = [
         "followed up with",
         "followed up on",
-        "follow up with",
-        "follow-up with",
-        "followup with",
-        "follow up on",
-        "follow-up on",
         "sent a follow-up to",
         "sent follow-up to",
         "sent the follow-up to",
-    ])?;
+    ]
+    .iter()
+    .map(|t| t.to_string())
+    .collect();
+    // "follow up with", and with a tier number: "follow-up 2 with".
+    for f in FOLLOW_UP_WORDS {
+        for tier in ["", " 1", " 2", " 3", " #1", " #2", " #3"] {
+            triggers.push(format!("{f}{tier} with"));
+            triggers.push(format!("{f}{tier} on"));
+        }
+    }
+    let triggers: Vec<&str> = triggers.iter().map(String::as_str).collect();
+    let start = w.after_any(&triggers)?;
     // "log a call …, follow up next tuesday" is a call; this rule wants the
     // follow-up to be the subject of the sentence.
     if w.has_any(&["call", "called", "rang", "phoned"]) {
@@ -807,6 +835,31 @@ mod tests {
                 tier: Some(Tier::Second),
                 outcome: FollowUpOutcome::Done,
                 when: None
+            }
+        );
+    }
+
+    #[test]
+    fn a_tier_number_after_follow_up_is_the_tier() {
+        assert_eq!(
+            intent("follow-up 2 with Acme replied"),
+            Intent::LogFollowUp {
+                lead: name("Acme"),
+                tier: Some(Tier::Second),
+                outcome: FollowUpOutcome::Replied,
+                when: None
+            }
+        );
+    }
+
+    #[test]
+    fn a_polite_request_phrased_as_a_question_is_still_a_request() {
+        assert_eq!(
+            intent("@EaCrmBot can you please create a task to email the CFO next week?"),
+            Intent::CreateTask {
+                title: "email the CFO".into(),
+                assignee: None,
+                due: Some(utc("2026-11-30T08:00:00Z")),
             }
         );
     }
