@@ -206,7 +206,7 @@ fn relative(rest: &[&str], today: NaiveDate, ctx: &ParseContext) -> Option<DateT
 fn date_part(w: &[&str], today: NaiveDate) -> Option<(NaiveDate, usize)> {
     let first = *w.first()?;
     match first {
-        "today" | "tonight" => return Some((today, 1)),
+        "today" => return Some((today, 1)),
         "tomorrow" | "tmrw" | "tmr" | "tomorow" => {
             return Some((today.checked_add_days(Days::new(1))?, 1))
         }

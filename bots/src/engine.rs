@@ -80,7 +80,7 @@ impl<C: Crm> Engine<C> {
     /// Answers one message; `None` means stay silent (empty text, or a command for
     /// another bot). Dates are read in the linked user's timezone when there is one.
     pub async fn handle(&self, from: &Sender, text: &str, ctx: &ParseContext) -> Option<Reply> {
-        let text = text.trim();
+        let text = strip_own_mention(text.trim(), ctx);
         if text.is_empty() || addressed_to_other_bot(text, ctx) {
             return None;
         }
@@ -302,6 +302,25 @@ fn with_lead_id(command: &Command, rest: &VecDeque<Command>, id: &str) -> Vec<Co
             c
         })
         .collect()
+}
+
+/// `@ThisBot /due` → `/due`: in groups people mention the bot before a command.
+fn strip_own_mention<'a>(text: &'a str, ctx: &ParseContext) -> &'a str {
+    let Some(me) = ctx.bot_username.as_deref() else {
+        return text;
+    };
+    let Some(rest) = text.strip_prefix('@') else {
+        return text;
+    };
+    let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+    let (name, after) = rest.split_at(end);
+    let name = name.trim_end_matches([',', ':']);
+    let after = after.trim_start();
+    if name.eq_ignore_ascii_case(me) && after.starts_with('/') {
+        after
+    } else {
+        text
+    }
 }
 
 /// The parse context in the sender's own timezone, when linked.

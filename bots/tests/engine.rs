@@ -671,3 +671,12 @@ fn the_engine_future_is_send_so_adapters_can_spawn_it() {
     assert_send(&future);
     let _ = block_on(future);
 }
+
+#[test]
+fn a_command_after_a_mention_of_this_bot_is_still_a_command() {
+    let engine = Engine::new(FakeCrm::new());
+    assert_eq!(
+        say(&engine, &maria(), "@EaCrmBot: /status globex.com won").text,
+        "Globex is now won."
+    );
+}
