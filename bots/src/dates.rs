@@ -33,6 +33,7 @@ use chrono_tz::Tz;
 
 use crate::ParseContext;
 
+/// Only for the constants below, so a bad literal fails the build, not a request.
 const fn hm(h: u32, m: u32) -> NaiveTime {
     match NaiveTime::from_hms_opt(h, m, 0) {
         Some(t) => t,
@@ -44,6 +45,9 @@ const fn hm(h: u32, m: u32) -> NaiveTime {
 pub const DEFAULT_TIME: NaiveTime = hm(9, 0);
 /// The local time `eod` ("end of day") means.
 pub const END_OF_DAY: NaiveTime = hm(18, 0);
+const NOON: NaiveTime = hm(12, 0);
+const AFTERNOON: NaiveTime = hm(14, 0);
+const MIDNIGHT: NaiveTime = hm(0, 0);
 /// The longest phrase that can be a date ("December 1st 2027 at 10:30" is 5 words).
 pub const MAX_WORDS: usize = 6;
 /// The longest duration we accept, so arithmetic can never overflow: about ten years.
@@ -332,10 +336,10 @@ fn time_part(w: &[&str]) -> Option<NaiveTime> {
 fn named_time(s: &str) -> Option<NaiveTime> {
     Some(match s {
         "morning" => DEFAULT_TIME,
-        "noon" | "midday" | "lunch" => hm(12, 0),
-        "afternoon" => hm(14, 0),
+        "noon" | "midday" | "lunch" => NOON,
+        "afternoon" => AFTERNOON,
         "eod" | "evening" => END_OF_DAY,
-        "midnight" => hm(0, 0),
+        "midnight" => MIDNIGHT,
         _ => return None,
     })
 }

@@ -17,6 +17,28 @@
 //!
 //! Invariant: nothing here touches storage or the network; every effect goes
 //! through the `Crm` trait.
+//!
+//! ```
+//! use bots::{parse, Command, ParseContext};
+//!
+//! let ctx = ParseContext {
+//!     now: chrono::Utc::now(),
+//!     timezone: chrono_tz::Europe::Berlin,
+//!     bot_username: Some("EaCrmBot".into()),
+//! };
+//! let command = parse("/lead@EaCrmBot Acme Corp acme.com country=DE @maria", &ctx)?;
+//! let Command::Lead(lead) = command else { panic!("not a lead") };
+//! assert_eq!(lead.company, "Acme Corp");
+//! assert_eq!(lead.website.as_deref(), Some("acme.com"));
+//! assert_eq!(lead.owner.as_deref(), Some("maria"));
+//!
+//! let wrong = parse("/followup Acme 5 done", &ctx).unwrap_err();
+//! assert_eq!(
+//!     wrong.to_string(),
+//!     "/followup: tier must be 1, 2 or 3\nUsage: /followup <lead> <tier 1-3> <outcome> [when] [notes]"
+//! );
+//! # Ok::<(), bots::UsageError>(())
+//! ```
 
 pub mod catalog;
 pub mod command;

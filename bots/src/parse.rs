@@ -1214,6 +1214,15 @@ mod tests {
     }
 
     #[test]
+    fn every_example_in_the_catalogue_parses_as_its_own_command() {
+        for spec in catalog::COMMANDS {
+            let command = parse(spec.example, &ctx())
+                .unwrap_or_else(|e| panic!("example {:?} fails: {e}", spec.example));
+            assert_eq!(command.name(), spec.name, "{}", spec.example);
+        }
+    }
+
+    #[test]
     fn plain_text_and_oversized_messages_are_refused() {
         assert!(err("hello").contains("Commands start with /"));
         assert!(err(&format!("/find {}", "a".repeat(MAX_INPUT_CHARS))).contains("too long"));
