@@ -38,10 +38,12 @@ pub fn diff(old: &Value, new: &Value, skip: &[&str]) -> Vec<FieldChange> {
     let mut keys: Vec<&String> = o.keys().chain(n.keys()).collect();
     keys.sort();
     keys.dedup();
+    // A null and a missing field are the same: nothing there.
+    let present = |m: &serde_json::Map<String, Value>, k: &str| m.get(k).filter(|v| !v.is_null()).cloned();
     keys.into_iter()
         .filter(|k| !skip.contains(&k.as_str()))
-        .filter(|k| o.get(*k) != n.get(*k))
-        .map(|k| FieldChange::new(k, o.get(k).cloned(), n.get(k).cloned()))
+        .filter(|k| present(o, k) != present(n, k))
+        .map(|k| FieldChange::new(k, present(o, k), present(n, k)))
         .collect()
 }
 
@@ -72,7 +74,7 @@ pub fn record_about(
     changes: &[FieldChange],
     at: DateTime<Utc>,
 ) {
-    let text = |v: &Option<Value>| v.as_ref().map(|v| v.to_string());
+    let text = |v: &Option<Value>| v.as_ref().filter(|v| !v.is_null()).map(|v| v.to_string());
     let rows: Vec<Value> = if changes.is_empty() {
         vec![json!({})]
     } else {

@@ -35,6 +35,7 @@ impl TestApp {
     }
 
     pub async fn start(config: Config) -> TestApp {
+        init_logging();
         let clock = ManualClock::new();
         let app = App::build_with_clock(config, Arc::new(clock.clone()))
             .await
@@ -104,6 +105,10 @@ impl TestApp {
             .send()
             .await
             .unwrap()
+    }
+
+    pub async fn put_json(&self, path: &str, token: &str, body: Value) -> Response {
+        self.request(Method::PUT, path, Some(token)).json(&body).send().await.unwrap()
     }
 
     pub async fn delete(&self, path: &str, token: &str) -> Response {
@@ -196,4 +201,14 @@ pub fn assert_no_internals(text: &str) {
     ] {
         assert!(!lower.contains(leak), "response leaks `{leak}`: {text}");
     }
+}
+
+/// Logs go to the test output when `TEST_LOG` is set (e.g. `TEST_LOG=debug`).
+fn init_logging() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if let Ok(filter) = std::env::var("TEST_LOG") {
+            let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+        }
+    });
 }

@@ -5,6 +5,7 @@ mod helpers;
 mod api_keys;
 mod auth;
 mod errors;
+mod leads;
 mod openapi;
 mod rbac;
 mod roles;

@@ -207,7 +207,7 @@ async fn assigned_owner(ctx: &Ctx, actor: &Actor, country: Option<&str>) -> Doma
                 .run(
                     "LET $users = (SELECT VALUE record::id(id) FROM user WHERE role = $role AND active = true ORDER BY username);
                      IF array::len($users) = 0 { RETURN NONE };
-                     LET $turn = (UPSERT setting:round_robin_turn SET value = <string>(<int>(value ?? '0') + 1), updated_at = time::now() RETURN VALUE value)[0];
+                     LET $turn = (UPSERT setting:round_robin_turn SET data = <string>(<int>(data ?? '0') + 1), updated_at = time::now() RETURN VALUE data)[0];
                      RETURN $users[(<int>$turn - 1) % array::len($users)];",
                     json!({"role": role}),
                 )

@@ -169,8 +169,18 @@ async fn conditions(ctx: &Ctx, actor: &Actor, filter: &LeadFilter) -> DomainResu
         if q.chars().count() > 200 {
             return Err(DomainError::invalid("q", "must be at most 200 characters"));
         }
+        // The analyzer splits on punctuation too; handing it only the words
+        // keeps "jane@acme.com" a search for jane, acme and com.
+        let words: Vec<String> = q
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect();
+        if words.is_empty() {
+            return Err(DomainError::invalid("q", "needs at least one letter or digit"));
+        }
         conds.push("search_text @@ $f_q".into());
-        vars.insert("f_q".into(), json!(q));
+        vars.insert("f_q".into(), json!(words.join(" ")));
     }
     Ok((conds, vars))
 }

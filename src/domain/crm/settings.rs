@@ -58,11 +58,11 @@ pub const ASSIGNMENT: &str = "lead_assignment";
 pub async fn read<T: DeserializeOwned + Default>(ctx: &Ctx, key: &str) -> DomainResult<T> {
     let row: Option<serde_json::Value> = ctx
         .store
-        .run("SELECT value FROM ONLY type::record('setting', $key)", json!({"key": key}))
+        .run("SELECT data FROM ONLY type::record('setting', $key)", json!({"key": key}))
         .await?
         .first(0)?;
     Ok(row
-        .and_then(|r| r["value"].as_str().and_then(|v| serde_json::from_str(v).ok()))
+        .and_then(|r| r["data"].as_str().and_then(|v| serde_json::from_str(v).ok()))
         .unwrap_or_default())
 }
 
@@ -71,7 +71,7 @@ async fn write<T: Serialize>(ctx: &Ctx, actor: &Actor, key: &str, before: &T, va
     let text = serde_json::to_string(value).map_err(|e| DomainError::Internal(e.to_string()))?;
     let mut tx = Transaction::new();
     tx.bind("key", key).bind("value", &text).bind("now", db_time(now));
-    tx.push("UPSERT type::record('setting', $key) SET value = $value, updated_at = <datetime>$now");
+    tx.push("UPSERT type::record('setting', $key) SET data = $value, updated_at = <datetime>$now");
     let changes = audit::diff(&json!({ key: before }), &json!({ key: value }), &[]);
     audit::record(&mut tx, actor, "setting", key, "update", &changes, now);
     tx.commit(&ctx.store).await?;

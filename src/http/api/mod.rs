@@ -4,9 +4,13 @@
 pub mod api_keys;
 pub mod auth;
 pub mod common;
+pub mod geo;
+pub mod leads;
 pub mod permissions;
+pub mod pipeline;
 pub mod roles;
 pub mod users;
+pub mod work_queues;
 
 use poem_openapi::{OpenApiService, Tags};
 
@@ -22,19 +26,29 @@ pub enum ApiTags {
     Permissions,
     /// API keys for integrators.
     ApiKeys,
+    /// Leads and their contacts.
+    Leads,
+    /// The three follow-up tiers and due lists.
+    FollowUps,
+    /// Call logs and the call queue.
+    Calls,
+    /// Pipeline statuses and CRM settings.
+    Pipeline,
+    /// Countries, subdivisions and time zones.
+    Geo,
 }
 
 pub type Api = (
-    auth::AuthApi,
-    users::UsersApi,
-    roles::RolesApi,
-    permissions::PermissionsApi,
-    api_keys::ApiKeysApi,
+    (auth::AuthApi, users::UsersApi, roles::RolesApi, permissions::PermissionsApi, api_keys::ApiKeysApi),
+    (leads::LeadsApi, work_queues::WorkQueuesApi, pipeline::PipelineApi, geo::GeoApi),
 );
 
 pub fn service() -> OpenApiService<Api, ()> {
     OpenApiService::new(
-        (auth::AuthApi, users::UsersApi, roles::RolesApi, permissions::PermissionsApi, api_keys::ApiKeysApi),
+        (
+            (auth::AuthApi, users::UsersApi, roles::RolesApi, permissions::PermissionsApi, api_keys::ApiKeysApi),
+            (leads::LeadsApi, work_queues::WorkQueuesApi, pipeline::PipelineApi, geo::GeoApi),
+        ),
         "EA CRM",
         env!("CARGO_PKG_VERSION"),
     )

@@ -1,0 +1,592 @@
+//! `/leads`: leads, their contacts, follow-ups and calls.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::types::MaybeUndefined;
+use poem_openapi::{Object, OpenApi};
+
+use super::common::Deleted;
+use super::ApiTags;
+use crate::domain::crm::contacts::{self, Contact, ContactPatch, NewContact};
+use crate::domain::crm::followups::{self, FollowUp, FollowUpInput, FollowUps, HistoryEntry};
+use crate::domain::crm::leads::{self, Lead, LeadDetail, LeadPatch, NewLead};
+use crate::domain::crm::query::{self, FollowUpDue, LeadFilter, PageRequest, SortKey};
+use crate::domain::crm::calls::{self, Call, NewCall};
+use crate::http::auth::Auth;
+use crate::http::error::ApiResult;
+use crate::http::AppState;
+
+pub struct LeadsApi;
+
+#[derive(Object)]
+pub struct LeadView {
+    pub id: String,
+    pub company_name: String,
+    pub website: Option<String>,
+    /// The website's bare domain, used to find duplicates.
+    pub domain: Option<String>,
+    pub industry: Option<String>,
+    pub status: String,
+    pub country: Option<String>,
+    pub state: Option<String>,
+    pub timezone: Option<String>,
+    /// User id of the owner.
+    pub owner: Option<String>,
+    pub created_by: String,
+    pub source: Option<String>,
+    pub tags: Vec<String>,
+    pub score: i64,
+    pub last_contacted_at: Option<DateTime<Utc>>,
+    pub next_follow_up_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+impl From<Lead> for LeadView {
+    fn from(l: Lead) -> Self {
+        LeadView {
+            id: l.id,
+            company_name: l.company_name,
+            website: l.website,
+            domain: l.domain,
+            industry: l.industry,
+            status: l.status,
+            country: l.country,
+            state: l.state,
+            timezone: l.timezone,
+            owner: l.owner,
+            created_by: l.created_by,
+            source: l.source,
+            tags: l.tags,
+            score: l.score,
+            last_contacted_at: l.last_contacted_at,
+            next_follow_up_at: l.next_follow_up_at,
+            created_at: l.created_at,
+            updated_at: l.updated_at,
+            deleted_at: l.deleted_at,
+        }
+    }
+}
+
+#[derive(Object)]
+pub struct ContactView {
+    pub id: String,
+    pub lead: String,
+    pub name: String,
+    pub position: Option<String>,
+    /// E.164, e.g. +4930901820.
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub linkedin: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Contact> for ContactView {
+    fn from(c: Contact) -> Self {
+        ContactView {
+            id: c.id,
+            lead: c.lead,
+            name: c.name,
+            position: c.position,
+            phone: c.phone,
+            email: c.email,
+            linkedin: c.linkedin,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+#[derive(Object)]
+pub struct LeadDetailView {
+    pub lead: LeadView,
+    pub contacts: Vec<ContactView>,
+}
+
+impl From<LeadDetail> for LeadDetailView {
+    fn from(d: LeadDetail) -> Self {
+        LeadDetailView { lead: d.lead.into(), contacts: d.contacts.into_iter().map(Into::into).collect() }
+    }
+}
+
+#[derive(Object)]
+struct ContactInput {
+    name: String,
+    position: Option<String>,
+    phone: Option<String>,
+    email: Option<String>,
+    linkedin: Option<String>,
+}
+
+impl From<ContactInput> for NewContact {
+    fn from(c: ContactInput) -> Self {
+        NewContact { name: c.name, position: c.position, phone: c.phone, email: c.email, linkedin: c.linkedin }
+    }
+}
+
+#[derive(Object)]
+struct CreateLead {
+    company_name: String,
+    website: Option<String>,
+    industry: Option<String>,
+    /// A pipeline status key; default `new`.
+    status: Option<String>,
+    /// ISO 3166-1 code.
+    country: Option<String>,
+    /// ISO 3166-2 code (`US-CA`) or its part after the dash (`CA`).
+    state: Option<String>,
+    /// IANA zone; inferred from the country when it has one.
+    timezone: Option<String>,
+    /// User id or username; default: the assignment rule.
+    owner: Option<String>,
+    source: Option<String>,
+    #[oai(default)]
+    tags: Vec<String>,
+    #[oai(default)]
+    contacts: Vec<ContactInput>,
+}
+
+/// Absent fields stay; `null` clears.
+#[derive(Object)]
+struct UpdateLead {
+    company_name: Option<String>,
+    website: MaybeUndefined<String>,
+    industry: MaybeUndefined<String>,
+    status: Option<String>,
+    country: MaybeUndefined<String>,
+    state: MaybeUndefined<String>,
+    timezone: MaybeUndefined<String>,
+    owner: MaybeUndefined<String>,
+    source: MaybeUndefined<String>,
+    tags: Option<Vec<String>>,
+}
+
+fn patch_field(v: MaybeUndefined<String>) -> Option<Option<String>> {
+    match v {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(s) => Some(Some(s)),
+    }
+}
+
+#[derive(Object)]
+struct LeadPageView {
+    items: Vec<LeadView>,
+    /// Pass as `after` for the next page; absent on the last page.
+    next_cursor: Option<String>,
+}
+
+#[derive(Object)]
+struct CountView {
+    count: u64,
+}
+
+#[derive(Object)]
+struct AssignLead {
+    /// User id or username.
+    owner: String,
+}
+
+#[derive(Object)]
+struct UpdateContact {
+    name: Option<String>,
+    position: MaybeUndefined<String>,
+    phone: MaybeUndefined<String>,
+    email: MaybeUndefined<String>,
+    linkedin: MaybeUndefined<String>,
+}
+
+#[derive(Object)]
+struct FollowUpView {
+    tier: u8,
+    scheduled_at: Option<DateTime<Utc>>,
+    done_at: Option<DateTime<Utc>>,
+    /// pending, done, no_answer, replied or skipped.
+    outcome: String,
+    notes: String,
+    logged_by: Option<String>,
+    updated_at: Option<DateTime<Utc>>,
+}
+
+impl From<FollowUp> for FollowUpView {
+    fn from(f: FollowUp) -> Self {
+        FollowUpView {
+            tier: f.tier,
+            scheduled_at: f.scheduled_at,
+            done_at: f.done_at,
+            outcome: f.outcome.as_str().into(),
+            notes: f.notes,
+            logged_by: f.logged_by,
+            updated_at: f.updated_at,
+        }
+    }
+}
+
+#[derive(Object)]
+struct HistoryView {
+    tier: u8,
+    outcome: String,
+    scheduled_at: Option<DateTime<Utc>>,
+    done_at: Option<DateTime<Utc>>,
+    notes: String,
+    by: String,
+    by_name: String,
+    at: DateTime<Utc>,
+}
+
+impl From<HistoryEntry> for HistoryView {
+    fn from(h: HistoryEntry) -> Self {
+        HistoryView {
+            tier: h.tier,
+            outcome: h.outcome.as_str().into(),
+            scheduled_at: h.scheduled_at,
+            done_at: h.done_at,
+            notes: h.notes,
+            by: h.by,
+            by_name: h.by_name,
+            at: h.at,
+        }
+    }
+}
+
+#[derive(Object)]
+struct FollowUpsView {
+    /// Tiers 1, 2 and 3.
+    tiers: Vec<FollowUpView>,
+    /// Every change, newest first.
+    history: Vec<HistoryView>,
+}
+
+impl From<FollowUps> for FollowUpsView {
+    fn from(f: FollowUps) -> Self {
+        FollowUpsView {
+            tiers: f.tiers.into_iter().map(Into::into).collect(),
+            history: f.history.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+#[derive(Object)]
+struct LogFollowUp {
+    /// pending, done, no_answer, replied or skipped.
+    outcome: Option<String>,
+    /// When it is planned; `null` clears.
+    scheduled_at: MaybeUndefined<DateTime<Utc>>,
+    /// When it happened; default now for any outcome but pending.
+    done_at: Option<DateTime<Utc>>,
+    notes: Option<String>,
+}
+
+#[derive(Object)]
+pub struct CallView {
+    pub id: String,
+    pub lead: String,
+    pub user: String,
+    pub user_name: String,
+    pub outcome: String,
+    pub duration_seconds: i64,
+    pub notes: String,
+    pub at: DateTime<Utc>,
+}
+
+impl From<Call> for CallView {
+    fn from(c: Call) -> Self {
+        CallView {
+            id: c.id,
+            lead: c.lead,
+            user: c.user,
+            user_name: c.user_name,
+            outcome: c.outcome,
+            duration_seconds: c.duration_seconds,
+            notes: c.notes,
+            at: c.at,
+        }
+    }
+}
+
+#[derive(Object)]
+struct LogCall {
+    /// connected, no_answer, voicemail, busy, wrong_number, interested, not_interested or callback.
+    outcome: String,
+    duration_seconds: Option<i64>,
+    notes: Option<String>,
+    at: Option<DateTime<Utc>>,
+}
+
+/// The query parameters every list, count and export shares.
+#[derive(Default)]
+pub struct FilterParams {
+    pub status: Option<String>,
+    pub owner: Option<String>,
+    pub country: Option<String>,
+    pub state: Option<String>,
+    pub industry: Option<String>,
+    pub tag: Option<String>,
+    pub created_from: Option<DateTime<Utc>>,
+    pub created_to: Option<DateTime<Utc>>,
+    pub follow_up_due: Option<String>,
+    pub q: Option<String>,
+    pub deleted: Option<bool>,
+}
+
+impl FilterParams {
+    pub fn into_filter(self) -> ApiResult<LeadFilter> {
+        Ok(LeadFilter {
+            status: self.status,
+            owner: self.owner,
+            country: self.country,
+            state: self.state,
+            industry: self.industry,
+            tag: self.tag,
+            created_from: self.created_from,
+            created_to: self.created_to,
+            follow_up_due: self.follow_up_due.as_deref().map(FollowUpDue::parse).transpose()?,
+            q: self.q,
+            deleted: self.deleted.unwrap_or(false),
+        })
+    }
+}
+
+#[OpenApi(prefix_path = "/leads", tag = "ApiTags::Leads")]
+impl LeadsApi {
+    /// Leads the caller may see, filtered, searched, sorted, a page at a time.
+    #[allow(clippy::too_many_arguments)]
+    #[oai(path = "/", method = "get")]
+    async fn list(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        status: Query<Option<String>>,
+        owner: Query<Option<String>>,
+        country: Query<Option<String>>,
+        #[oai(name = "state")] region: Query<Option<String>>,
+        industry: Query<Option<String>>,
+        tag: Query<Option<String>>,
+        created_from: Query<Option<DateTime<Utc>>>,
+        created_to: Query<Option<DateTime<Utc>>>,
+        /// today, overdue or week (in your timezone).
+        follow_up_due: Query<Option<String>>,
+        /// Full-text search over company, website, contact names and emails.
+        q: Query<Option<String>>,
+        /// The trash (deleted leads) instead.
+        deleted: Query<Option<bool>>,
+        /// created (default), updated, company or score.
+        sort: Query<Option<String>>,
+        /// asc or desc (default desc).
+        order: Query<Option<String>>,
+        /// The `next_cursor` of the previous page.
+        after: Query<Option<String>>,
+        /// 1 to 500, default 50.
+        limit: Query<Option<u32>>,
+    ) -> ApiResult<Json<LeadPageView>> {
+        let filter = FilterParams {
+            status: status.0,
+            owner: owner.0,
+            country: country.0,
+            state: region.0,
+            industry: industry.0,
+            tag: tag.0,
+            created_from: created_from.0,
+            created_to: created_to.0,
+            follow_up_due: follow_up_due.0,
+            q: q.0,
+            deleted: deleted.0,
+        }
+        .into_filter()?;
+        let page = PageRequest {
+            sort: sort.0.as_deref().map(SortKey::parse).transpose()?.unwrap_or_default(),
+            descending: !matches!(order.0.as_deref(), Some("asc")),
+            after: after.0,
+            limit: limit.0.unwrap_or(50) as usize,
+        };
+        let result = query::list(&state.ctx, auth.actor(), &filter, &page).await?;
+        Ok(Json(LeadPageView { items: result.items.into_iter().map(Into::into).collect(), next_cursor: result.next_cursor }))
+    }
+
+    /// How many leads match the filter, within what the caller may see.
+    #[allow(clippy::too_many_arguments)]
+    #[oai(path = "/count", method = "get")]
+    async fn count(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        status: Query<Option<String>>,
+        owner: Query<Option<String>>,
+        country: Query<Option<String>>,
+        #[oai(name = "state")] region: Query<Option<String>>,
+        industry: Query<Option<String>>,
+        tag: Query<Option<String>>,
+        follow_up_due: Query<Option<String>>,
+        q: Query<Option<String>>,
+        deleted: Query<Option<bool>>,
+    ) -> ApiResult<Json<CountView>> {
+        let filter = FilterParams {
+            status: status.0,
+            owner: owner.0,
+            country: country.0,
+            state: region.0,
+            industry: industry.0,
+            tag: tag.0,
+            follow_up_due: follow_up_due.0,
+            q: q.0,
+            deleted: deleted.0,
+            ..Default::default()
+        }
+        .into_filter()?;
+        Ok(Json(CountView { count: query::count(&state.ctx, auth.actor(), &filter).await? }))
+    }
+
+    /// Create a lead, with contacts if given.
+    #[oai(path = "/", method = "post")]
+    async fn create(&self, state: Data<&Arc<AppState>>, auth: Auth, body: Json<CreateLead>) -> ApiResult<Json<LeadDetailView>> {
+        let b = body.0;
+        let input = NewLead {
+            company_name: b.company_name,
+            website: b.website,
+            industry: b.industry,
+            status: b.status,
+            country: b.country,
+            state: b.state,
+            timezone: b.timezone,
+            owner: b.owner,
+            source: b.source,
+            tags: b.tags,
+            contacts: b.contacts.into_iter().map(Into::into).collect(),
+        };
+        Ok(Json(leads::create(&state.ctx, auth.actor(), input).await?.into()))
+    }
+
+    /// One lead with its contacts.
+    #[oai(path = "/:id", method = "get")]
+    async fn get(&self, state: Data<&Arc<AppState>>, auth: Auth, id: Path<String>) -> ApiResult<Json<LeadDetailView>> {
+        Ok(Json(leads::get(&state.ctx, auth.actor(), &id.0).await?.into()))
+    }
+
+    /// Change a lead; changing the owner needs `leads.assign`.
+    #[oai(path = "/:id", method = "patch")]
+    async fn update(&self, state: Data<&Arc<AppState>>, auth: Auth, id: Path<String>, body: Json<UpdateLead>) -> ApiResult<Json<LeadView>> {
+        let b = body.0;
+        let patch = LeadPatch {
+            company_name: b.company_name,
+            website: patch_field(b.website),
+            industry: patch_field(b.industry),
+            status: b.status,
+            country: patch_field(b.country),
+            state: patch_field(b.state),
+            timezone: patch_field(b.timezone),
+            owner: patch_field(b.owner),
+            source: patch_field(b.source),
+            tags: b.tags,
+        };
+        Ok(Json(leads::update(&state.ctx, auth.actor(), &id.0, patch).await?.into()))
+    }
+
+    /// Move a lead to the trash (restorable).
+    #[oai(path = "/:id", method = "delete")]
+    async fn delete(&self, state: Data<&Arc<AppState>>, auth: Auth, id: Path<String>) -> ApiResult<Json<Deleted>> {
+        leads::delete(&state.ctx, auth.actor(), &id.0).await?;
+        Ok(Json(Deleted { deleted: true }))
+    }
+
+    /// Bring a lead back from the trash with everything it had.
+    #[oai(path = "/:id/restore", method = "post")]
+    async fn restore(&self, state: Data<&Arc<AppState>>, auth: Auth, id: Path<String>) -> ApiResult<Json<LeadView>> {
+        Ok(Json(leads::restore(&state.ctx, auth.actor(), &id.0).await?.into()))
+    }
+
+    /// Give a lead to another user.
+    #[oai(path = "/:id/assign", method = "post")]
+    async fn assign(&self, state: Data<&Arc<AppState>>, auth: Auth, id: Path<String>, body: Json<AssignLead>) -> ApiResult<Json<LeadView>> {
+        Ok(Json(leads::assign(&state.ctx, auth.actor(), &id.0, &body.owner).await?.into()))
+    }
+
+    /// The lead's contacts.
+    #[oai(path = "/:id/contacts", method = "get")]
+    async fn contacts(&self, state: Data<&Arc<AppState>>, auth: Auth, id: Path<String>) -> ApiResult<Json<Vec<ContactView>>> {
+        Ok(Json(contacts::list(&state.ctx, auth.actor(), &id.0).await?.into_iter().map(Into::into).collect()))
+    }
+
+    /// Add a contact.
+    #[oai(path = "/:id/contacts", method = "post")]
+    async fn add_contact(&self, state: Data<&Arc<AppState>>, auth: Auth, id: Path<String>, body: Json<ContactInput>) -> ApiResult<Json<ContactView>> {
+        Ok(Json(contacts::add(&state.ctx, auth.actor(), &id.0, body.0.into()).await?.into()))
+    }
+
+    /// Change a contact; `null` clears a field.
+    #[oai(path = "/:id/contacts/:contact_id", method = "patch")]
+    async fn update_contact(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+        contact_id: Path<String>,
+        body: Json<UpdateContact>,
+    ) -> ApiResult<Json<ContactView>> {
+        let b = body.0;
+        let patch = ContactPatch {
+            name: b.name,
+            position: patch_field(b.position),
+            phone: patch_field(b.phone),
+            email: patch_field(b.email),
+            linkedin: patch_field(b.linkedin),
+        };
+        Ok(Json(contacts::update(&state.ctx, auth.actor(), &id.0, &contact_id.0, patch).await?.into()))
+    }
+
+    /// Remove a contact (its values stay in the audit log).
+    #[oai(path = "/:id/contacts/:contact_id", method = "delete")]
+    async fn delete_contact(&self, state: Data<&Arc<AppState>>, auth: Auth, id: Path<String>, contact_id: Path<String>) -> ApiResult<Json<Deleted>> {
+        contacts::delete(&state.ctx, auth.actor(), &id.0, &contact_id.0).await?;
+        Ok(Json(Deleted { deleted: true }))
+    }
+
+    /// The three follow-up tiers and their history.
+    #[oai(path = "/:id/follow-ups", method = "get")]
+    async fn follow_ups(&self, state: Data<&Arc<AppState>>, auth: Auth, id: Path<String>) -> ApiResult<Json<FollowUpsView>> {
+        Ok(Json(followups::get(&state.ctx, auth.actor(), &id.0).await?.into()))
+    }
+
+    /// Log or schedule follow-up 1, 2 or 3.
+    #[oai(path = "/:id/follow-ups/:tier", method = "put")]
+    async fn log_follow_up(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+        tier: Path<u8>,
+        body: Json<LogFollowUp>,
+    ) -> ApiResult<Json<FollowUpsView>> {
+        let b = body.0;
+        let input = FollowUpInput {
+            outcome: b.outcome,
+            scheduled_at: match b.scheduled_at {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(None),
+                MaybeUndefined::Value(t) => Some(Some(t)),
+            },
+            done_at: b.done_at,
+            notes: b.notes,
+        };
+        Ok(Json(followups::log(&state.ctx, auth.actor(), &id.0, tier.0, input).await?.into()))
+    }
+
+    /// The lead's calls, newest first.
+    #[oai(path = "/:id/calls", method = "get")]
+    async fn calls(&self, state: Data<&Arc<AppState>>, auth: Auth, id: Path<String>) -> ApiResult<Json<Vec<CallView>>> {
+        Ok(Json(calls::list(&state.ctx, auth.actor(), &id.0).await?.into_iter().map(Into::into).collect()))
+    }
+
+    /// Log a call (`calls.log`).
+    #[oai(path = "/:id/calls", method = "post")]
+    async fn log_call(&self, state: Data<&Arc<AppState>>, auth: Auth, id: Path<String>, body: Json<LogCall>) -> ApiResult<Json<CallView>> {
+        let b = body.0;
+        let input = NewCall { outcome: b.outcome, duration_seconds: b.duration_seconds, notes: b.notes, at: b.at };
+        Ok(Json(calls::log(&state.ctx, auth.actor(), &id.0, input).await?.into()))
+    }
+}
