@@ -39,7 +39,8 @@ pub fn diff(old: &Value, new: &Value, skip: &[&str]) -> Vec<FieldChange> {
     keys.sort();
     keys.dedup();
     // A null and a missing field are the same: nothing there.
-    let present = |m: &serde_json::Map<String, Value>, k: &str| m.get(k).filter(|v| !v.is_null()).cloned();
+    let present =
+        |m: &serde_json::Map<String, Value>, k: &str| m.get(k).filter(|v| !v.is_null()).cloned();
     keys.into_iter()
         .filter(|k| !skip.contains(&k.as_str()))
         .filter(|k| present(o, k) != present(n, k))

@@ -21,8 +21,16 @@ pub struct Migration {
 /// Every migration, oldest first. Append only: a shipped migration is never
 /// edited, because databases out there recorded its checksum.
 pub const MIGRATIONS: &[Migration] = &[
-    Migration { version: 1, name: "identity", sql: include_str!("migrations/0001_identity.surql") },
-    Migration { version: 2, name: "crm", sql: include_str!("migrations/0002_crm.surql") },
+    Migration {
+        version: 1,
+        name: "identity",
+        sql: include_str!("migrations/0001_identity.surql"),
+    },
+    Migration {
+        version: 2,
+        name: "crm",
+        sql: include_str!("migrations/0002_crm.surql"),
+    },
 ];
 
 #[derive(Debug, Deserialize)]

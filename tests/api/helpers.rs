@@ -108,7 +108,11 @@ impl TestApp {
     }
 
     pub async fn put_json(&self, path: &str, token: &str, body: Value) -> Response {
-        self.request(Method::PUT, path, Some(token)).json(&body).send().await.unwrap()
+        self.request(Method::PUT, path, Some(token))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn delete(&self, path: &str, token: &str) -> Response {
@@ -208,7 +212,10 @@ fn init_logging() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         if let Ok(filter) = std::env::var("TEST_LOG") {
-            let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_test_writer()
+                .try_init();
         }
     });
 }

@@ -26,17 +26,31 @@ async fn a_lead_is_created_normalised_with_contacts_and_read_back() {
     assert_eq!(lead["company_name"], "Acme GmbH");
     assert_eq!(lead["website"], "https://acme.de");
     assert_eq!(lead["domain"], "acme.de");
-    assert_eq!((lead["country"].as_str(), lead["state"].as_str()), (Some("DE"), Some("DE-BY")));
-    assert_eq!(lead["timezone"], "Europe/Berlin", "inferred from the country");
+    assert_eq!(
+        (lead["country"].as_str(), lead["state"].as_str()),
+        (Some("DE"), Some("DE-BY"))
+    );
+    assert_eq!(
+        lead["timezone"], "Europe/Berlin",
+        "inferred from the country"
+    );
     assert_eq!(lead["status"], "new");
     assert_eq!(lead["tags"], json!(["b2b", "germany"]));
     let contact = &created["contacts"][0];
     assert_eq!(contact["email"], "jana@acme.de");
-    assert_eq!(contact["phone"], "+49891234567", "E.164 with the lead's country as default");
+    assert_eq!(
+        contact["phone"], "+49891234567",
+        "E.164 with the lead's country as default"
+    );
     assert_eq!(contact["linkedin"], "https://linkedin.com/in/jana");
 
     let id = lead["id"].as_str().unwrap();
-    let read: Value = app.get(&format!("/api/v1/leads/{id}"), &admin).await.json().await.unwrap();
+    let read: Value = app
+        .get(&format!("/api/v1/leads/{id}"), &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(read["lead"]["company_name"], "Acme GmbH");
     assert_eq!(read["contacts"].as_array().unwrap().len(), 1);
 }
@@ -47,21 +61,49 @@ async fn bad_lead_input_is_refused_field_by_field_and_nothing_is_stored() {
     let admin = app.admin_token().await;
     for (body, field) in [
         (json!({"company_name": ""}), "company_name"),
-        (json!({"company_name": "X", "website": "not a site"}), "website"),
+        (
+            json!({"company_name": "X", "website": "not a site"}),
+            "website",
+        ),
         (json!({"company_name": "X", "country": "XX"}), "country"),
-        (json!({"company_name": "X", "country": "US", "state": "BY"}), "state"),
+        (
+            json!({"company_name": "X", "country": "US", "state": "BY"}),
+            "state",
+        ),
         (json!({"company_name": "X", "state": "CA"}), "state"),
-        (json!({"company_name": "X", "timezone": "Mars/Base"}), "timezone"),
+        (
+            json!({"company_name": "X", "timezone": "Mars/Base"}),
+            "timezone",
+        ),
         (json!({"company_name": "X", "status": "dreaming"}), "status"),
-        (json!({"company_name": "X", "owner": "nobody-here"}), "owner"),
-        (json!({"company_name": "X", "contacts": [{"name": "A", "email": "nope"}]}), "email"),
-        (json!({"company_name": "X", "contacts": [{"name": "A", "phone": "12"}]}), "phone"),
+        (
+            json!({"company_name": "X", "owner": "nobody-here"}),
+            "owner",
+        ),
+        (
+            json!({"company_name": "X", "contacts": [{"name": "A", "email": "nope"}]}),
+            "email",
+        ),
+        (
+            json!({"company_name": "X", "contacts": [{"name": "A", "phone": "12"}]}),
+            "phone",
+        ),
     ] {
-        let (status, code, message) = error_of(app.post("/api/v1/leads", &admin, body.clone()).await).await;
-        assert_eq!((status, code.as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid"), "{body}");
+        let (status, code, message) =
+            error_of(app.post("/api/v1/leads", &admin, body.clone()).await).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+            "{body}"
+        );
         assert!(message.starts_with(field), "{field}: {message}");
     }
-    let count: Value = app.get("/api/v1/leads/count", &admin).await.json().await.unwrap();
+    let count: Value = app
+        .get("/api/v1/leads/count", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(count["count"], 0);
 }
 
@@ -72,31 +114,95 @@ async fn own_only_users_see_and_change_only_their_own_leads_everywhere() {
     let (_, rep_a) = app.user_with_role(&admin, "rep_a", "user").await;
     let (_, rep_b) = app.user_with_role(&admin, "rep_b", "user").await;
     let (_, manager) = app.user_with_role(&admin, "boss", "manager").await;
-    let a_lead = create(&app, &rep_a, json!({"company_name": "Alpha Searchable", "website": "alpha.io"})).await;
-    create(&app, &rep_b, json!({"company_name": "Beta Searchable", "website": "beta.io"})).await;
+    let a_lead = create(
+        &app,
+        &rep_a,
+        json!({"company_name": "Alpha Searchable", "website": "alpha.io"}),
+    )
+    .await;
+    create(
+        &app,
+        &rep_b,
+        json!({"company_name": "Beta Searchable", "website": "beta.io"}),
+    )
+    .await;
     let a_id = a_lead["lead"]["id"].as_str().unwrap();
 
     let names = |v: &Value| -> Vec<String> {
-        v["items"].as_array().unwrap().iter().map(|l| l["company_name"].as_str().unwrap().to_string()).collect()
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["company_name"].as_str().unwrap().to_string())
+            .collect()
     };
     let a_list: Value = app.get("/api/v1/leads", &rep_a).await.json().await.unwrap();
     assert_eq!(names(&a_list), ["Alpha Searchable"]);
-    let a_search: Value = app.get("/api/v1/leads?q=searchable", &rep_a).await.json().await.unwrap();
-    assert_eq!(names(&a_search), ["Alpha Searchable"], "search respects ownership");
-    let a_count: Value = app.get("/api/v1/leads/count", &rep_a).await.json().await.unwrap();
+    let a_search: Value = app
+        .get("/api/v1/leads?q=searchable", &rep_a)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        names(&a_search),
+        ["Alpha Searchable"],
+        "search respects ownership"
+    );
+    let a_count: Value = app
+        .get("/api/v1/leads/count", &rep_a)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(a_count["count"], 1, "counts respect ownership");
-    let boss_count: Value = app.get("/api/v1/leads/count", &manager).await.json().await.unwrap();
+    let boss_count: Value = app
+        .get("/api/v1/leads/count", &manager)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(boss_count["count"], 2);
-    let boss_search: Value = app.get("/api/v1/leads?q=searchable&sort=company&order=asc", &manager).await.json().await.unwrap();
+    let boss_search: Value = app
+        .get(
+            "/api/v1/leads?q=searchable&sort=company&order=asc",
+            &manager,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(names(&boss_search), ["Alpha Searchable", "Beta Searchable"]);
 
     // rep_b can neither read nor change rep_a's lead: it does not exist for them.
-    assert_eq!(app.get(&format!("/api/v1/leads/{a_id}"), &rep_b).await.status(), StatusCode::NOT_FOUND);
-    let edit = app.patch(&format!("/api/v1/leads/{a_id}"), &rep_b, json!({"status": "won"})).await;
+    assert_eq!(
+        app.get(&format!("/api/v1/leads/{a_id}"), &rep_b)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    let edit = app
+        .patch(
+            &format!("/api/v1/leads/{a_id}"),
+            &rep_b,
+            json!({"status": "won"}),
+        )
+        .await;
     assert_eq!(edit.status(), StatusCode::NOT_FOUND);
-    let contact = app.post(&format!("/api/v1/leads/{a_id}/contacts"), &rep_b, json!({"name": "Spy"})).await;
+    let contact = app
+        .post(
+            &format!("/api/v1/leads/{a_id}/contacts"),
+            &rep_b,
+            json!({"name": "Spy"}),
+        )
+        .await;
     assert_eq!(contact.status(), StatusCode::NOT_FOUND);
-    let still: Value = app.get(&format!("/api/v1/leads/{a_id}"), &rep_a).await.json().await.unwrap();
+    let still: Value = app
+        .get(&format!("/api/v1/leads/{a_id}"), &rep_a)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(still["lead"]["status"], "new");
     assert_eq!(still["contacts"], json!([]));
 }
@@ -105,9 +211,15 @@ async fn own_only_users_see_and_change_only_their_own_leads_everywhere() {
 async fn filters_sorts_and_cursor_pages_cover_every_lead_once() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token().await;
-    for (i, (country, industry)) in [("DE", "SaaS"), ("FR", "SaaS"), ("DE", "Retail"), ("US", "SaaS"), ("DE", "SaaS")]
-        .iter()
-        .enumerate()
+    for (i, (country, industry)) in [
+        ("DE", "SaaS"),
+        ("FR", "SaaS"),
+        ("DE", "Retail"),
+        ("US", "SaaS"),
+        ("DE", "SaaS"),
+    ]
+    .iter()
+    .enumerate()
     {
         create(
             &app,
@@ -121,7 +233,12 @@ async fn filters_sorts_and_cursor_pages_cover_every_lead_once() {
         let app = &app;
         let admin = admin.clone();
         async move {
-            let v: Value = app.get(&format!("/api/v1/leads/count{q}"), &admin).await.json().await.unwrap();
+            let v: Value = app
+                .get(&format!("/api/v1/leads/count{q}"), &admin)
+                .await
+                .json()
+                .await
+                .unwrap();
             v["count"].as_u64().unwrap()
         }
     };
@@ -131,7 +248,13 @@ async fn filters_sorts_and_cursor_pages_cover_every_lead_once() {
     assert_eq!(count("?status=new").await, 5);
     assert_eq!(count("?status=won").await, 0);
 
-    for (sort, order) in [("created", "desc"), ("created", "asc"), ("company", "asc"), ("updated", "desc"), ("score", "desc")] {
+    for (sort, order) in [
+        ("created", "desc"),
+        ("created", "asc"),
+        ("company", "asc"),
+        ("updated", "desc"),
+        ("score", "desc"),
+    ] {
         let mut seen = Vec::new();
         let mut after: Option<String> = None;
         loop {
@@ -140,7 +263,13 @@ async fn filters_sorts_and_cursor_pages_cover_every_lead_once() {
                 path.push_str(&format!("&after={a}"));
             }
             let page: Value = app.get(&path, &admin).await.json().await.unwrap();
-            seen.extend(page["items"].as_array().unwrap().iter().map(|l| l["company_name"].as_str().unwrap().to_string()));
+            seen.extend(
+                page["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|l| l["company_name"].as_str().unwrap().to_string()),
+            );
             match page["next_cursor"].as_str() {
                 Some(c) => after = Some(c.to_string()),
                 None => break,
@@ -152,7 +281,16 @@ async fn filters_sorts_and_cursor_pages_cover_every_lead_once() {
         sorted.dedup();
         assert_eq!(sorted.len(), 5, "{sort} {order}: every lead once: {seen:?}");
         if sort == "company" {
-            assert_eq!(seen, ["Company 0", "Company 1", "Company 2", "Company 3", "Company 4"]);
+            assert_eq!(
+                seen,
+                [
+                    "Company 0",
+                    "Company 1",
+                    "Company 2",
+                    "Company 3",
+                    "Company 4"
+                ]
+            );
         }
         if sort == "created" && order == "desc" {
             assert_eq!(seen[0], "Company 4", "newest first");
@@ -161,21 +299,50 @@ async fn filters_sorts_and_cursor_pages_cover_every_lead_once() {
     let bad = app.get("/api/v1/leads?sort=shoe_size", &admin).await;
     assert_eq!(error_of(bad).await.0, StatusCode::UNPROCESSABLE_ENTITY);
     let bad_cursor = app.get("/api/v1/leads?after=%25%25", &admin).await;
-    assert_eq!(error_of(bad_cursor).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        error_of(bad_cursor).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
 }
 
 #[tokio::test]
 async fn full_text_search_finds_company_website_and_contact_names_and_emails() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token().await;
-    let lead = create(&app, &admin, json!({"company_name": "Globex Corporation", "website": "globex-industries.com"})).await;
+    let lead = create(
+        &app,
+        &admin,
+        json!({"company_name": "Globex Corporation", "website": "globex-industries.com"}),
+    )
+    .await;
     create(&app, &admin, json!({"company_name": "Initech"})).await;
     let id = lead["lead"]["id"].as_str().unwrap();
-    app.post(&format!("/api/v1/leads/{id}/contacts"), &admin, json!({"name": "Hank Scorpio", "email": "hank@volcano.example"}))
-        .await;
-    for q in ["globex", "Glob", "industries", "scorpio", "volcano", "hank@volcano.example"] {
-        let page: Value = app.get(&format!("/api/v1/leads?q={q}"), &admin).await.json().await.unwrap();
-        let names: Vec<&str> = page["items"].as_array().unwrap().iter().map(|l| l["company_name"].as_str().unwrap()).collect();
+    app.post(
+        &format!("/api/v1/leads/{id}/contacts"),
+        &admin,
+        json!({"name": "Hank Scorpio", "email": "hank@volcano.example"}),
+    )
+    .await;
+    for q in [
+        "globex",
+        "Glob",
+        "industries",
+        "scorpio",
+        "volcano",
+        "hank@volcano.example",
+    ] {
+        let page: Value = app
+            .get(&format!("/api/v1/leads?q={q}"), &admin)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let names: Vec<&str> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["company_name"].as_str().unwrap())
+            .collect();
         assert_eq!(names, ["Globex Corporation"], "query {q}");
     }
 }
@@ -184,22 +351,64 @@ async fn full_text_search_finds_company_website_and_contact_names_and_emails() {
 async fn a_deleted_lead_is_restored_with_its_contacts_and_history() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token().await;
-    let lead = create(&app, &admin, json!({"company_name": "Umbrella", "contacts": [{"name": "Alice"}]})).await;
+    let lead = create(
+        &app,
+        &admin,
+        json!({"company_name": "Umbrella", "contacts": [{"name": "Alice"}]}),
+    )
+    .await;
     let id = lead["lead"]["id"].as_str().unwrap().to_string();
-    app.put_json(&format!("/api/v1/leads/{id}/follow-ups/1"), &admin, json!({"outcome": "no_answer", "notes": "rang twice"})).await;
+    app.put_json(
+        &format!("/api/v1/leads/{id}/follow-ups/1"),
+        &admin,
+        json!({"outcome": "no_answer", "notes": "rang twice"}),
+    )
+    .await;
 
-    assert_eq!(app.delete(&format!("/api/v1/leads/{id}"), &admin).await.status(), StatusCode::OK);
-    assert_eq!(app.get(&format!("/api/v1/leads/{id}"), &admin).await.status(), StatusCode::NOT_FOUND);
-    let live: Value = app.get("/api/v1/leads/count", &admin).await.json().await.unwrap();
+    assert_eq!(
+        app.delete(&format!("/api/v1/leads/{id}"), &admin)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/leads/{id}"), &admin)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    let live: Value = app
+        .get("/api/v1/leads/count", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(live["count"], 0);
-    let trash: Value = app.get("/api/v1/leads?deleted=true", &admin).await.json().await.unwrap();
+    let trash: Value = app
+        .get("/api/v1/leads?deleted=true", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(trash["items"][0]["id"], id.as_str());
 
-    let restored = app.post(&format!("/api/v1/leads/{id}/restore"), &admin, json!({})).await;
+    let restored = app
+        .post(&format!("/api/v1/leads/{id}/restore"), &admin, json!({}))
+        .await;
     assert_eq!(restored.status(), StatusCode::OK);
-    let back: Value = app.get(&format!("/api/v1/leads/{id}"), &admin).await.json().await.unwrap();
+    let back: Value = app
+        .get(&format!("/api/v1/leads/{id}"), &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(back["contacts"][0]["name"], "Alice");
-    let fus: Value = app.get(&format!("/api/v1/leads/{id}/follow-ups"), &admin).await.json().await.unwrap();
+    let fus: Value = app
+        .get(&format!("/api/v1/leads/{id}/follow-ups"), &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(fus["tiers"][0]["outcome"], "no_answer");
     assert_eq!(fus["history"][0]["notes"], "rang twice");
 
@@ -207,7 +416,12 @@ async fn a_deleted_lead_is_restored_with_its_contacts_and_history() {
     let (_, rep) = app.user_with_role(&admin, "rep", "user").await;
     let mine = create(&app, &rep, json!({"company_name": "Mine"})).await;
     let mine_id = mine["lead"]["id"].as_str().unwrap();
-    assert_eq!(app.delete(&format!("/api/v1/leads/{mine_id}"), &rep).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.delete(&format!("/api/v1/leads/{mine_id}"), &rep)
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
 }
 
 #[tokio::test]
@@ -221,19 +435,42 @@ async fn edits_are_audited_field_by_field_and_owner_changes_need_assign() {
     assert_eq!(lead["lead"]["owner"], rep_id.as_str());
 
     let patched: Value = app
-        .patch(&format!("/api/v1/leads/{id}"), &rep, json!({"status": "interested", "industry": "Tech", "website": "hooli.xyz"}))
+        .patch(
+            &format!("/api/v1/leads/{id}"),
+            &rep,
+            json!({"status": "interested", "industry": "Tech", "website": "hooli.xyz"}),
+        )
         .await
         .json()
         .await
         .unwrap();
     assert_eq!(patched["status"], "interested");
-    let cleared: Value = app.patch(&format!("/api/v1/leads/{id}"), &rep, json!({"industry": null})).await.json().await.unwrap();
+    let cleared: Value = app
+        .patch(
+            &format!("/api/v1/leads/{id}"),
+            &rep,
+            json!({"industry": null}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(cleared["industry"].is_null());
 
-    let refused = app.patch(&format!("/api/v1/leads/{id}"), &rep, json!({"owner": other_id})).await;
+    let refused = app
+        .patch(
+            &format!("/api/v1/leads/{id}"),
+            &rep,
+            json!({"owner": other_id}),
+        )
+        .await;
     assert_eq!(error_of(refused).await.0, StatusCode::FORBIDDEN);
     let assigned: Value = app
-        .post(&format!("/api/v1/leads/{id}/assign"), &admin, json!({"owner": "other"}))
+        .post(
+            &format!("/api/v1/leads/{id}/assign"),
+            &admin,
+            json!({"owner": "other"}),
+        )
         .await
         .json()
         .await
@@ -253,15 +490,30 @@ async fn edits_are_audited_field_by_field_and_owner_changes_need_assign() {
         .unwrap();
     let has = |action: &str, field: &str, old: Option<&str>, new: Option<&str>| {
         rows.iter().any(|r| {
-            r["action"] == action && r["field"] == field && r["old"].as_str() == old && r["new"].as_str() == new
+            r["action"] == action
+                && r["field"] == field
+                && r["old"].as_str() == old
+                && r["new"].as_str() == new
         })
     };
-    assert!(has("create", "company_name", None, Some("\"Hooli\"")), "{rows:?}");
-    assert!(has("update", "status", Some("\"new\""), Some("\"interested\"")), "{rows:?}");
-    assert!(has("update", "industry", Some("\"Tech\""), None), "{rows:?}");
+    assert!(
+        has("create", "company_name", None, Some("\"Hooli\"")),
+        "{rows:?}"
+    );
+    assert!(
+        has("update", "status", Some("\"new\""), Some("\"interested\"")),
+        "{rows:?}"
+    );
+    assert!(
+        has("update", "industry", Some("\"Tech\""), None),
+        "{rows:?}"
+    );
     let owner_change = format!("\"{other_id}\"");
     let rep_owner = format!("\"{rep_id}\"");
-    assert!(has("update", "owner", Some(&rep_owner), Some(&owner_change)), "{rows:?}");
+    assert!(
+        has("update", "owner", Some(&rep_owner), Some(&owner_change)),
+        "{rows:?}"
+    );
     assert!(rows.iter().all(|r| r["channel"] == "api"));
 }
 
@@ -273,7 +525,11 @@ async fn round_robin_and_territory_rules_assign_new_leads() {
     let (b, _) = app.user_with_role(&admin, "caller_b", "caller").await;
     let (_, gen) = app.user_with_role(&admin, "finder", "lead_generator").await;
     let set = app
-        .put_json("/api/v1/settings/lead-assignment", &admin, json!({"mode": "round_robin", "role": "caller"}))
+        .put_json(
+            "/api/v1/settings/lead-assignment",
+            &admin,
+            json!({"mode": "round_robin", "role": "caller"}),
+        )
         .await;
     assert_eq!(set.status(), StatusCode::OK);
     let mut owners = Vec::new();
@@ -283,20 +539,57 @@ async fn round_robin_and_territory_rules_assign_new_leads() {
     }
     assert_eq!(owners, [a.clone(), b.clone(), a.clone(), b.clone()]);
     // The generator still sees the leads it created.
-    let mine: Value = app.get("/api/v1/leads/count", &gen).await.json().await.unwrap();
+    let mine: Value = app
+        .get("/api/v1/leads/count", &gen)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(mine["count"], 4);
 
-    app.put_json("/api/v1/settings/lead-assignment", &admin, json!({"mode": "territory", "territories": {"fr": b}})).await;
-    let french = create(&app, &gen, json!({"company_name": "Le Lead", "country": "FR"})).await;
+    app.put_json(
+        "/api/v1/settings/lead-assignment",
+        &admin,
+        json!({"mode": "territory", "territories": {"fr": b}}),
+    )
+    .await;
+    let french = create(
+        &app,
+        &gen,
+        json!({"company_name": "Le Lead", "country": "FR"}),
+    )
+    .await;
     assert_eq!(french["lead"]["owner"], b.as_str());
-    let other = create(&app, &admin, json!({"company_name": "Elsewhere", "country": "IT"})).await;
-    let me: Value = app.get("/api/v1/auth/me", &admin).await.json().await.unwrap();
+    let other = create(
+        &app,
+        &admin,
+        json!({"company_name": "Elsewhere", "country": "IT"}),
+    )
+    .await;
+    let me: Value = app
+        .get("/api/v1/auth/me", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(other["lead"]["owner"], me["user"]["id"]);
 
-    let bad = app.put_json("/api/v1/settings/lead-assignment", &admin, json!({"mode": "round_robin"})).await;
+    let bad = app
+        .put_json(
+            "/api/v1/settings/lead-assignment",
+            &admin,
+            json!({"mode": "round_robin"}),
+        )
+        .await;
     assert_eq!(error_of(bad).await.0, StatusCode::UNPROCESSABLE_ENTITY);
     let (_, rep) = app.user_with_role(&admin, "rep", "user").await;
-    let forbidden = app.put_json("/api/v1/settings/lead-assignment", &rep, json!({"mode": "manual"})).await;
+    let forbidden = app
+        .put_json(
+            "/api/v1/settings/lead-assignment",
+            &rep,
+            json!({"mode": "manual"}),
+        )
+        .await;
     assert_eq!(error_of(forbidden).await.0, StatusCode::FORBIDDEN);
 }
 
@@ -304,25 +597,76 @@ async fn round_robin_and_territory_rules_assign_new_leads() {
 async fn pipeline_statuses_are_configurable_with_won_and_lost_flags() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token().await;
-    let statuses: Value = app.get("/api/v1/pipeline/statuses", &admin).await.json().await.unwrap();
-    let keys: Vec<&str> = statuses.as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    let statuses: Value = app
+        .get("/api/v1/pipeline/statuses", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let keys: Vec<&str> = statuses
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
     assert_eq!(keys[0], "new");
-    for k in ["contacted", "interested", "qualified", "proposal", "won", "lost", "not_interested"] {
+    for k in [
+        "contacted",
+        "interested",
+        "qualified",
+        "proposal",
+        "won",
+        "lost",
+        "not_interested",
+    ] {
         assert!(keys.contains(&k), "{k}");
     }
-    let won = statuses.as_array().unwrap().iter().find(|s| s["id"] == "won").unwrap();
-    assert_eq!((won["is_won"].as_bool(), won["is_lost"].as_bool()), (Some(true), Some(false)));
+    let won = statuses
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "won")
+        .unwrap();
+    assert_eq!(
+        (won["is_won"].as_bool(), won["is_lost"].as_bool()),
+        (Some(true), Some(false))
+    );
 
-    let created = app.post("/api/v1/pipeline/statuses", &admin, json!({"key": "demo_booked", "name": "Demo booked", "position": 45})).await;
+    let created = app
+        .post(
+            "/api/v1/pipeline/statuses",
+            &admin,
+            json!({"key": "demo_booked", "name": "Demo booked", "position": 45}),
+        )
+        .await;
     assert_eq!(created.status(), StatusCode::OK);
-    let lead = create(&app, &admin, json!({"company_name": "Demo Co", "status": "demo_booked"})).await;
+    let lead = create(
+        &app,
+        &admin,
+        json!({"company_name": "Demo Co", "status": "demo_booked"}),
+    )
+    .await;
     assert_eq!(lead["lead"]["status"], "demo_booked");
-    let in_use = app.delete("/api/v1/pipeline/statuses/demo_booked", &admin).await;
+    let in_use = app
+        .delete("/api/v1/pipeline/statuses/demo_booked", &admin)
+        .await;
     assert_eq!(error_of(in_use).await.0, StatusCode::CONFLICT);
-    let both = app.patch("/api/v1/pipeline/statuses/demo_booked", &admin, json!({"is_won": true, "is_lost": true})).await;
+    let both = app
+        .patch(
+            "/api/v1/pipeline/statuses/demo_booked",
+            &admin,
+            json!({"is_won": true, "is_lost": true}),
+        )
+        .await;
     assert_eq!(error_of(both).await.0, StatusCode::UNPROCESSABLE_ENTITY);
     let (_, rep) = app.user_with_role(&admin, "rep", "user").await;
-    let forbidden = app.post("/api/v1/pipeline/statuses", &rep, json!({"key": "nope_status"})).await;
+    let forbidden = app
+        .post(
+            "/api/v1/pipeline/statuses",
+            &rep,
+            json!({"key": "nope_status"}),
+        )
+        .await;
     assert_eq!(error_of(forbidden).await.0, StatusCode::FORBIDDEN);
 }
 
@@ -330,13 +674,43 @@ async fn pipeline_statuses_are_configurable_with_won_and_lost_flags() {
 async fn geography_lists_countries_subdivisions_and_zones() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token().await;
-    let countries: Value = app.get("/api/v1/geo/countries", &admin).await.json().await.unwrap();
-    let de = countries.as_array().unwrap().iter().find(|c| c["code"] == "DE").unwrap();
+    let countries: Value = app
+        .get("/api/v1/geo/countries", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let de = countries
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["code"] == "DE")
+        .unwrap();
     assert_eq!(de["default_timezone"], "Europe/Berlin");
-    let states: Value = app.get("/api/v1/geo/countries/US/subdivisions", &admin).await.json().await.unwrap();
-    assert!(states.as_array().unwrap().iter().any(|s| s["code"] == "US-CA" && s["name"] == "California"));
-    let zones: Value = app.get("/api/v1/geo/countries/us/timezones", &admin).await.json().await.unwrap();
-    assert!(zones.as_array().unwrap().iter().any(|z| z["name"] == "America/Los_Angeles"));
-    let bad = app.get("/api/v1/geo/countries/QQ/subdivisions", &admin).await;
+    let states: Value = app
+        .get("/api/v1/geo/countries/US/subdivisions", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(states
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["code"] == "US-CA" && s["name"] == "California"));
+    let zones: Value = app
+        .get("/api/v1/geo/countries/us/timezones", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(zones
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|z| z["name"] == "America/Los_Angeles"));
+    let bad = app
+        .get("/api/v1/geo/countries/QQ/subdivisions", &admin)
+        .await;
     assert_eq!(error_of(bad).await.0, StatusCode::UNPROCESSABLE_ENTITY);
 }

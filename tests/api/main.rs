@@ -5,6 +5,7 @@ mod helpers;
 mod api_keys;
 mod auth;
 mod errors;
+mod followups;
 mod leads;
 mod openapi;
 mod rbac;

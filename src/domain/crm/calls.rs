@@ -38,23 +38,44 @@ pub struct NewCall {
 }
 
 /// Outcomes a call can have.
-pub const CALL_OUTCOMES: &[&str] =
-    &["connected", "no_answer", "voicemail", "busy", "wrong_number", "interested", "not_interested", "callback"];
+pub const CALL_OUTCOMES: &[&str] = &[
+    "connected",
+    "no_answer",
+    "voicemail",
+    "busy",
+    "wrong_number",
+    "interested",
+    "not_interested",
+    "callback",
+];
 
 pub async fn log(ctx: &Ctx, actor: &Actor, lead_id: &str, input: NewCall) -> DomainResult<Call> {
     actor.require(Permission::CallsLog)?;
     let lead = load_visible(ctx, actor, lead_id, false).await?;
-    let outcome = input.outcome.trim().to_ascii_lowercase().replace([' ', '-'], "_");
+    let outcome = input
+        .outcome
+        .trim()
+        .to_ascii_lowercase()
+        .replace([' ', '-'], "_");
     if !CALL_OUTCOMES.contains(&outcome.as_str()) {
-        return Err(DomainError::invalid("outcome", format!("use one of {}", CALL_OUTCOMES.join(", "))));
+        return Err(DomainError::invalid(
+            "outcome",
+            format!("use one of {}", CALL_OUTCOMES.join(", ")),
+        ));
     }
     let duration = input.duration_seconds.unwrap_or(0);
     if !(0..=24 * 3600).contains(&duration) {
-        return Err(DomainError::invalid("duration_seconds", "must be between 0 and 86400"));
+        return Err(DomainError::invalid(
+            "duration_seconds",
+            "must be between 0 and 86400",
+        ));
     }
     let notes = input.notes.unwrap_or_default().trim().to_string();
     if notes.chars().count() > 5000 {
-        return Err(DomainError::invalid("notes", "must be at most 5000 characters"));
+        return Err(DomainError::invalid(
+            "notes",
+            "must be at most 5000 characters",
+        ));
     }
     let now = ctx.now();
     let at = input.at.unwrap_or(now);
@@ -81,13 +102,25 @@ pub async fn log(ctx: &Ctx, actor: &Actor, lead_id: &str, input: NewCall) -> Dom
         FieldChange::new("outcome", None, Some(json!(call.outcome))),
         FieldChange::new("duration_seconds", None, Some(json!(call.duration_seconds))),
     ];
-    audit::record_about(&mut tx, actor, Some(&lead.id), "call", &call.id, "create", &changes, now);
+    audit::record_about(
+        &mut tx,
+        actor,
+        Some(&lead.id),
+        "call",
+        &call.id,
+        "create",
+        &changes,
+        now,
+    );
     let mut lead_after = lead.clone();
     lead_after.last_contacted_at = Some(at).max(lead.last_contacted_at);
     if lead_after != lead {
         lead_after.updated_at = now;
         let contacts = contacts::of_lead(ctx, &lead.id).await?;
-        let names: Vec<(String, Option<String>)> = contacts.iter().map(|c| (c.name.clone(), c.email.clone())).collect();
+        let names: Vec<(String, Option<String>)> = contacts
+            .iter()
+            .map(|c| (c.name.clone(), c.email.clone()))
+            .collect();
         leads::push_write(&mut tx, &lead_after, &names);
     }
     tx.commit(&ctx.store).await?;
@@ -136,32 +169,60 @@ pub async fn queue(ctx: &Ctx, actor: &Actor, limit: usize) -> DomainResult<Vec<Q
     actor.require(Permission::CallsLog)?;
     let scope = Scope::of(actor)?;
     let now = ctx.now();
-    let closed: Vec<String> =
-        pipeline::list_all(ctx).await?.into_iter().filter(|s| s.is_won || s.is_lost).map(|s| s.id).collect();
-    let scope_cond = scope.condition().map(|c| format!(" AND {c}")).unwrap_or_default();
+    let closed: Vec<String> = pipeline::list_all(ctx)
+        .await?
+        .into_iter()
+        .filter(|s| s.is_won || s.is_lost)
+        .map(|s| s.id)
+        .collect();
+    let scope_cond = scope
+        .condition()
+        .map(|c| format!(" AND {c}"))
+        .unwrap_or_default();
     let sql = format!(
         "{SELECT_LEAD} lead WHERE deleted_at IS NONE AND timezone IS NOT NONE AND status NOT IN $closed{scope_cond}
-            AND next_follow_up_at <= <datetime>$now ORDER BY next_follow_up_at ASC LIMIT 2000;
+            AND next_follow_up_at IS NOT NONE AND next_follow_up_at <= <datetime>$now ORDER BY next_follow_up_at ASC LIMIT 2000;
          {SELECT_LEAD} lead WHERE deleted_at IS NONE AND timezone IS NOT NONE AND status NOT IN $closed{scope_cond}
             AND last_contacted_at IS NONE AND next_follow_up_at IS NONE ORDER BY sort_score DESC LIMIT 2000;"
     );
     let results = ctx
         .store
-        .run(&sql, json!({"closed": closed, "now": db_time(now), "scope_user": scope.user()}))
+        .run(
+            &sql,
+            json!({"closed": closed, "now": db_time(now), "scope_user": scope.user()}),
+        )
         .await?;
     let open_now = |lead: &Lead| -> Option<String> {
         let tz: chrono_tz::Tz = lead.timezone.as_deref()?.parse().ok()?;
         is_business_hours(now, tz).then(|| now.with_timezone(&tz).format("%a %H:%M").to_string())
     };
-    let mut due: Vec<(Lead, String)> =
-        results.rows::<Lead>(0)?.into_iter().filter_map(|l| open_now(&l).map(|t| (l, t))).collect();
-    due.sort_by(|(a, _), (b, _)| b.score.cmp(&a.score).then(a.next_follow_up_at.cmp(&b.next_follow_up_at)));
-    let fresh: Vec<(Lead, String)> =
-        results.rows::<Lead>(1)?.into_iter().filter_map(|l| open_now(&l).map(|t| (l, t))).collect();
+    let mut due: Vec<(Lead, String)> = results
+        .rows::<Lead>(0)?
+        .into_iter()
+        .filter_map(|l| open_now(&l).map(|t| (l, t)))
+        .collect();
+    due.sort_by(|(a, _), (b, _)| {
+        b.score
+            .cmp(&a.score)
+            .then(a.next_follow_up_at.cmp(&b.next_follow_up_at))
+    });
+    let fresh: Vec<(Lead, String)> = results
+        .rows::<Lead>(1)?
+        .into_iter()
+        .filter_map(|l| open_now(&l).map(|t| (l, t)))
+        .collect();
     let entries = due
         .into_iter()
-        .map(|(lead, local_time)| QueueEntry { lead, reason: "follow_up_due".into(), local_time })
-        .chain(fresh.into_iter().map(|(lead, local_time)| QueueEntry { lead, reason: "never_contacted".into(), local_time }))
+        .map(|(lead, local_time)| QueueEntry {
+            lead,
+            reason: "follow_up_due".into(),
+            local_time,
+        })
+        .chain(fresh.into_iter().map(|(lead, local_time)| QueueEntry {
+            lead,
+            reason: "never_contacted".into(),
+            local_time,
+        }))
         .take(limit.clamp(1, 200))
         .collect();
     Ok(entries)

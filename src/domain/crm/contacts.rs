@@ -68,22 +68,44 @@ pub(crate) fn prepare(input: NewContact, country: Option<&str>) -> DomainResult<
     if name.is_empty() || name.chars().count() > 120 {
         return Err(DomainError::invalid("name", "must be 1 to 120 characters"));
     }
-    let phone = match input.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+    let phone = match input
+        .phone
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
         Some(p) => Some(parse_phone(p, country)?),
         None => None,
     };
-    let email = match input.email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
+    let email = match input
+        .email
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    {
         Some(e) => Some(users::parse_email(e)?),
         None => None,
     };
-    let linkedin = match input.linkedin.as_deref().map(str::trim).filter(|l| !l.is_empty()) {
+    let linkedin = match input
+        .linkedin
+        .as_deref()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+    {
         Some(l) => Some(parse_linkedin(l)?),
         None => None,
     };
-    Ok(PreparedContact { name, position: optional_text(input.position.as_deref(), "position", 120)?, phone, email, linkedin })
+    Ok(PreparedContact {
+        name,
+        position: optional_text(input.position.as_deref(), "position", 120)?,
+        phone,
+        email,
+        linkedin,
+    })
 }
 
-const WRITE_CONTACT: &str = "UPSERT type::record('contact', $c.id) SET lead = $c.lead, name = $c.name,
+const WRITE_CONTACT: &str =
+    "UPSERT type::record('contact', $c.id) SET lead = $c.lead, name = $c.name,
     position = $c.position, phone = $c.phone, email = $c.email, linkedin = $c.linkedin,
     created_at = <datetime>$c.created_at, updated_at = <datetime>$c.updated_at";
 
@@ -101,7 +123,16 @@ fn push_write(tx: &mut Transaction, contact: &Contact) {
 pub(crate) fn push_insert(tx: &mut Transaction, actor: &Actor, contact: &Contact) {
     push_write(tx, contact);
     let changes = audit::diff(&json!({}), &audited(contact), &[]);
-    audit::record_about(tx, actor, Some(&contact.lead), "contact", &contact.id, "create", &changes, contact.created_at);
+    audit::record_about(
+        tx,
+        actor,
+        Some(&contact.lead),
+        "contact",
+        &contact.id,
+        "create",
+        &changes,
+        contact.created_at,
+    );
 }
 
 pub async fn of_lead(ctx: &Ctx, lead: &str) -> DomainResult<Vec<Contact>> {
@@ -122,11 +153,19 @@ pub async fn list(ctx: &Ctx, actor: &Actor, lead_id: &str) -> DomainResult<Vec<C
 
 /// Rewrites the lead's search text after its contacts changed.
 fn refresh_lead(tx: &mut Transaction, lead: &leads::Lead, contacts: &[Contact]) {
-    let names: Vec<(String, Option<String>)> = contacts.iter().map(|c| (c.name.clone(), c.email.clone())).collect();
+    let names: Vec<(String, Option<String>)> = contacts
+        .iter()
+        .map(|c| (c.name.clone(), c.email.clone()))
+        .collect();
     leads::push_write(tx, lead, &names);
 }
 
-pub async fn add(ctx: &Ctx, actor: &Actor, lead_id: &str, input: NewContact) -> DomainResult<Contact> {
+pub async fn add(
+    ctx: &Ctx,
+    actor: &Actor,
+    lead_id: &str,
+    input: NewContact,
+) -> DomainResult<Contact> {
     actor.require(Permission::LeadsWrite)?;
     let lead = load_visible(ctx, actor, lead_id, false).await?;
     let contact = prepare(input, lead.country.as_deref())?.to_contact(&lead.id, ctx.now());
@@ -136,7 +175,11 @@ pub async fn add(ctx: &Ctx, actor: &Actor, lead_id: &str, input: NewContact) -> 
     push_insert(&mut tx, actor, &contact);
     refresh_lead(&mut tx, &lead, &existing);
     tx.commit(&ctx.store).await?;
-    ctx.events.publish(Event::new("contact.created", leads::audience(&lead), json!({"contact": contact, "lead": lead.id})));
+    ctx.events.publish(Event::new(
+        "contact.created",
+        leads::audience(&lead),
+        json!({"contact": contact, "lead": lead.id}),
+    ));
     Ok(contact)
 }
 
@@ -149,14 +192,29 @@ pub struct ContactPatch {
     pub linkedin: Option<Option<String>>,
 }
 
-async fn load(ctx: &Ctx, actor: &Actor, lead_id: &str, contact_id: &str) -> DomainResult<(leads::Lead, Vec<Contact>, Contact)> {
+async fn load(
+    ctx: &Ctx,
+    actor: &Actor,
+    lead_id: &str,
+    contact_id: &str,
+) -> DomainResult<(leads::Lead, Vec<Contact>, Contact)> {
     let lead = load_visible(ctx, actor, lead_id, false).await?;
     let contacts = of_lead(ctx, &lead.id).await?;
-    let contact = contacts.iter().find(|c| c.id == contact_id).cloned().ok_or(DomainError::NotFound("contact"))?;
+    let contact = contacts
+        .iter()
+        .find(|c| c.id == contact_id)
+        .cloned()
+        .ok_or(DomainError::NotFound("contact"))?;
     Ok((lead, contacts, contact))
 }
 
-pub async fn update(ctx: &Ctx, actor: &Actor, lead_id: &str, contact_id: &str, patch: ContactPatch) -> DomainResult<Contact> {
+pub async fn update(
+    ctx: &Ctx,
+    actor: &Actor,
+    lead_id: &str,
+    contact_id: &str,
+    patch: ContactPatch,
+) -> DomainResult<Contact> {
     actor.require(Permission::LeadsWrite)?;
     let (lead, contacts, before) = load(ctx, actor, lead_id, contact_id).await?;
     let merged = NewContact {
@@ -181,13 +239,29 @@ pub async fn update(ctx: &Ctx, actor: &Actor, lead_id: &str, contact_id: &str, p
     if changes.is_empty() {
         return Ok(before);
     }
-    let all: Vec<Contact> = contacts.into_iter().map(|c| if c.id == after.id { after.clone() } else { c }).collect();
+    let all: Vec<Contact> = contacts
+        .into_iter()
+        .map(|c| if c.id == after.id { after.clone() } else { c })
+        .collect();
     let mut tx = Transaction::new();
     push_write(&mut tx, &after);
     refresh_lead(&mut tx, &lead, &all);
-    audit::record_about(&mut tx, actor, Some(&lead.id), "contact", &after.id, "update", &changes, now);
+    audit::record_about(
+        &mut tx,
+        actor,
+        Some(&lead.id),
+        "contact",
+        &after.id,
+        "update",
+        &changes,
+        now,
+    );
     tx.commit(&ctx.store).await?;
-    ctx.events.publish(Event::new("contact.updated", leads::audience(&lead), json!({"contact": after, "lead": lead.id})));
+    ctx.events.publish(Event::new(
+        "contact.updated",
+        leads::audience(&lead),
+        json!({"contact": after, "lead": lead.id}),
+    ));
     Ok(after)
 }
 
@@ -195,15 +269,31 @@ pub async fn update(ctx: &Ctx, actor: &Actor, lead_id: &str, contact_id: &str, p
 pub async fn delete(ctx: &Ctx, actor: &Actor, lead_id: &str, contact_id: &str) -> DomainResult<()> {
     actor.require(Permission::LeadsWrite)?;
     let (lead, contacts, contact) = load(ctx, actor, lead_id, contact_id).await?;
-    let rest: Vec<Contact> = contacts.into_iter().filter(|c| c.id != contact.id).collect();
+    let rest: Vec<Contact> = contacts
+        .into_iter()
+        .filter(|c| c.id != contact.id)
+        .collect();
     let now = ctx.now();
     let mut tx = Transaction::new();
     tx.bind("contact_id", &contact.id);
     tx.push("DELETE type::record('contact', $contact_id)");
     refresh_lead(&mut tx, &lead, &rest);
     let changes: Vec<FieldChange> = audit::diff(&audited(&contact), &json!({}), &[]);
-    audit::record_about(&mut tx, actor, Some(&lead.id), "contact", &contact.id, "delete", &changes, now);
+    audit::record_about(
+        &mut tx,
+        actor,
+        Some(&lead.id),
+        "contact",
+        &contact.id,
+        "delete",
+        &changes,
+        now,
+    );
     tx.commit(&ctx.store).await?;
-    ctx.events.publish(Event::new("contact.deleted", leads::audience(&lead), json!({"contact": contact.id, "lead": lead.id})));
+    ctx.events.publish(Event::new(
+        "contact.deleted",
+        leads::audience(&lead),
+        json!({"contact": contact.id, "lead": lead.id}),
+    ));
     Ok(())
 }

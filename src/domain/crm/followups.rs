@@ -51,13 +51,21 @@ impl Outcome {
 impl FromStr for Outcome {
     type Err = DomainError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().replace([' ', '-'], "_").as_str() {
+        match s
+            .trim()
+            .to_ascii_lowercase()
+            .replace([' ', '-'], "_")
+            .as_str()
+        {
             "pending" => Ok(Outcome::Pending),
             "done" => Ok(Outcome::Done),
             "no_answer" | "noanswer" => Ok(Outcome::NoAnswer),
             "replied" => Ok(Outcome::Replied),
             "skipped" => Ok(Outcome::Skipped),
-            _ => Err(DomainError::invalid("outcome", "use pending, done, no_answer, replied or skipped")),
+            _ => Err(DomainError::invalid(
+                "outcome",
+                "use pending, done, no_answer, replied or skipped",
+            )),
         }
     }
 }
@@ -113,11 +121,20 @@ pub struct FollowUps {
 async fn tiers_of(ctx: &Ctx, lead: &str) -> DomainResult<Vec<FollowUp>> {
     let stored: Vec<FollowUp> = ctx
         .store
-        .run("SELECT * FROM follow_up WHERE lead = $lead ORDER BY tier", json!({"lead": lead}))
+        .run(
+            "SELECT * FROM follow_up WHERE lead = $lead ORDER BY tier",
+            json!({"lead": lead}),
+        )
         .await?
         .rows(0)?;
     Ok((1..=3)
-        .map(|tier| stored.iter().find(|f| f.tier == tier).cloned().unwrap_or_else(|| FollowUp::empty(lead, tier)))
+        .map(|tier| {
+            stored
+                .iter()
+                .find(|f| f.tier == tier)
+                .cloned()
+                .unwrap_or_else(|| FollowUp::empty(lead, tier))
+        })
         .collect())
 }
 
@@ -131,7 +148,10 @@ pub async fn get(ctx: &Ctx, actor: &Actor, lead_id: &str) -> DomainResult<Follow
         )
         .await?
         .rows(0)?;
-    Ok(FollowUps { tiers: tiers_of(ctx, &lead.id).await?, history })
+    Ok(FollowUps {
+        tiers: tiers_of(ctx, &lead.id).await?,
+        history,
+    })
 }
 
 #[derive(Debug, Clone, Default)]
@@ -144,7 +164,13 @@ pub struct FollowUpInput {
 }
 
 /// Logs or schedules follow-up `tier` of a lead.
-pub async fn log(ctx: &Ctx, actor: &Actor, lead_id: &str, tier: u8, input: FollowUpInput) -> DomainResult<FollowUps> {
+pub async fn log(
+    ctx: &Ctx,
+    actor: &Actor,
+    lead_id: &str,
+    tier: u8,
+    input: FollowUpInput,
+) -> DomainResult<FollowUps> {
     actor.require_any(&[Permission::LeadsWrite, Permission::CallsLog])?;
     if !(1..=3).contains(&tier) {
         return Err(DomainError::invalid("tier", "must be 1, 2 or 3"));
@@ -158,7 +184,12 @@ pub async fn log(ctx: &Ctx, actor: &Actor, lead_id: &str, tier: u8, input: Follo
         None => before.outcome,
     };
     let notes = match &input.notes {
-        Some(n) if n.chars().count() > 5000 => return Err(DomainError::invalid("notes", "must be at most 5000 characters")),
+        Some(n) if n.chars().count() > 5000 => {
+            return Err(DomainError::invalid(
+                "notes",
+                "must be at most 5000 characters",
+            ))
+        }
         Some(n) => n.trim().to_string(),
         None => before.notes.clone(),
     };
@@ -197,11 +228,14 @@ pub async fn log(ctx: &Ctx, actor: &Actor, lead_id: &str, tier: u8, input: Follo
 
     let mut tx = Transaction::new();
     tx.bind("fu_id", format!("{}_{tier}", lead.id))
-        .bind("fu", json!({
-            "lead": lead.id, "tier": tier, "outcome": outcome.as_str(), "notes": after.notes,
-            "scheduled_at": scheduled_at.map(db_time), "done_at": done_at.map(db_time),
-            "by": actor.user_id, "by_name": actor.username, "owner": lead.owner,
-        }))
+        .bind(
+            "fu",
+            json!({
+                "lead": lead.id, "tier": tier, "outcome": outcome.as_str(), "notes": after.notes,
+                "scheduled_at": scheduled_at.map(db_time), "done_at": done_at.map(db_time),
+                "by": actor.user_id, "by_name": actor.username, "owner": lead.owner,
+            }),
+        )
         .bind("now", db_time(now));
     tx.push(
         "UPSERT type::record('follow_up', $fu_id) SET lead = $fu.lead, tier = $fu.tier, outcome = $fu.outcome,
@@ -215,19 +249,42 @@ pub async fn log(ctx: &Ctx, actor: &Actor, lead_id: &str, tier: u8, input: Follo
             scheduled_at = IF $fu.scheduled_at THEN <datetime>$fu.scheduled_at ELSE NONE END,
             done_at = IF $fu.done_at THEN <datetime>$fu.done_at ELSE NONE END",
     );
-    let view = |f: &FollowUp| {
-        json!({"outcome": f.outcome.as_str(), "scheduled_at": f.scheduled_at, "done_at": f.done_at, "notes": f.notes})
-    };
+    let view = |f: &FollowUp| json!({"outcome": f.outcome.as_str(), "scheduled_at": f.scheduled_at, "done_at": f.done_at, "notes": f.notes});
     let changes = audit::diff(&view(&before), &view(&after), &[]);
-    audit::record_about(&mut tx, actor, Some(&lead.id), "follow_up", &format!("{}_{tier}", lead.id), "log", &changes, now);
+    audit::record_about(
+        &mut tx,
+        actor,
+        Some(&lead.id),
+        "follow_up",
+        &format!("{}_{tier}", lead.id),
+        "log",
+        &changes,
+        now,
+    );
     if lead_after != lead {
         lead_after.updated_at = now;
         let contacts = contacts::of_lead(ctx, &lead.id).await?;
-        let names: Vec<(String, Option<String>)> = contacts.iter().map(|c| (c.name.clone(), c.email.clone())).collect();
+        let names: Vec<(String, Option<String>)> = contacts
+            .iter()
+            .map(|c| (c.name.clone(), c.email.clone()))
+            .collect();
         leads::push_write(&mut tx, &lead_after, &names);
         if lead_after.status != lead.status {
-            let change = [FieldChange::new("status", Some(json!(lead.status)), Some(json!(lead_after.status)))];
-            audit::record_about(&mut tx, actor, Some(&lead.id), "lead", &lead.id, "after_third_follow_up", &change, now);
+            let change = [FieldChange::new(
+                "status",
+                Some(json!(lead.status)),
+                Some(json!(lead_after.status)),
+            )];
+            audit::record_about(
+                &mut tx,
+                actor,
+                Some(&lead.id),
+                "lead",
+                &lead.id,
+                "after_third_follow_up",
+                &change,
+                now,
+            );
         }
     }
     tx.commit(&ctx.store).await?;
@@ -250,9 +307,16 @@ pub async fn log(ctx: &Ctx, actor: &Actor, lead_id: &str, tier: u8, input: Follo
 /// The third follow-up ended without a reply (and none of the three got
 /// one): the configured status takes over, unless the lead is already won
 /// or lost. Returns whether it applied.
-async fn apply_after_third_rule(ctx: &Ctx, tiers: &[FollowUp], lead: &mut Lead) -> DomainResult<bool> {
+async fn apply_after_third_rule(
+    ctx: &Ctx,
+    tiers: &[FollowUp],
+    lead: &mut Lead,
+) -> DomainResult<bool> {
     let third = &tiers[2];
-    let ended_unanswered = matches!(third.outcome, Outcome::NoAnswer | Outcome::Done | Outcome::Skipped);
+    let ended_unanswered = matches!(
+        third.outcome,
+        Outcome::NoAnswer | Outcome::Done | Outcome::Skipped
+    );
     let anyone_replied = tiers.iter().any(|f| f.outcome == Outcome::Replied);
     if !ended_unanswered || anyone_replied {
         return Ok(false);
@@ -292,7 +356,12 @@ pub struct DueFollowUp {
 
 /// Pending follow-ups due today, overdue, or this week, in the actor's
 /// timezone, oldest first.
-pub async fn due(ctx: &Ctx, actor: &Actor, view: FollowUpDue, who: DueScope) -> DomainResult<Vec<DueFollowUp>> {
+pub async fn due(
+    ctx: &Ctx,
+    actor: &Actor,
+    view: FollowUpDue,
+    who: DueScope,
+) -> DomainResult<Vec<DueFollowUp>> {
     let scope = Scope::of(actor)?;
     let tz = actor_timezone(ctx, actor).await?;
     let (from, to) = view.window(ctx.now(), tz);
@@ -300,10 +369,18 @@ pub async fn due(ctx: &Ctx, actor: &Actor, view: FollowUpDue, who: DueScope) -> 
         (DueScope::Mine, _) => Some(actor.user_id.clone()),
         (DueScope::User(u), Scope::All) => Some(u.clone()),
         (DueScope::User(u), Scope::Own(me)) if u == me => Some(me.clone()),
-        (DueScope::User(_), Scope::Own(_)) => return Err(DomainError::Forbidden(Permission::LeadsReadAll.key().into())),
+        (DueScope::User(_), Scope::Own(_)) => {
+            return Err(DomainError::Forbidden(
+                Permission::LeadsReadAll.key().into(),
+            ))
+        }
         (DueScope::Team, _) => None,
     };
-    let mut conds = vec!["outcome = 'pending'", "scheduled_at < <datetime>$to"];
+    let mut conds = vec![
+        "outcome = 'pending'",
+        "scheduled_at IS NOT NONE",
+        "scheduled_at < <datetime>$to",
+    ];
     if from.is_some() {
         conds.push("scheduled_at >= <datetime>$from");
     }
@@ -318,7 +395,10 @@ pub async fn due(ctx: &Ctx, actor: &Actor, view: FollowUpDue, who: DueScope) -> 
     );
     let rows: Vec<Value> = ctx
         .store
-        .run(&sql, json!({"to": db_time(to), "from": from.map(db_time), "owner": owner}))
+        .run(
+            &sql,
+            json!({"to": db_time(to), "from": from.map(db_time), "owner": owner}),
+        )
         .await?
         .rows(0)?;
     let mut out = Vec::new();
@@ -329,13 +409,19 @@ pub async fn due(ctx: &Ctx, actor: &Actor, view: FollowUpDue, who: DueScope) -> 
         }
         let visible = match &scope {
             Scope::All => true,
-            Scope::Own(me) => info["owner"].as_str() == Some(me) || info["created_by"].as_str() == Some(me),
+            Scope::Own(me) => {
+                info["owner"].as_str() == Some(me) || info["created_by"].as_str() == Some(me)
+            }
         };
-        let scheduled_at: Option<DateTime<Utc>> = serde_json::from_value(row["scheduled_at"].clone()).ok();
+        let scheduled_at: Option<DateTime<Utc>> =
+            serde_json::from_value(row["scheduled_at"].clone()).ok();
         if let (true, Some(scheduled_at)) = (visible, scheduled_at) {
             out.push(DueFollowUp {
                 lead_id: row["lead"].as_str().unwrap_or_default().to_string(),
-                company_name: info["company_name"].as_str().unwrap_or_default().to_string(),
+                company_name: info["company_name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
                 owner: info["owner"].as_str().map(str::to_string),
                 tier: row["tier"].as_u64().unwrap_or(0) as u8,
                 scheduled_at,

@@ -60,7 +60,9 @@ impl Scope {
         } else if actor.can(Permission::LeadsReadOwn) {
             Ok(Scope::Own(actor.user_id.clone()))
         } else {
-            Err(DomainError::Forbidden(Permission::LeadsReadOwn.key().into()))
+            Err(DomainError::Forbidden(
+                Permission::LeadsReadOwn.key().into(),
+            ))
         }
     }
 
@@ -92,17 +94,27 @@ pub(crate) const SELECT_LEAD: &str = "SELECT *, record::id(id) AS id FROM";
 pub(crate) async fn find(ctx: &Ctx, id: &str) -> DomainResult<Option<Lead>> {
     Ok(ctx
         .store
-        .run(&format!("{SELECT_LEAD} ONLY type::record('lead', $id)"), json!({"id": id}))
+        .run(
+            &format!("{SELECT_LEAD} ONLY type::record('lead', $id)"),
+            json!({"id": id}),
+        )
         .await?
         .first(0)?)
 }
 
 /// A lead the actor may see; anything else is "not found", so ids of other
 /// people's leads cannot be probed.
-pub async fn load_visible(ctx: &Ctx, actor: &Actor, id: &str, include_deleted: bool) -> DomainResult<Lead> {
+pub async fn load_visible(
+    ctx: &Ctx,
+    actor: &Actor,
+    id: &str,
+    include_deleted: bool,
+) -> DomainResult<Lead> {
     let scope = Scope::of(actor)?;
     match find(ctx, id).await? {
-        Some(lead) if scope.allows(&lead) && (include_deleted || lead.deleted_at.is_none()) => Ok(lead),
+        Some(lead) if scope.allows(&lead) && (include_deleted || lead.deleted_at.is_none()) => {
+            Ok(lead)
+        }
         _ => Err(DomainError::NotFound("lead")),
     }
 }
@@ -164,14 +176,19 @@ fn place(
     };
     let state = match state.map(str::trim).filter(|s| !s.is_empty()) {
         Some(s) => {
-            let c = country.as_deref().ok_or_else(|| DomainError::invalid("state", "needs a country"))?;
+            let c = country
+                .as_deref()
+                .ok_or_else(|| DomainError::invalid("state", "needs a country"))?;
             Some(geo::parse_state(c, s)?.to_string())
         }
         None => None,
     };
     let timezone = match timezone.map(str::trim).filter(|t| !t.is_empty()) {
         Some(t) => Some(geo::parse_timezone(t)?.name().to_string()),
-        None => country.as_deref().and_then(geo::inferred_zone).map(str::to_string),
+        None => country
+            .as_deref()
+            .and_then(geo::inferred_zone)
+            .map(str::to_string),
     };
     Ok((country, state, timezone))
 }
@@ -185,7 +202,10 @@ async fn resolve_user(ctx: &Ctx, raw: &str, field: &'static str) -> DomainResult
     };
     match record {
         Some(r) if r.user.active => Ok(r.user.id),
-        _ => Err(DomainError::invalid(field, format!("no active user `{raw}`"))),
+        _ => Err(DomainError::invalid(
+            field,
+            format!("no active user `{raw}`"),
+        )),
     }
 }
 
@@ -212,13 +232,21 @@ async fn assigned_owner(ctx: &Ctx, actor: &Actor, country: Option<&str>) -> Doma
                     json!({"role": role}),
                 )
                 .await?;
-            let picked = results.value(results.len().saturating_sub(1)).as_str().map(str::to_string);
+            let picked = results
+                .value(results.len().saturating_sub(1))
+                .as_str()
+                .map(str::to_string);
             Ok(picked.unwrap_or_else(|| actor.user_id.clone()))
         }
     }
 }
 
-pub(crate) fn sort_keys(id: &str, company_key: &str, score: i64, updated_at: DateTime<Utc>) -> Value {
+pub(crate) fn sort_keys(
+    id: &str,
+    company_key: &str,
+    score: i64,
+    updated_at: DateTime<Utc>,
+) -> Value {
     json!({
         "sort_updated": format!("{}|{id}", db_time(updated_at)),
         "sort_company": format!("{company_key}|{id}"),
@@ -228,7 +256,11 @@ pub(crate) fn sort_keys(id: &str, company_key: &str, score: i64, updated_at: Dat
 
 /// The words full-text search looks at: company, website and the lead's
 /// contacts' names and emails.
-pub(crate) fn search_text(lead_name: &str, domain: Option<&str>, contacts: &[(String, Option<String>)]) -> String {
+pub(crate) fn search_text(
+    lead_name: &str,
+    domain: Option<&str>,
+    contacts: &[(String, Option<String>)],
+) -> String {
     let mut parts = vec![lead_name.to_string()];
     if let Some(d) = domain {
         parts.push(d.to_string());
@@ -264,7 +296,14 @@ pub(crate) fn push_write(tx: &mut Transaction, lead: &Lead, contacts: &[(String,
     let mut row = serde_json::to_value(lead).unwrap_or(Value::Null);
     if let Value::Object(map) = &mut row {
         map.insert("company_key".into(), json!(key));
-        map.insert("search_text".into(), json!(search_text(&lead.company_name, lead.domain.as_deref(), contacts)));
+        map.insert(
+            "search_text".into(),
+            json!(search_text(
+                &lead.company_name,
+                lead.domain.as_deref(),
+                contacts
+            )),
+        );
         if let Value::Object(sorts) = sort_keys(&lead.id, &key, lead.score, lead.updated_at) {
             map.extend(sorts);
         }
@@ -300,19 +339,42 @@ pub(crate) struct PreparedLead {
 }
 
 /// Checks a new lead without writing it: the import's dry run uses this too.
-pub(crate) async fn prepare(ctx: &Ctx, actor: &Actor, input: NewLead) -> DomainResult<PreparedLead> {
+pub(crate) async fn prepare(
+    ctx: &Ctx,
+    actor: &Actor,
+    input: NewLead,
+) -> DomainResult<PreparedLead> {
     actor.require(Permission::LeadsWrite)?;
     let company_name = parse_company_name(&input.company_name)?;
-    let (website, domain) = match input.website.as_deref().map(str::trim).filter(|w| !w.is_empty()) {
+    let (website, domain) = match input
+        .website
+        .as_deref()
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+    {
         Some(w) => {
             let (url, domain) = parse_website(w)?;
             (Some(url), Some(domain))
         }
         None => (None, None),
     };
-    let status = pipeline::require(ctx, input.status.as_deref().unwrap_or(pipeline::INITIAL_STATUS)).await?.id;
-    let (country, state, timezone) = place(input.country.as_deref(), input.state.as_deref(), input.timezone.as_deref())?;
-    let owner = match input.owner.as_deref().map(str::trim).filter(|o| !o.is_empty()) {
+    let status = pipeline::require(
+        ctx,
+        input.status.as_deref().unwrap_or(pipeline::INITIAL_STATUS),
+    )
+    .await?
+    .id;
+    let (country, state, timezone) = place(
+        input.country.as_deref(),
+        input.state.as_deref(),
+        input.timezone.as_deref(),
+    )?;
+    let owner = match input
+        .owner
+        .as_deref()
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+    {
         Some(o) => {
             let id = resolve_user(ctx, o, "owner").await?;
             if id != actor.user_id {
@@ -348,19 +410,42 @@ pub(crate) async fn prepare(ctx: &Ctx, actor: &Actor, input: NewLead) -> DomainR
         updated_at: now,
         deleted_at: None,
     };
-    Ok(PreparedLead { lead, contacts: prepared_contacts })
+    Ok(PreparedLead {
+        lead,
+        contacts: prepared_contacts,
+    })
 }
 
 /// Adds the creation of a prepared lead, its contacts and their audit rows
 /// to `tx`.
-pub(crate) fn push_create(tx: &mut Transaction, actor: &Actor, prepared: &PreparedLead) -> Vec<Contact> {
+pub(crate) fn push_create(
+    tx: &mut Transaction,
+    actor: &Actor,
+    prepared: &PreparedLead,
+) -> Vec<Contact> {
     let lead = &prepared.lead;
     let now = lead.created_at;
-    let contacts: Vec<Contact> = prepared.contacts.iter().map(|c| c.to_contact(&lead.id, now)).collect();
-    let names: Vec<(String, Option<String>)> = contacts.iter().map(|c| (c.name.clone(), c.email.clone())).collect();
+    let contacts: Vec<Contact> = prepared
+        .contacts
+        .iter()
+        .map(|c| c.to_contact(&lead.id, now))
+        .collect();
+    let names: Vec<(String, Option<String>)> = contacts
+        .iter()
+        .map(|c| (c.name.clone(), c.email.clone()))
+        .collect();
     push_write(tx, lead, &names);
     let changes = audit::diff(&json!({}), &audited(lead), &[]);
-    audit::record_about(tx, actor, Some(&lead.id), "lead", &lead.id, "create", &changes, now);
+    audit::record_about(
+        tx,
+        actor,
+        Some(&lead.id),
+        "lead",
+        &lead.id,
+        "create",
+        &changes,
+        now,
+    );
     for contact in &contacts {
         contacts::push_insert(tx, actor, contact);
     }
@@ -374,12 +459,21 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: NewLead) -> DomainResult<Le
     let contacts = push_create(&mut tx, actor, &prepared);
     tx.commit(&ctx.store).await?;
     let lead = prepared.lead;
-    ctx.events.publish(Event::new("lead.created", audience(&lead), json!({"lead": lead, "via": actor.channel})));
+    ctx.events.publish(Event::new(
+        "lead.created",
+        audience(&lead),
+        json!({"lead": lead, "via": actor.channel}),
+    ));
     Ok(LeadDetail { lead, contacts })
 }
 
 /// Applies a patch to a copy of `before`, validating each field.
-pub(crate) async fn apply_patch(ctx: &Ctx, actor: &Actor, before: &Lead, patch: LeadPatch) -> DomainResult<Lead> {
+pub(crate) async fn apply_patch(
+    ctx: &Ctx,
+    actor: &Actor,
+    before: &Lead,
+    patch: LeadPatch,
+) -> DomainResult<Lead> {
     let mut after = before.clone();
     if let Some(name) = &patch.company_name {
         after.company_name = parse_company_name(name)?;
@@ -411,11 +505,19 @@ pub(crate) async fn apply_patch(ctx: &Ctx, actor: &Actor, before: &Lead, patch: 
     }
     if patch.country.is_some() || patch.state.is_some() || patch.timezone.is_some() {
         let country = patch.country.clone().unwrap_or(after.country.clone());
-        let state = patch.state.clone().unwrap_or(if patch.country.is_some() { None } else { after.state.clone() });
+        let state = patch.state.clone().unwrap_or(if patch.country.is_some() {
+            None
+        } else {
+            after.state.clone()
+        });
         let timezone = patch
             .timezone
             .clone()
-            .unwrap_or(if patch.country.is_some() { None } else { after.timezone.clone() });
+            .unwrap_or(if patch.country.is_some() {
+                None
+            } else {
+                after.timezone.clone()
+            });
         let (c, s, t) = place(country.as_deref(), state.as_deref(), timezone.as_deref())?;
         after.country = c;
         after.state = s;
@@ -435,7 +537,12 @@ pub(crate) async fn apply_patch(ctx: &Ctx, actor: &Actor, before: &Lead, patch: 
 }
 
 /// Writes a changed lead with its audit rows and publishes what changed.
-pub(crate) async fn save_changes(ctx: &Ctx, actor: &Actor, before: &Lead, mut after: Lead) -> DomainResult<Lead> {
+pub(crate) async fn save_changes(
+    ctx: &Ctx,
+    actor: &Actor,
+    before: &Lead,
+    mut after: Lead,
+) -> DomainResult<Lead> {
     let changes = audit::diff(&audited(before), &audited(&after), &[]);
     if changes.is_empty() {
         return Ok(before.clone());
@@ -443,14 +550,26 @@ pub(crate) async fn save_changes(ctx: &Ctx, actor: &Actor, before: &Lead, mut af
     let now = ctx.now();
     after.updated_at = now;
     let contacts = contacts::of_lead(ctx, &after.id).await?;
-    let names: Vec<(String, Option<String>)> = contacts.iter().map(|c| (c.name.clone(), c.email.clone())).collect();
+    let names: Vec<(String, Option<String>)> = contacts
+        .iter()
+        .map(|c| (c.name.clone(), c.email.clone()))
+        .collect();
     let mut tx = Transaction::new();
     push_write(&mut tx, &after, &names);
     if after.owner != before.owner {
         tx.bind("fu_lead", &after.id).bind("fu_owner", &after.owner);
         tx.push("UPDATE follow_up SET owner = $fu_owner WHERE lead = $fu_lead");
     }
-    audit::record_about(&mut tx, actor, Some(&after.id), "lead", &after.id, "update", &changes, now);
+    audit::record_about(
+        &mut tx,
+        actor,
+        Some(&after.id),
+        "lead",
+        &after.id,
+        "update",
+        &changes,
+        now,
+    );
     tx.commit(&ctx.store).await?;
     publish_changes(ctx, actor, before, &after, &changes);
     Ok(after)
@@ -496,7 +615,16 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: &str, patch: LeadPatch) -> Dom
 pub async fn assign(ctx: &Ctx, actor: &Actor, id: &str, owner: &str) -> DomainResult<Lead> {
     actor.require(Permission::LeadsAssign)?;
     let before = load_visible(ctx, actor, id, false).await?;
-    let after = apply_patch(ctx, actor, &before, LeadPatch { owner: Some(Some(owner.to_string())), ..Default::default() }).await?;
+    let after = apply_patch(
+        ctx,
+        actor,
+        &before,
+        LeadPatch {
+            owner: Some(Some(owner.to_string())),
+            ..Default::default()
+        },
+    )
+    .await?;
     save_changes(ctx, actor, &before, after).await
 }
 
@@ -518,13 +646,22 @@ pub async fn restore(ctx: &Ctx, actor: &Actor, id: &str) -> DomainResult<Lead> {
     set_deleted(ctx, actor, lead, None, "restore").await
 }
 
-async fn set_deleted(ctx: &Ctx, actor: &Actor, before: Lead, deleted_at: Option<DateTime<Utc>>, action: &str) -> DomainResult<Lead> {
+async fn set_deleted(
+    ctx: &Ctx,
+    actor: &Actor,
+    before: Lead,
+    deleted_at: Option<DateTime<Utc>>,
+    action: &str,
+) -> DomainResult<Lead> {
     let now = ctx.now();
     let mut after = before.clone();
     after.deleted_at = deleted_at;
     after.updated_at = now;
     let contacts = contacts::of_lead(ctx, &after.id).await?;
-    let names: Vec<(String, Option<String>)> = contacts.iter().map(|c| (c.name.clone(), c.email.clone())).collect();
+    let names: Vec<(String, Option<String>)> = contacts
+        .iter()
+        .map(|c| (c.name.clone(), c.email.clone()))
+        .collect();
     let mut tx = Transaction::new();
     push_write(&mut tx, &after, &names);
     let changes = [FieldChange::new(
@@ -532,9 +669,26 @@ async fn set_deleted(ctx: &Ctx, actor: &Actor, before: Lead, deleted_at: Option<
         before.deleted_at.map(|t| json!(t)),
         deleted_at.map(|t| json!(t)),
     )];
-    audit::record_about(&mut tx, actor, Some(&after.id), "lead", &after.id, action, &changes, now);
+    audit::record_about(
+        &mut tx,
+        actor,
+        Some(&after.id),
+        "lead",
+        &after.id,
+        action,
+        &changes,
+        now,
+    );
     tx.commit(&ctx.store).await?;
-    let topic = if deleted_at.is_some() { "lead.deleted" } else { "lead.restored" };
-    ctx.events.publish(Event::new(topic, audience(&after), json!({"lead": after, "via": actor.channel})));
+    let topic = if deleted_at.is_some() {
+        "lead.deleted"
+    } else {
+        "lead.restored"
+    };
+    ctx.events.publish(Event::new(
+        topic,
+        audience(&after),
+        json!({"lead": after, "via": actor.channel}),
+    ));
     Ok(after)
 }

@@ -31,7 +31,10 @@ pub const INITIAL_STATUS: &str = "new";
 pub async fn list_all(ctx: &Ctx) -> DomainResult<Vec<PipelineStatus>> {
     Ok(ctx
         .store
-        .run("SELECT *, record::id(id) AS id FROM pipeline_status ORDER BY position ASC", json!({}))
+        .run(
+            "SELECT *, record::id(id) AS id FROM pipeline_status ORDER BY position ASC",
+            json!({}),
+        )
         .await?
         .rows(0)?)
 }
@@ -54,9 +57,9 @@ pub async fn find(ctx: &Ctx, key: &str) -> DomainResult<Option<PipelineStatus>> 
 /// A status key that exists, for validating lead input.
 pub async fn require(ctx: &Ctx, raw: &str) -> DomainResult<PipelineStatus> {
     let key = raw.trim().to_ascii_lowercase().replace([' ', '-'], "_");
-    find(ctx, &key)
-        .await?
-        .ok_or_else(|| DomainError::invalid("status", format!("no pipeline status `{}`", raw.trim())))
+    find(ctx, &key).await?.ok_or_else(|| {
+        DomainError::invalid("status", format!("no pipeline status `{}`", raw.trim()))
+    })
 }
 
 #[derive(Debug, Clone, Default)]
@@ -72,21 +75,44 @@ fn parse_key(raw: &str) -> DomainResult<String> {
     let key = raw.trim().to_ascii_lowercase();
     let ok = (2..=40).contains(&key.len())
         && key.starts_with(|c: char| c.is_ascii_lowercase())
-        && key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    ok.then_some(key).ok_or_else(|| DomainError::invalid("key", "2 to 40 characters: a-z, 0-9, _"))
+        && key
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    ok.then_some(key)
+        .ok_or_else(|| DomainError::invalid("key", "2 to 40 characters: a-z, 0-9, _"))
 }
 
 pub async fn create(ctx: &Ctx, actor: &Actor, input: StatusInput) -> DomainResult<PipelineStatus> {
     actor.require(Permission::SettingsManage)?;
     let key = parse_key(input.key.as_deref().unwrap_or(""))?;
-    let name = input.name.as_deref().map(str::trim).filter(|n| !n.is_empty()).unwrap_or(&key).to_string();
-    let (won, lost) = (input.is_won.unwrap_or(false), input.is_lost.unwrap_or(false));
+    let name = input
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .unwrap_or(&key)
+        .to_string();
+    let (won, lost) = (
+        input.is_won.unwrap_or(false),
+        input.is_lost.unwrap_or(false),
+    );
     if won && lost {
-        return Err(DomainError::invalid("is_won", "a status cannot be both won and lost"));
+        return Err(DomainError::invalid(
+            "is_won",
+            "a status cannot be both won and lost",
+        ));
     }
     let position = match input.position {
         Some(p) => p,
-        None => list_all(ctx).await?.iter().map(|s| s.position).max().unwrap_or(0) + 10,
+        None => {
+            list_all(ctx)
+                .await?
+                .iter()
+                .map(|s| s.position)
+                .max()
+                .unwrap_or(0)
+                + 10
+        }
     };
     let now = ctx.now();
     let mut tx = Transaction::new();
@@ -101,14 +127,31 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: StatusInput) -> DomainResul
             is_lost = $lost, created_at = <datetime>$now, updated_at = <datetime>$now",
     );
     let changes = [FieldChange::new("name", None, Some(json!(name)))];
-    audit::record(&mut tx, actor, "pipeline_status", &key, "create", &changes, now);
+    audit::record(
+        &mut tx,
+        actor,
+        "pipeline_status",
+        &key,
+        "create",
+        &changes,
+        now,
+    );
     tx.commit(&ctx.store).await?;
-    find(ctx, &key).await?.ok_or(DomainError::NotFound("pipeline status"))
+    find(ctx, &key)
+        .await?
+        .ok_or(DomainError::NotFound("pipeline status"))
 }
 
-pub async fn update(ctx: &Ctx, actor: &Actor, key: &str, input: StatusInput) -> DomainResult<PipelineStatus> {
+pub async fn update(
+    ctx: &Ctx,
+    actor: &Actor,
+    key: &str,
+    input: StatusInput,
+) -> DomainResult<PipelineStatus> {
     actor.require(Permission::SettingsManage)?;
-    let before = find(ctx, key).await?.ok_or(DomainError::NotFound("pipeline status"))?;
+    let before = find(ctx, key)
+        .await?
+        .ok_or(DomainError::NotFound("pipeline status"))?;
     let mut after = before.clone();
     if let Some(name) = input.name.as_deref().map(str::trim) {
         if name.is_empty() {
@@ -120,7 +163,10 @@ pub async fn update(ctx: &Ctx, actor: &Actor, key: &str, input: StatusInput) -> 
     after.is_won = input.is_won.unwrap_or(after.is_won);
     after.is_lost = input.is_lost.unwrap_or(after.is_lost);
     if after.is_won && after.is_lost {
-        return Err(DomainError::invalid("is_won", "a status cannot be both won and lost"));
+        return Err(DomainError::invalid(
+            "is_won",
+            "a status cannot be both won and lost",
+        ));
     }
     let view = |s: &PipelineStatus| json!({"name": s.name, "position": s.position, "is_won": s.is_won, "is_lost": s.is_lost});
     let changes = audit::diff(&view(&before), &view(&after), &[]);
@@ -139,16 +185,30 @@ pub async fn update(ctx: &Ctx, actor: &Actor, key: &str, input: StatusInput) -> 
         "UPDATE type::record('pipeline_status', $key) SET name = $name, position = $position, is_won = $won,
             is_lost = $lost, updated_at = <datetime>$now",
     );
-    audit::record(&mut tx, actor, "pipeline_status", key, "update", &changes, now);
+    audit::record(
+        &mut tx,
+        actor,
+        "pipeline_status",
+        key,
+        "update",
+        &changes,
+        now,
+    );
     tx.commit(&ctx.store).await?;
-    find(ctx, key).await?.ok_or(DomainError::NotFound("pipeline status"))
+    find(ctx, key)
+        .await?
+        .ok_or(DomainError::NotFound("pipeline status"))
 }
 
 pub async fn delete(ctx: &Ctx, actor: &Actor, key: &str) -> DomainResult<()> {
     actor.require(Permission::SettingsManage)?;
-    find(ctx, key).await?.ok_or(DomainError::NotFound("pipeline status"))?;
+    find(ctx, key)
+        .await?
+        .ok_or(DomainError::NotFound("pipeline status"))?;
     if key == INITIAL_STATUS {
-        return Err(DomainError::Conflict("`new` is the status of new leads and cannot be deleted".into()));
+        return Err(DomainError::Conflict(
+            "`new` is the status of new leads and cannot be deleted".into(),
+        ));
     }
     let now = ctx.now();
     let mut tx = Transaction::new();

@@ -31,7 +31,10 @@ impl SortKey {
             "updated" | "updated_at" => Ok(SortKey::Updated),
             "company" | "company_name" => Ok(SortKey::Company),
             "score" => Ok(SortKey::Score),
-            other => Err(DomainError::invalid("sort", format!("`{other}`: use created, updated, company or score"))),
+            other => Err(DomainError::invalid(
+                "sort",
+                format!("`{other}`: use created, updated, company or score"),
+            )),
         }
     }
 
@@ -58,12 +61,19 @@ impl FollowUpDue {
             "today" => Ok(FollowUpDue::Today),
             "overdue" => Ok(FollowUpDue::Overdue),
             "week" | "this_week" => Ok(FollowUpDue::Week),
-            other => Err(DomainError::invalid("follow_up_due", format!("`{other}`: use today, overdue or week"))),
+            other => Err(DomainError::invalid(
+                "follow_up_due",
+                format!("`{other}`: use today, overdue or week"),
+            )),
         }
     }
 
     /// The window in the given timezone, as [from, to).
-    pub fn window(self, now: DateTime<Utc>, tz: chrono_tz::Tz) -> (Option<DateTime<Utc>>, DateTime<Utc>) {
+    pub fn window(
+        self,
+        now: DateTime<Utc>,
+        tz: chrono_tz::Tz,
+    ) -> (Option<DateTime<Utc>>, DateTime<Utc>) {
         let start_of_day = start_of_local_day(now, tz);
         match self {
             FollowUpDue::Today => (Some(start_of_day), start_of_day + Duration::days(1)),
@@ -116,11 +126,19 @@ pub struct LeadPage {
 }
 
 /// Conditions and variables for a filter, within the actor's scope.
-async fn conditions(ctx: &Ctx, actor: &Actor, filter: &LeadFilter) -> DomainResult<(Vec<String>, Map<String, Value>)> {
+async fn conditions(
+    ctx: &Ctx,
+    actor: &Actor,
+    filter: &LeadFilter,
+) -> DomainResult<(Vec<String>, Map<String, Value>)> {
     let scope = Scope::of(actor)?;
     let mut conds: Vec<String> = Vec::new();
     let mut vars = Map::new();
-    conds.push(if filter.deleted { "deleted_at IS NOT NONE".into() } else { "deleted_at IS NONE".into() });
+    conds.push(if filter.deleted {
+        "deleted_at IS NOT NONE".into()
+    } else {
+        "deleted_at IS NONE".into()
+    });
     if let Some(c) = scope.condition() {
         conds.push(c.to_string());
         vars.insert("scope_user".into(), json!(scope.user()));
@@ -143,7 +161,12 @@ async fn conditions(ctx: &Ctx, actor: &Actor, filter: &LeadFilter) -> DomainResu
         conds.push("state = $f_state".into());
         vars.insert("f_state".into(), json!(s.trim().to_ascii_uppercase()));
     }
-    if let Some(t) = filter.tag.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+    if let Some(t) = filter
+        .tag
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
         conds.push("tags CONTAINS $f_tag".into());
         vars.insert("f_tag".into(), json!(t.to_lowercase()));
     }
@@ -158,7 +181,10 @@ async fn conditions(ctx: &Ctx, actor: &Actor, filter: &LeadFilter) -> DomainResu
     if let Some(due) = filter.follow_up_due {
         let tz = actor_timezone(ctx, actor).await?;
         let (from, to) = due.window(ctx.now(), tz);
-        conds.push("next_follow_up_at < <datetime>$f_due_to".into());
+        // NONE sorts before every date, so "no follow-up" must be excluded.
+        conds.push(
+            "next_follow_up_at IS NOT NONE AND next_follow_up_at < <datetime>$f_due_to".into(),
+        );
         vars.insert("f_due_to".into(), json!(db_time(to)));
         if let Some(from) = from {
             conds.push("next_follow_up_at >= <datetime>$f_due_from".into());
@@ -177,7 +203,10 @@ async fn conditions(ctx: &Ctx, actor: &Actor, filter: &LeadFilter) -> DomainResu
             .map(str::to_lowercase)
             .collect();
         if words.is_empty() {
-            return Err(DomainError::invalid("q", "needs at least one letter or digit"));
+            return Err(DomainError::invalid(
+                "q",
+                "needs at least one letter or digit",
+            ));
         }
         conds.push("search_text @@ $f_q".into());
         vars.insert("f_q".into(), json!(words.join(" ")));
@@ -187,14 +216,20 @@ async fn conditions(ctx: &Ctx, actor: &Actor, filter: &LeadFilter) -> DomainResu
 
 pub async fn actor_timezone(ctx: &Ctx, actor: &Actor) -> DomainResult<chrono_tz::Tz> {
     let user = crate::domain::users::find_record(ctx, &actor.user_id).await?;
-    Ok(user.and_then(|u| u.user.timezone.parse().ok()).unwrap_or(chrono_tz::UTC))
+    Ok(user
+        .and_then(|u| u.user.timezone.parse().ok())
+        .unwrap_or(chrono_tz::UTC))
 }
 
 fn encode_cursor(lead: &Lead, sort: SortKey) -> String {
     let key = match sort {
         SortKey::Created => lead.id.clone(),
         SortKey::Updated => format!("{}|{}", db_time(lead.updated_at), lead.id),
-        SortKey::Company => format!("{}|{}", super::normalize::company_key(&lead.company_name), lead.id),
+        SortKey::Company => format!(
+            "{}|{}",
+            super::normalize::company_key(&lead.company_name),
+            lead.id
+        ),
         SortKey::Score => format!("{:03}|{}", lead.score.clamp(0, 999), lead.id),
     };
     URL_SAFE_NO_PAD.encode(key)
@@ -209,11 +244,20 @@ fn decode_cursor(raw: &str) -> DomainResult<String> {
         .ok_or_else(|| DomainError::invalid("after", "is not a cursor from a previous page"))
 }
 
-pub async fn list(ctx: &Ctx, actor: &Actor, filter: &LeadFilter, page: &PageRequest) -> DomainResult<LeadPage> {
+pub async fn list(
+    ctx: &Ctx,
+    actor: &Actor,
+    filter: &LeadFilter,
+    page: &PageRequest,
+) -> DomainResult<LeadPage> {
     let (mut conds, mut vars) = conditions(ctx, actor, filter).await?;
     let limit = page.limit.clamp(1, 500);
     let field = page.sort.field();
-    let (cmp, dir) = if page.descending { ("<", "DESC") } else { (">", "ASC") };
+    let (cmp, dir) = if page.descending {
+        ("<", "DESC")
+    } else {
+        (">", "ASC")
+    };
     if let Some(after) = &page.after {
         let key = decode_cursor(after)?;
         if page.sort == SortKey::Created {
@@ -224,15 +268,23 @@ pub async fn list(ctx: &Ctx, actor: &Actor, filter: &LeadFilter, page: &PageRequ
         vars.insert("after".into(), json!(key));
     }
     vars.insert("limit".into(), json!(limit));
-    let sql = format!("{SELECT_LEAD} lead WHERE {} ORDER BY {field} {dir} LIMIT $limit", conds.join(" AND "));
+    let sql = format!(
+        "{SELECT_LEAD} lead WHERE {} ORDER BY {field} {dir} LIMIT $limit",
+        conds.join(" AND ")
+    );
     let items: Vec<Lead> = ctx.store.run(&sql, Value::Object(vars)).await?.rows(0)?;
-    let next_cursor = (items.len() == limit).then(|| items.last().map(|l| encode_cursor(l, page.sort))).flatten();
+    let next_cursor = (items.len() == limit)
+        .then(|| items.last().map(|l| encode_cursor(l, page.sort)))
+        .flatten();
     Ok(LeadPage { items, next_cursor })
 }
 
 pub async fn count(ctx: &Ctx, actor: &Actor, filter: &LeadFilter) -> DomainResult<u64> {
     let (conds, vars) = conditions(ctx, actor, filter).await?;
-    let sql = format!("SELECT count() FROM lead WHERE {} GROUP ALL", conds.join(" AND "));
+    let sql = format!(
+        "SELECT count() FROM lead WHERE {} GROUP ALL",
+        conds.join(" AND ")
+    );
     let row: Option<Value> = ctx.store.run(&sql, Value::Object(vars)).await?.first(0)?;
     Ok(row.and_then(|r| r["count"].as_u64()).unwrap_or(0))
 }
@@ -246,7 +298,11 @@ mod tests {
         let now: DateTime<Utc> = "2026-03-10T23:30:00Z".parse().unwrap();
         let berlin: chrono_tz::Tz = "Europe/Berlin".parse().unwrap();
         let (from, to) = FollowUpDue::Today.window(now, berlin);
-        assert_eq!(from.unwrap().to_rfc3339(), "2026-03-10T23:00:00+00:00", "already the 11th in Berlin");
+        assert_eq!(
+            from.unwrap().to_rfc3339(),
+            "2026-03-10T23:00:00+00:00",
+            "already the 11th in Berlin"
+        );
         assert_eq!(to.to_rfc3339(), "2026-03-11T23:00:00+00:00");
     }
 

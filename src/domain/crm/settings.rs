@@ -25,7 +25,10 @@ pub struct AfterThirdRule {
 
 impl Default for AfterThirdRule {
     fn default() -> Self {
-        AfterThirdRule { enabled: true, status: "cold".into() }
+        AfterThirdRule {
+            enabled: true,
+            status: "cold".into(),
+        }
     }
 }
 
@@ -58,19 +61,34 @@ pub const ASSIGNMENT: &str = "lead_assignment";
 pub async fn read<T: DeserializeOwned + Default>(ctx: &Ctx, key: &str) -> DomainResult<T> {
     let row: Option<serde_json::Value> = ctx
         .store
-        .run("SELECT data FROM ONLY type::record('setting', $key)", json!({"key": key}))
+        .run(
+            "SELECT data FROM ONLY type::record('setting', $key)",
+            json!({"key": key}),
+        )
         .await?
         .first(0)?;
     Ok(row
-        .and_then(|r| r["data"].as_str().and_then(|v| serde_json::from_str(v).ok()))
+        .and_then(|r| {
+            r["data"]
+                .as_str()
+                .and_then(|v| serde_json::from_str(v).ok())
+        })
         .unwrap_or_default())
 }
 
-async fn write<T: Serialize>(ctx: &Ctx, actor: &Actor, key: &str, before: &T, value: &T) -> DomainResult<()> {
+async fn write<T: Serialize>(
+    ctx: &Ctx,
+    actor: &Actor,
+    key: &str,
+    before: &T,
+    value: &T,
+) -> DomainResult<()> {
     let now = ctx.now();
     let text = serde_json::to_string(value).map_err(|e| DomainError::Internal(e.to_string()))?;
     let mut tx = Transaction::new();
-    tx.bind("key", key).bind("value", &text).bind("now", db_time(now));
+    tx.bind("key", key)
+        .bind("value", &text)
+        .bind("now", db_time(now));
     tx.push("UPSERT type::record('setting', $key) SET data = $value, updated_at = <datetime>$now");
     let changes = audit::diff(&json!({ key: before }), &json!({ key: value }), &[]);
     audit::record(&mut tx, actor, "setting", key, "update", &changes, now);
@@ -82,10 +100,17 @@ pub async fn after_third_rule(ctx: &Ctx) -> DomainResult<AfterThirdRule> {
     read(ctx, AFTER_THIRD).await
 }
 
-pub async fn set_after_third_rule(ctx: &Ctx, actor: &Actor, rule: AfterThirdRule) -> DomainResult<AfterThirdRule> {
+pub async fn set_after_third_rule(
+    ctx: &Ctx,
+    actor: &Actor,
+    rule: AfterThirdRule,
+) -> DomainResult<AfterThirdRule> {
     actor.require(Permission::SettingsManage)?;
     let status = super::pipeline::require(ctx, &rule.status).await?;
-    let rule = AfterThirdRule { enabled: rule.enabled, status: status.id };
+    let rule = AfterThirdRule {
+        enabled: rule.enabled,
+        status: status.id,
+    };
     let before = after_third_rule(ctx).await?;
     write(ctx, actor, AFTER_THIRD, &before, &rule).await?;
     Ok(rule)
@@ -95,10 +120,17 @@ pub async fn assignment_rule(ctx: &Ctx) -> DomainResult<AssignmentRule> {
     read(ctx, ASSIGNMENT).await
 }
 
-pub async fn set_assignment_rule(ctx: &Ctx, actor: &Actor, rule: AssignmentRule) -> DomainResult<AssignmentRule> {
+pub async fn set_assignment_rule(
+    ctx: &Ctx,
+    actor: &Actor,
+    rule: AssignmentRule,
+) -> DomainResult<AssignmentRule> {
     actor.require(Permission::SettingsManage)?;
     if rule.mode == AssignmentMode::RoundRobin {
-        let role = rule.role.as_deref().ok_or_else(|| DomainError::invalid("role", "round robin needs a role"))?;
+        let role = rule
+            .role
+            .as_deref()
+            .ok_or_else(|| DomainError::invalid("role", "round robin needs a role"))?;
         crate::domain::roles::find(ctx, role)
             .await?
             .ok_or_else(|| DomainError::invalid("role", format!("no role `{role}`")))?;
@@ -108,10 +140,15 @@ pub async fn set_assignment_rule(ctx: &Ctx, actor: &Actor, rule: AssignmentRule)
         let code = crate::domain::geo::parse_country(country)?;
         crate::domain::users::find_record(ctx, user)
             .await?
-            .ok_or_else(|| DomainError::invalid("territories", format!("no user `{user}` for {code}")))?;
+            .ok_or_else(|| {
+                DomainError::invalid("territories", format!("no user `{user}` for {code}"))
+            })?;
         territories.insert(code.to_string(), user.clone());
     }
-    let rule = AssignmentRule { territories, ..rule };
+    let rule = AssignmentRule {
+        territories,
+        ..rule
+    };
     let before = assignment_rule(ctx).await?;
     write(ctx, actor, ASSIGNMENT, &before, &rule).await?;
     Ok(rule)

@@ -33,8 +33,13 @@ pub struct Zone {
 }
 
 pub fn countries() -> Vec<Country> {
-    let mut all: Vec<Country> =
-        rust_iso3166::ALL.iter().map(|c| Country { code: c.alpha2, name: c.name }).collect();
+    let mut all: Vec<Country> = rust_iso3166::ALL
+        .iter()
+        .map(|c| Country {
+            code: c.alpha2,
+            name: c.name,
+        })
+        .collect();
     all.sort_by(|a, b| a.name.cmp(b.name));
     all
 }
@@ -45,7 +50,12 @@ pub fn parse_country(raw: &str) -> DomainResult<&'static str> {
     rust_iso3166::from_alpha2(&code)
         .or_else(|| rust_iso3166::from_alpha3(&code))
         .map(|c| c.alpha2)
-        .ok_or_else(|| DomainError::invalid("country", format!("`{}` is not an ISO 3166-1 country code", raw.trim())))
+        .ok_or_else(|| {
+            DomainError::invalid(
+                "country",
+                format!("`{}` is not an ISO 3166-1 country code", raw.trim()),
+            )
+        })
 }
 
 pub fn subdivisions(country: &str) -> DomainResult<Vec<Subdivision>> {
@@ -55,7 +65,11 @@ pub fn subdivisions(country: &str) -> DomainResult<Vec<Subdivision>> {
         .subdivisions()
         .unwrap_or_default()
         .iter()
-        .map(|s| Subdivision { code: s.code, name: s.name, kind: s.subdivision_type })
+        .map(|s| Subdivision {
+            code: s.code,
+            name: s.name,
+            kind: s.subdivision_type,
+        })
         .collect();
     list.sort_by(|a, b| a.name.cmp(b.name));
     Ok(list)
@@ -65,10 +79,17 @@ pub fn subdivisions(country: &str) -> DomainResult<Vec<Subdivision>> {
 /// dash (`CA`), returned as the full code.
 pub fn parse_state(country: &str, raw: &str) -> DomainResult<&'static str> {
     let raw = raw.trim().to_ascii_uppercase();
-    let full = if raw.contains('-') { raw.clone() } else { format!("{country}-{raw}") };
+    let full = if raw.contains('-') {
+        raw.clone()
+    } else {
+        format!("{country}-{raw}")
+    };
     match rust_iso3166::iso3166_2::from_code(&full) {
         Some(s) if s.country_code == country => Ok(s.code),
-        _ => Err(DomainError::invalid("state", format!("`{raw}` is not an ISO 3166-2 subdivision of {country}"))),
+        _ => Err(DomainError::invalid(
+            "state",
+            format!("`{raw}` is not an ISO 3166-2 subdivision of {country}"),
+        )),
     }
 }
 
@@ -82,11 +103,16 @@ fn zone_table() -> &'static BTreeMap<&'static str, Vec<Zone>> {
                 continue;
             }
             let mut cols = line.split('\t');
-            let (Some(country), Some(_coords), Some(name)) = (cols.next(), cols.next(), cols.next()) else {
+            let (Some(country), Some(_coords), Some(name)) =
+                (cols.next(), cols.next(), cols.next())
+            else {
                 continue;
             };
             let comment = cols.next().unwrap_or("");
-            table.entry(country).or_default().push(Zone { name, comment });
+            table
+                .entry(country)
+                .or_default()
+                .push(Zone { name, comment });
         }
         table
     })
@@ -103,15 +129,24 @@ pub fn inferred_zone(country: &str) -> Option<&'static str> {
     let zones = zone_table().get(country)?;
     match zones.as_slice() {
         [only] => Some(only.name),
-        many => many.iter().find(|z| z.comment.to_ascii_lowercase().starts_with("most")).map(|z| z.name),
+        many => many
+            .iter()
+            .find(|z| z.comment.to_ascii_lowercase().starts_with("most"))
+            .map(|z| z.name),
     }
 }
 
 /// An IANA zone name, canonicalised by chrono-tz.
 pub fn parse_timezone(raw: &str) -> DomainResult<chrono_tz::Tz> {
-    raw.trim()
-        .parse::<chrono_tz::Tz>()
-        .map_err(|_| DomainError::invalid("timezone", format!("`{}` is not an IANA time zone such as Europe/Berlin", raw.trim())))
+    raw.trim().parse::<chrono_tz::Tz>().map_err(|_| {
+        DomainError::invalid(
+            "timezone",
+            format!(
+                "`{}` is not an IANA time zone such as Europe/Berlin",
+                raw.trim()
+            ),
+        )
+    })
 }
 
 /// Every IANA zone name chrono-tz knows, for pickers.
@@ -130,15 +165,25 @@ mod tests {
         assert!(parse_country("XX").is_err());
         assert_eq!(parse_state("US", "ca").unwrap(), "US-CA");
         assert_eq!(parse_state("US", "US-NY").unwrap(), "US-NY");
-        assert!(parse_state("US", "BY").is_err(), "Bavaria is not a US state");
-        assert!(subdivisions("DE").unwrap().iter().any(|s| s.code == "DE-BY"));
+        assert!(
+            parse_state("US", "BY").is_err(),
+            "Bavaria is not a US state"
+        );
+        assert!(subdivisions("DE")
+            .unwrap()
+            .iter()
+            .any(|s| s.code == "DE-BY"));
         assert!(countries().len() >= 249);
     }
 
     #[test]
     fn a_zone_is_inferred_only_when_the_country_leaves_no_doubt() {
         assert_eq!(inferred_zone("FR"), Some("Europe/Paris"));
-        assert_eq!(inferred_zone("DE"), Some("Europe/Berlin"), "IANA: most of Germany");
+        assert_eq!(
+            inferred_zone("DE"),
+            Some("Europe/Berlin"),
+            "IANA: most of Germany"
+        );
         assert_eq!(inferred_zone("JP"), Some("Asia/Tokyo"));
         assert_eq!(inferred_zone("US"), None, "six zones, none covers most");
         assert!(zones_of("US").unwrap().len() > 20);
@@ -146,7 +191,10 @@ mod tests {
 
     #[test]
     fn timezones_are_iana_names() {
-        assert_eq!(parse_timezone("America/New_York").unwrap().name(), "America/New_York");
+        assert_eq!(
+            parse_timezone("America/New_York").unwrap().name(),
+            "America/New_York"
+        );
         assert!(parse_timezone("Mars/Base").is_err());
         assert!(all_zones().contains(&"Europe/Berlin"));
     }

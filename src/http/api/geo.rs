@@ -53,22 +53,37 @@ impl GeoApi {
 
     /// A country's ISO 3166-2 subdivisions.
     #[oai(path = "/countries/:code/subdivisions", method = "get")]
-    async fn subdivisions(&self, _auth: Auth, code: Path<String>) -> ApiResult<Json<Vec<SubdivisionView>>> {
+    async fn subdivisions(
+        &self,
+        _auth: Auth,
+        code: Path<String>,
+    ) -> ApiResult<Json<Vec<SubdivisionView>>> {
         Ok(Json(
             geo::subdivisions(&code.0)?
                 .into_iter()
-                .map(|s| SubdivisionView { code: s.code.into(), name: s.name.into(), kind: s.kind.into() })
+                .map(|s| SubdivisionView {
+                    code: s.code.into(),
+                    name: s.name.into(),
+                    kind: s.kind.into(),
+                })
                 .collect(),
         ))
     }
 
     /// A country's IANA time zones.
     #[oai(path = "/countries/:code/timezones", method = "get")]
-    async fn country_zones(&self, _auth: Auth, code: Path<String>) -> ApiResult<Json<Vec<ZoneView>>> {
+    async fn country_zones(
+        &self,
+        _auth: Auth,
+        code: Path<String>,
+    ) -> ApiResult<Json<Vec<ZoneView>>> {
         Ok(Json(
             geo::zones_of(&code.0)?
                 .into_iter()
-                .map(|z| ZoneView { name: z.name.into(), comment: z.comment.into() })
+                .map(|z| ZoneView {
+                    name: z.name.into(),
+                    comment: z.comment.into(),
+                })
                 .collect(),
         ))
     }

@@ -11,11 +11,11 @@ use poem_openapi::{Object, OpenApi};
 
 use super::common::Deleted;
 use super::ApiTags;
+use crate::domain::crm::calls::{self, Call, NewCall};
 use crate::domain::crm::contacts::{self, Contact, ContactPatch, NewContact};
 use crate::domain::crm::followups::{self, FollowUp, FollowUpInput, FollowUps, HistoryEntry};
 use crate::domain::crm::leads::{self, Lead, LeadDetail, LeadPatch, NewLead};
 use crate::domain::crm::query::{self, FollowUpDue, LeadFilter, PageRequest, SortKey};
-use crate::domain::crm::calls::{self, Call, NewCall};
 use crate::http::auth::Auth;
 use crate::http::error::ApiResult;
 use crate::http::AppState;
@@ -111,7 +111,10 @@ pub struct LeadDetailView {
 
 impl From<LeadDetail> for LeadDetailView {
     fn from(d: LeadDetail) -> Self {
-        LeadDetailView { lead: d.lead.into(), contacts: d.contacts.into_iter().map(Into::into).collect() }
+        LeadDetailView {
+            lead: d.lead.into(),
+            contacts: d.contacts.into_iter().map(Into::into).collect(),
+        }
     }
 }
 
@@ -126,7 +129,13 @@ struct ContactInput {
 
 impl From<ContactInput> for NewContact {
     fn from(c: ContactInput) -> Self {
-        NewContact { name: c.name, position: c.position, phone: c.phone, email: c.email, linkedin: c.linkedin }
+        NewContact {
+            name: c.name,
+            position: c.position,
+            phone: c.phone,
+            email: c.email,
+            linkedin: c.linkedin,
+        }
     }
 }
 
@@ -346,7 +355,11 @@ impl FilterParams {
             tag: self.tag,
             created_from: self.created_from,
             created_to: self.created_to,
-            follow_up_due: self.follow_up_due.as_deref().map(FollowUpDue::parse).transpose()?,
+            follow_up_due: self
+                .follow_up_due
+                .as_deref()
+                .map(FollowUpDue::parse)
+                .transpose()?,
             q: self.q,
             deleted: self.deleted.unwrap_or(false),
         })
@@ -400,13 +413,21 @@ impl LeadsApi {
         }
         .into_filter()?;
         let page = PageRequest {
-            sort: sort.0.as_deref().map(SortKey::parse).transpose()?.unwrap_or_default(),
+            sort: sort
+                .0
+                .as_deref()
+                .map(SortKey::parse)
+                .transpose()?
+                .unwrap_or_default(),
             descending: !matches!(order.0.as_deref(), Some("asc")),
             after: after.0,
             limit: limit.0.unwrap_or(50) as usize,
         };
         let result = query::list(&state.ctx, auth.actor(), &filter, &page).await?;
-        Ok(Json(LeadPageView { items: result.items.into_iter().map(Into::into).collect(), next_cursor: result.next_cursor }))
+        Ok(Json(LeadPageView {
+            items: result.items.into_iter().map(Into::into).collect(),
+            next_cursor: result.next_cursor,
+        }))
     }
 
     /// How many leads match the filter, within what the caller may see.
@@ -439,12 +460,19 @@ impl LeadsApi {
             ..Default::default()
         }
         .into_filter()?;
-        Ok(Json(CountView { count: query::count(&state.ctx, auth.actor(), &filter).await? }))
+        Ok(Json(CountView {
+            count: query::count(&state.ctx, auth.actor(), &filter).await?,
+        }))
     }
 
     /// Create a lead, with contacts if given.
     #[oai(path = "/", method = "post")]
-    async fn create(&self, state: Data<&Arc<AppState>>, auth: Auth, body: Json<CreateLead>) -> ApiResult<Json<LeadDetailView>> {
+    async fn create(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        body: Json<CreateLead>,
+    ) -> ApiResult<Json<LeadDetailView>> {
         let b = body.0;
         let input = NewLead {
             company_name: b.company_name,
@@ -459,18 +487,33 @@ impl LeadsApi {
             tags: b.tags,
             contacts: b.contacts.into_iter().map(Into::into).collect(),
         };
-        Ok(Json(leads::create(&state.ctx, auth.actor(), input).await?.into()))
+        Ok(Json(
+            leads::create(&state.ctx, auth.actor(), input).await?.into(),
+        ))
     }
 
     /// One lead with its contacts.
     #[oai(path = "/:id", method = "get")]
-    async fn get(&self, state: Data<&Arc<AppState>>, auth: Auth, id: Path<String>) -> ApiResult<Json<LeadDetailView>> {
-        Ok(Json(leads::get(&state.ctx, auth.actor(), &id.0).await?.into()))
+    async fn get(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+    ) -> ApiResult<Json<LeadDetailView>> {
+        Ok(Json(
+            leads::get(&state.ctx, auth.actor(), &id.0).await?.into(),
+        ))
     }
 
     /// Change a lead; changing the owner needs `leads.assign`.
     #[oai(path = "/:id", method = "patch")]
-    async fn update(&self, state: Data<&Arc<AppState>>, auth: Auth, id: Path<String>, body: Json<UpdateLead>) -> ApiResult<Json<LeadView>> {
+    async fn update(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+        body: Json<UpdateLead>,
+    ) -> ApiResult<Json<LeadView>> {
         let b = body.0;
         let patch = LeadPatch {
             company_name: b.company_name,
@@ -484,38 +527,87 @@ impl LeadsApi {
             source: patch_field(b.source),
             tags: b.tags,
         };
-        Ok(Json(leads::update(&state.ctx, auth.actor(), &id.0, patch).await?.into()))
+        Ok(Json(
+            leads::update(&state.ctx, auth.actor(), &id.0, patch)
+                .await?
+                .into(),
+        ))
     }
 
     /// Move a lead to the trash (restorable).
     #[oai(path = "/:id", method = "delete")]
-    async fn delete(&self, state: Data<&Arc<AppState>>, auth: Auth, id: Path<String>) -> ApiResult<Json<Deleted>> {
+    async fn delete(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+    ) -> ApiResult<Json<Deleted>> {
         leads::delete(&state.ctx, auth.actor(), &id.0).await?;
         Ok(Json(Deleted { deleted: true }))
     }
 
     /// Bring a lead back from the trash with everything it had.
     #[oai(path = "/:id/restore", method = "post")]
-    async fn restore(&self, state: Data<&Arc<AppState>>, auth: Auth, id: Path<String>) -> ApiResult<Json<LeadView>> {
-        Ok(Json(leads::restore(&state.ctx, auth.actor(), &id.0).await?.into()))
+    async fn restore(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+    ) -> ApiResult<Json<LeadView>> {
+        Ok(Json(
+            leads::restore(&state.ctx, auth.actor(), &id.0)
+                .await?
+                .into(),
+        ))
     }
 
     /// Give a lead to another user.
     #[oai(path = "/:id/assign", method = "post")]
-    async fn assign(&self, state: Data<&Arc<AppState>>, auth: Auth, id: Path<String>, body: Json<AssignLead>) -> ApiResult<Json<LeadView>> {
-        Ok(Json(leads::assign(&state.ctx, auth.actor(), &id.0, &body.owner).await?.into()))
+    async fn assign(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+        body: Json<AssignLead>,
+    ) -> ApiResult<Json<LeadView>> {
+        Ok(Json(
+            leads::assign(&state.ctx, auth.actor(), &id.0, &body.owner)
+                .await?
+                .into(),
+        ))
     }
 
     /// The lead's contacts.
     #[oai(path = "/:id/contacts", method = "get")]
-    async fn contacts(&self, state: Data<&Arc<AppState>>, auth: Auth, id: Path<String>) -> ApiResult<Json<Vec<ContactView>>> {
-        Ok(Json(contacts::list(&state.ctx, auth.actor(), &id.0).await?.into_iter().map(Into::into).collect()))
+    async fn contacts(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+    ) -> ApiResult<Json<Vec<ContactView>>> {
+        Ok(Json(
+            contacts::list(&state.ctx, auth.actor(), &id.0)
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+        ))
     }
 
     /// Add a contact.
     #[oai(path = "/:id/contacts", method = "post")]
-    async fn add_contact(&self, state: Data<&Arc<AppState>>, auth: Auth, id: Path<String>, body: Json<ContactInput>) -> ApiResult<Json<ContactView>> {
-        Ok(Json(contacts::add(&state.ctx, auth.actor(), &id.0, body.0.into()).await?.into()))
+    async fn add_contact(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+        body: Json<ContactInput>,
+    ) -> ApiResult<Json<ContactView>> {
+        Ok(Json(
+            contacts::add(&state.ctx, auth.actor(), &id.0, body.0.into())
+                .await?
+                .into(),
+        ))
     }
 
     /// Change a contact; `null` clears a field.
@@ -536,20 +628,39 @@ impl LeadsApi {
             email: patch_field(b.email),
             linkedin: patch_field(b.linkedin),
         };
-        Ok(Json(contacts::update(&state.ctx, auth.actor(), &id.0, &contact_id.0, patch).await?.into()))
+        Ok(Json(
+            contacts::update(&state.ctx, auth.actor(), &id.0, &contact_id.0, patch)
+                .await?
+                .into(),
+        ))
     }
 
     /// Remove a contact (its values stay in the audit log).
     #[oai(path = "/:id/contacts/:contact_id", method = "delete")]
-    async fn delete_contact(&self, state: Data<&Arc<AppState>>, auth: Auth, id: Path<String>, contact_id: Path<String>) -> ApiResult<Json<Deleted>> {
+    async fn delete_contact(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+        contact_id: Path<String>,
+    ) -> ApiResult<Json<Deleted>> {
         contacts::delete(&state.ctx, auth.actor(), &id.0, &contact_id.0).await?;
         Ok(Json(Deleted { deleted: true }))
     }
 
     /// The three follow-up tiers and their history.
     #[oai(path = "/:id/follow-ups", method = "get")]
-    async fn follow_ups(&self, state: Data<&Arc<AppState>>, auth: Auth, id: Path<String>) -> ApiResult<Json<FollowUpsView>> {
-        Ok(Json(followups::get(&state.ctx, auth.actor(), &id.0).await?.into()))
+    async fn follow_ups(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+    ) -> ApiResult<Json<FollowUpsView>> {
+        Ok(Json(
+            followups::get(&state.ctx, auth.actor(), &id.0)
+                .await?
+                .into(),
+        ))
     }
 
     /// Log or schedule follow-up 1, 2 or 3.
@@ -573,20 +684,50 @@ impl LeadsApi {
             done_at: b.done_at,
             notes: b.notes,
         };
-        Ok(Json(followups::log(&state.ctx, auth.actor(), &id.0, tier.0, input).await?.into()))
+        Ok(Json(
+            followups::log(&state.ctx, auth.actor(), &id.0, tier.0, input)
+                .await?
+                .into(),
+        ))
     }
 
     /// The lead's calls, newest first.
     #[oai(path = "/:id/calls", method = "get")]
-    async fn calls(&self, state: Data<&Arc<AppState>>, auth: Auth, id: Path<String>) -> ApiResult<Json<Vec<CallView>>> {
-        Ok(Json(calls::list(&state.ctx, auth.actor(), &id.0).await?.into_iter().map(Into::into).collect()))
+    async fn calls(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+    ) -> ApiResult<Json<Vec<CallView>>> {
+        Ok(Json(
+            calls::list(&state.ctx, auth.actor(), &id.0)
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+        ))
     }
 
     /// Log a call (`calls.log`).
     #[oai(path = "/:id/calls", method = "post")]
-    async fn log_call(&self, state: Data<&Arc<AppState>>, auth: Auth, id: Path<String>, body: Json<LogCall>) -> ApiResult<Json<CallView>> {
+    async fn log_call(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+        body: Json<LogCall>,
+    ) -> ApiResult<Json<CallView>> {
         let b = body.0;
-        let input = NewCall { outcome: b.outcome, duration_seconds: b.duration_seconds, notes: b.notes, at: b.at };
-        Ok(Json(calls::log(&state.ctx, auth.actor(), &id.0, input).await?.into()))
+        let input = NewCall {
+            outcome: b.outcome,
+            duration_seconds: b.duration_seconds,
+            notes: b.notes,
+            at: b.at,
+        };
+        Ok(Json(
+            calls::log(&state.ctx, auth.actor(), &id.0, input)
+                .await?
+                .into(),
+        ))
     }
 }

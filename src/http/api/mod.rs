@@ -39,8 +39,19 @@ pub enum ApiTags {
 }
 
 pub type Api = (
-    (auth::AuthApi, users::UsersApi, roles::RolesApi, permissions::PermissionsApi, api_keys::ApiKeysApi),
-    (leads::LeadsApi, work_queues::WorkQueuesApi, pipeline::PipelineApi, geo::GeoApi),
+    (
+        auth::AuthApi,
+        users::UsersApi,
+        roles::RolesApi,
+        permissions::PermissionsApi,
+        api_keys::ApiKeysApi,
+    ),
+    (
+        leads::LeadsApi,
+        work_queues::WorkQueuesApi,
+        pipeline::PipelineApi,
+        geo::GeoApi,
+    ),
 );
 
 pub fn service() -> OpenApiService<Api, ()> {

@@ -105,57 +105,130 @@ impl From<AssignmentRule> for AssignmentView {
 impl PipelineApi {
     /// The pipeline, in order.
     #[oai(path = "/pipeline/statuses", method = "get")]
-    async fn list(&self, state: Data<&Arc<AppState>>, auth: Auth) -> ApiResult<Json<Vec<StatusView>>> {
-        Ok(Json(pipeline::list(&state.ctx, auth.actor()).await?.into_iter().map(Into::into).collect()))
+    async fn list(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+    ) -> ApiResult<Json<Vec<StatusView>>> {
+        Ok(Json(
+            pipeline::list(&state.ctx, auth.actor())
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+        ))
     }
 
     /// Add a status (`settings.manage`).
     #[oai(path = "/pipeline/statuses", method = "post")]
-    async fn create(&self, state: Data<&Arc<AppState>>, auth: Auth, body: Json<CreateStatus>) -> ApiResult<Json<StatusView>> {
+    async fn create(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        body: Json<CreateStatus>,
+    ) -> ApiResult<Json<StatusView>> {
         let b = body.0;
-        let input = StatusInput { key: Some(b.key), name: b.name, position: b.position, is_won: b.is_won, is_lost: b.is_lost };
-        Ok(Json(pipeline::create(&state.ctx, auth.actor(), input).await?.into()))
+        let input = StatusInput {
+            key: Some(b.key),
+            name: b.name,
+            position: b.position,
+            is_won: b.is_won,
+            is_lost: b.is_lost,
+        };
+        Ok(Json(
+            pipeline::create(&state.ctx, auth.actor(), input)
+                .await?
+                .into(),
+        ))
     }
 
     /// Rename, reorder or flag a status.
     #[oai(path = "/pipeline/statuses/:key", method = "patch")]
-    async fn update(&self, state: Data<&Arc<AppState>>, auth: Auth, key: Path<String>, body: Json<UpdateStatus>) -> ApiResult<Json<StatusView>> {
+    async fn update(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        key: Path<String>,
+        body: Json<UpdateStatus>,
+    ) -> ApiResult<Json<StatusView>> {
         let b = body.0;
-        let input = StatusInput { key: None, name: b.name, position: b.position, is_won: b.is_won, is_lost: b.is_lost };
-        Ok(Json(pipeline::update(&state.ctx, auth.actor(), &key.0, input).await?.into()))
+        let input = StatusInput {
+            key: None,
+            name: b.name,
+            position: b.position,
+            is_won: b.is_won,
+            is_lost: b.is_lost,
+        };
+        Ok(Json(
+            pipeline::update(&state.ctx, auth.actor(), &key.0, input)
+                .await?
+                .into(),
+        ))
     }
 
     /// Delete a status no lead has.
     #[oai(path = "/pipeline/statuses/:key", method = "delete")]
-    async fn delete(&self, state: Data<&Arc<AppState>>, auth: Auth, key: Path<String>) -> ApiResult<Json<Deleted>> {
+    async fn delete(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        key: Path<String>,
+    ) -> ApiResult<Json<Deleted>> {
         pipeline::delete(&state.ctx, auth.actor(), &key.0).await?;
         Ok(Json(Deleted { deleted: true }))
     }
 
     /// What happens after the third follow-up without a reply.
     #[oai(path = "/settings/after-third-follow-up", method = "get")]
-    async fn after_third(&self, state: Data<&Arc<AppState>>, _auth: Auth) -> ApiResult<Json<AfterThirdView>> {
+    async fn after_third(
+        &self,
+        state: Data<&Arc<AppState>>,
+        _auth: Auth,
+    ) -> ApiResult<Json<AfterThirdView>> {
         let r = settings::after_third_rule(&state.ctx).await?;
-        Ok(Json(AfterThirdView { enabled: r.enabled, status: r.status }))
+        Ok(Json(AfterThirdView {
+            enabled: r.enabled,
+            status: r.status,
+        }))
     }
 
     /// Change the after-third rule (`settings.manage`).
     #[oai(path = "/settings/after-third-follow-up", method = "put")]
-    async fn set_after_third(&self, state: Data<&Arc<AppState>>, auth: Auth, body: Json<AfterThirdView>) -> ApiResult<Json<AfterThirdView>> {
-        let rule = AfterThirdRule { enabled: body.enabled, status: body.0.status };
+    async fn set_after_third(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        body: Json<AfterThirdView>,
+    ) -> ApiResult<Json<AfterThirdView>> {
+        let rule = AfterThirdRule {
+            enabled: body.enabled,
+            status: body.0.status,
+        };
         let r = settings::set_after_third_rule(&state.ctx, auth.actor(), rule).await?;
-        Ok(Json(AfterThirdView { enabled: r.enabled, status: r.status }))
+        Ok(Json(AfterThirdView {
+            enabled: r.enabled,
+            status: r.status,
+        }))
     }
 
     /// How new leads without an owner are assigned.
     #[oai(path = "/settings/lead-assignment", method = "get")]
-    async fn assignment(&self, state: Data<&Arc<AppState>>, _auth: Auth) -> ApiResult<Json<AssignmentView>> {
+    async fn assignment(
+        &self,
+        state: Data<&Arc<AppState>>,
+        _auth: Auth,
+    ) -> ApiResult<Json<AssignmentView>> {
         Ok(Json(settings::assignment_rule(&state.ctx).await?.into()))
     }
 
     /// Change the assignment rule (`settings.manage`).
     #[oai(path = "/settings/lead-assignment", method = "put")]
-    async fn set_assignment(&self, state: Data<&Arc<AppState>>, auth: Auth, body: Json<AssignmentView>) -> ApiResult<Json<AssignmentView>> {
+    async fn set_assignment(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        body: Json<AssignmentView>,
+    ) -> ApiResult<Json<AssignmentView>> {
         let b = body.0;
         let rule = AssignmentRule {
             mode: match b.mode {
@@ -166,6 +239,10 @@ impl PipelineApi {
             role: b.role,
             territories: b.territories,
         };
-        Ok(Json(settings::set_assignment_rule(&state.ctx, auth.actor(), rule).await?.into()))
+        Ok(Json(
+            settings::set_assignment_rule(&state.ctx, auth.actor(), rule)
+                .await?
+                .into(),
+        ))
     }
 }

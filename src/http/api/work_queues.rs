@@ -78,12 +78,22 @@ impl WorkQueuesApi {
     /// The caller's next leads: due and reachable now (business hours in
     /// the lead's timezone), by priority and score.
     #[oai(path = "/calls/queue", method = "get", tag = "ApiTags::Calls")]
-    async fn queue(&self, state: Data<&Arc<AppState>>, auth: Auth, limit: Query<Option<u32>>) -> ApiResult<Json<Vec<QueueEntryView>>> {
-        let entries = calls::queue(&state.ctx, auth.actor(), limit.0.unwrap_or(20) as usize).await?;
+    async fn queue(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        limit: Query<Option<u32>>,
+    ) -> ApiResult<Json<Vec<QueueEntryView>>> {
+        let entries =
+            calls::queue(&state.ctx, auth.actor(), limit.0.unwrap_or(20) as usize).await?;
         Ok(Json(
             entries
                 .into_iter()
-                .map(|e| QueueEntryView { lead: e.lead.into(), reason: e.reason, local_time: e.local_time })
+                .map(|e| QueueEntryView {
+                    lead: e.lead.into(),
+                    reason: e.reason,
+                    local_time: e.local_time,
+                })
                 .collect(),
         ))
     }
