@@ -46,9 +46,14 @@ impl AppState {
 }
 
 impl AppState {
-    /// The largest request body accepted on `path`.
-    pub fn body_limit_for(&self, _path: &str) -> usize {
-        (self.config.max_body_kb * 1024) as usize
+    /// The largest request body accepted on `path`: file uploads and
+    /// imports may be large, everything else is small JSON.
+    pub fn body_limit_for(&self, path: &str) -> usize {
+        if path == "/api/v1/leads/import" {
+            (self.config.max_upload_mb * 1024 * 1024) as usize
+        } else {
+            (self.config.max_body_kb * 1024) as usize
+        }
     }
 }
 

@@ -6,6 +6,7 @@ mod api_keys;
 mod auth;
 mod errors;
 mod followups;
+mod import_export;
 mod leads;
 mod openapi;
 mod rbac;

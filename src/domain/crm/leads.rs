@@ -194,7 +194,11 @@ fn place(
 }
 
 /// A user named by id or username, who must be active.
-async fn resolve_user(ctx: &Ctx, raw: &str, field: &'static str) -> DomainResult<String> {
+pub(crate) async fn resolve_user(
+    ctx: &Ctx,
+    raw: &str,
+    field: &'static str,
+) -> DomainResult<String> {
     let raw = raw.trim().trim_start_matches('@');
     let record = match users::find_record(ctx, raw).await? {
         Some(r) => Some(r),
@@ -210,7 +214,11 @@ async fn resolve_user(ctx: &Ctx, raw: &str, field: &'static str) -> DomainResult
 }
 
 /// Who owns a new lead when no owner was given.
-async fn assigned_owner(ctx: &Ctx, actor: &Actor, country: Option<&str>) -> DomainResult<String> {
+pub(crate) async fn assigned_owner(
+    ctx: &Ctx,
+    actor: &Actor,
+    country: Option<&str>,
+) -> DomainResult<String> {
     let rule = settings::assignment_rule(ctx).await?;
     match rule.mode {
         settings::AssignmentMode::Manual => Ok(actor.user_id.clone()),
@@ -315,7 +323,7 @@ pub(crate) fn push_write(tx: &mut Transaction, lead: &Lead, contacts: &[(String,
 }
 
 /// The lead fields an audit row compares.
-fn audited(lead: &Lead) -> Value {
+pub(crate) fn audited(lead: &Lead) -> Value {
     json!({
         "company_name": lead.company_name, "website": lead.website, "industry": lead.industry,
         "status": lead.status, "country": lead.country, "state": lead.state, "timezone": lead.timezone,
@@ -338,11 +346,48 @@ pub(crate) struct PreparedLead {
     pub contacts: Vec<contacts::PreparedContact>,
 }
 
+/// What preparing a lead needs to look up. Single requests ask the
+/// database; an import answers from a cache loaded once per file.
+pub(crate) trait LeadLookups {
+    /// The pipeline status with this key.
+    fn status(&self, raw: &str) -> impl std::future::Future<Output = DomainResult<String>> + Send;
+    /// The active user named by id or username.
+    fn user(
+        &self,
+        raw: &str,
+        field: &'static str,
+    ) -> impl std::future::Future<Output = DomainResult<String>> + Send;
+    /// The owner the assignment rule gives a new lead.
+    fn default_owner(
+        &self,
+        actor: &Actor,
+        country: Option<&str>,
+    ) -> impl std::future::Future<Output = DomainResult<String>> + Send;
+}
+
+/// Lookups straight from the database.
+pub(crate) struct LiveLookups<'a>(pub &'a Ctx);
+
+impl LeadLookups for LiveLookups<'_> {
+    async fn status(&self, raw: &str) -> DomainResult<String> {
+        Ok(pipeline::require(self.0, raw).await?.id)
+    }
+
+    async fn user(&self, raw: &str, field: &'static str) -> DomainResult<String> {
+        resolve_user(self.0, raw, field).await
+    }
+
+    async fn default_owner(&self, actor: &Actor, country: Option<&str>) -> DomainResult<String> {
+        assigned_owner(self.0, actor, country).await
+    }
+}
+
 /// Checks a new lead without writing it: the import's dry run uses this too.
 pub(crate) async fn prepare(
     ctx: &Ctx,
     actor: &Actor,
     input: NewLead,
+    lookups: &impl LeadLookups,
 ) -> DomainResult<PreparedLead> {
     actor.require(Permission::LeadsWrite)?;
     let company_name = parse_company_name(&input.company_name)?;
@@ -358,12 +403,9 @@ pub(crate) async fn prepare(
         }
         None => (None, None),
     };
-    let status = pipeline::require(
-        ctx,
-        input.status.as_deref().unwrap_or(pipeline::INITIAL_STATUS),
-    )
-    .await?
-    .id;
+    let status = lookups
+        .status(input.status.as_deref().unwrap_or(pipeline::INITIAL_STATUS))
+        .await?;
     let (country, state, timezone) = place(
         input.country.as_deref(),
         input.state.as_deref(),
@@ -376,13 +418,13 @@ pub(crate) async fn prepare(
         .filter(|o| !o.is_empty())
     {
         Some(o) => {
-            let id = resolve_user(ctx, o, "owner").await?;
+            let id = lookups.user(o, "owner").await?;
             if id != actor.user_id {
                 actor.require(Permission::LeadsAssign)?;
             }
             id
         }
-        None => assigned_owner(ctx, actor, country.as_deref()).await?,
+        None => lookups.default_owner(actor, country.as_deref()).await?,
     };
     let mut prepared_contacts = Vec::with_capacity(input.contacts.len());
     for c in input.contacts {
@@ -454,7 +496,7 @@ pub(crate) fn push_create(
 
 #[tracing::instrument(skip_all, fields(actor = %actor.username))]
 pub async fn create(ctx: &Ctx, actor: &Actor, input: NewLead) -> DomainResult<LeadDetail> {
-    let prepared = prepare(ctx, actor, input).await?;
+    let prepared = prepare(ctx, actor, input, &LiveLookups(ctx)).await?;
     let mut tx = Transaction::new();
     let contacts = push_create(&mut tx, actor, &prepared);
     tx.commit(&ctx.store).await?;

@@ -3,9 +3,12 @@
 
 pub mod calls;
 pub mod contacts;
+pub mod export;
 pub mod followups;
+pub mod import;
 pub mod leads;
 pub mod normalize;
 pub mod pipeline;
 pub mod query;
 pub mod settings;
+pub mod timeline;

@@ -9,6 +9,7 @@ pub mod leads;
 pub mod permissions;
 pub mod pipeline;
 pub mod roles;
+pub mod transfer;
 pub mod users;
 pub mod work_queues;
 
@@ -36,6 +37,8 @@ pub enum ApiTags {
     Pipeline,
     /// Countries, subdivisions and time zones.
     Geo,
+    /// The audit log.
+    Audit,
 }
 
 pub type Api = (
@@ -51,6 +54,7 @@ pub type Api = (
         work_queues::WorkQueuesApi,
         pipeline::PipelineApi,
         geo::GeoApi,
+        transfer::TransferApi,
     ),
 );
 
@@ -58,7 +62,7 @@ pub fn service() -> OpenApiService<Api, ()> {
     OpenApiService::new(
         (
             (auth::AuthApi, users::UsersApi, roles::RolesApi, permissions::PermissionsApi, api_keys::ApiKeysApi),
-            (leads::LeadsApi, work_queues::WorkQueuesApi, pipeline::PipelineApi, geo::GeoApi),
+            (leads::LeadsApi, work_queues::WorkQueuesApi, pipeline::PipelineApi, geo::GeoApi, transfer::TransferApi),
         ),
         "EA CRM",
         env!("CARGO_PKG_VERSION"),

@@ -1,0 +1,944 @@
+//! CSV import of leads and contacts: header auto-mapping, a dry run, a
+//! per-row error report while good rows go in, a duplicate policy, batched
+//! transactions, progress on the event bus. The file is read as a stream,
+//! a batch at a time, so a 100,000-row file never sits in memory whole;
+//! re-running the same file changes nothing.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde::Serialize;
+use serde_json::json;
+use tokio::io::AsyncRead;
+use tokio::sync::mpsc;
+
+use super::contacts::{self, Contact, NewContact};
+use super::leads::{self, Lead, LeadLookups, LeadPatch, NewLead, Scope};
+use super::normalize::{company_key, parse_website};
+use super::{pipeline, settings};
+use crate::domain::actor::Actor;
+use crate::domain::audit;
+use crate::domain::error::{DomainError, DomainResult};
+use crate::domain::events::{Audience, Event};
+use crate::domain::permissions::Permission;
+use crate::domain::Ctx;
+use crate::store::Transaction;
+
+/// The fields a column can fill.
+pub const FIELDS: &[&str] = &[
+    "company_name",
+    "website",
+    "industry",
+    "status",
+    "country",
+    "state",
+    "timezone",
+    "owner",
+    "source",
+    "tags",
+    "contact_name",
+    "contact_first_name",
+    "contact_last_name",
+    "contact_position",
+    "contact_email",
+    "contact_phone",
+    "contact_linkedin",
+];
+
+/// Common spellings of each field in exported spreadsheets.
+const SYNONYMS: &[(&str, &[&str])] = &[
+    (
+        "company_name",
+        &[
+            "company",
+            "company name",
+            "organization",
+            "organisation",
+            "account",
+            "account name",
+            "business",
+            "business name",
+            "lead",
+            "lead name",
+        ],
+    ),
+    (
+        "website",
+        &[
+            "url",
+            "web",
+            "site",
+            "web site",
+            "domain",
+            "homepage",
+            "website url",
+        ],
+    ),
+    ("industry", &["sector", "vertical"]),
+    ("status", &["stage", "lead status", "pipeline stage"]),
+    ("country", &["country code", "nation"]),
+    (
+        "state",
+        &["region", "province", "state code", "subdivision"],
+    ),
+    ("timezone", &["tz", "time zone"]),
+    (
+        "owner",
+        &[
+            "assigned to",
+            "assignee",
+            "rep",
+            "sales rep",
+            "account owner",
+            "lead owner",
+        ],
+    ),
+    ("source", &["lead source", "channel", "origin"]),
+    ("tags", &["tag", "labels", "label"]),
+    (
+        "contact_name",
+        &["name", "contact", "full name", "contact person", "person"],
+    ),
+    (
+        "contact_first_name",
+        &["first name", "firstname", "given name"],
+    ),
+    (
+        "contact_last_name",
+        &["last name", "lastname", "surname", "family name"],
+    ),
+    (
+        "contact_position",
+        &["title", "job title", "position", "role"],
+    ),
+    (
+        "contact_email",
+        &["email", "e mail", "email address", "mail"],
+    ),
+    (
+        "contact_phone",
+        &[
+            "phone",
+            "telephone",
+            "tel",
+            "mobile",
+            "phone number",
+            "cell",
+        ],
+    ),
+    (
+        "contact_linkedin",
+        &["linkedin", "linkedin url", "linkedin profile"],
+    ),
+];
+
+fn normalise_header(h: &str) -> String {
+    h.trim()
+        .trim_start_matches('\u{feff}')
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_alphanumeric() { c } else { ' ' })
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Maps header positions to fields: explicit mappings (header -> field)
+/// first, then exact field names, then synonyms.
+pub fn map_headers(
+    headers: &[String],
+    explicit: &BTreeMap<String, String>,
+) -> DomainResult<BTreeMap<usize, &'static str>> {
+    let mut mapping = BTreeMap::new();
+    let explicit: BTreeMap<String, String> = explicit
+        .iter()
+        .map(|(h, f)| (normalise_header(h), f.trim().to_string()))
+        .collect();
+    if let Some((header, _)) = explicit
+        .iter()
+        .find(|(_, f)| !f.is_empty() && !FIELDS.contains(&f.as_str()))
+    {
+        return Err(DomainError::invalid(
+            "mapping",
+            format!("column `{header}` maps to an unknown field"),
+        ));
+    }
+    for (i, header) in headers.iter().enumerate() {
+        let h = normalise_header(header);
+        let field = if let Some(f) = explicit.get(&h) {
+            FIELDS.iter().find(|x| **x == f.as_str()).copied()
+        } else if let Some(f) = FIELDS.iter().find(|f| normalise_header(f) == h) {
+            Some(*f)
+        } else {
+            SYNONYMS
+                .iter()
+                .find(|(_, names)| names.contains(&h.as_str()))
+                .map(|(f, _)| *f)
+        };
+        if let Some(f) = field {
+            if !mapping.values().any(|v| *v == f) {
+                mapping.insert(i, f);
+            }
+        }
+    }
+    if !mapping.values().any(|f| *f == "company_name") {
+        return Err(DomainError::invalid(
+            "mapping",
+            "no column maps to company_name",
+        ));
+    }
+    Ok(mapping)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DuplicatePolicy {
+    /// Leave the existing lead alone.
+    #[default]
+    Skip,
+    /// Fill the existing lead with the row's non-empty values and add a new contact.
+    Update,
+    /// Create another lead anyway.
+    Create,
+}
+
+impl std::str::FromStr for DuplicatePolicy {
+    type Err = DomainError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "skip" => Ok(DuplicatePolicy::Skip),
+            "update" => Ok(DuplicatePolicy::Update),
+            "create" => Ok(DuplicatePolicy::Create),
+            _ => Err(DomainError::invalid("policy", "use skip, update or create")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    pub dry_run: bool,
+    pub policy: DuplicatePolicy,
+    /// Header -> field, for columns the auto-mapping gets wrong.
+    pub mapping: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RowError {
+    /// The line in the file (the header is line 1).
+    pub row: usize,
+    pub column: Option<String>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ImportReport {
+    pub dry_run: bool,
+    pub rows: usize,
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub skipped: usize,
+    pub failed: usize,
+    pub contacts_added: usize,
+    /// The column each field was read from.
+    pub mapping: BTreeMap<String, String>,
+    /// Per-row problems; the first 1,000 are kept.
+    pub errors: Vec<RowError>,
+}
+
+const MAX_REPORTED_ERRORS: usize = 1000;
+const BATCH_ROWS: usize = 250;
+
+/// One data line of the file.
+struct Line {
+    number: usize,
+    cells: Result<Vec<String>, String>,
+}
+
+/// Lookups answered from memory for the whole file.
+struct CachedLookups {
+    statuses: Vec<String>,
+    /// id and lower-case username of each active user.
+    users: Vec<(String, String)>,
+    rule: settings::AssignmentRule,
+    round_robin: Vec<String>,
+    turn: AtomicUsize,
+}
+
+impl CachedLookups {
+    async fn load(ctx: &Ctx) -> DomainResult<Self> {
+        let statuses = pipeline::list_all(ctx)
+            .await?
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
+        let rows: Vec<serde_json::Value> = ctx
+            .store
+            .run("SELECT record::id(id) AS id, username, role FROM user WHERE active = true ORDER BY username", json!({}))
+            .await?
+            .rows(0)?;
+        let rule = settings::assignment_rule(ctx).await?;
+        let users: Vec<(String, String)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r["id"].as_str().unwrap_or_default().to_string(),
+                    r["username"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        let round_robin = match (&rule.mode, &rule.role) {
+            (settings::AssignmentMode::RoundRobin, Some(role)) => rows
+                .iter()
+                .filter(|r| r["role"].as_str() == Some(role))
+                .map(|r| r["id"].as_str().unwrap_or_default().to_string())
+                .collect(),
+            _ => Vec::new(),
+        };
+        Ok(CachedLookups {
+            statuses,
+            users,
+            rule,
+            round_robin,
+            turn: AtomicUsize::new(0),
+        })
+    }
+}
+
+impl LeadLookups for CachedLookups {
+    async fn status(&self, raw: &str) -> DomainResult<String> {
+        let key = raw.trim().to_ascii_lowercase().replace([' ', '-'], "_");
+        self.statuses
+            .iter()
+            .find(|s| **s == key)
+            .cloned()
+            .ok_or_else(|| {
+                DomainError::invalid("status", format!("no pipeline status `{}`", raw.trim()))
+            })
+    }
+
+    async fn user(&self, raw: &str, field: &'static str) -> DomainResult<String> {
+        let raw = raw.trim().trim_start_matches('@').to_lowercase();
+        self.users
+            .iter()
+            .find(|(id, name)| *id == raw || *name == raw)
+            .map(|(id, _)| id.clone())
+            .ok_or_else(|| DomainError::invalid(field, format!("no active user `{raw}`")))
+    }
+
+    async fn default_owner(&self, actor: &Actor, country: Option<&str>) -> DomainResult<String> {
+        Ok(match self.rule.mode {
+            settings::AssignmentMode::Manual => actor.user_id.clone(),
+            settings::AssignmentMode::Territory => country
+                .and_then(|c| self.rule.territories.get(c))
+                .cloned()
+                .unwrap_or_else(|| actor.user_id.clone()),
+            settings::AssignmentMode::RoundRobin if !self.round_robin.is_empty() => {
+                let turn = self.turn.fetch_add(1, Ordering::Relaxed);
+                self.round_robin[turn % self.round_robin.len()].clone()
+            }
+            settings::AssignmentMode::RoundRobin => actor.user_id.clone(),
+        })
+    }
+}
+
+/// A row read into fields.
+struct RowFields(HashMap<&'static str, String>);
+
+impl RowFields {
+    fn get(&self, field: &str) -> Option<String> {
+        self.0
+            .get(field)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn contact(&self) -> Option<NewContact> {
+        let name = self.get("contact_name").or_else(|| {
+            let joined = [
+                self.get("contact_first_name"),
+                self.get("contact_last_name"),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+            (!joined.is_empty()).then_some(joined)
+        });
+        let email = self.get("contact_email");
+        let name = name.or_else(|| email.clone())?;
+        Some(NewContact {
+            name,
+            position: self.get("contact_position"),
+            phone: self.get("contact_phone"),
+            email,
+            linkedin: self.get("contact_linkedin"),
+        })
+    }
+
+    fn lead(&self) -> NewLead {
+        NewLead {
+            company_name: self.get("company_name").unwrap_or_default(),
+            website: self.get("website"),
+            industry: self.get("industry"),
+            status: self.get("status"),
+            country: self.get("country"),
+            state: self.get("state"),
+            timezone: self.get("timezone"),
+            owner: self.get("owner"),
+            source: self.get("source"),
+            tags: self
+                .get("tags")
+                .map(|t| t.split([';', ',', '|']).map(str::to_string).collect())
+                .unwrap_or_default(),
+            contacts: self.contact().into_iter().collect(),
+        }
+    }
+}
+
+/// Where leads met earlier in this import (or already stored) are, by each
+/// key duplicates are matched on.
+#[derive(Default)]
+struct KnownLeads {
+    by_domain: HashMap<String, String>,
+    by_company: HashMap<String, String>,
+    by_email: HashMap<String, String>,
+}
+
+impl KnownLeads {
+    fn find(&self, domain: Option<&str>, company: &str, email: Option<&str>) -> Option<String> {
+        domain
+            .and_then(|d| self.by_domain.get(d))
+            .or_else(|| self.by_company.get(company))
+            .or_else(|| email.and_then(|e| self.by_email.get(e)))
+            .cloned()
+    }
+
+    fn remember(&mut self, id: &str, domain: Option<&str>, company: &str, email: Option<&str>) {
+        if let Some(d) = domain {
+            self.by_domain
+                .entry(d.to_string())
+                .or_insert_with(|| id.to_string());
+        }
+        self.by_company
+            .entry(company.to_string())
+            .or_insert_with(|| id.to_string());
+        if let Some(e) = email {
+            self.by_email
+                .entry(e.to_string())
+                .or_insert_with(|| id.to_string());
+        }
+    }
+}
+
+/// Reads CSV from `input` and imports it.
+pub async fn import_csv(
+    ctx: &Ctx,
+    actor: &Actor,
+    input: impl AsyncRead + Unpin + Send + 'static,
+    options: ImportOptions,
+) -> DomainResult<ImportReport> {
+    actor.require(Permission::LeadsImport)?;
+    actor.require(Permission::LeadsWrite)?;
+    let scope = Scope::of(actor)?;
+    let (header_tx, header_rx) = tokio::sync::oneshot::channel::<Result<Vec<String>, String>>();
+    let (line_tx, mut line_rx) = mpsc::channel::<Line>(BATCH_ROWS * 2);
+    let reader = tokio::task::spawn_blocking(move || {
+        let bridge = tokio_util::io::SyncIoBridge::new(input);
+        let mut csv = csv::ReaderBuilder::new()
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .from_reader(bridge);
+        let headers = csv
+            .headers()
+            .map(|h| h.iter().map(str::to_string).collect::<Vec<_>>())
+            .map_err(|e| e.to_string());
+        let ok = headers.is_ok();
+        let _ = header_tx.send(headers);
+        if !ok {
+            return;
+        }
+        for (i, record) in csv.records().enumerate() {
+            let line = Line {
+                number: i + 2,
+                cells: record
+                    .map(|r| r.iter().map(str::to_string).collect())
+                    .map_err(|e| {
+                        // The csv crate's messages name byte offsets; the line is
+                        // enough for the person fixing the file.
+                        if matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) {
+                            "the line is not valid UTF-8".to_string()
+                        } else {
+                            "the line cannot be read as CSV".to_string()
+                        }
+                    }),
+            };
+            if line_tx.blocking_send(line).is_err() {
+                return;
+            }
+        }
+    });
+
+    let headers = header_rx
+        .await
+        .map_err(|_| DomainError::invalid("file", "the file cannot be read"))?
+        .map_err(|_| DomainError::invalid("file", "the first line must be a CSV header"))?;
+    let mapping = map_headers(&headers, &options.mapping)?;
+    let mut report = ImportReport {
+        dry_run: options.dry_run,
+        mapping: mapping
+            .iter()
+            .map(|(i, f)| (f.to_string(), headers[*i].clone()))
+            .collect(),
+        ..Default::default()
+    };
+    let column_of = |field: &str| -> Option<String> {
+        mapping
+            .iter()
+            .find(|(_, f)| **f == field)
+            .map(|(i, _)| headers[*i].clone())
+    };
+    let lookups = CachedLookups::load(ctx).await?;
+    let mut known = KnownLeads::default();
+    let mut batch: Vec<Line> = Vec::with_capacity(BATCH_ROWS);
+    loop {
+        let next = line_rx.recv().await;
+        let done = next.is_none();
+        if let Some(line) = next {
+            batch.push(line);
+        }
+        if batch.len() >= BATCH_ROWS || (done && !batch.is_empty()) {
+            let lines = std::mem::take(&mut batch);
+            run_batch(
+                ctx,
+                actor,
+                &scope,
+                &options,
+                &lookups,
+                &mapping,
+                &column_of,
+                &mut known,
+                lines,
+                &mut report,
+            )
+            .await?;
+            ctx.events.publish(Event::new(
+                "import.progress",
+                Audience::Users(vec![actor.user_id.clone()]),
+                json!({"rows": report.rows, "created": report.created, "updated": report.updated,
+                       "skipped": report.skipped, "failed": report.failed, "dry_run": report.dry_run}),
+            ));
+        }
+        if done {
+            break;
+        }
+    }
+    let _ = reader.await;
+    if !options.dry_run {
+        ctx.events.publish(Event::new(
+            "import.completed",
+            Audience::Users(vec![actor.user_id.clone()]),
+            serde_json::to_value(&report).unwrap_or_default(),
+        ));
+    }
+    Ok(report)
+}
+
+/// What a row turned into.
+enum Outcome {
+    Create(Box<leads::PreparedLead>),
+    Update {
+        before: Box<Lead>,
+        after: Box<Lead>,
+        contact: Option<Contact>,
+    },
+    AddContact {
+        lead: Box<Lead>,
+        contact: Contact,
+    },
+    Unchanged,
+    Skip,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_batch(
+    ctx: &Ctx,
+    actor: &Actor,
+    scope: &Scope,
+    options: &ImportOptions,
+    lookups: &CachedLookups,
+    mapping: &BTreeMap<usize, &'static str>,
+    column_of: &impl Fn(&str) -> Option<String>,
+    known: &mut KnownLeads,
+    lines: Vec<Line>,
+    report: &mut ImportReport,
+) -> DomainResult<()> {
+    let mut rows: Vec<(usize, RowFields)> = Vec::with_capacity(lines.len());
+    for line in lines {
+        report.rows += 1;
+        match line.cells {
+            Ok(cells) => {
+                let fields = mapping
+                    .iter()
+                    .filter_map(|(i, f)| cells.get(*i).map(|v| (*f, v.clone())))
+                    .collect();
+                rows.push((line.number, RowFields(fields)));
+            }
+            Err(reason) => fail(report, line.number, None, reason),
+        }
+    }
+    preload_existing(ctx, &rows, known).await?;
+
+    let mut outcomes: Vec<(usize, Outcome)> = Vec::with_capacity(rows.len());
+    for (number, row) in rows {
+        let new = row.lead();
+        let domain = new
+            .website
+            .as_deref()
+            .and_then(|w| parse_website(w).ok())
+            .map(|(_, d)| d);
+        let company = company_key(&new.company_name);
+        let email = row.get("contact_email").map(|e| e.to_lowercase());
+        let existing = match options.policy {
+            DuplicatePolicy::Create => None,
+            _ => known.find(domain.as_deref(), &company, email.as_deref()),
+        };
+        let outcome = match existing {
+            None => match leads::prepare(ctx, actor, new, lookups).await {
+                Ok(prepared) => {
+                    let email = prepared.contacts.first().and_then(|c| c.email.clone());
+                    known.remember(
+                        &prepared.lead.id,
+                        prepared.lead.domain.as_deref(),
+                        &company,
+                        email.as_deref(),
+                    );
+                    Outcome::Create(Box::new(prepared))
+                }
+                Err(e) => {
+                    row_error(report, number, e, column_of);
+                    continue;
+                }
+            },
+            Some(_) if options.policy == DuplicatePolicy::Skip => Outcome::Skip,
+            Some(id) => match merge(ctx, actor, scope, &id, &row, &outcomes).await {
+                Ok(outcome) => outcome,
+                Err(e) => {
+                    row_error(report, number, e, column_of);
+                    continue;
+                }
+            },
+        };
+        outcomes.push((number, outcome));
+    }
+
+    let mut tx = Transaction::new();
+    let mut writes = 0;
+    // Contacts of leads written in this batch, for their search text.
+    let mut batch_contacts: HashMap<String, Vec<(String, Option<String>)>> = HashMap::new();
+    for (_, outcome) in &outcomes {
+        match outcome {
+            Outcome::Create(prepared) => {
+                report.created += 1;
+                report.contacts_added += prepared.contacts.len();
+                if !options.dry_run {
+                    let created = leads::push_create(&mut tx, actor, prepared);
+                    let names = created
+                        .iter()
+                        .map(|c| (c.name.clone(), c.email.clone()))
+                        .collect();
+                    batch_contacts.insert(prepared.lead.id.clone(), names);
+                    writes += 1;
+                }
+            }
+            Outcome::Update {
+                before,
+                after,
+                contact,
+            } => {
+                report.updated += 1;
+                report.contacts_added += usize::from(contact.is_some());
+                if !options.dry_run {
+                    let names =
+                        search_names(ctx, &mut batch_contacts, &after.id, contact.as_ref()).await?;
+                    leads::push_write(&mut tx, after, &names);
+                    let changes = audit::diff(&leads::audited(before), &leads::audited(after), &[]);
+                    audit::record_about(
+                        &mut tx,
+                        actor,
+                        Some(&after.id),
+                        "lead",
+                        &after.id,
+                        "import_update",
+                        &changes,
+                        after.updated_at,
+                    );
+                    if let Some(c) = contact {
+                        contacts::push_insert(&mut tx, actor, c);
+                    }
+                    writes += 1;
+                }
+            }
+            Outcome::AddContact { lead, contact } => {
+                report.updated += 1;
+                report.contacts_added += 1;
+                if !options.dry_run {
+                    let names =
+                        search_names(ctx, &mut batch_contacts, &lead.id, Some(contact)).await?;
+                    leads::push_write(&mut tx, lead, &names);
+                    contacts::push_insert(&mut tx, actor, contact);
+                    writes += 1;
+                }
+            }
+            Outcome::Unchanged => report.unchanged += 1,
+            Outcome::Skip => report.skipped += 1,
+        }
+    }
+    if writes > 0 {
+        tx.commit(&ctx.store).await?;
+    }
+    Ok(())
+}
+
+/// The contact names and emails of a lead for its search text: those
+/// written earlier in this batch, else the stored ones, plus `extra`.
+async fn search_names(
+    ctx: &Ctx,
+    batch_contacts: &mut HashMap<String, Vec<(String, Option<String>)>>,
+    id: &str,
+    extra: Option<&Contact>,
+) -> DomainResult<Vec<(String, Option<String>)>> {
+    let mut names = match batch_contacts.get(id) {
+        Some(n) => n.clone(),
+        None => contacts::of_lead(ctx, id)
+            .await?
+            .iter()
+            .map(|c| (c.name.clone(), c.email.clone()))
+            .collect(),
+    };
+    names.extend(extra.map(|c| (c.name.clone(), c.email.clone())));
+    batch_contacts.insert(id.to_string(), names.clone());
+    Ok(names)
+}
+
+/// Loads the stored leads that rows of this batch may duplicate.
+async fn preload_existing(
+    ctx: &Ctx,
+    rows: &[(usize, RowFields)],
+    known: &mut KnownLeads,
+) -> DomainResult<()> {
+    let mut domains = Vec::new();
+    let mut companies = Vec::new();
+    let mut emails = Vec::new();
+    for (_, row) in rows {
+        if let Some((_, d)) = row.get("website").and_then(|w| parse_website(&w).ok()) {
+            domains.push(d);
+        }
+        if let Some(c) = row.get("company_name") {
+            companies.push(company_key(&c));
+        }
+        if let Some(e) = row.get("contact_email") {
+            emails.push(e.to_lowercase());
+        }
+    }
+    let results = ctx
+        .store
+        .run(
+            "SELECT record::id(id) AS id, domain, company_key FROM lead
+                WHERE deleted_at IS NONE AND (domain IN $domains OR company_key IN $companies);
+             SELECT lead, email FROM contact WHERE email IN $emails;",
+            json!({"domains": domains, "companies": companies, "emails": emails}),
+        )
+        .await?;
+    for row in results.rows::<serde_json::Value>(0)? {
+        let id = row["id"].as_str().unwrap_or_default();
+        known.remember(
+            id,
+            row["domain"].as_str(),
+            row["company_key"].as_str().unwrap_or_default(),
+            None,
+        );
+    }
+    for row in results.rows::<serde_json::Value>(1)? {
+        if let (Some(lead), Some(email)) = (row["lead"].as_str(), row["email"].as_str()) {
+            known
+                .by_email
+                .entry(email.to_string())
+                .or_insert_with(|| lead.to_string());
+        }
+    }
+    Ok(())
+}
+
+/// The update policy for a row that matches lead `id`: fill in the row's
+/// non-empty fields and add its contact when the lead does not have it.
+async fn merge(
+    ctx: &Ctx,
+    actor: &Actor,
+    scope: &Scope,
+    id: &str,
+    row: &RowFields,
+    earlier: &[(usize, Outcome)],
+) -> DomainResult<Outcome> {
+    // A lead created or changed earlier in this batch is not stored yet.
+    let pending = earlier.iter().rev().find_map(|(_, o)| match o {
+        Outcome::Create(p) if p.lead.id == id => Some((
+            p.lead.clone(),
+            p.contacts
+                .iter()
+                .map(|c| c.to_contact(id, p.lead.created_at))
+                .collect::<Vec<_>>(),
+        )),
+        Outcome::Update { after, .. } if after.id == id => Some(((**after).clone(), Vec::new())),
+        Outcome::AddContact { lead, .. } if lead.id == id => Some(((**lead).clone(), Vec::new())),
+        _ => None,
+    });
+    let (before, mut known_contacts) = match pending {
+        Some((lead, contacts)) => (lead, contacts),
+        None => {
+            let lead = leads::find(ctx, id)
+                .await?
+                .ok_or(DomainError::NotFound("lead"))?;
+            (lead, Vec::new())
+        }
+    };
+    if !scope.allows(&before) {
+        return Err(DomainError::Conflict(
+            "duplicates a lead you cannot see".into(),
+        ));
+    }
+    if known_contacts.is_empty() {
+        known_contacts = contacts::of_lead(ctx, id).await?;
+    }
+    for (_, o) in earlier {
+        match o {
+            Outcome::Update {
+                after,
+                contact: Some(c),
+                ..
+            } if after.id == id => known_contacts.push(c.clone()),
+            Outcome::AddContact { lead, contact } if lead.id == id => {
+                known_contacts.push(contact.clone())
+            }
+            _ => {}
+        }
+    }
+    let patch = LeadPatch {
+        company_name: None,
+        website: row.get("website").map(Some),
+        industry: row.get("industry").map(Some),
+        status: row.get("status"),
+        country: row.get("country").map(Some),
+        state: row.get("state").map(Some),
+        timezone: row.get("timezone").map(Some),
+        owner: row.get("owner").map(Some),
+        source: row.get("source").map(Some),
+        tags: row
+            .get("tags")
+            .map(|t| t.split([';', ',', '|']).map(str::to_string).collect()),
+    };
+    let mut after = leads::apply_patch(ctx, actor, &before, patch).await?;
+    let now = ctx.now();
+    let contact = match row.contact() {
+        Some(c) => {
+            let prepared = contacts::prepare(c, after.country.as_deref())?;
+            let duplicate = known_contacts.iter().any(|k| {
+                (prepared.email.is_some() && k.email == prepared.email)
+                    || (prepared.email.is_none() && k.name.eq_ignore_ascii_case(&prepared.name))
+            });
+            (!duplicate).then(|| prepared.to_contact(id, now))
+        }
+        None => None,
+    };
+    let changed = audit::diff(&leads::audited(&before), &leads::audited(&after), &[]);
+    Ok(match (changed.is_empty(), contact) {
+        (true, None) => Outcome::Unchanged,
+        (true, Some(contact)) => Outcome::AddContact {
+            lead: Box::new(before),
+            contact,
+        },
+        (false, contact) => {
+            after.updated_at = now;
+            Outcome::Update {
+                before: Box::new(before),
+                after: Box::new(after),
+                contact,
+            }
+        }
+    })
+}
+
+fn fail(report: &mut ImportReport, row: usize, column: Option<String>, reason: String) {
+    report.failed += 1;
+    if report.errors.len() < MAX_REPORTED_ERRORS {
+        report.errors.push(RowError {
+            row,
+            column,
+            reason,
+        });
+    }
+}
+
+fn row_error(
+    report: &mut ImportReport,
+    row: usize,
+    error: DomainError,
+    column_of: &impl Fn(&str) -> Option<String>,
+) {
+    let (column, reason) = match &error {
+        DomainError::Invalid { field, reason } => {
+            let field = match *field {
+                "name" | "email" | "phone" | "linkedin" | "position" => format!("contact_{field}"),
+                other => other.to_string(),
+            };
+            (column_of(&field).or(Some(field)), reason.clone())
+        }
+        DomainError::Forbidden(p) => (None, format!("missing permission `{p}`")),
+        DomainError::Conflict(m) => (None, m.clone()),
+        other => (None, other.to_string()),
+    };
+    fail(report, row, column, reason);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn common_header_spellings_map_to_fields() {
+        let headers: Vec<String> = [
+            "Company",
+            "Web Site",
+            "E-Mail",
+            "First Name",
+            "Last Name",
+            "Job Title",
+            "Mystery",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let m = map_headers(&headers, &BTreeMap::new()).unwrap();
+        assert_eq!(m[&0], "company_name");
+        assert_eq!(m[&1], "website");
+        assert_eq!(m[&2], "contact_email");
+        assert_eq!(m[&3], "contact_first_name");
+        assert_eq!(m[&4], "contact_last_name");
+        assert_eq!(m[&5], "contact_position");
+        assert!(!m.contains_key(&6));
+    }
+
+    #[test]
+    fn explicit_mapping_wins_and_company_is_required() {
+        let headers: Vec<String> = ["Firma", "Notes"].iter().map(|s| s.to_string()).collect();
+        assert!(map_headers(&headers, &BTreeMap::new()).is_err());
+        let explicit = BTreeMap::from([("Firma".to_string(), "company_name".to_string())]);
+        assert_eq!(
+            map_headers(&headers, &explicit).unwrap()[&0],
+            "company_name"
+        );
+        let wrong = BTreeMap::from([("Firma".to_string(), "shoe_size".to_string())]);
+        assert!(map_headers(&headers, &wrong).is_err());
+    }
+}

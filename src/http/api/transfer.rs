@@ -1,0 +1,280 @@
+//! `/leads/import`, `/leads/export`, `/leads/{id}/timeline` and `/audit`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem::Body;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::{Binary, Json};
+use poem_openapi::{ApiRequest, ApiResponse, Object, OpenApi};
+
+use super::leads::FilterParams;
+use super::ApiTags;
+use crate::domain::audit::AuditRow;
+use crate::domain::crm::export;
+use crate::domain::crm::import::{self, ImportOptions, ImportReport, RowError};
+use crate::domain::crm::timeline::{self, AuditFilter, TimelineItem};
+use crate::domain::error::DomainError;
+use crate::http::auth::Auth;
+use crate::http::error::ApiResult;
+use crate::http::AppState;
+
+pub struct TransferApi;
+
+#[derive(ApiRequest)]
+enum CsvUpload {
+    /// The CSV file as the request body.
+    #[oai(content_type = "text/csv")]
+    Csv(Binary<Body>),
+    #[oai(content_type = "application/octet-stream")]
+    Bytes(Binary<Body>),
+}
+
+#[derive(Object)]
+struct RowErrorView {
+    /// The line in the file; the header is line 1.
+    row: u64,
+    column: Option<String>,
+    reason: String,
+}
+
+impl From<RowError> for RowErrorView {
+    fn from(e: RowError) -> Self {
+        RowErrorView {
+            row: e.row as u64,
+            column: e.column,
+            reason: e.reason,
+        }
+    }
+}
+
+#[derive(Object)]
+struct ImportReportView {
+    dry_run: bool,
+    rows: u64,
+    created: u64,
+    updated: u64,
+    unchanged: u64,
+    skipped: u64,
+    failed: u64,
+    contacts_added: u64,
+    /// Field -> the column it was read from.
+    mapping: BTreeMap<String, String>,
+    errors: Vec<RowErrorView>,
+}
+
+impl From<ImportReport> for ImportReportView {
+    fn from(r: ImportReport) -> Self {
+        ImportReportView {
+            dry_run: r.dry_run,
+            rows: r.rows as u64,
+            created: r.created as u64,
+            updated: r.updated as u64,
+            unchanged: r.unchanged as u64,
+            skipped: r.skipped as u64,
+            failed: r.failed as u64,
+            contacts_added: r.contacts_added as u64,
+            mapping: r.mapping,
+            errors: r.errors.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+enum CsvDownload {
+    /// The leads as CSV, with the import's column names.
+    #[oai(status = 200, content_type = "text/csv; charset=utf-8")]
+    Csv(Binary<Body>, #[oai(header = "Content-Disposition")] String),
+}
+
+#[derive(Object)]
+struct TimelineItemView {
+    at: DateTime<Utc>,
+    /// change, follow_up or call.
+    kind: String,
+    actor: Option<String>,
+    summary: String,
+    details: serde_json::Value,
+}
+
+impl From<TimelineItem> for TimelineItemView {
+    fn from(t: TimelineItem) -> Self {
+        TimelineItemView {
+            at: t.at,
+            kind: t.kind,
+            actor: t.actor,
+            summary: t.summary,
+            details: t.details,
+        }
+    }
+}
+
+#[derive(Object)]
+struct AuditRowView {
+    id: String,
+    at: DateTime<Utc>,
+    actor: Option<String>,
+    actor_name: Option<String>,
+    /// api, web, telegram, discord or system.
+    channel: String,
+    entity: String,
+    entity_id: String,
+    action: String,
+    field: Option<String>,
+    /// JSON text of the value before.
+    old: Option<String>,
+    /// JSON text of the value after.
+    new: Option<String>,
+    subject: Option<String>,
+}
+
+impl From<AuditRow> for AuditRowView {
+    fn from(r: AuditRow) -> Self {
+        AuditRowView {
+            id: r.id,
+            at: r.at,
+            actor: r.actor,
+            actor_name: r.actor_name,
+            channel: r.channel,
+            entity: r.entity,
+            entity_id: r.entity_id,
+            action: r.action,
+            field: r.field,
+            old: r.old,
+            new: r.new,
+            subject: r.subject,
+        }
+    }
+}
+
+#[OpenApi(tag = "ApiTags::Leads")]
+impl TransferApi {
+    /// Import leads and contacts from CSV. Bad rows are reported while good
+    /// rows go in; duplicates (same domain, company name or contact email)
+    /// follow `policy`; `dry_run` checks without writing.
+    #[oai(path = "/leads/import", method = "post")]
+    async fn import(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        /// Check and report without writing.
+        dry_run: Query<Option<bool>>,
+        /// skip (default), update or create.
+        policy: Query<Option<String>>,
+        /// JSON object header -> field, for columns the auto-mapping misses.
+        mapping: Query<Option<String>>,
+        body: CsvUpload,
+    ) -> ApiResult<Json<ImportReportView>> {
+        let mapping: BTreeMap<String, String> =
+            match mapping.0.as_deref().filter(|m| !m.trim().is_empty()) {
+                Some(m) => serde_json::from_str(m).map_err(|_| {
+                    DomainError::invalid("mapping", "must be a JSON object of header to field")
+                })?,
+                None => BTreeMap::new(),
+            };
+        let options = ImportOptions {
+            dry_run: dry_run.0.unwrap_or(false),
+            policy: policy.0.as_deref().unwrap_or("skip").parse()?,
+            mapping,
+        };
+        let (CsvUpload::Csv(Binary(body)) | CsvUpload::Bytes(Binary(body))) = body;
+        let report =
+            import::import_csv(&state.ctx, auth.actor(), body.into_async_read(), options).await?;
+        Ok(Json(report.into()))
+    }
+
+    /// The leads a filter selects, as CSV (`leads.export`), streamed.
+    #[allow(clippy::too_many_arguments)]
+    #[oai(path = "/leads/export", method = "get")]
+    async fn export(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        status: Query<Option<String>>,
+        owner: Query<Option<String>>,
+        country: Query<Option<String>>,
+        #[oai(name = "state")] region: Query<Option<String>>,
+        industry: Query<Option<String>>,
+        tag: Query<Option<String>>,
+        q: Query<Option<String>>,
+    ) -> ApiResult<CsvDownload> {
+        let filter = FilterParams {
+            status: status.0,
+            owner: owner.0,
+            country: country.0,
+            state: region.0,
+            industry: industry.0,
+            tag: tag.0,
+            q: q.0,
+            ..Default::default()
+        }
+        .into_filter()?;
+        let rx = export::export_csv(state.ctx.clone(), auth.actor().clone(), filter).await?;
+        let stream = tokio_stream_from(rx);
+        let name = format!(
+            "attachment; filename=\"leads-{}.csv\"",
+            state.ctx.now().format("%Y%m%d-%H%M%S")
+        );
+        Ok(CsvDownload::Csv(
+            Binary(Body::from_bytes_stream(stream)),
+            name,
+        ))
+    }
+
+    /// Everything that happened to a lead: changes, follow-ups and calls.
+    #[oai(path = "/leads/:id/timeline", method = "get")]
+    async fn timeline(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+        limit: Query<Option<u32>>,
+    ) -> ApiResult<Json<Vec<TimelineItemView>>> {
+        let items = timeline::lead_timeline(
+            &state.ctx,
+            auth.actor(),
+            &id.0,
+            limit.0.unwrap_or(100) as usize,
+        )
+        .await?;
+        Ok(Json(items.into_iter().map(Into::into).collect()))
+    }
+
+    /// The audit log (`audit.read`), newest first, filtered by entity, user and date.
+    #[allow(clippy::too_many_arguments)]
+    #[oai(path = "/audit", method = "get", tag = "ApiTags::Audit")]
+    async fn audit(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        entity: Query<Option<String>>,
+        entity_id: Query<Option<String>>,
+        /// A user id: their actions.
+        user: Query<Option<String>>,
+        from: Query<Option<DateTime<Utc>>>,
+        to: Query<Option<DateTime<Utc>>>,
+        /// The id of the last row of the previous page.
+        after: Query<Option<String>>,
+        limit: Query<Option<u32>>,
+    ) -> ApiResult<Json<Vec<AuditRowView>>> {
+        let filter = AuditFilter {
+            entity: entity.0,
+            entity_id: entity_id.0,
+            user: user.0,
+            from: from.0,
+            to: to.0,
+            after: after.0,
+            limit: limit.0.unwrap_or(100) as usize,
+        };
+        let rows = timeline::audit_log(&state.ctx, auth.actor(), filter).await?;
+        Ok(Json(rows.into_iter().map(Into::into).collect()))
+    }
+}
+
+fn tokio_stream_from(
+    mut rx: tokio::sync::mpsc::Receiver<Result<bytes::Bytes, std::io::Error>>,
+) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}

@@ -1,0 +1,468 @@
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{error_of, TestApp};
+
+async fn import(app: &TestApp, token: &str, query: &str, csv: &str) -> reqwest::Response {
+    app.client
+        .post(app.url(&format!("/api/v1/leads/import{query}")))
+        .bearer_auth(token)
+        .header("content-type", "text/csv")
+        .body(csv.to_string())
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn count(app: &TestApp, token: &str) -> u64 {
+    let v: Value = app
+        .get("/api/v1/leads/count", token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    v["count"].as_u64().unwrap()
+}
+
+const FILE: &str = "Company,Web Site,Country,E-Mail,Full Name,Phone,Tags\n\
+Acme Corp,acme.com,US,jane@acme.com,Jane Doe,+1 415 555 2671,saas;b2b\n\
+Globex,globex.io,DE,hank@globex.io,Hank,030 901820,\n\
+Broken Co,broken.example,XX,,,,\n\
+ACME Inc.,https://www.acme.com/,US,bob@acme.com,Bob Roe,,\n\
+Bad Mail,badmail.com,FR,not-an-email,Someone,,\n";
+
+#[tokio::test]
+async fn an_import_reports_bad_rows_skips_duplicates_and_a_rerun_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let mut events = app.ctx().events.subscribe();
+
+    let dry: Value = import(&app, &admin, "?dry_run=true", FILE)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            dry["created"].as_u64(),
+            dry["skipped"].as_u64(),
+            dry["failed"].as_u64()
+        ),
+        (Some(2), Some(1), Some(2)),
+        "{dry}"
+    );
+    assert_eq!(count(&app, &admin).await, 0, "a dry run writes nothing");
+    assert_eq!(dry["mapping"]["company_name"], "Company");
+    assert_eq!(dry["mapping"]["contact_email"], "E-Mail");
+
+    let report: Value = import(&app, &admin, "", FILE).await.json().await.unwrap();
+    assert_eq!(
+        (
+            report["created"].as_u64(),
+            report["skipped"].as_u64(),
+            report["failed"].as_u64()
+        ),
+        (Some(2), Some(1), Some(2))
+    );
+    let errors = report["errors"].as_array().unwrap();
+    assert_eq!(errors[0]["row"], 4);
+    assert_eq!(errors[0]["column"], "Country");
+    assert!(errors[0]["reason"].as_str().unwrap().contains("XX"));
+    assert_eq!(errors[1]["row"], 6);
+    assert_eq!(errors[1]["column"], "E-Mail");
+    assert_eq!(count(&app, &admin).await, 2);
+
+    let page: Value = app
+        .get("/api/v1/leads?q=acme", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let acme = &page["items"][0];
+    assert_eq!(acme["domain"], "acme.com");
+    assert_eq!(acme["tags"], json!(["b2b", "saas"]));
+    let detail: Value = app
+        .get(
+            &format!("/api/v1/leads/{}", acme["id"].as_str().unwrap()),
+            &admin,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(detail["contacts"][0]["phone"], "+14155552671");
+
+    let again: Value = import(&app, &admin, "", FILE).await.json().await.unwrap();
+    assert_eq!(
+        (again["created"].as_u64(), again["skipped"].as_u64()),
+        (Some(0), Some(3)),
+        "{again}"
+    );
+    assert_eq!(
+        count(&app, &admin).await,
+        2,
+        "re-running the same file changes nothing"
+    );
+
+    // Update policy: the duplicate row adds Bob to Acme; a second run finds nothing new.
+    let updated: Value = import(&app, &admin, "?policy=update", FILE)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(updated["contacts_added"], 1, "{updated}");
+    let detail: Value = app
+        .get(
+            &format!("/api/v1/leads/{}", acme["id"].as_str().unwrap()),
+            &admin,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = detail["contacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Jane Doe", "Bob Roe"]);
+    let once_more: Value = import(&app, &admin, "?policy=update", FILE)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            once_more["created"].as_u64(),
+            once_more["updated"].as_u64(),
+            once_more["contacts_added"].as_u64()
+        ),
+        (Some(0), Some(0), Some(0)),
+        "{once_more}"
+    );
+    assert_eq!(once_more["unchanged"], 3);
+
+    let mut progress = 0;
+    while let Ok(event) = events.try_recv() {
+        if event.topic == "import.progress" {
+            progress += 1;
+        }
+    }
+    assert!(progress >= 5, "each import reported progress ({progress})");
+}
+
+#[tokio::test]
+async fn import_problems_with_the_whole_file_are_clear_errors() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (status, _, message) = error_of(import(&app, &admin, "", "Notes,Other\nx,y\n").await).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(message.contains("company_name"), "{message}");
+    let mapped: Value = import(
+        &app,
+        &admin,
+        "?mapping=%7B%22Firma%22%3A%22company_name%22%7D",
+        "Firma\nMapped GmbH\n",
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(mapped["created"], 1);
+    let bad_policy = import(&app, &admin, "?policy=merge_somehow", "Company\nX\n").await;
+    assert_eq!(
+        error_of(bad_policy).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let (_, rep) = app.user_with_role(&admin, "rep", "user").await;
+    assert_eq!(
+        error_of(import(&app, &rep, "", "Company\nX\n").await)
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn an_export_re_imports_to_the_same_data() {
+    let source = TestApp::spawn().await;
+    let admin = source.admin_token().await;
+    source
+        .post(
+            "/api/v1/leads",
+            &admin,
+            json!({"company_name": "Round, \"Trip\" Ltd", "website": "roundtrip.co.uk", "country": "GB", "industry": "Logistics",
+                   "status": "qualified", "source": "fair", "tags": ["uk", "hot"],
+                   "contacts": [{"name": "Ann", "email": "ann@roundtrip.co.uk", "phone": "+44 20 7946 0958", "position": "CTO"},
+                                {"name": "Ben", "linkedin": "linkedin.com/in/ben"}]}),
+        )
+        .await;
+    source.post("/api/v1/leads", &admin, json!({"company_name": "Solo", "country": "US", "state": "CA", "timezone": "America/Los_Angeles"})).await;
+    let response = source.get("/api/v1/leads/export", &admin).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    assert!(response.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment"));
+    let csv = response.text().await.unwrap();
+    assert_eq!(
+        csv.lines().count(),
+        4,
+        "a header and one line per contact:\n{csv}"
+    );
+
+    let target = TestApp::spawn().await;
+    let admin2 = target.admin_token().await;
+    let report: Value = import(&target, &admin2, "?policy=update", &csv)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (report["created"].as_u64(), report["failed"].as_u64()),
+        (Some(2), Some(0)),
+        "{report}"
+    );
+
+    let snapshot = |app: &TestApp, token: String| {
+        let app_url = app.base.clone();
+        let client = app.client.clone();
+        async move {
+            let page: Value = client
+                .get(format!("{app_url}/api/v1/leads?sort=company&order=asc"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let mut out = Vec::new();
+            for lead in page["items"].as_array().unwrap() {
+                let detail: Value = client
+                    .get(format!(
+                        "{app_url}/api/v1/leads/{}",
+                        lead["id"].as_str().unwrap()
+                    ))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                let l = &detail["lead"];
+                let contacts: Vec<Value> = detail["contacts"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| {
+                        json!([
+                            c["name"],
+                            c["position"],
+                            c["email"],
+                            c["phone"],
+                            c["linkedin"]
+                        ])
+                    })
+                    .collect();
+                out.push(json!([
+                    l["company_name"],
+                    l["website"],
+                    l["industry"],
+                    l["status"],
+                    l["country"],
+                    l["state"],
+                    l["timezone"],
+                    l["source"],
+                    l["tags"],
+                    contacts
+                ]));
+            }
+            out
+        }
+    };
+    assert_eq!(
+        snapshot(&source, admin).await,
+        snapshot(&target, admin2).await
+    );
+}
+
+#[tokio::test]
+async fn an_own_only_users_export_holds_only_their_leads_and_export_needs_permission() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (id, rep) = app.user_with_role(&admin, "rep", "user").await;
+    app.patch(
+        &format!("/api/v1/users/{id}"),
+        &admin,
+        json!({"extra_permissions": ["leads.export"]}),
+    )
+    .await;
+    app.post("/api/v1/leads", &rep, json!({"company_name": "Reps Own"}))
+        .await;
+    app.post(
+        "/api/v1/leads",
+        &admin,
+        json!({"company_name": "Admins Own"}),
+    )
+    .await;
+    let csv = app
+        .get("/api/v1/leads/export", &rep)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        csv.contains("Reps Own") && !csv.contains("Admins Own"),
+        "{csv}"
+    );
+    let (_, caller) = app.user_with_role(&admin, "cal", "caller").await;
+    assert_eq!(
+        error_of(app.get("/api/v1/leads/export", &caller).await)
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn the_audit_log_filters_by_entity_user_and_date_and_a_lead_has_a_timeline() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (rep_id, rep) = app.user_with_role(&admin, "rep", "user").await;
+    let created: Value = app
+        .post(
+            "/api/v1/leads",
+            &rep,
+            json!({"company_name": "Timeline Co"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = created["lead"]["id"].as_str().unwrap().to_string();
+    app.patch(
+        &format!("/api/v1/leads/{id}"),
+        &rep,
+        json!({"status": "contacted"}),
+    )
+    .await;
+    app.put_json(
+        &format!("/api/v1/leads/{id}/follow-ups/1"),
+        &rep,
+        json!({"outcome": "done", "notes": "met at fair"}),
+    )
+    .await;
+    app.post(
+        &format!("/api/v1/leads/{id}/calls"),
+        &rep,
+        json!({"outcome": "connected", "duration_seconds": 60}),
+    )
+    .await;
+    app.post(
+        &format!("/api/v1/leads/{id}/contacts"),
+        &rep,
+        json!({"name": "Tina"}),
+    )
+    .await;
+
+    let timeline: Value = app
+        .get(&format!("/api/v1/leads/{id}/timeline"), &rep)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = timeline
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"call") && kinds.contains(&"follow_up") && kinds.contains(&"change"),
+        "{kinds:?}"
+    );
+    assert!(timeline.to_string().contains("met at fair"));
+    assert!(timeline.to_string().contains("Tina"));
+    let times: Vec<&str> = timeline
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["at"].as_str().unwrap())
+        .collect();
+    let mut sorted = times.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(times, sorted, "newest first");
+
+    assert_eq!(
+        error_of(app.get("/api/v1/audit", &rep).await).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let rows: Value = app
+        .get(&format!("/api/v1/audit?entity=lead&entity_id={id}"), &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["entity"] == "lead" && r["entity_id"] == id.as_str()));
+    assert!(rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["field"] == "status" && r["new"] == "\"contacted\""));
+    let by_user: Value = app
+        .get(&format!("/api/v1/audit?user={rep_id}&limit=500"), &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(by_user
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["actor"] == rep_id.as_str()));
+    let future = (chrono::Utc::now() + chrono::Duration::days(1))
+        .to_rfc3339()
+        .replace('+', "%2B");
+    let none: Value = app
+        .get(&format!("/api/v1/audit?from={future}"), &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(none, json!([]));
+
+    // Paging with `after` walks the log without overlap.
+    let first: Value = app
+        .get("/api/v1/audit?limit=3", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let last_id = first[2]["id"].as_str().unwrap();
+    let second: Value = app
+        .get(&format!("/api/v1/audit?limit=3&after={last_id}"), &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ids = |v: &Value| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert!(ids(&second).iter().all(|i| !ids(&first).contains(i)));
+    assert_eq!(second.as_array().unwrap().len(), 3);
+}
