@@ -14,6 +14,7 @@ pub mod roles;
 pub mod sessions;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -48,6 +49,8 @@ pub struct Ctx {
     pub settings: SessionSettings,
     pub login_limits: LoginLimits,
     pub events: EventBus,
+    /// Pokes the webhook dispatcher; see `webhooks::wake`.
+    pub webhook_wake: Arc<tokio::sync::Notify>,
 }
 
 impl Ctx {
@@ -67,6 +70,7 @@ impl Ctx {
                 failures_per_user: WindowLimiter::new(config.login_max_failures_per_user, window),
             },
             events: EventBus::new(),
+            webhook_wake: Arc::new(tokio::sync::Notify::new()),
         }
     }
 

@@ -20,11 +20,19 @@ pub struct Migration {
 
 /// Every migration, oldest first. Append only: a shipped migration is never
 /// edited, because databases out there recorded its checksum.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "identity",
-    sql: include_str!("migrations/0001_identity.surql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "identity",
+        sql: include_str!("migrations/0001_identity.surql"),
+    },
+    // Versions 2 and 3 belong to the CRM core and the realtime hub.
+    Migration {
+        version: 4,
+        name: "webhooks",
+        sql: include_str!("migrations/0004_webhooks.surql"),
+    },
+];
 
 #[derive(Debug, Deserialize)]
 pub struct AppliedMigration {

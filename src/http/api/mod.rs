@@ -7,6 +7,7 @@ pub mod common;
 pub mod permissions;
 pub mod roles;
 pub mod users;
+pub mod webhooks;
 
 use poem_openapi::{OpenApiService, Tags};
 
@@ -22,6 +23,8 @@ pub enum ApiTags {
     Permissions,
     /// API keys for integrators.
     ApiKeys,
+    /// Outbound webhooks: endpoints, topics and the delivery log.
+    Webhooks,
 }
 
 pub type Api = (
@@ -30,11 +33,12 @@ pub type Api = (
     roles::RolesApi,
     permissions::PermissionsApi,
     api_keys::ApiKeysApi,
+    webhooks::WebhooksApi,
 );
 
 pub fn service() -> OpenApiService<Api, ()> {
     OpenApiService::new(
-        (auth::AuthApi, users::UsersApi, roles::RolesApi, permissions::PermissionsApi, api_keys::ApiKeysApi),
+        (auth::AuthApi, users::UsersApi, roles::RolesApi, permissions::PermissionsApi, api_keys::ApiKeysApi, webhooks::WebhooksApi),
         "EA CRM",
         env!("CARGO_PKG_VERSION"),
     )
