@@ -10,3 +10,4 @@ mod rbac;
 mod roles;
 mod startup;
 mod users;
+mod webhooks;

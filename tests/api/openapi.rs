@@ -47,6 +47,7 @@ async fn the_openapi_document_lists_every_operation_with_its_security_schemes() 
         "DELETE /api-keys/{id}",
         "DELETE /roles/{key}",
         "DELETE /users/{id}",
+        "DELETE /webhooks/{id}",
         "GET /api-keys",
         "GET /auth/me",
         "GET /permissions",
@@ -55,8 +56,13 @@ async fn the_openapi_document_lists_every_operation_with_its_security_schemes() 
         "GET /roles/{key}",
         "GET /users",
         "GET /users/{id}",
+        "GET /webhooks",
+        "GET /webhooks/topics",
+        "GET /webhooks/{id}",
+        "GET /webhooks/{id}/deliveries",
         "PATCH /roles/{key}",
         "PATCH /users/{id}",
+        "PATCH /webhooks/{id}",
         "POST /api-keys",
         "POST /auth/login",
         "POST /auth/logout",
@@ -64,6 +70,9 @@ async fn the_openapi_document_lists_every_operation_with_its_security_schemes() 
         "POST /roles",
         "POST /users",
         "POST /users/{id}/deactivate",
+        "POST /webhooks",
+        "POST /webhooks/{id}/rotate-secret",
+        "POST /webhooks/{id}/test",
     ];
     assert_eq!(operations, expected);
 }
