@@ -42,6 +42,11 @@ struct Receiver {
 
 impl Receiver {
     async fn start(fail_first: usize) -> Receiver {
+        Self::start_with(fail_first, Duration::ZERO).await
+    }
+
+    /// Like `start`, taking `delay` to answer each request.
+    async fn start_with(fail_first: usize, delay: Duration) -> Receiver {
         let hits: Arc<Mutex<Vec<Hit>>> = Arc::default();
         let seen = Arc::new(AtomicUsize::new(0));
         let acceptor = TcpListener::bind("127.0.0.1:0")
@@ -63,6 +68,7 @@ impl Receiver {
                 };
                 let body = req.take_body().into_string().await.unwrap_or_default();
                 recorded.lock().unwrap().push(Hit { body, ..hit });
+                tokio::time::sleep(delay).await;
                 if seen.fetch_add(1, Ordering::SeqCst) < fail_first {
                     Response::builder()
                         .status(
@@ -562,4 +568,34 @@ async fn two_dispatchers_on_one_database_deliver_each_event_once() {
         "every event exactly once"
     );
     second.stop().await;
+}
+
+#[tokio::test]
+async fn a_slow_endpoint_delays_only_its_own_deliveries() {
+    let app = TestApp::spawn_with(|c| {
+        fast(c);
+        c.webhook_per_endpoint_concurrency = 1;
+    })
+    .await;
+    let admin = app.admin_token().await;
+    let slow = Receiver::start_with(0, Duration::from_secs(3)).await;
+    let quick = Receiver::start(0).await;
+    register(&app, &admin, &slow.url, json!(["*"])).await;
+    register(&app, &admin, &quick.url, json!(["*"])).await;
+
+    let started = Instant::now();
+    for n in 0..5 {
+        emit(app.ctx(), "call.logged", json!({"n": n})).await;
+    }
+    quick.wait_for(5).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the quick endpoint waited for the slow one: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        slow.hits().len(),
+        1,
+        "the slow endpoint gets one request at a time"
+    );
 }

@@ -132,7 +132,11 @@ pub(super) async fn fan_out(ctx: &Ctx, hooks: &[Webhook]) -> DomainResult<usize>
             Ok(_) => created += deliveries.len(),
             // Another dispatcher fanned it out first.
             Err(StoreError::Rule(_) | StoreError::Duplicate(_) | StoreError::Conflict) => {}
-            Err(e) => return Err(e.into()),
+            // One bad event must not hold back the ones behind it; it stays
+            // undispatched and is tried again on the next pass.
+            Err(e) => {
+                tracing::warn!(event = %event.id, error = %e, "could not fan out a webhook event")
+            }
         }
     }
     Ok(created)
