@@ -11,6 +11,7 @@ use poem::{Endpoint, Response, Server};
 
 use crate::config::{Config, ConfigError};
 use crate::domain::clock::{Clock, SystemClock};
+use crate::domain::webhooks::{Dispatcher, DispatcherHandle, DispatcherSettings};
 use crate::domain::{roles, users, Ctx};
 use crate::http::{self, AppState};
 use crate::store::{self, migrations, Store};
@@ -36,6 +37,8 @@ pub struct App {
     /// once by the caller.
     pub generated_admin_password: Option<String>,
     acceptor: TcpAcceptor,
+    /// The webhook dispatcher, when this instance runs one.
+    webhooks: Option<DispatcherHandle>,
 }
 
 /// How long in-flight requests get to finish after a shutdown signal.
@@ -76,8 +79,17 @@ impl App {
         )
         .await
         .map_err(|e| StartupError::Database(e.to_string()))?;
+        let webhooks = if config.webhook_dispatcher {
+            let settings = DispatcherSettings::from_config(&config);
+            let dispatcher = Dispatcher::new(ctx.clone(), settings)
+                .map_err(|e| StartupError::Database(e.to_string()))?;
+            Some(dispatcher.spawn())
+        } else {
+            None
+        };
         let state = Arc::new(AppState::new(ctx.clone(), Arc::new(config)));
         Ok(App {
+            webhooks,
             addr: local,
             ctx,
             state,
@@ -96,12 +108,18 @@ impl App {
             state,
             ctx,
             acceptor,
+            webhooks,
             ..
         } = self;
         let database = state.config.database_kind().ok();
         let endpoint = http::routes(state);
         drop(ctx);
         let served = serve(acceptor, endpoint, shutdown).await;
+        // After the server, so no request can still be committing events; before
+        // the store closes, so in-flight deliveries can record their outcome.
+        if let Some(dispatcher) = webhooks {
+            dispatcher.stop().await;
+        }
         if let Some(kind) = database {
             if !store::wait_until_released(&kind, STORE_CLOSE_GRACE).await {
                 tracing::warn!(

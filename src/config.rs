@@ -145,6 +145,44 @@ pub struct Config {
     /// Mark the session cookie `Secure` (set when served over HTTPS).
     #[arg(long, env = "COOKIE_SECURE", default_value_t = false)]
     pub cookie_secure: bool,
+
+    /// Run the webhook dispatcher in this instance. Any number of instances
+    /// may run it against one database; switch it off to keep outbound
+    /// traffic on some of them only.
+    #[arg(long, env = "WEBHOOK_DISPATCHER", default_value_t = true, action = clap::ArgAction::Set)]
+    pub webhook_dispatcher: bool,
+
+    /// How often, in milliseconds, the webhook dispatcher looks for work
+    /// when nothing woke it.
+    #[arg(long, env = "WEBHOOK_POLL_MS", default_value_t = 5000)]
+    pub webhook_poll_ms: u64,
+
+    /// The longest one webhook delivery attempt may take, in seconds.
+    #[arg(long, env = "WEBHOOK_TIMEOUT_SECONDS", default_value_t = 10)]
+    pub webhook_timeout_seconds: u64,
+
+    /// Attempts per webhook delivery before it is marked failed.
+    #[arg(long, env = "WEBHOOK_MAX_ATTEMPTS", default_value_t = 8)]
+    pub webhook_max_attempts: u32,
+
+    /// First retry delay of a webhook delivery, in seconds; doubles with each
+    /// attempt (with jitter).
+    #[arg(long, env = "WEBHOOK_BACKOFF_BASE_SECONDS", default_value_t = 30)]
+    pub webhook_backoff_base_seconds: u64,
+
+    /// Longest retry delay of a webhook delivery, in seconds (also caps a
+    /// receiver's Retry-After).
+    #[arg(long, env = "WEBHOOK_BACKOFF_MAX_SECONDS", default_value_t = 3600)]
+    pub webhook_backoff_max_seconds: u64,
+
+    /// Webhook deliveries in flight at once per instance.
+    #[arg(long, env = "WEBHOOK_CONCURRENCY", default_value_t = 16)]
+    pub webhook_concurrency: usize,
+
+    /// Webhook deliveries in flight at once to one endpoint, so one slow
+    /// receiver cannot hold every slot.
+    #[arg(long, env = "WEBHOOK_PER_ENDPOINT_CONCURRENCY", default_value_t = 4)]
+    pub webhook_per_endpoint_concurrency: usize,
 }
 
 /// Why the configuration cannot be used; printed as one line, exit code 2.
@@ -202,6 +240,22 @@ impl Config {
             ("MAX_CONCURRENT_HASHES", self.max_concurrent_hashes as u64),
             ("RATE_LIMIT_PER_IP", self.rate_limit_per_ip as u64),
             ("RATE_LIMIT_PER_TOKEN", self.rate_limit_per_token as u64),
+            ("WEBHOOK_POLL_MS", self.webhook_poll_ms),
+            ("WEBHOOK_TIMEOUT_SECONDS", self.webhook_timeout_seconds),
+            ("WEBHOOK_MAX_ATTEMPTS", self.webhook_max_attempts as u64),
+            (
+                "WEBHOOK_BACKOFF_BASE_SECONDS",
+                self.webhook_backoff_base_seconds,
+            ),
+            (
+                "WEBHOOK_BACKOFF_MAX_SECONDS",
+                self.webhook_backoff_max_seconds,
+            ),
+            ("WEBHOOK_CONCURRENCY", self.webhook_concurrency as u64),
+            (
+                "WEBHOOK_PER_ENDPOINT_CONCURRENCY",
+                self.webhook_per_endpoint_concurrency as u64,
+            ),
         ] {
             if value == 0 {
                 return Err(ConfigError::Zero(name));

@@ -16,6 +16,7 @@ pub mod roles;
 pub mod sessions;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -50,6 +51,8 @@ pub struct Ctx {
     pub settings: SessionSettings,
     pub login_limits: LoginLimits,
     pub events: EventBus,
+    /// Pokes the webhook dispatcher; see `webhooks::wake`.
+    pub webhook_wake: Arc<tokio::sync::Notify>,
 }
 
 impl Ctx {
@@ -69,6 +72,7 @@ impl Ctx {
                 failures_per_user: WindowLimiter::new(config.login_max_failures_per_user, window),
             },
             events: EventBus::new(),
+            webhook_wake: Arc::new(tokio::sync::Notify::new()),
         }
     }
 

@@ -31,6 +31,12 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "crm",
         sql: include_str!("migrations/0002_crm.surql"),
     },
+    // Version 3 belongs to the realtime hub.
+    Migration {
+        version: 4,
+        name: "webhooks",
+        sql: include_str!("migrations/0004_webhooks.surql"),
+    },
 ];
 
 #[derive(Debug, Deserialize)]

@@ -13,3 +13,4 @@ mod rbac;
 mod roles;
 mod startup;
 mod users;
+mod webhooks;

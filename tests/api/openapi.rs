@@ -51,6 +51,7 @@ async fn the_openapi_document_lists_every_operation_with_its_security_schemes() 
         "DELETE /api-keys/{id}",
         "DELETE /roles/{key}",
         "DELETE /users/{id}",
+        "DELETE /webhooks/{id}",
         "GET /api-keys",
         "GET /auth/me",
         "GET /permissions",
@@ -59,8 +60,13 @@ async fn the_openapi_document_lists_every_operation_with_its_security_schemes() 
         "GET /roles/{key}",
         "GET /users",
         "GET /users/{id}",
+        "GET /webhooks",
+        "GET /webhooks/topics",
+        "GET /webhooks/{id}",
+        "GET /webhooks/{id}/deliveries",
         "PATCH /roles/{key}",
         "PATCH /users/{id}",
+        "PATCH /webhooks/{id}",
         "POST /api-keys",
         "POST /auth/login",
         "POST /auth/logout",
@@ -102,6 +108,9 @@ async fn the_openapi_document_lists_every_operation_with_its_security_schemes() 
         "GET /leads/export",
         "GET /leads/{id}/timeline",
         "GET /audit",
+        "POST /webhooks",
+        "POST /webhooks/{id}/rotate-secret",
+        "POST /webhooks/{id}/test",
     ];
     let missing: Vec<&&str> = expected
         .iter()

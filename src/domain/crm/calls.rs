@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::leads::{self, load_visible, Lead, Scope, SELECT_LEAD};
+use super::outgoing::Outgoing;
 use super::{contacts, pipeline};
 use crate::domain::actor::Actor;
 use crate::domain::audit::{self, FieldChange};
@@ -123,12 +124,13 @@ pub async fn log(ctx: &Ctx, actor: &Actor, lead_id: &str, input: NewCall) -> Dom
             .collect();
         leads::push_write(&mut tx, &lead_after, &names);
     }
-    tx.commit(&ctx.store).await?;
-    ctx.events.publish(Event::new(
+    let mut out = Outgoing::new();
+    out.add(Event::new(
         "call.logged",
         leads::audience(&lead_after),
         json!({"call": call, "lead": lead_after, "via": actor.channel}),
     ));
+    out.commit(ctx, tx).await?;
     Ok(call)
 }
 

@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::leads::{self, load_visible};
 use super::normalize::{optional_text, parse_linkedin, parse_phone};
+use super::outgoing::Outgoing;
 use crate::domain::actor::Actor;
 use crate::domain::audit::{self, FieldChange};
 use crate::domain::error::{DomainError, DomainResult};
@@ -174,12 +175,13 @@ pub async fn add(
     let mut tx = Transaction::new();
     push_insert(&mut tx, actor, &contact);
     refresh_lead(&mut tx, &lead, &existing);
-    tx.commit(&ctx.store).await?;
-    ctx.events.publish(Event::new(
+    let mut out = Outgoing::new();
+    out.add(Event::new(
         "contact.created",
         leads::audience(&lead),
         json!({"contact": contact, "lead": lead.id}),
     ));
+    out.commit(ctx, tx).await?;
     Ok(contact)
 }
 
@@ -256,12 +258,13 @@ pub async fn update(
         &changes,
         now,
     );
-    tx.commit(&ctx.store).await?;
-    ctx.events.publish(Event::new(
+    let mut out = Outgoing::new();
+    out.add(Event::new(
         "contact.updated",
         leads::audience(&lead),
         json!({"contact": after, "lead": lead.id}),
     ));
+    out.commit(ctx, tx).await?;
     Ok(after)
 }
 
@@ -289,11 +292,12 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, lead_id: &str, contact_id: &str) -
         &changes,
         now,
     );
-    tx.commit(&ctx.store).await?;
-    ctx.events.publish(Event::new(
+    let mut out = Outgoing::new();
+    out.add(Event::new(
         "contact.deleted",
         leads::audience(&lead),
         json!({"contact": contact.id, "lead": lead.id}),
     ));
+    out.commit(ctx, tx).await?;
     Ok(())
 }

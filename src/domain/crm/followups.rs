@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::leads::{self, load_visible, Lead, Scope};
+use super::outgoing::Outgoing;
 use super::query::{actor_timezone, FollowUpDue};
 use super::{contacts, pipeline, settings};
 use crate::domain::actor::Actor;
@@ -287,20 +288,20 @@ pub async fn log(
             );
         }
     }
-    tx.commit(&ctx.store).await?;
-
-    ctx.events.publish(Event::new(
+    let mut out = Outgoing::new();
+    out.add(Event::new(
         "follow_up.logged",
         leads::audience(&lead_after),
         json!({"lead": lead_after, "follow_up": after, "via": actor.channel}),
     ));
     if rule_applied {
-        ctx.events.publish(Event::new(
+        out.add(Event::new(
             "lead.status_changed",
             leads::audience(&lead_after),
             json!({"lead": lead_after, "from": lead.status, "to": lead_after.status, "via": "after_third_follow_up"}),
         ));
     }
+    out.commit(ctx, tx).await?;
     get(ctx, actor, &lead.id).await
 }
 

@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use super::contacts::{self, Contact, NewContact};
 use super::leads::{self, Lead, LeadLookups, LeadPatch, NewLead, Scope};
 use super::normalize::{company_key, parse_website};
+use super::outgoing::Outgoing;
 use super::{pipeline, settings};
 use crate::domain::actor::Actor;
 use crate::domain::audit;
@@ -536,11 +537,14 @@ pub async fn import_csv(
     }
     let _ = reader.await;
     if !options.dry_run {
-        ctx.events.publish(Event::new(
+        // Integrators hear of an import once, not once per row.
+        let mut out = Outgoing::new();
+        out.add(Event::new(
             "import.completed",
             Audience::Users(vec![actor.user_id.clone()]),
             serde_json::to_value(&report).unwrap_or_default(),
         ));
+        out.commit(ctx, Transaction::new()).await?;
     }
     Ok(report)
 }

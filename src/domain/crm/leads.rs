@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use super::contacts::{self, Contact, NewContact};
 use super::normalize::{company_key, optional_text, parse_company_name, parse_tags, parse_website};
+use super::outgoing::Outgoing;
 use super::{pipeline, settings};
 use crate::domain::actor::Actor;
 use crate::domain::audit::{self, FieldChange};
@@ -499,13 +500,14 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: NewLead) -> DomainResult<Le
     let prepared = prepare(ctx, actor, input, &LiveLookups(ctx)).await?;
     let mut tx = Transaction::new();
     let contacts = push_create(&mut tx, actor, &prepared);
-    tx.commit(&ctx.store).await?;
     let lead = prepared.lead;
-    ctx.events.publish(Event::new(
+    let mut out = Outgoing::new();
+    out.add(Event::new(
         "lead.created",
         audience(&lead),
-        json!({"lead": lead, "via": actor.channel}),
+        json!({"lead": lead, "contacts": contacts, "via": actor.channel}),
     ));
+    out.commit(ctx, tx).await?;
     Ok(LeadDetail { lead, contacts })
 }
 
@@ -612,12 +614,14 @@ pub(crate) async fn save_changes(
         &changes,
         now,
     );
-    tx.commit(&ctx.store).await?;
-    publish_changes(ctx, actor, before, &after, &changes);
+    change_events(actor, before, &after, &changes)
+        .commit(ctx, tx)
+        .await?;
     Ok(after)
 }
 
-fn publish_changes(ctx: &Ctx, actor: &Actor, before: &Lead, after: &Lead, changes: &[FieldChange]) {
+fn change_events(actor: &Actor, before: &Lead, after: &Lead, changes: &[FieldChange]) -> Outgoing {
+    let mut out = Outgoing::new();
     let fields: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
     let mut audience = audience(after);
     if let (Audience::Users(now), Audience::Users(was)) = (&mut audience, self::audience(before)) {
@@ -625,25 +629,26 @@ fn publish_changes(ctx: &Ctx, actor: &Actor, before: &Lead, after: &Lead, change
         now.sort();
         now.dedup();
     }
-    ctx.events.publish(Event::new(
+    out.add(Event::new(
         "lead.updated",
         audience.clone(),
         json!({"lead": after, "fields": fields, "via": actor.channel}),
     ));
     if before.status != after.status {
-        ctx.events.publish(Event::new(
+        out.add(Event::new(
             "lead.status_changed",
             audience.clone(),
             json!({"lead": after, "from": before.status, "to": after.status, "via": actor.channel}),
         ));
     }
     if before.owner != after.owner {
-        ctx.events.publish(Event::new(
+        out.add(Event::new(
             "lead.assigned",
             audience,
             json!({"lead": after, "from": before.owner, "to": after.owner, "via": actor.channel}),
         ));
     }
+    out
 }
 
 pub async fn update(ctx: &Ctx, actor: &Actor, id: &str, patch: LeadPatch) -> DomainResult<Lead> {
@@ -721,16 +726,17 @@ async fn set_deleted(
         &changes,
         now,
     );
-    tx.commit(&ctx.store).await?;
     let topic = if deleted_at.is_some() {
         "lead.deleted"
     } else {
         "lead.restored"
     };
-    ctx.events.publish(Event::new(
+    let mut out = Outgoing::new();
+    out.add(Event::new(
         topic,
         audience(&after),
         json!({"lead": after, "via": actor.channel}),
     ));
+    out.commit(ctx, tx).await?;
     Ok(after)
 }

@@ -11,6 +11,7 @@ pub mod pipeline;
 pub mod roles;
 pub mod transfer;
 pub mod users;
+pub mod webhooks;
 pub mod work_queues;
 
 use poem_openapi::{OpenApiService, Tags};
@@ -39,6 +40,8 @@ pub enum ApiTags {
     Geo,
     /// The audit log.
     Audit,
+    /// Outbound webhooks: endpoints, topics and the delivery log.
+    Webhooks,
 }
 
 pub type Api = (
@@ -56,6 +59,7 @@ pub type Api = (
         geo::GeoApi,
         transfer::TransferApi,
     ),
+    webhooks::WebhooksApi,
 );
 
 pub fn service() -> OpenApiService<Api, ()> {
@@ -63,6 +67,7 @@ pub fn service() -> OpenApiService<Api, ()> {
         (
             (auth::AuthApi, users::UsersApi, roles::RolesApi, permissions::PermissionsApi, api_keys::ApiKeysApi),
             (leads::LeadsApi, work_queues::WorkQueuesApi, pipeline::PipelineApi, geo::GeoApi, transfer::TransferApi),
+            webhooks::WebhooksApi,
         ),
         "EA CRM",
         env!("CARGO_PKG_VERSION"),
