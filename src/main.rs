@@ -26,11 +26,22 @@ struct Cli {
 enum Command {
     /// Run the service (the default).
     Serve,
+    /// Benchmarks that print figures.
+    Bench {
+        #[command(subcommand)]
+        suite: BenchSuite,
+    },
     /// Operator tasks on the database.
     Admin {
         #[command(subcommand)]
         task: AdminTask,
     },
+}
+
+#[derive(Subcommand)]
+enum BenchSuite {
+    /// Import N leads, then time list pages (first and last) and search.
+    Crm(ea_crm::bench::crm::CrmBench),
 }
 
 #[derive(Subcommand)]
@@ -70,6 +81,15 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> ExitCode {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.config).await,
+        Command::Bench {
+            suite: BenchSuite::Crm(args),
+        } => match ea_crm::bench::crm::run(args).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("ea-crm bench: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Admin {
             task: AdminTask::ResetPassword { username, password },
         } => reset_password(cli.config, &username, password).await,

@@ -27,6 +27,22 @@ impl FieldChange {
     }
 }
 
+/// The audit of a creation: one row, field `*`, whose new value holds every
+/// field that was set. Bulk imports write one row per record instead of one
+/// per field, and the values are all there.
+pub fn created(values: &Value) -> Vec<FieldChange> {
+    let set: serde_json::Map<String, Value> = values
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    vec![FieldChange::new("*", None, Some(Value::Object(set)))]
+}
+
 /// Compares two JSON objects and lists the fields that differ; fields named
 /// in `skip` (timestamps, secrets) are left out.
 pub fn diff(old: &Value, new: &Value, skip: &[&str]) -> Vec<FieldChange> {

@@ -123,7 +123,7 @@ fn push_write(tx: &mut Transaction, contact: &Contact) {
 /// Adds a new contact and its audit rows to `tx`.
 pub(crate) fn push_insert(tx: &mut Transaction, actor: &Actor, contact: &Contact) {
     push_write(tx, contact);
-    let changes = audit::diff(&json!({}), &audited(contact), &[]);
+    let changes = audit::created(&audited(contact));
     audit::record_about(
         tx,
         actor,

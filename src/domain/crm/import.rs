@@ -749,13 +749,19 @@ async fn preload_existing(
     let results = ctx
         .store
         .run(
-            "SELECT record::id(id) AS id, domain, company_key FROM lead
-                WHERE deleted_at IS NONE AND (domain IN $domains OR company_key IN $companies);
+            // Two lookups, not one with OR: each IN is an index scan, an OR
+            // of them is a table scan.
+            "SELECT record::id(id) AS id, domain, company_key, deleted_at FROM lead WHERE domain IN $domains;
+             SELECT record::id(id) AS id, domain, company_key, deleted_at FROM lead WHERE company_key IN $companies;
              SELECT lead, email FROM contact WHERE email IN $emails;",
             json!({"domains": domains, "companies": companies, "emails": emails}),
         )
         .await?;
-    for row in results.rows::<serde_json::Value>(0)? {
+    let stored = results
+        .rows::<serde_json::Value>(0)?
+        .into_iter()
+        .chain(results.rows::<serde_json::Value>(1)?);
+    for row in stored.filter(|r| r["deleted_at"].is_null()) {
         let id = row["id"].as_str().unwrap_or_default();
         known.remember(
             id,
@@ -764,7 +770,7 @@ async fn preload_existing(
             None,
         );
     }
-    for row in results.rows::<serde_json::Value>(1)? {
+    for row in results.rows::<serde_json::Value>(2)? {
         if let (Some(lead), Some(email)) = (row["lead"].as_str(), row["email"].as_str()) {
             known
                 .by_email

@@ -257,6 +257,7 @@ pub(crate) fn sort_keys(
     updated_at: DateTime<Utc>,
 ) -> Value {
     json!({
+        "sort_created": id,
         "sort_updated": format!("{}|{id}", db_time(updated_at)),
         "sort_company": format!("{company_key}|{id}"),
         "sort_score": format!("{:03}|{id}", score.clamp(0, 999)),
@@ -270,17 +271,13 @@ pub(crate) fn search_text(
     domain: Option<&str>,
     contacts: &[(String, Option<String>)],
 ) -> String {
+    // The analyzer splits on punctuation, so a domain or an email is
+    // searchable by each of its parts as written.
     let mut parts = vec![lead_name.to_string()];
-    if let Some(d) = domain {
-        parts.push(d.to_string());
-        parts.push(d.replace('.', " "));
-    }
+    parts.extend(domain.map(str::to_string));
     for (name, email) in contacts {
         parts.push(name.clone());
-        if let Some(e) = email {
-            parts.push(e.replace(['@', '.'], " "));
-            parts.push(e.clone());
-        }
+        parts.extend(email.clone());
     }
     parts.join(" ")
 }
@@ -295,7 +292,7 @@ const WRITE_LEAD: &str = "UPSERT type::record('lead', $lead.id) SET
     next_follow_up_at = IF $lead.next_follow_up_at THEN <datetime>$lead.next_follow_up_at ELSE NONE END,
     created_at = <datetime>$lead.created_at, updated_at = <datetime>$lead.updated_at,
     deleted_at = IF $lead.deleted_at THEN <datetime>$lead.deleted_at ELSE NONE END,
-    search_text = $lead.search_text, sort_updated = $lead.sort_updated, sort_company = $lead.sort_company,
+    search_text = $lead.search_text, sort_created = $lead.sort_created, sort_updated = $lead.sort_updated, sort_company = $lead.sort_company,
     sort_score = $lead.sort_score";
 
 /// Adds the write of `lead` (all its fields, derived ones recomputed) to `tx`
@@ -478,7 +475,7 @@ pub(crate) fn push_create(
         .map(|c| (c.name.clone(), c.email.clone()))
         .collect();
     push_write(tx, lead, &names);
-    let changes = audit::diff(&json!({}), &audited(lead), &[]);
+    let changes = audit::created(&audited(lead));
     audit::record_about(
         tx,
         actor,

@@ -40,7 +40,7 @@ impl SortKey {
 
     fn field(self) -> &'static str {
         match self {
-            SortKey::Created => "id",
+            SortKey::Created => "sort_created",
             SortKey::Updated => "sort_updated",
             SortKey::Company => "sort_company",
             SortKey::Score => "sort_score",
@@ -258,15 +258,16 @@ pub async fn list(
     } else {
         (">", "ASC")
     };
-    if let Some(after) = &page.after {
-        let key = decode_cursor(after)?;
-        if page.sort == SortKey::Created {
-            conds.push(format!("id {cmp} type::record('lead', $after)"));
-        } else {
-            conds.push(format!("{field} {cmp} $after"));
-        }
-        vars.insert("after".into(), json!(key));
-    }
+    // Without a cursor the page still starts from an open bound on the sort
+    // field: a range condition is what makes the planner walk the sort
+    // index instead of sorting every match.
+    let bound = match &page.after {
+        Some(after) => decode_cursor(after)?,
+        None if page.descending => char::MAX.to_string(),
+        None => String::new(),
+    };
+    conds.push(format!("{field} {cmp} $after"));
+    vars.insert("after".into(), json!(bound));
     vars.insert("limit".into(), json!(limit));
     let sql = format!(
         "{SELECT_LEAD} lead WHERE {} ORDER BY {field} {dir} LIMIT $limit",
