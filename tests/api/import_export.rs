@@ -466,3 +466,78 @@ async fn the_audit_log_filters_by_entity_user_and_date_and_a_lead_has_a_timeline
     assert!(ids(&second).iter().all(|i| !ids(&first).contains(i)));
     assert_eq!(second.as_array().unwrap().len(), 3);
 }
+
+#[tokio::test]
+async fn an_xlsx_workbook_imports_like_a_csv() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (col, header) in ["Company", "Website", "Country", "Email", "Phone"]
+        .iter()
+        .enumerate()
+    {
+        sheet.write_string(0, col as u16, *header).unwrap();
+    }
+    sheet.write_string(1, 0, "Sheet Co").unwrap();
+    sheet.write_string(1, 1, "sheet.example.com").unwrap();
+    sheet.write_string(1, 2, "DE").unwrap();
+    sheet.write_string(1, 3, "anna@sheet.example.com").unwrap();
+    sheet.write_number(1, 4, 4930901820.0).unwrap();
+    sheet.write_string(2, 0, "Bad Country").unwrap();
+    sheet.write_string(2, 2, "ZZ").unwrap();
+    let bytes = book.save_to_buffer().unwrap();
+    let response = app
+        .client
+        .post(app.url("/api/v1/leads/import"))
+        .bearer_auth(&admin)
+        .header(
+            "content-type",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    let report: Value = response.json().await.unwrap();
+    assert_eq!(
+        (report["created"].as_u64(), report["failed"].as_u64()),
+        (Some(1), Some(1)),
+        "{report}"
+    );
+    assert_eq!(report["errors"][0]["row"], 3);
+    assert_eq!(report["errors"][0]["column"], "Country");
+    let page: Value = app
+        .get("/api/v1/leads?q=sheet", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = page["items"][0]["id"].as_str().unwrap();
+    let detail: Value = app
+        .get(&format!("/api/v1/leads/{id}"), &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        detail["contacts"][0]["phone"], "+4930901820",
+        "a number cell read as digits"
+    );
+
+    let not_a_workbook = app
+        .client
+        .post(app.url("/api/v1/leads/import"))
+        .bearer_auth(&admin)
+        .header(
+            "content-type",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+        .body("company\nnot really a workbook\n")
+        .send()
+        .await
+        .unwrap();
+    let (status, _, message) = error_of(not_a_workbook).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(message.contains("XLSX"), "{message}");
+}

@@ -440,11 +440,9 @@ pub async fn import_csv(
     input: impl AsyncRead + Unpin + Send + 'static,
     options: ImportOptions,
 ) -> DomainResult<ImportReport> {
-    actor.require(Permission::LeadsImport)?;
-    actor.require(Permission::LeadsWrite)?;
-    let scope = Scope::of(actor)?;
+    require_import(actor)?;
     let (header_tx, header_rx) = tokio::sync::oneshot::channel::<Result<Vec<String>, String>>();
-    let (line_tx, mut line_rx) = mpsc::channel::<Line>(BATCH_ROWS * 2);
+    let (line_tx, line_rx) = mpsc::channel::<Line>(BATCH_ROWS * 2);
     let reader = tokio::task::spawn_blocking(move || {
         let bridge = tokio_util::io::SyncIoBridge::new(input);
         let mut csv = csv::ReaderBuilder::new()
@@ -454,7 +452,7 @@ pub async fn import_csv(
         let headers = csv
             .headers()
             .map(|h| h.iter().map(str::to_string).collect::<Vec<_>>())
-            .map_err(|e| e.to_string());
+            .map_err(|_| "the first line must be a CSV header".to_string());
         let ok = headers.is_ok();
         let _ = header_tx.send(headers);
         if !ok {
@@ -480,11 +478,130 @@ pub async fn import_csv(
             }
         }
     });
+    run_import(ctx, actor, header_rx, line_rx, reader, options).await
+}
 
+/// Imports the first sheet of the XLSX file at `path`, read cell by cell
+/// (calamine's streaming reader) so a large sheet is never held whole.
+pub async fn import_xlsx(
+    ctx: &Ctx,
+    actor: &Actor,
+    path: std::path::PathBuf,
+    options: ImportOptions,
+) -> DomainResult<ImportReport> {
+    require_import(actor)?;
+    let (header_tx, header_rx) = tokio::sync::oneshot::channel::<Result<Vec<String>, String>>();
+    let (line_tx, line_rx) = mpsc::channel::<Line>(BATCH_ROWS * 2);
+    let reader = tokio::task::spawn_blocking(move || read_xlsx(&path, header_tx, line_tx));
+    run_import(ctx, actor, header_rx, line_rx, reader, options).await
+}
+
+fn read_xlsx(
+    path: &std::path::Path,
+    header_tx: tokio::sync::oneshot::Sender<Result<Vec<String>, String>>,
+    line_tx: mpsc::Sender<Line>,
+) {
+    use calamine::{Reader, Xlsx};
+    let not_xlsx = || "the file is not an XLSX workbook".to_string();
+    let mut workbook: Xlsx<_> = match calamine::open_workbook(path) {
+        Ok(w) => w,
+        Err(_) => {
+            let _ = header_tx.send(Err(not_xlsx()));
+            return;
+        }
+    };
+    let Some(sheet) = workbook.sheet_names().first().cloned() else {
+        let _ = header_tx.send(Err("the workbook has no sheet".into()));
+        return;
+    };
+    let mut cells = match workbook.worksheet_cells_reader(&sheet) {
+        Ok(c) => c,
+        Err(_) => {
+            let _ = header_tx.send(Err(not_xlsx()));
+            return;
+        }
+    };
+    let mut header_tx = Some(header_tx);
+    let mut current: Option<u32> = None;
+    let mut row: Vec<String> = Vec::new();
+    // Sends the finished row: the first one is the header.
+    let mut flush = |number: u32, row: Vec<String>| -> bool {
+        match header_tx.take() {
+            Some(tx) => tx.send(Ok(row)).is_ok(),
+            None => line_tx
+                .blocking_send(Line {
+                    number: number as usize + 1,
+                    cells: Ok(row),
+                })
+                .is_ok(),
+        }
+    };
+    loop {
+        let cell = match cells.next_cell() {
+            Ok(Some(cell)) => cell,
+            Ok(None) => break,
+            Err(_) => {
+                if let Some(tx) = header_tx.take() {
+                    let _ = tx.send(Err(not_xlsx()));
+                }
+                return;
+            }
+        };
+        let (r, c) = cell.get_position();
+        if current != Some(r) {
+            if let Some(done) = current {
+                if !flush(done, std::mem::take(&mut row)) {
+                    return;
+                }
+            }
+            current = Some(r);
+        }
+        let c = c as usize;
+        if c > 1000 {
+            continue;
+        }
+        if row.len() <= c {
+            row.resize(c + 1, String::new());
+        }
+        row[c] = cell_text(cell.get_value());
+    }
+    if let Some(done) = current {
+        flush(done, row);
+    }
+    if let Some(tx) = header_tx.take() {
+        let _ = tx.send(Err("the sheet is empty".into()));
+    }
+}
+
+/// A cell as the text a CSV would hold: whole numbers without ".0" (phone
+/// numbers and postcodes are often typed as numbers).
+fn cell_text(value: &calamine::DataRef<'_>) -> String {
+    use calamine::{DataRef, DataType};
+    match value {
+        DataRef::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
+        DataRef::Empty | DataRef::Error(_) => String::new(),
+        other => other.as_string().unwrap_or_default(),
+    }
+}
+
+fn require_import(actor: &Actor) -> DomainResult<()> {
+    actor.require(Permission::LeadsImport)?;
+    actor.require(Permission::LeadsWrite)
+}
+
+async fn run_import(
+    ctx: &Ctx,
+    actor: &Actor,
+    header_rx: tokio::sync::oneshot::Receiver<Result<Vec<String>, String>>,
+    mut line_rx: mpsc::Receiver<Line>,
+    reader: tokio::task::JoinHandle<()>,
+    options: ImportOptions,
+) -> DomainResult<ImportReport> {
+    let scope = Scope::of(actor)?;
     let headers = header_rx
         .await
         .map_err(|_| DomainError::invalid("file", "the file cannot be read"))?
-        .map_err(|_| DomainError::invalid("file", "the first line must be a CSV header"))?;
+        .map_err(|reason| DomainError::invalid("file", reason))?;
     let mapping = map_headers(&headers, &options.mapping)?;
     let mut report = ImportReport {
         dry_run: options.dry_run,

@@ -30,6 +30,9 @@ enum CsvUpload {
     Csv(Binary<Body>),
     #[oai(content_type = "application/octet-stream")]
     Bytes(Binary<Body>),
+    /// An Excel workbook; its first sheet is read.
+    #[oai(content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")]
+    Xlsx(Binary<Body>),
 }
 
 #[derive(Object)]
@@ -179,9 +182,28 @@ impl TransferApi {
             policy: policy.0.as_deref().unwrap_or("skip").parse()?,
             mapping,
         };
-        let (CsvUpload::Csv(Binary(body)) | CsvUpload::Bytes(Binary(body))) = body;
-        let report =
-            import::import_csv(&state.ctx, auth.actor(), body.into_async_read(), options).await?;
+        let report = match body {
+            CsvUpload::Csv(Binary(body)) | CsvUpload::Bytes(Binary(body)) => {
+                import::import_csv(&state.ctx, auth.actor(), body.into_async_read(), options)
+                    .await?
+            }
+            CsvUpload::Xlsx(Binary(body)) => {
+                // A workbook is a zip archive read from its end, so it is
+                // spooled to disk first, never into memory.
+                let path = state
+                    .config
+                    .upload_dir
+                    .join(format!(".import-{}.xlsx", uuid::Uuid::new_v4().simple()));
+                let outcome = match spool(body, &path).await {
+                    Ok(()) => {
+                        import::import_xlsx(&state.ctx, auth.actor(), path.clone(), options).await
+                    }
+                    Err(e) => Err(e),
+                };
+                let _ = tokio::fs::remove_file(&path).await;
+                outcome?
+            }
+        };
         Ok(Json(report.into()))
     }
 
@@ -271,6 +293,17 @@ impl TransferApi {
         let rows = timeline::audit_log(&state.ctx, auth.actor(), filter).await?;
         Ok(Json(rows.into_iter().map(Into::into).collect()))
     }
+}
+
+async fn spool(body: Body, path: &std::path::Path) -> Result<(), DomainError> {
+    let mut file = tokio::fs::File::create(path)
+        .await
+        .map_err(|e| DomainError::Internal(format!("cannot spool an upload: {e}")))?;
+    let mut reader = body.into_async_read();
+    tokio::io::copy(&mut reader, &mut file)
+        .await
+        .map_err(|_| DomainError::invalid("file", "the upload was cut off or too large"))?;
+    Ok(())
 }
 
 fn tokio_stream_from(
