@@ -31,7 +31,11 @@ pub struct Event {
 
 impl Event {
     pub fn new(topic: &str, audience: Audience, payload: Value) -> Self {
-        Event { topic: topic.to_string(), audience, payload }
+        Event {
+            topic: topic.to_string(),
+            audience,
+            payload,
+        }
     }
 }
 
@@ -51,7 +55,9 @@ impl Default for EventBus {
 
 impl EventBus {
     pub fn new() -> Self {
-        EventBus { sender: broadcast::channel(CAPACITY).0 }
+        EventBus {
+            sender: broadcast::channel(CAPACITY).0,
+        }
     }
 
     /// Publishes after commit; having no subscriber is not an error.
@@ -73,7 +79,11 @@ mod tests {
         let bus = EventBus::new();
         bus.publish(Event::new("lost", Audience::Everyone, Value::Null));
         let mut rx = bus.subscribe();
-        bus.publish(Event::new("lead.created", Audience::Users(vec!["u1".into()]), serde_json::json!({"id": "l1"})));
+        bus.publish(Event::new(
+            "lead.created",
+            Audience::Users(vec!["u1".into()]),
+            serde_json::json!({"id": "l1"}),
+        ));
         let got = rx.recv().await.unwrap();
         assert_eq!(got.topic, "lead.created");
         assert_eq!(got.payload["id"], "l1");

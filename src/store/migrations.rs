@@ -20,11 +20,19 @@ pub struct Migration {
 
 /// Every migration, oldest first. Append only: a shipped migration is never
 /// edited, because databases out there recorded its checksum.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "identity",
-    sql: include_str!("migrations/0001_identity.surql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "identity",
+        sql: include_str!("migrations/0001_identity.surql"),
+    },
+    // Version 2 is the CRM core (leads), merged from its own branch.
+    Migration {
+        version: 3,
+        name: "chat",
+        sql: include_str!("migrations/0003_chat.surql"),
+    },
+];
 
 #[derive(Debug, Deserialize)]
 pub struct AppliedMigration {

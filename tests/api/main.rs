@@ -4,6 +4,7 @@ mod helpers;
 
 mod api_keys;
 mod auth;
+mod chat;
 mod errors;
 mod openapi;
 mod rbac;

@@ -3,7 +3,9 @@
 
 pub mod api_keys;
 pub mod auth;
+pub mod chat;
 pub mod common;
+pub mod notifications;
 pub mod permissions;
 pub mod roles;
 pub mod users;
@@ -22,6 +24,10 @@ pub enum ApiTags {
     Permissions,
     /// API keys for integrators.
     ApiKeys,
+    /// Chat rooms, messages and pins (the socket is `/api/v1/ws`).
+    Chat,
+    /// Notifications and reminders.
+    Notifications,
 }
 
 pub type Api = (
@@ -30,11 +36,13 @@ pub type Api = (
     roles::RolesApi,
     permissions::PermissionsApi,
     api_keys::ApiKeysApi,
+    chat::ChatApi,
+    notifications::NotificationsApi,
 );
 
 pub fn service() -> OpenApiService<Api, ()> {
     OpenApiService::new(
-        (auth::AuthApi, users::UsersApi, roles::RolesApi, permissions::PermissionsApi, api_keys::ApiKeysApi),
+        (auth::AuthApi, users::UsersApi, roles::RolesApi, permissions::PermissionsApi, api_keys::ApiKeysApi, chat::ChatApi, notifications::NotificationsApi),
         "EA CRM",
         env!("CARGO_PKG_VERSION"),
     )
