@@ -145,6 +145,26 @@ pub struct Config {
     /// Mark the session cookie `Secure` (set when served over HTTPS).
     #[arg(long, env = "COOKIE_SECURE", default_value_t = false)]
     pub cookie_secure: bool,
+
+    /// Largest WebSocket message a client may send, in KiB; a bigger one
+    /// closes the socket with code 1009.
+    #[arg(long, env = "WS_MAX_MESSAGE_KB", default_value_t = 64)]
+    pub ws_max_message_kb: u64,
+
+    /// Frames queued for one WebSocket client before it is dropped as too
+    /// slow (it reconnects and resumes from its sequence numbers).
+    #[arg(long, env = "WS_SEND_QUEUE", default_value_t = 512)]
+    pub ws_send_queue: usize,
+
+    /// A typing indicator goes out at most this often per person and room,
+    /// in milliseconds.
+    #[arg(long, env = "TYPING_THROTTLE_MS", default_value_t = 3000)]
+    pub typing_throttle_ms: u64,
+
+    /// How often the reminder scheduler looks for due reminders, in
+    /// milliseconds.
+    #[arg(long, env = "REMINDER_POLL_MS", default_value_t = 5000)]
+    pub reminder_poll_ms: u64,
 }
 
 /// Why the configuration cannot be used; printed as one line, exit code 2.
@@ -202,6 +222,9 @@ impl Config {
             ("MAX_CONCURRENT_HASHES", self.max_concurrent_hashes as u64),
             ("RATE_LIMIT_PER_IP", self.rate_limit_per_ip as u64),
             ("RATE_LIMIT_PER_TOKEN", self.rate_limit_per_token as u64),
+            ("WS_MAX_MESSAGE_KB", self.ws_max_message_kb),
+            ("WS_SEND_QUEUE", self.ws_send_queue as u64),
+            ("REMINDER_POLL_MS", self.reminder_poll_ms),
         ] {
             if value == 0 {
                 return Err(ConfigError::Zero(name));
@@ -230,6 +253,10 @@ impl Config {
 
     pub fn session_idle(&self) -> Duration {
         Duration::from_secs(self.session_idle_minutes * 60)
+    }
+
+    pub fn upload_limit_bytes(&self) -> usize {
+        (self.max_upload_mb * 1024 * 1024) as usize
     }
 
     pub fn session_max(&self) -> Duration {

@@ -7,6 +7,7 @@ use ea_crm::app::App;
 use ea_crm::config::Config;
 use ea_crm::domain::clock::ManualClock;
 use ea_crm::domain::Ctx;
+use ea_crm::store::Store;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
@@ -34,9 +35,27 @@ impl TestApp {
         Self::start(config).await
     }
 
+    /// The WebSocket URL with a token in the query.
+    pub fn ws_url(&self, token: &str) -> String {
+        format!(
+            "{}/api/v1/ws?token={token}",
+            self.base.replace("http://", "ws://")
+        )
+    }
+
     pub async fn start(config: Config) -> TestApp {
-        let clock = ManualClock::new();
-        let app = App::build_with_clock(config, Arc::new(clock.clone()))
+        Self::start_on(config, ManualClock::new(), None).await
+    }
+
+    /// A second instance on this one's store and clock, as two servers
+    /// sharing one database would be.
+    pub async fn second_instance(&self) -> TestApp {
+        let store = self.ctx().store.clone();
+        Self::start_on(Config::for_tests(), self.clock.clone(), Some(store)).await
+    }
+
+    pub async fn start_on(config: Config, clock: ManualClock, store: Option<Store>) -> TestApp {
+        let app = App::build_with(config, Arc::new(clock.clone()), store)
             .await
             .expect("app builds");
         let base = format!("http://{}", app.addr);

@@ -11,3 +11,4 @@ mod rbac;
 mod roles;
 mod startup;
 mod users;
+mod ws;

@@ -163,7 +163,7 @@ pub async fn post(ctx: &Ctx, actor: &Actor, input: NewMessage) -> DomainResult<P
     let body = parse_body(&input.body, input.file.is_some())?;
     if let Some(reply_to) = &input.reply_to {
         let parent = find(ctx, reply_to).await?;
-        if !parent.is_some_and(|p| p.room == room.id) {
+        if parent.is_none_or(|p| p.room != room.id) {
             return Err(DomainError::invalid(
                 "reply_to",
                 "must be a message of the same room",

@@ -6,6 +6,7 @@
 //! contents are visible to the room's members only (a non-member is told
 //! the room does not exist). The socket and the REST API both call these.
 
+pub mod files;
 pub mod mentions;
 pub mod messages;
 pub mod notifications;

@@ -180,3 +180,16 @@ async fn fire(ctx: &Ctx, reminder: &Reminder, now: DateTime<Utc>) -> DomainResul
     }
     Ok(claimed)
 }
+
+/// The scheduler: fires due reminders every `every` until the task is
+/// stopped. Errors are logged and retried on the next round.
+pub async fn run_scheduler(ctx: std::sync::Arc<Ctx>, every: std::time::Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        if let Err(e) = fire_due(&ctx).await {
+            tracing::warn!(error = %e, "reminder round failed");
+        }
+    }
+}

@@ -293,6 +293,8 @@ impl ChatApi {
     /// `before`/`after` a sequence number; with `q`, a search (newest
     /// first).
     #[oai(path = "/rooms/:id/messages", method = "get")]
+    // poem-openapi takes each query parameter as an argument of its own.
+    #[allow(clippy::too_many_arguments)]
     async fn list_messages(
         &self,
         state: Data<&Arc<AppState>>,

@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod auth;
 pub mod chat;
 pub mod common;
+pub mod files;
 pub mod notifications;
 pub mod permissions;
 pub mod roles;
@@ -37,12 +38,13 @@ pub type Api = (
     permissions::PermissionsApi,
     api_keys::ApiKeysApi,
     chat::ChatApi,
+    files::FilesApi,
     notifications::NotificationsApi,
 );
 
 pub fn service() -> OpenApiService<Api, ()> {
     OpenApiService::new(
-        (auth::AuthApi, users::UsersApi, roles::RolesApi, permissions::PermissionsApi, api_keys::ApiKeysApi, chat::ChatApi, notifications::NotificationsApi),
+        (auth::AuthApi, users::UsersApi, roles::RolesApi, permissions::PermissionsApi, api_keys::ApiKeysApi, chat::ChatApi, files::FilesApi, notifications::NotificationsApi),
         "EA CRM",
         env!("CARGO_PKG_VERSION"),
     )
