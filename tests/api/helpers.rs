@@ -19,6 +19,7 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub clock: ManualClock,
+    upload_dir: std::path::PathBuf,
     ctx: Option<Arc<Ctx>>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
@@ -50,11 +51,18 @@ impl TestApp {
     /// A second instance on this one's store and clock, as two servers
     /// sharing one database would be.
     pub async fn second_instance(&self) -> TestApp {
+        self.second_instance_with(|_| {}).await
+    }
+
+    pub async fn second_instance_with(&self, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let mut config = Config::for_tests();
+        adjust(&mut config);
         let store = self.ctx().store.clone();
-        Self::start_on(Config::for_tests(), self.clock.clone(), Some(store)).await
+        Self::start_on(config, self.clock.clone(), Some(store)).await
     }
 
     pub async fn start_on(config: Config, clock: ManualClock, store: Option<Store>) -> TestApp {
+        let upload_dir = config.upload_dir.clone();
         let app = App::build_with(config, Arc::new(clock.clone()), store)
             .await
             .expect("app builds");
@@ -68,10 +76,21 @@ impl TestApp {
             base,
             client: reqwest::Client::builder().build().unwrap(),
             clock,
+            upload_dir,
             ctx: Some(ctx),
             shutdown: Some(tx),
             server: Some(server),
         }
+    }
+
+    /// Now on the app's clock.
+    pub fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
+        use ea_crm::domain::clock::Clock;
+        self.clock.now()
+    }
+
+    pub fn upload_dir(&self) -> std::path::PathBuf {
+        self.upload_dir.clone()
     }
 
     /// The domain context, for tests that look at stored rows directly.
