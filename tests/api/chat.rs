@@ -394,3 +394,22 @@ async fn a_direct_room_is_one_per_pair() {
         .unwrap();
     assert_eq!(first["id"], second["id"]);
 }
+
+#[tokio::test]
+async fn concurrent_sends_through_two_instances_get_distinct_gap_free_sequence_numbers() {
+    let first = TestApp::spawn().await;
+    let second = first.second_instance().await;
+    let admin = first.admin_token().await;
+    let room = group(&first, &admin, "busy", &[]).await;
+    let path = format!("/api/v1/rooms/{room}/messages");
+    let sends = (0..16).map(|i| {
+        let app = if i % 2 == 0 { &first } else { &second };
+        app.post(&path, &admin, json!({"body": format!("m{i}")}))
+    });
+    for response in futures_util::future::join_all(sends).await {
+        assert_eq!(response.status(), StatusCode::OK, "{:?}", response.text().await);
+    }
+    let page: Value = first.get(&format!("{path}?limit=100"), &admin).await.json().await.unwrap();
+    let seqs: Vec<i64> = page.as_array().unwrap().iter().map(|m| m["seq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs, (1..=16).collect::<Vec<_>>());
+}
