@@ -161,6 +161,12 @@ pub struct Config {
     #[arg(long, env = "TYPING_THROTTLE_MS", default_value_t = 3000)]
     pub typing_throttle_ms: u64,
 
+    /// How often an open WebSocket re-checks its session or API key (so a
+    /// logout, a revoked key or a deactivated user closes it), in
+    /// milliseconds.
+    #[arg(long, env = "WS_AUTH_RECHECK_MS", default_value_t = 60_000)]
+    pub ws_auth_recheck_ms: u64,
+
     /// How often the reminder scheduler looks for due reminders, in
     /// milliseconds.
     #[arg(long, env = "REMINDER_POLL_MS", default_value_t = 5000)]
@@ -225,6 +231,7 @@ impl Config {
             ("WS_MAX_MESSAGE_KB", self.ws_max_message_kb),
             ("WS_SEND_QUEUE", self.ws_send_queue as u64),
             ("REMINDER_POLL_MS", self.reminder_poll_ms),
+            ("WS_AUTH_RECHECK_MS", self.ws_auth_recheck_ms),
         ] {
             if value == 0 {
                 return Err(ConfigError::Zero(name));

@@ -19,7 +19,7 @@ use super::error::{error_response, ApiError};
 use super::AppState;
 use crate::domain::actor::{Actor, Channel};
 use crate::domain::sessions;
-use crate::realtime::connection::{self, Session};
+use crate::realtime::connection;
 
 #[derive(Deserialize)]
 struct TokenQuery {
@@ -38,17 +38,7 @@ pub async fn websocket(req: &Request, ws: WebSocket, state: Data<&Arc<AppState>>
         .max_message_size(Some(max))
         .max_frame_size(Some(max));
     ws.config(config)
-        .on_upgrade(move |socket| {
-            connection::run(
-                socket,
-                Session {
-                    ctx: state.ctx.clone(),
-                    hub: state.hub.clone(),
-                    metrics: state.metrics.clone(),
-                    actor,
-                },
-            )
-        })
+        .on_upgrade(move |socket| connection::run(socket, state, actor))
         .into_response()
 }
 

@@ -12,20 +12,23 @@ use poem::web::websocket::{CloseCode, Message as WsMessage, WebSocketStream};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::hub::{Hub, Outbound};
+use super::hub::Outbound;
 use crate::domain::actor::Actor;
 use crate::domain::chat::messages::{self, NewMessage};
 use crate::domain::chat::presence::Status;
 use crate::domain::chat::rooms;
 use crate::domain::error::DomainError;
-use crate::domain::Ctx;
-use crate::http::metrics::Metrics;
+use crate::domain::sessions;
+use crate::http::{auth, AppState};
 
 /// A client that does not take a frame within this long is gone.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Close code telling a client it fell behind and should reconnect and
 /// resume from its last sequence numbers.
 pub const CLOSE_TOO_SLOW: u16 = 4008;
+/// Close code for a connection whose session ended or whose key was
+/// revoked while it was open.
+pub const CLOSE_SIGNED_OUT: u16 = 4001;
 
 /// What a client may send.
 #[derive(Debug, Deserialize)]
@@ -60,36 +63,34 @@ enum ClientFrame {
 /// Why the loop ended, for the close frame.
 enum End {
     ClientClosed,
+    SignedOut,
     ServerClosing,
     TooSlow,
     TooLarge,
     Broken,
 }
 
-pub struct Session {
-    pub ctx: Arc<Ctx>,
-    pub hub: Arc<Hub>,
-    pub metrics: Arc<Metrics>,
-    pub actor: Actor,
-}
-
 /// Serves one connection until it closes.
-pub async fn run(socket: WebSocketStream, session: Session) {
-    session.metrics.websocket_opened();
-    let mut registration = session.hub.register(&session.actor.user_id);
+pub async fn run(socket: WebSocketStream, state: Arc<AppState>, actor: Actor) {
+    state.metrics.websocket_opened();
+    let hub = state.hub.clone();
+    let mut registration = hub.register(&actor.user_id);
     let (mut sink, mut stream) = socket.split();
+    let mut recheck = tokio::time::interval(Duration::from_millis(state.config.ws_auth_recheck_ms));
+    recheck.reset();
     let mut connection = Connection {
-        session: &session,
+        state: &state,
+        actor,
         id: registration.id,
         cursors: HashMap::new(),
         out: Vec::new(),
     };
     connection.push(json!({
         "type": "hello",
-        "user": session.actor.user_id,
-        "username": session.actor.username,
+        "user": connection.actor.user_id,
+        "username": connection.actor.username,
         "connection": registration.id,
-        "presence": session.hub.presence_snapshot(),
+        "presence": hub.presence_snapshot(),
     }));
     let end = loop {
         if !flush(&mut sink, &mut connection.out).await {
@@ -113,8 +114,14 @@ pub async fn run(socket: WebSocketStream, session: Session) {
             queued = registration.receiver.recv() => match queued {
                 Some(outbound) => connection.handle_outbound(outbound).await,
                 None if registration.overflowed.load(Ordering::SeqCst) => break End::TooSlow,
-                None if session.hub.is_closing() => break End::ServerClosing,
+                None if hub.is_closing() => break End::ServerClosing,
                 None => break End::Broken,
+            },
+            _ = recheck.tick() => match sessions::recheck(&state.ctx, &connection.actor).await {
+                Ok(actor) => connection.actor = actor,
+                Err(DomainError::Unauthenticated) => break End::SignedOut,
+                // The database hiccuped: keep the connection, check again later.
+                Err(e) => tracing::warn!(error = %e, "could not re-check a socket's credential"),
             },
         }
     };
@@ -125,6 +132,7 @@ pub async fn run(socket: WebSocketStream, session: Session) {
         )),
         End::TooLarge => Some((CloseCode::Size, "frame too large")),
         End::ClientClosed => Some((CloseCode::Normal, "bye")),
+        End::SignedOut => Some((CloseCode::from(CLOSE_SIGNED_OUT), "signed out")),
         End::ServerClosing => Some((
             CloseCode::Restart,
             "server restarting: reconnect and resume",
@@ -138,8 +146,8 @@ pub async fn run(socket: WebSocketStream, session: Session) {
         )
         .await;
     }
-    session.hub.unregister(registration.id);
-    session.metrics.websocket_closed();
+    hub.unregister(registration.id);
+    state.metrics.websocket_closed();
 }
 
 /// Writes what is pending; false when the client is gone or stuck.
@@ -157,7 +165,9 @@ where
 }
 
 struct Connection<'a> {
-    session: &'a Session,
+    state: &'a AppState,
+    /// Who is connected, with the permissions of the last re-check.
+    actor: Actor,
     id: u64,
     /// Per followed room, the last sequence number sent to the client.
     cursors: HashMap<String, i64>,
@@ -199,14 +209,15 @@ impl Connection<'_> {
                 return;
             }
         };
-        let ctx = &self.session.ctx;
-        let actor = &self.session.actor;
+        let ctx = &self.state.ctx;
+        let hub = &self.state.hub;
+        let actor = &self.actor;
         match frame {
             ClientFrame::Subscribe { room, after_seq } => {
                 // Follow first, then read where the room stands: a message
                 // stored in between arrives as a wake-up and is sorted out
                 // by the cursor, so nothing falls between the two.
-                self.session.hub.subscribe(self.id, &room);
+                hub.subscribe(self.id, &room);
                 match rooms::require_member(ctx, actor, &room).await {
                     Ok(found) => {
                         let cursor = after_seq.unwrap_or(found.last_seq).max(0);
@@ -217,13 +228,13 @@ impl Connection<'_> {
                         self.catch_up(&room).await;
                     }
                     Err(e) => {
-                        self.session.hub.unsubscribe(self.id, &room);
+                        hub.unsubscribe(self.id, &room);
                         self.push(domain_error_frame(None, &e));
                     }
                 }
             }
             ClientFrame::Unsubscribe { room } => {
-                self.session.hub.unsubscribe(self.id, &room);
+                hub.unsubscribe(self.id, &room);
                 self.cursors.remove(&room);
             }
             ClientFrame::Send {
@@ -233,6 +244,17 @@ impl Connection<'_> {
                 reply_to,
                 idempotency_key,
             } => {
+                // The socket is one more way to call the API: the same
+                // per-credential limit applies.
+                if let Some(key) = auth::rate_limit_key(actor) {
+                    if let Err(secs) = self.state.token_limiter.hit(&key, ctx.now()) {
+                        let limited = DomainError::RateLimited {
+                            retry_after_secs: secs,
+                        };
+                        self.push(domain_error_frame(client_id.as_deref(), &limited));
+                        return;
+                    }
+                }
                 let input = NewMessage {
                     room,
                     body,
@@ -252,9 +274,9 @@ impl Connection<'_> {
                     Err(e) => self.push(domain_error_frame(client_id.as_deref(), &e)),
                 }
             }
-            ClientFrame::Typing { room } => self.session.hub.typing(self.id, &room),
+            ClientFrame::Typing { room } => hub.typing(self.id, &room),
             ClientFrame::Presence { status } => match Status::parse_settable(&status) {
-                Ok(status) => self.session.hub.set_presence(self.id, status),
+                Ok(status) => hub.set_presence(self.id, status),
                 Err(e) => self.push(domain_error_frame(None, &e)),
             },
             ClientFrame::Ping { client_id } => {
@@ -288,7 +310,7 @@ impl Connection<'_> {
             let Some(cursor) = self.cursors.get(room).copied() else {
                 return;
             };
-            let page = match messages::after_for_hub(&self.session.ctx, room, cursor).await {
+            let page = match messages::after_for_hub(&self.state.ctx, room, cursor).await {
                 Ok(page) => page,
                 Err(e) => {
                     self.push(domain_error_frame(None, &e));

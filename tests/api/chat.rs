@@ -407,9 +407,40 @@ async fn concurrent_sends_through_two_instances_get_distinct_gap_free_sequence_n
         app.post(&path, &admin, json!({"body": format!("m{i}")}))
     });
     for response in futures_util::future::join_all(sends).await {
-        assert_eq!(response.status(), StatusCode::OK, "{:?}", response.text().await);
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "{:?}",
+            response.text().await
+        );
     }
-    let page: Value = first.get(&format!("{path}?limit=100"), &admin).await.json().await.unwrap();
-    let seqs: Vec<i64> = page.as_array().unwrap().iter().map(|m| m["seq"].as_i64().unwrap()).collect();
+    let page: Value = first
+        .get(&format!("{path}?limit=100"), &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let seqs: Vec<i64> = page
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["seq"].as_i64().unwrap())
+        .collect();
     assert_eq!(seqs, (1..=16).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn history_pages_are_read_through_the_room_and_seq_index() {
+    let app = TestApp::spawn().await;
+    let plan = app
+        .ctx()
+        .store
+        .run(
+            "SELECT * FROM message WHERE room = $room AND seq > $seq ORDER BY seq ASC LIMIT 50 EXPLAIN",
+            json!({"room": "r", "seq": 10}),
+        )
+        .await
+        .unwrap();
+    let text = plan.value(0).to_string();
+    assert!(text.contains("message_room_seq"), "{text}");
 }

@@ -157,7 +157,7 @@ async fn an_upload_over_the_limit_is_refused_with_413() {
         (status, code.as_str()),
         (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
     );
-    let files = std::fs::read_dir(&app.upload_dir())
+    let files = std::fs::read_dir(app.upload_dir())
         .map(|d| d.count())
         .unwrap_or(0);
     assert_eq!(files, 0, "nothing was written");

@@ -429,3 +429,42 @@ async fn a_message_stored_by_another_instance_reaches_this_instances_clients() {
     );
     assert_eq!(bodies(&got), ["from the other server", "and another"]);
 }
+
+#[tokio::test]
+async fn an_open_socket_is_closed_after_its_session_logs_out() {
+    let app = TestApp::spawn_with(|c| c.ws_auth_recheck_ms = 100).await;
+    let admin = app.admin_token().await;
+    let (_, bob_token) = app.user_with_role(&admin, "bob", "user").await;
+    let mut ws = Client::connect(&app, &bob_token).await;
+    let response = app.post("/api/v1/auth/logout", &bob_token, json!({})).await;
+    assert!(response.status().is_success());
+    let close = loop {
+        match tokio::time::timeout(WAIT, ws.socket.next())
+            .await
+            .expect("closed in time")
+        {
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(u16::from(close.expect("a close code").code), 4001);
+}
+
+#[tokio::test]
+async fn marking_notifications_read_updates_the_users_other_connections() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (bob, bob_token) = app.user_with_role(&admin, "bob", "user").await;
+    let room = group(&app, &admin, "badges", &[&bob]).await;
+    say(&app, &admin, &room, "@bob one").await;
+    say(&app, &admin, &room, "@bob two").await;
+    let mut bob_ws = Client::connect(&app, &bob_token).await;
+    let response = app
+        .post("/api/v1/notifications/read", &bob_token, json!({}))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let event = bob_ws.next_of("event").await;
+    assert_eq!(event["topic"], "notifications.read");
+    assert_eq!(event["payload"]["unread_count"], 0);
+}

@@ -15,6 +15,8 @@ use crate::store::Transaction;
 
 /// The topic of the event that carries a new notification to its user.
 pub const CREATED_TOPIC: &str = "notification.created";
+/// The topic that tells a user's connections their unread count changed.
+pub const READ_TOPIC: &str = "notifications.read";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Notification {
@@ -160,5 +162,12 @@ pub async fn mark_read(ctx: &Ctx, actor: &Actor, ids: Option<Vec<String>>) -> Do
                 .await?;
         }
     }
-    unread_count(ctx, actor).await
+    let unread = unread_count(ctx, actor).await?;
+    // The user's other tabs and devices update their badge.
+    ctx.events.publish(Event::new(
+        READ_TOPIC,
+        Audience::Users(vec![actor.user_id.clone()]),
+        json!({"unread_count": unread}),
+    ));
+    Ok(unread)
 }
