@@ -29,6 +29,8 @@ pub const CLOSE_TOO_SLOW: u16 = 4008;
 /// Close code for a connection whose session ended or whose key was
 /// revoked while it was open.
 pub const CLOSE_SIGNED_OUT: u16 = 4001;
+/// Rooms one connection may follow at once.
+const MAX_ROOMS_FOLLOWED: usize = 500;
 
 /// What a client may send.
 #[derive(Debug, Deserialize)]
@@ -83,6 +85,7 @@ pub async fn run(socket: WebSocketStream, state: Arc<AppState>, actor: Actor) {
         actor,
         id: registration.id,
         cursors: HashMap::new(),
+        behind: Vec::new(),
         out: Vec::new(),
     };
     connection.push(json!({
@@ -95,6 +98,13 @@ pub async fn run(socket: WebSocketStream, state: Arc<AppState>, actor: Actor) {
     let end = loop {
         if !flush(&mut sink, &mut connection.out).await {
             break End::Broken;
+        }
+        // A long backlog goes out a page at a time, written before the next
+        // page is read, so resuming from far back costs no more memory than
+        // one page.
+        if let Some(room) = connection.behind.pop() {
+            connection.catch_up(&room).await;
+            continue;
         }
         tokio::select! {
             incoming = stream.next() => match incoming {
@@ -171,6 +181,8 @@ struct Connection<'a> {
     id: u64,
     /// Per followed room, the last sequence number sent to the client.
     cursors: HashMap<String, i64>,
+    /// Rooms with more history to send than the last page held.
+    behind: Vec<String>,
     /// Frames to write before reading anything else.
     out: Vec<String>,
 }
@@ -213,6 +225,13 @@ impl Connection<'_> {
         let hub = &self.state.hub;
         let actor = &self.actor;
         match frame {
+            ClientFrame::Subscribe { .. } if self.cursors.len() >= MAX_ROOMS_FOLLOWED => {
+                let e = DomainError::invalid(
+                    "room",
+                    format!("follow at most {MAX_ROOMS_FOLLOWED} rooms per connection"),
+                );
+                self.push(domain_error_frame(None, &e));
+            }
             ClientFrame::Subscribe { room, after_seq } => {
                 // Follow first, then read where the room stands: a message
                 // stored in between arrives as a wake-up and is sorted out
@@ -304,27 +323,26 @@ impl Connection<'_> {
         }
     }
 
-    /// Sends everything after the room's cursor from the database.
+    /// Sends the next page after the room's cursor from the database; when
+    /// the page was full, marks the room as behind for the next round.
     async fn catch_up(&mut self, room: &str) {
-        loop {
-            let Some(cursor) = self.cursors.get(room).copied() else {
-                return;
-            };
-            let page = match messages::after_for_hub(&self.state.ctx, room, cursor).await {
-                Ok(page) => page,
-                Err(e) => {
-                    self.push(domain_error_frame(None, &e));
-                    return;
-                }
-            };
-            let full = page.len() >= messages::MAX_PAGE;
-            for message in page {
-                self.cursors.insert(room.to_string(), message.seq);
-                self.push(json!({"type": "message", "room": room, "message": message}));
-            }
-            if !full {
+        let Some(cursor) = self.cursors.get(room).copied() else {
+            return;
+        };
+        let page = match messages::after_for_hub(&self.state.ctx, room, cursor).await {
+            Ok(page) => page,
+            Err(e) => {
+                self.push(domain_error_frame(None, &e));
                 return;
             }
+        };
+        let full = page.len() >= messages::MAX_PAGE;
+        for message in page {
+            self.cursors.insert(room.to_string(), message.seq);
+            self.push(json!({"type": "message", "room": room, "message": message}));
+        }
+        if full && !self.behind.iter().any(|r| r == room) {
+            self.behind.push(room.to_string());
         }
     }
 }

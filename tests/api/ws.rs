@@ -468,3 +468,22 @@ async fn marking_notifications_read_updates_the_users_other_connections() {
     assert_eq!(event["topic"], "notifications.read");
     assert_eq!(event["payload"]["unread_count"], 0);
 }
+
+#[tokio::test]
+async fn resuming_from_far_back_delivers_a_long_backlog_in_pages_without_gaps() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let room = group(&app, &admin, "backlog", &[]).await;
+    let total = 230;
+    for i in 1..=total {
+        say(&app, &admin, &room, &format!("m{i}")).await;
+    }
+    let mut ws = Client::connect(&app, &admin).await;
+    ws.subscribe(&room, Some(0)).await;
+    let mut seqs = Vec::new();
+    while seqs.len() < total {
+        let frame = ws.next_of("message").await;
+        seqs.push(frame["message"]["seq"].as_i64().unwrap());
+    }
+    assert_eq!(seqs, (1..=total as i64).collect::<Vec<_>>());
+}
