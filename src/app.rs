@@ -115,11 +115,13 @@ impl App {
         .await
         .map_err(|e| StartupError::Database(e.to_string()))?;
         let reminder_poll = Duration::from_millis(config.reminder_poll_ms);
+        let presence_every = Duration::from_millis(config.presence_flush_ms);
         let state = Arc::new(AppState::new(ctx.clone(), Arc::new(config)));
         let background = BackgroundTasks(vec![
             tokio::spawn(realtime::pump_events(ctx.events.clone(), state.hub.clone())),
             tokio::spawn(realtime::live::listen(ctx.store.clone(), state.hub.clone())),
             tokio::spawn(reminders::run_scheduler(ctx.clone(), reminder_poll)),
+            tokio::spawn(realtime::flush_presence(state.hub.clone(), presence_every)),
         ]);
         Ok(App {
             addr: local,

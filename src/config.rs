@@ -167,6 +167,11 @@ pub struct Config {
     #[arg(long, env = "WS_AUTH_RECHECK_MS", default_value_t = 60_000)]
     pub ws_auth_recheck_ms: u64,
 
+    /// Presence changes are gathered and sent out together this often, in
+    /// milliseconds.
+    #[arg(long, env = "PRESENCE_FLUSH_MS", default_value_t = 1000)]
+    pub presence_flush_ms: u64,
+
     /// How often the reminder scheduler looks for due reminders, in
     /// milliseconds.
     #[arg(long, env = "REMINDER_POLL_MS", default_value_t = 5000)]
@@ -232,6 +237,7 @@ impl Config {
             ("WS_SEND_QUEUE", self.ws_send_queue as u64),
             ("REMINDER_POLL_MS", self.reminder_poll_ms),
             ("WS_AUTH_RECHECK_MS", self.ws_auth_recheck_ms),
+            ("PRESENCE_FLUSH_MS", self.presence_flush_ms),
         ] {
             if value == 0 {
                 return Err(ConfigError::Zero(name));

@@ -2,7 +2,7 @@
 //! connection. A connection whose queue is full is dropped (and told to
 //! reconnect and resume) instead of growing the server's memory.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -45,6 +45,11 @@ struct HubState {
     next_id: u64,
     connections: HashMap<u64, Connection>,
     presence: PresenceTracker,
+    /// Presence changes not yet sent out, by user: sent together by
+    /// `flush_presence`, so a reconnect storm costs one frame per round,
+    /// and a user who drops and comes back within a round is not
+    /// announced at all.
+    presence_changed: BTreeMap<String, Presence>,
     /// When each (user, room) last had a typing indicator sent out.
     typing_sent: HashMap<(String, String), Instant>,
 }
@@ -236,9 +241,23 @@ impl Hub {
     }
 
     fn broadcast_presence(&self, state: &mut HubState, presence: &Presence) {
-        let out = frame(json!({"type": "presence", "user": presence.user,
-                               "status": presence.status, "last_seen": presence.last_seen}));
-        self.deliver(state, |_| true, out);
+        state
+            .presence_changed
+            .insert(presence.user.clone(), presence.clone());
+    }
+
+    /// Sends the presence changes gathered since the last call as one
+    /// frame to everyone connected.
+    pub fn flush_presence(&self) {
+        let mut state = self.lock();
+        if state.presence_changed.is_empty() {
+            return;
+        }
+        let changes: Vec<Presence> = std::mem::take(&mut state.presence_changed)
+            .into_values()
+            .collect();
+        let out = frame(json!({"type": "presence", "changes": changes}));
+        self.deliver(&mut state, |_| true, out);
     }
 
     /// Queues `outbound` for each matching connection without waiting; a
@@ -293,7 +312,7 @@ mod tests {
         let hub = hub(3);
         let mut slow = hub.register("u1");
         hub.subscribe(slow.id, "r");
-        // Its own "online" presence frame; from here on it reads nothing.
+        // From here on it reads nothing.
         while slow.receiver.try_recv().is_ok() {}
         for seq in 1..=3 {
             hub.room_message("r", seq, None);
@@ -322,6 +341,28 @@ mod tests {
             }
         }
         assert_eq!(typing, 1);
+    }
+
+    #[test]
+    fn presence_changes_go_out_together_once_per_flush() {
+        let hub = hub(16);
+        let mut watcher = hub.register("watcher");
+        for user in ["a", "b", "c"] {
+            hub.register(user);
+        }
+        while watcher.receiver.try_recv().is_ok() {}
+        hub.flush_presence();
+        let Ok(Outbound::Frame(frame)) = watcher.receiver.try_recv() else {
+            panic!("one presence frame");
+        };
+        let frame: Value = serde_json::from_str(&frame).unwrap();
+        assert_eq!(frame["changes"].as_array().unwrap().len(), 4);
+        assert!(watcher.receiver.try_recv().is_err());
+        hub.flush_presence();
+        assert!(
+            watcher.receiver.try_recv().is_err(),
+            "nothing new, nothing sent"
+        );
     }
 
     #[test]

@@ -19,6 +19,15 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::domain::events::EventBus;
 use hub::Hub;
 
+/// Sends gathered presence changes every `every`.
+pub async fn flush_presence(hub: Arc<Hub>, every: std::time::Duration) {
+    let mut ticks = tokio::time::interval(every);
+    loop {
+        ticks.tick().await;
+        hub.flush_presence();
+    }
+}
+
 /// Forwards the domain event bus into the hub until the bus closes.
 pub async fn pump_events(events: EventBus, hub: Arc<Hub>) {
     let mut receiver = events.subscribe();

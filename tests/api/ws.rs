@@ -487,3 +487,32 @@ async fn resuming_from_far_back_delivers_a_long_backlog_in_pages_without_gaps() 
     }
     assert_eq!(seqs, (1..=total as i64).collect::<Vec<_>>());
 }
+
+#[tokio::test]
+async fn others_see_a_user_come_online_go_away_and_go_offline() {
+    let app = TestApp::spawn_with(|c| c.presence_flush_ms = 50).await;
+    let admin = app.admin_token().await;
+    let (bob, bob_token) = app.user_with_role(&admin, "bob", "user").await;
+    let mut watcher = Client::connect(&app, &admin).await;
+    let status_of_bob = |frame: &Value| {
+        frame["changes"]
+            .as_array()
+            .and_then(|c| c.iter().find(|p| p["user"] == bob.as_str()))
+            .map(|p| p["status"].as_str().unwrap().to_string())
+    };
+    let wait_for = async |watcher: &mut Client, status: &str| loop {
+        let frame = watcher.next_of("presence").await;
+        if status_of_bob(&frame).as_deref() == Some(status) {
+            return frame;
+        }
+    };
+    let mut bob_ws = Client::connect(&app, &bob_token).await;
+    wait_for(&mut watcher, "online").await;
+    bob_ws
+        .send(json!({"type": "presence", "status": "away"}))
+        .await;
+    wait_for(&mut watcher, "away").await;
+    drop(bob_ws);
+    let offline = wait_for(&mut watcher, "offline").await;
+    assert!(offline["changes"][0]["last_seen"].is_string());
+}
