@@ -239,7 +239,8 @@ impl Connection<'_> {
                 hub.subscribe(self.id, &room);
                 match rooms::require_member(ctx, actor, &room).await {
                     Ok(found) => {
-                        let cursor = after_seq.unwrap_or(found.last_seq).max(0);
+                        // A cursor past the end would skip messages yet to come.
+                        let cursor = after_seq.unwrap_or(found.last_seq).clamp(0, found.last_seq);
                         self.cursors.insert(room.clone(), cursor);
                         self.push(
                             json!({"type": "subscribed", "room": room, "last_seq": found.last_seq}),
