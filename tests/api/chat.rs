@@ -444,3 +444,25 @@ async fn history_pages_are_read_through_the_room_and_seq_index() {
     let text = plan.value(0).to_string();
     assert!(text.contains("message_room_seq"), "{text}");
 }
+
+#[tokio::test]
+async fn idempotency_keys_are_forgotten_after_a_week() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let room = group(&app, &admin, "keys", &[]).await;
+    let path = format!("/api/v1/rooms/{room}/messages");
+    let send = json!({"body": "weekly report", "idempotency_key": "w1"});
+    app.post(&path, &admin, send.clone()).await;
+    app.clock.advance(chrono::Duration::days(8));
+    let removed = ea_crm::domain::chat::messages::forget_old_send_keys(app.ctx())
+        .await
+        .unwrap();
+    assert_eq!(removed, 1);
+    // A week later the old session has expired too.
+    let admin = app.admin_token().await;
+    let again: Value = app.post(&path, &admin, send).await.json().await.unwrap();
+    assert_eq!(
+        again["duplicate"], false,
+        "a key may be reused once forgotten"
+    );
+}

@@ -516,3 +516,28 @@ async fn others_see_a_user_come_online_go_away_and_go_offline() {
     let offline = wait_for(&mut watcher, "offline").await;
     assert!(offline["changes"][0]["last_seen"].is_string());
 }
+
+#[tokio::test]
+async fn followers_see_edits_and_deletes_live() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (bob, bob_token) = app.user_with_role(&admin, "bob", "user").await;
+    let room = group(&app, &admin, "live-edits", &[&bob]).await;
+    let mut bob_ws = Client::connect(&app, &bob_token).await;
+    bob_ws.subscribe(&room, None).await;
+    let message = say(&app, &admin, &room, "meeting at 3").await;
+    let id = message["id"].as_str().unwrap();
+    app.patch(
+        &format!("/api/v1/messages/{id}"),
+        &admin,
+        json!({"body": "meeting at 4"}),
+    )
+    .await;
+    let edited = bob_ws.next_of("event").await;
+    assert_eq!(edited["topic"], "message.updated");
+    assert_eq!(edited["payload"]["body"], "meeting at 4");
+    app.delete(&format!("/api/v1/messages/{id}"), &admin).await;
+    let deleted = bob_ws.next_of("event").await;
+    assert!(deleted["payload"]["deleted_at"].is_string());
+    assert_eq!(deleted["payload"]["body"], "");
+}

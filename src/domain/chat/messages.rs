@@ -281,6 +281,25 @@ async fn mention_recipients(
     Ok(recipients)
 }
 
+/// How long an idempotency key is remembered: far longer than any client
+/// retries, short enough that the table does not grow for ever.
+pub const SEND_KEY_RETENTION: chrono::Duration = chrono::Duration::days(7);
+
+/// Forgets idempotency keys older than `SEND_KEY_RETENTION`; returns how
+/// many were removed. Run by the service's housekeeping task.
+pub async fn forget_old_send_keys(ctx: &Ctx) -> DomainResult<usize> {
+    let cutoff = ctx.now() - SEND_KEY_RETENTION;
+    let removed: Vec<Value> = ctx
+        .store
+        .run(
+            "DELETE send_key WHERE created_at < <datetime>$cutoff RETURN BEFORE",
+            json!({"cutoff": db_time(cutoff)}),
+        )
+        .await?
+        .rows(0)?;
+    Ok(removed.len())
+}
+
 /// Which page of a room's history.
 #[derive(Debug, Clone, Copy)]
 pub enum Page {

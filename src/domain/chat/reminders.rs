@@ -182,14 +182,26 @@ async fn fire(ctx: &Ctx, reminder: &Reminder, now: DateTime<Utc>) -> DomainResul
 }
 
 /// The scheduler: fires due reminders every `every` until the task is
-/// stopped. Errors are logged and retried on the next round.
+/// stopped, and once an hour forgets old idempotency keys. Errors are
+/// logged and retried on the next round.
 pub async fn run_scheduler(ctx: std::sync::Arc<Ctx>, every: std::time::Duration) {
+    const HOUSEKEEPING_EVERY: chrono::Duration = chrono::Duration::hours(1);
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_housekeeping: Option<DateTime<Utc>> = None;
     loop {
         ticks.tick().await;
         if let Err(e) = fire_due(&ctx).await {
             tracing::warn!(error = %e, "reminder round failed");
+        }
+        let now = ctx.now();
+        if last_housekeeping.is_none_or(|t| now - t >= HOUSEKEEPING_EVERY) {
+            last_housekeeping = Some(now);
+            match messages::forget_old_send_keys(&ctx).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(removed = n, "old idempotency keys forgotten"),
+                Err(e) => tracing::warn!(error = %e, "could not forget old idempotency keys"),
+            }
         }
     }
 }
