@@ -1,7 +1,8 @@
 //! Wakes the hub when any instance sharing the database stores a message,
-//! through a SurrealDB LIVE SELECT. Only a wake-up: connections read the
-//! messages themselves from the database, so a lost notification delays
-//! nothing past the next message or reconnect.
+//! through a SurrealDB LIVE SELECT. Only a wake-up: each connection checks
+//! the sequence number against its cursor and reads anything it missed
+//! from the database, so a lost notification delays nothing past the next
+//! message or reconnect.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use futures_util::StreamExt;
 use surrealdb::types::{Action, Value};
 
 use super::hub::Hub;
+use crate::domain::chat::messages::Message;
 use crate::store::Store;
 
 /// Pause before opening the live query again after it failed or ended.
@@ -17,9 +19,11 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 pub async fn listen(store: Store, hub: Arc<Hub>) {
     loop {
+        // The whole message comes along, so a connection usually needs no
+        // query of its own; the database read stays the fallback.
         match store
             .raw()
-            .query("LIVE SELECT room, seq FROM message")
+            .query("LIVE SELECT *, record::id(id) AS id FROM message")
             .await
         {
             Ok(mut response) => match response.stream::<Value>(0) {
@@ -27,12 +31,7 @@ pub async fn listen(store: Store, hub: Arc<Hub>) {
                     while let Some(item) = notifications.next().await {
                         match item {
                             Ok(n) if n.action == Action::Create => {
-                                let data = n.data.into_json_value();
-                                if let (Some(room), Some(seq)) =
-                                    (data["room"].as_str(), data["seq"].as_i64())
-                                {
-                                    hub.room_message(room, seq, None);
-                                }
+                                wake(&hub, n.data.into_json_value())
                             }
                             Ok(_) => {}
                             Err(e) => {
@@ -48,4 +47,16 @@ pub async fn listen(store: Store, hub: Arc<Hub>) {
         }
         tokio::time::sleep(RETRY_AFTER).await;
     }
+}
+
+fn wake(hub: &Hub, data: serde_json::Value) {
+    let (Some(room), Some(seq)) = (data["room"].as_str(), data["seq"].as_i64()) else {
+        return;
+    };
+    // Sent as the same JSON the domain publishes; a row that does not read
+    // as a message only wakes the connections, which then read it.
+    let message = serde_json::from_value::<Message>(data.clone())
+        .ok()
+        .map(|m| Arc::new(serde_json::json!(m)));
+    hub.room_message(room, seq, message);
 }

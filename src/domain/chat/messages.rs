@@ -31,7 +31,7 @@ pub const UPDATED_TOPIC: &str = "message.updated";
 pub const MAX_BODY_CHARS: usize = 4000;
 /// How many times a send is retried when another send to the same room
 /// took the sequence number at the same moment.
-const SEQ_RETRIES: usize = 8;
+const SEQ_RETRIES: usize = 20;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reaction {
@@ -181,7 +181,7 @@ pub async fn post(ctx: &Ctx, actor: &Actor, input: NewMessage) -> DomainResult<P
         .collect();
 
     let mut attempt = 0;
-    loop {
+    let message: Message = loop {
         let mut tx = Transaction::new();
         tx.bind("id", &id)
             .bind("room", &room.id)
@@ -212,11 +212,20 @@ pub async fn post(ctx: &Ctx, actor: &Actor, input: NewMessage) -> DomainResult<P
         notifications::add_to(&mut tx, &notes);
         let changes = vec![FieldChange::new("body", None, Some(json!(body)))];
         audit::record(&mut tx, actor, "message", &id, "create", &changes, now);
+        let stored = tx.push(format!(
+            "{SELECT_MESSAGE} ONLY type::record('message', $id)"
+        ));
         match tx.commit(&ctx.store).await {
-            Ok(_) => break,
+            Ok(results) => {
+                break results
+                    .first(stored)?
+                    .ok_or(DomainError::NotFound("message"))?
+            }
             Err(StoreError::Conflict) if attempt < SEQ_RETRIES => {
                 attempt += 1;
-                tokio::time::sleep(std::time::Duration::from_millis(2 * attempt as u64)).await;
+                // Jittered, so senders that collided do not collide again.
+                let pause = rand::Rng::gen_range(&mut rand::thread_rng(), 1..=3 * attempt as u64);
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
             }
             Err(StoreError::Duplicate(_)) if key_id.is_some() => {
                 // The same key was sent twice at once; the other attempt won.
@@ -233,10 +242,7 @@ pub async fn post(ctx: &Ctx, actor: &Actor, input: NewMessage) -> DomainResult<P
             Err(StoreError::Duplicate(_)) if attempt < SEQ_RETRIES => attempt += 1,
             Err(e) => return Err(e.into()),
         }
-    }
-    let message = find(ctx, &id)
-        .await?
-        .ok_or(DomainError::NotFound("message"))?;
+    };
     ctx.events.publish(Event::new(
         CREATED_TOPIC,
         Audience::Room(room.id.clone()),
