@@ -10,10 +10,12 @@ use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::{Endpoint, Response, Server};
 
 use crate::config::{Config, ConfigError};
+use crate::domain::chat::reminders;
 use crate::domain::clock::{Clock, SystemClock};
 use crate::domain::webhooks::{Dispatcher, DispatcherHandle, DispatcherSettings};
 use crate::domain::{roles, users, Ctx};
 use crate::http::{self, AppState};
+use crate::realtime;
 use crate::store::{self, migrations, Store};
 
 /// Why the service could not start; printed as one line, exit code 2.
@@ -39,6 +41,32 @@ pub struct App {
     acceptor: TcpAcceptor,
     /// The webhook dispatcher, when this instance runs one.
     webhooks: Option<DispatcherHandle>,
+    background: BackgroundTasks,
+}
+
+/// Tasks that run beside the server (the hub's event pump, the live-query
+/// listener, the reminder scheduler); stopped when the app stops or is
+/// dropped.
+#[derive(Default)]
+struct BackgroundTasks(Vec<tokio::task::JoinHandle<()>>);
+
+impl BackgroundTasks {
+    async fn stop(mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+        for task in self.0.drain(..) {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for BackgroundTasks {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
 }
 
 /// How long in-flight requests get to finish after a shutdown signal.
@@ -54,6 +82,16 @@ impl App {
     pub async fn build_with_clock(
         config: Config,
         clock: Arc<dyn Clock>,
+    ) -> Result<App, StartupError> {
+        Self::build_with(config, clock, None).await
+    }
+
+    /// Builds on an already open `store` when given one: two apps on one
+    /// store behave like two instances sharing a database server.
+    pub async fn build_with(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        store: Option<Store>,
     ) -> Result<App, StartupError> {
         config.validate()?;
         let addr = config.bind_addr()?;
@@ -71,7 +109,7 @@ impl App {
             .and_then(|a| a.as_socket_addr().copied())
             .unwrap_or(addr);
 
-        let ctx = Arc::new(open_domain(&config, clock).await?);
+        let ctx = Arc::new(open_domain_on(&config, clock, store).await?);
         let generated_admin_password = users::ensure_first_admin(
             &ctx,
             &config.admin_username,
@@ -87,7 +125,15 @@ impl App {
         } else {
             None
         };
+        let reminder_poll = Duration::from_millis(config.reminder_poll_ms);
+        let presence_every = Duration::from_millis(config.presence_flush_ms);
         let state = Arc::new(AppState::new(ctx.clone(), Arc::new(config)));
+        let background = BackgroundTasks(vec![
+            tokio::spawn(realtime::pump_events(ctx.events.clone(), state.hub.clone())),
+            tokio::spawn(realtime::live::listen(ctx.store.clone(), state.hub.clone())),
+            tokio::spawn(reminders::run_scheduler(ctx.clone(), reminder_poll)),
+            tokio::spawn(realtime::flush_presence(state.hub.clone(), presence_every)),
+        ]);
         Ok(App {
             webhooks,
             addr: local,
@@ -95,6 +141,7 @@ impl App {
             state,
             generated_admin_password,
             acceptor,
+            background,
         })
     }
 
@@ -109,9 +156,15 @@ impl App {
             ctx,
             acceptor,
             webhooks,
+            background,
             ..
         } = self;
         let database = state.config.database_kind().ok();
+        let hub = state.hub.clone();
+        let shutdown = async move {
+            shutdown.await;
+            hub.close_all();
+        };
         let endpoint = http::routes(state);
         drop(ctx);
         let served = serve(acceptor, endpoint, shutdown).await;
@@ -120,6 +173,7 @@ impl App {
         if let Some(dispatcher) = webhooks {
             dispatcher.stop().await;
         }
+        background.stop().await;
         if let Some(kind) = database {
             if !store::wait_until_released(&kind, STORE_CLOSE_GRACE).await {
                 tracing::warn!(
@@ -144,9 +198,20 @@ async fn serve(
 /// Opens the store, applies migrations and seeds built-in roles: what every
 /// subcommand that touches data needs.
 pub async fn open_domain(config: &Config, clock: Arc<dyn Clock>) -> Result<Ctx, StartupError> {
-    let store = Store::connect(config)
-        .await
-        .map_err(|e| StartupError::Database(e.to_string()))?;
+    open_domain_on(config, clock, None).await
+}
+
+async fn open_domain_on(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    store: Option<Store>,
+) -> Result<Ctx, StartupError> {
+    let store = match store {
+        Some(store) => store,
+        None => Store::connect(config)
+            .await
+            .map_err(|e| StartupError::Database(e.to_string()))?,
+    };
     migrations::migrate(&store)
         .await
         .map_err(|e| StartupError::Database(e.to_string()))?;

@@ -183,6 +183,36 @@ pub struct Config {
     /// receiver cannot hold every slot.
     #[arg(long, env = "WEBHOOK_PER_ENDPOINT_CONCURRENCY", default_value_t = 4)]
     pub webhook_per_endpoint_concurrency: usize,
+    /// Largest WebSocket message a client may send, in KiB; a bigger one
+    /// closes the socket with code 1009.
+    #[arg(long, env = "WS_MAX_MESSAGE_KB", default_value_t = 64)]
+    pub ws_max_message_kb: u64,
+
+    /// Frames queued for one WebSocket client before it is dropped as too
+    /// slow (it reconnects and resumes from its sequence numbers).
+    #[arg(long, env = "WS_SEND_QUEUE", default_value_t = 512)]
+    pub ws_send_queue: usize,
+
+    /// A typing indicator goes out at most this often per person and room,
+    /// in milliseconds.
+    #[arg(long, env = "TYPING_THROTTLE_MS", default_value_t = 3000)]
+    pub typing_throttle_ms: u64,
+
+    /// How often an open WebSocket re-checks its session or API key (so a
+    /// logout, a revoked key or a deactivated user closes it), in
+    /// milliseconds.
+    #[arg(long, env = "WS_AUTH_RECHECK_MS", default_value_t = 60_000)]
+    pub ws_auth_recheck_ms: u64,
+
+    /// Presence changes are gathered and sent out together this often, in
+    /// milliseconds.
+    #[arg(long, env = "PRESENCE_FLUSH_MS", default_value_t = 1000)]
+    pub presence_flush_ms: u64,
+
+    /// How often the reminder scheduler looks for due reminders, in
+    /// milliseconds.
+    #[arg(long, env = "REMINDER_POLL_MS", default_value_t = 5000)]
+    pub reminder_poll_ms: u64,
 }
 
 /// Why the configuration cannot be used; printed as one line, exit code 2.
@@ -256,6 +286,11 @@ impl Config {
                 "WEBHOOK_PER_ENDPOINT_CONCURRENCY",
                 self.webhook_per_endpoint_concurrency as u64,
             ),
+            ("WS_MAX_MESSAGE_KB", self.ws_max_message_kb),
+            ("WS_SEND_QUEUE", self.ws_send_queue as u64),
+            ("REMINDER_POLL_MS", self.reminder_poll_ms),
+            ("WS_AUTH_RECHECK_MS", self.ws_auth_recheck_ms),
+            ("PRESENCE_FLUSH_MS", self.presence_flush_ms),
         ] {
             if value == 0 {
                 return Err(ConfigError::Zero(name));
@@ -284,6 +319,10 @@ impl Config {
 
     pub fn session_idle(&self) -> Duration {
         Duration::from_secs(self.session_idle_minutes * 60)
+    }
+
+    pub fn upload_limit_bytes(&self) -> usize {
+        (self.max_upload_mb * 1024 * 1024) as usize
     }
 
     pub fn session_max(&self) -> Duration {

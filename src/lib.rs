@@ -9,4 +9,5 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod rate_limit;
+pub mod realtime;
 pub mod store;

@@ -1,4 +1,4 @@
-//! The `ea-crm` command line: `serve` (the default) and `admin`.
+//! The `ea-crm` command line: `serve` (the default), `admin` and `bench`.
 
 use std::process::ExitCode;
 
@@ -42,6 +42,14 @@ enum Command {
 enum BenchSuite {
     /// Import N leads, then time list pages (first and last) and search.
     Crm(ea_crm::bench::crm::CrmBench),
+    /// N users in one room, each sending M messages over its own
+    /// WebSocket; prints throughput and latency.
+    Chat {
+        #[arg(long, default_value_t = 20)]
+        clients: usize,
+        #[arg(long, default_value_t = 50)]
+        messages: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -93,6 +101,21 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Admin {
             task: AdminTask::ResetPassword { username, password },
         } => reset_password(cli.config, &username, password).await,
+        Command::Bench {
+            suite: BenchSuite::Chat { clients, messages },
+        } => {
+            let bench = ea_crm::bench::ChatBench { clients, messages };
+            match ea_crm::bench::chat(cli.config, bench).await {
+                Ok(report) => {
+                    println!("{report}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("ea-crm: bench failed: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
     }
 }
 

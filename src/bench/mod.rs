@@ -1,7 +1,10 @@
 //! `ea-crm bench …`: benchmarks that start the real service in-process on a
 //! loopback port and print figures. Every loop is bounded in count and time.
 
+pub mod chat;
 pub mod crm;
+
+pub use chat::{chat, ChatBench, ChatReport};
 
 use std::time::Duration;
 

@@ -188,6 +188,21 @@ pub async fn authenticate(ctx: &Ctx, secret: &str, channel: Channel) -> DomainRe
         .await?
         .first(0)?
         .ok_or(DomainError::Unauthenticated)?;
+    actor_for_key(ctx, key, channel).await
+}
+
+/// Re-resolves a key by id, for a connection that authenticated with it
+/// long ago: refused once the key is revoked or expired.
+pub(crate) async fn authenticate_by_id(
+    ctx: &Ctx,
+    id: &str,
+    channel: Channel,
+) -> DomainResult<Actor> {
+    let key = find(ctx, id).await?.ok_or(DomainError::Unauthenticated)?;
+    actor_for_key(ctx, key, channel).await
+}
+
+async fn actor_for_key(ctx: &Ctx, key: ApiKey, channel: Channel) -> DomainResult<Actor> {
     let now = ctx.now();
     if key.revoked_at.is_some() || key.expires_at.is_some_and(|e| now >= e) {
         return Err(DomainError::Unauthenticated);

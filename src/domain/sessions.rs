@@ -148,7 +148,22 @@ pub async fn authenticate_session(
     token: &str,
     channel: Channel,
 ) -> DomainResult<SessionActor> {
-    let key = tokens::hash_token(token);
+    session_by_key(ctx, &tokens::hash_token(token), channel).await
+}
+
+/// Checks that the credential an actor was resolved from still holds (the
+/// session not ended or expired, the key not revoked, the user active) and
+/// returns the actor with the permissions in force now. For connections
+/// that outlive a request, such as the chat socket.
+pub async fn recheck(ctx: &Ctx, actor: &Actor) -> DomainResult<Actor> {
+    match &actor.credential {
+        Credential::Session(key) => Ok(session_by_key(ctx, key, actor.channel).await?.actor),
+        Credential::ApiKey(id) => api_keys::authenticate_by_id(ctx, id, actor.channel).await,
+        Credential::Internal => Ok(actor.clone()),
+    }
+}
+
+async fn session_by_key(ctx: &Ctx, key: &str, channel: Channel) -> DomainResult<SessionActor> {
     let session: SessionRecord = ctx
         .store
         .run(

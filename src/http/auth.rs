@@ -120,11 +120,19 @@ async fn check_cookie(req: &Request, cookie: ApiKey) -> poem::Result<Actor> {
     Ok(session.actor)
 }
 
+/// The key the per-credential request limit counts under; none for the
+/// service itself.
+pub fn rate_limit_key(actor: &Actor) -> Option<String> {
+    match &actor.credential {
+        Credential::Session(k) => Some(format!("s:{k}")),
+        Credential::ApiKey(k) => Some(format!("k:{k}")),
+        Credential::Internal => None,
+    }
+}
+
 fn limit_per_token(state: &AppState, actor: &Actor) -> poem::Result<()> {
-    let key = match &actor.credential {
-        Credential::Session(k) => format!("s:{k}"),
-        Credential::ApiKey(k) => format!("k:{k}"),
-        Credential::Internal => return Ok(()),
+    let Some(key) = rate_limit_key(actor) else {
+        return Ok(());
     };
     state
         .token_limiter

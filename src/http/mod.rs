@@ -7,6 +7,7 @@ pub mod auth;
 pub mod error;
 pub mod metrics;
 pub mod middleware;
+pub mod ws;
 
 use std::sync::Arc;
 
@@ -21,6 +22,7 @@ use crate::config::Config;
 use crate::domain::sessions::ClientInfo;
 use crate::domain::Ctx;
 use crate::rate_limit::WindowLimiter;
+use crate::realtime::hub::Hub;
 use metrics::Metrics;
 
 /// What handlers reach through `Data<&Arc<AppState>>`.
@@ -30,6 +32,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub ip_limiter: WindowLimiter,
     pub token_limiter: WindowLimiter,
+    pub hub: Arc<Hub>,
 }
 
 impl AppState {
@@ -39,6 +42,11 @@ impl AppState {
             ip_limiter: WindowLimiter::new(config.rate_limit_per_ip, minute),
             token_limiter: WindowLimiter::new(config.rate_limit_per_token, minute),
             metrics: Arc::new(Metrics::default()),
+            hub: Arc::new(Hub::new(
+                config.ws_send_queue,
+                std::time::Duration::from_millis(config.typing_throttle_ms),
+                ctx.clock.clone(),
+            )),
             ctx,
             config,
         }
@@ -49,11 +57,14 @@ impl AppState {
     /// The largest request body accepted on `path`: file uploads and
     /// imports may be large, everything else is small JSON.
     pub fn body_limit_for(&self, path: &str) -> usize {
-        if path == "/api/v1/leads/import" {
-            (self.config.max_upload_mb * 1024 * 1024) as usize
-        } else {
-            (self.config.max_body_kb * 1024) as usize
+        if api::files::is_upload_path(path) {
+            // The multipart envelope around the file gets a little room.
+            return self.config.upload_limit_bytes() + 64 * 1024;
         }
+        if path == "/api/v1/leads/import" {
+            return self.config.upload_limit_bytes();
+        }
+        (self.config.max_body_kb * 1024) as usize
     }
 }
 
@@ -90,6 +101,7 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
     let docs = api.swagger_ui();
     let around_state = state.clone();
     Route::new()
+        .at("/api/v1/ws", get(ws::websocket))
         .nest("/api/v1", api)
         .at(
             "/openapi.json",

@@ -31,7 +31,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "crm",
         sql: include_str!("migrations/0002_crm.surql"),
     },
-    // Version 3 belongs to the realtime hub.
+    Migration {
+        version: 3,
+        name: "chat",
+        sql: include_str!("migrations/0003_chat.surql"),
+    },
     Migration {
         version: 4,
         name: "webhooks",

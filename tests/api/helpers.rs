@@ -7,6 +7,7 @@ use ea_crm::app::App;
 use ea_crm::config::Config;
 use ea_crm::domain::clock::ManualClock;
 use ea_crm::domain::Ctx;
+use ea_crm::store::Store;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
@@ -18,6 +19,7 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub clock: ManualClock,
+    upload_dir: std::path::PathBuf,
     ctx: Option<Arc<Ctx>>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
@@ -34,10 +36,35 @@ impl TestApp {
         Self::start(config).await
     }
 
+    /// The WebSocket URL with a token in the query.
+    pub fn ws_url(&self, token: &str) -> String {
+        format!(
+            "{}/api/v1/ws?token={token}",
+            self.base.replace("http://", "ws://")
+        )
+    }
+
     pub async fn start(config: Config) -> TestApp {
+        Self::start_on(config, ManualClock::new(), None).await
+    }
+
+    /// A second instance on this one's store and clock, as two servers
+    /// sharing one database would be.
+    pub async fn second_instance(&self) -> TestApp {
+        self.second_instance_with(|_| {}).await
+    }
+
+    pub async fn second_instance_with(&self, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let mut config = Config::for_tests();
+        adjust(&mut config);
+        let store = self.ctx().store.clone();
+        Self::start_on(config, self.clock.clone(), Some(store)).await
+    }
+
+    pub async fn start_on(config: Config, clock: ManualClock, store: Option<Store>) -> TestApp {
         init_logging();
-        let clock = ManualClock::new();
-        let app = App::build_with_clock(config, Arc::new(clock.clone()))
+        let upload_dir = config.upload_dir.clone();
+        let app = App::build_with(config, Arc::new(clock.clone()), store)
             .await
             .expect("app builds");
         let base = format!("http://{}", app.addr);
@@ -50,10 +77,21 @@ impl TestApp {
             base,
             client: reqwest::Client::builder().build().unwrap(),
             clock,
+            upload_dir,
             ctx: Some(ctx),
             shutdown: Some(tx),
             server: Some(server),
         }
+    }
+
+    /// Now on the app's clock.
+    pub fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
+        use ea_crm::domain::clock::Clock;
+        self.clock.now()
+    }
+
+    pub fn upload_dir(&self) -> std::path::PathBuf {
+        self.upload_dir.clone()
     }
 
     /// The domain context, for tests that look at stored rows directly.

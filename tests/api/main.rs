@@ -4,13 +4,18 @@ mod helpers;
 
 mod api_keys;
 mod auth;
+mod bench;
+mod chat;
 mod errors;
+mod files;
 mod followups;
 mod import_export;
 mod leads;
 mod openapi;
 mod rbac;
+mod reminders;
 mod roles;
 mod startup;
 mod users;
 mod webhooks;
+mod ws;

@@ -3,9 +3,12 @@
 
 pub mod api_keys;
 pub mod auth;
+pub mod chat;
 pub mod common;
+pub mod files;
 pub mod geo;
 pub mod leads;
+pub mod notifications;
 pub mod permissions;
 pub mod pipeline;
 pub mod roles;
@@ -42,8 +45,14 @@ pub enum ApiTags {
     Audit,
     /// Outbound webhooks: endpoints, topics and the delivery log.
     Webhooks,
+    /// Chat rooms, messages and pins (the socket is `/api/v1/ws`).
+    Chat,
+    /// Notifications and reminders.
+    Notifications,
 }
 
+/// Every service, grouped by area (poem-openapi implements `OpenApi` for
+/// tuples of up to 16).
 pub type Api = (
     (
         auth::AuthApi,
@@ -60,6 +69,11 @@ pub type Api = (
         transfer::TransferApi,
     ),
     webhooks::WebhooksApi,
+    (
+        chat::ChatApi,
+        files::FilesApi,
+        notifications::NotificationsApi,
+    ),
 );
 
 pub fn service() -> OpenApiService<Api, ()> {
@@ -68,6 +82,7 @@ pub fn service() -> OpenApiService<Api, ()> {
             (auth::AuthApi, users::UsersApi, roles::RolesApi, permissions::PermissionsApi, api_keys::ApiKeysApi),
             (leads::LeadsApi, work_queues::WorkQueuesApi, pipeline::PipelineApi, geo::GeoApi, transfer::TransferApi),
             webhooks::WebhooksApi,
+            (chat::ChatApi, files::FilesApi, notifications::NotificationsApi),
         ),
         "EA CRM",
         env!("CARGO_PKG_VERSION"),

@@ -1,0 +1,537 @@
+//! Messages: stored with a per-room sequence number handed out inside the
+//! storing transaction, so every instance sharing the database agrees on
+//! the order and a client can resume with "everything after seq N".
+//!
+//! Bodies are plain text in a small markdown subset (see
+//! `docs/realtime-protocol.md`): the server keeps them as written, minus
+//! control characters, and clients render them with HTML escaped. Text
+//! starting with `/` is stored like any other; the bots command engine
+//! will pick those up from the `message.created` event.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::mentions;
+use super::notifications::{self, Notification};
+use super::rooms;
+use crate::domain::actor::Actor;
+use crate::domain::audit::{self, FieldChange};
+use crate::domain::clock::db_time;
+use crate::domain::error::{DomainError, DomainResult};
+use crate::domain::events::{Audience, Event};
+use crate::domain::permissions::Permission;
+use crate::domain::{tokens, users, Ctx};
+use crate::store::{StoreError, Transaction};
+
+pub const CREATED_TOPIC: &str = "message.created";
+pub const UPDATED_TOPIC: &str = "message.updated";
+
+/// The longest body accepted, in characters.
+pub const MAX_BODY_CHARS: usize = 4000;
+/// How many times a send is retried when another send to the same room
+/// took the sequence number at the same moment.
+const SEQ_RETRIES: usize = 20;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reaction {
+    pub emoji: String,
+    pub user: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Message {
+    pub id: String,
+    pub room: String,
+    pub seq: i64,
+    pub author: String,
+    pub author_name: String,
+    /// Empty once deleted; the audit keeps what it said.
+    pub body: String,
+    pub reply_to: Option<String>,
+    pub file: Option<String>,
+    #[serde(default)]
+    pub reactions: Vec<Reaction>,
+    pub created_at: DateTime<Utc>,
+    pub edited_at: Option<DateTime<Utc>>,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewMessage {
+    pub room: String,
+    pub body: String,
+    pub reply_to: Option<String>,
+    /// Chosen by the client; a retried send with the same key returns the
+    /// first message instead of storing another.
+    pub idempotency_key: Option<String>,
+    /// A file already stored for this room (see `files`).
+    pub file: Option<String>,
+}
+
+/// A stored message, and whether it was stored by an earlier attempt.
+#[derive(Debug, Clone)]
+pub struct Posted {
+    pub message: Message,
+    pub duplicate: bool,
+}
+
+const SELECT_MESSAGE: &str = "SELECT *, record::id(id) AS id FROM";
+
+/// Keeps newlines and tabs, drops other control characters (which
+/// terminals and some renderers treat as commands).
+fn clean_body(raw: &str) -> String {
+    raw.chars()
+        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+fn parse_body(raw: &str, allow_empty: bool) -> DomainResult<String> {
+    let body = clean_body(raw);
+    if body.is_empty() && !allow_empty {
+        return Err(DomainError::invalid("body", "must not be empty"));
+    }
+    if body.chars().count() > MAX_BODY_CHARS {
+        return Err(DomainError::invalid(
+            "body",
+            format!("must be at most {MAX_BODY_CHARS} characters"),
+        ));
+    }
+    Ok(body)
+}
+
+fn parse_idempotency_key(raw: Option<&str>) -> DomainResult<Option<String>> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(key) if key.len() <= 100 => Ok(Some(key.to_string())),
+        Some(_) => Err(DomainError::invalid(
+            "idempotency_key",
+            "must be at most 100 characters",
+        )),
+    }
+}
+
+/// The record key of a (user, idempotency key) pair.
+fn send_key_id(user: &str, key: &str) -> String {
+    tokens::hash_token(&format!("{user}\n{key}"))
+}
+
+async fn find_by_send_key(ctx: &Ctx, key_id: &str) -> DomainResult<Option<Message>> {
+    let stored: Option<Value> = ctx
+        .store
+        .run(
+            "SELECT message FROM ONLY type::record('send_key', $id)",
+            json!({"id": key_id}),
+        )
+        .await?
+        .first(0)?;
+    match stored.as_ref().and_then(|s| s["message"].as_str()) {
+        Some(message_id) => find(ctx, message_id).await,
+        None => Ok(None),
+    }
+}
+
+pub(crate) async fn find(ctx: &Ctx, id: &str) -> DomainResult<Option<Message>> {
+    Ok(ctx
+        .store
+        .run(
+            &format!("{SELECT_MESSAGE} ONLY type::record('message', $id)"),
+            json!({"id": id}),
+        )
+        .await?
+        .first(0)?)
+}
+
+/// Stores a message (the one way to post, from the socket, REST or a
+/// bridge), notifies whoever it mentions, and announces it to the room.
+#[tracing::instrument(skip(ctx, actor, input), fields(actor = %actor.user_id, room = %input.room))]
+pub async fn post(ctx: &Ctx, actor: &Actor, input: NewMessage) -> DomainResult<Posted> {
+    actor.require(Permission::ChatUse)?;
+    let key = parse_idempotency_key(input.idempotency_key.as_deref())?;
+    let key_id = key.as_deref().map(|k| send_key_id(&actor.user_id, k));
+    if let Some(key_id) = &key_id {
+        if let Some(message) = find_by_send_key(ctx, key_id).await? {
+            return Ok(Posted {
+                message,
+                duplicate: true,
+            });
+        }
+    }
+    let room = rooms::require_member(ctx, actor, &input.room).await?;
+    let body = parse_body(&input.body, input.file.is_some())?;
+    if let Some(reply_to) = &input.reply_to {
+        let parent = find(ctx, reply_to).await?;
+        if parent.is_none_or(|p| p.room != room.id) {
+            return Err(DomainError::invalid(
+                "reply_to",
+                "must be a message of the same room",
+            ));
+        }
+    }
+    let id = tokens::new_id();
+    let now = ctx.now();
+    let recipients = mention_recipients(ctx, actor, &room.id, &body).await?;
+    let preview: String = body.chars().take(200).collect();
+    let text = format!("@{} mentioned you: {preview}", actor.username);
+    let notes: Vec<Notification> = recipients
+        .iter()
+        .map(|user| Notification::new(user, "mention", Some(&room.id), Some(&id), &text, now))
+        .collect();
+
+    let mut attempt = 0;
+    let message: Message = loop {
+        let mut tx = Transaction::new();
+        tx.bind("id", &id)
+            .bind("room", &room.id)
+            .bind("author", &actor.user_id)
+            .bind("author_name", &actor.username)
+            .bind("body", &body)
+            .bind("reply_to", &input.reply_to)
+            .bind("file", &input.file)
+            .bind("now", db_time(now));
+        // The room row is the counter: two sends to one room write the same
+        // row, so one of the two transactions conflicts and is retried,
+        // whichever instance it runs on. The unique (room, seq) index is
+        // the last line of defence.
+        tx.push(
+            "LET $seq = (UPDATE ONLY type::record('room', $room) SET last_seq += 1 RETURN VALUE last_seq)",
+        );
+        tx.push(
+            "CREATE type::record('message', $id) SET room = $room, seq = $seq, author = $author,
+                author_name = $author_name, body = $body, reply_to = $reply_to, file = $file,
+                reactions = [], created_at = <datetime>$now",
+        );
+        if let (Some(key_id), Some(_)) = (&key_id, &key) {
+            tx.bind("key_id", key_id);
+            tx.push(
+                "CREATE type::record('send_key', $key_id) SET user = $author, message = $id, created_at = <datetime>$now",
+            );
+        }
+        notifications::add_to(&mut tx, &notes);
+        let changes = vec![FieldChange::new("body", None, Some(json!(body)))];
+        audit::record(&mut tx, actor, "message", &id, "create", &changes, now);
+        let stored = tx.push(format!(
+            "{SELECT_MESSAGE} ONLY type::record('message', $id)"
+        ));
+        match tx.commit(&ctx.store).await {
+            Ok(results) => {
+                break results
+                    .first(stored)?
+                    .ok_or(DomainError::NotFound("message"))?
+            }
+            Err(StoreError::Conflict) if attempt < SEQ_RETRIES => {
+                attempt += 1;
+                // Jittered, so senders that collided do not collide again.
+                let pause = rand::Rng::gen_range(&mut rand::thread_rng(), 1..=3 * attempt as u64);
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+            }
+            Err(StoreError::Duplicate(_)) if key_id.is_some() => {
+                // The same key was sent twice at once; the other attempt won.
+                if let Some(message) =
+                    find_by_send_key(ctx, key_id.as_deref().unwrap_or("")).await?
+                {
+                    return Ok(Posted {
+                        message,
+                        duplicate: true,
+                    });
+                }
+                return Err(DomainError::Conflict("send again".into()));
+            }
+            Err(StoreError::Duplicate(_)) if attempt < SEQ_RETRIES => attempt += 1,
+            Err(e) => return Err(e.into()),
+        }
+    };
+    ctx.events.publish(Event::new(
+        CREATED_TOPIC,
+        Audience::Room(room.id.clone()),
+        json!(message),
+    ));
+    notifications::publish(ctx, &notes);
+    Ok(Posted {
+        message,
+        duplicate: false,
+    })
+}
+
+/// The members a body calls out, without the author. `@here`/`@all` need
+/// `chat.mention_all`; a named user who is not in the room is skipped,
+/// since they could not read what they were called to.
+async fn mention_recipients(
+    ctx: &Ctx,
+    actor: &Actor,
+    room: &str,
+    body: &str,
+) -> DomainResult<Vec<String>> {
+    let found = mentions::parse(body);
+    let mut recipients = Vec::new();
+    if found.everyone {
+        actor.require(Permission::ChatMentionAll)?;
+        recipients = rooms::member_ids(ctx, room).await?;
+    } else {
+        for username in found.usernames.iter().take(50) {
+            if let Some(record) = users::find_by_username(ctx, username).await? {
+                if rooms::membership(ctx, room, &record.user.id)
+                    .await?
+                    .is_some()
+                {
+                    recipients.push(record.user.id);
+                }
+            }
+        }
+    }
+    recipients.retain(|u| *u != actor.user_id);
+    recipients.sort();
+    recipients.dedup();
+    Ok(recipients)
+}
+
+/// How long an idempotency key is remembered: far longer than any client
+/// retries, short enough that the table does not grow for ever.
+pub const SEND_KEY_RETENTION: chrono::Duration = chrono::Duration::days(7);
+
+/// Forgets idempotency keys older than `SEND_KEY_RETENTION`; returns how
+/// many were removed. Run by the service's housekeeping task.
+pub async fn forget_old_send_keys(ctx: &Ctx) -> DomainResult<usize> {
+    let cutoff = ctx.now() - SEND_KEY_RETENTION;
+    let removed: Vec<Value> = ctx
+        .store
+        .run(
+            "DELETE send_key WHERE created_at < <datetime>$cutoff RETURN BEFORE",
+            json!({"cutoff": db_time(cutoff)}),
+        )
+        .await?
+        .rows(0)?;
+    Ok(removed.len())
+}
+
+/// Which page of a room's history.
+#[derive(Debug, Clone, Copy)]
+pub enum Page {
+    /// The newest messages.
+    Latest,
+    /// Messages with a sequence number below this one.
+    Before(i64),
+    /// Messages with a sequence number above this one (resuming).
+    After(i64),
+}
+
+pub const MAX_PAGE: usize = 200;
+
+/// A page of a room's history, oldest first.
+pub async fn history(
+    ctx: &Ctx,
+    actor: &Actor,
+    room: &str,
+    page: Page,
+    limit: usize,
+) -> DomainResult<Vec<Message>> {
+    rooms::require_member(ctx, actor, room).await?;
+    page_of(ctx, room, page, limit).await
+}
+
+/// A page without the membership check, for the hub, which checked when
+/// the client subscribed.
+pub(crate) async fn page_of(
+    ctx: &Ctx,
+    room: &str,
+    page: Page,
+    limit: usize,
+) -> DomainResult<Vec<Message>> {
+    let limit = limit.clamp(1, MAX_PAGE);
+    let (condition, order, seq) = match page {
+        Page::Latest => ("", "DESC", 0),
+        Page::Before(seq) => (" AND seq < $seq", "DESC", seq),
+        Page::After(seq) => (" AND seq > $seq", "ASC", seq),
+    };
+    let sql = format!(
+        "{SELECT_MESSAGE} message WHERE room = $room{condition} ORDER BY seq {order} LIMIT $limit"
+    );
+    let mut rows: Vec<Message> = ctx
+        .store
+        .run(&sql, json!({"room": room, "seq": seq, "limit": limit}))
+        .await?
+        .rows(0)?;
+    if order == "DESC" {
+        rows.reverse();
+    }
+    Ok(rows)
+}
+
+/// Messages after `seq` for the hub's catch-up (membership checked by the
+/// caller when the client subscribed).
+pub async fn after_for_hub(ctx: &Ctx, room: &str, seq: i64) -> DomainResult<Vec<Message>> {
+    page_of(ctx, room, Page::After(seq), MAX_PAGE).await
+}
+
+/// Messages of a room whose text contains `query` (case-insensitive),
+/// newest first.
+pub async fn search(
+    ctx: &Ctx,
+    actor: &Actor,
+    room: &str,
+    query: &str,
+    limit: usize,
+) -> DomainResult<Vec<Message>> {
+    rooms::require_member(ctx, actor, room).await?;
+    let query = query.trim().to_lowercase();
+    if query.is_empty() || query.chars().count() > 200 {
+        return Err(DomainError::invalid("q", "must be 1 to 200 characters"));
+    }
+    Ok(ctx
+        .store
+        .run(
+            &format!(
+                "{SELECT_MESSAGE} message WHERE room = $room AND deleted_at IS NONE
+                 AND string::contains(string::lowercase(body), $query) ORDER BY seq DESC LIMIT $limit"
+            ),
+            json!({"room": room, "query": query, "limit": limit.clamp(1, MAX_PAGE)}),
+        )
+        .await?
+        .rows(0)?)
+}
+
+/// A message the actor can see (member of its room).
+async fn visible(ctx: &Ctx, actor: &Actor, id: &str) -> DomainResult<Message> {
+    actor.require(Permission::ChatUse)?;
+    let message = find(ctx, id)
+        .await?
+        .ok_or(DomainError::NotFound("message"))?;
+    rooms::require_member(ctx, actor, &message.room)
+        .await
+        .map_err(|_| DomainError::NotFound("message"))?;
+    Ok(message)
+}
+
+pub async fn get(ctx: &Ctx, actor: &Actor, id: &str) -> DomainResult<Message> {
+    visible(ctx, actor, id).await
+}
+
+fn announce_update(ctx: &Ctx, message: &Message) {
+    ctx.events.publish(Event::new(
+        UPDATED_TOPIC,
+        Audience::Room(message.room.clone()),
+        json!(message),
+    ));
+}
+
+/// Changes the text of one's own message; the audit keeps the old text.
+pub async fn edit(ctx: &Ctx, actor: &Actor, id: &str, body: &str) -> DomainResult<Message> {
+    let message = visible(ctx, actor, id).await?;
+    if message.author != actor.user_id {
+        return Err(DomainError::Forbidden("author of the message".into()));
+    }
+    if message.deleted_at.is_some() {
+        return Err(DomainError::Conflict("the message was deleted".into()));
+    }
+    let body = parse_body(body, message.file.is_some())?;
+    let now = ctx.now();
+    let mut tx = Transaction::new();
+    tx.bind("id", id)
+        .bind("body", &body)
+        .bind("now", db_time(now));
+    tx.push("UPDATE type::record('message', $id) SET body = $body, edited_at = <datetime>$now");
+    let changes = vec![FieldChange::new(
+        "body",
+        Some(json!(message.body)),
+        Some(json!(body)),
+    )];
+    audit::record(&mut tx, actor, "message", id, "edit", &changes, now);
+    tx.commit(&ctx.store).await?;
+    let message = find(ctx, id)
+        .await?
+        .ok_or(DomainError::NotFound("message"))?;
+    announce_update(ctx, &message);
+    Ok(message)
+}
+
+/// Deletes a message (its author, or a moderator): the text is blanked,
+/// the sequence number stays so history has no hole, and the audit keeps
+/// what it said.
+pub async fn delete(ctx: &Ctx, actor: &Actor, id: &str) -> DomainResult<Message> {
+    let message = visible(ctx, actor, id).await?;
+    if message.author != actor.user_id {
+        actor.require(Permission::ChatModerate)?;
+    }
+    if message.deleted_at.is_some() {
+        return Ok(message);
+    }
+    let now = ctx.now();
+    let mut tx = Transaction::new();
+    tx.bind("id", id).bind("now", db_time(now));
+    tx.push("UPDATE type::record('message', $id) SET body = '', reactions = [], deleted_at = <datetime>$now");
+    let changes = vec![FieldChange::new("body", Some(json!(message.body)), None)];
+    audit::record(&mut tx, actor, "message", id, "delete", &changes, now);
+    tx.commit(&ctx.store).await?;
+    let message = find(ctx, id)
+        .await?
+        .ok_or(DomainError::NotFound("message"))?;
+    announce_update(ctx, &message);
+    Ok(message)
+}
+
+/// Adds (or with `on = false` removes) the actor's reaction.
+pub async fn react(
+    ctx: &Ctx,
+    actor: &Actor,
+    id: &str,
+    emoji: &str,
+    on: bool,
+) -> DomainResult<Message> {
+    let message = visible(ctx, actor, id).await?;
+    let emoji = emoji.trim();
+    if emoji.is_empty() || emoji.chars().count() > 32 || emoji.chars().any(char::is_whitespace) {
+        return Err(DomainError::invalid(
+            "emoji",
+            "1 to 32 characters, no spaces",
+        ));
+    }
+    if message.deleted_at.is_some() {
+        return Err(DomainError::Conflict("the message was deleted".into()));
+    }
+    let reaction = Reaction {
+        emoji: emoji.to_string(),
+        user: actor.user_id.clone(),
+    };
+    let has = message.reactions.contains(&reaction);
+    if has == on {
+        return Ok(message);
+    }
+    // Written as a set operation in the database, so two people reacting at
+    // once do not overwrite each other.
+    let sql = if on {
+        "UPDATE type::record('message', $id) SET reactions += $reaction"
+    } else {
+        "UPDATE type::record('message', $id) SET reactions -= $reaction"
+    };
+    ctx.store
+        .run(sql, json!({"id": id, "reaction": reaction}))
+        .await?;
+    let message = find(ctx, id)
+        .await?
+        .ok_or(DomainError::NotFound("message"))?;
+    announce_update(ctx, &message);
+    Ok(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_dropped_but_lines_kept() {
+        assert_eq!(clean_body(" hi\u{1b}[31m\nthere\u{0} "), "hi[31m\nthere");
+    }
+
+    #[test]
+    fn an_empty_body_is_refused_unless_a_file_carries_the_message() {
+        assert!(parse_body("   ", false).is_err());
+        assert_eq!(parse_body("  ", true).unwrap(), "");
+    }
+
+    #[test]
+    fn a_send_key_belongs_to_its_user() {
+        assert_ne!(send_key_id("u1", "k"), send_key_id("u2", "k"));
+    }
+}

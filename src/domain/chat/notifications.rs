@@ -1,0 +1,173 @@
+//! Notifications: what a mention, a reminder or a domain event leaves for
+//! one user, stored so it survives a closed browser, counted while unread.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::domain::actor::Actor;
+use crate::domain::clock::db_time;
+use crate::domain::error::{DomainError, DomainResult};
+use crate::domain::events::{Audience, Event};
+use crate::domain::permissions::Permission;
+use crate::domain::{tokens, Ctx};
+use crate::store::Transaction;
+
+/// The topic of the event that carries a new notification to its user.
+pub const CREATED_TOPIC: &str = "notification.created";
+/// The topic that tells a user's connections their unread count changed.
+pub const READ_TOPIC: &str = "notifications.read";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Notification {
+    pub id: String,
+    pub user: String,
+    /// mention, reminder or event.
+    pub kind: String,
+    pub room: Option<String>,
+    pub message: Option<String>,
+    pub text: String,
+    pub created_at: DateTime<Utc>,
+    pub read_at: Option<DateTime<Utc>>,
+}
+
+impl Notification {
+    /// A notification for `user`, with a fresh id, to be stored by
+    /// `add_to`.
+    pub fn new(
+        user: &str,
+        kind: &str,
+        room: Option<&str>,
+        message: Option<&str>,
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Notification {
+            id: tokens::new_id(),
+            user: user.to_string(),
+            kind: kind.to_string(),
+            room: room.map(str::to_string),
+            message: message.map(str::to_string),
+            text: text.chars().take(300).collect(),
+            created_at: now,
+            read_at: None,
+        }
+    }
+}
+
+/// Adds the rows to `tx`, so they land with the change that caused them.
+pub(crate) fn add_to(tx: &mut Transaction, notifications: &[Notification]) {
+    if notifications.is_empty() {
+        return;
+    }
+    let n = tx.next_serial();
+    let rows: Vec<_> = notifications
+        .iter()
+        .map(|x| {
+            json!({"id": x.id, "user": x.user, "kind": x.kind, "room": x.room,
+                   "message": x.message, "text": x.text, "at": db_time(x.created_at)})
+        })
+        .collect();
+    tx.bind(&format!("notifications_{n}"), rows);
+    tx.push(format!(
+        "FOR $n IN $notifications_{n} {{
+            CREATE type::record('notification', $n.id) SET user = $n.user, kind = $n.kind,
+                room = $n.room, message = $n.message, text = $n.text, created_at = <datetime>$n.at;
+        }}"
+    ));
+}
+
+/// Tells each recipient, live, after the rows were committed.
+pub(crate) fn publish(ctx: &Ctx, notifications: &[Notification]) {
+    for n in notifications {
+        ctx.events.publish(Event::new(
+            CREATED_TOPIC,
+            Audience::Users(vec![n.user.clone()]),
+            json!(n),
+        ));
+    }
+}
+
+/// The actor's notifications, newest first; `before` is the `created_at`
+/// of the last one of the previous page.
+pub async fn list(
+    ctx: &Ctx,
+    actor: &Actor,
+    unread_only: bool,
+    before: Option<DateTime<Utc>>,
+    limit: usize,
+) -> DomainResult<Vec<Notification>> {
+    actor.require(Permission::ChatUse)?;
+    let filter = if unread_only {
+        " AND read_at IS NONE"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "SELECT *, record::id(id) AS id FROM notification
+         WHERE user = $user AND created_at < <datetime>$before{filter}
+         ORDER BY created_at DESC LIMIT $limit"
+    );
+    let before = before.unwrap_or_else(|| ctx.now() + chrono::Duration::days(3650));
+    Ok(ctx
+        .store
+        .run(
+            &sql,
+            json!({"user": actor.user_id, "before": db_time(before), "limit": limit.clamp(1, 200)}),
+        )
+        .await?
+        .rows(0)?)
+}
+
+pub async fn unread_count(ctx: &Ctx, actor: &Actor) -> DomainResult<u64> {
+    actor.require(Permission::ChatUse)?;
+    let count: Option<u64> = ctx
+        .store
+        .run(
+            "RETURN count(SELECT VALUE id FROM notification WHERE user = $user AND read_at IS NONE)",
+            json!({"user": actor.user_id}),
+        )
+        .await?
+        .first(0)?;
+    Ok(count.unwrap_or(0))
+}
+
+/// Marks the named notifications read, or all of them when `ids` is
+/// `None`; returns the unread count after. Others' notifications are left
+/// alone whatever ids are sent.
+pub async fn mark_read(ctx: &Ctx, actor: &Actor, ids: Option<Vec<String>>) -> DomainResult<u64> {
+    actor.require(Permission::ChatUse)?;
+    let now = db_time(ctx.now());
+    match ids {
+        None => {
+            ctx.store
+                .run(
+                    "UPDATE notification SET read_at = <datetime>$now WHERE user = $user AND read_at IS NONE",
+                    json!({"user": actor.user_id, "now": now}),
+                )
+                .await?;
+        }
+        Some(ids) => {
+            if ids.len() > 500 {
+                return Err(DomainError::invalid("ids", "at most 500 at once"));
+            }
+            ctx.store
+                .run(
+                    "FOR $id IN $ids {
+                        UPDATE type::record('notification', $id) SET read_at = <datetime>$now
+                            WHERE user = $user AND read_at IS NONE;
+                    }",
+                    json!({"user": actor.user_id, "now": now, "ids": ids}),
+                )
+                .await?;
+        }
+    }
+    let unread = unread_count(ctx, actor).await?;
+    // The user's other tabs and devices update their badge.
+    ctx.events.publish(Event::new(
+        READ_TOPIC,
+        Audience::Users(vec![actor.user_id.clone()]),
+        json!({"unread_count": unread}),
+    ));
+    Ok(unread)
+}

@@ -1,0 +1,432 @@
+//! `/rooms`, `/messages`, `/pins`: the chat hub over REST, beside the
+//! socket. Posting here is the same domain call as a `send` frame.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+
+use super::common::Done;
+use super::ApiTags;
+use crate::domain::chat::messages::{self, Message, NewMessage, Page};
+use crate::domain::chat::pins::{self, Pin};
+use crate::domain::chat::rooms::{self, ListedRoom, Member, NewRoom, Room};
+use crate::domain::error::DomainError;
+use crate::http::auth::Auth;
+use crate::http::error::ApiResult;
+use crate::http::AppState;
+
+pub struct ChatApi;
+
+#[derive(Object)]
+pub struct RoomView {
+    id: String,
+    name: String,
+    /// channel, group or direct.
+    kind: String,
+    topic: Option<String>,
+    subject_kind: Option<String>,
+    subject_id: Option<String>,
+    created_by: String,
+    created_at: DateTime<Utc>,
+    /// Sequence number of the newest message (0: none yet).
+    last_seq: i64,
+    /// Whether you are a member (public channels are listed either way).
+    joined: bool,
+}
+
+impl RoomView {
+    fn of(room: Room, joined: bool) -> Self {
+        RoomView {
+            id: room.id,
+            name: room.name,
+            kind: room.kind.as_str().to_string(),
+            topic: room.topic,
+            subject_kind: room.subject_kind,
+            subject_id: room.subject_id,
+            created_by: room.created_by,
+            created_at: room.created_at,
+            last_seq: room.last_seq,
+            joined,
+        }
+    }
+}
+
+impl From<ListedRoom> for RoomView {
+    fn from(l: ListedRoom) -> Self {
+        RoomView::of(l.room, l.joined)
+    }
+}
+
+#[derive(Object)]
+struct CreateRoom {
+    /// Required for channels and groups; ignored for direct rooms.
+    #[oai(default)]
+    name: String,
+    /// channel (public), group (private) or direct.
+    kind: String,
+    topic: Option<String>,
+    /// What the room discusses, e.g. `lead`.
+    subject_kind: Option<String>,
+    subject_id: Option<String>,
+    /// User ids to add; a direct room takes exactly one.
+    #[oai(default)]
+    members: Vec<String>,
+}
+
+#[derive(Object)]
+struct AddMember {
+    user: String,
+}
+
+#[derive(Object)]
+struct MemberView {
+    user: String,
+    role: String,
+    joined_at: DateTime<Utc>,
+}
+
+impl From<Member> for MemberView {
+    fn from(m: Member) -> Self {
+        MemberView {
+            user: m.user,
+            role: m.role,
+            joined_at: m.joined_at,
+        }
+    }
+}
+
+#[derive(Object)]
+pub struct ReactionView {
+    emoji: String,
+    user: String,
+}
+
+#[derive(Object)]
+pub struct MessageView {
+    id: String,
+    room: String,
+    /// Position in the room, gap-free and increasing.
+    seq: i64,
+    author: String,
+    author_name: String,
+    body: String,
+    reply_to: Option<String>,
+    file: Option<String>,
+    reactions: Vec<ReactionView>,
+    created_at: DateTime<Utc>,
+    edited_at: Option<DateTime<Utc>>,
+    deleted_at: Option<DateTime<Utc>>,
+}
+
+impl From<Message> for MessageView {
+    fn from(m: Message) -> Self {
+        MessageView {
+            id: m.id,
+            room: m.room,
+            seq: m.seq,
+            author: m.author,
+            author_name: m.author_name,
+            body: m.body,
+            reply_to: m.reply_to,
+            file: m.file,
+            reactions: m
+                .reactions
+                .into_iter()
+                .map(|r| ReactionView {
+                    emoji: r.emoji,
+                    user: r.user,
+                })
+                .collect(),
+            created_at: m.created_at,
+            edited_at: m.edited_at,
+            deleted_at: m.deleted_at,
+        }
+    }
+}
+
+#[derive(Object)]
+struct PostMessage {
+    body: String,
+    reply_to: Option<String>,
+    /// Your key for this send: sending again with it returns the first
+    /// message instead of posting twice.
+    idempotency_key: Option<String>,
+}
+
+#[derive(Object)]
+struct PostedMessage {
+    message: MessageView,
+    /// True when an earlier send with the same idempotency key stored it.
+    duplicate: bool,
+}
+
+#[derive(Object)]
+struct EditMessage {
+    body: String,
+}
+
+#[derive(Object)]
+struct React {
+    emoji: String,
+    /// false removes your reaction.
+    #[oai(default = "default_true")]
+    on: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Object)]
+struct PinView {
+    room: String,
+    message: String,
+    pinned_by: String,
+    pinned_at: DateTime<Utc>,
+}
+
+impl From<Pin> for PinView {
+    fn from(p: Pin) -> Self {
+        PinView {
+            room: p.room,
+            message: p.message,
+            pinned_by: p.pinned_by,
+            pinned_at: p.pinned_at,
+        }
+    }
+}
+
+#[OpenApi(tag = "ApiTags::Chat")]
+impl ChatApi {
+    /// Your rooms and every public channel.
+    #[oai(path = "/rooms", method = "get")]
+    async fn list_rooms(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+    ) -> ApiResult<Json<Vec<RoomView>>> {
+        let rooms = rooms::list(&state.ctx, auth.actor()).await?;
+        Ok(Json(rooms.into_iter().map(Into::into).collect()))
+    }
+
+    /// Create a channel, a group or a direct room (a direct room with the
+    /// same person is returned if it exists).
+    #[oai(path = "/rooms", method = "post")]
+    async fn create_room(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        body: Json<CreateRoom>,
+    ) -> ApiResult<Json<RoomView>> {
+        let b = body.0;
+        let room = rooms::create(
+            &state.ctx,
+            auth.actor(),
+            NewRoom {
+                name: b.name,
+                kind: b.kind,
+                topic: b.topic,
+                subject_kind: b.subject_kind,
+                subject_id: b.subject_id,
+                members: b.members,
+            },
+        )
+        .await?;
+        Ok(Json(RoomView::of(room, true)))
+    }
+
+    /// One room you are in.
+    #[oai(path = "/rooms/:id", method = "get")]
+    async fn get_room(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+    ) -> ApiResult<Json<RoomView>> {
+        let room = rooms::get(&state.ctx, auth.actor(), &id.0).await?;
+        Ok(Json(RoomView::of(room, true)))
+    }
+
+    /// Join a public channel.
+    #[oai(path = "/rooms/:id/join", method = "post")]
+    async fn join_room(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+    ) -> ApiResult<Json<RoomView>> {
+        let room = rooms::join(&state.ctx, auth.actor(), &id.0).await?;
+        Ok(Json(RoomView::of(room, true)))
+    }
+
+    /// The room's members.
+    #[oai(path = "/rooms/:id/members", method = "get")]
+    async fn list_members(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+    ) -> ApiResult<Json<Vec<MemberView>>> {
+        let members = rooms::members(&state.ctx, auth.actor(), &id.0).await?;
+        Ok(Json(members.into_iter().map(Into::into).collect()))
+    }
+
+    /// Add someone to a group (any member) or a channel (its owner or a
+    /// moderator).
+    #[oai(path = "/rooms/:id/members", method = "post")]
+    async fn add_member(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+        body: Json<AddMember>,
+    ) -> ApiResult<Json<Done>> {
+        rooms::add_member(&state.ctx, auth.actor(), &id.0, &body.0.user).await?;
+        Ok(Json(Done { ok: true }))
+    }
+
+    /// History by sequence number, oldest first: the newest page, or
+    /// `before`/`after` a sequence number; with `q`, a search (newest
+    /// first).
+    #[oai(path = "/rooms/:id/messages", method = "get")]
+    // poem-openapi takes each query parameter as an argument of its own.
+    #[allow(clippy::too_many_arguments)]
+    async fn list_messages(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+        before: Query<Option<i64>>,
+        after: Query<Option<i64>>,
+        limit: Query<Option<u32>>,
+        q: Query<Option<String>>,
+    ) -> ApiResult<Json<Vec<MessageView>>> {
+        let limit = limit.0.unwrap_or(50) as usize;
+        let actor = auth.actor();
+        let found = match (q.0, before.0, after.0) {
+            (Some(q), _, _) => messages::search(&state.ctx, actor, &id.0, &q, limit).await?,
+            (None, Some(_), Some(_)) => {
+                return Err(DomainError::invalid("before", "use either before or after").into())
+            }
+            (None, Some(seq), None) => {
+                messages::history(&state.ctx, actor, &id.0, Page::Before(seq), limit).await?
+            }
+            (None, None, Some(seq)) => {
+                messages::history(&state.ctx, actor, &id.0, Page::After(seq), limit).await?
+            }
+            (None, None, None) => {
+                messages::history(&state.ctx, actor, &id.0, Page::Latest, limit).await?
+            }
+        };
+        Ok(Json(found.into_iter().map(Into::into).collect()))
+    }
+
+    /// Post a message; `@username` notifies them, `@here`/`@all` the whole
+    /// room (`chat.mention_all`).
+    #[oai(path = "/rooms/:id/messages", method = "post")]
+    async fn post_message(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+        body: Json<PostMessage>,
+    ) -> ApiResult<Json<PostedMessage>> {
+        let b = body.0;
+        let posted = messages::post(
+            &state.ctx,
+            auth.actor(),
+            NewMessage {
+                room: id.0,
+                body: b.body,
+                reply_to: b.reply_to,
+                idempotency_key: b.idempotency_key,
+                file: None,
+            },
+        )
+        .await?;
+        Ok(Json(PostedMessage {
+            message: posted.message.into(),
+            duplicate: posted.duplicate,
+        }))
+    }
+
+    /// Edit your own message.
+    #[oai(path = "/messages/:id", method = "patch")]
+    async fn edit_message(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+        body: Json<EditMessage>,
+    ) -> ApiResult<Json<MessageView>> {
+        let message = messages::edit(&state.ctx, auth.actor(), &id.0, &body.0.body).await?;
+        Ok(Json(message.into()))
+    }
+
+    /// Delete your message (or anyone's, with `chat.moderate`).
+    #[oai(path = "/messages/:id", method = "delete")]
+    async fn delete_message(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+    ) -> ApiResult<Json<MessageView>> {
+        let message = messages::delete(&state.ctx, auth.actor(), &id.0).await?;
+        Ok(Json(message.into()))
+    }
+
+    /// Add or remove your reaction.
+    #[oai(path = "/messages/:id/reactions", method = "post")]
+    async fn react(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+        body: Json<React>,
+    ) -> ApiResult<Json<MessageView>> {
+        let b = body.0;
+        let message = messages::react(&state.ctx, auth.actor(), &id.0, &b.emoji, b.on).await?;
+        Ok(Json(message.into()))
+    }
+
+    /// Pin a message to its room.
+    #[oai(path = "/messages/:id/pin", method = "post")]
+    async fn pin(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+    ) -> ApiResult<Json<PinView>> {
+        Ok(Json(
+            pins::pin(&state.ctx, auth.actor(), &id.0).await?.into(),
+        ))
+    }
+
+    /// Unpin a message.
+    #[oai(path = "/messages/:id/pin", method = "delete")]
+    async fn unpin(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+    ) -> ApiResult<Json<Done>> {
+        pins::unpin(&state.ctx, auth.actor(), &id.0).await?;
+        Ok(Json(Done { ok: true }))
+    }
+
+    /// A room's pins, newest first.
+    #[oai(path = "/rooms/:id/pins", method = "get")]
+    async fn list_pins(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+    ) -> ApiResult<Json<Vec<PinView>>> {
+        let pins = pins::list(&state.ctx, auth.actor(), &id.0).await?;
+        Ok(Json(pins.into_iter().map(Into::into).collect()))
+    }
+}

@@ -1,0 +1,195 @@
+//! `/rooms/{id}/files` and `/files/{id}`: sharing files in a room.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::param::Path;
+use poem_openapi::payload::{Binary, Json};
+use poem_openapi::types::multipart::Upload;
+use poem_openapi::{ApiResponse, Multipart, Object, OpenApi};
+
+use super::chat::MessageView;
+use super::ApiTags;
+use crate::domain::chat::files::{self, ChatFile, FileStore};
+use crate::domain::error::DomainError;
+use crate::http::auth::Auth;
+use crate::http::error::ApiResult;
+use crate::http::AppState;
+
+pub struct FilesApi;
+
+/// The upload route, which gets `MAX_UPLOAD_MB` instead of the JSON limit.
+pub fn is_upload_path(path: &str) -> bool {
+    path.starts_with("/api/v1/rooms/") && path.trim_end_matches('/').ends_with("/files")
+}
+
+#[derive(Multipart)]
+struct UploadForm {
+    file: Upload,
+    /// Text posted with the file.
+    caption: Option<String>,
+}
+
+#[derive(Object)]
+struct FileView {
+    id: String,
+    room: String,
+    uploader: String,
+    name: String,
+    /// Decided from the content, not from the name.
+    content_type: String,
+    size: i64,
+    has_thumbnail: bool,
+    created_at: DateTime<Utc>,
+}
+
+impl From<ChatFile> for FileView {
+    fn from(f: ChatFile) -> Self {
+        FileView {
+            has_thumbnail: f.thumbnail_name.is_some(),
+            id: f.id,
+            room: f.room,
+            uploader: f.uploader,
+            name: f.name,
+            content_type: f.content_type,
+            size: f.size,
+            created_at: f.created_at,
+        }
+    }
+}
+
+#[derive(Object)]
+struct SharedFile {
+    file: FileView,
+    message: MessageView,
+}
+
+#[derive(ApiResponse)]
+enum Download {
+    /// The file's bytes; anything but a safe image comes as an attachment.
+    #[oai(status = 200)]
+    Ok(
+        Binary<Vec<u8>>,
+        #[oai(header = "content-type")] String,
+        #[oai(header = "content-disposition")] String,
+    ),
+}
+
+/// `attachment` (or `inline` for safe images) with an ASCII-only quoted
+/// filename, so the header cannot be broken by the uploader's name.
+fn disposition(file: &ChatFile, inline: bool) -> String {
+    let ascii: String = file
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .filter(|c| *c != '"' && *c != '\\')
+        .collect();
+    let kind = if inline { "inline" } else { "attachment" };
+    format!("{kind}; filename=\"{ascii}\"")
+}
+
+async fn read(path: &std::path::Path) -> ApiResult<Vec<u8>> {
+    tokio::fs::read(path)
+        .await
+        .map_err(|_| DomainError::NotFound("file").into())
+}
+
+#[OpenApi(tag = "ApiTags::Chat")]
+impl FilesApi {
+    /// Share a file in a room (multipart, field `file`, up to `MAX_UPLOAD_MB`).
+    #[oai(path = "/rooms/:id/files", method = "post")]
+    async fn upload(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+        form: UploadForm,
+    ) -> ApiResult<Json<SharedFile>> {
+        let name = form.file.file_name().map(str::to_string);
+        let bytes = form
+            .file
+            .into_vec()
+            .await
+            .map_err(|_| DomainError::invalid("file", "the upload was cut off or too large"))?;
+        let shared = files::share(
+            &state.ctx,
+            auth.actor(),
+            FileStore {
+                dir: &state.config.upload_dir,
+                max_bytes: state.config.upload_limit_bytes(),
+            },
+            files::Upload {
+                room: id.0,
+                name,
+                bytes,
+                caption: form.caption,
+            },
+        )
+        .await?;
+        Ok(Json(SharedFile {
+            file: shared.file.into(),
+            message: shared.message.into(),
+        }))
+    }
+
+    /// Download a file shared in a room you are in.
+    #[oai(path = "/files/:id", method = "get")]
+    async fn download(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+    ) -> ApiResult<Download> {
+        let (file, path) = files::open(
+            &state.ctx,
+            auth.actor(),
+            &state.config.upload_dir,
+            &id.0,
+            false,
+        )
+        .await?;
+        let bytes = read(&path).await?;
+        let inline = file.is_safe_image();
+        let content_type = if inline {
+            file.content_type.clone()
+        } else {
+            "application/octet-stream".to_string()
+        };
+        Ok(Download::Ok(
+            Binary(bytes),
+            content_type,
+            disposition(&file, inline),
+        ))
+    }
+
+    /// A PNG thumbnail of an image file.
+    #[oai(path = "/files/:id/thumbnail", method = "get")]
+    async fn thumbnail(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+    ) -> ApiResult<Download> {
+        let (file, path) = files::open(
+            &state.ctx,
+            auth.actor(),
+            &state.config.upload_dir,
+            &id.0,
+            true,
+        )
+        .await?;
+        let bytes = read(&path).await?;
+        Ok(Download::Ok(
+            Binary(bytes),
+            "image/png".into(),
+            disposition(&file, true),
+        ))
+    }
+}

@@ -1,0 +1,182 @@
+//! `/notifications` and `/reminders`: what mentions and reminders left for
+//! you, and the reminders you set.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::param::Query;
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+
+use super::ApiTags;
+use crate::domain::chat::notifications::{self, Notification};
+use crate::domain::chat::reminders::{self, NewReminder, Reminder};
+use crate::http::auth::Auth;
+use crate::http::error::ApiResult;
+use crate::http::AppState;
+
+pub struct NotificationsApi;
+
+#[derive(Object)]
+struct NotificationView {
+    id: String,
+    /// mention, reminder or event.
+    kind: String,
+    room: Option<String>,
+    message: Option<String>,
+    text: String,
+    created_at: DateTime<Utc>,
+    read_at: Option<DateTime<Utc>>,
+}
+
+impl From<Notification> for NotificationView {
+    fn from(n: Notification) -> Self {
+        NotificationView {
+            id: n.id,
+            kind: n.kind,
+            room: n.room,
+            message: n.message,
+            text: n.text,
+            created_at: n.created_at,
+            read_at: n.read_at,
+        }
+    }
+}
+
+#[derive(Object)]
+struct NotificationPage {
+    items: Vec<NotificationView>,
+    unread_count: u64,
+}
+
+#[derive(Object)]
+struct UnreadCount {
+    unread_count: u64,
+}
+
+#[derive(Object)]
+struct MarkRead {
+    /// These notifications; absent: all of yours.
+    ids: Option<Vec<String>>,
+}
+
+#[derive(Object)]
+struct CreateReminder {
+    /// RFC 3339, e.g. `2026-05-01T09:00:00Z`.
+    due_at: DateTime<Utc>,
+    #[oai(default)]
+    text: String,
+    /// Remind about this message.
+    message: Option<String>,
+}
+
+#[derive(Object)]
+struct ReminderView {
+    id: String,
+    room: Option<String>,
+    message: Option<String>,
+    text: String,
+    due_at: DateTime<Utc>,
+    fired_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<Reminder> for ReminderView {
+    fn from(r: Reminder) -> Self {
+        ReminderView {
+            id: r.id,
+            room: r.room,
+            message: r.message,
+            text: r.text,
+            due_at: r.due_at,
+            fired_at: r.fired_at,
+            created_at: r.created_at,
+        }
+    }
+}
+
+#[OpenApi(tag = "ApiTags::Notifications")]
+impl NotificationsApi {
+    /// Your notifications, newest first, with the unread count.
+    #[oai(path = "/notifications", method = "get")]
+    async fn list(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        unread: Query<Option<bool>>,
+        before: Query<Option<DateTime<Utc>>>,
+        limit: Query<Option<u32>>,
+    ) -> ApiResult<Json<NotificationPage>> {
+        let actor = auth.actor();
+        let items = notifications::list(
+            &state.ctx,
+            actor,
+            unread.0.unwrap_or(false),
+            before.0,
+            limit.0.unwrap_or(50) as usize,
+        )
+        .await?;
+        let unread_count = notifications::unread_count(&state.ctx, actor).await?;
+        Ok(Json(NotificationPage {
+            items: items.into_iter().map(Into::into).collect(),
+            unread_count,
+        }))
+    }
+
+    /// How many of your notifications are unread.
+    #[oai(path = "/notifications/unread-count", method = "get")]
+    async fn unread_count(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+    ) -> ApiResult<Json<UnreadCount>> {
+        let unread_count = notifications::unread_count(&state.ctx, auth.actor()).await?;
+        Ok(Json(UnreadCount { unread_count }))
+    }
+
+    /// Mark some or all of your notifications read.
+    #[oai(path = "/notifications/read", method = "post")]
+    async fn mark_read(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        body: Json<MarkRead>,
+    ) -> ApiResult<Json<UnreadCount>> {
+        let unread_count = notifications::mark_read(&state.ctx, auth.actor(), body.0.ids).await?;
+        Ok(Json(UnreadCount { unread_count }))
+    }
+
+    /// Set a reminder, about a message or free-standing.
+    #[oai(path = "/reminders", method = "post")]
+    async fn create_reminder(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        body: Json<CreateReminder>,
+    ) -> ApiResult<Json<ReminderView>> {
+        let b = body.0;
+        let reminder = reminders::create(
+            &state.ctx,
+            auth.actor(),
+            NewReminder {
+                text: b.text,
+                due_at: b.due_at,
+                message: b.message,
+            },
+        )
+        .await?;
+        Ok(Json(reminder.into()))
+    }
+
+    /// Your reminders, soonest first.
+    #[oai(path = "/reminders", method = "get")]
+    async fn list_reminders(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+    ) -> ApiResult<Json<Vec<ReminderView>>> {
+        let reminders = reminders::list(&state.ctx, auth.actor()).await?;
+        Ok(Json(reminders.into_iter().map(Into::into).collect()))
+    }
+}

@@ -1,0 +1,85 @@
+//! `GET /api/v1/ws`: authenticates the upgrade, then hands the socket to
+//! the realtime hub.
+//!
+//! A bearer token (header or `?token=`) is enough. The session cookie is
+//! accepted only when the `Origin` header names this very host: browsers
+//! send cookies on cross-site WebSocket upgrades and do not apply CORS to
+//! them, so without the check any page could open a socket as the user.
+
+use std::sync::Arc;
+
+use poem::http::StatusCode;
+use poem::web::websocket::{WebSocket, WebSocketConfig};
+use poem::web::Data;
+use poem::{handler, IntoResponse, Request, Response};
+use serde::Deserialize;
+
+use super::auth::SESSION_COOKIE;
+use super::error::{error_response, ApiError};
+use super::AppState;
+use crate::domain::actor::{Actor, Channel};
+use crate::domain::sessions;
+use crate::realtime::connection;
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+#[handler]
+pub async fn websocket(req: &Request, ws: WebSocket, state: Data<&Arc<AppState>>) -> Response {
+    let actor = match authenticate(req, &state).await {
+        Ok(actor) => actor,
+        Err(response) => return response,
+    };
+    let state = state.0.clone();
+    let max = (state.config.ws_max_message_kb * 1024) as usize;
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(max))
+        .max_frame_size(Some(max));
+    ws.config(config)
+        .on_upgrade(move |socket| connection::run(socket, state, actor))
+        .into_response()
+}
+
+async fn authenticate(req: &Request, state: &AppState) -> Result<Actor, Response> {
+    let bearer = req
+        .header(poem::http::header::AUTHORIZATION)
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::to_string)
+        .or_else(|| req.params::<TokenQuery>().ok().and_then(|q| q.token));
+    if let Some(token) = bearer {
+        return sessions::authenticate_bearer(&state.ctx, token.trim(), Channel::Api)
+            .await
+            .map_err(|e| poem::error::ResponseError::as_response(&ApiError(e)));
+    }
+    let Some(cookie) = req.cookie().get(SESSION_COOKIE) else {
+        return Err(error_response(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "authentication required",
+        ));
+    };
+    if !same_origin(req) {
+        return Err(error_response(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "a cookie-authenticated socket must come from this site's own pages",
+        ));
+    }
+    sessions::authenticate_session(&state.ctx, cookie.value_str(), Channel::Web)
+        .await
+        .map(|s| s.actor)
+        .map_err(|e| poem::error::ResponseError::as_response(&ApiError(e)))
+}
+
+/// Whether `Origin` is `http(s)://<the Host header>`.
+fn same_origin(req: &Request) -> bool {
+    let (Some(origin), Some(host)) = (req.header("origin"), req.header("host")) else {
+        return false;
+    };
+    let origin_host = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"));
+    origin_host.is_some_and(|o| o.eq_ignore_ascii_case(host))
+}

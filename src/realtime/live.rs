@@ -1,0 +1,62 @@
+//! Wakes the hub when any instance sharing the database stores a message,
+//! through a SurrealDB LIVE SELECT. Only a wake-up: each connection checks
+//! the sequence number against its cursor and reads anything it missed
+//! from the database, so a lost notification delays nothing past the next
+//! message or reconnect.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use surrealdb::types::{Action, Value};
+
+use super::hub::Hub;
+use crate::domain::chat::messages::Message;
+use crate::store::Store;
+
+/// Pause before opening the live query again after it failed or ended.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+pub async fn listen(store: Store, hub: Arc<Hub>) {
+    loop {
+        // The whole message comes along, so a connection usually needs no
+        // query of its own; the database read stays the fallback.
+        match store
+            .raw()
+            .query("LIVE SELECT *, record::id(id) AS id FROM message")
+            .await
+        {
+            Ok(mut response) => match response.stream::<Value>(0) {
+                Ok(mut notifications) => {
+                    while let Some(item) = notifications.next().await {
+                        match item {
+                            Ok(n) if n.action == Action::Create => {
+                                wake(&hub, n.data.into_json_value())
+                            }
+                            Ok(_) => {}
+                            Err(e) => {
+                                tracing::warn!(error = %e, "live message notification failed")
+                            }
+                        }
+                    }
+                    tracing::debug!("the live message query ended; reopening");
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot stream the live message query"),
+            },
+            Err(e) => tracing::warn!(error = %e, "cannot open the live message query"),
+        }
+        tokio::time::sleep(RETRY_AFTER).await;
+    }
+}
+
+fn wake(hub: &Hub, data: serde_json::Value) {
+    let (Some(room), Some(seq)) = (data["room"].as_str(), data["seq"].as_i64()) else {
+        return;
+    };
+    // Sent as the same JSON the domain publishes; a row that does not read
+    // as a message only wakes the connections, which then read it.
+    let message = serde_json::from_value::<Message>(data.clone())
+        .ok()
+        .map(|m| Arc::new(serde_json::json!(m)));
+    hub.room_message(room, seq, message);
+}

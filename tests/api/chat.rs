@@ -1,0 +1,468 @@
+//! Rooms, messages, mentions, notifications and pins over REST.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{error_of, TestApp};
+
+/// A group room made by `owner` with `members`; returns its id.
+pub async fn group(app: &TestApp, owner: &str, name: &str, members: &[&str]) -> String {
+    let response = app
+        .post(
+            "/api/v1/rooms",
+            owner,
+            json!({"name": name, "kind": "group", "members": members}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK, "create room");
+    let room: Value = response.json().await.unwrap();
+    room["id"].as_str().unwrap().to_string()
+}
+
+pub async fn say(app: &TestApp, token: &str, room: &str, body: &str) -> Value {
+    let response = app
+        .post(
+            &format!("/api/v1/rooms/{room}/messages"),
+            token,
+            json!({ "body": body }),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK, "post `{body}`");
+    response.json::<Value>().await.unwrap()["message"].clone()
+}
+
+async fn bodies(app: &TestApp, token: &str, path: &str) -> Vec<String> {
+    let page: Value = app.get(path, token).await.json().await.unwrap();
+    page.as_array()
+        .unwrap_or_else(|| panic!("not a list: {page}"))
+        .iter()
+        .map(|m| m["body"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn messages_get_increasing_sequence_numbers_and_page_by_them() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (ann, ann_token) = app.user_with_role(&admin, "ann", "user").await;
+    let room = group(&app, &admin, "sales", &[&ann]).await;
+    for i in 1..=5 {
+        let token = if i % 2 == 0 { &ann_token } else { &admin };
+        let message = say(&app, token, &room, &format!("m{i}")).await;
+        assert_eq!(message["seq"], i);
+    }
+    let path = format!("/api/v1/rooms/{room}/messages");
+    assert_eq!(
+        bodies(&app, &ann_token, &path).await,
+        ["m1", "m2", "m3", "m4", "m5"]
+    );
+    assert_eq!(
+        bodies(&app, &ann_token, &format!("{path}?after=3")).await,
+        ["m4", "m5"]
+    );
+    assert_eq!(
+        bodies(&app, &ann_token, &format!("{path}?before=3&limit=1")).await,
+        ["m2"]
+    );
+    assert_eq!(
+        bodies(&app, &ann_token, &format!("{path}?q=M4")).await,
+        ["m4"]
+    );
+    let rooms: Value = app
+        .get("/api/v1/rooms", &ann_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rooms[0]["last_seq"], 5);
+}
+
+#[tokio::test]
+async fn a_non_member_cannot_read_or_post_in_a_private_room() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (_, outsider) = app.user_with_role(&admin, "olga", "user").await;
+    let room = group(&app, &admin, "secret", &[]).await;
+    say(&app, &admin, &room, "the plan").await;
+
+    let (status, code, _) = error_of(
+        app.get(&format!("/api/v1/rooms/{room}/messages"), &outsider)
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
+    let response = app
+        .post(
+            &format!("/api/v1/rooms/{room}/messages"),
+            &outsider,
+            json!({"body": "hi"}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let (status, _, _) = error_of(
+        app.post(&format!("/api/v1/rooms/{room}/join"), &outsider, json!({}))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "a group cannot be joined uninvited"
+    );
+    let listed = app
+        .get("/api/v1/rooms", &outsider)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !listed.contains(&room),
+        "private rooms are not listed: {listed}"
+    );
+}
+
+#[tokio::test]
+async fn anyone_can_join_a_public_channel_and_then_read_it() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (_, bob) = app.user_with_role(&admin, "bob", "user").await;
+    let response = app
+        .post(
+            "/api/v1/rooms",
+            &admin,
+            json!({"name": "general", "kind": "channel"}),
+        )
+        .await;
+    let room: Value = response.json().await.unwrap();
+    let room = room["id"].as_str().unwrap();
+    let listed: Value = app.get("/api/v1/rooms", &bob).await.json().await.unwrap();
+    assert_eq!(listed[0]["joined"], false);
+    let response = app
+        .post(&format!("/api/v1/rooms/{room}/join"), &bob, json!({}))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    say(&app, &bob, room, "hello all").await;
+    let listed: Value = app.get("/api/v1/rooms", &bob).await.json().await.unwrap();
+    assert_eq!(listed[0]["joined"], true);
+}
+
+#[tokio::test]
+async fn a_retried_post_with_the_same_idempotency_key_lands_once() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let room = group(&app, &admin, "ops", &[]).await;
+    let path = format!("/api/v1/rooms/{room}/messages");
+    let send = json!({"body": "ship it", "idempotency_key": "k-1"});
+    let first: Value = app
+        .post(&path, &admin, send.clone())
+        .await
+        .json()
+        .await
+        .unwrap();
+    let again: Value = app.post(&path, &admin, send).await.json().await.unwrap();
+    assert_eq!(first["duplicate"], false);
+    assert_eq!(again["duplicate"], true);
+    assert_eq!(first["message"]["id"], again["message"]["id"]);
+    assert_eq!(bodies(&app, &admin, &path).await, ["ship it"]);
+}
+
+#[tokio::test]
+async fn a_mention_leaves_a_notification_with_an_unread_count_until_read() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (ann, ann_token) = app.user_with_role(&admin, "ann", "user").await;
+    let room = group(&app, &admin, "deals", &[&ann]).await;
+    say(&app, &admin, &room, "@ann please call ACME").await;
+
+    let page: Value = app
+        .get("/api/v1/notifications", &ann_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["unread_count"], 1);
+    assert_eq!(page["items"][0]["kind"], "mention");
+    assert_eq!(page["items"][0]["room"], room.as_str());
+    assert!(page["items"][0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("please call ACME"));
+    let own: Value = app
+        .get("/api/v1/notifications/unread-count", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(own["unread_count"], 0, "the author is not notified");
+
+    let id = page["items"][0]["id"].as_str().unwrap();
+    let after: Value = app
+        .post(
+            "/api/v1/notifications/read",
+            &ann_token,
+            json!({"ids": [id]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(after["unread_count"], 0);
+}
+
+#[tokio::test]
+async fn at_all_needs_the_mention_all_permission() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (ann, ann_token) = app.user_with_role(&admin, "ann", "user").await;
+    let (bob, bob_token) = app.user_with_role(&admin, "bob", "user").await;
+    let room = group(&app, &admin, "all-hands", &[&ann, &bob]).await;
+    let response = app
+        .post(
+            &format!("/api/v1/rooms/{room}/messages"),
+            &ann_token,
+            json!({"body": "@all lunch"}),
+        )
+        .await;
+    let (status, _, message) = error_of(response).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(message.contains("chat.mention_all"));
+
+    say(&app, &admin, &room, "@here standup now").await;
+    for token in [&ann_token, &bob_token] {
+        let count: Value = app
+            .get("/api/v1/notifications/unread-count", token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(count["unread_count"], 1);
+    }
+}
+
+#[tokio::test]
+async fn edits_and_deletes_keep_the_old_text_in_the_audit() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (ann, ann_token) = app.user_with_role(&admin, "ann", "user").await;
+    let room = group(&app, &admin, "edits", &[&ann]).await;
+    let message = say(&app, &ann_token, &room, "price is 100").await;
+    let id = message["id"].as_str().unwrap();
+
+    let response = app
+        .patch(
+            &format!("/api/v1/messages/{id}"),
+            &admin,
+            json!({"body": "hacked"}),
+        )
+        .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::FORBIDDEN,
+        "only the author edits"
+    );
+    let edited: Value = app
+        .patch(
+            &format!("/api/v1/messages/{id}"),
+            &ann_token,
+            json!({"body": "price is 120"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(edited["body"], "price is 120");
+    assert!(edited["edited_at"].is_string());
+    // The admin moderates: deleting someone else's message is allowed.
+    let deleted: Value = app
+        .delete(&format!("/api/v1/messages/{id}"), &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(deleted["body"], "");
+    assert!(deleted["deleted_at"].is_string());
+
+    let audit: Vec<Value> = app
+        .ctx()
+        .store
+        .run(
+            "SELECT action, old, new FROM audit WHERE entity = 'message' AND entity_id = $id ORDER BY at",
+            json!({"id": id}),
+        )
+        .await
+        .unwrap()
+        .rows(0)
+        .unwrap();
+    let old_texts: Vec<&str> = audit.iter().filter_map(|a| a["old"].as_str()).collect();
+    assert_eq!(old_texts, ["\"price is 100\"", "\"price is 120\""]);
+}
+
+#[tokio::test]
+async fn members_pin_react_and_reply() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (ann, ann_token) = app.user_with_role(&admin, "ann", "user").await;
+    let room = group(&app, &admin, "pins", &[&ann]).await;
+    let message = say(&app, &admin, &room, "the contract template").await;
+    let id = message["id"].as_str().unwrap();
+
+    let response = app
+        .post(&format!("/api/v1/messages/{id}/pin"), &ann_token, json!({}))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let pins: Value = app
+        .get(&format!("/api/v1/rooms/{room}/pins"), &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(pins[0]["message"], id);
+
+    let reacted: Value = app
+        .post(
+            &format!("/api/v1/messages/{id}/reactions"),
+            &ann_token,
+            json!({"emoji": "👍"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(reacted["reactions"], json!([{"emoji": "👍", "user": ann}]));
+
+    let reply: Value = app
+        .post(
+            &format!("/api/v1/rooms/{room}/messages"),
+            &ann_token,
+            json!({"body": "thanks", "reply_to": id}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(reply["message"]["reply_to"], id);
+
+    let response = app
+        .delete(&format!("/api/v1/messages/{id}/pin"), &admin)
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let pins: Value = app
+        .get(&format!("/api/v1/rooms/{room}/pins"), &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(pins, json!([]));
+}
+
+#[tokio::test]
+async fn a_direct_room_is_one_per_pair() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (ann, ann_token) = app.user_with_role(&admin, "ann", "user").await;
+    let (admin_id, _) = {
+        let me: Value = app
+            .get("/api/v1/auth/me", &admin)
+            .await
+            .json()
+            .await
+            .unwrap();
+        (me["user"]["id"].as_str().unwrap().to_string(), ())
+    };
+    let first: Value = app
+        .post(
+            "/api/v1/rooms",
+            &admin,
+            json!({"kind": "direct", "members": [ann]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let second: Value = app
+        .post(
+            "/api/v1/rooms",
+            &ann_token,
+            json!({"kind": "direct", "members": [admin_id]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first["id"], second["id"]);
+}
+
+#[tokio::test]
+async fn concurrent_sends_through_two_instances_get_distinct_gap_free_sequence_numbers() {
+    let first = TestApp::spawn().await;
+    let second = first.second_instance().await;
+    let admin = first.admin_token().await;
+    let room = group(&first, &admin, "busy", &[]).await;
+    let path = format!("/api/v1/rooms/{room}/messages");
+    let sends = (0..16).map(|i| {
+        let app = if i % 2 == 0 { &first } else { &second };
+        app.post(&path, &admin, json!({"body": format!("m{i}")}))
+    });
+    for response in futures_util::future::join_all(sends).await {
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "{:?}",
+            response.text().await
+        );
+    }
+    let page: Value = first
+        .get(&format!("{path}?limit=100"), &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let seqs: Vec<i64> = page
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seqs, (1..=16).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn history_pages_are_read_through_the_room_and_seq_index() {
+    let app = TestApp::spawn().await;
+    let plan = app
+        .ctx()
+        .store
+        .run(
+            "SELECT * FROM message WHERE room = $room AND seq > $seq ORDER BY seq ASC LIMIT 50 EXPLAIN",
+            json!({"room": "r", "seq": 10}),
+        )
+        .await
+        .unwrap();
+    let text = plan.value(0).to_string();
+    assert!(text.contains("message_room_seq"), "{text}");
+}
+
+#[tokio::test]
+async fn idempotency_keys_are_forgotten_after_a_week() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let room = group(&app, &admin, "keys", &[]).await;
+    let path = format!("/api/v1/rooms/{room}/messages");
+    let send = json!({"body": "weekly report", "idempotency_key": "w1"});
+    app.post(&path, &admin, send.clone()).await;
+    app.clock.advance(chrono::Duration::days(8));
+    let removed = ea_crm::domain::chat::messages::forget_old_send_keys(app.ctx())
+        .await
+        .unwrap();
+    assert_eq!(removed, 1);
+    // A week later the old session has expired too.
+    let admin = app.admin_token().await;
+    let again: Value = app.post(&path, &admin, send).await.json().await.unwrap();
+    assert_eq!(
+        again["duplicate"], false,
+        "a key may be reused once forgotten"
+    );
+}

@@ -1,0 +1,543 @@
+//! The WebSocket hub with real clients: sending, acks, resume, idempotency,
+//! mentions, events, limits and a second instance on the same database.
+
+use std::time::Duration;
+
+use ea_crm::domain::events::{Audience, Event};
+use futures_util::{SinkExt, StreamExt};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{connect_async, MaybeTlsStream, WebSocketStream};
+
+use crate::chat::{group, say};
+use crate::helpers::TestApp;
+
+const WAIT: Duration = Duration::from_secs(5);
+
+pub struct Client {
+    socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// Frames read while looking for another type, kept in order.
+    pending: Vec<Value>,
+}
+
+impl Client {
+    pub async fn connect(app: &TestApp, token: &str) -> Client {
+        let (socket, _) = connect_async(app.ws_url(token))
+            .await
+            .expect("websocket connects");
+        let mut client = Client {
+            socket,
+            pending: Vec::new(),
+        };
+        let hello = client.next_of("hello").await;
+        assert!(hello["user"].is_string());
+        client
+    }
+
+    pub async fn send(&mut self, frame: Value) {
+        self.socket
+            .send(Message::text(frame.to_string()))
+            .await
+            .unwrap();
+    }
+
+    /// The next JSON frame, whatever its type.
+    pub async fn next(&mut self) -> Value {
+        if !self.pending.is_empty() {
+            return self.pending.remove(0);
+        }
+        self.read().await
+    }
+
+    async fn read(&mut self) -> Value {
+        loop {
+            let message = tokio::time::timeout(WAIT, self.socket.next())
+                .await
+                .expect("a frame within the wait")
+                .expect("socket open")
+                .expect("frame reads");
+            if let Message::Text(text) = message {
+                return serde_json::from_str(&text).unwrap();
+            }
+        }
+    }
+
+    /// The next frame of `kind`, skipping presence and other chatter.
+    pub async fn next_of(&mut self, kind: &str) -> Value {
+        if let Some(i) = self.pending.iter().position(|f| f["type"] == kind) {
+            return self.pending.remove(i);
+        }
+        loop {
+            let frame = self.read().await;
+            if frame["type"] == kind {
+                return frame;
+            }
+            assert_ne!(frame["type"], "error", "unexpected error frame: {frame}");
+            self.pending.push(frame);
+        }
+    }
+
+    /// Frames of `kind` that arrive within `window`.
+    pub async fn collect_of(&mut self, kind: &str, window: Duration) -> Vec<Value> {
+        let (mut got, rest): (Vec<Value>, Vec<Value>) =
+            self.pending.drain(..).partition(|f| f["type"] == kind);
+        self.pending = rest;
+        let deadline = tokio::time::Instant::now() + window;
+        while let Ok(Some(Ok(message))) =
+            tokio::time::timeout_at(deadline, self.socket.next()).await
+        {
+            if let Message::Text(text) = message {
+                let frame: Value = serde_json::from_str(&text).unwrap();
+                if frame["type"] == kind {
+                    got.push(frame);
+                }
+            }
+        }
+        got
+    }
+
+    pub async fn subscribe(&mut self, room: &str, after_seq: Option<i64>) -> Value {
+        self.send(json!({"type": "subscribe", "room": room, "after_seq": after_seq}))
+            .await;
+        self.next_of("subscribed").await
+    }
+
+    /// Sends a message and returns its ack.
+    pub async fn say(&mut self, room: &str, body: &str, client_id: &str) -> Value {
+        self.send(json!({"type": "send", "room": room, "body": body, "client_id": client_id}))
+            .await;
+        let ack = self.next_of("ack").await;
+        assert_eq!(ack["client_id"], client_id);
+        ack
+    }
+}
+
+fn bodies(frames: &[Value]) -> Vec<String> {
+    frames
+        .iter()
+        .map(|f| f["message"]["body"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn two_users_exchange_messages_in_order_with_acks() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (ann, ann_token) = app.user_with_role(&admin, "ann", "user").await;
+    let (bob, bob_token) = app.user_with_role(&admin, "bob", "user").await;
+    let room = group(&app, &admin, "deal-room", &[&ann, &bob]).await;
+    let mut ann_ws = Client::connect(&app, &ann_token).await;
+    let mut bob_ws = Client::connect(&app, &bob_token).await;
+    ann_ws.subscribe(&room, None).await;
+    bob_ws.subscribe(&room, None).await;
+
+    for (i, text) in ["hi bob", "price is 100", "deal?"].iter().enumerate() {
+        let ack = ann_ws.say(&room, text, &format!("c{i}")).await;
+        assert_eq!(ack["seq"], i as i64 + 1);
+        assert!(ack["message_id"].is_string());
+    }
+    let mut received = Vec::new();
+    for _ in 0..3 {
+        received.push(bob_ws.next_of("message").await);
+    }
+    assert_eq!(bodies(&received), ["hi bob", "price is 100", "deal?"]);
+    assert_eq!(received[2]["message"]["author"], ann.as_str());
+
+    bob_ws.say(&room, "deal", "b1").await;
+    let mut ann_got = Vec::new();
+    while ann_got.len() < 4 {
+        ann_got.push(ann_ws.next_of("message").await);
+    }
+    let seqs: Vec<i64> = ann_got
+        .iter()
+        .map(|f| f["message"]["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        seqs,
+        [1, 2, 3, 4],
+        "the sender sees its own messages too, in order"
+    );
+    assert_eq!(ann_got[3]["message"]["body"], "deal");
+}
+
+#[tokio::test]
+async fn a_client_that_drops_and_resumes_gets_what_it_missed_with_no_gap_and_no_duplicate() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (bob, bob_token) = app.user_with_role(&admin, "bob", "user").await;
+    let room = group(&app, &admin, "resume", &[&bob]).await;
+
+    let mut bob_ws = Client::connect(&app, &bob_token).await;
+    bob_ws.subscribe(&room, Some(0)).await;
+    say(&app, &admin, &room, "m1").await;
+    let first = bob_ws.next_of("message").await;
+    let last_seen = first["message"]["seq"].as_i64().unwrap();
+    drop(bob_ws);
+
+    say(&app, &admin, &room, "m2").await;
+    say(&app, &admin, &room, "m3").await;
+
+    let mut bob_ws = Client::connect(&app, &bob_token).await;
+    let subscribed = bob_ws.subscribe(&room, Some(last_seen)).await;
+    assert_eq!(subscribed["last_seq"], 3);
+    say(&app, &admin, &room, "m4").await;
+    let mut got = Vec::new();
+    while got.len() < 3 {
+        got.push(bob_ws.next_of("message").await);
+    }
+    got.extend(
+        bob_ws
+            .collect_of("message", Duration::from_millis(300))
+            .await,
+    );
+    assert_eq!(bodies(&got), ["m2", "m3", "m4"]);
+}
+
+#[tokio::test]
+async fn a_retried_socket_send_with_the_same_idempotency_key_lands_once() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let room = group(&app, &admin, "retry", &[]).await;
+    let mut ws = Client::connect(&app, &admin).await;
+    ws.subscribe(&room, None).await;
+    let send = json!({"type": "send", "room": room, "body": "once", "idempotency_key": "abc", "client_id": "1"});
+    ws.send(send.clone()).await;
+    let first = ws.next_of("ack").await;
+    ws.send(send).await;
+    let second = ws.next_of("ack").await;
+    assert_eq!(first["message_id"], second["message_id"]);
+    assert_eq!(first["duplicate"], false);
+    assert_eq!(second["duplicate"], true);
+    let mut seen = vec![ws.next_of("message").await];
+    seen.extend(ws.collect_of("message", Duration::from_millis(300)).await);
+    assert_eq!(bodies(&seen), ["once"]);
+}
+
+#[tokio::test]
+async fn a_mention_arrives_live_as_a_notification_event() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (bob, bob_token) = app.user_with_role(&admin, "bob", "user").await;
+    let room = group(&app, &admin, "mentions", &[&bob]).await;
+    let mut bob_ws = Client::connect(&app, &bob_token).await;
+    say(&app, &admin, &room, "@bob can you take this one?").await;
+    let event = bob_ws.next_of("event").await;
+    assert_eq!(event["topic"], "notification.created");
+    assert_eq!(event["payload"]["kind"], "mention");
+    assert_eq!(event["payload"]["room"], room.as_str());
+    let count: Value = app
+        .get("/api/v1/notifications/unread-count", &bob_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(count["unread_count"], 1);
+}
+
+#[tokio::test]
+async fn a_non_member_cannot_follow_a_room_over_the_socket() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (_, eve_token) = app.user_with_role(&admin, "eve", "user").await;
+    let room = group(&app, &admin, "board", &[]).await;
+    say(&app, &admin, &room, "secret numbers").await;
+    let mut eve_ws = Client::connect(&app, &eve_token).await;
+    eve_ws
+        .send(json!({"type": "subscribe", "room": room, "after_seq": 0}))
+        .await;
+    let error = loop {
+        let frame = eve_ws.next().await;
+        if frame["type"] == "error" {
+            break frame;
+        }
+        assert_ne!(
+            frame["type"], "message",
+            "a non-member got a message: {frame}"
+        );
+    };
+    assert_eq!(error["code"], "not_found");
+    eve_ws
+        .send(json!({"type": "send", "room": room, "body": "hi", "client_id": "x"}))
+        .await;
+    let error = eve_ws.next_of_error().await;
+    assert_eq!(error["client_id"], "x");
+    assert!(eve_ws
+        .collect_of("message", Duration::from_millis(200))
+        .await
+        .is_empty());
+}
+
+impl Client {
+    async fn next_of_error(&mut self) -> Value {
+        loop {
+            let frame = self.next().await;
+            if frame["type"] == "error" {
+                return frame;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_oversized_frame_closes_the_socket_with_code_1009() {
+    let app = TestApp::spawn_with(|c| c.ws_max_message_kb = 1).await;
+    let admin = app.admin_token().await;
+    let mut ws = Client::connect(&app, &admin).await;
+    ws.socket
+        .send(Message::text("x".repeat(4096)))
+        .await
+        .unwrap();
+    let close = loop {
+        match tokio::time::timeout(WAIT, ws.socket.next())
+            .await
+            .expect("closed in time")
+        {
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(u16::from(close.expect("a close code").code), 1009);
+}
+
+#[tokio::test]
+async fn the_socket_refuses_missing_credentials_and_cross_site_cookies() {
+    let app = TestApp::spawn().await;
+    let url = app.ws_url("").replace("?token=", "");
+    let refused = connect_async(url.clone())
+        .await
+        .expect_err("no credentials");
+    match refused {
+        tokio_tungstenite::tungstenite::Error::Http(response) => {
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED.as_u16())
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+
+    let login = app
+        .login_response("admin", crate::helpers::ADMIN_PASSWORD)
+        .await;
+    let cookie = login
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("ea_session="))
+        .and_then(|v| v.split(';').next())
+        .unwrap()
+        .to_string();
+    let host = app.base.trim_start_matches("http://").to_string();
+    let with_origin = |origin: &str| {
+        let mut request = url.clone().into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("cookie", cookie.parse().unwrap());
+        request
+            .headers_mut()
+            .insert("origin", origin.parse().unwrap());
+        request
+    };
+    let refused = connect_async(with_origin("https://evil.example"))
+        .await
+        .expect_err("cross-site");
+    match refused {
+        tokio_tungstenite::tungstenite::Error::Http(response) => {
+            assert_eq!(response.status(), StatusCode::FORBIDDEN.as_u16())
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let (mut socket, _) = connect_async(with_origin(&format!("http://{host}")))
+        .await
+        .expect("same-origin cookie socket");
+    let hello = socket.next().await.unwrap().unwrap();
+    assert!(hello.to_text().unwrap().contains("\"hello\""));
+}
+
+#[tokio::test]
+async fn domain_events_reach_only_their_audience() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (ann, ann_token) = app.user_with_role(&admin, "ann", "user").await;
+    let (_, bob_token) = app.user_with_role(&admin, "bob", "user").await;
+    let mut ann_ws = Client::connect(&app, &ann_token).await;
+    let mut bob_ws = Client::connect(&app, &bob_token).await;
+    app.ctx().events.publish(Event::new(
+        "lead.created",
+        Audience::Users(vec![ann]),
+        json!({"id": "lead-1"}),
+    ));
+    app.ctx().events.publish(Event::new(
+        "import.progress",
+        Audience::Everyone,
+        json!({"done": 10}),
+    ));
+    let first = ann_ws.next_of("event").await;
+    assert_eq!(first["topic"], "lead.created");
+    assert_eq!(first["payload"]["id"], "lead-1");
+    let bob_events = bob_ws.collect_of("event", Duration::from_millis(300)).await;
+    let topics: Vec<&str> = bob_events
+        .iter()
+        .map(|e| e["topic"].as_str().unwrap())
+        .collect();
+    assert_eq!(topics, ["import.progress"]);
+}
+
+#[tokio::test]
+async fn typing_indicators_are_throttled() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (bob, bob_token) = app.user_with_role(&admin, "bob", "user").await;
+    let room = group(&app, &admin, "typing", &[&bob]).await;
+    let mut admin_ws = Client::connect(&app, &admin).await;
+    let mut bob_ws = Client::connect(&app, &bob_token).await;
+    admin_ws.subscribe(&room, None).await;
+    bob_ws.subscribe(&room, None).await;
+    for _ in 0..10 {
+        admin_ws.send(json!({"type": "typing", "room": room})).await;
+    }
+    let typing = bob_ws
+        .collect_of("typing", Duration::from_millis(400))
+        .await;
+    assert_eq!(typing.len(), 1);
+    assert_eq!(typing[0]["room"], room.as_str());
+}
+
+#[tokio::test]
+async fn a_message_stored_by_another_instance_reaches_this_instances_clients() {
+    let first = TestApp::spawn().await;
+    let second = first.second_instance().await;
+    let admin = first.admin_token().await;
+    let (bob, bob_token) = first.user_with_role(&admin, "bob", "user").await;
+    let room = group(&first, &admin, "two-servers", &[&bob]).await;
+
+    let mut bob_ws = Client::connect(&first, &bob_token).await;
+    bob_ws.subscribe(&room, None).await;
+    let admin_on_second = second.admin_token().await;
+    say(&second, &admin_on_second, &room, "from the other server").await;
+    say(&second, &admin_on_second, &room, "and another").await;
+    let mut got = vec![
+        bob_ws.next_of("message").await,
+        bob_ws.next_of("message").await,
+    ];
+    got.extend(
+        bob_ws
+            .collect_of("message", Duration::from_millis(300))
+            .await,
+    );
+    assert_eq!(bodies(&got), ["from the other server", "and another"]);
+}
+
+#[tokio::test]
+async fn an_open_socket_is_closed_after_its_session_logs_out() {
+    let app = TestApp::spawn_with(|c| c.ws_auth_recheck_ms = 100).await;
+    let admin = app.admin_token().await;
+    let (_, bob_token) = app.user_with_role(&admin, "bob", "user").await;
+    let mut ws = Client::connect(&app, &bob_token).await;
+    let response = app.post("/api/v1/auth/logout", &bob_token, json!({})).await;
+    assert!(response.status().is_success());
+    let close = loop {
+        match tokio::time::timeout(WAIT, ws.socket.next())
+            .await
+            .expect("closed in time")
+        {
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(u16::from(close.expect("a close code").code), 4001);
+}
+
+#[tokio::test]
+async fn marking_notifications_read_updates_the_users_other_connections() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (bob, bob_token) = app.user_with_role(&admin, "bob", "user").await;
+    let room = group(&app, &admin, "badges", &[&bob]).await;
+    say(&app, &admin, &room, "@bob one").await;
+    say(&app, &admin, &room, "@bob two").await;
+    let mut bob_ws = Client::connect(&app, &bob_token).await;
+    let response = app
+        .post("/api/v1/notifications/read", &bob_token, json!({}))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let event = bob_ws.next_of("event").await;
+    assert_eq!(event["topic"], "notifications.read");
+    assert_eq!(event["payload"]["unread_count"], 0);
+}
+
+#[tokio::test]
+async fn resuming_from_far_back_delivers_a_long_backlog_in_pages_without_gaps() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let room = group(&app, &admin, "backlog", &[]).await;
+    let total = 230;
+    for i in 1..=total {
+        say(&app, &admin, &room, &format!("m{i}")).await;
+    }
+    let mut ws = Client::connect(&app, &admin).await;
+    ws.subscribe(&room, Some(0)).await;
+    let mut seqs = Vec::new();
+    while seqs.len() < total {
+        let frame = ws.next_of("message").await;
+        seqs.push(frame["message"]["seq"].as_i64().unwrap());
+    }
+    assert_eq!(seqs, (1..=total as i64).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn others_see_a_user_come_online_go_away_and_go_offline() {
+    let app = TestApp::spawn_with(|c| c.presence_flush_ms = 50).await;
+    let admin = app.admin_token().await;
+    let (bob, bob_token) = app.user_with_role(&admin, "bob", "user").await;
+    let mut watcher = Client::connect(&app, &admin).await;
+    let status_of_bob = |frame: &Value| {
+        frame["changes"]
+            .as_array()
+            .and_then(|c| c.iter().find(|p| p["user"] == bob.as_str()))
+            .map(|p| p["status"].as_str().unwrap().to_string())
+    };
+    let wait_for = async |watcher: &mut Client, status: &str| loop {
+        let frame = watcher.next_of("presence").await;
+        if status_of_bob(&frame).as_deref() == Some(status) {
+            return frame;
+        }
+    };
+    let mut bob_ws = Client::connect(&app, &bob_token).await;
+    wait_for(&mut watcher, "online").await;
+    bob_ws
+        .send(json!({"type": "presence", "status": "away"}))
+        .await;
+    wait_for(&mut watcher, "away").await;
+    drop(bob_ws);
+    let offline = wait_for(&mut watcher, "offline").await;
+    assert!(offline["changes"][0]["last_seen"].is_string());
+}
+
+#[tokio::test]
+async fn followers_see_edits_and_deletes_live() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (bob, bob_token) = app.user_with_role(&admin, "bob", "user").await;
+    let room = group(&app, &admin, "live-edits", &[&bob]).await;
+    let mut bob_ws = Client::connect(&app, &bob_token).await;
+    bob_ws.subscribe(&room, None).await;
+    let message = say(&app, &admin, &room, "meeting at 3").await;
+    let id = message["id"].as_str().unwrap();
+    app.patch(
+        &format!("/api/v1/messages/{id}"),
+        &admin,
+        json!({"body": "meeting at 4"}),
+    )
+    .await;
+    let edited = bob_ws.next_of("event").await;
+    assert_eq!(edited["topic"], "message.updated");
+    assert_eq!(edited["payload"]["body"], "meeting at 4");
+    app.delete(&format!("/api/v1/messages/{id}"), &admin).await;
+    let deleted = bob_ws.next_of("event").await;
+    assert!(deleted["payload"]["deleted_at"].is_string());
+    assert_eq!(deleted["payload"]["body"], "");
+}
