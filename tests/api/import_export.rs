@@ -372,6 +372,24 @@ async fn the_audit_log_filters_by_entity_user_and_date_and_a_lead_has_a_timeline
     )
     .await;
 
+    let room: Value = app
+        .post(
+            "/api/v1/rooms",
+            &rep,
+            json!({"name": "timeline-co", "kind": "group", "subject_kind": "lead", "subject_id": id}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let room_id = room["id"].as_str().unwrap();
+    app.post(
+        &format!("/api/v1/rooms/{room_id}/messages"),
+        &rep,
+        json!({"body": "they want a demo on Friday"}),
+    )
+    .await;
+
     let timeline: Value = app
         .get(&format!("/api/v1/leads/{id}/timeline"), &rep)
         .await
@@ -389,6 +407,15 @@ async fn the_audit_log_filters_by_entity_user_and_date_and_a_lead_has_a_timeline
         "{kinds:?}"
     );
     assert!(timeline.to_string().contains("met at fair"));
+    assert!(
+        timeline
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["kind"] == "message"
+                && t["summary"].as_str().unwrap().contains("demo on Friday")),
+        "the lead's discussion is in its timeline: {timeline}"
+    );
     assert!(timeline.to_string().contains("Tina"));
     let times: Vec<&str> = timeline
         .as_array()

@@ -1,5 +1,5 @@
 //! The audit log as people read it: filtered lists, and a lead's timeline
-//! that merges its changes, follow-ups and calls.
+//! that merges its changes, follow-ups, calls and its discussion room.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -71,7 +71,7 @@ pub async fn audit_log(
 #[derive(Debug, Clone, Serialize)]
 pub struct TimelineItem {
     pub at: DateTime<Utc>,
-    /// change, follow_up or call.
+    /// change, follow_up, call or message.
     pub kind: String,
     pub actor: Option<String>,
     pub summary: String,
@@ -92,8 +92,11 @@ pub async fn lead_timeline(
         .run(
             "SELECT * FROM audit WHERE subject = $lead AND entity NOT IN ['follow_up', 'call'] ORDER BY at DESC LIMIT $limit;
              SELECT * FROM follow_up_history WHERE lead = $lead ORDER BY at DESC LIMIT $limit;
-             SELECT * FROM call WHERE lead = $lead ORDER BY at DESC LIMIT $limit;",
-            json!({"lead": lead.id, "limit": limit}),
+             SELECT * FROM call WHERE lead = $lead ORDER BY at DESC LIMIT $limit;
+             LET $rooms = (SELECT VALUE record::id(id) FROM room WHERE subject_kind = 'lead' AND subject_id = $lead);
+             LET $mine = (SELECT VALUE room FROM room_member WHERE user = $me AND room IN $rooms);
+             SELECT * FROM message WHERE room IN $mine AND deleted_at IS NONE ORDER BY created_at DESC LIMIT $limit;",
+            json!({"lead": lead.id, "limit": limit, "me": actor.user_id}),
         )
         .await?;
     let mut items = Vec::new();
@@ -149,6 +152,17 @@ pub async fn lead_timeline(
                 .unwrap_or_default()
         );
         items.push(item(&row, "at", "call", row["user_name"].as_str(), summary));
+    }
+    // The lead's discussion rooms, those the actor is in.
+    for row in results.rows::<Value>(5)? {
+        let summary = format!("discussion: {}", row["body"].as_str().unwrap_or(""));
+        items.push(item(
+            &row,
+            "created_at",
+            "message",
+            row["author_name"].as_str(),
+            summary,
+        ));
     }
     items.sort_by_key(|item| std::cmp::Reverse(item.at));
     items.truncate(limit);

@@ -95,7 +95,7 @@ enum CsvDownload {
 #[derive(Object)]
 struct TimelineItemView {
     at: DateTime<Utc>,
-    /// change, follow_up or call.
+    /// change, follow_up, call or message (the lead's discussion room).
     kind: String,
     actor: Option<String>,
     summary: String,
@@ -245,7 +245,8 @@ impl TransferApi {
         ))
     }
 
-    /// Everything that happened to a lead: changes, follow-ups and calls.
+    /// Everything that happened to a lead: changes, follow-ups, calls and
+    /// its discussion room's messages.
     #[oai(path = "/leads/:id/timeline", method = "get")]
     async fn timeline(
         &self,
