@@ -47,8 +47,14 @@ enum BenchSuite {
     Chat {
         #[arg(long, default_value_t = 20)]
         clients: usize,
+        /// Rooms the clients are spread over.
+        #[arg(long, default_value_t = 1)]
+        rooms: usize,
         #[arg(long, default_value_t = 50)]
         messages: usize,
+        /// Messages per second per client; 0 sends each after the previous ack.
+        #[arg(long, default_value_t = 0.0)]
+        rate: f64,
     },
 }
 
@@ -102,15 +108,35 @@ async fn run(cli: Cli) -> ExitCode {
             task: AdminTask::ResetPassword { username, password },
         } => reset_password(cli.config, &username, password).await,
         Command::Bench {
-            suite: BenchSuite::Chat { clients, messages },
+            suite:
+                BenchSuite::Chat {
+                    clients,
+                    rooms,
+                    messages,
+                    rate,
+                },
         } => {
-            let bench = ea_crm::bench::ChatBench { clients, messages };
-            match ea_crm::bench::chat(cli.config, bench).await {
-                Ok(report) => {
-                    println!("{report}");
+            let bench = ea_crm::bench::ChatBench {
+                clients,
+                rooms,
+                messages,
+                rate,
+            };
+            let hub = ea_crm::bench::chat(cli.config, bench).await;
+            let bare = ea_crm::bench::chat::baseline(bench).await;
+            match (hub, bare) {
+                (Ok(hub), Ok(bare)) => {
+                    println!("EA CRM hub ({clients} clients, {rooms} rooms, {messages} messages each)\n{hub}\n");
+                    println!("bare poem WebSocket broadcast, same load\n{bare}\n");
+                    println!(
+                        "ratio hub/bare: deliveries/s {:.2}, delivery p50 {:.1}x, p99 {:.1}x",
+                        hub.throughput() / bare.throughput().max(f64::EPSILON),
+                        hub.delivery[0].as_secs_f64() / bare.delivery[0].as_secs_f64().max(1e-9),
+                        hub.delivery[2].as_secs_f64() / bare.delivery[2].as_secs_f64().max(1e-9),
+                    );
                     ExitCode::SUCCESS
                 }
-                Err(e) => {
+                (Err(e), _) | (_, Err(e)) => {
                     eprintln!("ea-crm: bench failed: {e}");
                     ExitCode::FAILURE
                 }

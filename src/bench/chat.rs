@@ -1,8 +1,11 @@
 //! `ea-crm bench chat`: the realtime hub under load, end to end. Starts the
-//! real service in memory on a random port, signs in N users, puts them in
-//! one room and has each send M messages over its own WebSocket (each send
-//! waits for its ack), while every client receives every message. Reports
-//! throughput, ack latency and delivery latency.
+//! real service in memory on a random port, signs in N users, spreads them
+//! over R rooms and has each send M messages over its own WebSocket (each
+//! send after the previous ack, or paced to a set rate), while every client
+//! receives every message of its room. Reports throughput, ack latency,
+//! delivery latency and memory per connection — and the same run against a
+//! bare poem WebSocket broadcast with no authentication and no storage, so
+//! the cost of the hub's guarantees shows as a ratio.
 
 use std::fmt;
 use std::sync::Arc;
@@ -23,7 +26,24 @@ use crate::domain::users::{self, NewUser};
 #[derive(Debug, Clone, Copy)]
 pub struct ChatBench {
     pub clients: usize,
+    /// Rooms the clients are spread over (client i is in room i mod rooms).
+    pub rooms: usize,
     pub messages: usize,
+    /// Messages per second per client; 0 sends each after the previous ack.
+    pub rate: f64,
+}
+
+impl ChatBench {
+    fn room_of(&self, client: usize) -> usize {
+        client % self.rooms.max(1)
+    }
+
+    /// How many clients share client `i`'s room.
+    fn room_size(&self, i: usize) -> usize {
+        (0..self.clients)
+            .filter(|c| self.room_of(*c) == self.room_of(i))
+            .count()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -37,6 +57,9 @@ pub struct ChatReport {
     pub ack: [Duration; 3],
     /// Send-to-receive latency percentiles over all deliveries.
     pub delivery: [Duration; 3],
+    /// Resident memory the open, subscribed connections added, per
+    /// connection (server and client side: both run in this process).
+    pub memory_per_connection: Option<u64>,
 }
 
 impl fmt::Display for ChatReport {
@@ -61,11 +84,25 @@ impl fmt::Display for ChatReport {
             "ack:         p50 {:?}  p95 {:?}  p99 {:?}",
             self.ack[0], self.ack[1], self.ack[2]
         )?;
-        write!(
+        writeln!(
             f,
             "delivery:    p50 {:?}  p95 {:?}  p99 {:?}",
             self.delivery[0], self.delivery[1], self.delivery[2]
-        )
+        )?;
+        match self.memory_per_connection {
+            Some(bytes) => write!(
+                f,
+                "memory:      {:.1} KiB per connection",
+                bytes as f64 / 1024.0
+            ),
+            None => write!(f, "memory:      not measured on this platform"),
+        }
+    }
+}
+
+impl ChatReport {
+    pub fn throughput(&self) -> f64 {
+        self.delivered as f64 / self.elapsed.as_secs_f64().max(f64::EPSILON)
     }
 }
 
@@ -115,32 +152,154 @@ pub async fn chat(mut config: Config, bench: ChatBench) -> anyhow::Result<ChatRe
         let session = sessions::login(&ctx, &username, &password, &ClientInfo::default()).await?;
         tokens_and_ids.push((session.token, user.id));
     }
-    let owner = sessions::authenticate_session(&ctx, &tokens_and_ids[0].0, Channel::Api)
-        .await?
-        .actor;
-    let room = rooms::create(
-        &ctx,
-        &owner,
-        NewRoom {
-            name: "bench".into(),
-            kind: "group".into(),
-            members: tokens_and_ids
-                .iter()
-                .skip(1)
-                .map(|(_, id)| id.clone())
-                .collect(),
-            ..NewRoom::default()
-        },
-    )
-    .await?
-    .id;
+    let mut room_ids = Vec::new();
+    for r in 0..bench.rooms.max(1).min(bench.clients) {
+        let members: Vec<usize> = (0..bench.clients)
+            .filter(|c| bench.room_of(*c) == r)
+            .collect();
+        let owner =
+            sessions::authenticate_session(&ctx, &tokens_and_ids[members[0]].0, Channel::Api)
+                .await?
+                .actor;
+        let room = rooms::create(
+            &ctx,
+            &owner,
+            NewRoom {
+                name: format!("bench-{r}"),
+                kind: "group".into(),
+                members: members
+                    .iter()
+                    .skip(1)
+                    .map(|c| tokens_and_ids[*c].1.clone())
+                    .collect(),
+                ..NewRoom::default()
+            },
+        )
+        .await?;
+        room_ids.push(room.id);
+    }
     drop(ctx);
 
+    let url = |i: usize| format!("ws://{addr}/api/v1/ws?token={}", tokens_and_ids[i].0);
+    let report = drive(bench, url, &room_ids).await;
+    let _ = stop.send(());
+    let _ = server.await;
+    report
+}
+
+/// The same load against a bare poem WebSocket broadcast: no sign-in, no
+/// storage, no sequence numbers, no resume.
+pub async fn baseline(bench: ChatBench) -> anyhow::Result<ChatReport> {
+    use poem::listener::{Acceptor, Listener};
+    let acceptor = poem::listener::TcpListener::bind("127.0.0.1:0")
+        .into_acceptor()
+        .await?;
+    let addr = *acceptor.local_addr()[0]
+        .as_socket_addr()
+        .ok_or_else(|| anyhow::anyhow!("no address"))?;
+    let rooms: Arc<
+        std::sync::Mutex<std::collections::HashMap<String, tokio::sync::broadcast::Sender<String>>>,
+    > = Arc::default();
+    let endpoint = poem::endpoint::make(move |req: poem::Request| {
+        let rooms = rooms.clone();
+        async move {
+            let ws = match <poem::web::websocket::WebSocket as poem::FromRequest>::from_request_without_body(&req).await {
+                Ok(ws) => ws,
+                Err(e) => return e.into_response(),
+            };
+            poem::IntoResponse::into_response(
+                ws.on_upgrade(move |socket| bare_client(socket, rooms)),
+            )
+        }
+    });
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(
+        poem::Server::new_with_acceptor(acceptor).run_with_graceful_shutdown(
+            endpoint,
+            async move {
+                let _ = stopped.await;
+            },
+            Some(Duration::from_secs(5)),
+        ),
+    );
+    let room_ids: Vec<String> = (0..bench.rooms.max(1).min(bench.clients))
+        .map(|r| format!("bench-{r}"))
+        .collect();
+    let report = drive(bench, |_| format!("ws://{addr}/ws"), &room_ids).await;
+    let _ = stop.send(());
+    let _ = server.await;
+    report
+}
+
+async fn bare_client(
+    socket: poem::web::websocket::WebSocketStream,
+    rooms: Arc<
+        std::sync::Mutex<std::collections::HashMap<String, tokio::sync::broadcast::Sender<String>>>,
+    >,
+) {
+    use poem::web::websocket::Message as PoemMessage;
+    let (mut sink, mut stream) = socket.split();
+    let (out_tx, mut out_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let writer = tokio::spawn(async move {
+        while let Some(text) = out_rx.recv().await {
+            if sink.send(PoemMessage::Text(text)).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut room: Option<tokio::sync::broadcast::Sender<String>> = None;
+    while let Some(Ok(PoemMessage::Text(text))) = stream.next().await {
+        let Ok(frame) = serde_json::from_str::<Value>(&text) else {
+            continue;
+        };
+        match frame["type"].as_str() {
+            Some("subscribe") => {
+                let name = frame["room"].as_str().unwrap_or_default().to_string();
+                let sender = rooms
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .entry(name)
+                    .or_insert_with(|| tokio::sync::broadcast::channel(4096).0)
+                    .clone();
+                let mut rx = sender.subscribe();
+                let out = out_tx.clone();
+                tokio::spawn(async move {
+                    while let Ok(text) = rx.recv().await {
+                        if out.send(text).is_err() {
+                            break;
+                        }
+                    }
+                });
+                room = Some(sender);
+                let _ = out_tx.send(json!({"type": "subscribed"}).to_string());
+            }
+            Some("send") => {
+                let _ = out_tx.send(json!({"type": "ack"}).to_string());
+                if let Some(room) = &room {
+                    let _ = room.send(
+                        json!({"type": "message", "message": {"body": frame["body"]}}).to_string(),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    writer.abort();
+}
+
+/// Connects every client, measures the memory the connections take, runs
+/// the load and gathers the figures.
+async fn drive(
+    bench: ChatBench,
+    url: impl Fn(usize) -> String,
+    room_ids: &[String],
+) -> anyhow::Result<ChatReport> {
     let start = Arc::new(Instant::now());
+    let rss_before = resident_bytes();
     let mut sockets = Vec::new();
-    for (token, _) in &tokens_and_ids {
-        let (mut socket, _) =
-            bench_ws_client::connect_async(format!("ws://{addr}/api/v1/ws?token={token}")).await?;
+    for i in 0..bench.clients {
+        let room = &room_ids[bench.room_of(i)];
+        let (mut socket, _) = bench_ws_client::connect_async(url(i)).await?;
         socket
             .send(Message::text(
                 json!({"type": "subscribe", "room": room}).to_string(),
@@ -154,12 +313,24 @@ pub async fn chat(mut config: Config, bench: ChatBench) -> anyhow::Result<ChatRe
         }
         sockets.push(socket);
     }
+    let memory_per_connection = match (rss_before, resident_bytes()) {
+        (Some(before), Some(after)) => Some(after.saturating_sub(before) / bench.clients as u64),
+        _ => None,
+    };
     let began = Instant::now();
-    let expected = bench.clients * bench.messages;
     let runs = sockets.into_iter().enumerate().map(|(i, socket)| {
-        let room = room.clone();
+        let room = room_ids[bench.room_of(i)].clone();
         let start = start.clone();
-        tokio::spawn(run_client(socket, i, room, bench.messages, expected, start))
+        let expected = bench.messages * bench.room_size(i);
+        tokio::spawn(run_client(
+            socket,
+            i,
+            room,
+            bench.messages,
+            expected,
+            start,
+            bench.rate,
+        ))
     });
     let results = tokio::time::timeout(DEADLINE, futures_util::future::join_all(runs)).await?;
     let elapsed = began.elapsed();
@@ -170,8 +341,6 @@ pub async fn chat(mut config: Config, bench: ChatBench) -> anyhow::Result<ChatRe
         acks.extend(a);
         deliveries.extend(d);
     }
-    let _ = stop.send(());
-    let _ = server.await;
     Ok(ChatReport {
         clients: bench.clients,
         sent: acks.len(),
@@ -179,7 +348,16 @@ pub async fn chat(mut config: Config, bench: ChatBench) -> anyhow::Result<ChatRe
         elapsed,
         ack: percentiles(&mut acks),
         delivery: percentiles(&mut deliveries),
+        memory_per_connection,
     })
+}
+
+/// This process's resident memory (Linux), for memory per connection.
+fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 type Socket =
@@ -208,7 +386,10 @@ async fn run_client(
     messages: usize,
     expected: usize,
     start: Arc<Instant>,
+    rate: f64,
 ) -> anyhow::Result<(Vec<Duration>, Vec<Duration>)> {
+    let pace = (rate > 0.0).then(|| Duration::from_secs_f64(1.0 / rate));
+    let mut next_send = Instant::now();
     let mut acks = Vec::with_capacity(messages);
     let mut deliveries = Vec::with_capacity(expected);
     let mut sent = 0;
@@ -228,6 +409,10 @@ async fn run_client(
                 acks.push(sent_at.elapsed());
                 sent += 1;
                 if sent < messages {
+                    if let Some(pace) = pace {
+                        next_send += pace;
+                        tokio::time::sleep_until(next_send.into()).await;
+                    }
                     sent_at = Instant::now();
                     socket.send(send(sent)).await?;
                 }
