@@ -4,6 +4,7 @@
 //! `main.rs` only parses the command line.
 
 pub mod app;
+pub mod backup;
 pub mod bench;
 pub mod config;
 pub mod domain;

@@ -31,6 +31,11 @@ enum Command {
         #[command(subcommand)]
         suite: BenchSuite,
     },
+    /// Write the database and the uploaded files to one archive (with the
+    /// service stopped when the store is embedded).
+    Backup { file: std::path::PathBuf },
+    /// Restore an archive made by `backup` into an empty database.
+    Restore { file: std::path::PathBuf },
     /// Operator tasks on the database.
     Admin {
         #[command(subcommand)]
@@ -107,6 +112,8 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Admin {
             task: AdminTask::ResetPassword { username, password },
         } => reset_password(cli.config, &username, password).await,
+        Command::Backup { file } => backup(cli.config, &file).await,
+        Command::Restore { file } => restore(cli.config, &file).await,
         Command::Bench {
             suite:
                 BenchSuite::Chat {
@@ -173,9 +180,7 @@ async fn reset_password(config: Config, username: &str, password: Option<String>
     };
     let outcome = users::reset_password(&ctx, username, password).await;
     drop(ctx);
-    if let Ok(kind) = config.database_kind() {
-        ea_crm::store::wait_until_released(&kind, std::time::Duration::from_secs(10)).await;
-    }
+    close_store(&config).await;
     match outcome {
         Ok(password) => {
             println!("New password for `{username}`: {password}");
@@ -185,6 +190,67 @@ async fn reset_password(config: Config, username: &str, password: Option<String>
             eprintln!("ea-crm: cannot reset the password: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+async fn backup(config: Config, file: &std::path::Path) -> ExitCode {
+    let ctx = match app::open_domain(&config, std::sync::Arc::new(SystemClock)).await {
+        Ok(ctx) => ctx,
+        Err(e) => return startup_failed(e),
+    };
+    let outcome = ea_crm::backup::backup(&config, &ctx.store, file).await;
+    drop(ctx);
+    close_store(&config).await;
+    match outcome {
+        Ok(s) => {
+            println!(
+                "Backed up {} bytes of database and {} files to {}",
+                s.database_bytes,
+                s.files,
+                file.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ea-crm: backup failed: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn restore(config: Config, file: &std::path::Path) -> ExitCode {
+    if let Err(e) = config.validate() {
+        return startup_failed(e.into());
+    }
+    // Straight to the store: migrations would make the database non-empty.
+    let store = match ea_crm::store::Store::connect(&config).await {
+        Ok(store) => store,
+        Err(e) => return startup_failed(StartupError::Database(e.to_string())),
+    };
+    let outcome = ea_crm::backup::restore(&config, &store, file).await;
+    drop(store);
+    close_store(&config).await;
+    match outcome {
+        Ok(s) => {
+            println!(
+                "Restored {} bytes of database and {} files from {}",
+                s.database_bytes,
+                s.files,
+                file.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ea-crm: restore failed: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Lets the embedded engine flush and release its folder before exit.
+async fn close_store(config: &Config) {
+    if let Ok(kind) = config.database_kind() {
+        ea_crm::store::wait_until_released(&kind, std::time::Duration::from_secs(10)).await;
     }
 }
 

@@ -22,7 +22,7 @@ fn multipart(name: &str, bytes: &[u8]) -> Vec<u8> {
     body
 }
 
-async fn upload(
+pub async fn upload(
     app: &TestApp,
     token: &str,
     room: &str,

@@ -4,6 +4,7 @@ mod helpers;
 
 mod api_keys;
 mod auth;
+mod backup;
 mod bench;
 mod chat;
 mod errors;
