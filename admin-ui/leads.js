@@ -147,7 +147,7 @@ function newLeadForm(done) {
       done();
     });
   });
-  return el('details', {}, el('summary', { text: 'New lead' }), form);
+  return el('details', { id: 'new-lead-box' }, el('summary', { text: 'New lead' }), form);
 }
 
 export async function leadPage(root, id) {
