@@ -242,7 +242,7 @@ class RoomView {
     const progress = el('progress', { max: 1, value: 0, hidden: true });
     const form = el('form', { class: 'composer' }, input, suggest, el('div', { class: 'toolbar' }, file, progress, el('button', { type: 'submit', class: 'primary', text: 'Send' })));
     clear(this.pane);
-    this.pane.append(el('h2', { text: (r.kind === 'channel' ? '# ' : '') + r.name }), r.topic ? el('p', { class: 'muted', text: r.topic }) : null, this.presenceLine, el('details', {}, el('summary', { text: 'Pinned' }), this.pins), this.msgs, this.typingLine, form);
+    this.pane.append(...[el('h2', { text: (r.kind === 'channel' ? '# ' : '') + r.name }), r.topic ? el('p', { class: 'muted', text: r.topic }) : null, this.presenceLine, el('details', {}, el('summary', { text: 'Pinned' }), this.pins), this.msgs, this.typingLine, form].filter(Boolean));
     this.renderPresence();
 
     let lastTyping = 0;
