@@ -1,0 +1,104 @@
+// The fetch wrapper: the session cookie authenticates, writes carry the
+// CSRF token, and every error body `{error:{code,message}}` becomes an ApiError.
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+let csrfToken = null;
+
+export function setCsrf(token) {
+  csrfToken = token || null;
+}
+
+function csrfFromCookie() {
+  const m = document.cookie.match(/(?:^|;\s*)ea_csrf=([^;]*)/);
+  return m ? decodeURIComponent(m[1]) : null;
+}
+
+function csrf() {
+  return csrfToken || csrfFromCookie();
+}
+
+async function errorOf(res) {
+  let code = 'http_' + res.status;
+  let message = res.statusText || 'request failed';
+  try {
+    const body = await res.json();
+    if (body && body.error) {
+      code = body.error.code || code;
+      message = body.error.message || message;
+    }
+  } catch (_) {
+    /* not JSON: keep the status text */
+  }
+  if (res.status === 401) window.dispatchEvent(new CustomEvent('ea:unauthorized'));
+  return new ApiError(res.status, code, message);
+}
+
+/** Calls `/api/v1{path}`; a plain object body is sent as JSON. */
+export async function api(method, path, body, opts = {}) {
+  const headers = {};
+  if (method !== 'GET') {
+    const t = csrf();
+    if (t) headers['X-CSRF-Token'] = t;
+  }
+  let payload;
+  if (body instanceof Blob || typeof body === 'string' || body instanceof FormData) {
+    payload = body;
+    if (opts.contentType) headers['Content-Type'] = opts.contentType;
+  } else if (body !== undefined && body !== null) {
+    headers['Content-Type'] = 'application/json';
+    payload = JSON.stringify(body);
+  }
+  const res = await fetch('/api/v1' + path, {
+    method,
+    headers,
+    body: payload,
+    credentials: 'same-origin',
+  });
+  if (!res.ok) throw await errorOf(res);
+  if (opts.raw) return res;
+  if (res.status === 204) return null;
+  const ct = res.headers.get('content-type') || '';
+  return ct.includes('json') ? res.json() : res.text();
+}
+
+export const get = (p) => api('GET', p);
+export const post = (p, b) => api('POST', p, b === undefined ? {} : b);
+export const patch = (p, b) => api('PATCH', p, b);
+export const put = (p, b) => api('PUT', p, b);
+export const del = (p) => api('DELETE', p);
+
+/** Uploads with progress (fetch has no upload progress); resolves to JSON. */
+export function upload(path, body, contentType, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', '/api/v1' + path);
+    const t = csrf();
+    if (t) xhr.setRequestHeader('X-CSRF-Token', t);
+    if (contentType) xhr.setRequestHeader('Content-Type', contentType);
+    xhr.upload.onprogress = (e) => {
+      if (e.lengthComputable && onProgress) onProgress(e.loaded / e.total);
+    };
+    xhr.onload = () => {
+      let parsed = null;
+      try {
+        parsed = JSON.parse(xhr.responseText);
+      } catch (_) {
+        /* empty or not JSON */
+      }
+      if (xhr.status >= 200 && xhr.status < 300) resolve(parsed);
+      else {
+        const e = (parsed && parsed.error) || {};
+        reject(new ApiError(xhr.status, e.code || 'http_' + xhr.status, e.message || 'upload failed'));
+      }
+    };
+    xhr.onerror = () => reject(new ApiError(0, 'network', 'network error'));
+    xhr.send(body);
+  });
+}

@@ -1,0 +1,209 @@
+// The panel's shell: sign-in, navigation by permission, and a hash router.
+import { api, get, post, setCsrf, ApiError } from './api.js';
+import { el, clear, toast, attempt, field, fmtDate } from './ui.js';
+import { session, can, canAny } from './session.js';
+import { leadsPage, leadPage } from './leads.js';
+import { importPage } from './import.js';
+import { chatPage, hub } from './chat.js';
+import { adminPage } from './admin.js';
+
+const main = document.getElementById('main');
+
+const PAGES = [
+  { path: 'dashboard', label: 'Dashboard', show: () => true, render: dashboard },
+  { path: 'leads', label: 'Leads', show: () => canAny('leads.read.all', 'leads.read.own'), render: leadsPage },
+  { path: 'import', label: 'Import', show: () => can('leads.import'), render: importPage },
+  { path: 'chat', label: 'Chat', show: () => can('chat.use'), render: chatPage },
+  { path: 'admin', label: 'Administration', show: () => canAny('users.read', 'users.manage', 'roles.manage', 'audit.read', 'settings.manage', 'api_keys.use'), render: adminPage },
+];
+
+async function loadMe() {
+  const me = await api('GET', '/auth/me');
+  session.user = me.user;
+  session.permissions = new Set(me.permissions);
+  if (me.csrf_token) setCsrf(me.csrf_token);
+  return me;
+}
+
+function buildNav() {
+  const nav = document.getElementById('nav');
+  clear(nav);
+  const list = el('ul');
+  for (const p of PAGES) {
+    if (!p.show()) continue;
+    list.append(el('li', {}, el('a', { href: '#/' + p.path, 'data-page': p.path }, p.label, p.path === 'chat' ? el('span', { class: 'badge', id: 'chat-badge', hidden: true, text: '0' }) : null)));
+  }
+  nav.append(list);
+  nav.hidden = false;
+  document.getElementById('topbar').hidden = false;
+  document.getElementById('whoami').textContent = session.user.display_name || session.user.username;
+}
+
+async function route() {
+  const hash = location.hash.replace(/^#\/?/, '') || 'dashboard';
+  const [page, ...rest] = hash.split('/');
+  if (!session.user) {
+    renderLogin();
+    return;
+  }
+  for (const a of document.querySelectorAll('#nav a')) {
+    if (a.dataset.page === page) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+  document.getElementById('nav').classList.remove('open');
+  clear(main);
+  if (page === 'account') return accountPage();
+  const def = PAGES.find((p) => p.path === page);
+  if (!def) {
+    main.append(el('h1', { text: 'Not found' }));
+    return;
+  }
+  if (!def.show()) {
+    main.append(el('h1', { text: 'Not allowed' }), el('p', { class: 'error', id: 'forbidden', text: 'Your role does not allow this page.' }));
+    return;
+  }
+  if (page === 'leads' && rest[0]) return leadPage(main, rest[0]);
+  try {
+    await def.render(main, rest);
+  } catch (e) {
+    main.append(el('p', { class: 'error', text: e.message }));
+  }
+  main.focus({ preventScroll: true });
+}
+
+function renderLogin() {
+  document.getElementById('topbar').hidden = true;
+  document.getElementById('nav').hidden = true;
+  clear(main);
+  const user = el('input', { name: 'username', autocomplete: 'username', required: true, id: 'login-username' });
+  const pass = el('input', { name: 'password', type: 'password', autocomplete: 'current-password', required: true, id: 'login-password' });
+  const err = el('p', { class: 'error', role: 'alert', id: 'login-error' });
+  const form = el('form', { class: 'card login', id: 'login-form' },
+    el('h1', { text: 'Sign in to EA CRM' }),
+    field('Username', user), field('Password', pass), err,
+    el('button', { type: 'submit', class: 'primary', text: 'Sign in' }));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    err.textContent = '';
+    try {
+      const res = await api('POST', '/auth/login', { username: user.value, password: pass.value });
+      setCsrf(res.csrf_token);
+      await loadMe();
+      start();
+    } catch (x) {
+      err.textContent = x.message;
+    }
+  });
+  main.append(form);
+  user.focus();
+}
+
+async function dashboard(root) {
+  root.append(el('h1', { text: 'Dashboard' }));
+  const grid = el('div', { class: 'kpis' });
+  root.append(grid);
+  const kpi = (label, value, href) => grid.append(el('a', { class: 'kpi card', href }, el('span', { class: 'kpi-value', text: String(value) }), el('span', { text: label })));
+  if (canAny('leads.read.all', 'leads.read.own')) {
+    const statuses = await get('/pipeline/statuses');
+    const total = await get('/leads/count');
+    kpi('Leads', total.count ?? total, '#/leads');
+    for (const s of statuses.filter((s) => !s.is_lost).slice(0, 3)) {
+      const c = await get('/leads/count?status=' + encodeURIComponent(s.id));
+      kpi(s.name, c.count ?? c, '#/leads');
+    }
+    const due = await get('/follow-ups/due');
+    root.append(el('h2', { text: 'My follow-ups due and overdue' }));
+    const items = Array.isArray(due) ? due : due.items || [];
+    if (!items.length) root.append(el('p', { class: 'muted', text: 'Nothing due.' }));
+    else {
+      const ul = el('ul', { class: 'list' });
+      for (const d of items) {
+        const lead = d.lead || {};
+        const name = lead.company_name || d.company_name || d.lead_id || '';
+        const id = lead.id || d.lead_id || d.lead;
+        ul.append(el('li', {}, el('a', { href: '#/leads/' + id, text: String(name) }), ' — follow-up ' + (d.tier ?? ''), ' ', el('span', { class: 'muted', text: fmtDate(d.scheduled_at) })));
+      }
+      root.append(ul);
+    }
+  }
+  if (can('chat.use')) {
+    const notes = await get('/notifications?unread=true');
+    const list = (Array.isArray(notes) ? notes : notes.items || []).filter((n) => !n.read_at);
+    root.append(el('h2', { text: 'Unread mentions' }));
+    if (!list.length) root.append(el('p', { class: 'muted', text: 'No unread mentions.' }));
+    const ul = el('ul', { class: 'list' });
+    for (const n of list.slice(0, 20)) {
+      ul.append(el('li', {}, el('a', { href: '#/chat/' + (n.room || ''), text: n.text }), ' ', el('span', { class: 'muted', text: fmtDate(n.created_at) })));
+    }
+    root.append(ul);
+  }
+}
+
+function accountPage() {
+  main.append(el('h1', { text: 'Account' }));
+  const u = session.user;
+  main.append(el('p', {}, 'Signed in as ', el('strong', { text: u.username }), ' (' + u.role + ')'));
+  const cur = el('input', { type: 'password', autocomplete: 'current-password', required: true });
+  const next = el('input', { type: 'password', autocomplete: 'new-password', required: true, minLength: 8 });
+  const form = el('form', { class: 'card' }, el('h2', { text: 'Change password' }), field('Current password', cur), field('New password', next), el('button', { type: 'submit', class: 'primary', text: 'Change password' }));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    attempt(async () => {
+      await post('/auth/password', { current_password: cur.value, new_password: next.value });
+      toast('Password changed');
+      form.reset();
+    });
+  });
+  main.append(form);
+}
+
+let started = false;
+function start() {
+  buildNav();
+  if (can('chat.use')) hub.connect();
+  if (!started) {
+    started = true;
+    window.addEventListener('hashchange', route);
+  }
+  route();
+}
+
+document.getElementById('logout').addEventListener('click', async () => {
+  await attempt(() => post('/auth/logout'));
+  hub.disconnect();
+  session.user = null;
+  session.permissions = new Set();
+  setCsrf(null);
+  location.hash = '#/';
+  renderLogin();
+});
+
+document.getElementById('menu-toggle').addEventListener('click', (e) => {
+  const nav = document.getElementById('nav');
+  const open = nav.classList.toggle('open');
+  e.currentTarget.setAttribute('aria-expanded', String(open));
+});
+
+window.addEventListener('ea:unauthorized', () => {
+  if (session.user) {
+    session.user = null;
+    hub.disconnect();
+    renderLogin();
+  }
+});
+
+window.addEventListener('ea:permissions-changed', async () => {
+  await attempt(loadMe);
+  buildNav();
+  route();
+});
+
+(async () => {
+  try {
+    await loadMe();
+    start();
+  } catch (e) {
+    if (!(e instanceof ApiError)) console.error(e);
+    renderLogin();
+  }
+})();

@@ -1,0 +1,235 @@
+// Leads: the table (filters, sort, search, cursor paging, inline status,
+// bulk actions) and a lead's detail (contacts, follow-ups, calls, timeline).
+import { get, post, patch, put, del } from './api.js';
+import { el, clear, toast, attempt, field, fmtDate } from './ui.js';
+import { can } from './session.js';
+
+let statusCache = null;
+async function statuses() {
+  if (!statusCache) statusCache = await get('/pipeline/statuses');
+  return statusCache;
+}
+
+function statusSelect(list, value, withAny) {
+  const s = el('select', {});
+  if (withAny) s.append(el('option', { value: '', text: 'Any status' }));
+  for (const st of list) s.append(el('option', { value: st.id, text: st.name, selected: st.id === value }));
+  if (!withAny) s.value = value;
+  return s;
+}
+
+export async function leadsPage(root) {
+  const list = await statuses();
+  let users = [];
+  if (can('users.read')) users = (await get('/users?limit=200')).items;
+  const userName = (id) => (users.find((u) => u.id === id) || {}).username || '';
+
+  root.append(el('h1', { text: 'Leads' }));
+  const q = el('input', { type: 'search', placeholder: 'Search company, contact, email…', id: 'lead-search', 'aria-label': 'Search leads' });
+  const status = statusSelect(list, '', true);
+  status.setAttribute('aria-label', 'Status filter');
+  const owner = el('select', { 'aria-label': 'Owner filter' }, el('option', { value: '', text: 'Any owner' }), users.map((u) => el('option', { value: u.id, text: u.username })));
+  const sort = el('select', { 'aria-label': 'Sort' }, ['created', 'updated', 'company', 'score'].map((k) => el('option', { value: k, text: 'Sort: ' + k })));
+  const order = el('select', { 'aria-label': 'Order' }, el('option', { value: 'desc', text: 'Descending' }), el('option', { value: 'asc', text: 'Ascending' }));
+  const filters = el('form', { class: 'toolbar', role: 'search' }, q, status, users.length ? owner : null, sort, order, el('button', { type: 'submit', text: 'Apply' }));
+  root.append(filters);
+
+  if (can('leads.write')) root.append(newLeadForm(() => reload()));
+
+  const bulk = el('div', { class: 'toolbar bulk' });
+  const tbody = el('tbody');
+  const selectAll = el('input', { type: 'checkbox', 'aria-label': 'Select all' });
+  const table = el('table', { class: 'table', id: 'leads-table' },
+    el('thead', {}, el('tr', {}, el('th', {}, selectAll), el('th', { text: 'Company' }), el('th', { text: 'Status' }), el('th', { text: 'Owner' }), el('th', { text: 'Next follow-up' }), el('th', { text: 'Created' }))),
+    tbody);
+  const more = el('button', { type: 'button', text: 'Load more', hidden: true });
+  const count = el('p', { class: 'muted' });
+  root.append(bulk, el('div', { class: 'table-wrap' }, table), more, count);
+
+  let cursor = null;
+  const params = () => {
+    const p = new URLSearchParams();
+    if (q.value.trim()) p.set('q', q.value.trim());
+    if (status.value) p.set('status', status.value);
+    if (owner.value) p.set('owner', owner.value);
+    return p;
+  };
+  const selected = () => [...tbody.querySelectorAll('input[type=checkbox]:checked')].map((c) => c.value);
+
+  async function load(append) {
+    const p = params();
+    p.set('sort', sort.value);
+    p.set('order', order.value);
+    p.set('limit', '25');
+    if (append && cursor) p.set('after', cursor);
+    const page = await get('/leads?' + p);
+    if (!append) clear(tbody);
+    for (const lead of page.items) tbody.append(row(lead));
+    cursor = page.next_cursor;
+    more.hidden = !cursor;
+    if (!append) {
+      const c = await get('/leads/count?' + params());
+      count.textContent = c.count + ' leads';
+    }
+  }
+  const reload = () => attempt(() => load(false));
+
+  function row(lead) {
+    const sel = statusSelect(list, lead.status, false);
+    sel.setAttribute('aria-label', 'Status of ' + lead.company_name);
+    sel.disabled = !can('leads.write');
+    sel.addEventListener('change', () => attempt(async () => {
+      await patch('/leads/' + lead.id, { status: sel.value });
+      toast('Status changed');
+    }));
+    return el('tr', {},
+      el('td', {}, el('input', { type: 'checkbox', value: lead.id, 'aria-label': 'Select ' + lead.company_name })),
+      el('td', {}, el('a', { href: '#/leads/' + lead.id, text: lead.company_name })),
+      el('td', {}, sel),
+      el('td', { text: userName(lead.owner) }),
+      el('td', { text: fmtDate(lead.next_follow_up_at) }),
+      el('td', { text: fmtDate(lead.created_at) }));
+  }
+
+  selectAll.addEventListener('change', () => {
+    for (const c of tbody.querySelectorAll('input[type=checkbox]')) c.checked = selectAll.checked;
+  });
+  filters.addEventListener('submit', (e) => {
+    e.preventDefault();
+    reload();
+  });
+  for (const s of [status, owner, sort, order]) s.addEventListener('change', reload);
+  more.addEventListener('click', () => attempt(() => load(true)));
+
+  const each = async (label, fn) => {
+    const ids = selected();
+    if (!ids.length) return toast('Select some leads first');
+    let ok = 0;
+    for (const id of ids) if ((await attempt(() => fn(id))) !== undefined) ok++;
+    toast(label + ': ' + ok + ' of ' + ids.length);
+    reload();
+  };
+  if (can('leads.write')) {
+    const bs = statusSelect(list, list[0].id, false);
+    bs.setAttribute('aria-label', 'Bulk status');
+    bulk.append(bs, el('button', { type: 'button', text: 'Set status', onclick: () => each('Status set', (id) => patch('/leads/' + id, { status: bs.value }).then(() => true)) }));
+  }
+  if (can('leads.assign') && users.length) {
+    const bo = el('select', { 'aria-label': 'Bulk owner' }, users.map((u) => el('option', { value: u.id, text: u.username })));
+    bulk.append(bo, el('button', { type: 'button', text: 'Assign', onclick: () => each('Assigned', (id) => post('/leads/' + id + '/assign', { owner: bo.value }).then(() => true)) }));
+  }
+  if (can('leads.delete')) {
+    bulk.append(el('button', { type: 'button', class: 'danger', text: 'Delete', onclick: () => {
+      if (confirm('Delete the selected leads?')) each('Deleted', (id) => del('/leads/' + id).then(() => true));
+    } }));
+  }
+  if (can('leads.export')) {
+    bulk.append(el('button', { type: 'button', text: 'Export CSV', onclick: () => { location.href = '/api/v1/leads/export?' + params(); } }));
+  }
+  await load(false);
+}
+
+function newLeadForm(done) {
+  const company = el('input', { required: true, id: 'new-lead-company' });
+  const contact = el('input', { id: 'new-lead-contact' });
+  const email = el('input', { type: 'email', id: 'new-lead-email' });
+  const form = el('form', { class: 'card inline-form', id: 'new-lead' },
+    field('Company', company), field('Contact name', contact), field('Contact email', email),
+    el('button', { type: 'submit', class: 'primary', text: 'Add lead' }));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    attempt(async () => {
+      const body = { company_name: company.value };
+      if (contact.value) body.contacts = [{ name: contact.value, email: email.value || null }];
+      const created = await post('/leads', body);
+      toast('Lead created: ' + created.lead.company_name);
+      form.reset();
+      done();
+    });
+  });
+  return el('details', { id: 'new-lead-box' }, el('summary', { text: 'New lead' }), form);
+}
+
+export async function leadPage(root, id) {
+  const [detail, list] = await Promise.all([get('/leads/' + id), statuses()]);
+  const lead = detail.lead;
+  root.append(el('p', {}, el('a', { href: '#/leads', text: '← Leads' })));
+  root.append(el('h1', { text: lead.company_name, id: 'lead-title' }));
+  const facts = el('dl', { class: 'facts' });
+  for (const [k, v] of [['Status', (list.find((s) => s.id === lead.status) || {}).name || lead.status], ['Website', lead.website], ['Industry', lead.industry], ['Country', lead.country], ['Source', lead.source], ['Tags', lead.tags.join(', ')], ['Next follow-up', fmtDate(lead.next_follow_up_at)], ['Created', fmtDate(lead.created_at)]]) {
+    if (v) facts.append(el('dt', { text: k }), el('dd', { text: v }));
+  }
+  root.append(facts);
+  if (can('chat.use')) root.append(el('p', {}, el('a', { href: '#/chat/lead:' + lead.id, text: 'Open the discussion room' })));
+
+  root.append(el('h2', { text: 'Contacts' }));
+  const cl = el('ul', { class: 'list' });
+  for (const c of detail.contacts) cl.append(el('li', {}, el('strong', { text: c.name }), ' ', [c.position, c.email, c.phone].filter(Boolean).join(' · ')));
+  if (!detail.contacts.length) cl.append(el('li', { class: 'muted', text: 'No contacts.' }));
+  root.append(cl);
+
+  const fuBox = el('section', { id: 'follow-ups' });
+  root.append(el('h2', { text: 'Follow-ups' }), fuBox);
+  const callsBox = el('section');
+  root.append(el('h2', { text: 'Calls' }), callsBox);
+  const tlBox = el('ol', { class: 'timeline', id: 'timeline' });
+  root.append(el('h2', { text: 'Timeline' }), tlBox);
+
+  async function refresh() {
+    const fu = await get('/leads/' + id + '/follow-ups');
+    clear(fuBox);
+    const grid = el('div', { class: 'tiers' });
+    for (const t of fu.tiers) grid.append(tierCard(t));
+    fuBox.append(grid);
+    const calls = await get('/leads/' + id + '/calls');
+    clear(callsBox);
+    const ul = el('ul', { class: 'list' });
+    for (const c of calls) ul.append(el('li', {}, el('strong', { text: c.outcome }), ' ' + fmtDate(c.at || c.created_at) + ' ' + (c.user_name || ''), c.notes ? ' — ' + c.notes : ''));
+    if (!calls.length) ul.append(el('li', { class: 'muted', text: 'No calls logged.' }));
+    callsBox.append(ul);
+    if (can('calls.log')) callsBox.append(callForm());
+    const tl = await get('/leads/' + id + '/timeline');
+    clear(tlBox);
+    for (const item of tl) tlBox.append(el('li', {}, el('span', { class: 'muted', text: fmtDate(item.at) + ' · ' + (item.actor || '') }), ' ', item.summary));
+  }
+
+  function tierCard(t) {
+    const outcome = el('select', { 'aria-label': 'Outcome of follow-up ' + t.tier, id: 'fu-outcome-' + t.tier }, ['pending', 'done', 'no_answer', 'replied', 'skipped'].map((o) => el('option', { value: o, text: o, selected: o === t.outcome })));
+    const when = el('input', { type: 'datetime-local', 'aria-label': 'Scheduled for follow-up ' + t.tier });
+    if (t.scheduled_at) when.value = new Date(t.scheduled_at).toISOString().slice(0, 16);
+    const notes = el('textarea', { rows: 2, 'aria-label': 'Notes for follow-up ' + t.tier, id: 'fu-notes-' + t.tier });
+    notes.value = t.notes;
+    const form = el('form', { class: 'card tier', id: 'fu-' + t.tier },
+      el('h3', { text: 'Follow-up ' + t.tier + ' — ' + t.outcome }),
+      t.done_at ? el('p', { class: 'muted', text: 'Done ' + fmtDate(t.done_at) }) : null,
+      field('Outcome', outcome), field('Scheduled', when), field('Notes', notes),
+      can('leads.write') ? el('button', { type: 'submit', text: 'Save follow-up ' + t.tier }) : null);
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      attempt(async () => {
+        const body = { outcome: outcome.value, notes: notes.value };
+        if (when.value) body.scheduled_at = new Date(when.value).toISOString();
+        await put('/leads/' + id + '/follow-ups/' + t.tier, body);
+        toast('Follow-up ' + t.tier + ' saved');
+        await refresh();
+      });
+    });
+    return form;
+  }
+
+  function callForm() {
+    const outcome = el('select', { 'aria-label': 'Call outcome' }, ['connected', 'no_answer', 'voicemail', 'busy', 'wrong_number', 'interested', 'not_interested', 'callback'].map((o) => el('option', { value: o, text: o })));
+    const notes = el('input', { 'aria-label': 'Call notes', placeholder: 'Notes' });
+    const form = el('form', { class: 'toolbar' }, outcome, notes, el('button', { type: 'submit', text: 'Log call' }));
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      attempt(async () => {
+        await post('/leads/' + id + '/calls', { outcome: outcome.value, notes: notes.value || null });
+        toast('Call logged');
+        await refresh();
+      });
+    });
+    return form;
+  }
+  await refresh();
+}

@@ -1,0 +1,265 @@
+//! The app, chromedriver and WebDriver sessions for the browser tests.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ea_crm::app::App;
+use ea_crm::config::Config;
+use ea_crm::domain::clock::ManualClock;
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+pub const USER_PASSWORD: &str = "user-password-123";
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const WAIT: Duration = Duration::from_secs(15);
+
+pub struct Panel {
+    pub base: String,
+    driver_url: String,
+    driver: Child,
+    http: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl Panel {
+    /// The app and a chromedriver, or `None` when the browser is missing.
+    pub async fn start() -> Option<Panel> {
+        if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
+            println!(
+                "browser tests skipped: chromium/chromedriver not installed; .ci/run installs them"
+            );
+            return None;
+        }
+        let app = App::build_with(Config::for_tests(), Arc::new(ManualClock::new()), None)
+            .await
+            .expect("app builds");
+        let base = format!("http://{}", app.addr);
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(app.run_until(async move {
+            let _ = rx.await;
+        }));
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let driver_url = format!("http://127.0.0.1:{port}");
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Some(Panel {
+            base,
+            driver_url,
+            driver,
+            http: reqwest::Client::new(),
+            shutdown: Some(tx),
+        })
+    }
+
+    /// A fresh headless Chromium with its own profile, at this window size.
+    pub async fn browser(&self, width: u32, height: u32) -> Browser {
+        let profile = tempfile::tempdir().unwrap();
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-quic", "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync",
+                    format!("--user-data-dir={}", profile.path().display()),
+                    format!("--window-size={width},{height}"),
+                ],
+            }),
+        );
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = ClientBuilder::new(connector)
+            .capabilities(caps)
+            .connect(&self.driver_url)
+            .await
+            .expect("a WebDriver session");
+        client.set_window_size(width, height).await.ok();
+        // The profile directory must outlive the browser; it goes with the test.
+        std::mem::forget(profile);
+        Browser { client }
+    }
+
+    pub async fn api_login(&self, username: &str, password: &str) -> String {
+        let body: Value = self
+            .http
+            .post(format!("{}/api/v1/auth/login", self.base))
+            .json(&json!({"username": username, "password": password}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["token"].as_str().expect("login token").to_string()
+    }
+
+    pub async fn api(&self, token: &str, method: &str, path: &str, body: Value) -> Value {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let res = self
+            .http
+            .request(method, format!("{}/api/v1{path}", self.base))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success(), "{path}: {}", res.status());
+        res.json().await.unwrap_or(Value::Null)
+    }
+
+    pub async fn status(&self, token: &str, path: &str) -> u16 {
+        self.http
+            .get(format!("{}/api/v1{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    pub async fn create_user(&self, admin: &str, username: &str, role: &str) {
+        self.api(
+            admin,
+            "POST",
+            "/users",
+            json!({"username": username, "email": format!("{username}@example.com"),
+                   "password": USER_PASSWORD, "role": role}),
+        )
+        .await;
+    }
+}
+
+impl Drop for Panel {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+pub struct Browser {
+    client: Client,
+}
+
+impl Browser {
+    pub async fn goto(&self, panel: &Panel, hash: &str) {
+        self.client
+            .goto(&format!("{}/{hash}", panel.base))
+            .await
+            .unwrap();
+    }
+
+    pub async fn refresh(&self) {
+        self.client.refresh().await.unwrap();
+    }
+
+    pub async fn find(&self, css: &str) -> Element {
+        self.client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no `{css}`: {e}"))
+    }
+
+    pub async fn click(&self, css: &str) {
+        self.find(css).await.click().await.unwrap();
+    }
+
+    pub async fn type_into(&self, css: &str, text: &str) {
+        self.find(css).await.send_keys(text).await.unwrap();
+    }
+
+    pub async fn key(&self, css: &str, key: &str) {
+        self.find(css).await.send_keys(key).await.unwrap();
+    }
+
+    pub async fn select(&self, css: &str, value: &str) {
+        self.find(css).await.select_by_value(value).await.unwrap();
+    }
+
+    /// Waits until the element's text contains `want`.
+    pub async fn wait_text(&self, css: &str, want: &str) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        let mut last = String::new();
+        while tokio::time::Instant::now() < deadline {
+            if let Ok(e) = self.client.find(Locator::Css(css)).await {
+                last = e.text().await.unwrap_or_default();
+                if last.contains(want) {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("`{css}` never showed `{want}`; last text: {last}");
+    }
+
+    /// Waits until the element's DOM text (shown or not) contains `want`.
+    pub async fn wait_content(&self, css: &str, want: &str) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        let mut last = String::new();
+        while tokio::time::Instant::now() < deadline {
+            if let Ok(e) = self.client.find(Locator::Css(css)).await {
+                last = e
+                    .prop("textContent")
+                    .await
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default();
+                if last.contains(want) {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("`{css}` never held `{want}`; last text: {last}");
+    }
+
+    pub async fn login(&self, panel: &Panel, username: &str, password: &str) {
+        self.goto(panel, "").await;
+        self.type_into("#login-username", username).await;
+        self.type_into("#login-password", password).await;
+        self.click("#login-form button[type=submit]").await;
+        self.wait_text("#whoami", "").await;
+        self.find("#nav a").await;
+    }
+
+    pub async fn screenshot(&self, name: &str) {
+        let png = self.client.screenshot().await.unwrap();
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+
+    pub async fn close(self) {
+        let _ = self.client.close().await;
+    }
+}
