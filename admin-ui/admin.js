@@ -80,7 +80,7 @@ async function apiKeys(box) {
     e.preventDefault();
     attempt(async () => {
       const k = await post('/api-keys', { name: name.value });
-      shown.textContent = 'Copy it now, it is shown once: ' + (k.key || k.token || '');
+      shown.textContent = 'Copy it now, it is shown once: ' + k.key;
       toast('Key created');
     });
   });
@@ -91,13 +91,13 @@ async function apiKeys(box) {
 
 async function audit(box) {
   const entity = el('input', { placeholder: 'entity (lead, user…)', 'aria-label': 'Entity' });
-  const actor = el('input', { placeholder: 'actor id', 'aria-label': 'Actor' });
+  const actor = el('input', { placeholder: 'user id', 'aria-label': 'User id' });
   const form = el('form', { class: 'toolbar' }, entity, actor, el('button', { type: 'submit', text: 'Filter' }));
   const tb = el('tbody');
   const load = () => attempt(async () => {
     const q = new URLSearchParams();
     if (entity.value) q.set('entity', entity.value);
-    if (actor.value) q.set('actor', actor.value);
+    if (actor.value) q.set('user', actor.value);
     const rows = await get('/audit?' + q);
     clear(tb);
     for (const r of rows.items || rows) tb.append(el('tr', {}, el('td', { text: fmtDate(r.at) }), el('td', { text: r.actor_name || r.actor }), el('td', { text: r.action }), el('td', { text: r.entity + ' ' + (r.entity_id || '') }), el('td', { text: (r.field || '') + ' ' + (r.old ?? '') + ' → ' + (r.new ?? '') }), el('td', { text: r.channel })));
