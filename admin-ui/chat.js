@@ -231,6 +231,11 @@ class RoomView {
       hub.subscribe(r.id);
     }
     this.members = await get('/rooms/' + r.id + '/members');
+    // Opening a room reads its mentions: the badge falls on every device.
+    const unreadHere = await get('/notifications?unread=true&limit=200')
+      .then((page) => page.items.filter((n) => n.room === r.id).map((n) => n.id))
+      .catch(() => []);
+    if (unreadHere.length) await post('/notifications/read', { ids: unreadHere }).catch(() => null);
     this.users = await get('/users?limit=200').then((p) => p.items).catch(() => []);
     this.msgs = el('ol', { class: 'messages', id: 'messages', 'aria-live': 'polite' });
     this.pins = el('ul', { class: 'pins' });
