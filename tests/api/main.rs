@@ -7,6 +7,7 @@ mod auth;
 mod backup;
 mod bench;
 mod chat;
+mod crash;
 mod errors;
 mod files;
 mod followups;

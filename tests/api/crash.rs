@@ -1,0 +1,177 @@
+//! Crash safety of the embedded store: the service is killed (SIGKILL)
+//! while writes stream in; after a restart every write it acknowledged is
+//! there.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::helpers::ADMIN_PASSWORD;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ea-crm");
+
+/// Starts the binary on `db` and returns it with its address.
+fn start(db: &std::path::Path, uploads: &std::path::Path) -> (Child, String) {
+    let mut child = Command::new(BIN)
+        .env_clear()
+        .env("DATABASE_URL", format!("surrealkv://{}", db.display()))
+        .env("UPLOAD_DIR", uploads)
+        .env("BIND", "127.0.0.1:0")
+        .env("ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("RATE_LIMIT_PER_IP", "1000000")
+        .env("RATE_LIMIT_PER_TOKEN", "1000000")
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                let _ = tx.send(
+                    rest.split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_string(),
+                );
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the service starts");
+    (child, format!("http://{addr}"))
+}
+
+async fn login(client: &reqwest::Client, base: &str) -> String {
+    let body: Value = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["token"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn every_acknowledged_write_survives_a_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, uploads) = (dir.path().join("crash.db"), dir.path().join("uploads"));
+    let (mut child, base) = start(&db, &uploads);
+    let client = reqwest::Client::new();
+    let token = login(&client, &base).await;
+
+    let room: Value = client
+        .post(format!("{base}/api/v1/rooms"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "crash-room", "kind": "channel"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let room = room["id"].as_str().unwrap().to_string();
+
+    // Three writers create leads and one posts chat messages until the
+    // kill; each records the ids the server acknowledged.
+    let stop_at = Instant::now() + Duration::from_millis(2500);
+    let messenger = {
+        let (client, base, token, room) =
+            (client.clone(), base.clone(), token.clone(), room.clone());
+        tokio::spawn(async move {
+            let mut acknowledged = Vec::new();
+            for n in 0..10_000 {
+                if Instant::now() >= stop_at {
+                    break;
+                }
+                let sent = client
+                    .post(format!("{base}/api/v1/rooms/{room}/messages"))
+                    .bearer_auth(&token)
+                    .json(&json!({"body": format!("message {n}")}))
+                    .send()
+                    .await;
+                match sent {
+                    Ok(r) if r.status().is_success() => {
+                        let body: Value = r.json().await.unwrap_or_default();
+                        if let Some(id) = body["message"]["id"].as_str() {
+                            acknowledged.push(id.to_string());
+                        }
+                    }
+                    _ => break,
+                }
+            }
+            acknowledged
+        })
+    };
+    let mut writers = Vec::new();
+    for w in 0..3 {
+        let (client, base, token) = (client.clone(), base.clone(), token.clone());
+        writers.push(tokio::spawn(async move {
+            let mut acknowledged = Vec::new();
+            let mut n = 0;
+            while Instant::now() < stop_at && n < 10_000 {
+                n += 1;
+                let sent = client
+                    .post(format!("{base}/api/v1/leads"))
+                    .bearer_auth(&token)
+                    .json(&json!({"company_name": format!("Crash {w}-{n}")}))
+                    .send()
+                    .await;
+                match sent {
+                    Ok(r) if r.status().is_success() => {
+                        let body: Value = r.json().await.unwrap_or_default();
+                        if let Some(id) = body["lead"]["id"].as_str() {
+                            acknowledged.push(id.to_string());
+                        }
+                    }
+                    _ => break,
+                }
+            }
+            acknowledged
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    child.kill().unwrap(); // SIGKILL: no shutdown, no flush
+    let _ = child.wait();
+    let mut acknowledged = Vec::new();
+    for w in writers {
+        acknowledged.extend(w.await.unwrap());
+    }
+    assert!(
+        acknowledged.len() >= 5,
+        "some writes were acknowledged ({})",
+        acknowledged.len()
+    );
+
+    let (mut child, base) = start(&db, &uploads);
+    let token = login(&client, &base).await;
+    let mut missing = Vec::new();
+    for id in &acknowledged {
+        let r = client
+            .get(format!("{base}/api/v1/leads/{id}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        if !r.status().is_success() {
+            missing.push(id.clone());
+        }
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!(
+        missing.is_empty(),
+        "{} of {} acknowledged leads lost: {missing:?}",
+        missing.len(),
+        acknowledged.len()
+    );
+}
