@@ -146,11 +146,13 @@ async fn every_acknowledged_write_survives_a_sigkill() {
     for w in writers {
         acknowledged.extend(w.await.unwrap());
     }
+    let sent_messages = messenger.await.unwrap();
     assert!(
         acknowledged.len() >= 5,
         "some writes were acknowledged ({})",
         acknowledged.len()
     );
+    assert!(!sent_messages.is_empty(), "some messages were acknowledged");
 
     let (mut child, base) = start(&db, &uploads);
     let token = login(&client, &base).await;
@@ -166,8 +168,42 @@ async fn every_acknowledged_write_survives_a_sigkill() {
             missing.push(id.clone());
         }
     }
+    // History a page at a time, by sequence number.
+    let mut stored = String::new();
+    let mut after = 0;
+    loop {
+        let page: Value = client
+            .get(format!(
+                "{base}/api/v1/rooms/{room}/messages?after={after}&limit=200"
+            ))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let items = page
+            .as_array()
+            .or(page["items"].as_array())
+            .cloned()
+            .unwrap_or_default();
+        let Some(last) = items.last() else { break };
+        after = last["seq"].as_i64().unwrap();
+        stored.push_str(&page.to_string());
+    }
+    let lost_messages: Vec<&String> = sent_messages
+        .iter()
+        .filter(|id| !stored.contains(id.as_str()))
+        .collect();
     child.kill().unwrap();
     let _ = child.wait();
+    assert!(
+        lost_messages.is_empty(),
+        "{} of {} acknowledged messages lost",
+        lost_messages.len(),
+        sent_messages.len()
+    );
     assert!(
         missing.is_empty(),
         "{} of {} acknowledged leads lost: {missing:?}",
