@@ -122,7 +122,7 @@ pub async fn log(ctx: &Ctx, actor: &Actor, lead_id: &str, input: NewCall) -> Dom
             .iter()
             .map(|c| (c.name.clone(), c.email.clone()))
             .collect();
-        leads::push_write(&mut tx, &lead_after, &names);
+        leads::push_update(&mut tx, &lead, &lead_after, &names);
     }
     let mut out = Outgoing::new();
     out.add(Event::new(

@@ -158,7 +158,7 @@ fn refresh_lead(tx: &mut Transaction, lead: &leads::Lead, contacts: &[Contact]) 
         .iter()
         .map(|c| (c.name.clone(), c.email.clone()))
         .collect();
-    leads::push_write(tx, lead, &names);
+    leads::push_update(tx, lead, lead, &names);
 }
 
 pub async fn add(

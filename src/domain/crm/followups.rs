@@ -269,7 +269,7 @@ pub async fn log(
             .iter()
             .map(|c| (c.name.clone(), c.email.clone()))
             .collect();
-        leads::push_write(&mut tx, &lead_after, &names);
+        leads::push_update(&mut tx, &lead, &lead_after, &names);
         if lead_after.status != lead.status {
             let change = [FieldChange::new(
                 "status",

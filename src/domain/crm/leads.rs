@@ -282,18 +282,20 @@ pub(crate) fn search_text(
     parts.join(" ")
 }
 
-/// The statement that writes every stored field of `lead` from `$lead`.
+/// The statement that writes every stored field of `lead` from `$lead`,
+/// except the score of a stored lead: lead scoring owns it and updates it on
+/// its own, so an edit never puts back an old score.
 const WRITE_LEAD: &str = "UPSERT type::record('lead', $lead.id) SET
     company_name = $lead.company_name, company_key = $lead.company_key, website = $lead.website,
     domain = $lead.domain, industry = $lead.industry, status = $lead.status, country = $lead.country,
     state = $lead.state, timezone = $lead.timezone, owner = $lead.owner, created_by = $lead.created_by,
-    source = $lead.source, tags = $lead.tags, score = $lead.score,
+    source = $lead.source, tags = $lead.tags, score = score ?? $lead.score,
     last_contacted_at = IF $lead.last_contacted_at THEN <datetime>$lead.last_contacted_at ELSE NONE END,
     next_follow_up_at = IF $lead.next_follow_up_at THEN <datetime>$lead.next_follow_up_at ELSE NONE END,
     created_at = <datetime>$lead.created_at, updated_at = <datetime>$lead.updated_at,
     deleted_at = IF $lead.deleted_at THEN <datetime>$lead.deleted_at ELSE NONE END,
     search_text = $lead.search_text, sort_created = $lead.sort_created, sort_updated = $lead.sort_updated, sort_company = $lead.sort_company,
-    sort_score = $lead.sort_score";
+    sort_score = sort_score ?? $lead.sort_score";
 
 /// Adds the write of `lead` (all its fields, derived ones recomputed) to `tx`
 /// under the variable `$lead`; `contacts` feed the search text.
@@ -318,6 +320,28 @@ pub(crate) fn push_write(tx: &mut Transaction, lead: &Lead, contacts: &[(String,
     let name = format!("lead_{n}");
     tx.bind(&name, row);
     tx.push(WRITE_LEAD.replace("$lead", &format!("${name}")));
+}
+
+/// Adds a change of a stored lead to `tx`: the write of `after`, guarded so
+/// that it only lands if the lead is still as `before` was read. Two people
+/// editing one lead at once then get a conflict instead of one silently
+/// undoing the other.
+pub(crate) fn push_update(
+    tx: &mut Transaction,
+    before: &Lead,
+    after: &Lead,
+    contacts: &[(String, Option<String>)],
+) {
+    let n = tx.next_serial();
+    let (id, seen) = (format!("guard_id_{n}"), format!("guard_seen_{n}"));
+    let seen_key = sort_keys(&before.id, "", 0, before.updated_at)["sort_updated"].clone();
+    tx.bind(&id, &before.id).bind(&seen, seen_key);
+    tx.push(format!(
+        "IF (SELECT VALUE sort_updated FROM ONLY type::record('lead', ${id})) != ${seen} {{
+            THROW 'the lead was changed by someone else meanwhile; reload it and try again'
+        }}"
+    ));
+    push_write(tx, after, contacts);
 }
 
 /// The lead fields an audit row compares.
@@ -596,7 +620,7 @@ pub(crate) async fn save_changes(
         .map(|c| (c.name.clone(), c.email.clone()))
         .collect();
     let mut tx = Transaction::new();
-    push_write(&mut tx, &after, &names);
+    push_update(&mut tx, before, &after, &names);
     if after.owner != before.owner {
         tx.bind("fu_lead", &after.id).bind("fu_owner", &after.owner);
         tx.push("UPDATE follow_up SET owner = $fu_owner WHERE lead = $fu_lead");
@@ -707,7 +731,7 @@ async fn set_deleted(
         .map(|c| (c.name.clone(), c.email.clone()))
         .collect();
     let mut tx = Transaction::new();
-    push_write(&mut tx, &after, &names);
+    push_update(&mut tx, &before, &after, &names);
     let changes = [FieldChange::new(
         "deleted_at",
         before.deleted_at.map(|t| json!(t)),
@@ -736,4 +760,96 @@ async fn set_deleted(
     ));
     out.commit(ctx, tx).await?;
     Ok(after)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::domain::clock::SystemClock;
+
+    #[tokio::test]
+    async fn an_edit_based_on_a_stale_read_is_refused_instead_of_undoing_another() {
+        let ctx = crate::app::open_domain(&Config::for_tests(), Arc::new(SystemClock))
+            .await
+            .unwrap();
+        let actor = Actor::system();
+        let created = create(
+            &ctx,
+            &actor,
+            NewLead {
+                company_name: "Race Co".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let stale = created.lead.clone();
+        update(
+            &ctx,
+            &actor,
+            &stale.id,
+            LeadPatch {
+                status: Some("contacted".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let mut late = stale.clone();
+        late.industry = Some("Late".into());
+        let outcome = save_changes(&ctx, &actor, &stale, late).await;
+        assert!(
+            matches!(outcome, Err(DomainError::Conflict(_))),
+            "{outcome:?}"
+        );
+        let now = find(&ctx, &stale.id).await.unwrap().unwrap();
+        assert_eq!(
+            (now.status.as_str(), now.industry),
+            ("contacted", None),
+            "the first edit stands"
+        );
+    }
+
+    #[tokio::test]
+    async fn edits_keep_the_score_that_scoring_wrote() {
+        let ctx = crate::app::open_domain(&Config::for_tests(), Arc::new(SystemClock))
+            .await
+            .unwrap();
+        let actor = Actor::system();
+        let created = create(
+            &ctx,
+            &actor,
+            NewLead {
+                company_name: "Scored".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        ctx.store
+            .run(
+                "UPDATE type::record('lead', $id) SET score = 77",
+                json!({"id": created.lead.id}),
+            )
+            .await
+            .unwrap();
+        update(
+            &ctx,
+            &actor,
+            &created.lead.id,
+            LeadPatch {
+                industry: Some(Some("Tech".into())),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            find(&ctx, &created.lead.id).await.unwrap().unwrap().score,
+            77
+        );
+    }
 }
