@@ -195,7 +195,7 @@ pub async fn draft(
         .await?;
     let mut touches: Vec<TouchRow> = results.rows(0)?;
     touches.extend(results.rows::<TouchRow>(1)?);
-    touches.sort_by(|a, b| b.at.cmp(&a.at));
+    touches.sort_by_key(|t| std::cmp::Reverse(t.at));
     let now = ctx.now();
     let input = drafting::DraftInput {
         company: lead.company_name.clone(),
