@@ -757,3 +757,87 @@ async fn the_best_calling_hour_is_reported_on_the_leads_clock() {
         .unwrap();
     assert_eq!(none["touches"], 0);
 }
+
+async fn relations_of(app: &TestApp, token: &str, id: &str) -> Vec<(String, String, String)> {
+    let found: Value = app
+        .get(&format!("/api/v1/ai/leads/{id}/relations"), token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    found
+        .as_array()
+        .unwrap_or_else(|| panic!("{found}"))
+        .iter()
+        .map(|n| {
+            (
+                n["lead"].as_str().unwrap().to_string(),
+                n["kind"].as_str().unwrap().to_string(),
+                n["direction"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_relationship_map_links_same_domain_shared_people_and_referrals() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let hq = new_lead(
+        &app,
+        &admin,
+        json!({"company_name": "Acme HQ", "website": "acme.com"}),
+    )
+    .await;
+    let branch = new_lead(
+        &app,
+        &admin,
+        json!({"company_name": "Acme Branch", "website": "acme.com/branch"}),
+    )
+    .await;
+    let partner = new_lead(&app, &admin, json!({"company_name": "Partner Co", "contacts": [{"name": "Ann", "email": "ann@consult.io"}]})).await;
+    let client = new_lead(&app, &admin, json!({"company_name": "Client Co", "contacts": [{"name": "Ann", "email": "ann@consult.io"}]})).await;
+    let _alone = new_lead(&app, &admin, json!({"company_name": "Alone"})).await;
+
+    let mut seen = Vec::new();
+    for _ in 0..100 {
+        seen = relations_of(&app, &admin, &hq).await;
+        if !seen.is_empty() && !relations_of(&app, &admin, &client).await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(
+        (seen[0].0.as_str(), seen[0].1.as_str()),
+        (branch.as_str(), "same_domain")
+    );
+    let client_rel = relations_of(&app, &admin, &client).await;
+    assert_eq!(client_rel.len(), 1, "{client_rel:?}");
+    assert_eq!(
+        (client_rel[0].0.as_str(), client_rel[0].1.as_str()),
+        (partner.as_str(), "shared_person")
+    );
+
+    let referred = app
+        .post(
+            &format!("/api/v1/ai/leads/{partner}/relations"),
+            &admin,
+            json!({"to": hq, "kind": "referral"}),
+        )
+        .await;
+    assert_eq!(referred.status(), StatusCode::OK);
+    let around_hq = relations_of(&app, &admin, &hq).await;
+    assert!(
+        around_hq.contains(&(partner.clone(), "referral".into(), "in".into())),
+        "{around_hq:?}"
+    );
+    let bad = app
+        .post(
+            &format!("/api/v1/ai/leads/{partner}/relations"),
+            &admin,
+            json!({"to": hq, "kind": "enemy"}),
+        )
+        .await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}

@@ -9,6 +9,7 @@
 pub mod dedup;
 pub mod drafting;
 pub mod flags;
+pub mod graph;
 pub mod intent;
 pub mod local;
 pub mod openrouter;

@@ -336,7 +336,8 @@ fn rescores(topic: &str) -> bool {
     ) || topic.starts_with("contact.")
 }
 
-/// Listens to the event bus and keeps scores current. Events are only a
+/// Listens to the event bus and keeps scores (and the derived relations
+/// of the relationship map) current. Events are only a
 /// wake-up: the score is recomputed from stored rows, so a missed event
 /// costs freshness until the next change, never correctness of the rule.
 pub async fn run_scorer(
@@ -359,15 +360,16 @@ pub async fn run_scorer(
             continue;
         };
         match flags::is_enabled(&ctx, Feature::LeadScoring).await {
-            Ok(true) => {}
-            Ok(false) => continue,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read the scoring flag");
-                continue;
+            Ok(false) => {}
+            Ok(true) => {
+                if let Err(e) = refresh(&ctx, &lead).await {
+                    tracing::warn!(error = %e, lead = %lead, "could not rescore a lead");
+                }
             }
+            Err(e) => tracing::warn!(error = %e, "cannot read the scoring flag"),
         }
-        if let Err(e) = refresh(&ctx, &lead).await {
-            tracing::warn!(error = %e, lead = %lead, "could not rescore a lead");
+        if let Err(e) = super::graph::refresh_derived(&ctx, &lead).await {
+            tracing::warn!(error = %e, lead = %lead, "could not refresh a lead's relations");
         }
     }
 }

@@ -14,7 +14,7 @@ use super::ApiTags;
 use crate::domain::ai::drafting::{DraftChannel, Tone};
 use crate::domain::ai::flags::{self, Feature};
 use crate::domain::ai::intent::IntentView;
-use crate::domain::ai::{self, dedup, patterns, scoring, usage, Served};
+use crate::domain::ai::{self, dedup, graph, patterns, scoring, usage, Served};
 use crate::domain::permissions::Permission;
 use crate::http::auth::Auth;
 use crate::http::error::ApiResult;
@@ -218,6 +218,25 @@ struct AiPatternsView {
     reps: Vec<AiRepPatternView>,
 }
 
+#[derive(Object)]
+struct AiRelationInput {
+    /// The other lead.
+    to: String,
+    /// referral (this lead referred `to`) or parent_company (this lead is `to`'s parent).
+    kind: String,
+}
+
+#[derive(Object)]
+struct AiNeighbourView {
+    lead: String,
+    company_name: String,
+    /// same_domain, shared_person, referral or parent_company.
+    kind: String,
+    /// out: this lead points at the neighbour; in: the neighbour points here.
+    direction: String,
+    detail: Option<String>,
+}
+
 #[OpenApi(prefix_path = "/ai", tag = "ApiTags::Ai")]
 impl AiApi {
     /// A lead's score (0–100) with the reasons behind it, recomputed now.
@@ -403,6 +422,42 @@ impl AiApi {
                 })
                 .collect(),
         }))
+    }
+
+    /// A lead's neighbourhood in the relationship map.
+    #[oai(path = "/leads/:id/relations", method = "get")]
+    async fn relations(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+    ) -> ApiResult<Json<Vec<AiNeighbourView>>> {
+        let found = graph::neighbourhood(&state.ctx, auth.actor(), &id.0).await?;
+        Ok(Json(
+            found
+                .into_iter()
+                .map(|n| AiNeighbourView {
+                    lead: n.lead,
+                    company_name: n.company_name,
+                    kind: n.kind,
+                    direction: n.direction,
+                    detail: n.detail,
+                })
+                .collect(),
+        ))
+    }
+
+    /// Records a referral or a parent company between two leads.
+    #[oai(path = "/leads/:id/relations", method = "post")]
+    async fn relate(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+        body: Json<AiRelationInput>,
+    ) -> ApiResult<Json<Vec<AiNeighbourView>>> {
+        graph::relate(&state.ctx, auth.actor(), &id.0, &body.0.to, &body.0.kind).await?;
+        self.relations(state, auth, id).await
     }
 
     /// Switches one feature on or off (`ai.manage`).
