@@ -28,6 +28,8 @@ enum Mode {
     Slow(Duration),
     /// 503 every time.
     Outage,
+    /// 401, as for a wrong key.
+    Unauthorized,
 }
 
 struct Fake {
@@ -66,6 +68,9 @@ async fn completions(
         Mode::Outage => Response::builder()
             .status(poem::http::StatusCode::SERVICE_UNAVAILABLE)
             .body("down"),
+        Mode::Unauthorized => Response::builder()
+            .status(poem::http::StatusCode::UNAUTHORIZED)
+            .body("bad key"),
     }
 }
 
@@ -248,6 +253,18 @@ async fn an_outage_opens_the_circuit_and_later_calls_skip_the_network() {
         .unwrap();
     assert_eq!(status["circuit_open"], true);
     assert_eq!(status["usage"][0]["failures"], 2);
+}
+
+#[tokio::test]
+async fn a_refused_key_is_not_retried_and_the_local_rules_answer() {
+    let (base, fake) = fake_llm(Mode::Unauthorized).await;
+    let app = app_with_llm(&base).await;
+    let admin = app.admin_token().await;
+    let got = intent(&app, &admin, MARK_WON).await;
+    assert_eq!(got["provider"], "local");
+    assert_eq!(got["fallback_reason"], "refused");
+    assert_eq!(got["kind"], "change_status");
+    assert_eq!(fake.hits.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]

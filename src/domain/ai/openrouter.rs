@@ -200,11 +200,7 @@ impl OpenRouter {
             )));
         }
         if !status.is_success() {
-            // 4xx other than 429: our request or key is wrong; retrying will not help.
-            return Err(ProviderError::Schema(format!(
-                "refused with status {}",
-                status.as_u16()
-            )));
+            return Err(ProviderError::Refused(status.as_u16()));
         }
         let envelope: Value = response.json().await.map_err(|e| {
             if e.is_timeout() {

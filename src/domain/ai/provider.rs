@@ -26,6 +26,9 @@ pub enum ProviderError {
     Schema(String),
     #[error("the circuit is open after repeated failures")]
     CircuitOpen,
+    /// A 4xx other than 429: a wrong key, model or request; retrying will not help.
+    #[error("the model service refused the request with status {0}")]
+    Refused(u16),
 }
 
 impl ProviderError {
@@ -47,6 +50,7 @@ impl ProviderError {
             ProviderError::Malformed => "malformed",
             ProviderError::Schema(_) => "schema_violation",
             ProviderError::CircuitOpen => "circuit_open",
+            ProviderError::Refused(_) => "refused",
         }
     }
 }
