@@ -68,6 +68,28 @@ pub struct Config {
     #[arg(long, env = "AI_MODEL", default_value = "openai/gpt-4o-mini")]
     pub ai_model: String,
 
+    /// The longest one request to the LLM service may take, in milliseconds.
+    #[arg(long, env = "AI_TIMEOUT_MS", default_value_t = 20_000)]
+    pub ai_timeout_ms: u64,
+
+    /// Retries of an LLM request after a 429, a 5xx, a timeout or a refused
+    /// connection (with doubling backoff); then the local provider answers.
+    #[arg(long, env = "AI_MAX_RETRIES", default_value_t = 2)]
+    pub ai_max_retries: u32,
+
+    /// The first retry's wait in milliseconds; each next one doubles it.
+    #[arg(long, env = "AI_BACKOFF_MS", default_value_t = 500)]
+    pub ai_backoff_ms: u64,
+
+    /// Consecutive failed LLM calls after which the circuit opens and the
+    /// local provider answers without trying the network.
+    #[arg(long, env = "AI_BREAKER_THRESHOLD", default_value_t = 5)]
+    pub ai_breaker_threshold: u32,
+
+    /// How long an open circuit stays open before one call may try again.
+    #[arg(long, env = "AI_BREAKER_COOLDOWN_SECONDS", default_value_t = 60)]
+    pub ai_breaker_cooldown_seconds: u64,
+
     /// Telegram bot token (unset: no Telegram bot).
     #[arg(long, env = "TELEGRAM_BOT_TOKEN", hide_env_values = true)]
     pub telegram_bot_token: Option<String>,
@@ -272,6 +294,8 @@ impl Config {
             ("RATE_LIMIT_PER_TOKEN", self.rate_limit_per_token as u64),
             ("WEBHOOK_POLL_MS", self.webhook_poll_ms),
             ("WEBHOOK_TIMEOUT_SECONDS", self.webhook_timeout_seconds),
+            ("AI_TIMEOUT_MS", self.ai_timeout_ms),
+            ("AI_BREAKER_THRESHOLD", self.ai_breaker_threshold as u64),
             ("WEBHOOK_MAX_ATTEMPTS", self.webhook_max_attempts as u64),
             (
                 "WEBHOOK_BACKOFF_BASE_SECONDS",

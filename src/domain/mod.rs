@@ -3,6 +3,7 @@
 //! `Actor`; permissions are checked here and nowhere else.
 
 pub mod actor;
+pub mod ai;
 pub mod api_keys;
 pub mod audit;
 pub mod chat;
@@ -54,6 +55,8 @@ pub struct Ctx {
     pub events: EventBus,
     /// Pokes the webhook dispatcher; see `webhooks::wake`.
     pub webhook_wake: Arc<tokio::sync::Notify>,
+    /// The AI providers (remote when configured, local always).
+    pub ai: ai::AiService,
 }
 
 impl Ctx {
@@ -74,6 +77,7 @@ impl Ctx {
             },
             events: EventBus::new(),
             webhook_wake: Arc::new(tokio::sync::Notify::new()),
+            ai: ai::AiService::from_config(config),
         }
     }
 

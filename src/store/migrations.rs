@@ -41,6 +41,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "webhooks",
         sql: include_str!("migrations/0004_webhooks.surql"),
     },
+    Migration {
+        version: 5,
+        name: "ai",
+        sql: include_str!("migrations/0005_ai.surql"),
+    },
 ];
 
 #[derive(Debug, Deserialize)]

@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod ai;
 mod api_keys;
 mod auth;
 mod backup;

@@ -45,6 +45,17 @@ async fn the_openapi_document_lists_every_operation_with_its_security_schemes() 
     operations.sort();
     // Every operation the areas promise; a new operation must be added here.
     let mut expected = [
+        "GET /ai/duplicates",
+        "GET /ai/leads/{id}/score",
+        "GET /ai/leads/{id}/relations",
+        "POST /ai/leads/{id}/relations",
+        "GET /ai/patterns",
+        "GET /ai/status",
+        "POST /ai/duplicates/merge",
+        "POST /ai/intent",
+        "POST /ai/leads/{id}/draft",
+        "POST /ai/scores/recompute",
+        "PUT /ai/flags/{feature}",
         "DELETE /api-keys/{id}",
         "DELETE /messages/{id}",
         "DELETE /messages/{id}/pin",

@@ -109,6 +109,8 @@ pub struct LeadFilter {
     pub q: Option<String>,
     /// The trash instead of live leads.
     pub deleted: bool,
+    /// Leads whose AI score is at least this.
+    pub score_min: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -152,6 +154,10 @@ async fn conditions(
     eq("status", &filter.status);
     eq("owner", &filter.owner);
     eq("industry", &filter.industry);
+    if let Some(min) = filter.score_min {
+        conds.push("score >= $f_score_min".into());
+        vars.insert("f_score_min".into(), json!(min));
+    }
     if let Some(c) = filter.country.as_deref().filter(|c| !c.trim().is_empty()) {
         let code = crate::domain::geo::parse_country(c)?;
         conds.push("country = $f_country".into());

@@ -342,6 +342,7 @@ pub struct FilterParams {
     pub follow_up_due: Option<String>,
     pub q: Option<String>,
     pub deleted: Option<bool>,
+    pub score_min: Option<i64>,
 }
 
 impl FilterParams {
@@ -362,6 +363,7 @@ impl FilterParams {
                 .transpose()?,
             q: self.q,
             deleted: self.deleted.unwrap_or(false),
+            score_min: self.score_min,
         })
     }
 }
@@ -389,6 +391,8 @@ impl LeadsApi {
         q: Query<Option<String>>,
         /// The trash (deleted leads) instead.
         deleted: Query<Option<bool>>,
+        /// Only leads whose AI score is at least this (0–100).
+        score_min: Query<Option<i64>>,
         /// created (default), updated, company or score.
         sort: Query<Option<String>>,
         /// asc or desc (default desc).
@@ -410,6 +414,7 @@ impl LeadsApi {
             follow_up_due: follow_up_due.0,
             q: q.0,
             deleted: deleted.0,
+            score_min: score_min.0,
         }
         .into_filter()?;
         let page = PageRequest {

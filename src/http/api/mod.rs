@@ -1,6 +1,7 @@
 //! The `/api/v1` operations, one poem-openapi service per tag. Handlers
 //! translate between HTTP and domain calls; they hold no business rules.
 
+pub mod ai;
 pub mod api_keys;
 pub mod auth;
 pub mod chat;
@@ -49,6 +50,8 @@ pub enum ApiTags {
     Chat,
     /// Notifications and reminders.
     Notifications,
+    /// Lead scores, intents, duplicates, drafts; feature switches.
+    Ai,
 }
 
 /// Every service, grouped by area (poem-openapi implements `OpenApi` for
@@ -74,6 +77,7 @@ pub type Api = (
         files::FilesApi,
         notifications::NotificationsApi,
     ),
+    ai::AiApi,
 );
 
 pub fn service() -> OpenApiService<Api, ()> {
@@ -83,6 +87,7 @@ pub fn service() -> OpenApiService<Api, ()> {
             (leads::LeadsApi, work_queues::WorkQueuesApi, pipeline::PipelineApi, geo::GeoApi, transfer::TransferApi),
             webhooks::WebhooksApi,
             (chat::ChatApi, files::FilesApi, notifications::NotificationsApi),
+            ai::AiApi,
         ),
         "EA CRM",
         env!("CARGO_PKG_VERSION"),

@@ -1,0 +1,476 @@
+//! `/ai`: lead scores, intent detection, duplicate candidates and merges,
+//! drafted messages, and the admins' feature switches and status.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+
+use super::leads::LeadView;
+use super::ApiTags;
+use crate::domain::ai::drafting::{DraftChannel, Tone};
+use crate::domain::ai::flags::{self, Feature};
+use crate::domain::ai::intent::IntentView;
+use crate::domain::ai::{self, dedup, graph, patterns, scoring, usage, Served};
+use crate::domain::permissions::Permission;
+use crate::http::auth::Auth;
+use crate::http::error::ApiResult;
+use crate::http::AppState;
+
+pub struct AiApi;
+
+#[derive(Object)]
+struct AiReasonView {
+    /// completeness, reachability, engagement or fit.
+    factor: String,
+    points: i64,
+    max: i64,
+    detail: String,
+}
+
+#[derive(Object)]
+struct AiScoreView {
+    lead_id: String,
+    /// 0–100.
+    score: i64,
+    reasons: Vec<AiReasonView>,
+}
+
+#[derive(Object)]
+struct AiIntentInput {
+    /// The chat or bot message.
+    text: String,
+    /// The sender's IANA zone, for "tomorrow at 10" (default UTC).
+    timezone: Option<String>,
+}
+
+#[derive(Object)]
+struct AiIntentSlotsView {
+    company: Option<String>,
+    website: Option<String>,
+    lead: Option<String>,
+    tier: Option<u8>,
+    outcome: Option<String>,
+    when: Option<DateTime<Utc>>,
+    title: Option<String>,
+    assignee: Option<String>,
+    status: Option<String>,
+    text: Option<String>,
+}
+
+#[derive(Object)]
+struct AiIntentResultView {
+    /// create_lead, log_follow_up, create_task, change_status, log_call, question or none.
+    kind: String,
+    slots: AiIntentSlotsView,
+    /// openrouter or local.
+    provider: String,
+    /// Why the model was not used, when one is configured.
+    fallback_reason: Option<String>,
+    /// Always true: an intent is a proposal; nothing runs until a user confirms.
+    needs_confirmation: bool,
+}
+
+impl From<Served<IntentView>> for AiIntentResultView {
+    fn from(s: Served<IntentView>) -> Self {
+        let v = s.value.slots;
+        AiIntentResultView {
+            kind: s.value.kind,
+            slots: AiIntentSlotsView {
+                company: v.company,
+                website: v.website,
+                lead: v.lead,
+                tier: v.tier,
+                outcome: v.outcome,
+                when: v.when,
+                title: v.title,
+                assignee: v.assignee,
+                status: v.status,
+                text: v.text,
+            },
+            provider: s.provider.to_string(),
+            fallback_reason: s.fallback_reason.map(str::to_string),
+            needs_confirmation: true,
+        }
+    }
+}
+
+#[derive(Object)]
+struct AiDuplicateView {
+    lead_a: String,
+    lead_b: String,
+    /// 0–1.
+    confidence: f64,
+    /// What the two leads share.
+    signals: Vec<String>,
+}
+
+#[derive(Object)]
+struct AiMergeInput {
+    /// The lead that stays.
+    keep: String,
+    /// The lead folded into it and moved to the trash.
+    merge: String,
+}
+
+#[derive(Object)]
+struct AiDraftInputView {
+    /// email (default) or chat.
+    channel: Option<String>,
+    /// formal, friendly (default) or brief.
+    tone: Option<String>,
+}
+
+#[derive(Object)]
+struct AiDraftView {
+    subject: Option<String>,
+    body: String,
+    provider: String,
+    fallback_reason: Option<String>,
+}
+
+#[derive(Object)]
+struct AiFlagInput {
+    enabled: bool,
+}
+
+#[derive(Object)]
+struct AiFlagView {
+    /// lead_scoring, intent, dedup or drafting.
+    feature: String,
+    enabled: bool,
+    updated_at: Option<DateTime<Utc>>,
+}
+
+impl From<flags::Flag> for AiFlagView {
+    fn from(f: flags::Flag) -> Self {
+        AiFlagView {
+            feature: f.feature.key().to_string(),
+            enabled: f.enabled,
+            updated_at: f.updated_at,
+        }
+    }
+}
+
+#[derive(Object)]
+struct AiUsageView {
+    feature: String,
+    user: Option<String>,
+    calls: i64,
+    failures: i64,
+    prompt_tokens: i64,
+    completion_tokens: i64,
+}
+
+#[derive(Object)]
+struct AiStatusView {
+    /// openrouter (with the local fallback) or local.
+    provider: String,
+    model: Option<String>,
+    /// True while repeated failures keep the model service from being called.
+    circuit_open: bool,
+    features: Vec<AiFlagView>,
+    usage: Vec<AiUsageView>,
+}
+
+#[derive(Object)]
+struct AiRecomputedView {
+    changed: u64,
+}
+
+#[derive(Object)]
+struct AiSlotView {
+    /// Hour 0–23 on the lead's clock, or weekday 1 (Monday) – 7.
+    slot: u32,
+    attempts: u32,
+    reached: u32,
+    reach_rate: f64,
+}
+
+impl From<patterns::Slot> for AiSlotView {
+    fn from(s: patterns::Slot) -> Self {
+        AiSlotView {
+            slot: s.slot,
+            attempts: s.attempts,
+            reached: s.reached,
+            reach_rate: s.reach_rate,
+        }
+    }
+}
+
+#[derive(Object)]
+struct AiRepPatternView {
+    user: String,
+    activities: u32,
+    reach_rate: f64,
+    busiest_hour_utc: u32,
+}
+
+#[derive(Object)]
+struct AiPatternsView {
+    touches: u32,
+    /// Best first; slots with fewer than 3 attempts come last.
+    best_hours: Vec<AiSlotView>,
+    best_days: Vec<AiSlotView>,
+    reps: Vec<AiRepPatternView>,
+}
+
+#[derive(Object)]
+struct AiRelationInput {
+    /// The other lead.
+    to: String,
+    /// referral (this lead referred `to`) or parent_company (this lead is `to`'s parent).
+    kind: String,
+}
+
+#[derive(Object)]
+struct AiNeighbourView {
+    lead: String,
+    company_name: String,
+    /// same_domain, shared_person, referral or parent_company.
+    kind: String,
+    /// out: this lead points at the neighbour; in: the neighbour points here.
+    direction: String,
+    detail: Option<String>,
+}
+
+#[OpenApi(prefix_path = "/ai", tag = "ApiTags::Ai")]
+impl AiApi {
+    /// A lead's score (0–100) with the reasons behind it, recomputed now.
+    #[oai(path = "/leads/:id/score", method = "get")]
+    async fn score(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+    ) -> ApiResult<Json<AiScoreView>> {
+        let scored = scoring::explain(&state.ctx, auth.actor(), &id.0).await?;
+        Ok(Json(AiScoreView {
+            lead_id: id.0,
+            score: scored.score,
+            reasons: scored
+                .reasons
+                .into_iter()
+                .map(|r| AiReasonView {
+                    factor: r.factor.to_string(),
+                    points: r.points,
+                    max: r.max,
+                    detail: r.detail,
+                })
+                .collect(),
+        }))
+    }
+
+    /// Rescores every lead (`ai.manage`).
+    #[oai(path = "/scores/recompute", method = "post")]
+    async fn recompute(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+    ) -> ApiResult<Json<AiRecomputedView>> {
+        let changed = scoring::recompute_all(&state.ctx, auth.actor()).await?;
+        Ok(Json(AiRecomputedView {
+            changed: changed as u64,
+        }))
+    }
+
+    /// What a chat message asks for, as a proposal to confirm.
+    #[oai(path = "/intent", method = "post")]
+    async fn intent(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        body: Json<AiIntentInput>,
+    ) -> ApiResult<Json<AiIntentResultView>> {
+        let served = ai::detect_intent(
+            &state.ctx,
+            auth.actor(),
+            &body.0.text,
+            body.0.timezone.as_deref(),
+        )
+        .await?;
+        Ok(Json(served.into()))
+    }
+
+    /// Candidate duplicate leads among those you can see, most likely first.
+    #[oai(path = "/duplicates", method = "get")]
+    async fn duplicates(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        /// Lowest confidence listed, 0–1 (default 0.5).
+        min_confidence: Query<Option<f64>>,
+        limit: Query<Option<u32>>,
+    ) -> ApiResult<Json<Vec<AiDuplicateView>>> {
+        let found = dedup::find(
+            &state.ctx,
+            auth.actor(),
+            min_confidence.0.unwrap_or(0.5),
+            limit.0.unwrap_or(100) as usize,
+        )
+        .await?;
+        Ok(Json(
+            found
+                .into_iter()
+                .map(|c| AiDuplicateView {
+                    lead_a: c.a,
+                    lead_b: c.b,
+                    confidence: c.confidence,
+                    signals: c.signals,
+                })
+                .collect(),
+        ))
+    }
+
+    /// Folds one lead into another, keeping every related record.
+    #[oai(path = "/duplicates/merge", method = "post")]
+    async fn merge(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        body: Json<AiMergeInput>,
+    ) -> ApiResult<Json<LeadView>> {
+        let lead = dedup::merge(&state.ctx, auth.actor(), &body.0.keep, &body.0.merge).await?;
+        Ok(Json(lead.into()))
+    }
+
+    /// A follow-up email or chat message for a lead, to edit and send yourself.
+    #[oai(path = "/leads/:id/draft", method = "post")]
+    async fn draft(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+        body: Json<AiDraftInputView>,
+    ) -> ApiResult<Json<AiDraftView>> {
+        let channel = DraftChannel::parse(body.0.channel.as_deref().unwrap_or("email"))?;
+        let tone = Tone::parse(body.0.tone.as_deref().unwrap_or("friendly"))?;
+        let served = ai::draft(&state.ctx, auth.actor(), &id.0, channel, tone).await?;
+        Ok(Json(AiDraftView {
+            subject: served.value.subject,
+            body: served.value.body,
+            provider: served.provider.to_string(),
+            fallback_reason: served.fallback_reason.map(str::to_string),
+        }))
+    }
+
+    /// Which provider answers, whether its circuit is open, each feature's
+    /// switch and the token use per feature and user (`ai.manage`).
+    #[oai(path = "/status", method = "get")]
+    async fn status(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+    ) -> ApiResult<Json<AiStatusView>> {
+        auth.actor().require(Permission::AiManage)?;
+        let ctx = &state.ctx;
+        let provider = ctx.ai.status();
+        let features = flags::list(ctx).await?;
+        let totals = usage::totals(ctx).await?;
+        Ok(Json(AiStatusView {
+            provider: provider.provider.to_string(),
+            model: provider.model,
+            circuit_open: provider.circuit_open,
+            features: features.into_iter().map(Into::into).collect(),
+            usage: totals
+                .into_iter()
+                .map(|u| AiUsageView {
+                    feature: u.feature,
+                    user: u.user,
+                    calls: u.calls,
+                    failures: u.failures,
+                    prompt_tokens: u.prompt_tokens,
+                    completion_tokens: u.completion_tokens,
+                })
+                .collect(),
+        }))
+    }
+
+    /// When calls and follow-ups reach people, on the leads' own clocks,
+    /// and each rep's activity pattern.
+    #[oai(path = "/patterns", method = "get")]
+    async fn patterns(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        industry: Query<Option<String>>,
+        /// An IANA zone, e.g. Europe/Berlin.
+        timezone: Query<Option<String>>,
+    ) -> ApiResult<Json<AiPatternsView>> {
+        let p = patterns::patterns(
+            &state.ctx,
+            auth.actor(),
+            industry.0.as_deref(),
+            timezone.0.as_deref(),
+        )
+        .await?;
+        Ok(Json(AiPatternsView {
+            touches: p.touches,
+            best_hours: p.best_hours.into_iter().map(Into::into).collect(),
+            best_days: p.best_days.into_iter().map(Into::into).collect(),
+            reps: p
+                .reps
+                .into_iter()
+                .map(|r| AiRepPatternView {
+                    user: r.user,
+                    activities: r.activities,
+                    reach_rate: r.reach_rate,
+                    busiest_hour_utc: r.busiest_hour_utc,
+                })
+                .collect(),
+        }))
+    }
+
+    /// A lead's neighbourhood in the relationship map.
+    #[oai(path = "/leads/:id/relations", method = "get")]
+    async fn relations(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+    ) -> ApiResult<Json<Vec<AiNeighbourView>>> {
+        let found = graph::neighbourhood(&state.ctx, auth.actor(), &id.0).await?;
+        Ok(Json(
+            found
+                .into_iter()
+                .map(|n| AiNeighbourView {
+                    lead: n.lead,
+                    company_name: n.company_name,
+                    kind: n.kind,
+                    direction: n.direction,
+                    detail: n.detail,
+                })
+                .collect(),
+        ))
+    }
+
+    /// Records a referral or a parent company between two leads.
+    #[oai(path = "/leads/:id/relations", method = "post")]
+    async fn relate(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+        body: Json<AiRelationInput>,
+    ) -> ApiResult<Json<Vec<AiNeighbourView>>> {
+        graph::relate(&state.ctx, auth.actor(), &id.0, &body.0.to, &body.0.kind).await?;
+        self.relations(state, auth, id).await
+    }
+
+    /// Switches one feature on or off (`ai.manage`).
+    #[oai(path = "/flags/:feature", method = "put")]
+    async fn set_flag(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        feature: Path<String>,
+        body: Json<AiFlagInput>,
+    ) -> ApiResult<Json<AiFlagView>> {
+        let feature: Feature = feature.0.parse()?;
+        let flag = flags::set(&state.ctx, auth.actor(), feature, body.0.enabled).await?;
+        Ok(Json(flag.into()))
+    }
+}
