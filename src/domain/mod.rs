@@ -15,6 +15,7 @@ pub mod passwords;
 pub mod permissions;
 pub mod roles;
 pub mod sessions;
+pub mod tasks;
 pub mod tokens;
 pub mod users;
 pub mod webhooks;

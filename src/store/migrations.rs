@@ -41,6 +41,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "webhooks",
         sql: include_str!("migrations/0004_webhooks.surql"),
     },
+    Migration {
+        version: 6,
+        name: "tasks",
+        sql: include_str!("migrations/0006_tasks.surql"),
+    },
 ];
 
 #[derive(Debug, Deserialize)]

@@ -16,6 +16,7 @@ mod rbac;
 mod reminders;
 mod roles;
 mod startup;
+mod tasks;
 mod users;
 mod webhooks;
 mod ws;

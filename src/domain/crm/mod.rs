@@ -8,7 +8,7 @@ pub mod followups;
 pub mod import;
 pub mod leads;
 pub mod normalize;
-mod outgoing;
+pub(crate) mod outgoing;
 pub mod pipeline;
 pub mod query;
 pub mod settings;

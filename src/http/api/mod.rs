@@ -12,6 +12,7 @@ pub mod notifications;
 pub mod permissions;
 pub mod pipeline;
 pub mod roles;
+pub mod tasks;
 pub mod transfer;
 pub mod users;
 pub mod webhooks;
@@ -49,6 +50,8 @@ pub enum ApiTags {
     Chat,
     /// Notifications and reminders.
     Notifications,
+    /// Production tasks: board, lists, comments and the workflow.
+    Tasks,
 }
 
 /// Every service, grouped by area (poem-openapi implements `OpenApi` for
@@ -74,6 +77,7 @@ pub type Api = (
         files::FilesApi,
         notifications::NotificationsApi,
     ),
+    tasks::TasksApi,
 );
 
 pub fn service() -> OpenApiService<Api, ()> {
@@ -83,6 +87,7 @@ pub fn service() -> OpenApiService<Api, ()> {
             (leads::LeadsApi, work_queues::WorkQueuesApi, pipeline::PipelineApi, geo::GeoApi, transfer::TransferApi),
             webhooks::WebhooksApi,
             (chat::ChatApi, files::FilesApi, notifications::NotificationsApi),
+            tasks::TasksApi,
         ),
         "EA CRM",
         env!("CARGO_PKG_VERSION"),
