@@ -3,6 +3,7 @@
 //! `Actor`; permissions are checked here and nowhere else.
 
 pub mod actor;
+pub mod analytics;
 pub mod api_keys;
 pub mod audit;
 pub mod chat;

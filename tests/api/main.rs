@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod analytics;
 mod api_keys;
 mod auth;
 mod bench;

@@ -73,7 +73,7 @@ async fn a_task_moves_through_the_workflow_and_every_change_is_audited() {
         .await,
     )
     .await;
-    assert_eq!(started["started_at"].is_string(), true);
+    assert!(started["started_at"].is_string());
     assert_eq!(started["logged_minutes"], 30);
 
     let mut list = started["checklist"].as_array().unwrap().clone();

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::tasks::{self, audience};
+use super::task::{self, audience};
 use crate::domain::actor::Actor;
 use crate::domain::audit::{self, FieldChange};
 use crate::domain::chat::mentions;
@@ -32,7 +32,7 @@ pub struct Comment {
 }
 
 pub async fn list(ctx: &Ctx, actor: &Actor, task_id: &str) -> DomainResult<Vec<Comment>> {
-    let task = tasks::get(ctx, actor, task_id).await?;
+    let task = task::get(ctx, actor, task_id).await?;
     Ok(ctx
         .store
         .run(
@@ -45,7 +45,7 @@ pub async fn list(ctx: &Ctx, actor: &Actor, task_id: &str) -> DomainResult<Vec<C
 
 pub async fn add(ctx: &Ctx, actor: &Actor, task_id: &str, body: &str) -> DomainResult<Comment> {
     actor.require_any(&[Permission::TasksWrite, Permission::TasksManage])?;
-    let task = tasks::get(ctx, actor, task_id).await?;
+    let task = task::get(ctx, actor, task_id).await?;
     let body = body.trim();
     if body.is_empty() || body.chars().count() > 10_000 {
         return Err(DomainError::invalid("body", "1 to 10000 characters"));

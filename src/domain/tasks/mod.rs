@@ -16,7 +16,7 @@ pub mod checklist;
 pub mod comments;
 pub mod queries;
 pub mod suggest;
-pub mod tasks;
+pub mod task;
 pub mod workflow;
 
-pub use tasks::{Priority, Task};
+pub use task::{Priority, Task};

@@ -8,7 +8,7 @@ use chrono::Duration;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use super::tasks::{sort_due, Task, SELECT_TASK};
+use super::task::{sort_due, Task, SELECT_TASK};
 use super::workflow::{self, TaskStatus};
 use crate::domain::actor::Actor;
 use crate::domain::clock::db_time;

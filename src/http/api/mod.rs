@@ -1,6 +1,7 @@
 //! The `/api/v1` operations, one poem-openapi service per tag. Handlers
 //! translate between HTTP and domain calls; they hold no business rules.
 
+pub mod analytics;
 pub mod api_keys;
 pub mod auth;
 pub mod chat;
@@ -52,6 +53,8 @@ pub enum ApiTags {
     Notifications,
     /// Production tasks: board, lists, comments and the workflow.
     Tasks,
+    /// Dashboard series: funnel, lead breakdowns, follow-up compliance, tasks, chat.
+    Analytics,
 }
 
 /// Every service, grouped by area (poem-openapi implements `OpenApi` for
@@ -77,7 +80,7 @@ pub type Api = (
         files::FilesApi,
         notifications::NotificationsApi,
     ),
-    tasks::TasksApi,
+    (tasks::TasksApi, analytics::AnalyticsApi),
 );
 
 pub fn service() -> OpenApiService<Api, ()> {
@@ -87,7 +90,7 @@ pub fn service() -> OpenApiService<Api, ()> {
             (leads::LeadsApi, work_queues::WorkQueuesApi, pipeline::PipelineApi, geo::GeoApi, transfer::TransferApi),
             webhooks::WebhooksApi,
             (chat::ChatApi, files::FilesApi, notifications::NotificationsApi),
-            tasks::TasksApi,
+            (tasks::TasksApi, analytics::AnalyticsApi),
         ),
         "EA CRM",
         env!("CARGO_PKG_VERSION"),

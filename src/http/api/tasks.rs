@@ -16,7 +16,7 @@ use crate::domain::tasks::checklist::{ChecklistInput, ChecklistItem};
 use crate::domain::tasks::comments::{self, Comment};
 use crate::domain::tasks::queries::{self, BoardColumn, Due, TaskFilter, TaskPage, TaskSort};
 use crate::domain::tasks::suggest::{self, Candidate};
-use crate::domain::tasks::tasks::{self, NewTask, TaskPatch};
+use crate::domain::tasks::task::{self as tasks, NewTask, TaskPatch};
 use crate::domain::tasks::workflow::{self, NewTaskStatus, TaskStatus};
 use crate::domain::tasks::Task;
 use crate::http::auth::Auth;
