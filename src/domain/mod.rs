@@ -4,6 +4,7 @@
 
 pub mod actor;
 pub mod ai;
+pub mod analytics;
 pub mod api_keys;
 pub mod audit;
 pub mod chat;
@@ -16,6 +17,7 @@ pub mod passwords;
 pub mod permissions;
 pub mod roles;
 pub mod sessions;
+pub mod tasks;
 pub mod tokens;
 pub mod users;
 pub mod webhooks;

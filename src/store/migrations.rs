@@ -46,6 +46,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "ai",
         sql: include_str!("migrations/0005_ai.surql"),
     },
+    Migration {
+        version: 6,
+        name: "tasks",
+        sql: include_str!("migrations/0006_tasks.surql"),
+    },
 ];
 
 #[derive(Debug, Deserialize)]

@@ -3,6 +3,7 @@
 mod helpers;
 
 mod ai;
+mod analytics;
 mod api_keys;
 mod auth;
 mod backup;
@@ -19,6 +20,7 @@ mod rbac;
 mod reminders;
 mod roles;
 mod startup;
+mod tasks;
 mod users;
 mod webhooks;
 mod ws;

@@ -20,6 +20,10 @@ pub const WEBHOOK_TOPICS: &[(&str, &str)] = &[
     ("follow_up.logged", "A follow-up was logged on a lead"),
     ("call.logged", "A call was logged"),
     ("import.completed", "A lead import finished"),
+    ("task.created", "A production task was created"),
+    ("task.updated", "A task's fields or status changed"),
+    ("task.assigned", "A task was assigned to a user"),
+    ("task.commented", "Someone commented on a task"),
     (
         TEST_TOPIC,
         "A test event sent with POST /webhooks/{id}/test (always delivered to that endpoint only)",

@@ -2,6 +2,7 @@
 //! translate between HTTP and domain calls; they hold no business rules.
 
 pub mod ai;
+pub mod analytics;
 pub mod api_keys;
 pub mod auth;
 pub mod chat;
@@ -13,6 +14,7 @@ pub mod notifications;
 pub mod permissions;
 pub mod pipeline;
 pub mod roles;
+pub mod tasks;
 pub mod transfer;
 pub mod users;
 pub mod webhooks;
@@ -52,6 +54,10 @@ pub enum ApiTags {
     Notifications,
     /// Lead scores, intents, duplicates, drafts; feature switches.
     Ai,
+    /// Production tasks: board, lists, comments and the workflow.
+    Tasks,
+    /// Dashboard series: funnel, lead breakdowns, follow-up compliance, tasks, chat.
+    Analytics,
 }
 
 /// Every service, grouped by area (poem-openapi implements `OpenApi` for
@@ -78,6 +84,7 @@ pub type Api = (
         notifications::NotificationsApi,
     ),
     ai::AiApi,
+    (tasks::TasksApi, analytics::AnalyticsApi),
 );
 
 pub fn service() -> OpenApiService<Api, ()> {
@@ -88,6 +95,7 @@ pub fn service() -> OpenApiService<Api, ()> {
             webhooks::WebhooksApi,
             (chat::ChatApi, files::FilesApi, notifications::NotificationsApi),
             ai::AiApi,
+            (tasks::TasksApi, analytics::AnalyticsApi),
         ),
         "EA CRM",
         env!("CARGO_PKG_VERSION"),

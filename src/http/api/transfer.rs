@@ -115,7 +115,7 @@ impl From<TimelineItem> for TimelineItemView {
 }
 
 #[derive(Object)]
-struct AuditRowView {
+pub(crate) struct AuditRowView {
     id: String,
     at: DateTime<Utc>,
     actor: Option<String>,

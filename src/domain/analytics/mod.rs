@@ -1,0 +1,396 @@
+//! Analytics for dashboards (`analytics.read`): each report is one or two
+//! aggregate queries (GROUP BY with count() and math::*) over indexed
+//! ranges, returning rows ready to chart; nothing loads every record into
+//! the app.
+//!
+//! Definitions the numbers rely on:
+//! - Funnel: leads created in the range, by current status. A lead has
+//!   "reached" a stage when its current status is that stage or a later
+//!   one that is not lost; lost leads count only at the first stage (their
+//!   furthest stage is not kept on the row). Conversion is reached(stage) /
+//!   reached(previous stage).
+//! - Follow-up compliance: follow-ups scheduled in the range and already
+//!   due; on time means done no later than 24 hours after the scheduled
+//!   time.
+//! - Task throughput: tasks reaching a done status in the range; cycle time
+//!   is start (or creation) to done; on-time rate counts tasks with a due
+//!   date only.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::domain::actor::Actor;
+use crate::domain::clock::db_time;
+use crate::domain::crm::pipeline;
+use crate::domain::error::{DomainError, DomainResult};
+use crate::domain::permissions::Permission;
+use crate::domain::Ctx;
+
+/// A half-open time range [from, to).
+#[derive(Debug, Clone, Copy)]
+pub struct Range {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
+impl Range {
+    /// The given bounds; by default the 30 days up to now.
+    pub fn new(
+        now: DateTime<Utc>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> DomainResult<Range> {
+        let to = to.unwrap_or(now);
+        let from = from.unwrap_or(to - Duration::days(30));
+        if from >= to {
+            return Err(DomainError::invalid("from", "must be before `to`"));
+        }
+        if to - from > Duration::days(3660) {
+            return Err(DomainError::invalid(
+                "from",
+                "the range is at most ten years",
+            ));
+        }
+        Ok(Range { from, to })
+    }
+
+    fn vars(&self) -> Value {
+        json!({"from": db_time(self.from), "to": db_time(self.to)})
+    }
+}
+
+fn u(v: &Value) -> u64 {
+    v.as_u64().unwrap_or(0)
+}
+
+fn ratio(part: u64, whole: u64) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FunnelStage {
+    pub status: String,
+    pub name: String,
+    pub is_won: bool,
+    pub is_lost: bool,
+    /// Leads whose current status this is.
+    pub current: u64,
+    /// Leads at this stage or past it (none for lost stages).
+    pub reached: u64,
+    /// reached / the previous stage's reached.
+    pub conversion: Option<f64>,
+}
+
+pub async fn funnel(ctx: &Ctx, actor: &Actor, range: Range) -> DomainResult<Vec<FunnelStage>> {
+    actor.require(Permission::AnalyticsRead)?;
+    let rows: Vec<Value> = ctx
+        .store
+        .run(
+            "SELECT status, count() AS n FROM lead
+             WHERE created_at >= <datetime>$from AND created_at < <datetime>$to AND deleted_at IS NONE
+             GROUP BY status",
+            range.vars(),
+        )
+        .await?
+        .rows(0)?;
+    let statuses = pipeline::list_all(ctx).await?;
+    let current = |key: &str| {
+        rows.iter()
+            .find(|r| r["status"].as_str() == Some(key))
+            .map(|r| u(&r["n"]))
+            .unwrap_or(0)
+    };
+    let lost_total: u64 = statuses
+        .iter()
+        .filter(|s| s.is_lost)
+        .map(|s| current(&s.id))
+        .sum();
+    let path: Vec<_> = statuses.iter().filter(|s| !s.is_lost).collect();
+    let mut out = Vec::new();
+    let mut previous: Option<u64> = None;
+    for (i, s) in path.iter().enumerate() {
+        let mut reached: u64 = path[i..].iter().map(|later| current(&later.id)).sum();
+        if i == 0 {
+            reached += lost_total;
+        }
+        out.push(FunnelStage {
+            status: s.id.clone(),
+            name: s.name.clone(),
+            is_won: s.is_won,
+            is_lost: false,
+            current: current(&s.id),
+            reached,
+            conversion: previous.and_then(|p| ratio(reached, p)),
+        });
+        previous = Some(reached);
+    }
+    for s in statuses.iter().filter(|s| s.is_lost) {
+        out.push(FunnelStage {
+            status: s.id.clone(),
+            name: s.name.clone(),
+            is_won: false,
+            is_lost: true,
+            current: current(&s.id),
+            reached: 0,
+            conversion: None,
+        });
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dimension {
+    Source,
+    Owner,
+    Country,
+    Industry,
+}
+
+impl Dimension {
+    pub fn parse(raw: &str) -> DomainResult<Dimension> {
+        match raw {
+            "source" => Ok(Dimension::Source),
+            "owner" => Ok(Dimension::Owner),
+            "country" => Ok(Dimension::Country),
+            "industry" => Ok(Dimension::Industry),
+            other => Err(DomainError::invalid(
+                "by",
+                format!("`{other}`: use source, owner, country or industry"),
+            )),
+        }
+    }
+
+    fn field(self) -> &'static str {
+        match self {
+            Dimension::Source => "source",
+            Dimension::Owner => "owner",
+            Dimension::Country => "country",
+            Dimension::Industry => "industry",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Breakdown {
+    /// The dimension's value; absent for leads without one.
+    pub key: Option<String>,
+    pub leads: u64,
+    pub won: u64,
+    pub lost: u64,
+    pub win_rate: Option<f64>,
+}
+
+/// Leads created in the range by one dimension, with won and lost counts;
+/// largest first.
+pub async fn leads_by(
+    ctx: &Ctx,
+    actor: &Actor,
+    by: Dimension,
+    range: Range,
+) -> DomainResult<Vec<Breakdown>> {
+    actor.require(Permission::AnalyticsRead)?;
+    let statuses = pipeline::list_all(ctx).await?;
+    let won: Vec<&str> = statuses
+        .iter()
+        .filter(|s| s.is_won)
+        .map(|s| s.id.as_str())
+        .collect();
+    let lost: Vec<&str> = statuses
+        .iter()
+        .filter(|s| s.is_lost)
+        .map(|s| s.id.as_str())
+        .collect();
+    let field = by.field();
+    let mut vars = range.vars();
+    vars["won"] = json!(won);
+    vars["lost"] = json!(lost);
+    // `field` comes from the closed list above, never from input.
+    let rows: Vec<Value> = ctx
+        .store
+        .run(
+            &format!(
+                "SELECT {field}, count() AS leads, count(status IN $won) AS won, count(status IN $lost) AS lost
+                 FROM lead
+                 WHERE created_at >= <datetime>$from AND created_at < <datetime>$to AND deleted_at IS NONE
+                 GROUP BY {field}"
+            ),
+            vars,
+        )
+        .await?
+        .rows(0)?;
+    let mut out: Vec<Breakdown> = rows
+        .iter()
+        .map(|r| Breakdown {
+            key: r[field].as_str().map(str::to_string),
+            leads: u(&r["leads"]),
+            won: u(&r["won"]),
+            lost: u(&r["lost"]),
+            win_rate: ratio(u(&r["won"]), u(&r["won"]) + u(&r["lost"])),
+        })
+        .collect();
+    out.sort_by(|a, b| b.leads.cmp(&a.leads).then(a.key.cmp(&b.key)));
+    Ok(out)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Compliance {
+    pub owner: Option<String>,
+    /// Follow-ups scheduled in the range whose time has come.
+    pub due: u64,
+    pub done: u64,
+    pub done_on_time: u64,
+    pub on_time_rate: Option<f64>,
+}
+
+pub async fn follow_up_compliance(
+    ctx: &Ctx,
+    actor: &Actor,
+    range: Range,
+) -> DomainResult<Vec<Compliance>> {
+    actor.require(Permission::AnalyticsRead)?;
+    let to = range.to.min(ctx.now());
+    let rows: Vec<Value> = ctx
+        .store
+        .run(
+            "SELECT owner, count() AS due, count(done_at IS NOT NONE) AS done,
+                count(done_at IS NOT NONE AND done_at <= scheduled_at + 1d) AS on_time
+             FROM follow_up
+             WHERE scheduled_at >= <datetime>$from AND scheduled_at < <datetime>$to
+             GROUP BY owner",
+            json!({"from": db_time(range.from), "to": db_time(to)}),
+        )
+        .await?
+        .rows(0)?;
+    let mut out: Vec<Compliance> = rows
+        .iter()
+        .map(|r| Compliance {
+            owner: r["owner"].as_str().map(str::to_string),
+            due: u(&r["due"]),
+            done: u(&r["done"]),
+            done_on_time: u(&r["on_time"]),
+            on_time_rate: ratio(u(&r["on_time"]), u(&r["due"])),
+        })
+        .collect();
+    out.sort_by(|a, b| a.owner.cmp(&b.owner));
+    Ok(out)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Throughput {
+    pub assignee: Option<String>,
+    pub task_type: String,
+    pub done: u64,
+    pub mean_cycle_hours: Option<f64>,
+    /// Done tasks that had a due date, and how many of them met it.
+    pub with_due: u64,
+    pub on_time: u64,
+    pub on_time_rate: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DayCount {
+    /// YYYY-MM-DD (UTC).
+    pub day: String,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskReport {
+    pub by_person_and_type: Vec<Throughput>,
+    pub done_per_day: Vec<DayCount>,
+}
+
+pub async fn tasks(ctx: &Ctx, actor: &Actor, range: Range) -> DomainResult<TaskReport> {
+    actor.require(Permission::AnalyticsRead)?;
+    let results = ctx
+        .store
+        .run(
+            "SELECT assignee, task_type, count() AS done, math::mean(cycle_seconds) AS cycle,
+                count(on_time IS NOT NONE) AS with_due, count(on_time = true) AS on_time
+             FROM task
+             WHERE completed_at >= <datetime>$from AND completed_at < <datetime>$to
+             GROUP BY assignee, task_type;
+             SELECT time::format(completed_at, '%Y-%m-%d') AS day, count() AS n FROM task
+             WHERE completed_at >= <datetime>$from AND completed_at < <datetime>$to
+             GROUP BY day;",
+            range.vars(),
+        )
+        .await?;
+    let mut by: Vec<Throughput> = results
+        .rows::<Value>(0)?
+        .iter()
+        .map(|r| Throughput {
+            assignee: r["assignee"].as_str().map(str::to_string),
+            task_type: r["task_type"].as_str().unwrap_or_default().to_string(),
+            done: u(&r["done"]),
+            mean_cycle_hours: r["cycle"].as_f64().map(|s| s / 3600.0),
+            with_due: u(&r["with_due"]),
+            on_time: u(&r["on_time"]),
+            on_time_rate: ratio(u(&r["on_time"]), u(&r["with_due"])),
+        })
+        .collect();
+    by.sort_by(|a, b| {
+        a.assignee
+            .cmp(&b.assignee)
+            .then(a.task_type.cmp(&b.task_type))
+    });
+    Ok(TaskReport {
+        by_person_and_type: by,
+        done_per_day: days(&results.rows(1)?),
+    })
+}
+
+fn days(rows: &[Value]) -> Vec<DayCount> {
+    let mut out: Vec<DayCount> = rows
+        .iter()
+        .map(|r| DayCount {
+            day: r["day"].as_str().unwrap_or_default().to_string(),
+            count: u(&r["n"]),
+        })
+        .collect();
+    out.sort_by(|a, b| a.day.cmp(&b.day));
+    out
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuthorCount {
+    pub user: String,
+    pub messages: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChatReport {
+    pub messages_per_day: Vec<DayCount>,
+    pub by_author: Vec<AuthorCount>,
+}
+
+/// Messages posted in the range (deleted ones excluded), by day and author.
+pub async fn chat(ctx: &Ctx, actor: &Actor, range: Range) -> DomainResult<ChatReport> {
+    actor.require(Permission::AnalyticsRead)?;
+    let results = ctx
+        .store
+        .run(
+            "SELECT time::format(created_at, '%Y-%m-%d') AS day, count() AS n FROM message
+             WHERE created_at >= <datetime>$from AND created_at < <datetime>$to AND deleted_at IS NONE
+             GROUP BY day;
+             SELECT author, count() AS n FROM message
+             WHERE created_at >= <datetime>$from AND created_at < <datetime>$to AND deleted_at IS NONE
+             GROUP BY author;",
+            range.vars(),
+        )
+        .await?;
+    let mut by_author: Vec<AuthorCount> = results
+        .rows::<Value>(1)?
+        .iter()
+        .map(|r| AuthorCount {
+            user: r["author"].as_str().unwrap_or_default().to_string(),
+            messages: u(&r["n"]),
+        })
+        .collect();
+    by_author.sort_by(|a, b| b.messages.cmp(&a.messages).then(a.user.cmp(&b.user)));
+    Ok(ChatReport {
+        messages_per_day: days(&results.rows(0)?),
+        by_author,
+    })
+}

@@ -1,0 +1,244 @@
+//! `/analytics/...`: dashboard series (`analytics.read`), each computed by
+//! aggregate queries in the database. Ranges are `from` (inclusive) to `to`
+//! (exclusive); the default is the last 30 days.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::param::Query;
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+
+use super::ApiTags;
+use crate::domain::analytics::{self, Dimension, Range};
+use crate::http::auth::Auth;
+use crate::http::error::ApiResult;
+use crate::http::AppState;
+
+pub struct AnalyticsApi;
+
+#[derive(Object)]
+struct FunnelStageView {
+    status: String,
+    name: String,
+    is_won: bool,
+    is_lost: bool,
+    /// Leads whose current status this is.
+    current: u64,
+    /// Leads at this stage or past it (0 for lost stages).
+    reached: u64,
+    /// reached / the previous stage's reached.
+    conversion: Option<f64>,
+}
+
+#[derive(Object)]
+struct BreakdownView {
+    /// The dimension's value; absent for leads without one.
+    key: Option<String>,
+    leads: u64,
+    won: u64,
+    lost: u64,
+    /// won / (won + lost).
+    win_rate: Option<f64>,
+}
+
+#[derive(Object)]
+struct ComplianceView {
+    owner: Option<String>,
+    due: u64,
+    done: u64,
+    done_on_time: u64,
+    on_time_rate: Option<f64>,
+}
+
+#[derive(Object)]
+struct ThroughputView {
+    assignee: Option<String>,
+    task_type: String,
+    done: u64,
+    mean_cycle_hours: Option<f64>,
+    with_due: u64,
+    on_time: u64,
+    on_time_rate: Option<f64>,
+}
+
+#[derive(Object)]
+struct DayCountView {
+    /// YYYY-MM-DD (UTC).
+    day: String,
+    count: u64,
+}
+
+#[derive(Object)]
+struct TaskReportView {
+    by_person_and_type: Vec<ThroughputView>,
+    done_per_day: Vec<DayCountView>,
+}
+
+#[derive(Object)]
+struct AuthorCountView {
+    user: String,
+    messages: u64,
+}
+
+#[derive(Object)]
+struct ChatReportView {
+    messages_per_day: Vec<DayCountView>,
+    by_author: Vec<AuthorCountView>,
+}
+
+fn days(list: Vec<analytics::DayCount>) -> Vec<DayCountView> {
+    list.into_iter()
+        .map(|d| DayCountView {
+            day: d.day,
+            count: d.count,
+        })
+        .collect()
+}
+
+fn range(
+    state: &AppState,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> ApiResult<Range> {
+    Ok(Range::new(state.ctx.now(), from, to)?)
+}
+
+#[OpenApi(tag = "ApiTags::Analytics")]
+impl AnalyticsApi {
+    /// The lead funnel: leads created in the range by stage, with the
+    /// conversion from each stage to the next.
+    #[oai(path = "/analytics/funnel", method = "get")]
+    async fn funnel(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        from: Query<Option<DateTime<Utc>>>,
+        to: Query<Option<DateTime<Utc>>>,
+    ) -> ApiResult<Json<Vec<FunnelStageView>>> {
+        let r = range(&state, from.0, to.0)?;
+        let stages = analytics::funnel(&state.ctx, auth.actor(), r).await?;
+        Ok(Json(
+            stages
+                .into_iter()
+                .map(|s| FunnelStageView {
+                    status: s.status,
+                    name: s.name,
+                    is_won: s.is_won,
+                    is_lost: s.is_lost,
+                    current: s.current,
+                    reached: s.reached,
+                    conversion: s.conversion,
+                })
+                .collect(),
+        ))
+    }
+
+    /// Leads created in the range by source, owner, country or industry,
+    /// with won and lost counts.
+    #[oai(path = "/analytics/leads", method = "get")]
+    async fn leads(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        /// source, owner, country or industry.
+        by: Query<String>,
+        from: Query<Option<DateTime<Utc>>>,
+        to: Query<Option<DateTime<Utc>>>,
+    ) -> ApiResult<Json<Vec<BreakdownView>>> {
+        let r = range(&state, from.0, to.0)?;
+        let by = Dimension::parse(&by.0)?;
+        let rows = analytics::leads_by(&state.ctx, auth.actor(), by, r).await?;
+        Ok(Json(
+            rows.into_iter()
+                .map(|b| BreakdownView {
+                    key: b.key,
+                    leads: b.leads,
+                    won: b.won,
+                    lost: b.lost,
+                    win_rate: b.win_rate,
+                })
+                .collect(),
+        ))
+    }
+
+    /// Follow-up compliance per rep: the share of due follow-ups done on
+    /// time (within 24 hours of their scheduled time).
+    #[oai(path = "/analytics/follow-ups", method = "get")]
+    async fn follow_ups(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        from: Query<Option<DateTime<Utc>>>,
+        to: Query<Option<DateTime<Utc>>>,
+    ) -> ApiResult<Json<Vec<ComplianceView>>> {
+        let r = range(&state, from.0, to.0)?;
+        let rows = analytics::follow_up_compliance(&state.ctx, auth.actor(), r).await?;
+        Ok(Json(
+            rows.into_iter()
+                .map(|c| ComplianceView {
+                    owner: c.owner,
+                    due: c.due,
+                    done: c.done,
+                    done_on_time: c.done_on_time,
+                    on_time_rate: c.on_time_rate,
+                })
+                .collect(),
+        ))
+    }
+
+    /// Task throughput, cycle time and on-time rate per person and type,
+    /// and tasks done per day.
+    #[oai(path = "/analytics/tasks", method = "get")]
+    async fn tasks(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        from: Query<Option<DateTime<Utc>>>,
+        to: Query<Option<DateTime<Utc>>>,
+    ) -> ApiResult<Json<TaskReportView>> {
+        let r = range(&state, from.0, to.0)?;
+        let report = analytics::tasks(&state.ctx, auth.actor(), r).await?;
+        Ok(Json(TaskReportView {
+            by_person_and_type: report
+                .by_person_and_type
+                .into_iter()
+                .map(|t| ThroughputView {
+                    assignee: t.assignee,
+                    task_type: t.task_type,
+                    done: t.done,
+                    mean_cycle_hours: t.mean_cycle_hours,
+                    with_due: t.with_due,
+                    on_time: t.on_time,
+                    on_time_rate: t.on_time_rate,
+                })
+                .collect(),
+            done_per_day: days(report.done_per_day),
+        }))
+    }
+
+    /// Chat messages per day and per author.
+    #[oai(path = "/analytics/chat", method = "get")]
+    async fn chat(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        from: Query<Option<DateTime<Utc>>>,
+        to: Query<Option<DateTime<Utc>>>,
+    ) -> ApiResult<Json<ChatReportView>> {
+        let r = range(&state, from.0, to.0)?;
+        let report = analytics::chat(&state.ctx, auth.actor(), r).await?;
+        Ok(Json(ChatReportView {
+            messages_per_day: days(report.messages_per_day),
+            by_author: report
+                .by_author
+                .into_iter()
+                .map(|a| AuthorCountView {
+                    user: a.user,
+                    messages: a.messages,
+                })
+                .collect(),
+        }))
+    }
+}
