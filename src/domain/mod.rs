@@ -11,6 +11,7 @@ pub mod crm;
 pub mod error;
 pub mod events;
 pub mod geo;
+pub mod links;
 pub mod passwords;
 pub mod permissions;
 pub mod roles;

@@ -41,6 +41,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "webhooks",
         sql: include_str!("migrations/0004_webhooks.surql"),
     },
+    Migration {
+        version: 7,
+        name: "bots",
+        sql: include_str!("migrations/0007_bots.surql"),
+    },
 ];
 
 #[derive(Debug, Deserialize)]
