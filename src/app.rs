@@ -128,12 +128,27 @@ impl App {
         let reminder_poll = Duration::from_millis(config.reminder_poll_ms);
         let presence_every = Duration::from_millis(config.presence_flush_ms);
         let state = Arc::new(AppState::new(ctx.clone(), Arc::new(config)));
-        let background = BackgroundTasks(vec![
+        let telegram = state.config.telegram_bot_token.clone().map(|token| {
+            crate::bots::telegram::TelegramSettings {
+                token,
+                api_url: state.config.telegram_api_url.clone(),
+                poll_timeout_secs: 10,
+            }
+        });
+        let mut background = BackgroundTasks(vec![
             tokio::spawn(realtime::pump_events(ctx.events.clone(), state.hub.clone())),
             tokio::spawn(realtime::live::listen(ctx.store.clone(), state.hub.clone())),
             tokio::spawn(reminders::run_scheduler(ctx.clone(), reminder_poll)),
             tokio::spawn(realtime::flush_presence(state.hub.clone(), presence_every)),
+            tokio::spawn(crate::bots::web_chat::run(ctx.clone())),
         ]);
+        if let Some(settings) = telegram {
+            background.0.push(tokio::spawn(crate::bots::telegram::run(
+                ctx.clone(),
+                state.bot_status.clone(),
+                settings,
+            )));
+        }
         Ok(App {
             webhooks,
             addr: local,

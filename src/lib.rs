@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod bench;
+pub mod bots;
 pub mod config;
 pub mod domain;
 pub mod http;

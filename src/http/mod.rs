@@ -33,6 +33,8 @@ pub struct AppState {
     pub ip_limiter: WindowLimiter,
     pub token_limiter: WindowLimiter,
     pub hub: Arc<Hub>,
+    /// The bots' connection state, for `GET /bots/status`.
+    pub bot_status: Arc<crate::bots::status::StatusBoard>,
 }
 
 impl AppState {
@@ -47,6 +49,7 @@ impl AppState {
                 std::time::Duration::from_millis(config.typing_throttle_ms),
                 ctx.clock.clone(),
             )),
+            bot_status: Arc::default(),
             ctx,
             config,
         }

@@ -16,6 +16,8 @@ mod rbac;
 mod reminders;
 mod roles;
 mod startup;
+mod telegram;
 mod users;
+mod web_commands;
 mod webhooks;
 mod ws;

@@ -73,6 +73,8 @@ async fn the_openapi_document_lists_every_operation_with_its_security_schemes() 
         "DELETE /webhooks/{id}",
         "GET /api-keys",
         "GET /auth/me",
+        "GET /bots/status",
+        "POST /me/link-code",
         "GET /permissions",
         "GET /roles",
         "GET /roles/matrix",

@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod auth;
+pub mod bots;
 pub mod chat;
 pub mod common;
 pub mod files;
@@ -49,6 +50,8 @@ pub enum ApiTags {
     Chat,
     /// Notifications and reminders.
     Notifications,
+    /// Chat bots: linking accounts, bot status.
+    Bots,
 }
 
 /// Every service, grouped by area (poem-openapi implements `OpenApi` for
@@ -73,6 +76,7 @@ pub type Api = (
         chat::ChatApi,
         files::FilesApi,
         notifications::NotificationsApi,
+        bots::BotsApi,
     ),
 );
 
@@ -82,7 +86,7 @@ pub fn service() -> OpenApiService<Api, ()> {
             (auth::AuthApi, users::UsersApi, roles::RolesApi, permissions::PermissionsApi, api_keys::ApiKeysApi),
             (leads::LeadsApi, work_queues::WorkQueuesApi, pipeline::PipelineApi, geo::GeoApi, transfer::TransferApi),
             webhooks::WebhooksApi,
-            (chat::ChatApi, files::FilesApi, notifications::NotificationsApi),
+            (chat::ChatApi, files::FilesApi, notifications::NotificationsApi, bots::BotsApi),
         ),
         "EA CRM",
         env!("CARGO_PKG_VERSION"),

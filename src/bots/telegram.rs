@@ -1,0 +1,384 @@
+//! The Telegram adapter: long polling with teloxide's Bot API client.
+//!
+//! It translates only: an update becomes text (or a pressed button) for
+//! `bots::Engine` as the linked account; a `Reply` becomes a message with
+//! an inline keyboard whose buttons carry the key of an action parked in
+//! the database (callback data is limited to 64 bytes).
+//!
+//! Promises: a 429 is waited out for the `retry_after` Telegram gives and
+//! the request is sent again; a lost connection is retried with doubling
+//! pauses up to a minute; each failure is shown to admins in the bot
+//! status. Tokens and message bodies are never logged.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bots::{Platform, Reply};
+use teloxide::payloads::{GetUpdatesSetters, SendMessageSetters};
+use teloxide::requests::{Request, Requester};
+use teloxide::types::{
+    BotCommand, CallbackQuery, ChatId, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update,
+    UpdateKind,
+};
+use teloxide::{ApiError, Bot, RequestError};
+
+use super::status::StatusBoard;
+use crate::domain::chat::notifications;
+use crate::domain::{links, Ctx};
+
+pub const PLATFORM: &str = "telegram";
+
+/// Settings of the adapter.
+#[derive(Clone)]
+pub struct TelegramSettings {
+    pub token: String,
+    pub api_url: String,
+    /// Seconds Telegram may hold a `getUpdates` open; under the client's
+    /// own 17-second timeout.
+    pub poll_timeout_secs: u32,
+}
+
+/// Longest pause between attempts after the network failed.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+/// Attempts per outgoing request before it is given up.
+const SEND_ATTEMPTS: u32 = 5;
+
+/// Runs the bot until the task is aborted.
+pub async fn run(ctx: Arc<Ctx>, status: Arc<StatusBoard>, settings: TelegramSettings) {
+    status.register(PLATFORM);
+    let url = match reqwest::Url::parse(&settings.api_url) {
+        Ok(url) => url,
+        Err(_) => {
+            status.failed(PLATFORM, "TELEGRAM_API_URL is not a URL", ctx.now());
+            return;
+        }
+    };
+    let bot = Bot::new(settings.token.clone()).set_api_url(url);
+    let mut backoff = FIRST_BACKOFF;
+    let username = loop {
+        match bot.get_me().send().await {
+            Ok(me) => break me.username.clone(),
+            Err(e) => {
+                report(&ctx, &status, "getMe", &e);
+                backoff = pause_after(&e, backoff).await;
+            }
+        }
+    };
+    status.connected(PLATFORM, username.as_deref(), ctx.now());
+    let commands: Vec<BotCommand> = bots::command_list()
+        .into_iter()
+        .map(|(word, summary)| BotCommand::new(word, summary))
+        .collect();
+    if let Err(e) = with_retries(|| bot.set_my_commands(commands.clone()).send()).await {
+        report(&ctx, &status, "setMyCommands", &e);
+    }
+    let adapter = Arc::new(Adapter {
+        ctx: ctx.clone(),
+        bot: bot.clone(),
+        username,
+    });
+    // Subscribed before polling starts, so nothing published from here on
+    // is missed; stopped with the polling task that owns it.
+    let notifications = ctx.events.subscribe();
+    let _dms = AbortOnDrop(tokio::spawn(deliver_notifications(
+        adapter.clone(),
+        notifications,
+    )));
+    let mut offset: i32 = 0;
+    backoff = FIRST_BACKOFF;
+    loop {
+        let polled = bot
+            .get_updates()
+            .offset(offset)
+            .timeout(settings.poll_timeout_secs)
+            .send()
+            .await;
+        match polled {
+            Ok(updates) => {
+                status.connected(PLATFORM, None, ctx.now());
+                backoff = FIRST_BACKOFF;
+                for update in updates {
+                    // Acknowledged before handling: an update that makes the
+                    // handler fail is not fetched again and again.
+                    offset = offset.max(update.id.0 as i32 + 1);
+                    adapter.handle(update).await;
+                }
+            }
+            Err(e) => {
+                report(&ctx, &status, "getUpdates", &e);
+                backoff = pause_after(&e, backoff).await;
+            }
+        }
+    }
+}
+
+/// Aborts a helper task when the task that owns it ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Sends a linked user's mentions and reminders to them as a direct
+/// message. In Telegram a private chat's id is the user's id, and a bot may
+/// write to anyone who has written to it (which linking required).
+async fn deliver_notifications(
+    adapter: Arc<Adapter>,
+    mut events: tokio::sync::broadcast::Receiver<Arc<crate::domain::events::Event>>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        let event = match events.recv().await {
+            Ok(event) => event,
+            Err(RecvError::Lagged(missed)) => {
+                tracing::warn!(missed, "telegram notifications fell behind the event bus");
+                continue;
+            }
+            Err(RecvError::Closed) => return,
+        };
+        if event.topic != notifications::CREATED_TOPIC {
+            continue;
+        }
+        let Ok(note) = serde_json::from_value::<notifications::Notification>(event.payload.clone())
+        else {
+            continue;
+        };
+        if !matches!(note.kind.as_str(), "mention" | "reminder") {
+            continue;
+        }
+        let accounts = match links::of_user(&adapter.ctx, &note.user).await {
+            Ok(accounts) => accounts,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read chat links");
+                continue;
+            }
+        };
+        for account in accounts.iter().filter(|a| a.platform == PLATFORM) {
+            let Ok(chat) = account.platform_user_id.parse::<i64>() else {
+                continue;
+            };
+            let text = match note.kind.as_str() {
+                "reminder" => format!("⏰ {}", note.text),
+                _ => note.text.clone(),
+            };
+            if let Err(e) = adapter
+                .send(ChatId(chat), &account.platform_user_id, Reply::text(text))
+                .await
+            {
+                tracing::warn!(error = %e, "telegram notification not delivered");
+            }
+        }
+    }
+}
+
+fn report(ctx: &Ctx, status: &StatusBoard, method: &str, e: &RequestError) {
+    let what = describe(e);
+    tracing::warn!(method, error = %what, "telegram request failed");
+    status.failed(PLATFORM, &format!("{method}: {what}"), ctx.now());
+}
+
+/// The error in words that carry no token (reqwest errors include the
+/// URL, and the URL includes the token).
+fn describe(e: &RequestError) -> String {
+    match e {
+        RequestError::Api(api) => format!("Telegram said: {api}"),
+        RequestError::RetryAfter(s) => format!("rate limited for {} s", s.seconds()),
+        RequestError::Network(n) if n.is_timeout() => "network timeout".into(),
+        RequestError::Network(n) if n.is_connect() => "cannot connect".into(),
+        RequestError::Network(_) => "network error".into(),
+        RequestError::MigrateToChatId(_) => "the group moved to a supergroup".into(),
+        RequestError::InvalidJson { .. } => "unreadable answer from Telegram".into(),
+        RequestError::Io(_) => "I/O error".into(),
+    }
+}
+
+/// Waits as long as the error asks: Telegram's `retry_after` for a 429,
+/// else the current backoff. Returns the next backoff.
+async fn pause_after(e: &RequestError, backoff: Duration) -> Duration {
+    match e {
+        RequestError::RetryAfter(s) => {
+            tokio::time::sleep(s.duration()).await;
+            backoff
+        }
+        _ => {
+            tokio::time::sleep(backoff).await;
+            (backoff * 2).min(MAX_BACKOFF)
+        }
+    }
+}
+
+/// Sends a request, waiting out 429s and retrying network failures; an
+/// answer from Telegram that is an error (other than 429) is final.
+async fn with_retries<T, F, Fut>(mut request: F) -> Result<T, RequestError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, RequestError>>,
+{
+    let mut backoff = FIRST_BACKOFF;
+    let mut attempt = 1;
+    loop {
+        match request().await {
+            Err(e @ (RequestError::RetryAfter(_) | RequestError::Network(_)))
+                if attempt < SEND_ATTEMPTS =>
+            {
+                attempt += 1;
+                backoff = pause_after(&e, backoff).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+struct Adapter {
+    ctx: Arc<Ctx>,
+    bot: Bot,
+    username: Option<String>,
+}
+
+impl Adapter {
+    async fn handle(&self, update: Update) {
+        let outcome = match update.kind {
+            UpdateKind::Message(message) => self.on_message(message).await,
+            UpdateKind::CallbackQuery(query) => self.on_button(query).await,
+            _ => Ok(()),
+        };
+        if let Err(e) = outcome {
+            tracing::warn!(error = %e, "telegram update not handled");
+        }
+    }
+
+    /// Whether a message is for the bot: everything in a private chat; in a
+    /// group only commands and messages that mention it, so the bot does not
+    /// answer the team's own conversation.
+    fn is_for_me(&self, message: &Message, text: &str) -> bool {
+        if message.chat.is_private() || text.trim_start().starts_with('/') {
+            return true;
+        }
+        match &self.username {
+            Some(me) => text
+                .to_lowercase()
+                .contains(&format!("@{}", me.to_lowercase())),
+            None => false,
+        }
+    }
+
+    async fn on_message(&self, message: Message) -> anyhow::Result<()> {
+        let (Some(text), Some(from)) = (message.text(), message.from.as_ref()) else {
+            return Ok(());
+        };
+        if from.is_bot || !self.is_for_me(&message, text) {
+            return Ok(());
+        }
+        let text = self.without_own_mention(text);
+        let reply = super::handle_text(
+            &self.ctx,
+            Platform::Telegram,
+            &from.id.0.to_string(),
+            &text,
+            self.username.as_deref(),
+        )
+        .await?;
+        if let Some(reply) = reply {
+            self.send(message.chat.id, &from.id.0.to_string(), reply)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// "@EaCrmBot log a call with Acme" → "log a call with Acme": the intent
+    /// reader wants the words, not the address.
+    fn without_own_mention(&self, text: &str) -> String {
+        let Some(me) = &self.username else {
+            return text.to_string();
+        };
+        let trimmed = text.trim_start();
+        let mention = format!("@{me}");
+        match trimmed.get(..mention.len()) {
+            Some(head) if head.eq_ignore_ascii_case(&mention) => {
+                let rest = trimmed[mention.len()..]
+                    .trim_start_matches([',', ':'])
+                    .trim();
+                // "@Bot /due" keeps its command for the engine to read.
+                rest.to_string()
+            }
+            _ => text.to_string(),
+        }
+    }
+
+    async fn on_button(&self, query: CallbackQuery) -> anyhow::Result<()> {
+        let user = query.from.id.0.to_string();
+        let pressed = match &query.data {
+            Some(key) => {
+                super::press_button(
+                    &self.ctx,
+                    Platform::Telegram,
+                    &user,
+                    key,
+                    self.username.as_deref(),
+                )
+                .await?
+            }
+            None => None,
+        };
+        let answer = with_retries(|| {
+            let mut request = self.bot.answer_callback_query(query.id.clone());
+            if pressed.is_none() {
+                request = teloxide::payloads::AnswerCallbackQuerySetters::text(
+                    request,
+                    "This button has expired.",
+                );
+            }
+            request.send()
+        })
+        .await;
+        if let Err(e) = answer {
+            tracing::warn!(error = %describe(&e), "answerCallbackQuery failed");
+        }
+        if let (Some(reply), Some(message)) = (pressed, &query.message) {
+            self.send(message.chat().id, &user, reply).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends a reply, its buttons parked under short keys for `user`.
+    async fn send(&self, chat: ChatId, user: &str, reply: Reply) -> anyhow::Result<()> {
+        let mut row = Vec::new();
+        for button in &reply.buttons {
+            let key =
+                super::park_action(&self.ctx, Platform::Telegram, user, &button.action).await?;
+            row.push(InlineKeyboardButton::callback(button.label.clone(), key));
+        }
+        let keyboard = (!row.is_empty()).then(|| {
+            // Two buttons a row: labels of lead candidates can be long.
+            InlineKeyboardMarkup::new(row.chunks(2).map(<[_]>::to_vec).collect::<Vec<_>>())
+        });
+        let sent = with_retries(|| {
+            let mut request = self.bot.send_message(chat, reply.text.clone());
+            if let Some(keyboard) = &keyboard {
+                request = request.reply_markup(keyboard.clone());
+            }
+            request.send()
+        })
+        .await;
+        match sent {
+            Ok(_) => Ok(()),
+            // The user blocked the bot or left the chat: nothing to retry.
+            Err(RequestError::Api(ApiError::BotBlocked | ApiError::ChatNotFound)) => Ok(()),
+            Err(e) => Err(anyhow::anyhow!("sendMessage: {}", describe(&e))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_are_described_without_the_url() {
+        let e = RequestError::RetryAfter(teloxide::types::Seconds::from_seconds(3));
+        assert_eq!(describe(&e), "rate limited for 3 s");
+    }
+}
