@@ -23,8 +23,8 @@ use teloxide::types::{
 use teloxide::{ApiError, Bot, RequestError};
 
 use super::status::StatusBoard;
-use crate::domain::chat::notifications;
-use crate::domain::{links, Ctx};
+use crate::domain::chat::{messages, notifications};
+use crate::domain::{bridges, links, Ctx};
 
 pub const PLATFORM: &str = "telegram";
 
@@ -122,8 +122,8 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Sends a linked user's mentions and reminders to them as a direct
-/// message. In Telegram a private chat's id is the user's id, and a bot may
+/// Mirrors hub messages out to bridged chats, and sends a linked user's
+/// mentions and reminders to them as a direct message. In Telegram a private chat's id is the user's id, and a bot may
 /// write to anyone who has written to it (which linking required).
 async fn deliver_notifications(
     adapter: Arc<Adapter>,
@@ -139,6 +139,15 @@ async fn deliver_notifications(
             }
             Err(RecvError::Closed) => return,
         };
+        if event.topic == messages::CREATED_TOPIC {
+            if let Ok(message) = serde_json::from_value::<messages::Message>(event.payload.clone())
+            {
+                if let Err(e) = adapter.mirror_out(&message).await {
+                    tracing::warn!(error = %e, "hub message not mirrored to telegram");
+                }
+            }
+            continue;
+        }
         if event.topic != notifications::CREATED_TOPIC {
             continue;
         }
@@ -269,8 +278,11 @@ impl Adapter {
         let (Some(text), Some(from)) = (message.text(), message.from.as_ref()) else {
             return Ok(());
         };
-        if from.is_bot || !self.is_for_me(&message, text) {
+        if from.is_bot {
             return Ok(());
+        }
+        if !self.is_for_me(&message, text) {
+            return self.mirror_in(&message, from, text).await;
         }
         let text = self.without_own_mention(text);
         let reply = super::handle_text(
@@ -284,6 +296,46 @@ impl Adapter {
         if let Some(reply) = reply {
             self.send(message.chat.id, &from.id.0.to_string(), reply)
                 .await?;
+        }
+        Ok(())
+    }
+
+    /// A group message that is not for the bot goes to the hub room the
+    /// chat is bridged to, if any, under the sender's name and platform.
+    async fn mirror_in(
+        &self,
+        message: &Message,
+        from: &teloxide::types::User,
+        text: &str,
+    ) -> anyhow::Result<()> {
+        let chat = message.chat.id.0.to_string();
+        let Some(bridge) = bridges::of_chat(&self.ctx, PLATFORM, &chat).await? else {
+            return Ok(());
+        };
+        let name = format!("{} (telegram)", from.full_name());
+        messages::post_as_bot(&self.ctx, &bridge.room, &name, text, None).await?;
+        Ok(())
+    }
+
+    /// A hub message goes out to the chats its room is bridged to. Messages
+    /// the bot wrote (mirrored in, or answers) stay home: that is what keeps
+    /// a mirrored message from coming back.
+    async fn mirror_out(&self, message: &messages::Message) -> anyhow::Result<()> {
+        if message.author == messages::BOT_AUTHOR || message.deleted_at.is_some() {
+            return Ok(());
+        }
+        for bridge in bridges::of_room(&self.ctx, &message.room).await? {
+            let Ok(chat) = bridge.chat_id.parse::<i64>() else {
+                continue;
+            };
+            if bridge.platform != PLATFORM {
+                continue;
+            }
+            let mut text = format!("{} (web): {}", message.author_name, message.body);
+            if message.file.is_some() {
+                text.push_str(" [shared a file in the hub]");
+            }
+            self.send(ChatId(chat), "", Reply::text(text)).await?;
         }
         Ok(())
     }

@@ -82,6 +82,13 @@ async fn answer(ctx: &Arc<Ctx>, message: &Message) -> DomainResult<()> {
     if !reply.buttons.is_empty() {
         text.push_str("\n\nSend the command again with the lead's #id to choose.");
     }
-    messages::post_as_bot(ctx, &message.room, &text, Some(&message.id)).await?;
+    messages::post_as_bot(
+        ctx,
+        &message.room,
+        messages::BOT_NAME,
+        &text,
+        Some(&message.id),
+    )
+    .await?;
     Ok(())
 }

@@ -5,6 +5,7 @@
 pub mod actor;
 pub mod api_keys;
 pub mod audit;
+pub mod bridges;
 pub mod chat;
 pub mod clock;
 pub mod crm;

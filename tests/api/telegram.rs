@@ -526,3 +526,54 @@ async fn a_linked_user_gets_their_hub_mentions_as_a_telegram_direct_message() {
         "@admin mentioned you: @maria can you call Acme today?"
     );
 }
+
+#[tokio::test]
+async fn a_bridged_room_mirrors_both_ways_without_loops() {
+    let fake = FakeTelegram::start().await;
+    let app = app_with_bot(&fake).await;
+    let admin = app.admin_token().await;
+    let (maria, maria_token) = app.user_with_role(&admin, "maria", "user").await;
+    let room = crate::chat::group(&app, &admin, "sales floor", &[&maria]).await;
+    let refused = app
+        .post(
+            "/api/v1/bridges",
+            &maria_token,
+            json!({"room": room, "platform": "telegram", "chat_id": "-100"}),
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let bridge = app
+        .post(
+            "/api/v1/bridges",
+            &admin,
+            json!({"room": room, "platform": "telegram", "chat_id": "-100"}),
+        )
+        .await;
+    assert_eq!(bridge.status(), StatusCode::OK);
+    let mut hub = Client::connect(&app, &maria_token).await;
+    hub.subscribe(&room, None).await;
+
+    // Telegram → hub, under the sender's name and platform.
+    fake.in_chat(group_chat(), 700, "morning all, Initech signed");
+    let mirrored = hub.next_of("message").await;
+    assert_eq!(mirrored["message"]["author_name"], "user700 (telegram)");
+    assert_eq!(mirrored["message"]["body"], "morning all, Initech signed");
+
+    // Hub → Telegram, and only the web's own message goes out.
+    let before = fake.sent().len();
+    crate::chat::say(&app, &maria_token, &room, "great news!").await;
+    let out = fake.nth_sent(before + 1).await;
+    assert_eq!(out["chat_id"], -100);
+    assert_eq!(out["text"], "maria (web): great news!");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let to_group: Vec<Value> = fake
+        .sent()
+        .into_iter()
+        .filter(|m| m["chat_id"] == -100)
+        .collect();
+    assert_eq!(
+        to_group.len(),
+        1,
+        "no echo of the mirrored message: {to_group:?}"
+    );
+}

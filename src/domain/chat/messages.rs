@@ -261,13 +261,14 @@ pub const BOT_AUTHOR: &str = "bot";
 /// The name those messages show.
 pub const BOT_NAME: &str = "EA CRM bot";
 
-/// Stores a message written by the bot itself (a reply to a slash command
-/// typed in the room), in reply to `reply_to`, and announces it like any
-/// other. Nothing a user typed reaches this function except the reply's
-/// text, which the bots crate wrote.
+/// Stores a message written by the bot (a reply to a slash command typed in
+/// the room, or a message mirrored in from a bridged chat, shown under
+/// `name`), in reply to `reply_to`, and announces it like any other. It
+/// notifies no one: the people it might mention are on the other platform.
 pub async fn post_as_bot(
     ctx: &Ctx,
     room: &str,
+    name: &str,
     body: &str,
     reply_to: Option<&str>,
 ) -> DomainResult<Message> {
@@ -285,7 +286,7 @@ pub async fn post_as_bot(
         tx.bind("id", &id)
             .bind("room", room)
             .bind("author", BOT_AUTHOR)
-            .bind("author_name", BOT_NAME)
+            .bind("author_name", name)
             .bind("body", &body)
             .bind("reply_to", reply_to)
             .bind("now", db_time(now));

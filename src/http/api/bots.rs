@@ -1,15 +1,18 @@
-//! `/me/link-code` and `/bots`: linking chat accounts and the bots' status.
+//! `/me/link-code`, `/bridges` and `/bots`: linking chat accounts, mirroring
+//! hub rooms to Telegram chats, and the bots' status.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use poem::web::Data;
+use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
+use super::common::Deleted;
 use super::ApiTags;
-use crate::domain::links;
 use crate::domain::permissions::Permission;
+use crate::domain::{bridges, links};
 use crate::http::auth::Auth;
 use crate::http::error::ApiResult;
 use crate::http::AppState;
@@ -40,6 +43,39 @@ struct BotStatusList {
     bots: Vec<BotStatusView>,
 }
 
+#[derive(Object)]
+struct BridgeView {
+    id: String,
+    /// The hub room.
+    room: String,
+    /// `telegram`.
+    platform: String,
+    /// The platform's chat id (for Telegram an integer, negative for groups).
+    chat_id: String,
+    created_by: String,
+    created_at: DateTime<Utc>,
+}
+
+impl From<bridges::Bridge> for BridgeView {
+    fn from(b: bridges::Bridge) -> Self {
+        BridgeView {
+            id: b.id,
+            room: b.room,
+            platform: b.platform,
+            chat_id: b.chat_id,
+            created_by: b.created_by,
+            created_at: b.created_at,
+        }
+    }
+}
+
+#[derive(Object)]
+struct CreateBridge {
+    room: String,
+    platform: String,
+    chat_id: String,
+}
+
 #[OpenApi(tag = "ApiTags::Bots")]
 impl BotsApi {
     /// A one-time code to link a Telegram or Discord account to yourself.
@@ -54,6 +90,43 @@ impl BotsApi {
             code: code.code,
             expires_at: code.expires_at,
         }))
+    }
+
+    /// Mirror a hub room to a Telegram chat, both ways (`bots.manage`).
+    #[oai(path = "/bridges", method = "post")]
+    async fn create_bridge(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        body: Json<CreateBridge>,
+    ) -> ApiResult<Json<BridgeView>> {
+        let b = body.0;
+        let bridge =
+            bridges::create(&state.ctx, auth.actor(), &b.room, &b.platform, &b.chat_id).await?;
+        Ok(Json(bridge.into()))
+    }
+
+    /// Every bridge (`bots.manage`).
+    #[oai(path = "/bridges", method = "get")]
+    async fn list_bridges(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+    ) -> ApiResult<Json<Vec<BridgeView>>> {
+        let list = bridges::list(&state.ctx, auth.actor()).await?;
+        Ok(Json(list.into_iter().map(Into::into).collect()))
+    }
+
+    /// Stop mirroring (`bots.manage`).
+    #[oai(path = "/bridges/:id", method = "delete")]
+    async fn delete_bridge(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+    ) -> ApiResult<Json<Deleted>> {
+        bridges::delete(&state.ctx, auth.actor(), &id.0).await?;
+        Ok(Json(Deleted { deleted: true }))
     }
 
     /// Whether each bot is connected and its last error (`bots.manage`).
