@@ -9,6 +9,7 @@ use std::time::Duration;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::{Endpoint, Response, Server};
 
+use crate::bots::telegram::{TelegramSettings, WebhookSettings};
 use crate::config::{Config, ConfigError};
 use crate::domain::chat::reminders;
 use crate::domain::clock::{Clock, SystemClock};
@@ -127,14 +128,34 @@ impl App {
         };
         let reminder_poll = Duration::from_millis(config.reminder_poll_ms);
         let presence_every = Duration::from_millis(config.presence_flush_ms);
-        let state = Arc::new(AppState::new(ctx.clone(), Arc::new(config)));
-        let telegram = state.config.telegram_bot_token.clone().map(|token| {
-            crate::bots::telegram::TelegramSettings {
-                token,
-                api_url: state.config.telegram_api_url.clone(),
-                poll_timeout_secs: 10,
+        let mut state = AppState::new(ctx.clone(), Arc::new(config));
+        let telegram = match (
+            &state.config.telegram_bot_token,
+            &state.config.telegram_webhook_url,
+        ) {
+            (Some(token), Some(url)) => {
+                let (sender, updates) =
+                    tokio::sync::mpsc::channel(crate::bots::telegram::WEBHOOK_QUEUE);
+                let secret = state
+                    .config
+                    .telegram_webhook_secret
+                    .clone()
+                    .unwrap_or_default();
+                state.telegram_webhook = Some(crate::bots::telegram::WebhookInbox {
+                    secret: secret.clone(),
+                    updates: sender,
+                });
+                let webhook = WebhookSettings {
+                    url: url.clone(),
+                    secret,
+                    updates,
+                };
+                Some(telegram_settings(&state.config, token, Some(webhook)))
             }
-        });
+            (Some(token), None) => Some(telegram_settings(&state.config, token, None)),
+            (None, _) => None,
+        };
+        let state = Arc::new(state);
         let mut background = BackgroundTasks(vec![
             tokio::spawn(realtime::pump_events(ctx.events.clone(), state.hub.clone())),
             tokio::spawn(realtime::live::listen(ctx.store.clone(), state.hub.clone())),
@@ -197,6 +218,19 @@ impl App {
             }
         }
         served
+    }
+}
+
+fn telegram_settings(
+    config: &Config,
+    token: &str,
+    webhook: Option<WebhookSettings>,
+) -> TelegramSettings {
+    TelegramSettings {
+        token: token.to_string(),
+        api_url: config.telegram_api_url.clone(),
+        poll_timeout_secs: 10,
+        webhook,
     }
 }
 

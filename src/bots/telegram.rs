@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bots::{Platform, Reply};
-use teloxide::payloads::{GetUpdatesSetters, SendMessageSetters};
+use teloxide::payloads::{GetUpdatesSetters, SendMessageSetters, SetWebhookSetters};
 use teloxide::requests::{Request, Requester};
 use teloxide::types::{
     BotCommand, CallbackQuery, ChatId, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update,
@@ -29,13 +29,41 @@ use crate::domain::{bridges, links, Ctx};
 pub const PLATFORM: &str = "telegram";
 
 /// Settings of the adapter.
-#[derive(Clone)]
 pub struct TelegramSettings {
     pub token: String,
     pub api_url: String,
     /// Seconds Telegram may hold a `getUpdates` open; under the client's
     /// own 17-second timeout.
     pub poll_timeout_secs: u32,
+    /// Webhook mode instead of long polling.
+    pub webhook: Option<WebhookSettings>,
+}
+
+/// Telegram posts updates to `url` with `secret` in a header; the HTTP
+/// route checks it and hands the update over `updates`.
+pub struct WebhookSettings {
+    pub url: String,
+    pub secret: String,
+    pub updates: tokio::sync::mpsc::Receiver<Update>,
+}
+
+/// What the webhook route needs: the secret to check, and where to put a
+/// verified update.
+pub struct WebhookInbox {
+    pub secret: String,
+    pub updates: tokio::sync::mpsc::Sender<Update>,
+}
+
+/// Updates accepted but not yet handled before the route answers 503
+/// (Telegram then retries).
+pub const WEBHOOK_QUEUE: usize = 256;
+
+impl WebhookInbox {
+    /// Whether the request carries the configured secret, compared in time
+    /// independent of where it differs.
+    pub fn verifies(&self, header: Option<&str>) -> bool {
+        header.is_some_and(|h| crate::domain::tokens::constant_time_eq(h, &self.secret))
+    }
 }
 
 /// Longest pause between attempts after the network failed.
@@ -45,7 +73,7 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const SEND_ATTEMPTS: u32 = 5;
 
 /// Runs the bot until the task is aborted.
-pub async fn run(ctx: Arc<Ctx>, status: Arc<StatusBoard>, settings: TelegramSettings) {
+pub async fn run(ctx: Arc<Ctx>, status: Arc<StatusBoard>, mut settings: TelegramSettings) {
     status.register(PLATFORM);
     let url = match reqwest::Url::parse(&settings.api_url) {
         Ok(url) => url,
@@ -85,6 +113,9 @@ pub async fn run(ctx: Arc<Ctx>, status: Arc<StatusBoard>, settings: TelegramSett
         adapter.clone(),
         notifications,
     )));
+    if let Some(webhook) = settings.webhook.take() {
+        return run_webhook(&ctx, &status, &bot, &adapter, webhook).await;
+    }
     let mut offset: i32 = 0;
     backoff = FIRST_BACKOFF;
     loop {
@@ -180,6 +211,44 @@ async fn deliver_notifications(
                 tracing::warn!(error = %e, "telegram notification not delivered");
             }
         }
+    }
+}
+
+/// Registers the webhook, then handles the updates the route verified.
+async fn run_webhook(
+    ctx: &Ctx,
+    status: &StatusBoard,
+    bot: &Bot,
+    adapter: &Adapter,
+    webhook: WebhookSettings,
+) {
+    let WebhookSettings {
+        url,
+        secret,
+        mut updates,
+    } = webhook;
+    let Ok(url) = reqwest::Url::parse(&url) else {
+        status.failed(PLATFORM, "TELEGRAM_WEBHOOK_URL is not a URL", ctx.now());
+        return;
+    };
+    let mut backoff = FIRST_BACKOFF;
+    loop {
+        let set = bot
+            .set_webhook(url.clone())
+            .secret_token(secret.clone())
+            .send()
+            .await;
+        match set {
+            Ok(_) => break,
+            Err(e) => {
+                report(ctx, status, "setWebhook", &e);
+                backoff = pause_after(&e, backoff).await;
+            }
+        }
+    }
+    status.connected(PLATFORM, None, ctx.now());
+    while let Some(update) = updates.recv().await {
+        adapter.handle(update).await;
     }
 }
 

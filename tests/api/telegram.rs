@@ -54,7 +54,8 @@ fn person(user: i64) -> Value {
 async fn bot_api(
     Path((bot, method)): Path<(String, String)>,
     state: Data<&Arc<FakeState>>,
-    body: Option<Json<Value>>,
+    req: &poem::Request,
+    body: String,
 ) -> Json<Value> {
     // The token's `:` may arrive percent-encoded in the path.
     if bot.replace("%3A", ":") != format!("bot{TOKEN}") {
@@ -68,10 +69,11 @@ async fn bot_api(
         "sendmessage" => "sendMessage",
         "answercallbackquery" => "answerCallbackQuery",
         "setmycommands" => "setMyCommands",
+        "setwebhook" => "setWebhook",
         _ => "unknown",
     }
     .to_string();
-    let body = body.map(|b| b.0).unwrap_or(Value::Null);
+    let body = read_body(req.content_type().unwrap_or_default(), &body);
     state
         .calls
         .lock()
@@ -121,10 +123,34 @@ async fn bot_api(
                 "text": body["text"],
             })
         }
-        "answerCallbackQuery" | "setMyCommands" => json!(true),
+        "answerCallbackQuery" | "setMyCommands" | "setWebhook" => json!(true),
         _ => return Json(json!({"ok": false, "error_code": 404, "description": "Not Found"})),
     };
     Json(json!({"ok": true, "result": result}))
+}
+
+/// A request's fields as JSON: teloxide sends JSON, or multipart form data
+/// for methods that may carry a file (`setWebhook`).
+fn read_body(content_type: &str, body: &str) -> Value {
+    if let Some(boundary) = content_type.split("boundary=").nth(1) {
+        let mut fields = serde_json::Map::new();
+        for part in body.split(&format!("--{}", boundary.trim_matches('"'))) {
+            let Some((head, value)) = part.split_once("\r\n\r\n") else {
+                continue;
+            };
+            if let Some(name) = head
+                .split("name=\"")
+                .nth(1)
+                .and_then(|n| n.split('"').next())
+            {
+                let value = value.trim_end_matches("\r\n");
+                let parsed = serde_json::from_str(value).unwrap_or_else(|_| json!(value));
+                fields.insert(name.to_string(), parsed);
+            }
+        }
+        return Value::Object(fields);
+    }
+    serde_json::from_str(body).unwrap_or(Value::Null)
 }
 
 impl FakeTelegram {
@@ -575,5 +601,60 @@ async fn a_bridged_room_mirrors_both_ways_without_loops() {
         to_group.len(),
         1,
         "no echo of the mirrored message: {to_group:?}"
+    );
+}
+
+#[tokio::test]
+async fn in_webhook_mode_only_updates_with_the_secret_header_are_handled() {
+    let fake = FakeTelegram::start().await;
+    let url = fake.url.clone();
+    let app = TestApp::spawn_with(move |config| {
+        config.telegram_bot_token = Some(TOKEN.into());
+        config.telegram_api_url = url;
+        config.telegram_webhook_url = Some("https://crm.example.com/telegram/webhook".into());
+        config.telegram_webhook_secret = Some("hook-s3cret".into());
+    })
+    .await;
+    let deadline = Instant::now() + WAIT;
+    while fake.calls("setWebhook").is_empty() {
+        assert!(Instant::now() < deadline, "setWebhook was called");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let registered = &fake.calls("setWebhook")[0].0;
+    assert_eq!(
+        registered["url"],
+        "https://crm.example.com/telegram/webhook"
+    );
+    assert_eq!(registered["secret_token"], "hook-s3cret");
+    let update = json!({"update_id": 1, "message": {
+        "message_id": 1, "date": 1_700_000_000, "chat": private_chat(555),
+        "from": person(555), "text": "/help"
+    }});
+    let post = |secret: Option<&str>| {
+        let mut request = app.client.post(app.url("/telegram/webhook")).json(&update);
+        if let Some(secret) = secret {
+            request = request.header("X-Telegram-Bot-Api-Secret-Token", secret);
+        }
+        request.send()
+    };
+
+    assert_eq!(post(None).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        post(Some("guess")).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(fake.sent().is_empty(), "refused updates are not handled");
+    assert_eq!(
+        post(Some("hook-s3cret")).await.unwrap().status(),
+        StatusCode::OK
+    );
+
+    let reply = fake.nth_sent(1).await;
+    assert_eq!(reply["chat_id"], 555);
+    assert!(reply["text"].as_str().unwrap().starts_with("Commands:"));
+    assert!(
+        fake.calls("getUpdates").is_empty(),
+        "no polling in webhook mode"
     );
 }
