@@ -231,6 +231,7 @@ fn telegram_settings(
         api_url: config.telegram_api_url.clone(),
         poll_timeout_secs: 10,
         webhook,
+        digest_every: Duration::from_millis(config.reminder_poll_ms),
     }
 }
 

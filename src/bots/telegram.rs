@@ -13,7 +13,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bots::{Platform, Reply};
+use bots::crm::ChatActor;
+use bots::{Crm, DueWindow, Platform, Reply};
 use teloxide::payloads::{GetUpdatesSetters, SendMessageSetters, SetWebhookSetters};
 use teloxide::requests::{Request, Requester};
 use teloxide::types::{
@@ -23,8 +24,9 @@ use teloxide::types::{
 use teloxide::{ApiError, Bot, RequestError};
 
 use super::status::StatusBoard;
+use crate::domain::actor::{Channel, Credential};
 use crate::domain::chat::{messages, notifications};
-use crate::domain::{bridges, links, Ctx};
+use crate::domain::{bridges, digests, links, sessions, Ctx};
 
 pub const PLATFORM: &str = "telegram";
 
@@ -37,6 +39,8 @@ pub struct TelegramSettings {
     pub poll_timeout_secs: u32,
     /// Webhook mode instead of long polling.
     pub webhook: Option<WebhookSettings>,
+    /// How often due daily digests are looked for.
+    pub digest_every: Duration,
 }
 
 /// Telegram posts updates to `url` with `secret` in a header; the HTTP
@@ -112,6 +116,10 @@ pub async fn run(ctx: Arc<Ctx>, status: Arc<StatusBoard>, mut settings: Telegram
     let _dms = AbortOnDrop(tokio::spawn(deliver_notifications(
         adapter.clone(),
         notifications,
+    )));
+    let _digests = AbortOnDrop(tokio::spawn(send_digests(
+        adapter.clone(),
+        settings.digest_every,
     )));
     if let Some(webhook) = settings.webhook.take() {
         return run_webhook(&ctx, &status, &bot, &adapter, webhook).await;
@@ -209,6 +217,28 @@ async fn deliver_notifications(
                 .await
             {
                 tracing::warn!(error = %e, "telegram notification not delivered");
+            }
+        }
+    }
+}
+
+/// Sends each daily digest whose time has come, once a day per user.
+async fn send_digests(adapter: Arc<Adapter>, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let now = adapter.ctx.now();
+        let due = match digests::claim_due(&adapter.ctx, now).await {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::warn!(error = %e, "digest round failed");
+                continue;
+            }
+        };
+        for (user, tz) in due {
+            if let Err(e) = adapter.send_digest(&user, tz, now).await {
+                tracing::warn!(error = %e, "digest not delivered");
             }
         }
     }
@@ -405,6 +435,52 @@ impl Adapter {
                 text.push_str(" [shared a file in the hub]");
             }
             self.send(ChatId(chat), "", Reply::text(text)).await?;
+        }
+        Ok(())
+    }
+
+    /// The user's due follow-ups for today (and overdue), to each Telegram
+    /// account they linked, read with their own permissions.
+    async fn send_digest(
+        &self,
+        user: &str,
+        timezone: chrono_tz::Tz,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> anyhow::Result<()> {
+        let accounts: Vec<_> = links::of_user(&self.ctx, user)
+            .await?
+            .into_iter()
+            .filter(|a| a.platform == PLATFORM)
+            .collect();
+        let Some(first) = accounts.first() else {
+            return Ok(());
+        };
+        let actor = sessions::actor_for(
+            &self.ctx,
+            user,
+            Channel::Telegram,
+            Credential::ChatLink(first.id.clone()),
+        )
+        .await?;
+        let chat = ChatActor {
+            user_id: actor.user_id.clone(),
+            username: actor.username.clone(),
+            timezone,
+        };
+        let crm = super::DomainCrm::new(self.ctx.clone(), Some(actor));
+        let body = match crm.due(&chat, DueWindow::Today, now).await {
+            Ok(items) => bots::replies::due_list(&items, now, timezone),
+            Err(e) => bots::replies::crm_error(&e),
+        };
+        let text = format!(
+            "Your day, {}:\n{body}",
+            now.with_timezone(&timezone).format("%A %-d %B")
+        );
+        for account in &accounts {
+            if let Ok(chat_id) = account.platform_user_id.parse::<i64>() {
+                self.send(ChatId(chat_id), "", Reply::text(text.clone()))
+                    .await?;
+            }
         }
         Ok(())
     }

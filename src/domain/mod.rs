@@ -9,6 +9,7 @@ pub mod bridges;
 pub mod chat;
 pub mod clock;
 pub mod crm;
+pub mod digests;
 pub mod error;
 pub mod events;
 pub mod geo;

@@ -78,6 +78,7 @@ async fn the_openapi_document_lists_every_operation_with_its_security_schemes() 
         "POST /bridges",
         "DELETE /bridges/{id}",
         "POST /me/link-code",
+        "PUT /me/digest",
         "GET /permissions",
         "GET /roles",
         "GET /roles/matrix",

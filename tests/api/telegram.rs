@@ -658,3 +658,38 @@ async fn in_webhook_mode_only_updates_with_the_secret_header_are_handled() {
         "no polling in webhook mode"
     );
 }
+
+#[tokio::test]
+async fn the_daily_digest_arrives_once_a_day_at_the_chosen_time() {
+    let fake = FakeTelegram::start().await;
+    let url = fake.url.clone();
+    let app = TestApp::spawn_with(move |config| {
+        config.telegram_bot_token = Some(TOKEN.into());
+        config.telegram_api_url = url;
+        config.reminder_poll_ms = 100;
+    })
+    .await;
+    let admin = app.admin_token().await;
+    let (_, maria_token) = app.user_with_role(&admin, "maria", "user").await;
+    link(&app, &fake, &maria_token, 555).await;
+    let bad = app
+        .put_json("/api/v1/me/digest", &maria_token, json!({"time": "8am"}))
+        .await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    let before = fake.sent().len();
+    let set = app
+        .put_json("/api/v1/me/digest", &maria_token, json!({"time": "00:00"}))
+        .await;
+    assert_eq!(set.status(), StatusCode::OK);
+    let digest = fake.nth_sent(before + 1).await;
+
+    assert_eq!(digest["chat_id"], 555);
+    let text = digest["text"].as_str().unwrap();
+    assert!(text.starts_with("Your day, "), "{text}");
+    assert!(text.contains("Nothing due"), "{text}");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(fake.sent().len(), before + 1, "once a day");
+    app.clock.advance(chrono::Duration::days(1));
+    fake.nth_sent(before + 2).await;
+}

@@ -12,7 +12,7 @@ use poem_openapi::{Object, OpenApi};
 use super::common::Deleted;
 use super::ApiTags;
 use crate::domain::permissions::Permission;
-use crate::domain::{bridges, links};
+use crate::domain::{bridges, digests, links};
 use crate::http::auth::Auth;
 use crate::http::error::ApiResult;
 use crate::http::AppState;
@@ -76,6 +76,13 @@ struct CreateBridge {
     chat_id: String,
 }
 
+#[derive(Object)]
+struct DigestSetting {
+    /// `HH:MM` on your own clock (your profile's timezone); null stops the
+    /// digest. Delivered by the Telegram bot to a linked account.
+    time: Option<String>,
+}
+
 #[OpenApi(tag = "ApiTags::Bots")]
 impl BotsApi {
     /// A one-time code to link a Telegram or Discord account to yourself.
@@ -90,6 +97,18 @@ impl BotsApi {
             code: code.code,
             expires_at: code.expires_at,
         }))
+    }
+
+    /// Choose when the bot sends your daily digest of due follow-ups.
+    #[oai(path = "/me/digest", method = "put")]
+    async fn set_digest(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        body: Json<DigestSetting>,
+    ) -> ApiResult<Json<DigestSetting>> {
+        let time = digests::set(&state.ctx, auth.actor(), body.0.time.as_deref()).await?;
+        Ok(Json(DigestSetting { time }))
     }
 
     /// Mirror a hub room to a Telegram chat, both ways (`bots.manage`).
