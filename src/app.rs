@@ -9,6 +9,7 @@ use std::time::Duration;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::{Endpoint, Response, Server};
 
+use crate::bots::telegram::{TelegramSettings, WebhookSettings};
 use crate::config::{Config, ConfigError};
 use crate::domain::chat::reminders;
 use crate::domain::clock::{Clock, SystemClock};
@@ -127,8 +128,35 @@ impl App {
         };
         let reminder_poll = Duration::from_millis(config.reminder_poll_ms);
         let presence_every = Duration::from_millis(config.presence_flush_ms);
-        let state = Arc::new(AppState::new(ctx.clone(), Arc::new(config)));
-        let background = BackgroundTasks(vec![
+        let mut state = AppState::new(ctx.clone(), Arc::new(config));
+        let telegram = match (
+            &state.config.telegram_bot_token,
+            &state.config.telegram_webhook_url,
+        ) {
+            (Some(token), Some(url)) => {
+                let (sender, updates) =
+                    tokio::sync::mpsc::channel(crate::bots::telegram::WEBHOOK_QUEUE);
+                let secret = state
+                    .config
+                    .telegram_webhook_secret
+                    .clone()
+                    .unwrap_or_default();
+                state.telegram_webhook = Some(crate::bots::telegram::WebhookInbox {
+                    secret: secret.clone(),
+                    updates: sender,
+                });
+                let webhook = WebhookSettings {
+                    url: url.clone(),
+                    secret,
+                    updates,
+                };
+                Some(telegram_settings(&state.config, token, Some(webhook)))
+            }
+            (Some(token), None) => Some(telegram_settings(&state.config, token, None)),
+            (None, _) => None,
+        };
+        let state = Arc::new(state);
+        let mut background = BackgroundTasks(vec![
             tokio::spawn(realtime::pump_events(ctx.events.clone(), state.hub.clone())),
             tokio::spawn(realtime::live::listen(ctx.store.clone(), state.hub.clone())),
             tokio::spawn(reminders::run_scheduler(ctx.clone(), reminder_poll)),
@@ -137,7 +165,15 @@ impl App {
                 ctx.clone(),
                 ctx.events.subscribe(),
             )),
+            tokio::spawn(crate::bots::web_chat::run(ctx.clone())),
         ]);
+        if let Some(settings) = telegram {
+            background.0.push(tokio::spawn(crate::bots::telegram::run(
+                ctx.clone(),
+                state.bot_status.clone(),
+                settings,
+            )));
+        }
         Ok(App {
             webhooks,
             addr: local,
@@ -186,6 +222,20 @@ impl App {
             }
         }
         served
+    }
+}
+
+fn telegram_settings(
+    config: &Config,
+    token: &str,
+    webhook: Option<WebhookSettings>,
+) -> TelegramSettings {
+    TelegramSettings {
+        token: token.to_string(),
+        api_url: config.telegram_api_url.clone(),
+        poll_timeout_secs: 10,
+        webhook,
+        digest_every: Duration::from_millis(config.reminder_poll_ms),
     }
 }
 

@@ -102,6 +102,17 @@ pub struct Config {
     )]
     pub telegram_api_url: String,
 
+    /// Public URL Telegram posts updates to (ending in `/telegram/webhook`);
+    /// unset: the bot long-polls instead.
+    #[arg(long, env = "TELEGRAM_WEBHOOK_URL")]
+    pub telegram_webhook_url: Option<String>,
+
+    /// Secret Telegram sends back in `X-Telegram-Bot-Api-Secret-Token` with
+    /// every webhook call (1-256 of A-Z, a-z, 0-9, `_`, `-`); required with
+    /// TELEGRAM_WEBHOOK_URL.
+    #[arg(long, env = "TELEGRAM_WEBHOOK_SECRET", hide_env_values = true)]
+    pub telegram_webhook_secret: Option<String>,
+
     /// Discord bot token (unset: no Discord bot).
     #[arg(long, env = "DISCORD_BOT_TOKEN", hide_env_values = true)]
     pub discord_bot_token: Option<String>,
@@ -250,6 +261,8 @@ pub enum ConfigError {
     UploadDir { path: String, reason: String },
     #[error("{0} must be greater than zero")]
     Zero(&'static str),
+    #[error("TELEGRAM_WEBHOOK_SECRET must be set with TELEGRAM_WEBHOOK_URL: 1 to 256 of A-Z, a-z, 0-9, _ and -")]
+    TelegramWebhookSecret,
 }
 
 /// Which kind of store `DATABASE_URL` names.
@@ -318,6 +331,16 @@ impl Config {
         ] {
             if value == 0 {
                 return Err(ConfigError::Zero(name));
+            }
+        }
+        if self.telegram_webhook_url.is_some() {
+            let secret_ok = self.telegram_webhook_secret.as_deref().is_some_and(|s| {
+                (1..=256).contains(&s.len())
+                    && s.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            });
+            if !secret_ok {
+                return Err(ConfigError::TelegramWebhookSecret);
             }
         }
         self.prepare_upload_dir()
@@ -427,5 +450,25 @@ mod tests {
         let mut c = Config::for_tests();
         c.bind = "localhost".into();
         assert!(matches!(c.bind_addr(), Err(ConfigError::Bind(_))));
+    }
+
+    #[test]
+    fn a_telegram_webhook_needs_a_well_formed_secret() {
+        let mut c = with_url("mem://");
+        c.telegram_webhook_url = Some("https://crm.example.com/telegram/webhook".into());
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::TelegramWebhookSecret)
+        ));
+        c.telegram_webhook_secret = Some("has spaces".into());
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::TelegramWebhookSecret)
+        ));
+        c.telegram_webhook_secret = Some("ok_Secret-1".into());
+        assert!(!matches!(
+            c.validate(),
+            Err(ConfigError::TelegramWebhookSecret)
+        ));
     }
 }

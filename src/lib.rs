@@ -6,6 +6,7 @@
 pub mod app;
 pub mod backup;
 pub mod bench;
+pub mod bots;
 pub mod config;
 pub mod domain;
 pub mod http;

@@ -38,6 +38,11 @@ pub enum Credential {
     Session(String),
     /// An API key; the value is the key's id.
     ApiKey(String),
+    /// A linked chat account (Telegram, Discord); the value is the link's id.
+    ChatLink(String),
+    /// A slash command the user typed in the web chat; the value is the
+    /// message's id. The message was posted with a checked credential.
+    ChatMessage(String),
     /// The service itself (start-up, the CLI, schedulers).
     Internal,
 }

@@ -159,6 +159,12 @@ pub async fn recheck(ctx: &Ctx, actor: &Actor) -> DomainResult<Actor> {
     match &actor.credential {
         Credential::Session(key) => Ok(session_by_key(ctx, key, actor.channel).await?.actor),
         Credential::ApiKey(id) => api_keys::authenticate_by_id(ctx, id, actor.channel).await,
+        Credential::ChatLink(id) => {
+            crate::domain::links::actor_for_link(ctx, id, actor.channel).await
+        }
+        Credential::ChatMessage(_) => {
+            actor_for(ctx, &actor.user_id, actor.channel, actor.credential.clone()).await
+        }
         Credential::Internal => Ok(actor.clone()),
     }
 }

@@ -126,7 +126,8 @@ pub fn rate_limit_key(actor: &Actor) -> Option<String> {
     match &actor.credential {
         Credential::Session(k) => Some(format!("s:{k}")),
         Credential::ApiKey(k) => Some(format!("k:{k}")),
-        Credential::Internal => None,
+        Credential::ChatLink(k) => Some(format!("c:{k}")),
+        Credential::ChatMessage(_) | Credential::Internal => None,
     }
 }
 

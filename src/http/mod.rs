@@ -33,6 +33,11 @@ pub struct AppState {
     pub ip_limiter: WindowLimiter,
     pub token_limiter: WindowLimiter,
     pub hub: Arc<Hub>,
+    /// The bots' connection state, for `GET /bots/status`.
+    pub bot_status: Arc<crate::bots::status::StatusBoard>,
+    /// Set in Telegram webhook mode: where `POST /telegram/webhook` puts
+    /// verified updates.
+    pub telegram_webhook: Option<crate::bots::telegram::WebhookInbox>,
 }
 
 impl AppState {
@@ -47,6 +52,8 @@ impl AppState {
                 std::time::Duration::from_millis(config.typing_throttle_ms),
                 ctx.clock.clone(),
             )),
+            bot_status: Arc::default(),
+            telegram_webhook: None,
             ctx,
             config,
         }
@@ -110,6 +117,7 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
             ),
         )
         .nest("/docs", docs)
+        .at("/telegram/webhook", poem::post(telegram_webhook))
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))
         .at("/metrics", get(metrics_text))
@@ -119,6 +127,27 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
         .data(state)
         .around(move |ep, req| middleware::around(ep, req, around_state.clone()))
         .map_to_response()
+}
+
+/// Telegram's webhook calls. Only translates: checks the secret header,
+/// reads the update, queues it for the bot; 404 when not in webhook mode.
+#[handler]
+fn telegram_webhook(
+    req: &poem::Request,
+    state: poem::web::Data<&Arc<AppState>>,
+    body: poem::web::Json<teloxide::types::Update>,
+) -> StatusCode {
+    let Some(inbox) = &state.telegram_webhook else {
+        return StatusCode::NOT_FOUND;
+    };
+    if !inbox.verifies(req.header("X-Telegram-Bot-Api-Secret-Token")) {
+        return StatusCode::UNAUTHORIZED;
+    }
+    match inbox.updates.try_send(body.0) {
+        Ok(()) => StatusCode::OK,
+        // Busy or stopping: Telegram retries a failed delivery later.
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE,
+    }
 }
 
 #[handler]

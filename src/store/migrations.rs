@@ -51,6 +51,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "tasks",
         sql: include_str!("migrations/0006_tasks.surql"),
     },
+    Migration {
+        version: 7,
+        name: "bots",
+        sql: include_str!("migrations/0007_bots.surql"),
+    },
 ];
 
 #[derive(Debug, Deserialize)]

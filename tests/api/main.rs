@@ -21,6 +21,8 @@ mod reminders;
 mod roles;
 mod startup;
 mod tasks;
+mod telegram;
 mod users;
+mod web_commands;
 mod webhooks;
 mod ws;

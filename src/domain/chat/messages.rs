@@ -255,6 +255,77 @@ pub async fn post(ctx: &Ctx, actor: &Actor, input: NewMessage) -> DomainResult<P
     })
 }
 
+/// The author id of messages the CRM's bot writes into hub rooms; no user
+/// can have it (user ids are hex UUIDs).
+pub const BOT_AUTHOR: &str = "bot";
+/// The name those messages show.
+pub const BOT_NAME: &str = "EA CRM bot";
+
+/// Stores a message written by the bot (a reply to a slash command typed in
+/// the room, or a message mirrored in from a bridged chat, shown under
+/// `name`), in reply to `reply_to`, and announces it like any other. It
+/// notifies no one: the people it might mention are on the other platform.
+pub async fn post_as_bot(
+    ctx: &Ctx,
+    room: &str,
+    name: &str,
+    body: &str,
+    reply_to: Option<&str>,
+) -> DomainResult<Message> {
+    let body = parse_body(body, false)?;
+    let id = tokens::new_id();
+    let now = ctx.now();
+    let actor = Actor {
+        user_id: BOT_AUTHOR.into(),
+        username: BOT_NAME.into(),
+        ..Actor::system()
+    };
+    let mut attempt = 0;
+    let message: Message = loop {
+        let mut tx = Transaction::new();
+        tx.bind("id", &id)
+            .bind("room", room)
+            .bind("author", BOT_AUTHOR)
+            .bind("author_name", name)
+            .bind("body", &body)
+            .bind("reply_to", reply_to)
+            .bind("now", db_time(now));
+        tx.push(
+            "LET $seq = (UPDATE ONLY type::record('room', $room) SET last_seq += 1 RETURN VALUE last_seq)",
+        );
+        tx.push("IF $seq = NONE { THROW 'the room is gone' }");
+        tx.push(
+            "CREATE type::record('message', $id) SET room = $room, seq = $seq, author = $author,
+                author_name = $author_name, body = $body, reply_to = $reply_to, file = NONE,
+                reactions = [], created_at = <datetime>$now",
+        );
+        let changes = vec![FieldChange::new("body", None, Some(json!(body)))];
+        audit::record(&mut tx, &actor, "message", &id, "create", &changes, now);
+        let stored = tx.push(format!(
+            "{SELECT_MESSAGE} ONLY type::record('message', $id)"
+        ));
+        match tx.commit(&ctx.store).await {
+            Ok(results) => {
+                break results
+                    .first(stored)?
+                    .ok_or(DomainError::NotFound("message"))?
+            }
+            Err(StoreError::Conflict | StoreError::Duplicate(_)) if attempt < SEQ_RETRIES => {
+                attempt += 1;
+                let pause = rand::Rng::gen_range(&mut rand::thread_rng(), 1..=3 * attempt as u64);
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    ctx.events.publish(Event::new(
+        CREATED_TOPIC,
+        Audience::Room(room.to_string()),
+        json!(message),
+    ));
+    Ok(message)
+}
+
 /// The members a body calls out, without the author. `@here`/`@all` need
 /// `chat.mention_all`; a named user who is not in the room is skipped,
 /// since they could not read what they were called to.

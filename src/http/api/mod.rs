@@ -5,6 +5,7 @@ pub mod ai;
 pub mod analytics;
 pub mod api_keys;
 pub mod auth;
+pub mod bots;
 pub mod chat;
 pub mod common;
 pub mod files;
@@ -58,6 +59,8 @@ pub enum ApiTags {
     Tasks,
     /// Dashboard series: funnel, lead breakdowns, follow-up compliance, tasks, chat.
     Analytics,
+    /// Chat bots: linking accounts, bot status.
+    Bots,
 }
 
 /// Every service, grouped by area (poem-openapi implements `OpenApi` for
@@ -82,6 +85,7 @@ pub type Api = (
         chat::ChatApi,
         files::FilesApi,
         notifications::NotificationsApi,
+        bots::BotsApi,
     ),
     ai::AiApi,
     (tasks::TasksApi, analytics::AnalyticsApi),
@@ -93,7 +97,7 @@ pub fn service() -> OpenApiService<Api, ()> {
             (auth::AuthApi, users::UsersApi, roles::RolesApi, permissions::PermissionsApi, api_keys::ApiKeysApi),
             (leads::LeadsApi, work_queues::WorkQueuesApi, pipeline::PipelineApi, geo::GeoApi, transfer::TransferApi),
             webhooks::WebhooksApi,
-            (chat::ChatApi, files::FilesApi, notifications::NotificationsApi),
+            (chat::ChatApi, files::FilesApi, notifications::NotificationsApi, bots::BotsApi),
             ai::AiApi,
             (tasks::TasksApi, analytics::AnalyticsApi),
         ),

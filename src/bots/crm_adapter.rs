@@ -1,0 +1,528 @@
+//! The root crate's side of `bots::Crm`: each trait method is one call of
+//! the domain services, made as the linked user.
+//!
+//! A `DomainCrm` is built per incoming message with the actor already
+//! resolved from the chat link (or the web session), so permissions and
+//! the audit channel are exactly those of any other entry point. It only
+//! translates; the rules stay in `crate::domain`.
+
+use std::sync::Arc;
+
+use bots::command::{
+    DueWindow, FollowUpOutcome, LeadRef, NewCall, NewContact, NewFollowUp, NewLead, Tier,
+};
+use bots::crm::{
+    ChatActor, Contact, DueItem, DueKind, LeadCard, LeadSummary, NewTask, Reminder, TaskFilter,
+    TaskSummary, TierState,
+};
+use bots::{Crm, CrmError, Platform};
+use chrono::{DateTime, Utc};
+
+use crate::domain::actor::Actor;
+use crate::domain::chat::reminders;
+use crate::domain::crm::followups::{self, DueScope, FollowUpInput, Outcome};
+use crate::domain::crm::query::{self, FollowUpDue, LeadFilter, PageRequest};
+use crate::domain::crm::{calls, contacts, leads};
+use crate::domain::error::DomainError;
+use crate::domain::{links, users, Ctx};
+
+/// How many leads a search or a name lookup reads.
+const LOOKUP_LIMIT: usize = 10;
+
+/// The CRM as one user sees it through one chat platform.
+#[derive(Clone)]
+pub struct DomainCrm {
+    ctx: Arc<Ctx>,
+    /// The resolved user; `None` for an unlinked chat account, which can
+    /// only link.
+    actor: Option<Actor>,
+}
+
+impl DomainCrm {
+    pub fn new(ctx: Arc<Ctx>, actor: Option<Actor>) -> Self {
+        DomainCrm { ctx, actor }
+    }
+
+    /// The actor for a call: the one this CRM was built for, and only if the
+    /// engine speaks for the same user.
+    fn actor(&self, chat: &ChatActor) -> Result<&Actor, CrmError> {
+        match &self.actor {
+            Some(actor) if actor.user_id == chat.user_id => Ok(actor),
+            _ => Err(CrmError::Unlinked),
+        }
+    }
+
+    async fn username_of(&self, user_id: Option<&str>) -> Option<String> {
+        let id = user_id?;
+        match users::find_record(&self.ctx, id).await {
+            Ok(Some(record)) => Some(record.user.username),
+            _ => Some(id.to_string()),
+        }
+    }
+
+    async fn summary(&self, lead: &leads::Lead) -> LeadSummary {
+        LeadSummary {
+            id: lead.id.clone(),
+            name: lead.company_name.clone(),
+            domain: lead.domain.clone(),
+            status: lead.status.clone(),
+            owner: self.username_of(lead.owner.as_deref()).await,
+        }
+    }
+
+    async fn search(&self, actor: &Actor, q: &str) -> Result<Vec<leads::Lead>, CrmError> {
+        let filter = LeadFilter {
+            q: Some(q.to_string()),
+            ..Default::default()
+        };
+        let page = PageRequest {
+            limit: LOOKUP_LIMIT,
+            ..Default::default()
+        };
+        Ok(query::list(&self.ctx, actor, &filter, &page)
+            .await
+            .map_err(crm_error)?
+            .items)
+    }
+}
+
+/// The chat actor of a resolved user: dates are read in their timezone.
+pub async fn chat_actor(ctx: &Ctx, actor: &Actor) -> Result<ChatActor, DomainError> {
+    let timezone = query::actor_timezone(ctx, actor).await?;
+    Ok(ChatActor {
+        user_id: actor.user_id.clone(),
+        username: actor.username.clone(),
+        timezone,
+    })
+}
+
+/// Domain refusals as sentences a chat user can act on; internal causes
+/// go to the log, never to the chat.
+pub fn crm_error(e: DomainError) -> CrmError {
+    match e {
+        DomainError::NotFound(what) => CrmError::NotFound(format!("that {what}")),
+        DomainError::Forbidden(permission) => {
+            CrmError::Forbidden(format!("do that (it needs the `{permission}` permission)"))
+        }
+        DomainError::Invalid { field, reason } => CrmError::Invalid {
+            field: field.to_string(),
+            reason,
+        },
+        DomainError::Unauthenticated | DomainError::BadCredentials => CrmError::Unlinked,
+        DomainError::Conflict(message) => CrmError::Other(message),
+        e @ DomainError::RateLimited { .. } => CrmError::Other(e.to_string()),
+        DomainError::Internal(cause) => {
+            tracing::warn!(%cause, "bot command failed inside");
+            CrmError::Other("something went wrong on our side; try again".into())
+        }
+    }
+}
+
+fn outcome_of(o: Outcome) -> FollowUpOutcome {
+    match o {
+        Outcome::Pending => FollowUpOutcome::Pending,
+        Outcome::Done => FollowUpOutcome::Done,
+        Outcome::NoAnswer => FollowUpOutcome::NoAnswer,
+        Outcome::Replied => FollowUpOutcome::Replied,
+        Outcome::Skipped => FollowUpOutcome::Skipped,
+    }
+}
+
+fn tier_of(n: u8) -> Tier {
+    match n {
+        1 => Tier::First,
+        2 => Tier::Second,
+        _ => Tier::Third,
+    }
+}
+
+fn tier_state(f: &followups::FollowUp) -> TierState {
+    TierState {
+        tier: tier_of(f.tier),
+        // An untouched tier reads as "not logged yet", not as "pending".
+        outcome: f.updated_at.map(|_| outcome_of(f.outcome)),
+        scheduled_at: f.scheduled_at,
+        notes: Some(f.notes.clone()).filter(|n| !n.is_empty()),
+    }
+}
+
+fn contact_of(c: contacts::Contact) -> Contact {
+    Contact {
+        id: c.id,
+        name: c.name,
+        position: c.position,
+        phone: c.phone,
+        email: c.email,
+        linkedin: c.linkedin,
+    }
+}
+
+/// Tasks are a separate service still being built; say so rather than
+/// pretend.
+fn tasks_unavailable() -> CrmError {
+    CrmError::Other("tasks are not available yet".into())
+}
+
+impl Crm for DomainCrm {
+    async fn link_account(
+        &self,
+        platform: Platform,
+        platform_user_id: &str,
+        code: &str,
+    ) -> Result<ChatActor, CrmError> {
+        if platform == Platform::Web {
+            return Err(CrmError::Other(
+                "the web chat is already your account; send /link to the Telegram or Discord bot"
+                    .into(),
+            ));
+        }
+        let user = links::redeem(&self.ctx, platform.as_str(), platform_user_id, code)
+            .await
+            .map_err(crm_error)?;
+        Ok(ChatActor {
+            user_id: user.id,
+            username: user.username,
+            timezone: user.timezone.parse().unwrap_or(chrono_tz::UTC),
+        })
+    }
+
+    async fn resolve_lead(
+        &self,
+        chat: &ChatActor,
+        lead: &LeadRef,
+    ) -> Result<LeadSummary, CrmError> {
+        let actor = self.actor(chat)?;
+        let found = match lead {
+            LeadRef::Id(id) => {
+                let detail = leads::get(&self.ctx, actor, id).await.map_err(crm_error)?;
+                return Ok(self.summary(&detail.lead).await);
+            }
+            LeadRef::Domain(domain) => {
+                let found = self.search(actor, domain).await?;
+                let exact: Vec<_> = found
+                    .iter()
+                    .filter(|l| l.domain.as_deref() == Some(domain.as_str()))
+                    .cloned()
+                    .collect();
+                if exact.is_empty() {
+                    found
+                } else {
+                    exact
+                }
+            }
+            LeadRef::Name(name) => {
+                let found = self.search(actor, name).await?;
+                let exact: Vec<_> = found
+                    .iter()
+                    .filter(|l| l.company_name.eq_ignore_ascii_case(name.trim()))
+                    .cloned()
+                    .collect();
+                if exact.len() == 1 {
+                    exact
+                } else {
+                    found
+                }
+            }
+        };
+        match found.as_slice() {
+            [] => Err(CrmError::NotFound(format!("a lead matching \"{lead}\""))),
+            [one] => Ok(self.summary(one).await),
+            many => {
+                let mut candidates = Vec::with_capacity(many.len());
+                for l in many {
+                    candidates.push(self.summary(l).await);
+                }
+                Err(CrmError::Ambiguous(candidates))
+            }
+        }
+    }
+
+    async fn create_lead(&self, chat: &ChatActor, input: NewLead) -> Result<LeadSummary, CrmError> {
+        let actor = self.actor(chat)?;
+        let detail = leads::create(
+            &self.ctx,
+            actor,
+            leads::NewLead {
+                company_name: input.company,
+                website: input.website,
+                industry: input.industry,
+                status: None,
+                country: input.country,
+                state: input.state,
+                timezone: None,
+                // No owner given: the assignment rule decides, as on the web.
+                owner: input.owner,
+                source: input
+                    .source
+                    .or_else(|| Some(actor.channel.as_str().to_string())),
+                tags: input.tags,
+                contacts: Vec::new(),
+            },
+        )
+        .await
+        .map_err(crm_error)?;
+        Ok(self.summary(&detail.lead).await)
+    }
+
+    async fn find_leads(&self, chat: &ChatActor, q: &str) -> Result<Vec<LeadSummary>, CrmError> {
+        let actor = self.actor(chat)?;
+        let mut out = Vec::new();
+        for lead in self.search(actor, q).await? {
+            out.push(self.summary(&lead).await);
+        }
+        Ok(out)
+    }
+
+    async fn lead_card(&self, chat: &ChatActor, lead_id: &str) -> Result<LeadCard, CrmError> {
+        let actor = self.actor(chat)?;
+        let detail = leads::get(&self.ctx, actor, lead_id)
+            .await
+            .map_err(crm_error)?;
+        let follow_ups = followups::get(&self.ctx, actor, lead_id)
+            .await
+            .map_err(crm_error)?;
+        let tier = |n: usize| {
+            follow_ups
+                .tiers
+                .get(n)
+                .map(tier_state)
+                .unwrap_or(TierState {
+                    tier: tier_of(n as u8 + 1),
+                    outcome: None,
+                    scheduled_at: None,
+                    notes: None,
+                })
+        };
+        let recent_notes = follow_ups
+            .history
+            .iter()
+            .filter(|h| !h.notes.is_empty())
+            .take(3)
+            .map(|h| format!("{} (@{})", h.notes, h.by_name))
+            .collect();
+        Ok(LeadCard {
+            lead: self.summary(&detail.lead).await,
+            industry: detail.lead.industry.clone(),
+            country: detail.lead.country.clone(),
+            state: detail.lead.state.clone(),
+            tags: detail.lead.tags.clone(),
+            source: detail.lead.source.clone(),
+            contacts: detail.contacts.into_iter().map(contact_of).collect(),
+            tiers: [tier(0), tier(1), tier(2)],
+            // Tasks are not built yet; an empty list is the truth today.
+            open_tasks: Vec::new(),
+            recent_notes,
+        })
+    }
+
+    async fn set_status(
+        &self,
+        chat: &ChatActor,
+        lead_id: &str,
+        status: &str,
+    ) -> Result<LeadSummary, CrmError> {
+        let actor = self.actor(chat)?;
+        let lead = leads::update(
+            &self.ctx,
+            actor,
+            lead_id,
+            leads::LeadPatch {
+                status: Some(status.to_string()),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(crm_error)?;
+        Ok(self.summary(&lead).await)
+    }
+
+    async fn log_follow_up(
+        &self,
+        chat: &ChatActor,
+        lead_id: &str,
+        input: NewFollowUp,
+    ) -> Result<TierState, CrmError> {
+        let actor = self.actor(chat)?;
+        let tier = input.tier.number();
+        let state = followups::log(
+            &self.ctx,
+            actor,
+            lead_id,
+            tier,
+            FollowUpInput {
+                outcome: Some(input.outcome.as_str().to_string()),
+                scheduled_at: input.scheduled_at.map(Some),
+                done_at: None,
+                notes: input.notes,
+            },
+        )
+        .await
+        .map_err(crm_error)?;
+        state
+            .tiers
+            .iter()
+            .find(|f| f.tier == tier)
+            .map(tier_state)
+            .ok_or_else(|| CrmError::NotFound("that follow-up".into()))
+    }
+
+    async fn add_contact(
+        &self,
+        chat: &ChatActor,
+        lead_id: &str,
+        input: NewContact,
+    ) -> Result<Contact, CrmError> {
+        let actor = self.actor(chat)?;
+        let contact = contacts::add(
+            &self.ctx,
+            actor,
+            lead_id,
+            contacts::NewContact {
+                name: input.name,
+                position: input.position,
+                phone: input.phone,
+                email: input.email,
+                linkedin: input.linkedin,
+            },
+        )
+        .await
+        .map_err(crm_error)?;
+        Ok(contact_of(contact))
+    }
+
+    async fn add_note(
+        &self,
+        chat: &ChatActor,
+        _lead_id: &str,
+        _text: &str,
+    ) -> Result<(), CrmError> {
+        self.actor(chat)?;
+        // The CRM has no free-standing lead notes yet; notes live on calls
+        // and follow-ups.
+        Err(CrmError::Other(
+            "lead notes are not available yet; add notes to a /call or /followup".into(),
+        ))
+    }
+
+    async fn log_call(
+        &self,
+        chat: &ChatActor,
+        lead_id: &str,
+        input: NewCall,
+    ) -> Result<(), CrmError> {
+        let actor = self.actor(chat)?;
+        calls::log(
+            &self.ctx,
+            actor,
+            lead_id,
+            calls::NewCall {
+                outcome: input.outcome,
+                duration_seconds: input.duration_secs.map(i64::from),
+                notes: input.notes,
+                at: None,
+            },
+        )
+        .await
+        .map_err(crm_error)?;
+        Ok(())
+    }
+
+    async fn create_task(
+        &self,
+        chat: &ChatActor,
+        _input: NewTask,
+    ) -> Result<TaskSummary, CrmError> {
+        self.actor(chat)?;
+        Err(tasks_unavailable())
+    }
+
+    async fn list_tasks(
+        &self,
+        chat: &ChatActor,
+        _filter: TaskFilter,
+    ) -> Result<Vec<TaskSummary>, CrmError> {
+        self.actor(chat)?;
+        Err(tasks_unavailable())
+    }
+
+    async fn due(
+        &self,
+        chat: &ChatActor,
+        window: DueWindow,
+        _now: DateTime<Utc>,
+    ) -> Result<Vec<DueItem>, CrmError> {
+        let actor = self.actor(chat)?;
+        let view = match window {
+            DueWindow::Today => FollowUpDue::Today,
+            DueWindow::Overdue => FollowUpDue::Overdue,
+            DueWindow::Week => FollowUpDue::Week,
+        };
+        let mut items: Vec<DueItem> = Vec::new();
+        // "Today" includes what is overdue: that is what a rep has to do today.
+        let views: &[FollowUpDue] = match view {
+            FollowUpDue::Today => &[FollowUpDue::Overdue, FollowUpDue::Today],
+            _ => std::slice::from_ref(&view),
+        };
+        for v in views {
+            for f in followups::due(&self.ctx, actor, *v, DueScope::Mine)
+                .await
+                .map_err(crm_error)?
+            {
+                let duplicate = items.iter().any(|i| {
+                    i.lead_name.as_deref() == Some(f.company_name.as_str())
+                        && i.due == f.scheduled_at
+                });
+                if !duplicate {
+                    items.push(DueItem {
+                        kind: DueKind::FollowUp {
+                            tier: tier_of(f.tier),
+                        },
+                        title: format!("Follow-up {} with {}", f.tier, f.company_name),
+                        lead_name: Some(f.company_name),
+                        due: f.scheduled_at,
+                    });
+                }
+            }
+        }
+        items.sort_by_key(|i| i.due);
+        Ok(items)
+    }
+
+    async fn assign_lead(
+        &self,
+        chat: &ChatActor,
+        lead_id: &str,
+        username: &str,
+    ) -> Result<LeadSummary, CrmError> {
+        let actor = self.actor(chat)?;
+        let lead = leads::assign(&self.ctx, actor, lead_id, username)
+            .await
+            .map_err(crm_error)?;
+        Ok(self.summary(&lead).await)
+    }
+
+    async fn create_reminder(
+        &self,
+        chat: &ChatActor,
+        at: DateTime<Utc>,
+        text: &str,
+    ) -> Result<Reminder, CrmError> {
+        let actor = self.actor(chat)?;
+        let reminder = reminders::create(
+            &self.ctx,
+            actor,
+            reminders::NewReminder {
+                text: text.to_string(),
+                due_at: at,
+                message: None,
+            },
+        )
+        .await
+        .map_err(crm_error)?;
+        Ok(Reminder {
+            id: reminder.id,
+            at: reminder.due_at,
+            text: reminder.text,
+        })
+    }
+}

@@ -1,0 +1,581 @@
+//! The Telegram adapter: long polling with teloxide's Bot API client.
+//!
+//! It translates only: an update becomes text (or a pressed button) for
+//! `bots::Engine` as the linked account; a `Reply` becomes a message with
+//! an inline keyboard whose buttons carry the key of an action parked in
+//! the database (callback data is limited to 64 bytes).
+//!
+//! Promises: a 429 is waited out for the `retry_after` Telegram gives and
+//! the request is sent again; a lost connection is retried with doubling
+//! pauses up to a minute; each failure is shown to admins in the bot
+//! status. Tokens and message bodies are never logged.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bots::crm::ChatActor;
+use bots::{Crm, DueWindow, Platform, Reply};
+use teloxide::payloads::{GetUpdatesSetters, SendMessageSetters, SetWebhookSetters};
+use teloxide::requests::{Request, Requester};
+use teloxide::types::{
+    BotCommand, CallbackQuery, ChatId, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update,
+    UpdateKind,
+};
+use teloxide::{ApiError, Bot, RequestError};
+
+use super::status::StatusBoard;
+use crate::domain::actor::{Channel, Credential};
+use crate::domain::chat::{messages, notifications};
+use crate::domain::{bridges, digests, links, sessions, Ctx};
+
+pub const PLATFORM: &str = "telegram";
+
+/// Settings of the adapter.
+pub struct TelegramSettings {
+    pub token: String,
+    pub api_url: String,
+    /// Seconds Telegram may hold a `getUpdates` open; under the client's
+    /// own 17-second timeout.
+    pub poll_timeout_secs: u32,
+    /// Webhook mode instead of long polling.
+    pub webhook: Option<WebhookSettings>,
+    /// How often due daily digests are looked for.
+    pub digest_every: Duration,
+}
+
+/// Telegram posts updates to `url` with `secret` in a header; the HTTP
+/// route checks it and hands the update over `updates`.
+pub struct WebhookSettings {
+    pub url: String,
+    pub secret: String,
+    pub updates: tokio::sync::mpsc::Receiver<Update>,
+}
+
+/// What the webhook route needs: the secret to check, and where to put a
+/// verified update.
+pub struct WebhookInbox {
+    pub secret: String,
+    pub updates: tokio::sync::mpsc::Sender<Update>,
+}
+
+/// Updates accepted but not yet handled before the route answers 503
+/// (Telegram then retries).
+pub const WEBHOOK_QUEUE: usize = 256;
+
+impl WebhookInbox {
+    /// Whether the request carries the configured secret, compared in time
+    /// independent of where it differs.
+    pub fn verifies(&self, header: Option<&str>) -> bool {
+        header.is_some_and(|h| crate::domain::tokens::constant_time_eq(h, &self.secret))
+    }
+}
+
+/// Longest pause between attempts after the network failed.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+/// Attempts per outgoing request before it is given up.
+const SEND_ATTEMPTS: u32 = 5;
+
+/// Runs the bot until the task is aborted.
+pub async fn run(ctx: Arc<Ctx>, status: Arc<StatusBoard>, mut settings: TelegramSettings) {
+    status.register(PLATFORM);
+    let url = match reqwest::Url::parse(&settings.api_url) {
+        Ok(url) => url,
+        Err(_) => {
+            status.failed(PLATFORM, "TELEGRAM_API_URL is not a URL", ctx.now());
+            return;
+        }
+    };
+    let bot = Bot::new(settings.token.clone()).set_api_url(url);
+    let mut backoff = FIRST_BACKOFF;
+    let username = loop {
+        match bot.get_me().send().await {
+            Ok(me) => break me.username.clone(),
+            Err(e) => {
+                report(&ctx, &status, "getMe", &e);
+                backoff = pause_after(&e, backoff).await;
+            }
+        }
+    };
+    status.connected(PLATFORM, username.as_deref(), ctx.now());
+    let commands: Vec<BotCommand> = bots::command_list()
+        .into_iter()
+        .map(|(word, summary)| BotCommand::new(word, summary))
+        .collect();
+    if let Err(e) = with_retries(|| bot.set_my_commands(commands.clone()).send()).await {
+        report(&ctx, &status, "setMyCommands", &e);
+    }
+    let adapter = Arc::new(Adapter {
+        ctx: ctx.clone(),
+        bot: bot.clone(),
+        username,
+    });
+    // Subscribed before polling starts, so nothing published from here on
+    // is missed; stopped with the polling task that owns it.
+    let notifications = ctx.events.subscribe();
+    let _dms = AbortOnDrop(tokio::spawn(deliver_notifications(
+        adapter.clone(),
+        notifications,
+    )));
+    let _digests = AbortOnDrop(tokio::spawn(send_digests(
+        adapter.clone(),
+        settings.digest_every,
+    )));
+    if let Some(webhook) = settings.webhook.take() {
+        return run_webhook(&ctx, &status, &bot, &adapter, webhook).await;
+    }
+    let mut offset: i32 = 0;
+    backoff = FIRST_BACKOFF;
+    loop {
+        let polled = bot
+            .get_updates()
+            .offset(offset)
+            .timeout(settings.poll_timeout_secs)
+            .send()
+            .await;
+        match polled {
+            Ok(updates) => {
+                status.connected(PLATFORM, None, ctx.now());
+                backoff = FIRST_BACKOFF;
+                for update in updates {
+                    // Acknowledged before handling: an update that makes the
+                    // handler fail is not fetched again and again.
+                    offset = offset.max(update.id.0 as i32 + 1);
+                    adapter.handle(update).await;
+                }
+            }
+            Err(e) => {
+                report(&ctx, &status, "getUpdates", &e);
+                backoff = pause_after(&e, backoff).await;
+            }
+        }
+    }
+}
+
+/// Aborts a helper task when the task that owns it ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Mirrors hub messages out to bridged chats, and sends a linked user's
+/// mentions and reminders to them as a direct message. In Telegram a private chat's id is the user's id, and a bot may
+/// write to anyone who has written to it (which linking required).
+async fn deliver_notifications(
+    adapter: Arc<Adapter>,
+    mut events: tokio::sync::broadcast::Receiver<Arc<crate::domain::events::Event>>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        let event = match events.recv().await {
+            Ok(event) => event,
+            Err(RecvError::Lagged(missed)) => {
+                tracing::warn!(missed, "telegram notifications fell behind the event bus");
+                continue;
+            }
+            Err(RecvError::Closed) => return,
+        };
+        if event.topic == messages::CREATED_TOPIC {
+            if let Ok(message) = serde_json::from_value::<messages::Message>(event.payload.clone())
+            {
+                if let Err(e) = adapter.mirror_out(&message).await {
+                    tracing::warn!(error = %e, "hub message not mirrored to telegram");
+                }
+            }
+            continue;
+        }
+        if event.topic != notifications::CREATED_TOPIC {
+            continue;
+        }
+        let Ok(note) = serde_json::from_value::<notifications::Notification>(event.payload.clone())
+        else {
+            continue;
+        };
+        if !matches!(note.kind.as_str(), "mention" | "reminder") {
+            continue;
+        }
+        let accounts = match links::of_user(&adapter.ctx, &note.user).await {
+            Ok(accounts) => accounts,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read chat links");
+                continue;
+            }
+        };
+        for account in accounts.iter().filter(|a| a.platform == PLATFORM) {
+            let Ok(chat) = account.platform_user_id.parse::<i64>() else {
+                continue;
+            };
+            let text = match note.kind.as_str() {
+                "reminder" => format!("⏰ {}", note.text),
+                _ => note.text.clone(),
+            };
+            if let Err(e) = adapter
+                .send(ChatId(chat), &account.platform_user_id, Reply::text(text))
+                .await
+            {
+                tracing::warn!(error = %e, "telegram notification not delivered");
+            }
+        }
+    }
+}
+
+/// Sends each daily digest whose time has come, once a day per user.
+async fn send_digests(adapter: Arc<Adapter>, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let now = adapter.ctx.now();
+        let due = match digests::claim_due(&adapter.ctx, now).await {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::warn!(error = %e, "digest round failed");
+                continue;
+            }
+        };
+        for (user, tz) in due {
+            if let Err(e) = adapter.send_digest(&user, tz, now).await {
+                tracing::warn!(error = %e, "digest not delivered");
+            }
+        }
+    }
+}
+
+/// Registers the webhook, then handles the updates the route verified.
+async fn run_webhook(
+    ctx: &Ctx,
+    status: &StatusBoard,
+    bot: &Bot,
+    adapter: &Adapter,
+    webhook: WebhookSettings,
+) {
+    let WebhookSettings {
+        url,
+        secret,
+        mut updates,
+    } = webhook;
+    let Ok(url) = reqwest::Url::parse(&url) else {
+        status.failed(PLATFORM, "TELEGRAM_WEBHOOK_URL is not a URL", ctx.now());
+        return;
+    };
+    let mut backoff = FIRST_BACKOFF;
+    loop {
+        let set = bot
+            .set_webhook(url.clone())
+            .secret_token(secret.clone())
+            .send()
+            .await;
+        match set {
+            Ok(_) => break,
+            Err(e) => {
+                report(ctx, status, "setWebhook", &e);
+                backoff = pause_after(&e, backoff).await;
+            }
+        }
+    }
+    status.connected(PLATFORM, None, ctx.now());
+    while let Some(update) = updates.recv().await {
+        adapter.handle(update).await;
+    }
+}
+
+fn report(ctx: &Ctx, status: &StatusBoard, method: &str, e: &RequestError) {
+    let what = describe(e);
+    tracing::warn!(method, error = %what, "telegram request failed");
+    status.failed(PLATFORM, &format!("{method}: {what}"), ctx.now());
+}
+
+/// The error in words that carry no token (reqwest errors include the
+/// URL, and the URL includes the token).
+fn describe(e: &RequestError) -> String {
+    match e {
+        RequestError::Api(api) => format!("Telegram said: {api}"),
+        RequestError::RetryAfter(s) => format!("rate limited for {} s", s.seconds()),
+        RequestError::Network(n) if n.is_timeout() => "network timeout".into(),
+        RequestError::Network(n) if n.is_connect() => "cannot connect".into(),
+        RequestError::Network(_) => "network error".into(),
+        RequestError::MigrateToChatId(_) => "the group moved to a supergroup".into(),
+        RequestError::InvalidJson { .. } => "unreadable answer from Telegram".into(),
+        RequestError::Io(_) => "I/O error".into(),
+    }
+}
+
+/// Waits as long as the error asks: Telegram's `retry_after` for a 429,
+/// else the current backoff. Returns the next backoff.
+async fn pause_after(e: &RequestError, backoff: Duration) -> Duration {
+    match e {
+        RequestError::RetryAfter(s) => {
+            tokio::time::sleep(s.duration()).await;
+            backoff
+        }
+        _ => {
+            tokio::time::sleep(backoff).await;
+            (backoff * 2).min(MAX_BACKOFF)
+        }
+    }
+}
+
+/// Sends a request, waiting out 429s and retrying network failures; an
+/// answer from Telegram that is an error (other than 429) is final.
+async fn with_retries<T, F, Fut>(mut request: F) -> Result<T, RequestError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, RequestError>>,
+{
+    let mut backoff = FIRST_BACKOFF;
+    let mut attempt = 1;
+    loop {
+        match request().await {
+            Err(e @ (RequestError::RetryAfter(_) | RequestError::Network(_)))
+                if attempt < SEND_ATTEMPTS =>
+            {
+                attempt += 1;
+                backoff = pause_after(&e, backoff).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+struct Adapter {
+    ctx: Arc<Ctx>,
+    bot: Bot,
+    username: Option<String>,
+}
+
+impl Adapter {
+    async fn handle(&self, update: Update) {
+        let outcome = match update.kind {
+            UpdateKind::Message(message) => self.on_message(message).await,
+            UpdateKind::CallbackQuery(query) => self.on_button(query).await,
+            _ => Ok(()),
+        };
+        if let Err(e) = outcome {
+            tracing::warn!(error = %e, "telegram update not handled");
+        }
+    }
+
+    /// Whether a message is for the bot: everything in a private chat; in a
+    /// group only commands and messages that mention it, so the bot does not
+    /// answer the team's own conversation.
+    fn is_for_me(&self, message: &Message, text: &str) -> bool {
+        if message.chat.is_private() || text.trim_start().starts_with('/') {
+            return true;
+        }
+        match &self.username {
+            Some(me) => text
+                .to_lowercase()
+                .contains(&format!("@{}", me.to_lowercase())),
+            None => false,
+        }
+    }
+
+    async fn on_message(&self, message: Message) -> anyhow::Result<()> {
+        let (Some(text), Some(from)) = (message.text(), message.from.as_ref()) else {
+            return Ok(());
+        };
+        if from.is_bot {
+            return Ok(());
+        }
+        if !self.is_for_me(&message, text) {
+            return self.mirror_in(&message, from, text).await;
+        }
+        let text = self.without_own_mention(text);
+        let reply = super::handle_text(
+            &self.ctx,
+            Platform::Telegram,
+            &from.id.0.to_string(),
+            &text,
+            self.username.as_deref(),
+        )
+        .await?;
+        if let Some(reply) = reply {
+            self.send(message.chat.id, &from.id.0.to_string(), reply)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// A group message that is not for the bot goes to the hub room the
+    /// chat is bridged to, if any, under the sender's name and platform.
+    async fn mirror_in(
+        &self,
+        message: &Message,
+        from: &teloxide::types::User,
+        text: &str,
+    ) -> anyhow::Result<()> {
+        let chat = message.chat.id.0.to_string();
+        let Some(bridge) = bridges::of_chat(&self.ctx, PLATFORM, &chat).await? else {
+            return Ok(());
+        };
+        let name = format!("{} (telegram)", from.full_name());
+        messages::post_as_bot(&self.ctx, &bridge.room, &name, text, None).await?;
+        Ok(())
+    }
+
+    /// A hub message goes out to the chats its room is bridged to. Messages
+    /// the bot wrote (mirrored in, or answers) stay home: that is what keeps
+    /// a mirrored message from coming back.
+    async fn mirror_out(&self, message: &messages::Message) -> anyhow::Result<()> {
+        if message.author == messages::BOT_AUTHOR || message.deleted_at.is_some() {
+            return Ok(());
+        }
+        for bridge in bridges::of_room(&self.ctx, &message.room).await? {
+            let Ok(chat) = bridge.chat_id.parse::<i64>() else {
+                continue;
+            };
+            if bridge.platform != PLATFORM {
+                continue;
+            }
+            let mut text = format!("{} (web): {}", message.author_name, message.body);
+            if message.file.is_some() {
+                text.push_str(" [shared a file in the hub]");
+            }
+            self.send(ChatId(chat), "", Reply::text(text)).await?;
+        }
+        Ok(())
+    }
+
+    /// The user's due follow-ups for today (and overdue), to each Telegram
+    /// account they linked, read with their own permissions.
+    async fn send_digest(
+        &self,
+        user: &str,
+        timezone: chrono_tz::Tz,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> anyhow::Result<()> {
+        let accounts: Vec<_> = links::of_user(&self.ctx, user)
+            .await?
+            .into_iter()
+            .filter(|a| a.platform == PLATFORM)
+            .collect();
+        let Some(first) = accounts.first() else {
+            return Ok(());
+        };
+        let actor = sessions::actor_for(
+            &self.ctx,
+            user,
+            Channel::Telegram,
+            Credential::ChatLink(first.id.clone()),
+        )
+        .await?;
+        let chat = ChatActor {
+            user_id: actor.user_id.clone(),
+            username: actor.username.clone(),
+            timezone,
+        };
+        let crm = super::DomainCrm::new(self.ctx.clone(), Some(actor));
+        let body = match crm.due(&chat, DueWindow::Today, now).await {
+            Ok(items) => bots::replies::due_list(&items, now, timezone),
+            Err(e) => bots::replies::crm_error(&e),
+        };
+        let text = format!(
+            "Your day, {}:\n{body}",
+            now.with_timezone(&timezone).format("%A %-d %B")
+        );
+        for account in &accounts {
+            if let Ok(chat_id) = account.platform_user_id.parse::<i64>() {
+                self.send(ChatId(chat_id), "", Reply::text(text.clone()))
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// "@EaCrmBot log a call with Acme" → "log a call with Acme": the intent
+    /// reader wants the words, not the address.
+    fn without_own_mention(&self, text: &str) -> String {
+        let Some(me) = &self.username else {
+            return text.to_string();
+        };
+        let trimmed = text.trim_start();
+        let mention = format!("@{me}");
+        match trimmed.get(..mention.len()) {
+            Some(head) if head.eq_ignore_ascii_case(&mention) => {
+                let rest = trimmed[mention.len()..]
+                    .trim_start_matches([',', ':'])
+                    .trim();
+                // "@Bot /due" keeps its command for the engine to read.
+                rest.to_string()
+            }
+            _ => text.to_string(),
+        }
+    }
+
+    async fn on_button(&self, query: CallbackQuery) -> anyhow::Result<()> {
+        let user = query.from.id.0.to_string();
+        let pressed = match &query.data {
+            Some(key) => {
+                super::press_button(
+                    &self.ctx,
+                    Platform::Telegram,
+                    &user,
+                    key,
+                    self.username.as_deref(),
+                )
+                .await?
+            }
+            None => None,
+        };
+        let answer = with_retries(|| {
+            let mut request = self.bot.answer_callback_query(query.id.clone());
+            if pressed.is_none() {
+                request = teloxide::payloads::AnswerCallbackQuerySetters::text(
+                    request,
+                    "This button has expired.",
+                );
+            }
+            request.send()
+        })
+        .await;
+        if let Err(e) = answer {
+            tracing::warn!(error = %describe(&e), "answerCallbackQuery failed");
+        }
+        if let (Some(reply), Some(message)) = (pressed, &query.message) {
+            self.send(message.chat().id, &user, reply).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends a reply, its buttons parked under short keys for `user`.
+    async fn send(&self, chat: ChatId, user: &str, reply: Reply) -> anyhow::Result<()> {
+        let mut row = Vec::new();
+        for button in &reply.buttons {
+            let key =
+                super::park_action(&self.ctx, Platform::Telegram, user, &button.action).await?;
+            row.push(InlineKeyboardButton::callback(button.label.clone(), key));
+        }
+        let keyboard = (!row.is_empty()).then(|| {
+            // Two buttons a row: labels of lead candidates can be long.
+            InlineKeyboardMarkup::new(row.chunks(2).map(<[_]>::to_vec).collect::<Vec<_>>())
+        });
+        let sent = with_retries(|| {
+            let mut request = self.bot.send_message(chat, reply.text.clone());
+            if let Some(keyboard) = &keyboard {
+                request = request.reply_markup(keyboard.clone());
+            }
+            request.send()
+        })
+        .await;
+        match sent {
+            Ok(_) => Ok(()),
+            // The user blocked the bot or left the chat: nothing to retry.
+            Err(RequestError::Api(ApiError::BotBlocked | ApiError::ChatNotFound)) => Ok(()),
+            Err(e) => Err(anyhow::anyhow!("sendMessage: {}", describe(&e))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_are_described_without_the_url() {
+        let e = RequestError::RetryAfter(teloxide::types::Seconds::from_seconds(3));
+        assert_eq!(describe(&e), "rate limited for 3 s");
+    }
+}

@@ -1,0 +1,174 @@
+//! `/me/link-code`, `/bridges` and `/bots`: linking chat accounts, mirroring
+//! hub rooms to Telegram chats, and the bots' status.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+
+use super::common::Deleted;
+use super::ApiTags;
+use crate::domain::permissions::Permission;
+use crate::domain::{bridges, digests, links};
+use crate::http::auth::Auth;
+use crate::http::error::ApiResult;
+use crate::http::AppState;
+
+pub struct BotsApi;
+
+#[derive(Object)]
+struct LinkCodeView {
+    /// Send `/link CODE` to the Telegram or Discord bot. Works once.
+    code: String,
+    expires_at: DateTime<Utc>,
+}
+
+#[derive(Object)]
+struct BotStatusView {
+    /// `telegram` or `discord`.
+    platform: String,
+    username: Option<String>,
+    connected: bool,
+    last_ok_at: Option<DateTime<Utc>>,
+    last_error: Option<String>,
+    last_error_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Object)]
+struct BotStatusList {
+    /// One entry per configured bot; empty when no bot token is set.
+    bots: Vec<BotStatusView>,
+}
+
+#[derive(Object)]
+struct BridgeView {
+    id: String,
+    /// The hub room.
+    room: String,
+    /// `telegram`.
+    platform: String,
+    /// The platform's chat id (for Telegram an integer, negative for groups).
+    chat_id: String,
+    created_by: String,
+    created_at: DateTime<Utc>,
+}
+
+impl From<bridges::Bridge> for BridgeView {
+    fn from(b: bridges::Bridge) -> Self {
+        BridgeView {
+            id: b.id,
+            room: b.room,
+            platform: b.platform,
+            chat_id: b.chat_id,
+            created_by: b.created_by,
+            created_at: b.created_at,
+        }
+    }
+}
+
+#[derive(Object)]
+struct CreateBridge {
+    room: String,
+    platform: String,
+    chat_id: String,
+}
+
+#[derive(Object)]
+struct DigestSetting {
+    /// `HH:MM` on your own clock (your profile's timezone); null stops the
+    /// digest. Delivered by the Telegram bot to a linked account.
+    time: Option<String>,
+}
+
+#[OpenApi(tag = "ApiTags::Bots")]
+impl BotsApi {
+    /// A one-time code to link a Telegram or Discord account to yourself.
+    #[oai(path = "/me/link-code", method = "post")]
+    async fn link_code(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+    ) -> ApiResult<Json<LinkCodeView>> {
+        let code = links::create_code(&state.ctx, auth.actor()).await?;
+        Ok(Json(LinkCodeView {
+            code: code.code,
+            expires_at: code.expires_at,
+        }))
+    }
+
+    /// Choose when the bot sends your daily digest of due follow-ups.
+    #[oai(path = "/me/digest", method = "put")]
+    async fn set_digest(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        body: Json<DigestSetting>,
+    ) -> ApiResult<Json<DigestSetting>> {
+        let time = digests::set(&state.ctx, auth.actor(), body.0.time.as_deref()).await?;
+        Ok(Json(DigestSetting { time }))
+    }
+
+    /// Mirror a hub room to a Telegram chat, both ways (`bots.manage`).
+    #[oai(path = "/bridges", method = "post")]
+    async fn create_bridge(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        body: Json<CreateBridge>,
+    ) -> ApiResult<Json<BridgeView>> {
+        let b = body.0;
+        let bridge =
+            bridges::create(&state.ctx, auth.actor(), &b.room, &b.platform, &b.chat_id).await?;
+        Ok(Json(bridge.into()))
+    }
+
+    /// Every bridge (`bots.manage`).
+    #[oai(path = "/bridges", method = "get")]
+    async fn list_bridges(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+    ) -> ApiResult<Json<Vec<BridgeView>>> {
+        let list = bridges::list(&state.ctx, auth.actor()).await?;
+        Ok(Json(list.into_iter().map(Into::into).collect()))
+    }
+
+    /// Stop mirroring (`bots.manage`).
+    #[oai(path = "/bridges/:id", method = "delete")]
+    async fn delete_bridge(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+    ) -> ApiResult<Json<Deleted>> {
+        bridges::delete(&state.ctx, auth.actor(), &id.0).await?;
+        Ok(Json(Deleted { deleted: true }))
+    }
+
+    /// Whether each bot is connected and its last error (`bots.manage`).
+    #[oai(path = "/bots/status", method = "get")]
+    async fn status(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+    ) -> ApiResult<Json<BotStatusList>> {
+        auth.actor().require(Permission::BotsManage)?;
+        let bots = state
+            .bot_status
+            .all()
+            .into_iter()
+            .map(|s| BotStatusView {
+                platform: s.platform,
+                username: s.username,
+                connected: s.connected,
+                last_ok_at: s.last_ok_at,
+                last_error: s.last_error,
+                last_error_at: s.last_error_at,
+            })
+            .collect();
+        Ok(Json(BotStatusList { bots }))
+    }
+}

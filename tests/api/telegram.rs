@@ -1,0 +1,695 @@
+//! The Telegram bot against a fake Bot API on 127.0.0.1 that speaks the
+//! real wire format: `POST /bot<token>/<method>` with JSON, answered with
+//! `{ok, result}` or `{ok: false, error_code, description, parameters}`.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use poem::listener::{Acceptor, Listener, TcpListener};
+use poem::web::{Data, Json, Path};
+use poem::{handler, post, EndpointExt, Route, Server};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::TestApp;
+use crate::ws::Client;
+
+const TOKEN: &str = "123456:TEST-token";
+const BOT_ID: i64 = 999;
+const WAIT: Duration = Duration::from_secs(10);
+
+/// What the fake Bot API holds: updates waiting for `getUpdates`, and
+/// every call the bot made.
+#[derive(Default)]
+struct FakeState {
+    updates: Mutex<VecDeque<Value>>,
+    calls: Mutex<Vec<(String, Value, Instant)>>,
+    next_update: AtomicI64,
+    next_message: AtomicI64,
+    /// How many `sendMessage` calls to refuse with a 429 first.
+    throttle_sends: AtomicU32,
+}
+
+#[derive(Clone)]
+struct FakeTelegram {
+    url: String,
+    state: Arc<FakeState>,
+}
+
+fn private_chat(user: i64) -> Value {
+    json!({"id": user, "type": "private", "first_name": format!("user{user}")})
+}
+
+fn group_chat() -> Value {
+    json!({"id": -100, "type": "group", "title": "Sales"})
+}
+
+fn person(user: i64) -> Value {
+    json!({"id": user, "is_bot": false, "first_name": format!("user{user}")})
+}
+
+#[handler]
+async fn bot_api(
+    Path((bot, method)): Path<(String, String)>,
+    state: Data<&Arc<FakeState>>,
+    req: &poem::Request,
+    body: String,
+) -> Json<Value> {
+    // The token's `:` may arrive percent-encoded in the path.
+    if bot.replace("%3A", ":") != format!("bot{TOKEN}") {
+        return Json(json!({"ok": false, "error_code": 401, "description": "Unauthorized"}));
+    }
+    // Telegram reads method names without regard to case (teloxide sends
+    // `GetMe`); the fake records them as the documentation spells them.
+    let method = match method.to_ascii_lowercase().as_str() {
+        "getme" => "getMe",
+        "getupdates" => "getUpdates",
+        "sendmessage" => "sendMessage",
+        "answercallbackquery" => "answerCallbackQuery",
+        "setmycommands" => "setMyCommands",
+        "setwebhook" => "setWebhook",
+        _ => "unknown",
+    }
+    .to_string();
+    let body = read_body(req.content_type().unwrap_or_default(), &body);
+    state
+        .calls
+        .lock()
+        .unwrap()
+        .push((method.clone(), body.clone(), Instant::now()));
+    let result = match method.as_str() {
+        "getMe" => json!({
+            "id": BOT_ID, "is_bot": true, "first_name": "EA CRM", "username": "EaCrmBot",
+            "can_join_groups": true, "can_read_all_group_messages": false,
+            "supports_inline_queries": false, "can_connect_to_business": false,
+            "has_main_web_app": false
+        }),
+        "getUpdates" => {
+            // A short long-poll: hand out what is queued, or wait a little.
+            let deadline = Instant::now() + Duration::from_millis(300);
+            loop {
+                let batch: Vec<Value> = state.updates.lock().unwrap().drain(..).collect();
+                if !batch.is_empty() || Instant::now() >= deadline {
+                    break json!(batch);
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        "sendMessage" => {
+            let throttled = state
+                .throttle_sends
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+            if throttled {
+                return Json(json!({
+                    "ok": false, "error_code": 429,
+                    "description": "Too Many Requests: retry after 1",
+                    "parameters": {"retry_after": 1}
+                }));
+            }
+            let chat_id = body["chat_id"].as_i64().unwrap_or_default();
+            let chat = if chat_id < 0 {
+                group_chat()
+            } else {
+                private_chat(chat_id)
+            };
+            json!({
+                "message_id": state.next_message.fetch_add(1, Ordering::SeqCst) + 1000,
+                "date": 1_700_000_000,
+                "chat": chat,
+                "from": {"id": BOT_ID, "is_bot": true, "first_name": "EA CRM", "username": "EaCrmBot"},
+                "text": body["text"],
+            })
+        }
+        "answerCallbackQuery" | "setMyCommands" | "setWebhook" => json!(true),
+        _ => return Json(json!({"ok": false, "error_code": 404, "description": "Not Found"})),
+    };
+    Json(json!({"ok": true, "result": result}))
+}
+
+/// A request's fields as JSON: teloxide sends JSON, or multipart form data
+/// for methods that may carry a file (`setWebhook`).
+fn read_body(content_type: &str, body: &str) -> Value {
+    if let Some(boundary) = content_type.split("boundary=").nth(1) {
+        let mut fields = serde_json::Map::new();
+        for part in body.split(&format!("--{}", boundary.trim_matches('"'))) {
+            let Some((head, value)) = part.split_once("\r\n\r\n") else {
+                continue;
+            };
+            if let Some(name) = head
+                .split("name=\"")
+                .nth(1)
+                .and_then(|n| n.split('"').next())
+            {
+                let value = value.trim_end_matches("\r\n");
+                let parsed = serde_json::from_str(value).unwrap_or_else(|_| json!(value));
+                fields.insert(name.to_string(), parsed);
+            }
+        }
+        return Value::Object(fields);
+    }
+    serde_json::from_str(body).unwrap_or(Value::Null)
+}
+
+impl FakeTelegram {
+    async fn start() -> FakeTelegram {
+        let state = Arc::new(FakeState::default());
+        let acceptor = TcpListener::bind("127.0.0.1:0")
+            .into_acceptor()
+            .await
+            .unwrap();
+        let addr = acceptor.local_addr()[0].as_socket_addr().copied().unwrap();
+        let app = Route::new()
+            .at("/:bot/:method", post(bot_api))
+            .data(state.clone());
+        tokio::spawn(Server::new_with_acceptor(acceptor).run(app));
+        FakeTelegram {
+            url: format!("http://{addr}/"),
+            state,
+        }
+    }
+
+    fn push(&self, mut update: Value) {
+        update["update_id"] = json!(self.state.next_update.fetch_add(1, Ordering::SeqCst) + 1);
+        self.state.updates.lock().unwrap().push_back(update);
+    }
+
+    /// `text` from Telegram user `user` in a private chat with the bot.
+    fn dm(&self, user: i64, text: &str) {
+        self.in_chat(private_chat(user), user, text);
+    }
+
+    fn in_chat(&self, chat: Value, user: i64, text: &str) {
+        let id = self.state.next_message.fetch_add(1, Ordering::SeqCst) + 1;
+        self.push(json!({"message": {
+            "message_id": id, "date": 1_700_000_000, "chat": chat,
+            "from": person(user), "text": text
+        }}));
+    }
+
+    fn press(&self, user: i64, chat: Value, data: &str) {
+        self.push(json!({"callback_query": {
+            "id": format!("cb{}", self.state.next_update.load(Ordering::SeqCst)),
+            "from": person(user), "chat_instance": "ci", "data": data,
+            "message": {"message_id": 1, "date": 1_700_000_000, "chat": chat,
+                        "from": {"id": BOT_ID, "is_bot": true, "first_name": "EA CRM"},
+                        "text": "proposal"}
+        }}));
+    }
+
+    fn calls(&self, method: &str) -> Vec<(Value, Instant)> {
+        self.state
+            .calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(m, _, _)| m == method)
+            .map(|(_, body, at)| (body.clone(), *at))
+            .collect()
+    }
+
+    fn sent(&self) -> Vec<Value> {
+        self.calls("sendMessage")
+            .into_iter()
+            .map(|(b, _)| b)
+            .collect()
+    }
+
+    /// Waits for the `n`-th message the bot sends (1-based) that succeeded
+    /// or not, and returns it.
+    async fn nth_sent(&self, n: usize) -> Value {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(body) = self.sent().get(n - 1) {
+                return body.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the bot sent {n} messages: {:?}",
+                self.sent()
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Sends `text` as `user` in a DM and returns the bot's next reply.
+    async fn ask(&self, user: i64, text: &str) -> Value {
+        let before = self.sent().len();
+        self.dm(user, text);
+        self.nth_sent(before + 1).await
+    }
+}
+
+async fn app_with_bot(fake: &FakeTelegram) -> TestApp {
+    let url = fake.url.clone();
+    TestApp::spawn_with(move |config| {
+        config.telegram_bot_token = Some(TOKEN.into());
+        config.telegram_api_url = url;
+    })
+    .await
+}
+
+/// Links Telegram user `tg_user` to the CRM user behind `token`.
+async fn link(app: &TestApp, fake: &FakeTelegram, token: &str, tg_user: i64) {
+    let response = app.post("/api/v1/me/link-code", token, json!({})).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let code: Value = response.json().await.unwrap();
+    let reply = fake
+        .ask(
+            tg_user,
+            &format!("/link {}", code["code"].as_str().unwrap()),
+        )
+        .await;
+    assert!(
+        reply["text"].as_str().unwrap().starts_with("Linked"),
+        "{reply}"
+    );
+}
+
+async fn leads_named(app: &TestApp, token: &str, q: &str) -> Vec<Value> {
+    let page: Value = app
+        .get(&format!("/api/v1/leads?q={q}"), token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    page["items"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_linked_telegram_user_creates_a_lead_and_the_web_hub_sees_it() {
+    let fake = FakeTelegram::start().await;
+    let app = app_with_bot(&fake).await;
+    let admin = app.admin_token().await;
+    let (maria, maria_token) = app.user_with_role(&admin, "maria", "user").await;
+    link(&app, &fake, &maria_token, 555).await;
+    let mut hub = Client::connect(&app, &maria_token).await;
+
+    let reply = fake.ask(555, "/lead Acme Corp acme.com country=DE").await;
+
+    let text = reply["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("Lead created: Acme Corp (acme.com)"),
+        "{text}"
+    );
+    assert_eq!(reply["chat_id"], 555);
+    let event = hub.next_of("event").await;
+    assert_eq!(event["topic"], "lead.created");
+    let leads = leads_named(&app, &maria_token, "acme").await;
+    assert_eq!(leads.len(), 1);
+    assert_eq!(leads[0]["country"], "DE");
+    assert_eq!(leads[0]["created_by"], json!(maria));
+    // The audit says who and through which channel.
+    let audit: Value = app
+        .get(
+            &format!(
+                "/api/v1/audit?entity_id={}",
+                leads[0]["id"].as_str().unwrap()
+            ),
+            &admin,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let rows = audit["items"].as_array().or(audit.as_array()).unwrap();
+    assert!(!rows.is_empty(), "{audit}");
+    assert!(
+        rows.iter()
+            .all(|r| r["channel"] == "telegram" && r["actor"] == json!(maria)),
+        "{audit}"
+    );
+}
+
+#[tokio::test]
+async fn an_unlinked_telegram_user_is_told_how_to_link_and_nothing_else() {
+    let fake = FakeTelegram::start().await;
+    let app = app_with_bot(&fake).await;
+    let admin = app.admin_token().await;
+
+    let reply = fake.ask(777, "/lead Sneaky Ltd sneaky.com").await;
+
+    assert_eq!(reply["text"], bots::replies::LINK_PROMPT);
+    assert!(leads_named(&app, &admin, "sneaky").await.is_empty());
+    let reply = fake.ask(777, "/link WRONG123").await;
+    assert!(
+        reply["text"]
+            .as_str()
+            .unwrap()
+            .contains("wrong, used or expired"),
+        "{reply}"
+    );
+}
+
+#[tokio::test]
+async fn a_link_code_works_once() {
+    let fake = FakeTelegram::start().await;
+    let app = app_with_bot(&fake).await;
+    let admin = app.admin_token().await;
+    let code: Value = app
+        .post("/api/v1/me/link-code", &admin, json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(code["code"].as_str().unwrap().len(), 8);
+    let first = fake
+        .ask(1, &format!("/link {}", code["code"].as_str().unwrap()))
+        .await;
+    assert!(first["text"].as_str().unwrap().starts_with("Linked"));
+    let second = fake
+        .ask(2, &format!("/link {}", code["code"].as_str().unwrap()))
+        .await;
+    assert!(
+        second["text"]
+            .as_str()
+            .unwrap()
+            .contains("wrong, used or expired"),
+        "{second}"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_command_gets_its_usage() {
+    let fake = FakeTelegram::start().await;
+    let app = app_with_bot(&fake).await;
+    let admin = app.admin_token().await;
+    link(&app, &fake, &admin, 555).await;
+
+    let reply = fake.ask(555, "/followup Acme 5 done").await;
+
+    assert_eq!(
+        reply["text"],
+        "/followup: tier must be 1, 2 or 3\nUsage: /followup <lead> <tier 1-3> <outcome> [when] [notes]"
+    );
+}
+
+#[tokio::test]
+async fn a_mention_becomes_a_confirmation_and_runs_only_after_the_button() {
+    let fake = FakeTelegram::start().await;
+    let app = app_with_bot(&fake).await;
+    let admin = app.admin_token().await;
+    let (_, maria_token) = app.user_with_role(&admin, "maria", "user").await;
+    link(&app, &fake, &maria_token, 555).await;
+    fake.ask(555, "/lead Globex Corp globex.com").await;
+    let lead = leads_named(&app, &maria_token, "globex").await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let calls_path = format!("/api/v1/leads/{lead}/calls");
+
+    // In a group the team's talk is ignored; a mention is for the bot.
+    let before = fake.sent().len();
+    fake.in_chat(
+        group_chat(),
+        555,
+        "Had a call with Globex Corp today, not interested",
+    );
+    fake.in_chat(
+        group_chat(),
+        555,
+        "@EaCrmBot had a call with Globex Corp today, not interested",
+    );
+    let proposal = fake.nth_sent(before + 1).await;
+
+    assert_eq!(proposal["chat_id"], -100);
+    let keyboard = proposal["reply_markup"]["inline_keyboard"]
+        .as_array()
+        .unwrap();
+    let buttons: Vec<&Value> = keyboard
+        .iter()
+        .flat_map(|r| r.as_array().unwrap())
+        .collect();
+    assert_eq!(buttons[0]["text"], "Confirm");
+    assert_eq!(buttons[1]["text"], "Cancel");
+    let data = buttons[0]["callback_data"].as_str().unwrap();
+    assert!(data.len() <= 64);
+    let calls: Value = app
+        .get(&calls_path, &maria_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        calls.as_array().unwrap().len(),
+        0,
+        "nothing before the button"
+    );
+
+    // Someone else pressing Maria's button gets nothing done.
+    fake.press(556, group_chat(), data);
+    let deadline = Instant::now() + WAIT;
+    while fake.calls("answerCallbackQuery").is_empty() {
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(
+        fake.calls("answerCallbackQuery")[0].0["text"],
+        "This button has expired."
+    );
+
+    fake.press(555, group_chat(), data);
+    let done = fake.nth_sent(before + 2).await;
+
+    assert!(
+        done["text"].as_str().unwrap().contains("Globex Corp"),
+        "{done}"
+    );
+    let calls: Value = app
+        .get(&calls_path, &maria_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(calls.as_array().unwrap().len(), 1, "{calls}");
+    assert_eq!(calls[0]["outcome"], "not_interested");
+    // A second press of the same button does not log the call twice.
+    fake.press(555, group_chat(), data);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let calls: Value = app
+        .get(&calls_path, &maria_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(calls.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_429_from_telegram_is_waited_out_and_the_reply_sent_again() {
+    let fake = FakeTelegram::start().await;
+    let app = app_with_bot(&fake).await;
+    let admin = app.admin_token().await;
+    link(&app, &fake, &admin, 555).await;
+    fake.state.throttle_sends.store(1, Ordering::SeqCst);
+
+    let before = fake.sent().len();
+    fake.dm(555, "/help");
+    let retried = fake.nth_sent(before + 2).await;
+
+    let attempts = fake.calls("sendMessage");
+    let (first, second) = (&attempts[before], &attempts[before + 1]);
+    assert_eq!(first.0["text"], second.0["text"]);
+    assert!(retried["text"].as_str().unwrap().starts_with("Commands:"));
+    assert!(
+        second.1.duration_since(first.1) >= Duration::from_millis(950),
+        "waited {:?}",
+        second.1.duration_since(first.1)
+    );
+}
+
+#[tokio::test]
+async fn admins_see_the_telegram_bot_connected_and_others_may_not() {
+    let fake = FakeTelegram::start().await;
+    let app = app_with_bot(&fake).await;
+    let admin = app.admin_token().await;
+    let (_, user_token) = app.user_with_role(&admin, "rep", "user").await;
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        let status: Value = app
+            .get("/api/v1/bots/status", &admin)
+            .await
+            .json()
+            .await
+            .unwrap();
+        if status["bots"][0]["connected"] == true {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "{status}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(status["bots"][0]["platform"], "telegram");
+    assert_eq!(status["bots"][0]["username"], "EaCrmBot");
+    assert!(!status.to_string().contains(TOKEN));
+    // The command menu was registered from the catalogue.
+    let menus = fake.calls("setMyCommands");
+    assert_eq!(
+        menus[0].0["commands"].as_array().unwrap().len(),
+        bots::command_list().len()
+    );
+    let refused = app.get("/api/v1/bots/status", &user_token).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_linked_user_gets_their_hub_mentions_as_a_telegram_direct_message() {
+    let fake = FakeTelegram::start().await;
+    let app = app_with_bot(&fake).await;
+    let admin = app.admin_token().await;
+    let (maria, maria_token) = app.user_with_role(&admin, "maria", "user").await;
+    link(&app, &fake, &maria_token, 555).await;
+    let room = crate::chat::group(&app, &admin, "deals", &[&maria]).await;
+
+    let before = fake.sent().len();
+    crate::chat::say(&app, &admin, &room, "@maria can you call Acme today?").await;
+    let dm = fake.nth_sent(before + 1).await;
+
+    assert_eq!(dm["chat_id"], 555);
+    assert_eq!(
+        dm["text"],
+        "@admin mentioned you: @maria can you call Acme today?"
+    );
+}
+
+#[tokio::test]
+async fn a_bridged_room_mirrors_both_ways_without_loops() {
+    let fake = FakeTelegram::start().await;
+    let app = app_with_bot(&fake).await;
+    let admin = app.admin_token().await;
+    let (maria, maria_token) = app.user_with_role(&admin, "maria", "user").await;
+    let room = crate::chat::group(&app, &admin, "sales floor", &[&maria]).await;
+    let refused = app
+        .post(
+            "/api/v1/bridges",
+            &maria_token,
+            json!({"room": room, "platform": "telegram", "chat_id": "-100"}),
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let bridge = app
+        .post(
+            "/api/v1/bridges",
+            &admin,
+            json!({"room": room, "platform": "telegram", "chat_id": "-100"}),
+        )
+        .await;
+    assert_eq!(bridge.status(), StatusCode::OK);
+    let mut hub = Client::connect(&app, &maria_token).await;
+    hub.subscribe(&room, None).await;
+
+    // Telegram → hub, under the sender's name and platform.
+    fake.in_chat(group_chat(), 700, "morning all, Initech signed");
+    let mirrored = hub.next_of("message").await;
+    assert_eq!(mirrored["message"]["author_name"], "user700 (telegram)");
+    assert_eq!(mirrored["message"]["body"], "morning all, Initech signed");
+
+    // Hub → Telegram, and only the web's own message goes out.
+    let before = fake.sent().len();
+    crate::chat::say(&app, &maria_token, &room, "great news!").await;
+    let out = fake.nth_sent(before + 1).await;
+    assert_eq!(out["chat_id"], -100);
+    assert_eq!(out["text"], "maria (web): great news!");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let to_group: Vec<Value> = fake
+        .sent()
+        .into_iter()
+        .filter(|m| m["chat_id"] == -100)
+        .collect();
+    assert_eq!(
+        to_group.len(),
+        1,
+        "no echo of the mirrored message: {to_group:?}"
+    );
+}
+
+#[tokio::test]
+async fn in_webhook_mode_only_updates_with_the_secret_header_are_handled() {
+    let fake = FakeTelegram::start().await;
+    let url = fake.url.clone();
+    let app = TestApp::spawn_with(move |config| {
+        config.telegram_bot_token = Some(TOKEN.into());
+        config.telegram_api_url = url;
+        config.telegram_webhook_url = Some("https://crm.example.com/telegram/webhook".into());
+        config.telegram_webhook_secret = Some("hook-s3cret".into());
+    })
+    .await;
+    let deadline = Instant::now() + WAIT;
+    while fake.calls("setWebhook").is_empty() {
+        assert!(Instant::now() < deadline, "setWebhook was called");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let registered = &fake.calls("setWebhook")[0].0;
+    assert_eq!(
+        registered["url"],
+        "https://crm.example.com/telegram/webhook"
+    );
+    assert_eq!(registered["secret_token"], "hook-s3cret");
+    let update = json!({"update_id": 1, "message": {
+        "message_id": 1, "date": 1_700_000_000, "chat": private_chat(555),
+        "from": person(555), "text": "/help"
+    }});
+    let post = |secret: Option<&str>| {
+        let mut request = app.client.post(app.url("/telegram/webhook")).json(&update);
+        if let Some(secret) = secret {
+            request = request.header("X-Telegram-Bot-Api-Secret-Token", secret);
+        }
+        request.send()
+    };
+
+    assert_eq!(post(None).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        post(Some("guess")).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(fake.sent().is_empty(), "refused updates are not handled");
+    assert_eq!(
+        post(Some("hook-s3cret")).await.unwrap().status(),
+        StatusCode::OK
+    );
+
+    let reply = fake.nth_sent(1).await;
+    assert_eq!(reply["chat_id"], 555);
+    assert!(reply["text"].as_str().unwrap().starts_with("Commands:"));
+    assert!(
+        fake.calls("getUpdates").is_empty(),
+        "no polling in webhook mode"
+    );
+}
+
+#[tokio::test]
+async fn the_daily_digest_arrives_once_a_day_at_the_chosen_time() {
+    let fake = FakeTelegram::start().await;
+    let url = fake.url.clone();
+    let app = TestApp::spawn_with(move |config| {
+        config.telegram_bot_token = Some(TOKEN.into());
+        config.telegram_api_url = url;
+        config.reminder_poll_ms = 100;
+    })
+    .await;
+    let admin = app.admin_token().await;
+    let (_, maria_token) = app.user_with_role(&admin, "maria", "user").await;
+    link(&app, &fake, &maria_token, 555).await;
+    let bad = app
+        .put_json("/api/v1/me/digest", &maria_token, json!({"time": "8am"}))
+        .await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    let before = fake.sent().len();
+    let set = app
+        .put_json("/api/v1/me/digest", &maria_token, json!({"time": "00:00"}))
+        .await;
+    assert_eq!(set.status(), StatusCode::OK);
+    let digest = fake.nth_sent(before + 1).await;
+
+    assert_eq!(digest["chat_id"], 555);
+    let text = digest["text"].as_str().unwrap();
+    assert!(text.starts_with("Your day, "), "{text}");
+    assert!(text.contains("Nothing due"), "{text}");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(fake.sent().len(), before + 1, "once a day");
+    app.clock.advance(chrono::Duration::days(1));
+    fake.nth_sent(before + 2).await;
+}
