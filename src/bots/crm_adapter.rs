@@ -159,8 +159,42 @@ fn contact_of(c: contacts::Contact) -> Contact {
 
 /// Tasks are a separate service still being built; say so rather than
 /// pretend.
-fn tasks_unavailable() -> CrmError {
-    CrmError::Other("tasks are not available yet".into())
+impl DomainCrm {
+    /// A task in the bots' terms: the assignee's username, the client's name.
+    async fn task_summary(
+        &self,
+        task: crate::domain::tasks::task::Task,
+    ) -> Result<TaskSummary, CrmError> {
+        let assignee = match &task.assignee {
+            Some(id) => users::find_record(&self.ctx, id)
+                .await
+                .map_err(crm_error)?
+                .map(|r| r.user.username),
+            None => None,
+        };
+        let lead_name = match &task.lead {
+            Some(id) => leads::find(&self.ctx, id)
+                .await
+                .map_err(crm_error)?
+                .map(|l| l.company_name),
+            None => None,
+        };
+        let priority =
+            bots::command::Priority::from_word(task.priority.as_str()).unwrap_or_default();
+        Ok(TaskSummary {
+            id: task.id,
+            title: task.title,
+            assignee,
+            due: task.due_at,
+            priority,
+            state: if task.is_open {
+                bots::crm::TaskState::Open
+            } else {
+                bots::crm::TaskState::Done
+            },
+            lead_name,
+        })
+    }
 }
 
 impl Crm for DomainCrm {
@@ -427,22 +461,60 @@ impl Crm for DomainCrm {
         Ok(())
     }
 
-    async fn create_task(
-        &self,
-        chat: &ChatActor,
-        _input: NewTask,
-    ) -> Result<TaskSummary, CrmError> {
-        self.actor(chat)?;
-        Err(tasks_unavailable())
+    async fn create_task(&self, chat: &ChatActor, input: NewTask) -> Result<TaskSummary, CrmError> {
+        let actor = self.actor(chat)?;
+        let task = crate::domain::tasks::task::create(
+            &self.ctx,
+            actor,
+            crate::domain::tasks::task::NewTask {
+                title: input.title,
+                description: None,
+                task_type: "general".into(),
+                priority: Some(input.priority.as_str().to_string()),
+                status: None,
+                lead: input.lead_id,
+                assignee: input.assignee,
+                watchers: Vec::new(),
+                due_at: input.due,
+                estimate_minutes: None,
+                checklist: Vec::new(),
+            },
+        )
+        .await
+        .map_err(crm_error)?;
+        self.task_summary(task).await
     }
 
     async fn list_tasks(
         &self,
         chat: &ChatActor,
-        _filter: TaskFilter,
+        filter: TaskFilter,
     ) -> Result<Vec<TaskSummary>, CrmError> {
-        self.actor(chat)?;
-        Err(tasks_unavailable())
+        use crate::domain::tasks::queries;
+        let actor = self.actor(chat)?;
+        let assignee = match filter.assignee.as_deref() {
+            None => "me".to_string(),
+            Some(name) => users::find_by_username(&self.ctx, name)
+                .await
+                .map_err(crm_error)?
+                .map(|r| r.user.id)
+                .ok_or_else(|| CrmError::NotFound(format!("user @{name}")))?,
+        };
+        let query = queries::TaskFilter {
+            assignee: Some(assignee),
+            open_only: filter.status == bots::command::TaskStatusFilter::Open,
+            status: (filter.status == bots::command::TaskStatusFilter::Done)
+                .then(|| "done".to_string()),
+            ..Default::default()
+        };
+        let page = queries::list(&self.ctx, actor, &query, queries::TaskSort::Due, None, 20)
+            .await
+            .map_err(crm_error)?;
+        let mut out = Vec::with_capacity(page.items.len());
+        for task in page.items {
+            out.push(self.task_summary(task).await?);
+        }
+        Ok(out)
     }
 
     async fn due(

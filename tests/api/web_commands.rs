@@ -69,3 +69,46 @@ async fn a_slash_command_in_a_hub_room_is_answered_by_the_bot_in_the_room() {
         "{usage}"
     );
 }
+
+#[tokio::test]
+async fn a_task_made_by_slash_command_lands_in_the_tasks_service() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (maria, maria_token) = app.user_with_role(&admin, "maria", "user").await;
+    let room = group(&app, &admin, "ops", &[&maria]).await;
+    let mut ws = Client::connect(&app, &admin).await;
+    ws.subscribe(&room, None).await;
+
+    say(
+        &app,
+        &maria_token,
+        &room,
+        "/task \"Send the deck\" priority=high",
+    )
+    .await;
+    let answer = next_bot_message(&mut ws).await;
+    assert!(
+        answer["body"].as_str().unwrap().contains("Send the deck"),
+        "{answer}"
+    );
+    let tasks: Value = app
+        .get("/api/v1/tasks?assignee=me", &maria_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let task = &tasks["items"][0];
+    assert_eq!(
+        (task["title"].as_str(), task["priority"].as_str()),
+        (Some("Send the deck"), Some("high")),
+        "{tasks}"
+    );
+    assert_eq!(task["assignee"], maria.as_str());
+
+    say(&app, &maria_token, &room, "/tasks").await;
+    let listed = next_bot_message(&mut ws).await;
+    assert!(
+        listed["body"].as_str().unwrap().contains("Send the deck"),
+        "{listed}"
+    );
+}
