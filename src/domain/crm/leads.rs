@@ -258,22 +258,10 @@ pub(crate) fn sort_keys(
 ) -> Value {
     json!({
         "sort_created": id,
-        "sort_created_desc": invert_hex(id),
         "sort_updated": format!("{}|{id}", db_time(updated_at)),
         "sort_company": format!("{company_key}|{id}"),
         "sort_score": format!("{:03}|{id}", score.clamp(0, 999)),
     })
-}
-
-/// A hex id with each digit replaced by 15 minus it, so the ascending order
-/// of the result is the descending order of the id.
-pub(crate) fn invert_hex(id: &str) -> String {
-    id.chars()
-        .map(|c| match c.to_digit(16) {
-            Some(d) => std::char::from_digit(15 - d, 16).unwrap_or(c),
-            None => c,
-        })
-        .collect()
 }
 
 /// The words full-text search looks at: company, website and the lead's
@@ -306,7 +294,7 @@ const WRITE_LEAD: &str = "UPSERT type::record('lead', $lead.id) SET
     next_follow_up_at = IF $lead.next_follow_up_at THEN <datetime>$lead.next_follow_up_at ELSE NONE END,
     created_at = <datetime>$lead.created_at, updated_at = <datetime>$lead.updated_at,
     deleted_at = IF $lead.deleted_at THEN <datetime>$lead.deleted_at ELSE NONE END,
-    search_text = $lead.search_text, sort_created = $lead.sort_created, sort_created_desc = $lead.sort_created_desc, sort_updated = $lead.sort_updated, sort_company = $lead.sort_company,
+    search_text = $lead.search_text, sort_created = $lead.sort_created, sort_updated = $lead.sort_updated, sort_company = $lead.sort_company,
     sort_score = sort_score ?? $lead.sort_score";
 
 /// Adds the write of `lead` (all its fields, derived ones recomputed) to `tx`

@@ -227,9 +227,8 @@ pub async fn actor_timezone(ctx: &Ctx, actor: &Actor) -> DomainResult<chrono_tz:
         .unwrap_or(chrono_tz::UTC))
 }
 
-fn encode_cursor(lead: &Lead, sort: SortKey, newest_first: bool) -> String {
+fn encode_cursor(lead: &Lead, sort: SortKey) -> String {
     let key = match sort {
-        SortKey::Created if newest_first => super::leads::invert_hex(&lead.id),
         SortKey::Created => lead.id.clone(),
         SortKey::Updated => format!("{}|{}", db_time(lead.updated_at), lead.id),
         SortKey::Company => format!(
@@ -259,14 +258,8 @@ pub async fn list(
 ) -> DomainResult<LeadPage> {
     let (mut conds, mut vars) = conditions(ctx, actor, filter).await?;
     let limit = page.limit.clamp(1, 500);
-    // Newest first walks the inverted id forwards (see the migration).
-    let newest_first = page.sort == SortKey::Created && page.descending;
-    let field = if newest_first {
-        "sort_created_desc"
-    } else {
-        page.sort.field()
-    };
-    let (cmp, dir) = if page.descending && !newest_first {
+    let field = page.sort.field();
+    let (cmp, dir) = if page.descending {
         ("<", "DESC")
     } else {
         (">", "ASC")
@@ -276,7 +269,7 @@ pub async fn list(
     // index instead of sorting every match.
     let bound = match &page.after {
         Some(after) => decode_cursor(after)?,
-        None if page.descending && !newest_first => char::MAX.to_string(),
+        None if page.descending => char::MAX.to_string(),
         None => String::new(),
     };
     conds.push(format!("{field} {cmp} $after"));
@@ -288,11 +281,7 @@ pub async fn list(
     );
     let items: Vec<Lead> = ctx.store.run(&sql, Value::Object(vars)).await?.rows(0)?;
     let next_cursor = (items.len() == limit)
-        .then(|| {
-            items
-                .last()
-                .map(|l| encode_cursor(l, page.sort, newest_first))
-        })
+        .then(|| items.last().map(|l| encode_cursor(l, page.sort)))
         .flatten();
     Ok(LeadPage { items, next_cursor })
 }
