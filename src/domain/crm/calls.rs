@@ -117,11 +117,7 @@ pub async fn log(ctx: &Ctx, actor: &Actor, lead_id: &str, input: NewCall) -> Dom
     lead_after.last_contacted_at = Some(at).max(lead.last_contacted_at);
     if lead_after != lead {
         lead_after.updated_at = now;
-        let contacts = contacts::of_lead(ctx, &lead.id).await?;
-        let names: Vec<(String, Option<String>)> = contacts
-            .iter()
-            .map(|c| (c.name.clone(), c.email.clone()))
-            .collect();
+        let names = contacts::search_names_of(ctx, &lead.id).await?;
         leads::push_update(&mut tx, &lead, &lead_after, &names);
     }
     let mut out = Outgoing::new();

@@ -147,6 +147,22 @@ pub async fn of_lead(ctx: &Ctx, lead: &str) -> DomainResult<Vec<Contact>> {
         .rows(0)?)
 }
 
+/// What a lead's search text needs of its contacts: names and emails.
+pub(crate) fn search_names(contacts: &[Contact]) -> Vec<(String, Option<String>)> {
+    contacts
+        .iter()
+        .map(|c| (c.name.clone(), c.email.clone()))
+        .collect()
+}
+
+/// `search_names` of a stored lead's contacts.
+pub(crate) async fn search_names_of(
+    ctx: &Ctx,
+    lead: &str,
+) -> DomainResult<Vec<(String, Option<String>)>> {
+    Ok(search_names(&of_lead(ctx, lead).await?))
+}
+
 pub async fn list(ctx: &Ctx, actor: &Actor, lead_id: &str) -> DomainResult<Vec<Contact>> {
     let lead = load_visible(ctx, actor, lead_id, false).await?;
     of_lead(ctx, &lead.id).await

@@ -264,11 +264,7 @@ pub async fn log(
     );
     if lead_after != lead {
         lead_after.updated_at = now;
-        let contacts = contacts::of_lead(ctx, &lead.id).await?;
-        let names: Vec<(String, Option<String>)> = contacts
-            .iter()
-            .map(|c| (c.name.clone(), c.email.clone()))
-            .collect();
+        let names = contacts::search_names_of(ctx, &lead.id).await?;
         leads::push_update(&mut tx, &lead, &lead_after, &names);
         if lead_after.status != lead.status {
             let change = [FieldChange::new(

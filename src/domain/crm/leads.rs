@@ -614,11 +614,7 @@ pub(crate) async fn save_changes(
     }
     let now = ctx.now();
     after.updated_at = now;
-    let contacts = contacts::of_lead(ctx, &after.id).await?;
-    let names: Vec<(String, Option<String>)> = contacts
-        .iter()
-        .map(|c| (c.name.clone(), c.email.clone()))
-        .collect();
+    let names = contacts::search_names_of(ctx, &after.id).await?;
     let mut tx = Transaction::new();
     push_update(&mut tx, before, &after, &names);
     if after.owner != before.owner {
@@ -725,11 +721,7 @@ async fn set_deleted(
     let mut after = before.clone();
     after.deleted_at = deleted_at;
     after.updated_at = now;
-    let contacts = contacts::of_lead(ctx, &after.id).await?;
-    let names: Vec<(String, Option<String>)> = contacts
-        .iter()
-        .map(|c| (c.name.clone(), c.email.clone()))
-        .collect();
+    let names = contacts::search_names_of(ctx, &after.id).await?;
     let mut tx = Transaction::new();
     push_update(&mut tx, &before, &after, &names);
     let changes = [FieldChange::new(
