@@ -9,6 +9,7 @@ pub mod bench;
 pub mod bots;
 pub mod config;
 pub mod domain;
+pub mod fuzzing;
 pub mod http;
 pub mod rate_limit;
 pub mod realtime;

@@ -45,6 +45,7 @@ pub mod command;
 pub mod crm;
 pub mod dates;
 pub mod engine;
+pub mod fuzzing;
 pub mod intent;
 pub mod lexer;
 pub mod parse;

@@ -248,3 +248,30 @@ fn an_oversized_message_is_refused_without_echoing_it() {
         Err(e) => assert!(e.to_string().len() < 200, "{e}"),
     }
 }
+
+#[test]
+fn the_fuzz_seed_corpus_and_generated_inputs_keep_the_fuzz_target_invariants() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/parse_command");
+    let mut seeds: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.expect("corpus entry").path())
+        .collect();
+    seeds.sort();
+    assert!(seeds.len() >= 3, "a seed corpus of a few files");
+    for seed in &seeds {
+        bots::fuzzing::exercise_message(&std::fs::read(seed).expect("corpus file"));
+    }
+    // The target's own input shape: a byte choosing zone and moment, then text.
+    let mut rng = Rng(0xF0_22ED);
+    for _ in 0..500 {
+        let mut input = vec![(rng.next() % 256) as u8];
+        for _ in 0..rng.below(10) {
+            input.extend_from_slice(FRAGMENTS[rng.below(FRAGMENTS.len())].as_bytes());
+            input.push(b' ');
+        }
+        if rng.below(8) == 0 {
+            input.push(0xC3);
+        }
+        bots::fuzzing::exercise_message(&input);
+    }
+}

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use poem::web::websocket::{CloseCode, Message as WsMessage, WebSocketStream};
-use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::frames::{binary_frame_error, decode_client_frame, ClientFrame};
 use super::hub::Outbound;
 use crate::domain::actor::Actor;
 use crate::domain::chat::messages::{self, NewMessage};
@@ -31,36 +31,6 @@ pub const CLOSE_TOO_SLOW: u16 = 4008;
 pub const CLOSE_SIGNED_OUT: u16 = 4001;
 /// Rooms one connection may follow at once.
 const MAX_ROOMS_FOLLOWED: usize = 500;
-
-/// What a client may send.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum ClientFrame {
-    Subscribe {
-        room: String,
-        /// Resume: everything after this sequence number. Absent: from now.
-        after_seq: Option<i64>,
-    },
-    Unsubscribe {
-        room: String,
-    },
-    Send {
-        client_id: Option<String>,
-        room: String,
-        body: String,
-        reply_to: Option<String>,
-        idempotency_key: Option<String>,
-    },
-    Typing {
-        room: String,
-    },
-    Presence {
-        status: String,
-    },
-    Ping {
-        client_id: Option<String>,
-    },
-}
 
 /// Why the loop ended, for the close frame.
 enum End {
@@ -109,7 +79,10 @@ pub async fn run(socket: WebSocketStream, state: Arc<AppState>, actor: Actor) {
         tokio::select! {
             incoming = stream.next() => match incoming {
                 Some(Ok(WsMessage::Text(text))) => connection.handle_text(&text).await,
-                Some(Ok(WsMessage::Binary(_))) => connection.push(error_frame(None, "invalid", "send JSON text frames")),
+                Some(Ok(WsMessage::Binary(_))) => {
+                    let e = binary_frame_error();
+                    connection.push(error_frame(None, e.code, &e.message));
+                }
                 Some(Ok(WsMessage::Close(_))) | None => break End::ClientClosed,
                 Some(Ok(_)) => {}
                 Some(Err(e)) => {
@@ -213,11 +186,10 @@ impl Connection<'_> {
     }
 
     async fn handle_text(&mut self, text: &str) {
-        let frame: ClientFrame = match serde_json::from_str(text) {
+        let frame = match decode_client_frame(text) {
             Ok(f) => f,
             Err(e) => {
-                let reason: String = e.to_string().chars().take(200).collect();
-                self.push(error_frame(None, "invalid", &reason));
+                self.push(error_frame(None, e.code, &e.message));
                 return;
             }
         };

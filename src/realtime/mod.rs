@@ -9,6 +9,7 @@
 //! another instance costs a query, never a gap or a duplicate.
 
 pub mod connection;
+pub mod frames;
 pub mod hub;
 pub mod live;
 

@@ -16,6 +16,7 @@ mod followups;
 mod import_export;
 mod leads;
 mod openapi;
+mod openapi_property;
 mod rbac;
 mod reminders;
 mod roles;

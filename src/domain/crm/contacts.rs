@@ -40,7 +40,7 @@ pub struct NewContact {
 
 /// A contact's fields, validated, not yet tied to a lead.
 #[derive(Debug, Clone)]
-pub(crate) struct PreparedContact {
+pub struct PreparedContact {
     pub name: String,
     pub position: Option<String>,
     pub phone: Option<String>,
@@ -64,7 +64,7 @@ impl PreparedContact {
     }
 }
 
-pub(crate) fn prepare(input: NewContact, country: Option<&str>) -> DomainResult<PreparedContact> {
+pub fn prepare(input: NewContact, country: Option<&str>) -> DomainResult<PreparedContact> {
     let name = input.name.split_whitespace().collect::<Vec<_>>().join(" ");
     if name.is_empty() || name.chars().count() > 120 {
         return Err(DomainError::invalid("name", "must be 1 to 120 characters"));

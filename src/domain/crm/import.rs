@@ -5,6 +5,8 @@
 //! re-running the same file changes nothing.
 
 use std::collections::{BTreeMap, HashMap};
+
+pub use super::import_rows::{map_headers, FIELDS};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::Serialize;
@@ -12,8 +14,9 @@ use serde_json::json;
 use tokio::io::AsyncRead;
 use tokio::sync::mpsc;
 
-use super::contacts::{self, Contact, NewContact};
-use super::leads::{self, Lead, LeadLookups, LeadPatch, NewLead, Scope};
+use super::contacts::{self, Contact};
+use super::import_rows::{self, Line, ParsedRow, RowFields};
+use super::leads::{self, Lead, LeadDraft, LeadLookups, LeadPatch, Scope};
 use super::normalize::{company_key, parse_website};
 use super::outgoing::Outgoing;
 use super::{pipeline, settings};
@@ -24,173 +27,6 @@ use crate::domain::events::{Audience, Event};
 use crate::domain::permissions::Permission;
 use crate::domain::Ctx;
 use crate::store::Transaction;
-
-/// The fields a column can fill.
-pub const FIELDS: &[&str] = &[
-    "company_name",
-    "website",
-    "industry",
-    "status",
-    "country",
-    "state",
-    "timezone",
-    "owner",
-    "source",
-    "tags",
-    "contact_name",
-    "contact_first_name",
-    "contact_last_name",
-    "contact_position",
-    "contact_email",
-    "contact_phone",
-    "contact_linkedin",
-];
-
-/// Common spellings of each field in exported spreadsheets.
-const SYNONYMS: &[(&str, &[&str])] = &[
-    (
-        "company_name",
-        &[
-            "company",
-            "company name",
-            "organization",
-            "organisation",
-            "account",
-            "account name",
-            "business",
-            "business name",
-            "lead",
-            "lead name",
-        ],
-    ),
-    (
-        "website",
-        &[
-            "url",
-            "web",
-            "site",
-            "web site",
-            "domain",
-            "homepage",
-            "website url",
-        ],
-    ),
-    ("industry", &["sector", "vertical"]),
-    ("status", &["stage", "lead status", "pipeline stage"]),
-    ("country", &["country code", "nation"]),
-    (
-        "state",
-        &["region", "province", "state code", "subdivision"],
-    ),
-    ("timezone", &["tz", "time zone"]),
-    (
-        "owner",
-        &[
-            "assigned to",
-            "assignee",
-            "rep",
-            "sales rep",
-            "account owner",
-            "lead owner",
-        ],
-    ),
-    ("source", &["lead source", "channel", "origin"]),
-    ("tags", &["tag", "labels", "label"]),
-    (
-        "contact_name",
-        &["name", "contact", "full name", "contact person", "person"],
-    ),
-    (
-        "contact_first_name",
-        &["first name", "firstname", "given name"],
-    ),
-    (
-        "contact_last_name",
-        &["last name", "lastname", "surname", "family name"],
-    ),
-    (
-        "contact_position",
-        &["title", "job title", "position", "role"],
-    ),
-    (
-        "contact_email",
-        &["email", "e mail", "email address", "mail"],
-    ),
-    (
-        "contact_phone",
-        &[
-            "phone",
-            "telephone",
-            "tel",
-            "mobile",
-            "phone number",
-            "cell",
-        ],
-    ),
-    (
-        "contact_linkedin",
-        &["linkedin", "linkedin url", "linkedin profile"],
-    ),
-];
-
-fn normalise_header(h: &str) -> String {
-    h.trim()
-        .trim_start_matches('\u{feff}')
-        .to_lowercase()
-        .chars()
-        .map(|c| if c.is_alphanumeric() { c } else { ' ' })
-        .collect::<String>()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// Maps header positions to fields: explicit mappings (header -> field)
-/// first, then exact field names, then synonyms.
-pub fn map_headers(
-    headers: &[String],
-    explicit: &BTreeMap<String, String>,
-) -> DomainResult<BTreeMap<usize, &'static str>> {
-    let mut mapping = BTreeMap::new();
-    let explicit: BTreeMap<String, String> = explicit
-        .iter()
-        .map(|(h, f)| (normalise_header(h), f.trim().to_string()))
-        .collect();
-    if let Some((header, _)) = explicit
-        .iter()
-        .find(|(_, f)| !f.is_empty() && !FIELDS.contains(&f.as_str()))
-    {
-        return Err(DomainError::invalid(
-            "mapping",
-            format!("column `{header}` maps to an unknown field"),
-        ));
-    }
-    for (i, header) in headers.iter().enumerate() {
-        let h = normalise_header(header);
-        let field = if let Some(f) = explicit.get(&h) {
-            FIELDS.iter().find(|x| **x == f.as_str()).copied()
-        } else if let Some(f) = FIELDS.iter().find(|f| normalise_header(f) == h) {
-            Some(*f)
-        } else {
-            SYNONYMS
-                .iter()
-                .find(|(_, names)| names.contains(&h.as_str()))
-                .map(|(f, _)| *f)
-        };
-        if let Some(f) = field {
-            if !mapping.values().any(|v| *v == f) {
-                mapping.insert(i, f);
-            }
-        }
-    }
-    if !mapping.values().any(|f| *f == "company_name") {
-        return Err(DomainError::invalid(
-            "mapping",
-            "no column maps to company_name",
-        ));
-    }
-    Ok(mapping)
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -250,12 +86,6 @@ pub struct ImportReport {
 
 const MAX_REPORTED_ERRORS: usize = 1000;
 const BATCH_ROWS: usize = 250;
-
-/// One data line of the file.
-struct Line {
-    number: usize,
-    cells: Result<Vec<String>, String>,
-}
 
 /// Lookups answered from memory for the whole file.
 struct CachedLookups {
@@ -344,60 +174,6 @@ impl LeadLookups for CachedLookups {
     }
 }
 
-/// A row read into fields.
-struct RowFields(HashMap<&'static str, String>);
-
-impl RowFields {
-    fn get(&self, field: &str) -> Option<String> {
-        self.0
-            .get(field)
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-    }
-
-    fn contact(&self) -> Option<NewContact> {
-        let name = self.get("contact_name").or_else(|| {
-            let joined = [
-                self.get("contact_first_name"),
-                self.get("contact_last_name"),
-            ]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" ");
-            (!joined.is_empty()).then_some(joined)
-        });
-        let email = self.get("contact_email");
-        let name = name.or_else(|| email.clone())?;
-        Some(NewContact {
-            name,
-            position: self.get("contact_position"),
-            phone: self.get("contact_phone"),
-            email,
-            linkedin: self.get("contact_linkedin"),
-        })
-    }
-
-    fn lead(&self) -> NewLead {
-        NewLead {
-            company_name: self.get("company_name").unwrap_or_default(),
-            website: self.get("website"),
-            industry: self.get("industry"),
-            status: self.get("status"),
-            country: self.get("country"),
-            state: self.get("state"),
-            timezone: self.get("timezone"),
-            owner: self.get("owner"),
-            source: self.get("source"),
-            tags: self
-                .get("tags")
-                .map(|t| t.split([';', ',', '|']).map(str::to_string).collect())
-                .unwrap_or_default(),
-            contacts: self.contact().into_iter().collect(),
-        }
-    }
-}
-
 /// Where leads met earlier in this import (or already stored) are, by each
 /// key duplicates are matched on.
 #[derive(Default)]
@@ -445,34 +221,15 @@ pub async fn import_csv(
     let (line_tx, line_rx) = mpsc::channel::<Line>(BATCH_ROWS * 2);
     let reader = tokio::task::spawn_blocking(move || {
         let bridge = tokio_util::io::SyncIoBridge::new(input);
-        let mut csv = csv::ReaderBuilder::new()
-            .flexible(true)
-            .trim(csv::Trim::All)
-            .from_reader(bridge);
-        let headers = csv
-            .headers()
-            .map(|h| h.iter().map(str::to_string).collect::<Vec<_>>())
-            .map_err(|_| "the first line must be a CSV header".to_string());
-        let ok = headers.is_ok();
-        let _ = header_tx.send(headers);
-        if !ok {
-            return;
-        }
-        for (i, record) in csv.records().enumerate() {
-            let line = Line {
-                number: i + 2,
-                cells: record
-                    .map(|r| r.iter().map(str::to_string).collect())
-                    .map_err(|e| {
-                        // The csv crate's messages name byte offsets; the line is
-                        // enough for the person fixing the file.
-                        if matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) {
-                            "the line is not valid UTF-8".to_string()
-                        } else {
-                            "the line cannot be read as CSV".to_string()
-                        }
-                    }),
-            };
+        let (headers, lines) = match import_rows::read_csv(bridge) {
+            Ok(read) => read,
+            Err(reason) => {
+                let _ = header_tx.send(Err(reason));
+                return;
+            }
+        };
+        let _ = header_tx.send(Ok(headers));
+        for line in lines {
             if line_tx.blocking_send(line).is_err() {
                 return;
             }
@@ -695,38 +452,40 @@ async fn run_batch(
     lines: Vec<Line>,
     report: &mut ImportReport,
 ) -> DomainResult<()> {
-    let mut rows: Vec<(usize, RowFields)> = Vec::with_capacity(lines.len());
+    let mut rows: Vec<(usize, RowFields, DomainResult<LeadDraft>)> = Vec::with_capacity(lines.len());
     for line in lines {
         report.rows += 1;
-        match line.cells {
-            Ok(cells) => {
-                let fields = mapping
-                    .iter()
-                    .filter_map(|(i, f)| cells.get(*i).map(|v| (*f, v.clone())))
-                    .collect();
-                rows.push((line.number, RowFields(fields)));
-            }
-            Err(reason) => fail(report, line.number, None, reason),
+        match import_rows::parse_line(mapping, line) {
+            ParsedRow::Read {
+                number,
+                fields,
+                draft,
+            } => rows.push((number, fields, draft)),
+            ParsedRow::Unreadable { number, reason } => fail(report, number, None, reason),
         }
     }
-    preload_existing(ctx, &rows, known).await?;
+    preload_existing(ctx, rows.iter().map(|(_, fields, _)| fields), known).await?;
 
     let mut outcomes: Vec<(usize, Outcome)> = Vec::with_capacity(rows.len());
-    for (number, row) in rows {
-        let new = row.lead();
-        let domain = new
-            .website
-            .as_deref()
-            .and_then(|w| parse_website(w).ok())
+    for (number, row, draft) in rows {
+        // Duplicates are matched on the raw row, so a row that only
+        // repeats a known lead is skipped or merged even when it would not
+        // pass as a new one.
+        let domain = row
+            .get("website")
+            .and_then(|w| parse_website(&w).ok())
             .map(|(_, d)| d);
-        let company = company_key(&new.company_name);
+        let company = company_key(&row.get("company_name").unwrap_or_default());
         let email = row.get("contact_email").map(|e| e.to_lowercase());
         let existing = match options.policy {
             DuplicatePolicy::Create => None,
             _ => known.find(domain.as_deref(), &company, email.as_deref()),
         };
         let outcome = match existing {
-            None => match leads::prepare(ctx, actor, new, lookups).await {
+            None => match match draft {
+                Ok(draft) => leads::prepare_draft(ctx, actor, draft, lookups).await,
+                Err(e) => Err(e),
+            } {
                 Ok(prepared) => {
                     let email = prepared.contacts.first().and_then(|c| c.email.clone());
                     known.remember(
@@ -846,13 +605,13 @@ async fn search_names(
 /// Loads the stored leads that rows of this batch may duplicate.
 async fn preload_existing(
     ctx: &Ctx,
-    rows: &[(usize, RowFields)],
+    rows: impl Iterator<Item = &RowFields>,
     known: &mut KnownLeads,
 ) -> DomainResult<()> {
     let mut domains = Vec::new();
     let mut companies = Vec::new();
     let mut emails = Vec::new();
-    for (_, row) in rows {
+    for row in rows {
         if let Some((_, d)) = row.get("website").and_then(|w| parse_website(&w).ok()) {
             domains.push(d);
         }
@@ -1026,46 +785,4 @@ fn row_error(
         other => (None, other.to_string()),
     };
     fail(report, row, column, reason);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn common_header_spellings_map_to_fields() {
-        let headers: Vec<String> = [
-            "Company",
-            "Web Site",
-            "E-Mail",
-            "First Name",
-            "Last Name",
-            "Job Title",
-            "Mystery",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        let m = map_headers(&headers, &BTreeMap::new()).unwrap();
-        assert_eq!(m[&0], "company_name");
-        assert_eq!(m[&1], "website");
-        assert_eq!(m[&2], "contact_email");
-        assert_eq!(m[&3], "contact_first_name");
-        assert_eq!(m[&4], "contact_last_name");
-        assert_eq!(m[&5], "contact_position");
-        assert!(!m.contains_key(&6));
-    }
-
-    #[test]
-    fn explicit_mapping_wins_and_company_is_required() {
-        let headers: Vec<String> = ["Firma", "Notes"].iter().map(|s| s.to_string()).collect();
-        assert!(map_headers(&headers, &BTreeMap::new()).is_err());
-        let explicit = BTreeMap::from([("Firma".to_string(), "company_name".to_string())]);
-        assert_eq!(
-            map_headers(&headers, &explicit).unwrap()[&0],
-            "company_name"
-        );
-        let wrong = BTreeMap::from([("Firma".to_string(), "shoe_size".to_string())]);
-        assert!(map_headers(&headers, &wrong).is_err());
-    }
 }

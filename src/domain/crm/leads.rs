@@ -404,14 +404,28 @@ impl LeadLookups for LiveLookups<'_> {
     }
 }
 
-/// Checks a new lead without writing it: the import's dry run uses this too.
-pub(crate) async fn prepare(
-    ctx: &Ctx,
-    actor: &Actor,
-    input: NewLead,
-    lookups: &impl LeadLookups,
-) -> DomainResult<PreparedLead> {
-    actor.require(Permission::LeadsWrite)?;
+/// A new lead's own fields checked and normalised: everything about it
+/// that needs no database. Status and owner stay as given; the pipeline and
+/// the user table decide on them in `prepare_draft`.
+#[derive(Debug, Clone)]
+pub struct LeadDraft {
+    pub company_name: String,
+    pub website: Option<String>,
+    pub domain: Option<String>,
+    pub industry: Option<String>,
+    pub status: Option<String>,
+    pub country: Option<String>,
+    pub state: Option<String>,
+    pub timezone: Option<String>,
+    pub owner: Option<String>,
+    pub source: Option<String>,
+    pub tags: Vec<String>,
+    pub contacts: Vec<contacts::PreparedContact>,
+}
+
+/// Checks and normalises a new lead's fields without any lookup, so the
+/// import can run it on every row of a file (and a fuzzer on any input).
+pub fn draft(input: NewLead) -> DomainResult<LeadDraft> {
     let company_name = parse_company_name(&input.company_name)?;
     let (website, domain) = match input
         .website
@@ -425,15 +439,54 @@ pub(crate) async fn prepare(
         }
         None => (None, None),
     };
-    let status = lookups
-        .status(input.status.as_deref().unwrap_or(pipeline::INITIAL_STATUS))
-        .await?;
     let (country, state, timezone) = place(
         input.country.as_deref(),
         input.state.as_deref(),
         input.timezone.as_deref(),
     )?;
-    let owner = match input
+    let mut prepared_contacts = Vec::with_capacity(input.contacts.len());
+    for c in input.contacts {
+        prepared_contacts.push(contacts::prepare(c, country.as_deref())?);
+    }
+    Ok(LeadDraft {
+        company_name,
+        website,
+        domain,
+        industry: optional_text(input.industry.as_deref(), "industry", 100)?,
+        status: input.status,
+        country,
+        state,
+        timezone,
+        owner: input.owner,
+        source: optional_text(input.source.as_deref(), "source", 100)?,
+        tags: parse_tags(&input.tags)?,
+        contacts: prepared_contacts,
+    })
+}
+
+/// Checks a new lead without writing it: the import's dry run uses this too.
+pub(crate) async fn prepare(
+    ctx: &Ctx,
+    actor: &Actor,
+    input: NewLead,
+    lookups: &impl LeadLookups,
+) -> DomainResult<PreparedLead> {
+    actor.require(Permission::LeadsWrite)?;
+    prepare_draft(ctx, actor, draft(input)?, lookups).await
+}
+
+/// Resolves a draft's status and owner and gives it an id.
+pub(crate) async fn prepare_draft(
+    ctx: &Ctx,
+    actor: &Actor,
+    draft: LeadDraft,
+    lookups: &impl LeadLookups,
+) -> DomainResult<PreparedLead> {
+    actor.require(Permission::LeadsWrite)?;
+    let status = lookups
+        .status(draft.status.as_deref().unwrap_or(pipeline::INITIAL_STATUS))
+        .await?;
+    let owner = match draft
         .owner
         .as_deref()
         .map(str::trim)
@@ -446,27 +499,23 @@ pub(crate) async fn prepare(
             }
             id
         }
-        None => lookups.default_owner(actor, country.as_deref()).await?,
+        None => lookups.default_owner(actor, draft.country.as_deref()).await?,
     };
-    let mut prepared_contacts = Vec::with_capacity(input.contacts.len());
-    for c in input.contacts {
-        prepared_contacts.push(contacts::prepare(c, country.as_deref())?);
-    }
     let now = ctx.now();
     let lead = Lead {
         id: tokens::new_id(),
-        company_name,
-        website,
-        domain,
-        industry: optional_text(input.industry.as_deref(), "industry", 100)?,
+        company_name: draft.company_name,
+        website: draft.website,
+        domain: draft.domain,
+        industry: draft.industry,
         status,
-        country,
-        state,
-        timezone,
+        country: draft.country,
+        state: draft.state,
+        timezone: draft.timezone,
         owner: Some(owner),
         created_by: actor.user_id.clone(),
-        source: optional_text(input.source.as_deref(), "source", 100)?,
-        tags: parse_tags(&input.tags)?,
+        source: draft.source,
+        tags: draft.tags,
         score: 0,
         last_contacted_at: None,
         next_follow_up_at: None,
@@ -476,7 +525,7 @@ pub(crate) async fn prepare(
     };
     Ok(PreparedLead {
         lead,
-        contacts: prepared_contacts,
+        contacts: draft.contacts,
     })
 }
 

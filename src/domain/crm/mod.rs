@@ -6,6 +6,7 @@ pub mod contacts;
 pub mod export;
 pub mod followups;
 pub mod import;
+pub mod import_rows;
 pub mod leads;
 pub mod normalize;
 pub(crate) mod outgoing;
