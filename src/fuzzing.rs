@@ -243,7 +243,9 @@ mod tests {
     ];
 
     fn generated_frame(rng: &mut Rng) -> Vec<u8> {
-        let parts: Vec<&str> = (0..(rng.next() % 6)).map(|_| rng.pick(FRAME_PARTS)).collect();
+        let parts: Vec<&str> = (0..(rng.next() % 6))
+            .map(|_| rng.pick(FRAME_PARTS))
+            .collect();
         let mut text = format!("{{{}}}", parts.join(","));
         match rng.next() % 6 {
             0 => {

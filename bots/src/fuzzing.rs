@@ -54,7 +54,11 @@ pub fn exercise_message(data: &[u8]) {
     }
     let intent = detect_intent(text, &ctx);
     let proposal = format!("{:?}", intent.proposal(zone));
-    assert!(proposal.len() <= limit, "proposal of {} bytes", proposal.len());
+    assert!(
+        proposal.len() <= limit,
+        "proposal of {} bytes",
+        proposal.len()
+    );
     let _ = dates::parse_when(text, &ctx);
     let _ = dates::parse_duration(text);
 }

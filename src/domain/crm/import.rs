@@ -5,8 +5,6 @@
 //! re-running the same file changes nothing.
 
 use std::collections::{BTreeMap, HashMap};
-
-pub use super::import_rows::{map_headers, FIELDS};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::Serialize;
@@ -27,6 +25,8 @@ use crate::domain::events::{Audience, Event};
 use crate::domain::permissions::Permission;
 use crate::domain::Ctx;
 use crate::store::Transaction;
+
+pub use super::import_rows::{map_headers, FIELDS};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -452,7 +452,8 @@ async fn run_batch(
     lines: Vec<Line>,
     report: &mut ImportReport,
 ) -> DomainResult<()> {
-    let mut rows: Vec<(usize, RowFields, DomainResult<LeadDraft>)> = Vec::with_capacity(lines.len());
+    let mut rows: Vec<(usize, RowFields, DomainResult<LeadDraft>)> =
+        Vec::with_capacity(lines.len());
     for line in lines {
         report.rows += 1;
         match import_rows::parse_line(mapping, line) {

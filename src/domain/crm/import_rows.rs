@@ -354,7 +354,8 @@ pub fn parse_csv(
     explicit: &BTreeMap<String, String>,
     max_rows: usize,
 ) -> DomainResult<ParsedFile> {
-    let (headers, lines) = read_csv(input).map_err(|reason| DomainError::invalid("file", reason))?;
+    let (headers, lines) =
+        read_csv(input).map_err(|reason| DomainError::invalid("file", reason))?;
     let mapping = map_headers(&headers, explicit)?;
     let rows = lines
         .take(max_rows)

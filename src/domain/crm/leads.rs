@@ -499,7 +499,11 @@ pub(crate) async fn prepare_draft(
             }
             id
         }
-        None => lookups.default_owner(actor, draft.country.as_deref()).await?,
+        None => {
+            lookups
+                .default_owner(actor, draft.country.as_deref())
+                .await?
+        }
     };
     let now = ctx.now();
     let lead = Lead {
