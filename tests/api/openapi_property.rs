@@ -552,7 +552,7 @@ async fn every_operation_answers_invalid_input_with_a_json_4xx_and_never_a_5xx()
     let operations = operations(&spec);
     assert!(operations.len() > 100, "{} operations", operations.len());
 
-    let mut rng = Rng(0x0A11_0F_BAD_1D_u64);
+    let mut rng = Rng(0x0A11_0F0B_AD1D_0001);
     let mut failures = Vec::new();
     let mut sent = 0;
     let mut covered = BTreeSet::new();
