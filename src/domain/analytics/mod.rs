@@ -16,6 +16,10 @@
 //!   is start (or creation) to done; on-time rate counts tasks with a due
 //!   date only.
 
+mod workload;
+
+pub use workload::{workload, StatusCount, Workload};
+
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use serde_json::{json, Value};

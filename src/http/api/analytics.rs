@@ -77,6 +77,22 @@ struct TaskReportView {
 }
 
 #[derive(Object)]
+struct StatusCountView {
+    status: String,
+    count: u64,
+}
+
+#[derive(Object)]
+struct WorkloadView {
+    /// Absent for unassigned work.
+    assignee: Option<String>,
+    open: u64,
+    /// Open with a due date already past.
+    overdue: u64,
+    by_status: Vec<StatusCountView>,
+}
+
+#[derive(Object)]
 struct AuthorCountView {
     user: String,
     messages: u64,
@@ -240,5 +256,33 @@ impl AnalyticsApi {
                 })
                 .collect(),
         }))
+    }
+
+    /// Open tasks per assignee right now, by status, with how many are
+    /// overdue; most loaded first.
+    #[oai(path = "/analytics/workload", method = "get")]
+    async fn workload(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+    ) -> ApiResult<Json<Vec<WorkloadView>>> {
+        let rows = analytics::workload(&state.ctx, auth.actor()).await?;
+        Ok(Json(
+            rows.into_iter()
+                .map(|w| WorkloadView {
+                    assignee: w.assignee,
+                    open: w.open,
+                    overdue: w.overdue,
+                    by_status: w
+                        .by_status
+                        .into_iter()
+                        .map(|s| StatusCountView {
+                            status: s.status,
+                            count: s.count,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        ))
     }
 }
