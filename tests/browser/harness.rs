@@ -9,6 +9,7 @@ use std::time::Duration;
 use ea_crm::app::App;
 use ea_crm::config::Config;
 use ea_crm::domain::clock::ManualClock;
+use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
@@ -241,6 +242,97 @@ impl Browser {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!("`{css}` never held `{want}`; last text: {last}");
+    }
+
+    /// Waits until the element's text, trimmed, is exactly `want`.
+    pub async fn wait_exact(&self, css: &str, want: &str) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        let mut last = String::new();
+        while tokio::time::Instant::now() < deadline {
+            if let Ok(e) = self.client.find(Locator::Css(css)).await {
+                last = e.text().await.unwrap_or_default();
+                if last.trim() == want {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("`{css}` never read `{want}`; last text: {last}");
+    }
+
+    /// Whether an element matching `css` appears within `within`.
+    pub async fn appears(&self, css: &str, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        while tokio::time::Instant::now() < deadline {
+            if self.client.find(Locator::Css(css)).await.is_ok() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    }
+
+    /// Fires the HTML5 drag-and-drop events (dragstart, dragenter,
+    /// dragover, drop, dragend) from `from` onto `to` inside the page, with
+    /// one shared DataTransfer, as a browser does during a drag.
+    pub async fn html5_drag(&self, from: &str, to: &str) {
+        self.find(from).await;
+        self.find(to).await;
+        self.client
+            .execute(
+                "const src = document.querySelector(arguments[0]);
+                 const dst = document.querySelector(arguments[1]);
+                 const dataTransfer = new DataTransfer();
+                 const fire = (el, type) => el.dispatchEvent(
+                     new DragEvent(type, { bubbles: true, cancelable: true, dataTransfer }));
+                 fire(src, 'dragstart');
+                 fire(dst, 'dragenter');
+                 fire(dst, 'dragover');
+                 fire(dst, 'drop');
+                 fire(src, 'dragend');",
+                vec![json!(from), json!(to)],
+            )
+            .await
+            .unwrap();
+    }
+
+    /// Presses on `from`, moves onto `to` in steps and releases: a real
+    /// pointer drag through WebDriver actions.
+    pub async fn drag(&self, from: &str, to: &str) {
+        let source = self.find(from).await;
+        let target = self.find(to).await;
+        let mut mouse = MouseActions::new("mouse".into())
+            .then(PointerAction::MoveToElement {
+                element: source,
+                duration: None,
+                x: 0,
+                y: 0,
+            })
+            .then(PointerAction::Down {
+                button: MOUSE_BUTTON_LEFT,
+            });
+        for (x, y) in [(5, 5), (20, 10)] {
+            mouse = mouse.then(PointerAction::MoveBy {
+                duration: Some(Duration::from_millis(100)),
+                x,
+                y,
+            });
+        }
+        let mouse = mouse
+            .then(PointerAction::MoveToElement {
+                element: target,
+                duration: Some(Duration::from_millis(300)),
+                x: 0,
+                y: 0,
+            })
+            .then(PointerAction::Pause {
+                duration: Duration::from_millis(100),
+            })
+            .then(PointerAction::Up {
+                button: MOUSE_BUTTON_LEFT,
+            });
+        self.client.perform_actions(mouse).await.unwrap();
+        self.client.release_actions().await.ok();
     }
 
     pub async fn login(&self, panel: &Panel, username: &str, password: &str) {

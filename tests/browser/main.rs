@@ -3,6 +3,7 @@
 //! Chromium or chromedriver is not installed.
 
 mod harness;
+mod tasks;
 
 use harness::{Panel, ADMIN_PASSWORD};
 
