@@ -6,7 +6,7 @@ import { leadsPage, leadPage } from './leads.js';
 import { importPage } from './import.js';
 import { chatPage, hub } from './chat.js';
 import { adminPage } from './admin.js';
-import { tasksPage } from './tasks.js';
+import { tasksPage, myTasks } from './tasks.js';
 import { analyticsPage } from './dashboards.js';
 
 const main = document.getElementById('main');
@@ -130,6 +130,7 @@ async function dashboard(root) {
       root.append(ul);
     }
   }
+  if (can('tasks.read')) await myTasks(root);
   if (can('chat.use')) {
     const notes = await get('/notifications?unread=true');
     const list = (Array.isArray(notes) ? notes : notes.items || []).filter((n) => !n.read_at);

@@ -165,7 +165,7 @@ export async function taskPage(root, id) {
     const rows = await get('/tasks/' + task.id + '/history');
     const tbody = el('tbody');
     for (const r of rows) {
-      tbody.append(el('tr', {}, el('td', { text: fmtDate(r.at) }), el('td', { text: r.actor_name || r.channel }),
+      tbody.append(el('tr', {}, el('td', { class: 'nowrap', text: fmtDate(r.at) }), el('td', { text: r.actor_name || r.channel }),
         el('td', { text: r.action }), el('td', { text: r.field || '' }),
         el('td', { text: shown(r.field, r.old) }), el('td', { text: shown(r.field, r.new) })));
     }
@@ -257,7 +257,7 @@ function shown(fieldName, json) {
   } catch (_) {
     return json;
   }
-  if (v === null) return '—';
+  if (v === null || (Array.isArray(v) && !v.length)) return '—';
   if ((fieldName === 'assignee' || fieldName === 'created_by') && typeof v === 'string') return '@' + lookups.userName(v);
   if (fieldName === 'watchers' && Array.isArray(v)) return v.map((w) => '@' + lookups.userName(w)).join(', ');
   if (fieldName === 'status' && typeof v === 'string') return lookups.statusName(v);

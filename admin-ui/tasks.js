@@ -206,7 +206,14 @@ async function renderBoard(box, params) {
     });
     board.append(column);
   }
+  // A re-render (after a move, or someone else's) keeps keyboard focus on
+  // the same card.
+  const focused = document.activeElement && document.activeElement.closest && document.activeElement.closest('.task-card');
   clear(box).append(board);
+  if (focused) {
+    const same = board.querySelector('.task-card[data-task="' + CSS.escape(focused.dataset.task) + '"]');
+    if (same) same.focus();
+  }
 }
 
 function moreButton(list, status, cursor, params, again) {
@@ -262,11 +269,7 @@ async function card(t, again) {
     e.preventDefault();
     const keys = lookups.statuses.map((s) => s.key);
     const next = keys[keys.indexOf(t.status) + (e.key === ']' ? 1 : -1)];
-    if (next && (await moveTask(t, next))) {
-      await again();
-      const moved = document.querySelector('.task-card[data-task="' + CSS.escape(t.id) + '"]');
-      if (moved) moved.focus();
-    }
+    if (next && (await moveTask(t, next))) await again();
   });
   return li;
 }
@@ -309,6 +312,20 @@ async function renderList(box, params) {
   for (const c of [sort, status, open]) c.addEventListener('change', () => attempt(() => load(false)));
   more.addEventListener('click', () => attempt(() => load(true)));
   await load(false);
+}
+
+/** The home dashboard's "my tasks": open work assigned to me, soonest due first. */
+export async function myTasks(root) {
+  const page = await get('/tasks?assignee=me&open=true&sort=due&limit=10');
+  root.append(el('h2', { text: 'My tasks' }));
+  const ul = el('ul', { class: 'list', id: 'my-tasks' });
+  for (const t of page.items) {
+    await lookups.load();
+    ul.append(el('li', { class: dueState(t) ? 'due-' + dueState(t) : '' }, el('a', { href: '#/tasks/' + t.id, text: t.title }), ' ',
+      el('span', { class: 'muted', text: lookups.statusName(t.status) }), ' ', dueLabel(t)));
+  }
+  if (!page.items.length) ul.append(el('li', { class: 'muted', text: 'No open tasks.' }));
+  root.append(ul);
 }
 
 export function minutes(m) {

@@ -272,6 +272,11 @@ impl Browser {
         false
     }
 
+    /// Runs a script in the page and returns its result.
+    pub async fn script(&self, js: &str) -> Value {
+        self.client.execute(js, vec![]).await.unwrap()
+    }
+
     /// Fires the HTML5 drag-and-drop events (dragstart, dragenter,
     /// dragover, drop, dragend) from `from` onto `to` inside the page, with
     /// one shared DataTransfer, as a browser does during a drag.

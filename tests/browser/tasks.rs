@@ -127,6 +127,21 @@ async fn a_production_manager_moves_a_task_to_done_and_the_dashboard_counts_it()
         .api(&pam, "GET", &format!("/tasks/{catalogue}"), Value::Null)
         .await;
     assert_eq!(catalogue_now["status"], "in_progress", "{catalogue_now}");
+    // The board re-rendered with focus still on the moved card.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let focused = b
+            .script("return document.activeElement && document.activeElement.dataset.task || null")
+            .await;
+        if focused == json!(catalogue) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "focus left the moved card: {focused}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     b.screenshot("tasks-board").await;
 
     b.goto(&panel, "#/analytics/production").await;
