@@ -23,14 +23,17 @@ export async function taskPage(root, id) {
   const checklist = el('section', { id: 'task-checklist' });
   const time = el('section', { id: 'task-time' });
   const watchers = el('section', { id: 'task-watchers' });
-  const files = el('section', { id: 'task-files' });
+  const filesBox = el('section', { id: 'task-files' });
+  let files = { available: false, reload: async () => false, send: async () => null };
+  const commentFile = el('input', { type: 'file', 'aria-label': 'Attach a file to the comment', id: 'task-comment-file', hidden: true });
+  const commentProgress = el('progress', { max: 1, value: 0, hidden: true, 'aria-label': 'Upload progress' });
   const comments = el('ol', { class: 'comments', id: 'task-comments', 'aria-live': 'polite' });
   const history = el('section', { id: 'task-history' });
   root.append(title, due,
     el('div', { class: 'task-detail' },
       el('div', {}, facts, el('h2', { text: 'Comments' }), comments, commentForm()),
       el('div', {}, el('h2', { text: 'Checklist' }), checklist, el('h2', { text: 'Time' }), time,
-        el('h2', { text: 'Watchers' }), watchers, el('h2', { text: 'Files' }), files)),
+        el('h2', { text: 'Watchers' }), watchers, el('h2', { text: 'Files' }), filesBox)),
     el('h2', { text: 'History' }), history);
 
   const save = async (body, message) => {
@@ -179,7 +182,8 @@ export async function taskPage(root, id) {
     seenComments.add(c.id);
     comments.append(el('li', { class: 'msg', 'data-comment': c.id },
       el('div', { class: 'meta' }, el('strong', { text: c.author_name }), ' ', el('time', { text: fmtDate(c.created_at) })),
-      el('div', { class: 'body' }, renderBody(c.body))));
+      el('div', { class: 'body' }, renderBody(c.body)),
+      el('div', { class: 'comment-files' })));
   }
   async function loadComments() {
     const list = await get('/tasks/' + task.id + '/comments');
@@ -195,7 +199,8 @@ export async function taskPage(root, id) {
     if (!canAny('tasks.write', 'tasks.manage')) return null;
     const input = el('textarea', { rows: 2, id: 'task-comment-input', 'aria-label': 'Comment', placeholder: 'Comment — @ to mention someone' });
     const suggest = el('ul', { class: 'suggest', role: 'listbox', hidden: true });
-    const form = el('form', { class: 'composer', id: 'task-comment-form' }, input, suggest, el('button', { type: 'submit', class: 'primary', text: 'Comment' }));
+    const form = el('form', { class: 'composer', id: 'task-comment-form' }, input, suggest,
+      el('div', { class: 'toolbar' }, commentFile, commentProgress, el('button', { type: 'submit', class: 'primary', text: 'Comment' })));
     input.addEventListener('input', () => mentionSuggest(input, suggest));
     input.addEventListener('keydown', (e) => {
       if (!suggest.hidden && (e.key === 'Tab' || e.key === 'Enter') && suggest.firstChild) {
@@ -213,6 +218,11 @@ export async function taskPage(root, id) {
         if (empty) empty.remove();
         addComment(c);
         input.value = '';
+        const file = files.available && commentFile.files[0];
+        if (file) {
+          await files.send(file, c.id, commentProgress);
+          commentFile.value = '';
+        }
         await loadHistory();
       });
     });
@@ -221,7 +231,8 @@ export async function taskPage(root, id) {
 
   render();
   await Promise.all([loadHistory(), loadComments()]);
-  attachmentsSection(files, task, mayEdit(task));
+  files = await attachmentsSection(filesBox, task, { comments, mayEdit: () => mayEdit(task), userName: (u) => lookups.userName(u) });
+  commentFile.hidden = !files.available;
 
   // Live: the hub pushes comments and changes on tasks we take part in; a
   // polite poll (only while the tab is visible) covers the rest.
@@ -231,6 +242,8 @@ export async function taskPage(root, id) {
       const empty = comments.querySelector('.empty');
       if (empty) empty.remove();
       addComment(payload.comment);
+    } else if ((topic === 'task.file_attached' || topic === 'task.file_removed') && payload.task_id === task.id) {
+      files.reload().catch(() => null);
     } else if (topic === 'task.updated' && payload.task && payload.task.id === task.id && !facts.contains(document.activeElement)) {
       attempt(async () => {
         task = await get('/tasks/' + task.id);
@@ -241,7 +254,8 @@ export async function taskPage(root, id) {
   };
   window.addEventListener('ea:event', onEvent);
   const poll = setInterval(() => {
-    if (document.visibilityState === 'visible') loadComments().catch(() => null);
+    if (document.visibilityState !== 'visible') return;
+    loadComments().then(() => files.available && files.reload()).catch(() => null);
   }, POLL_MS);
   window.addEventListener('hashchange', () => {
     window.removeEventListener('ea:event', onEvent);
