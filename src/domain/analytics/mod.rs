@@ -16,10 +16,6 @@
 //!   is start (or creation) to done; on-time rate counts tasks with a due
 //!   date only.
 
-mod workload;
-
-pub use workload::{workload, StatusCount, Workload};
-
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -30,6 +26,9 @@ use crate::domain::crm::pipeline;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::permissions::Permission;
 use crate::domain::Ctx;
+
+mod workload;
+pub use workload::{workload, StatusCount, Workload};
 
 /// A half-open time range [from, to).
 #[derive(Debug, Clone, Copy)]

@@ -234,30 +234,6 @@ impl AnalyticsApi {
         }))
     }
 
-    /// Chat messages per day and per author.
-    #[oai(path = "/analytics/chat", method = "get")]
-    async fn chat(
-        &self,
-        state: Data<&Arc<AppState>>,
-        auth: Auth,
-        from: Query<Option<DateTime<Utc>>>,
-        to: Query<Option<DateTime<Utc>>>,
-    ) -> ApiResult<Json<ChatReportView>> {
-        let r = range(&state, from.0, to.0)?;
-        let report = analytics::chat(&state.ctx, auth.actor(), r).await?;
-        Ok(Json(ChatReportView {
-            messages_per_day: days(report.messages_per_day),
-            by_author: report
-                .by_author
-                .into_iter()
-                .map(|a| AuthorCountView {
-                    user: a.user,
-                    messages: a.messages,
-                })
-                .collect(),
-        }))
-    }
-
     /// Open tasks per assignee right now, by status, with how many are
     /// overdue; most loaded first.
     #[oai(path = "/analytics/workload", method = "get")]
@@ -284,5 +260,29 @@ impl AnalyticsApi {
                 })
                 .collect(),
         ))
+    }
+
+    /// Chat messages per day and per author.
+    #[oai(path = "/analytics/chat", method = "get")]
+    async fn chat(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        from: Query<Option<DateTime<Utc>>>,
+        to: Query<Option<DateTime<Utc>>>,
+    ) -> ApiResult<Json<ChatReportView>> {
+        let r = range(&state, from.0, to.0)?;
+        let report = analytics::chat(&state.ctx, auth.actor(), r).await?;
+        Ok(Json(ChatReportView {
+            messages_per_day: days(report.messages_per_day),
+            by_author: report
+                .by_author
+                .into_iter()
+                .map(|a| AuthorCountView {
+                    user: a.user,
+                    messages: a.messages,
+                })
+                .collect(),
+        }))
     }
 }
