@@ -19,6 +19,7 @@ export async function taskPage(root, id) {
   root.append(el('p', {}, el('a', { href: '#/tasks/board', text: '← Board' })));
   const title = el('h1', { id: 'task-title', text: task.title });
   const due = el('p', { id: 'task-due' });
+  const changed = el('p', { class: 'notice', id: 'task-changed', role: 'status', hidden: true });
   const facts = el('section', { id: 'task-fields' });
   const checklist = el('section', { id: 'task-checklist' });
   const time = el('section', { id: 'task-time' });
@@ -29,7 +30,7 @@ export async function taskPage(root, id) {
   const commentProgress = el('progress', { max: 1, value: 0, hidden: true, 'aria-label': 'Upload progress' });
   const comments = el('ol', { class: 'comments', id: 'task-comments', 'aria-live': 'polite' });
   const history = el('section', { id: 'task-history' });
-  root.append(title, due,
+  root.append(title, due, changed,
     el('div', { class: 'task-detail' },
       el('div', {}, facts, el('h2', { text: 'Comments' }), comments, commentForm()),
       el('div', {}, el('h2', { text: 'Checklist' }), checklist, el('h2', { text: 'Time' }), time,
@@ -73,7 +74,7 @@ export async function taskPage(root, id) {
       assignee.append(el('option', { value: task.assignee, text: lookups.userName(task.assignee), selected: true }));
     }
     const dueAt = el('input', { type: 'datetime-local', value: localInput(task.due_at), id: 'task-edit-due' });
-    const estimate = el('input', { type: 'number', min: 0, step: 15, value: String(task.estimate_minutes), id: 'task-edit-estimate' });
+    const estimate = el('input', { type: 'number', min: 0, step: 1, value: String(task.estimate_minutes), id: 'task-edit-estimate' });
     const lead = canAny('leads.read.all', 'leads.read.own') ? leadPicker('Client', task.lead || '') : null;
     const fieldset = el('fieldset', { disabled: !editable },
       el('legend', { text: editable ? 'Details' : 'Details (read only)' }),
@@ -138,7 +139,7 @@ export async function taskPage(root, id) {
     const bar = el('progress', { max: Math.max(est, logged, 1), value: logged, 'aria-label': 'Time logged against the estimate' });
     clear(time).append(el('p', { id: 'task-logged' }, 'Logged ', el('strong', { text: minutes(logged) }), est ? ' of ' + minutes(est) + ' estimated' : ' (no estimate)'), est ? bar : null);
     if (mayEdit(task)) {
-      const mins = el('input', { type: 'number', min: 1, step: 5, 'aria-label': 'Minutes worked', placeholder: 'minutes', id: 'log-minutes', required: true });
+      const mins = el('input', { type: 'number', min: 1, step: 1, 'aria-label': 'Minutes worked', placeholder: 'minutes', id: 'log-minutes', required: true });
       const form = el('form', { class: 'toolbar' }, mins, el('button', { type: 'submit', text: 'Log time' }));
       form.addEventListener('submit', (e) => {
         e.preventDefault();
@@ -231,11 +232,17 @@ export async function taskPage(root, id) {
 
   render();
   await Promise.all([loadHistory(), loadComments()]);
-  files = await attachmentsSection(filesBox, task, { comments, mayEdit: () => mayEdit(task), userName: (u) => lookups.userName(u) });
+  files = await attachmentsSection(filesBox, task, { comments, mayEdit: () => mayEdit(task), userName: (u) => lookups.userName(u), onChange: () => loadHistory() });
   commentFile.hidden = !files.available;
 
   // Live: the hub pushes comments and changes on tasks we take part in; a
   // polite poll (only while the tab is visible) covers the rest.
+  async function refresh() {
+    changed.hidden = true;
+    task = await get('/tasks/' + task.id);
+    render();
+    await loadHistory();
+  }
   const onEvent = (e) => {
     const { topic, payload } = e.detail;
     if (topic === 'task.commented' && payload.task_id === task.id) {
@@ -243,13 +250,19 @@ export async function taskPage(root, id) {
       if (empty) empty.remove();
       addComment(payload.comment);
     } else if ((topic === 'task.file_attached' || topic === 'task.file_removed') && payload.task_id === task.id) {
-      files.reload().catch(() => null);
-    } else if (topic === 'task.updated' && payload.task && payload.task.id === task.id && !facts.contains(document.activeElement)) {
-      attempt(async () => {
-        task = await get('/tasks/' + task.id);
-        render();
-        await loadHistory();
-      });
+      files.reload().then(loadHistory).catch(() => null);
+    } else if (topic === 'task.updated' && payload.task && payload.task.id === task.id) {
+      // Our own saves come back as events too: those are already shown.
+      if (new Date(payload.task.updated_at) <= new Date(task.updated_at)) return;
+      const editing = document.activeElement && root.contains(document.activeElement) && document.activeElement.matches('input, textarea, select');
+      if (editing) {
+        // Never wipe what someone is typing: offer the newer version instead.
+        clear(changed).append('Someone else changed this task. ',
+          el('button', { type: 'button', class: 'link', text: 'Show the changes', onclick: () => attempt(refresh) }));
+        changed.hidden = false;
+        return;
+      }
+      attempt(refresh);
     }
   };
   window.addEventListener('ea:event', onEvent);
@@ -275,6 +288,7 @@ function shown(fieldName, json) {
   if ((fieldName === 'assignee' || fieldName === 'created_by') && typeof v === 'string') return '@' + lookups.userName(v);
   if (fieldName === 'watchers' && Array.isArray(v)) return v.map((w) => '@' + lookups.userName(w)).join(', ');
   if (fieldName === 'status' && typeof v === 'string') return lookups.statusName(v);
+  if (fieldName === 'file' && v && typeof v === 'object' && v.name) return v.name;
   if (fieldName === 'checklist' && Array.isArray(v)) return v.map((c) => (c.done ? '☑ ' : '☐ ') + c.text).join(', ');
   if (typeof v === 'string') return v.length > 160 ? v.slice(0, 160) + '…' : v;
   const s = JSON.stringify(v);

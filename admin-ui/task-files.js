@@ -15,7 +15,8 @@ function size(n) {
 /**
  * Fills `box` with the task's files. `opts.comments` is the comments list,
  * where files sent with a comment are linked too; `opts.mayEdit` mirrors the
- * task edit rule; `opts.userName` names uploaders. Resolves to an object with
+ * task edit rule; `opts.userName` names uploaders; `opts.onChange` runs after
+ * an upload or removal. Resolves to an object with
  * `available`, `reload()` and `send(file, commentId)`.
  */
 export async function attachmentsSection(box, task, opts) {
@@ -60,6 +61,7 @@ export async function attachmentsSection(box, task, opts) {
       toast('Removed ' + f.name);
       for (const a of opts.comments.querySelectorAll('[data-file="' + CSS.escape(f.id) + '"]')) a.remove();
       await load();
+      await opts.onChange();
     });
   }
 
@@ -72,7 +74,11 @@ export async function attachmentsSection(box, task, opts) {
       progress.value = 0;
     }
     return upload(base, fd, null, (p) => { if (progress) progress.value = p; })
-      .then(() => { toast('Uploaded ' + file.name); return load(); })
+      .then(async () => {
+        toast('Uploaded ' + file.name);
+        await load();
+        await opts.onChange();
+      })
       .catch((x) => toast(x.message, 'error'))
       .finally(() => { if (progress) progress.hidden = true; });
   }

@@ -339,7 +339,7 @@ function newTaskForm(done) {
   const type = el('input', { required: true, id: 'new-task-type', placeholder: 'e.g. design, print' });
   const priority = el('select', { id: 'new-task-priority' }, PRIORITIES.map((p) => el('option', { value: p, text: p, selected: p === 'normal' })));
   const due = el('input', { type: 'datetime-local', id: 'new-task-due' });
-  const estimate = el('input', { type: 'number', min: 0, step: 15, id: 'new-task-estimate', placeholder: 'minutes' });
+  const estimate = el('input', { type: 'number', min: 0, step: 1, id: 'new-task-estimate', placeholder: 'minutes' });
   const description = el('textarea', { rows: 2, id: 'new-task-description' });
   const manager = can('tasks.manage');
   const assignee = el('select', { id: 'new-task-assignee' },

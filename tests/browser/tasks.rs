@@ -154,3 +154,99 @@ async fn a_production_manager_moves_a_task_to_done_and_the_dashboard_counts_it()
     b.screenshot("dashboard").await;
     b.close().await;
 }
+
+#[tokio::test]
+async fn a_task_page_edits_fields_checklist_time_and_shows_comments_live() {
+    let Some(panel) = Panel::start().await else {
+        return;
+    };
+    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
+    panel.create_user(&admin, "pam", "production_manager").await;
+    panel.create_user(&admin, "ann", "user").await;
+    let pam = panel.api_login("pam", USER_PASSWORD).await;
+    let ann = panel.api_login("ann", USER_PASSWORD).await;
+    let id = task(
+        &panel,
+        &pam,
+        json!({"title": "Print the Northwind flyers", "task_type": "print", "assignee": "ann",
+               "estimate_minutes": 120}),
+        "in_progress",
+    )
+    .await;
+
+    let b = panel.browser(390, 844).await;
+    b.login(&panel, "pam", USER_PASSWORD).await;
+    b.goto(&panel, &format!("#/tasks/{id}")).await;
+    b.wait_text("#task-title", "Print the Northwind flyers")
+        .await;
+
+    b.select("#task-edit-priority", "urgent").await;
+    b.click("#task-save").await;
+    b.wait_text("#task-history-table", "priority").await;
+
+    b.type_into("#checklist-new", "Check the bleed").await;
+    b.click("#task-checklist form button[type=submit]").await;
+    b.wait_text("#task-checklist", "0 of 1 done").await;
+    b.click("#check-0").await;
+    b.wait_text("#task-checklist", "1 of 1 done").await;
+
+    b.type_into("#log-minutes", "30").await;
+    b.click("#task-time form button[type=submit]").await;
+    b.wait_text("#task-logged", "30m of 2h").await;
+
+    let saved = panel
+        .api(&pam, "GET", &format!("/tasks/{id}"), Value::Null)
+        .await;
+    assert_eq!(saved["priority"], "urgent", "{saved}");
+    assert_eq!(saved["logged_minutes"], 30, "{saved}");
+    assert_eq!(saved["checklist"][0]["text"], "Check the bleed");
+    assert_eq!(saved["checklist"][0]["done"], true);
+
+    // A comment with an @mention taken from the suggestions.
+    b.type_into("#task-comment-input", "Looks good @an").await;
+    b.wait_text("#task-comment-form .suggest", "@ann").await;
+    b.key("#task-comment-input", "\u{E004}").await; // Tab takes it
+    b.type_into("#task-comment-input", "please send today")
+        .await;
+    b.click("#task-comment-form button[type=submit]").await;
+    b.wait_text("#task-comments", "Looks good @ann please send today")
+        .await;
+    let unread = panel
+        .api(&ann, "GET", "/notifications/unread-count", Value::Null)
+        .await;
+    assert!(unread["unread_count"].as_u64().unwrap() >= 1, "{unread}");
+
+    // Someone else's comment shows up without a reload.
+    panel
+        .api(
+            &ann,
+            "POST",
+            &format!("/tasks/{id}/comments"),
+            json!({"body": "Sent to the printer"}),
+        )
+        .await;
+    b.wait_text("#task-comments", "Sent to the printer").await;
+
+    // Files: the section works against the attachments API where the
+    // server has it, and says it is unavailable where it answers 404.
+    if panel.status(&pam, &format!("/tasks/{id}/files")).await == 404 {
+        b.wait_text("#task-files-unavailable", "not available")
+            .await;
+    } else {
+        let dir = tempfile::tempdir().unwrap();
+        let proof = dir.path().join("proof.txt");
+        std::fs::write(&proof, "flyer proof\n").unwrap();
+        b.find("#task-file-input")
+            .await
+            .send_keys(proof.to_str().unwrap())
+            .await
+            .unwrap();
+        b.click("#task-file-form button[type=submit]").await;
+        b.wait_text("#task-file-list", "proof.txt").await;
+        let files = panel
+            .api(&pam, "GET", &format!("/tasks/{id}/files"), Value::Null)
+            .await;
+        assert_eq!(files[0]["name"], "proof.txt", "{files}");
+    }
+    b.close().await;
+}
