@@ -111,6 +111,7 @@ async fn the_openapi_document_lists_every_operation_with_its_security_schemes() 
         "POST /users",
         "POST /users/{id}/deactivate",
         "GET /analytics/funnel",
+        "GET /analytics/workload",
         "GET /analytics/leads",
         "GET /analytics/follow-ups",
         "GET /analytics/tasks",
