@@ -133,7 +133,7 @@ function onFrame(f) {
 }
 
 function onEvent(topic, payload) {
-  // Other pages (tasks) listen for the events they care about.
+  // Other pages (the import's progress) listen for their own topics.
   window.dispatchEvent(new CustomEvent('ea:event', { detail: { topic, payload } }));
   if (topic === 'notification.created') {
     setMentions(hub.mentions + 1);
