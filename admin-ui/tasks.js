@@ -112,6 +112,9 @@ export async function tasksPage(root, args) {
   root.append(filters.form);
   if (can('tasks.write')) root.append(newTaskForm(() => refresh()));
   const body = el('section', { id: view === 'board' ? 'task-board-wrap' : 'task-list-wrap' });
+  if (view === 'board') {
+    root.append(el('p', { class: 'muted hint', id: 'board-hint', text: 'Drag a card to another column, or focus a card and press [ or ] to move it left or right; the status menu on each card works too.' }));
+  }
   root.append(body);
 
   const refresh = () => attempt(() => (view === 'board' ? renderBoard(body, filters.params()) : renderList(body, filters.params())));
@@ -121,7 +124,8 @@ export async function tasksPage(root, args) {
   // Other people's moves show up without a reload: the hub tells us about
   // tasks we take part in; a quiet poll covers the rest of the board.
   const onEvent = (e) => {
-    if (e.detail.topic.startsWith('task.') && !document.querySelector('.task-card.dragging')) refresh();
+    const moves = ['task.created', 'task.updated', 'task.assigned'];
+    if (moves.includes(e.detail.topic) && !document.querySelector('.task-card.dragging')) refresh();
   };
   window.addEventListener('ea:event', onEvent);
   const poll = setInterval(() => {
@@ -246,7 +250,9 @@ async function card(t, again) {
     tabindex: 0,
     draggable: editable ? 'true' : 'false',
     'data-task': t.id,
-    'aria-label': t.title,
+    'aria-label': [t.title, lookups.statusName(t.status), t.priority + ' priority', state === 'overdue' ? 'overdue' : state === 'soon' ? 'due soon' : ''].filter(Boolean).join(', '),
+    'aria-describedby': 'board-hint',
+    'aria-keyshortcuts': '[ ]',
   },
   el('a', { href: '#/tasks/' + t.id, class: 'task-title', text: t.title }),
   el('div', { class: 'task-meta' },
