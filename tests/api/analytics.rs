@@ -351,8 +351,10 @@ async fn task_throughput_cycle_time_and_on_time_rate_per_person_and_type() {
             .filter(|i| i.1.is_some_and(|d| i.0 <= d))
             .count() as u64;
         assert_eq!(row["done"], items.len() as u64, "{who} {kind}");
+        // The test clock is wall time plus the advances, so the requests
+        // between start and done add real seconds on a loaded machine.
         assert!(
-            (row["mean_cycle_hours"].as_f64().unwrap() - mean).abs() < 1e-6,
+            (row["mean_cycle_hours"].as_f64().unwrap() - mean).abs() < 1.0 / 60.0,
             "{row}"
         );
         assert_eq!(row["with_due"], with_due);
