@@ -26,9 +26,8 @@ function bounds() {
 const pct = (x) => (x === null || x === undefined ? '—' : Math.round(x * 100) + '%');
 const hours = (h) => (h === null || h === undefined ? '—' : h < 10 ? h.toFixed(1) + ' h' : Math.round(h) + ' h');
 
-let people = null;
 async function userNames() {
-  if (!people) people = can('users.read') ? (await get('/users?limit=200')).items : [];
+  const people = can('users.read') ? (await get('/users?limit=200')).items : [];
   return (id) => {
     if (!id) return 'Unassigned';
     const u = people.find((p) => p.id === id) || (session.user.id === id ? session.user : null);

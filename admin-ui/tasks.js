@@ -14,9 +14,10 @@ export const lookups = {
   statuses: null,
   users: null,
   leadNames: new Map(),
-  async load() {
-    if (!this.statuses) this.statuses = await get('/tasks/statuses');
-    if (!this.users) this.users = can('users.read') ? (await get('/users?limit=200')).items : [];
+  /** Fetches statuses and people once per page visit (`fresh`), else reuses them. */
+  async load(fresh = false) {
+    if (fresh || !this.statuses) this.statuses = await get('/tasks/statuses');
+    if (fresh || !this.users) this.users = can('users.read') ? (await get('/users?limit=200')).items : [];
     return this;
   },
   userName(id) {
@@ -99,7 +100,7 @@ export function leadPicker(label, initialId) {
 }
 
 export async function tasksPage(root, args) {
-  await lookups.load();
+  await lookups.load(true);
   const view = args[0] || 'board';
   if (view !== 'board' && view !== 'list') return taskPage(root, view);
 
