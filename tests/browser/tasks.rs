@@ -152,6 +152,20 @@ async fn a_production_manager_moves_a_task_to_done_and_the_dashboard_counts_it()
         .await;
     b.wait_content("#chart-cycle table", "ann").await;
     b.screenshot("dashboard").await;
+
+    // The Marketing dashboard over the same range counts a new lead.
+    panel
+        .api(
+            &admin,
+            "POST",
+            "/leads",
+            json!({"company_name": "Northwind", "source": "web"}),
+        )
+        .await;
+    b.click("#dash-marketing-tab").await;
+    b.wait_exact("#kpi-leads .kpi-value", "1").await;
+    b.wait_content("#chart-funnel table", "New").await;
+    b.wait_content("#chart-leads-by table", "web").await;
     b.close().await;
 }
 
