@@ -183,6 +183,8 @@ async function moveTask(task, status) {
 async function renderBoard(box, params) {
   params.set('limit', '50');
   const columns = await get('/tasks/board?' + params);
+  // Client names load together, not one card at a time.
+  await Promise.all(columns.flatMap((c) => c.items).map((t) => lookups.leadName(t.lead)));
   const board = el('div', { class: 'board', id: 'task-board' });
   const again = () => attempt(() => renderBoard(box, params));
   for (const col of columns) {
@@ -229,6 +231,7 @@ function moreButton(list, status, cursor, params, again) {
     p.set('after', cursor);
     p.set('limit', '50');
     const page = await get('/tasks?' + p);
+    await Promise.all(page.items.map((t) => lookups.leadName(t.lead)));
     for (const t of page.items) list.append(await card(t, again));
     if (page.next_cursor) cursor = page.next_cursor;
     else btn.remove();
@@ -326,8 +329,8 @@ export async function myTasks(root) {
   const page = await get('/tasks?assignee=me&open=true&sort=due&limit=10');
   root.append(el('h2', { text: 'My tasks' }));
   const ul = el('ul', { class: 'list', id: 'my-tasks' });
+  await lookups.load();
   for (const t of page.items) {
-    await lookups.load();
     ul.append(el('li', { class: dueState(t) ? 'due-' + dueState(t) : '' }, el('a', { href: '#/tasks/' + t.id, text: t.title }), ' ',
       el('span', { class: 'muted', text: lookups.statusName(t.status) }), ' ', dueLabel(t)));
   }
