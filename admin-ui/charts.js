@@ -5,7 +5,10 @@
 import { el } from './ui.js';
 
 const NS = 'http://www.w3.org/2000/svg';
-const WIDTH = 640;
+
+// Charts draw in a narrower box on phones so their 12px text stays
+// readable once the SVG is scaled to the screen.
+const narrow = () => window.matchMedia('(max-width: 700px)').matches;
 
 export function svg(tag, attrs, ...children) {
   const node = document.createElementNS(NS, tag);
@@ -40,17 +43,18 @@ export function figure(id, caption, chart, head, rows) {
  * with segments the bar is stacked and `value` is their sum.
  */
 export function barChart(label, rows) {
+  const width = narrow() ? 360 : 640;
   const rowH = 28;
-  const labelW = 150;
-  const noteW = 90;
-  const barW = WIDTH - labelW - noteW;
+  const labelW = narrow() ? 96 : 150;
+  const noteW = narrow() ? 76 : 90;
+  const barW = width - labelW - noteW;
   const max = Math.max(1, ...rows.map((r) => r.value));
   const height = rows.length * rowH + 4;
-  const root = svg('svg', { viewBox: `0 0 ${WIDTH} ${height}`, class: 'chart-svg', role: 'img', 'aria-label': label });
+  const root = svg('svg', { viewBox: `0 0 ${width} ${height}`, class: 'chart-svg', role: 'img', 'aria-label': label });
   rows.forEach((r, i) => {
     const y = i * rowH + 4;
     const g = svg('g', {});
-    g.append(svg('text', { x: labelW - 8, y: y + rowH / 2 + 1, 'text-anchor': 'end', 'dominant-baseline': 'middle', class: 'chart-label' }, short(r.label, 20)));
+    g.append(svg('text', { x: labelW - 8, y: y + rowH / 2 + 1, 'text-anchor': 'end', 'dominant-baseline': 'middle', class: 'chart-label' }, short(r.label, narrow() ? 13 : 20)));
     const parts = r.segments || [{ value: r.value, cls: r.cls || 's0', name: '' }];
     let x = labelW;
     for (const p of parts) {
@@ -68,19 +72,20 @@ export function barChart(label, rows) {
 
 /** Vertical columns over time: points [{label, value}] in order. */
 export function columnChart(label, points) {
+  const width = narrow() ? 360 : 640;
   const height = 200;
   const left = 34;
   const bottom = 24;
   const top = 10;
-  const plotW = WIDTH - left - 6;
+  const plotW = width - left - 6;
   const plotH = height - bottom - top;
   const max = Math.max(1, ...points.map((p) => p.value));
-  const root = svg('svg', { viewBox: `0 0 ${WIDTH} ${height}`, class: 'chart-svg', role: 'img', 'aria-label': label });
-  root.append(svg('line', { x1: left, y1: top + plotH, x2: WIDTH - 6, y2: top + plotH, class: 'axis' }));
+  const root = svg('svg', { viewBox: `0 0 ${width} ${height}`, class: 'chart-svg', role: 'img', 'aria-label': label });
+  root.append(svg('line', { x1: left, y1: top + plotH, x2: width - 6, y2: top + plotH, class: 'axis' }));
   root.append(svg('text', { x: left - 6, y: top + 4, 'text-anchor': 'end', class: 'chart-label' }, String(max)));
   root.append(svg('text', { x: left - 6, y: top + plotH, 'text-anchor': 'end', class: 'chart-label' }, '0'));
   const step = plotW / Math.max(1, points.length);
-  const every = Math.max(1, Math.ceil(points.length / 8));
+  const every = Math.max(1, Math.ceil(points.length / (narrow() ? 5 : 8)));
   points.forEach((p, i) => {
     const h = (p.value / max) * plotH;
     const x = left + i * step;
