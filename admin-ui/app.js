@@ -2,21 +2,21 @@
 import { api, get, post, setCsrf, ApiError } from './api.js';
 import { el, clear, toast, attempt, field, fmtDate } from './ui.js';
 import { session, can, canAny } from './session.js';
+import { tasksPage, myTasks } from './tasks.js';
+import { analyticsPage } from './dashboards.js';
 import { leadsPage, leadPage } from './leads.js';
 import { importPage } from './import.js';
 import { chatPage, hub } from './chat.js';
 import { adminPage } from './admin.js';
-import { tasksPage, myTasks } from './tasks.js';
-import { analyticsPage } from './dashboards.js';
 
 const main = document.getElementById('main');
 
 const PAGES = [
   { path: 'dashboard', label: 'Dashboard', show: () => true, render: dashboard },
   { path: 'leads', label: 'Leads', show: () => canAny('leads.read.all', 'leads.read.own'), render: leadsPage },
-  { path: 'import', label: 'Import', show: () => can('leads.import'), render: importPage },
   { path: 'tasks', label: 'Tasks', show: () => can('tasks.read'), render: tasksPage },
   { path: 'analytics', label: 'Analytics', show: () => can('analytics.read'), render: analyticsPage },
+  { path: 'import', label: 'Import', show: () => can('leads.import'), render: importPage },
   { path: 'chat', label: 'Chat', show: () => can('chat.use'), render: chatPage },
   { path: 'admin', label: 'Administration', show: () => canAny('users.read', 'users.manage', 'roles.manage', 'audit.read', 'settings.manage', 'api_keys.use'), render: adminPage },
 ];
