@@ -133,6 +133,8 @@ function onFrame(f) {
 }
 
 function onEvent(topic, payload) {
+  // Other pages (the import's progress) listen for their own topics.
+  window.dispatchEvent(new CustomEvent('ea:event', { detail: { topic, payload } }));
   if (topic === 'notification.created') {
     setMentions(hub.mentions + 1);
     toast(payload.text || 'New notification');

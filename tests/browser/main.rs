@@ -54,6 +54,11 @@ async fn an_import_with_one_bad_row_shows_the_report() {
     b.goto(&panel, "#/import").await;
     let file = b.find("#import-file").await;
     file.send_keys(csv.to_str().unwrap()).await.unwrap();
+    // The columns come back with their automatic mapping, changeable.
+    b.wait_text("#import-columns", "Contact").await;
+    b.find("#import-columns select[data-header=Email] option[value=contact_email]:checked")
+        .await;
+    b.find("#import-dry-run:enabled").await;
     b.click("#import-dry-run").await;
     b.wait_text("#import-report", "Dry run").await;
     b.wait_text("#import-errors", "3").await;
