@@ -206,6 +206,34 @@ impl Browser {
         self.find(css).await.select_by_value(value).await.unwrap();
     }
 
+    /// Sets an input's value as a script would and fires its `input` and
+    /// `change` events: for controls whose typing depends on the locale
+    /// (time pickers).
+    pub async fn set_value(&self, css: &str, value: &str) {
+        let element = self.find(css).await;
+        self.client
+            .execute(
+                "arguments[0].value = arguments[1];
+                 arguments[0].dispatchEvent(new Event('input', {bubbles: true}));
+                 arguments[0].dispatchEvent(new Event('change', {bubbles: true}));",
+                vec![serde_json::to_value(&element).unwrap(), json!(value)],
+            )
+            .await
+            .unwrap();
+    }
+
+    /// Scrolls the element into view (before a screenshot).
+    pub async fn scroll_to(&self, css: &str) {
+        let element = self.find(css).await;
+        self.client
+            .execute(
+                "arguments[0].scrollIntoView({block: 'start'});",
+                vec![serde_json::to_value(&element).unwrap()],
+            )
+            .await
+            .unwrap();
+    }
+
     /// Waits until the element's text contains `want`.
     pub async fn wait_text(&self, css: &str, want: &str) {
         let deadline = tokio::time::Instant::now() + WAIT;
