@@ -98,12 +98,14 @@ async function showRelations(box, lead) {
 }
 
 function relationSvg(lead, nodes) {
-  const size = 360;
-  const c = size / 2;
-  const radius = nodes.length === 1 ? 110 : 130;
+  const c = 0;
+  const radius = nodes.length === 1 ? 110 : Math.min(200, 90 + nodes.length * 8);
   const g = svg('g');
   const edges = svg('g');
   const label = (text, x, y, cls) => svg('text', { x, y, 'text-anchor': 'middle', class: cls, text: text.length > 22 ? text.slice(0, 21) + '…' : text });
+  // The drawing is cropped to what it holds, so a single neighbour does
+  // not leave a mostly empty square.
+  const box = { minX: -70, maxX: 70, minY: -30, maxY: 45 };
   nodes.forEach((n, i) => {
     const a = (2 * Math.PI * i) / nodes.length - Math.PI / 2;
     const x = Math.round(c + radius * Math.cos(a));
@@ -111,15 +113,22 @@ function relationSvg(lead, nodes) {
     const kinds = [...new Set(n.links.map((l) => l.kind))];
     // Names sit outside their node, away from the centre.
     const below = Math.sin(a) >= -0.2;
+    const ly = below ? y + 24 : y - 15;
+    box.minX = Math.min(box.minX, x - 75);
+    box.maxX = Math.max(box.maxX, x + 75);
+    box.minY = Math.min(box.minY, ly - 14, y - 14);
+    box.maxY = Math.max(box.maxY, ly + 8, y + 14);
     edges.append(svg('line', { x1: c, y1: c, x2: x, y2: y, class: 'edge edge-' + kinds[0] }),
       label(kinds.map(kindLabel).join(', '), Math.round((c + x) / 2), Math.round((c + y) / 2) - 4, 'edge-label'));
     const link = svg('a', { href: '#/leads/' + n.id, 'aria-label': n.name + ': ' + kinds.map(kindLabel).join(', ') },
       svg('title', { text: n.name }),
       svg('circle', { cx: x, cy: y, r: 9, class: 'node' }),
-      label(n.name, x, below ? y + 24 : y - 15, 'node-label'));
+      label(n.name, x, ly, 'node-label'));
     g.append(link);
   });
-  return svg('svg', { viewBox: '0 0 ' + size + ' ' + size, class: 'relmap', role: 'img', id: 'relations-map', 'aria-label': 'Relationship map of ' + lead.company_name + ' with ' + nodes.length + ' related leads' },
+  const w = box.maxX - box.minX;
+  const h = box.maxY - box.minY;
+  return svg('svg', { viewBox: [box.minX, box.minY, w, h].join(' '), width: w, height: h, class: 'relmap', role: 'img', id: 'relations-map', 'aria-label': 'Relationship map of ' + lead.company_name + ' with ' + nodes.length + ' related leads' },
     edges,
     svg('circle', { cx: c, cy: c, r: 13, class: 'node node-centre' }),
     label(lead.company_name, c, c + 30, 'node-label centre-label'),

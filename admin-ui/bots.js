@@ -90,18 +90,25 @@ export function chatAccountSection() {
     out);
 
   const time = el('input', { type: 'time', id: 'digest-time', 'aria-label': 'Digest time' });
+  const current = el('p', { id: 'digest-current', 'aria-live': 'polite' });
+  const showCurrent = (t) => {
+    current.textContent = t ? 'Your digest comes at ' + t + ' each day.' : 'You get no digest.';
+    time.value = t || '';
+  };
+  get('/me/digest').then((r) => showCurrent(r.time), () => {});
   const digest = el('form', { class: 'toolbar', id: 'digest-form' }, field('Daily digest at (your time)', time),
     el('button', { type: 'submit', text: 'Save' }),
-    el('button', { type: 'button', text: 'Stop the digest', onclick: () => attempt(async () => { await put('/me/digest', { time: null }); time.value = ''; toast('Digest stopped'); }) }));
+    el('button', { type: 'button', text: 'Stop the digest', onclick: () => attempt(async () => { await put('/me/digest', { time: null }); showCurrent(null); toast('Digest stopped'); }) }));
   digest.addEventListener('submit', (e) => {
     e.preventDefault();
     if (!time.value) return toast('Pick a time first', 'error');
     attempt(async () => {
       const r = await put('/me/digest', { time: time.value });
+      showCurrent(r.time);
       toast('Digest at ' + r.time + ' each day');
     });
   });
-  section.append(el('h3', { text: 'Daily digest' }), el('p', { class: 'muted', text: 'The bot sends your due follow-ups once a day to your linked account.' }), digest);
+  section.append(el('h3', { text: 'Daily digest' }), el('p', { class: 'muted', text: 'The bot sends your due follow-ups once a day to your linked account.' }), current, digest);
   return section;
 }
 

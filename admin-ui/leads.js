@@ -204,12 +204,12 @@ export async function leadPage(root, id) {
   if (!detail.contacts.length) cl.append(el('li', { class: 'muted', text: 'No contacts.' }));
   root.append(cl);
 
-  const aiBox = el('div', { class: 'ai-panels' });
-  root.append(aiBox);
   const fuBox = el('section', { id: 'follow-ups' });
   root.append(el('h2', { text: 'Follow-ups' }), fuBox);
   const callsBox = el('section');
   root.append(el('h2', { text: 'Calls' }), callsBox);
+  const aiBox = el('div', { class: 'ai-panels' });
+  root.append(aiBox);
   const tlBox = el('ol', { class: 'timeline', id: 'timeline' });
   root.append(el('h2', { text: 'Timeline' }), tlBox);
 

@@ -11,6 +11,7 @@ mod bench;
 mod bulk;
 mod chat;
 mod crash;
+mod digest;
 mod errors;
 mod files;
 mod followups;

@@ -211,7 +211,8 @@ async fn selected_leads_are_bulk_assigned_and_the_new_owner_shows_in_the_table_a
     for id in &ids[..2] {
         b.click(&format!("#leads-table input[value='{id}']")).await;
     }
-    b.select("#bulk-owner", &olga_id(&panel, &admin).await).await;
+    b.select("#bulk-owner", &olga_id(&panel, &admin).await)
+        .await;
     b.click("#bulk-assign").await;
     b.wait_text(".toasts", "Assigned: 2 of 2").await;
     b.wait_text("#leads-table", "olga").await;
@@ -219,7 +220,14 @@ async fn selected_leads_are_bulk_assigned_and_the_new_owner_shows_in_the_table_a
 
     let olga = olga_id(&panel, &admin).await;
     for (i, id) in ids.iter().enumerate() {
-        let lead = panel.api(&admin, "GET", &format!("/leads/{id}"), serde_json::json!(null)).await;
+        let lead = panel
+            .api(
+                &admin,
+                "GET",
+                &format!("/leads/{id}"),
+                serde_json::json!(null),
+            )
+            .await;
         let owner = lead["lead"]["owner"].as_str().unwrap_or_default();
         assert_eq!(owner == olga, i < 2, "lead {i} owner {owner}");
     }
@@ -291,10 +299,22 @@ async fn a_leads_relationship_map_shows_its_neighbour_and_a_draft_can_be_edited(
 
     b.click("#draft-button").await;
     b.find("#draft-body:not([hidden])").await;
-    let draft = b.find("#draft-body").await.prop("value").await.unwrap().unwrap_or_default();
+    let draft = b
+        .find("#draft-body")
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
     assert!(!draft.trim().is_empty(), "a drafted message");
     b.type_into("#draft-body", " P.S. edited").await;
-    let edited = b.find("#draft-body").await.prop("value").await.unwrap().unwrap_or_default();
+    let edited = b
+        .find("#draft-body")
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
     assert!(edited.ends_with("P.S. edited"), "{edited}");
     b.scroll_to("#lead-score").await;
     b.screenshot("relationship-map").await;
@@ -308,10 +328,29 @@ async fn a_leads_relationship_map_shows_its_neighbour_and_a_draft_can_be_edited(
 
 #[tokio::test]
 async fn an_admin_sees_the_bots_bridges_a_room_and_creates_a_link_code() {
-    let Some(panel) = Panel::start().await else {
+    let telegram = harness::fake_telegram().await;
+    let Some(panel) = Panel::start_with(|c| {
+        c.telegram_bot_token = Some(harness::TELEGRAM_TOKEN.into());
+        c.telegram_api_url = telegram;
+    })
+    .await
+    else {
         return;
     };
     let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
+    // The bot connects in the background; the page shows what it reached.
+    let mut connected = false;
+    for _ in 0..100 {
+        let status = panel
+            .api(&admin, "GET", "/bots/status", serde_json::json!(null))
+            .await;
+        if status["bots"][0]["connected"] == true {
+            connected = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(connected, "the bot connects to the fake Telegram");
     panel
         .api(
             &admin,
@@ -324,7 +363,9 @@ async fn an_admin_sees_the_bots_bridges_a_room_and_creates_a_link_code() {
     b.login(&panel, "admin", ADMIN_PASSWORD).await;
     b.goto(&panel, "#/admin/bots").await;
     b.wait_text("#main", "Bridged rooms").await;
-    b.wait_text("#bots-none", "No bot is configured").await;
+    b.find("#bots-status tr[data-platform=telegram] .dot.online")
+        .await;
+    b.wait_text("#bots-status", "@EaCrmBot").await;
     b.wait_text("#bridge-room", "#sales-floor").await;
     b.type_into("#bridge-chat", "-1001234567890").await;
     b.click("#bridge-form button[type=submit]").await;
@@ -348,5 +389,90 @@ async fn an_admin_sees_the_bots_bridges_a_room_and_creates_a_link_code() {
     b.click("#digest-form button[type=submit]").await;
     b.wait_text(".toasts", "Digest at 08:30").await;
     b.screenshot("link-code").await;
+    b.goto(&panel, "#/dashboard").await;
+    b.goto(&panel, "#/account").await;
+    b.wait_text("#digest-current", "08:30").await;
+    b.close().await;
+}
+
+#[tokio::test]
+async fn duplicates_are_merged_after_a_confirmation_patterns_show_and_an_ai_feature_is_switched_off(
+) {
+    let Some(panel) = Panel::start().await else {
+        return;
+    };
+    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
+    let mut ids = Vec::new();
+    for (name, email) in [
+        ("Nimbus Analytics", "eva@nimbus-analytics.example"),
+        ("Nimbus Analytics GmbH", "eva@nimbus-analytics.example"),
+    ] {
+        let created = panel
+            .api(
+                &admin,
+                "POST",
+                "/leads",
+                serde_json::json!({"company_name": name, "website": "https://nimbus-analytics.example",
+                    "country": "DE", "contacts": [{"name": "Eva Nimbus", "email": email}]}),
+            )
+            .await;
+        ids.push(created["lead"]["id"].as_str().unwrap().to_string());
+    }
+    // Three calls reached someone at 10:00 on the lead's own clock (Berlin).
+    use chrono::TimeZone;
+    let berlin = chrono_tz::Europe::Berlin;
+    let today = chrono::Utc::now().with_timezone(&berlin).date_naive();
+    for days in 1..=3 {
+        let day = today - chrono::Duration::days(days);
+        let at = berlin
+            .from_local_datetime(&day.and_hms_opt(10, 0, 0).unwrap())
+            .single()
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        panel
+            .api(
+                &admin,
+                "POST",
+                &format!("/leads/{}/calls", ids[0]),
+                serde_json::json!({"outcome": "connected", "at": at}),
+            )
+            .await;
+    }
+
+    let b = panel.browser(1280, 900).await;
+    b.login(&panel, "admin", ADMIN_PASSWORD).await;
+    b.goto(&panel, "#/duplicates").await;
+    b.wait_text("#duplicates", "likely the same").await;
+    b.wait_text("#duplicates", "Nimbus Analytics GmbH").await;
+    b.screenshot("duplicates").await;
+    b.click("#duplicates .dup button").await;
+    b.accept_dialog().await;
+    b.wait_text(".toasts", "Merged into").await;
+    b.wait_text("#duplicates", "No likely duplicates").await;
+    let count = panel
+        .api(&admin, "GET", "/leads/count", serde_json::json!(null))
+        .await;
+    assert_eq!(count["count"], 1, "one lead left after the merge");
+
+    b.goto(&panel, "#/patterns").await;
+    b.wait_text("#patterns", "3 calls and follow-ups").await;
+    b.wait_text("#best-hour", "10:00").await;
+    b.find("#patterns-hours").await;
+    b.wait_text("#patterns-reps", "admin").await;
+
+    b.goto(&panel, "#/admin/ai").await;
+    b.wait_text("#ai-provider", "local").await;
+    b.click("#ai-flag-drafting").await;
+    b.wait_text(".toasts", "drafting off").await;
+    let status = panel
+        .api(&admin, "GET", "/ai/status", serde_json::json!(null))
+        .await;
+    let drafting = status["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["feature"] == "drafting")
+        .unwrap();
+    assert_eq!(drafting["enabled"], false);
     b.close().await;
 }
