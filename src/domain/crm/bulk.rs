@@ -236,6 +236,19 @@ async fn run_batch(
             }),
         }
     }
+    write_batch(ctx, actor, scope, resolved, &work, outcome).await
+}
+
+/// Writes the action for `work` (leads as read, already checked) in one
+/// transaction, falling back to one lead at a time on a conflict.
+async fn write_batch(
+    ctx: &Ctx,
+    actor: &Actor,
+    scope: &Scope,
+    resolved: &Resolved,
+    work: &[&Lead],
+    outcome: &mut BulkOutcome,
+) -> DomainResult<()> {
     if work.is_empty() {
         return Ok(());
     }
@@ -245,7 +258,7 @@ async fn run_batch(
     let mut tx = Transaction::new();
     let mut out = Outgoing::new();
     let mut written = Vec::new();
-    for lead in &work {
+    for lead in work {
         let lead_names = names.get(&lead.id).map(Vec::as_slice).unwrap_or(&[]);
         if push_one(&mut tx, &mut out, actor, lead, resolved, lead_names, now) {
             written.push(*lead);
@@ -305,7 +318,68 @@ async fn one_by_one(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use crate::config::Config;
+    use crate::domain::clock::SystemClock;
+    use crate::domain::crm::leads::{LeadPatch, NewLead};
+
+    #[tokio::test]
+    async fn a_batch_that_meets_a_concurrent_edit_is_retried_lead_by_lead() {
+        let ctx = crate::app::open_domain(&Config::for_tests(), Arc::new(SystemClock))
+            .await
+            .unwrap();
+        let actor = Actor::system();
+        let mut stale = Vec::new();
+        for name in ["Stale One", "Stale Two"] {
+            let created = leads::create(
+                &ctx,
+                &actor,
+                NewLead {
+                    company_name: name.into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+            stale.push(created.lead);
+        }
+        // Someone edits the first lead after the batch read it.
+        leads::update(
+            &ctx,
+            &actor,
+            &stale[0].id,
+            LeadPatch {
+                industry: Some(Some("Shipping".into())),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let mut outcome = BulkOutcome::default();
+        let work: Vec<&Lead> = stale.iter().collect();
+        write_batch(
+            &ctx,
+            &actor,
+            &Scope::All,
+            &Resolved::Status("contacted".into()),
+            &work,
+            &mut outcome,
+        )
+        .await
+        .unwrap();
+        assert!(outcome.failed.is_empty(), "{:?}", outcome.failed);
+        assert_eq!(outcome.updated.len(), 2);
+        let first = leads::find(&ctx, &stale[0].id).await.unwrap().unwrap();
+        assert_eq!(
+            (first.status.as_str(), first.industry.as_deref()),
+            ("contacted", Some("Shipping")),
+            "the retry re-read the lead, keeping the other edit"
+        );
+        let second = leads::find(&ctx, &stale[1].id).await.unwrap().unwrap();
+        assert_eq!(second.status, "contacted");
+    }
 
     #[test]
     fn ids_are_deduplicated_and_limited() {
