@@ -84,6 +84,11 @@ impl Panel {
 
     /// A fresh headless Chromium with its own profile, at this window size.
     pub async fn browser(&self, width: u32, height: u32) -> Browser {
+        self.browser_with(width, height, false).await
+    }
+
+    /// As `browser`, in the dark colour scheme when `dark`.
+    pub async fn browser_with(&self, width: u32, height: u32, dark: bool) -> Browser {
         let profile = tempfile::tempdir().unwrap();
         let mut caps = serde_json::Map::new();
         caps.insert(
@@ -96,6 +101,7 @@ impl Panel {
                     "--disable-component-update", "--disable-sync",
                     format!("--user-data-dir={}", profile.path().display()),
                     format!("--window-size={width},{height}"),
+                    if dark { "--force-dark-mode" } else { "--no-default-browser-check" },
                 ],
             }),
         );

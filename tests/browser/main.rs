@@ -476,3 +476,42 @@ async fn duplicates_are_merged_after_a_confirmation_patterns_show_and_an_ai_feat
     assert_eq!(drafting["enabled"], false);
     b.close().await;
 }
+
+#[tokio::test]
+async fn the_new_pages_work_at_phone_width_in_the_dark_scheme() {
+    let Some(panel) = Panel::start().await else {
+        return;
+    };
+    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
+    for name in ["Umbra Works", "Vesper Hotels"] {
+        panel
+            .api(
+                &admin,
+                "POST",
+                "/leads",
+                serde_json::json!({"company_name": name}),
+            )
+            .await;
+    }
+    let b = panel.browser_with(390, 844, true).await;
+    b.login(&panel, "admin", ADMIN_PASSWORD).await;
+    b.goto(&panel, "#/leads").await;
+    b.wait_text("#leads-table", "Vesper Hotels").await;
+    // Keyboard only: tab to a lead's checkbox and tick it with the space bar.
+    let first = b.find("#leads-table tbody input[type=checkbox]").await;
+    first.send_keys(" ").await.unwrap();
+    assert_eq!(
+        first.prop("checked").await.unwrap().as_deref(),
+        Some("true")
+    );
+    b.select("#bulk-status", "contacted").await;
+    b.key("#bulk-set-status", "\u{E007}").await; // Enter on the button
+    b.wait_text(".toasts", "Status set: 1 of 1").await;
+    b.screenshot("leads-phone-dark").await;
+    b.goto(&panel, "#/admin/bots").await;
+    b.wait_text("#main", "Bridged rooms").await;
+    b.goto(&panel, "#/account").await;
+    b.click("#link-code-create").await;
+    b.wait_text("#link-code-box", "/link ").await;
+    b.close().await;
+}
