@@ -99,6 +99,17 @@ impl BotsApi {
         }))
     }
 
+    /// When the bot sends your daily digest; `time` null: no digest.
+    #[oai(path = "/me/digest", method = "get")]
+    async fn get_digest(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+    ) -> ApiResult<Json<DigestSetting>> {
+        let time = digests::get(&state.ctx, auth.actor()).await?;
+        Ok(Json(DigestSetting { time }))
+    }
+
     /// Choose when the bot sends your daily digest of due follow-ups.
     #[oai(path = "/me/digest", method = "put")]
     async fn set_digest(
