@@ -20,6 +20,7 @@ mod rbac;
 mod reminders;
 mod roles;
 mod startup;
+mod task_files;
 mod tasks;
 mod telegram;
 mod users;
