@@ -12,6 +12,7 @@ mod chat;
 mod crash;
 mod errors;
 mod files;
+mod first_contact;
 mod followups;
 mod import_export;
 mod leads;

@@ -115,6 +115,8 @@ async fn the_openapi_document_lists_every_operation_with_its_security_schemes() 
         "GET /analytics/follow-ups",
         "GET /analytics/tasks",
         "GET /analytics/chat",
+        "GET /analytics/first-contact",
+        "GET /analytics/responses",
         "GET /tasks",
         "POST /tasks",
         "GET /tasks/board",

@@ -12,9 +12,12 @@
 //! - Follow-up compliance: follow-ups scheduled in the range and already
 //!   due; on time means done no later than 24 hours after the scheduled
 //!   time.
+//! - Time to first contact and responses: see `contact`.
 //! - Task throughput: tasks reaching a done status in the range; cycle time
 //!   is start (or creation) to done; on-time rate counts tasks with a due
 //!   date only.
+
+pub mod contact;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
