@@ -13,6 +13,7 @@ mod crash;
 mod errors;
 mod files;
 mod first_contact;
+mod fit;
 mod followups;
 mod import_export;
 mod leads;
