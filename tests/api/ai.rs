@@ -635,8 +635,12 @@ async fn a_merge_keeps_every_related_record_and_records_itself() {
     // The relationship map around them: Xeno shares Bob with the merged
     // lead; both leads referred Xeno; the merged lead is Yonder's parent,
     // Xeno is its parent, and the kept lead referred it.
-    let xeno = new_lead(&app, &admin, json!({"company_name": "Xeno", "website": "xeno.io",
-        "contacts": [{"name": "Bob", "email": "bob@acme.com"}]}))
+    let xeno = new_lead(
+        &app,
+        &admin,
+        json!({"company_name": "Xeno", "website": "xeno.io",
+        "contacts": [{"name": "Bob", "email": "bob@acme.com"}]}),
+    )
     .await;
     let yonder = new_lead(&app, &admin, json!({"company_name": "Yonder"})).await;
     for (from, to, kind) in [
@@ -658,7 +662,9 @@ async fn a_merge_keeps_every_related_record_and_records_itself() {
     // The derived edges (same domain, shared person) are drawn after the
     // leads' events; wait for them.
     let derived = |edges: &[(String, String, String, String)], kind: &str, other: &str| {
-        edges.iter().any(|e| e.3 == kind && (e.1 == other || e.2 == other))
+        edges
+            .iter()
+            .any(|e| e.3 == kind && (e.1 == other || e.2 == other))
     };
     let mut settled = false;
     for _ in 0..200 {
@@ -680,7 +686,13 @@ async fn a_merge_keeps_every_related_record_and_records_itself() {
     let mut want: Vec<(String, String, String)> = before
         .iter()
         .map(|(_, from, to, kind)| {
-            let swap = |id: &String| if id == &gone { keep.clone() } else { id.clone() };
+            let swap = |id: &String| {
+                if id == &gone {
+                    keep.clone()
+                } else {
+                    id.clone()
+                }
+            };
             (swap(from), swap(to), kind.clone())
         })
         .filter(|(from, to, _)| from != to)

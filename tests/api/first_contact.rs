@@ -29,7 +29,12 @@ enum Kind {
 /// (owner index, source, hours after the first lead it is created,
 /// contacts as (kind, minutes after the lead's creation, outcome) in the
 /// order they are logged)
-type Seed = (usize, &'static str, i64, &'static [(Kind, i64, &'static str)]);
+type Seed = (
+    usize,
+    &'static str,
+    i64,
+    &'static [(Kind, i64, &'static str)],
+);
 
 const SEED: &[Seed] = &[
     (0, "web", 0, &[(Kind::Call, 30, "connected")]),
@@ -37,7 +42,10 @@ const SEED: &[Seed] = &[
         0,
         "web",
         2,
-        &[(Kind::Call, 300, "no_answer"), (Kind::FollowUp, 120, "done")],
+        &[
+            (Kind::Call, 300, "no_answer"),
+            (Kind::FollowUp, 120, "done"),
+        ],
     ),
     (
         0,
@@ -54,7 +62,10 @@ const SEED: &[Seed] = &[
         1,
         "web",
         52,
-        &[(Kind::FollowUp, 90, "no_answer"), (Kind::Call, 20, "interested")],
+        &[
+            (Kind::FollowUp, 90, "no_answer"),
+            (Kind::Call, 20, "interested"),
+        ],
     ),
 ];
 
@@ -121,8 +132,7 @@ fn assert_stats(got: &Value, want: &Value, what: &str) {
 async fn time_to_first_contact_and_responses_match_the_seeded_history() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token().await;
-    app.user_with_role(&admin, "mia", "marketing_manager")
-        .await;
+    app.user_with_role(&admin, "mia", "marketing_manager").await;
     let (ann, ann_token) = app.user_with_role(&admin, "ann", "user").await;
     let (bob, _) = app.user_with_role(&admin, "bob", "user").await;
     let owners = [(ann.clone(), "ann"), (bob.clone(), "bob")];
@@ -166,7 +176,11 @@ async fn time_to_first_contact_and_responses_match_the_seeded_history() {
             )
             .await)
         .await;
-        let created: DateTime<Utc> = lead["lead"]["created_at"].as_str().unwrap().parse().unwrap();
+        let created: DateTime<Utc> = lead["lead"]["created_at"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
         leads.push((lead["lead"]["id"].as_str().unwrap().to_string(), created));
     }
     app.clock.advance(Duration::days(3));
@@ -219,11 +233,17 @@ async fn time_to_first_contact_and_responses_match_the_seeded_history() {
     let q = format!("from={}&to={}", enc(from), enc(to));
 
     for (by, key_of) in [
-        ("owner", Box::new(|s: &Seed| owners[s.0].0.clone()) as Box<dyn Fn(&Seed) -> String>),
+        (
+            "owner",
+            Box::new(|s: &Seed| owners[s.0].0.clone()) as Box<dyn Fn(&Seed) -> String>,
+        ),
         ("source", Box::new(|s: &Seed| s.1.to_string())),
     ] {
         let report = ok(app
-            .get(&format!("/api/v1/analytics/first-contact?by={by}&{q}"), &mia)
+            .get(
+                &format!("/api/v1/analytics/first-contact?by={by}&{q}"),
+                &mia,
+            )
             .await)
         .await;
         assert_stats(&report["overall"], &expected(&first_minutes), "overall");
@@ -309,9 +329,15 @@ async fn first_contact_needs_analytics_read_and_a_known_dimension() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token().await;
     let (_, ann) = app.user_with_role(&admin, "ann", "user").await;
-    for path in ["/api/v1/analytics/first-contact", "/api/v1/analytics/responses"] {
+    for path in [
+        "/api/v1/analytics/first-contact",
+        "/api/v1/analytics/responses",
+    ] {
         let (status, code, _) = error_of(app.get(path, &ann).await).await;
-        assert_eq!((status, code.as_str()), (StatusCode::FORBIDDEN, "forbidden"));
+        assert_eq!(
+            (status, code.as_str()),
+            (StatusCode::FORBIDDEN, "forbidden")
+        );
     }
     let (status, code, _) = error_of(
         app.get("/api/v1/analytics/first-contact?by=mood", &admin)

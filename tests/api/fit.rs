@@ -120,7 +120,10 @@ async fn fit_is_learned_from_won_and_lost_leads_once_there_is_enough_history() {
     assert_eq!(stored.len(), trained["weights"].as_array().unwrap().len());
     for w in stored {
         let name = w["feature"].as_str().unwrap();
-        assert!((w["weight"].as_f64().unwrap() - weight(name)).abs() < 1e-9, "{name}");
+        assert!(
+            (w["weight"].as_f64().unwrap() - weight(name)).abs() < 1e-9,
+            "{name}"
+        );
     }
 
     let (print_score, print_fit, print_detail) = score(&app, &admin, &print).await;
@@ -130,13 +133,19 @@ async fn fit_is_learned_from_won_and_lost_leads_once_there_is_enough_history() {
         "{print_score} {print_detail} / {mining_score} {mining_detail}"
     );
     assert!(print_fit > mining_fit);
-    assert!(print_fit >= 20 && mining_fit <= 5, "{print_fit} {mining_fit}");
+    assert!(
+        print_fit >= 20 && mining_fit <= 5,
+        "{print_fit} {mining_fit}"
+    );
     assert!(
         print_detail.starts_with("learned from 40 closed leads (20 won, 20 lost)"),
         "{print_detail}"
     );
     assert!(print_detail.contains("industry=print +"), "{print_detail}");
-    assert!(mining_detail.contains("industry=mining -"), "{mining_detail}");
+    assert!(
+        mining_detail.contains("industry=mining -"),
+        "{mining_detail}"
+    );
 }
 
 #[tokio::test]
@@ -145,7 +154,10 @@ async fn only_ai_managers_retrain_the_fit() {
     let admin = app.admin_token().await;
     let (_, ann) = app.user_with_role(&admin, "ann", "user").await;
     let (status, code, _) = error_of(app.post("/api/v1/ai/fit/train", &ann, json!({})).await).await;
-    assert_eq!((status, code.as_str()), (StatusCode::FORBIDDEN, "forbidden"));
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::FORBIDDEN, "forbidden")
+    );
     let fit = ok(app.get("/api/v1/ai/fit", &ann).await).await;
     assert_eq!(fit["mode"], "rule");
     assert_eq!(fit["samples"], 0);

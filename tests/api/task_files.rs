@@ -14,8 +14,10 @@ fn multipart(name: &str, bytes: &[u8], comment: Option<&str>) -> Vec<u8> {
     let mut body = Vec::new();
     if let Some(c) = comment {
         body.extend_from_slice(
-            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"comment\"\r\n\r\n{c}\r\n")
-                .as_bytes(),
+            format!(
+                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"comment\"\r\n\r\n{c}\r\n"
+            )
+            .as_bytes(),
         );
     }
     body.extend_from_slice(
@@ -115,7 +117,11 @@ async fn an_attached_file_downloads_as_sent_and_attach_and_remove_are_audited() 
     let file_id = file["id"].as_str().unwrap().to_string();
 
     // A reader who is not on the task (tasks.read only) sees and downloads it.
-    let listed = body(app.get(&format!("/api/v1/tasks/{id}/files"), &mia_token).await).await;
+    let listed = body(
+        app.get(&format!("/api/v1/tasks/{id}/files"), &mia_token)
+            .await,
+    )
+    .await;
     assert_eq!(listed.as_array().unwrap().len(), 1);
     assert_eq!(listed[0]["id"], file_id.as_str());
     let download = app
@@ -143,7 +149,10 @@ async fn an_attached_file_downloads_as_sent_and_attach_and_remove_are_audited() 
             .await,
     )
     .await;
-    assert_eq!((status, code.as_str()), (StatusCode::FORBIDDEN, "forbidden"));
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::FORBIDDEN, "forbidden")
+    );
 
     let removed = body(
         app.delete(&format!("/api/v1/tasks/{id}/files/{file_id}"), &ann_token)
@@ -210,7 +219,10 @@ async fn someone_who_cannot_read_tasks_cannot_reach_their_files() {
             .await,
     )
     .await;
-    assert_eq!((status, code.as_str()), (StatusCode::NOT_FOUND, "not_found"));
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
     assert_eq!(file_rows(&app, &admin, &id).await.len(), 1);
 }
 
@@ -229,16 +241,22 @@ async fn programs_and_oversize_uploads_are_refused_with_json_errors() {
         (StatusCode::UNPROCESSABLE_ENTITY, "invalid")
     );
     assert!(message.contains("program"), "{message}");
-    let (status, _, _) = error_of(
-        attach(&app, &admin, &id, "run.txt", b"#!/bin/sh\necho hi\n", None).await,
-    )
-    .await;
+    let (status, _, _) =
+        error_of(attach(&app, &admin, &id, "run.txt", b"#!/bin/sh\necho hi\n", None).await).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "scripts too");
     let (status, _, _) = error_of(attach(&app, &admin, &id, "empty.pdf", b"", None).await).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 
     let (status, code, _) = error_of(
-        attach(&app, &admin, &id, "big.pdf", &vec![7u8; 2 * 1024 * 1024], None).await,
+        attach(
+            &app,
+            &admin,
+            &id,
+            "big.pdf",
+            &vec![7u8; 2 * 1024 * 1024],
+            None,
+        )
+        .await,
     )
     .await;
     assert_eq!(
@@ -270,9 +288,14 @@ async fn a_file_can_be_attached_to_ones_own_comment_on_the_task() {
     .await;
     let comment_id = comment["id"].as_str().unwrap();
 
-    let file = body(attach(&app, &ann_token, &id, "draft.pdf", &pdf(), Some(comment_id)).await).await;
+    let file =
+        body(attach(&app, &ann_token, &id, "draft.pdf", &pdf(), Some(comment_id)).await).await;
     assert_eq!(file["comment"], comment_id);
-    let listed = body(app.get(&format!("/api/v1/tasks/{id}/files"), &bob_token).await).await;
+    let listed = body(
+        app.get(&format!("/api/v1/tasks/{id}/files"), &bob_token)
+            .await,
+    )
+    .await;
     assert_eq!(listed[0]["comment"], comment_id);
 
     let (status, _, message) =

@@ -298,7 +298,10 @@ async fn history(ctx: &Ctx) -> DomainResult<Vec<(FitInput, bool)>> {
         counts(&contact_rows, "n"),
         counts(&contact_rows, "reachable"),
     );
-    let (calls, follow_ups) = (counts(&results.rows(1)?, "n"), counts(&results.rows(2)?, "n"));
+    let (calls, follow_ups) = (
+        counts(&results.rows(1)?, "n"),
+        counts(&results.rows(2)?, "n"),
+    );
     let get = |m: &HashMap<String, usize>, id: &str| m.get(id).copied().unwrap_or(0);
     Ok(leads
         .into_iter()

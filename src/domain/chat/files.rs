@@ -77,7 +77,12 @@ pub async fn share(
         )
         .await;
     if let Err(e) = stored {
-        uploads::remove(store.dir, &saved.stored_name, saved.thumbnail_name.as_deref()).await;
+        uploads::remove(
+            store.dir,
+            &saved.stored_name,
+            saved.thumbnail_name.as_deref(),
+        )
+        .await;
         return Err(e.into());
     }
     let posted = messages::post(

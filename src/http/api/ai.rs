@@ -325,10 +325,12 @@ impl AiApi {
         state: Data<&Arc<AppState>>,
         auth: Auth,
     ) -> ApiResult<Json<AiFitView>> {
-        Ok(Json(match fit::retrain_now(&state.ctx, auth.actor()).await? {
-            fit::Training::Trained(model) => AiFitView::learned(model),
-            fit::Training::NotEnoughHistory { won, lost } => AiFitView::rule(won, lost),
-        }))
+        Ok(Json(
+            match fit::retrain_now(&state.ctx, auth.actor()).await? {
+                fit::Training::Trained(model) => AiFitView::learned(model),
+                fit::Training::NotEnoughHistory { won, lost } => AiFitView::rule(won, lost),
+            },
+        ))
     }
 
     /// A lead's score (0–100) with the reasons behind it, recomputed now.

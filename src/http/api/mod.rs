@@ -89,7 +89,11 @@ pub type Api = (
         bots::BotsApi,
     ),
     ai::AiApi,
-    (tasks::TasksApi, task_files::TaskFilesApi, analytics::AnalyticsApi),
+    (
+        tasks::TasksApi,
+        task_files::TaskFilesApi,
+        analytics::AnalyticsApi,
+    ),
 );
 
 pub fn service() -> OpenApiService<Api, ()> {
