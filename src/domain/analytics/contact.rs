@@ -14,7 +14,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{ratio, u, Dimension, Range};
+use super::{in_range, ratio, u, Dimension, Range, FIRST};
 use crate::domain::actor::Actor;
 use crate::domain::error::DomainResult;
 use crate::domain::permissions::Permission;
@@ -81,8 +81,7 @@ fn stats(all: &[Value], contacted: &[Value], key: &str) -> Vec<FirstContactStats
 const CONTACT_STATS: &str = "count() AS n, math::median(first_contact_seconds) AS median,
     math::mean(first_contact_seconds) AS mean, count(first_contact_seconds <= 3600) AS within_hour,
     count(first_contact_seconds <= 86400) AS within_day";
-const IN_RANGE: &str =
-    "created_at >= <datetime>$from AND created_at < <datetime>$to AND deleted_at IS NONE";
+const IN_RANGE: &str = "created_at >= $since AND created_at < $until AND deleted_at IS NONE";
 
 pub async fn first_contact(
     ctx: &Ctx,
@@ -95,16 +94,16 @@ pub async fn first_contact(
     // `field` comes from a closed list, never from input. Each pair counts
     // every lead, then aggregates the contacted ones only (the statistics
     // of an empty set are absent, not zero).
-    let sql = format!(
+    let sql = in_range(&format!(
         "SELECT count() AS leads FROM lead WHERE {IN_RANGE} GROUP ALL;
          SELECT {CONTACT_STATS} FROM lead WHERE {IN_RANGE} AND first_contact_seconds IS NOT NONE GROUP ALL;
          SELECT {field}, count() AS leads FROM lead WHERE {IN_RANGE} GROUP BY {field};
          SELECT {field}, {CONTACT_STATS} FROM lead WHERE {IN_RANGE} AND first_contact_seconds IS NOT NONE GROUP BY {field};
          SELECT time::format(created_at, '%Y-%m-%d') AS day, count() AS leads FROM lead WHERE {IN_RANGE} GROUP BY day;
          SELECT time::format(created_at, '%Y-%m-%d') AS day, {CONTACT_STATS} FROM lead WHERE {IN_RANGE} AND first_contact_seconds IS NOT NONE GROUP BY day;"
-    );
+    ));
     let results = ctx.store.run(&sql, range.vars()).await?;
-    let rows = |i: usize| results.rows::<Value>(i);
+    let rows = |i: usize| results.rows::<Value>(FIRST + i);
     // GROUP ALL rows have no key field, so they pair with each other.
     let overall = stats(&rows(0)?, &rows(1)?, "key")
         .into_iter()
@@ -186,21 +185,23 @@ pub async fn responses(ctx: &Ctx, actor: &Actor, range: Range) -> DomainResult<R
     let results = ctx
         .store
         .run(
-            "SELECT user AS rep, count() AS n, count(outcome IN $answered) AS answered FROM call
-             WHERE at >= <datetime>$from AND at < <datetime>$to GROUP BY rep;
+            &in_range(
+                "SELECT user AS rep, count() AS n, count(outcome IN $answered) AS answered FROM call
+             WHERE at >= $since AND at < $until GROUP BY rep;
              SELECT logged_by AS rep, count() AS n, count(outcome = 'replied') AS replied FROM follow_up
-             WHERE done_at >= <datetime>$from AND done_at < <datetime>$to
+             WHERE done_at >= $since AND done_at < $until
                 AND outcome IN ['done', 'no_answer', 'replied'] GROUP BY rep;
              SELECT time::format(at, '%Y-%m-%d') AS day, count() AS n, count(outcome IN $answered) AS answered FROM call
-             WHERE at >= <datetime>$from AND at < <datetime>$to GROUP BY day;
+             WHERE at >= $since AND at < $until GROUP BY day;
              SELECT time::format(done_at, '%Y-%m-%d') AS day, count() AS n, count(outcome = 'replied') AS replied FROM follow_up
-             WHERE done_at >= <datetime>$from AND done_at < <datetime>$to
+             WHERE done_at >= $since AND done_at < $until
                 AND outcome IN ['done', 'no_answer', 'replied'] GROUP BY day;",
+            ),
             vars,
         )
         .await?;
     Ok(ResponseReport {
-        by_rep: merge_responses(&results.rows(0)?, &results.rows(1)?, "rep"),
-        per_day: merge_responses(&results.rows(2)?, &results.rows(3)?, "day"),
+        by_rep: merge_responses(&results.rows(FIRST)?, &results.rows(FIRST + 1)?, "rep"),
+        per_day: merge_responses(&results.rows(FIRST + 2)?, &results.rows(FIRST + 3)?, "day"),
     })
 }
