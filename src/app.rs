@@ -166,6 +166,7 @@ impl App {
                 ctx.events.subscribe(),
             )),
             tokio::spawn(crate::bots::web_chat::run(ctx.clone())),
+            tokio::spawn(crate::domain::ai::fit::run_trainer(ctx.clone())),
         ]);
         if let Some(settings) = telegram {
             background.0.push(tokio::spawn(crate::bots::telegram::run(

@@ -56,6 +56,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "bots",
         sql: include_str!("migrations/0007_bots.surql"),
     },
+    Migration {
+        version: 9,
+        name: "task_files_first_contact_fit",
+        sql: include_str!("migrations/0009_task_files_first_contact_fit.surql"),
+    },
 ];
 
 #[derive(Debug, Deserialize)]
