@@ -56,6 +56,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "bots",
         sql: include_str!("migrations/0007_bots.surql"),
     },
+    Migration {
+        version: 10,
+        name: "backups",
+        sql: include_str!("migrations/0010_backups.surql"),
+    },
 ];
 
 #[derive(Debug, Deserialize)]
