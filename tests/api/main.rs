@@ -19,6 +19,8 @@ mod openapi;
 mod rbac;
 mod reminders;
 mod roles;
+mod scale_out;
+mod scheduled_backup;
 mod startup;
 mod tasks;
 mod telegram;
