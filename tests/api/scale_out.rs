@@ -286,8 +286,30 @@ async fn each_reminder_fires_once_with_two_instances_on_one_server() {
     assert_eq!(texts.len(), 12);
 }
 
+/// A child process that is killed when dropped, so a failed assertion
+/// leaves no instance running.
+struct KillOnDrop(Child);
+
+impl KillOnDrop {
+    /// SIGKILL, and wait until it is gone.
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// The `ea-crm` binary on `server`'s database `db`, with its address.
-fn start_binary(server: &SurrealServer, db: &str, uploads: &std::path::Path) -> (Child, String) {
+fn start_binary(
+    server: &SurrealServer,
+    db: &str,
+    uploads: &std::path::Path,
+) -> (KillOnDrop, String) {
     let mut child = Command::new(BIN)
         .env_clear()
         .env("DATABASE_URL", server.url())
@@ -315,6 +337,7 @@ fn start_binary(server: &SurrealServer, db: &str, uploads: &std::path::Path) -> 
             }
         }
     });
+    let child = KillOnDrop(child);
     let addr = rx
         .recv_timeout(Duration::from_secs(120))
         .expect("the service starts");
@@ -453,8 +476,7 @@ async fn an_instance_killed_mid_stream_loses_nothing_that_was_acknowledged() {
     while progress.acknowledged.load(Ordering::SeqCst) < 40 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    doomed.kill().unwrap(); // SIGKILL: no shutdown, nothing flushed
-    let _ = doomed.wait();
+    doomed.kill(); // SIGKILL: no shutdown, nothing flushed
     progress.killed.store(true, Ordering::SeqCst);
 
     let mut acked = Acknowledged::default();
@@ -515,8 +537,7 @@ async fn an_instance_killed_mid_stream_loses_nothing_that_was_acknowledged() {
                 .filter_map(|m| m["id"].as_str().map(String::from)),
         );
     }
-    let _ = survivor.kill();
-    let _ = survivor.wait();
+    survivor.kill();
     let lost: Vec<&String> = acked
         .messages
         .iter()
