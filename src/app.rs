@@ -168,6 +168,13 @@ impl App {
             tokio::spawn(crate::bots::web_chat::run(ctx.clone())),
             tokio::spawn(crate::domain::ai::fit::run_trainer(ctx.clone())),
         ]);
+        if let Some(schedule) = crate::backup::schedule::Schedule::from_config(&state.config) {
+            background.0.push(tokio::spawn(crate::backup::schedule::run(
+                ctx.clone(),
+                state.config.clone(),
+                schedule,
+            )));
+        }
         if let Some(settings) = telegram {
             background.0.push(tokio::spawn(crate::bots::telegram::run(
                 ctx.clone(),

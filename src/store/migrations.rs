@@ -61,6 +61,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "task_files_first_contact_fit",
         sql: include_str!("migrations/0009_task_files_first_contact_fit.surql"),
     },
+    Migration {
+        version: 10,
+        name: "backups",
+        sql: include_str!("migrations/0010_backups.surql"),
+    },
 ];
 
 #[derive(Debug, Deserialize)]

@@ -24,6 +24,8 @@ mod openapi;
 mod rbac;
 mod reminders;
 mod roles;
+mod scale_out;
+mod scheduled_backup;
 mod startup;
 mod task_files;
 mod tasks;
