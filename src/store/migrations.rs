@@ -56,6 +56,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "bots",
         sql: include_str!("migrations/0007_bots.surql"),
     },
+    Migration {
+        version: 8,
+        name: "bridged_messages",
+        sql: include_str!("migrations/0008_bridged_messages.surql"),
+    },
 ];
 
 #[derive(Debug, Deserialize)]

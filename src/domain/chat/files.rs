@@ -190,7 +190,7 @@ fn write_thumbnail(bytes: &[u8], path: &Path) -> bool {
         .is_ok()
 }
 
-async fn find(ctx: &Ctx, id: &str) -> DomainResult<Option<ChatFile>> {
+pub(crate) async fn find(ctx: &Ctx, id: &str) -> DomainResult<Option<ChatFile>> {
     Ok(ctx
         .store
         .run(
