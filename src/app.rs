@@ -180,11 +180,13 @@ impl App {
             });
         if telegram.is_some() || discord.is_some() {
             let messengers = Arc::new(Messengers::default());
-            background.0.push(tokio::spawn(direct::deliver_notifications(
-                ctx.clone(),
-                messengers.clone(),
-                ctx.events.subscribe(),
-            )));
+            background
+                .0
+                .push(tokio::spawn(direct::deliver_notifications(
+                    ctx.clone(),
+                    messengers.clone(),
+                    ctx.events.subscribe(),
+                )));
             background.0.push(tokio::spawn(direct::send_digests(
                 ctx.clone(),
                 messengers.clone(),

@@ -47,7 +47,11 @@ pub async fn mirror_hub_messages(
         let event = match events.recv().await {
             Ok(event) => event,
             Err(RecvError::Lagged(missed)) => {
-                tracing::warn!(missed, platform = side.platform(), "bridges fell behind the event bus");
+                tracing::warn!(
+                    missed,
+                    platform = side.platform(),
+                    "bridges fell behind the event bus"
+                );
                 continue;
             }
             Err(RecvError::Closed) => return,

@@ -418,7 +418,9 @@ impl Handler {
         let me = self.me()?;
         let mentions = [format!("<@{}>", me.id), format!("<@!{}>", me.id)];
         let mentioned = message.mentions.iter().any(|u| u.id == me.id)
-            || mentions.iter().any(|m| message.content.contains(m.as_str()));
+            || mentions
+                .iter()
+                .any(|m| message.content.contains(m.as_str()));
         let mut text = message.content.clone();
         for mention in &mentions {
             text = text.replace(mention.as_str(), " ");

@@ -441,7 +441,12 @@ fn incoming_body(message: &Message) -> String {
     let attached = if message.photo().is_some() {
         Some("a photo".to_string())
     } else if let Some(document) = message.document() {
-        Some(document.file_name.clone().unwrap_or_else(|| "a file".into()))
+        Some(
+            document
+                .file_name
+                .clone()
+                .unwrap_or_else(|| "a file".into()),
+        )
     } else if message.video().is_some() {
         Some("a video".to_string())
     } else if message.voice().is_some() || message.audio().is_some() {

@@ -128,9 +128,8 @@ async fn post_reply(
 ) -> DomainResult<Message> {
     let mut actions = Vec::new();
     for button in &reply.buttons {
-        let key =
-            super::park_action(ctx, Platform::Web, &sender.platform_user_id, &button.action)
-                .await?;
+        let key = super::park_action(ctx, Platform::Web, &sender.platform_user_id, &button.action)
+            .await?;
         actions.push(MessageAction {
             label: button.label.clone(),
             key,

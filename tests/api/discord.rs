@@ -180,7 +180,10 @@ async fn a_discord_mention_becomes_a_confirmation_and_runs_only_after_the_button
     fake.press(556, &offered[0].1);
     let refused = fake.nth(answered + 1, FakeDiscord::answers).await;
     assert_eq!(refused.body["data"]["content"], "This button has expired.");
-    assert_eq!(refused.body["data"]["flags"], 64, "shown only to the presser");
+    assert_eq!(
+        refused.body["data"]["flags"], 64,
+        "shown only to the presser"
+    );
     assert!(logged_calls().await.is_empty());
 
     fake.press(555, &offered[0].1);
@@ -514,7 +517,10 @@ async fn bridged_edits_deletes_and_files_follow_between_hub_and_discord() {
     let reacted = crate::chat::say(&app, &maria_token, &room, "thumbs?").await;
     let react = app
         .post(
-            &format!("/api/v1/messages/{}/reactions", reacted["id"].as_str().unwrap()),
+            &format!(
+                "/api/v1/messages/{}/reactions",
+                reacted["id"].as_str().unwrap()
+            ),
             &admin,
             json!({"emoji": "👍"}),
         )
@@ -528,7 +534,12 @@ async fn bridged_edits_deletes_and_files_follow_between_hub_and_discord() {
         .nth(1, |f| {
             f.sent()
                 .into_iter()
-                .filter(|c| c.body["content"].as_str().unwrap_or_default().contains("quote.pdf"))
+                .filter(|c| {
+                    c.body["content"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .contains("quote.pdf")
+                })
                 .collect()
         })
         .await;

@@ -150,7 +150,11 @@ fn set_commands(
         return unauthorized();
     }
     let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-    state.record("PUT", &format!("/applications/{app}/commands"), body.clone());
+    state.record(
+        "PUT",
+        &format!("/applications/{app}/commands"),
+        body.clone(),
+    );
     let commands: Vec<Value> = body
         .as_array()
         .cloned()
@@ -178,7 +182,11 @@ fn create_message(
         return unauthorized();
     }
     let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-    state.record("POST", &format!("/channels/{channel}/messages"), body.clone());
+    state.record(
+        "POST",
+        &format!("/channels/{channel}/messages"),
+        body.clone(),
+    );
     let throttled = state
         .throttle_messages
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -273,7 +281,11 @@ fn interaction_callback(
     // Interaction callbacks are authorised by the token in the path.
     let _ = req;
     let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-    state.record("POST", &format!("/interactions/{id}/{token}/callback"), body);
+    state.record(
+        "POST",
+        &format!("/interactions/{id}/{token}/callback"),
+        body,
+    );
     StatusCode::NO_CONTENT.into_response()
 }
 
@@ -387,7 +399,10 @@ impl FakeDiscord {
                 "/channels/:channel/messages/:message",
                 poem::patch(edit_message).delete(delete_message),
             )
-            .at("/interactions/:id/:token/callback", post(interaction_callback));
+            .at(
+                "/interactions/:id/:token/callback",
+                post(interaction_callback),
+            );
         let app = Route::new()
             .nest("/api/v10", api)
             .at("/gateway", get(gateway))
@@ -461,12 +476,9 @@ impl FakeDiscord {
 
     /// `text` from user `from` in the server channel, mentioning the bot.
     pub fn mention(&self, from: u64, text: &str) {
-        let mut message = self.state.message(
-            CHANNEL,
-            user(from),
-            &format!("<@{BOT_ID}> {text}"),
-            true,
-        );
+        let mut message =
+            self.state
+                .message(CHANNEL, user(from), &format!("<@{BOT_ID}> {text}"), true);
         message["mentions"] = json!([bot_user()]);
         self.dispatch("MESSAGE_CREATE", message);
     }

@@ -753,7 +753,10 @@ async fn bridged_edits_and_deletes_follow_between_hub_and_telegram() {
     let edit = wait_for("editMessageText").await;
     assert_eq!(edit["chat_id"], -100);
     assert_eq!(edit["text"], "maria (web): price is 120");
-    assert_eq!(app.delete(&path, &maria_token).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.delete(&path, &maria_token).await.status(),
+        StatusCode::OK
+    );
     let delete = wait_for("deleteMessage").await;
     assert_eq!(delete["chat_id"], -100);
     assert_eq!(delete["message_id"], edit["message_id"], "the same message");
@@ -793,5 +796,9 @@ async fn bridged_edits_and_deletes_follow_between_hub_and_telegram() {
     assert_eq!(changed["author_name"], "user700 (telegram)");
     assert!(changed["edited_at"].is_string());
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(fake.calls("editMessageText").len(), 1, "no echo of the edit");
+    assert_eq!(
+        fake.calls("editMessageText").len(),
+        1,
+        "no echo of the edit"
+    );
 }

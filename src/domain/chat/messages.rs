@@ -627,7 +627,15 @@ pub async fn delete_as_bot(ctx: &Ctx, id: &str) -> DomainResult<Message> {
     tx.bind("id", id).bind("now", db_time(now));
     tx.push("UPDATE type::record('message', $id) SET body = '', reactions = [], actions = NONE, deleted_at = <datetime>$now");
     let changes = vec![FieldChange::new("body", Some(json!(message.body)), None)];
-    audit::record(&mut tx, &bot_actor(), "message", id, "delete", &changes, now);
+    audit::record(
+        &mut tx,
+        &bot_actor(),
+        "message",
+        id,
+        "delete",
+        &changes,
+        now,
+    );
     tx.commit(&ctx.store).await?;
     let message = find(ctx, id)
         .await?
