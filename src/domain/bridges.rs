@@ -299,3 +299,52 @@ pub fn outgoing_text(
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::chat::messages::Message;
+
+    fn message(body: &str, file: Option<&str>) -> Message {
+        Message {
+            id: "m1".into(),
+            room: "r1".into(),
+            seq: 1,
+            author: "u1".into(),
+            author_name: "maria".into(),
+            body: body.into(),
+            reply_to: None,
+            file: file.map(str::to_string),
+            reactions: vec![],
+            created_at: Utc::now(),
+            edited_at: None,
+            deleted_at: None,
+            actions: None,
+        }
+    }
+
+    #[test]
+    fn a_shared_file_goes_out_as_a_link_or_by_its_name() {
+        let shared = message("the quote", Some("f1"));
+        assert_eq!(
+            outgoing_text(&shared, Some("quote.pdf"), Some("https://crm.example.com/")),
+            "maria (web): the quote\n📎 quote.pdf: https://crm.example.com/api/v1/files/f1"
+        );
+        assert_eq!(
+            outgoing_text(&message("", Some("f1")), Some("quote.pdf"), None),
+            "maria (web): 📎 shared quote.pdf in the hub room"
+        );
+        assert_eq!(
+            outgoing_text(&message("hi", None), None, None),
+            "maria (web): hi"
+        );
+    }
+
+    #[test]
+    fn discord_channel_ids_are_snowflakes() {
+        assert!(parse_chat_id("discord", "123456789012345678").is_ok());
+        assert!(parse_chat_id("discord", "general").is_err());
+        assert!(parse_chat_id("discord", "0").is_err());
+        assert!(parse_chat_id("telegram", "-100").is_ok());
+    }
+}

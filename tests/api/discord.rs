@@ -295,6 +295,12 @@ async fn admins_see_the_discord_bot_connected_and_it_resumes_after_a_reconnect()
     assert_eq!(status["username"], BOT_NAME);
     assert!(!status.to_string().contains(TOKEN));
     link(&app, &fake, &admin, 555).await;
+    // The connection is kept alive with heartbeats (op 1, acked with op 11).
+    let deadline = Instant::now() + WAIT;
+    while fake.state.heartbeats.load(Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < deadline, "no heartbeat");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     // The gateway asks for a reconnect; what happens meanwhile is replayed
     // on the resume, not lost.
