@@ -117,13 +117,21 @@ pub struct Config {
     #[arg(long, env = "DISCORD_BOT_TOKEN", hide_env_values = true)]
     pub discord_bot_token: Option<String>,
 
-    /// Discord API base URL.
+    /// Discord API base URL. Anything but discord.com is taken as a proxy
+    /// (e.g. twilight-http-proxy, or the tests' fake): REST calls go there
+    /// and serenity leaves rate limits to it; the bot still waits out a 429.
     #[arg(
         long,
         env = "DISCORD_API_URL",
         default_value = "https://discord.com/api"
     )]
     pub discord_api_url: String,
+
+    /// The address people reach this server at (e.g.
+    /// `https://crm.example.com`); files shared in a bridged room are sent
+    /// to Telegram/Discord as links under it. Unset: only the file's name.
+    #[arg(long, env = "PUBLIC_BASE_URL")]
+    pub public_base_url: Option<String>,
 
     /// Folder for uploaded files (created when missing).
     #[arg(long, env = "UPLOAD_DIR", default_value = "data/uploads")]

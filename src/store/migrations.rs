@@ -57,6 +57,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("migrations/0007_bots.surql"),
     },
     Migration {
+        version: 8,
+        name: "bridged_messages",
+        sql: include_str!("migrations/0008_bridged_messages.surql"),
+    },
+    Migration {
         version: 9,
         name: "task_files_first_contact_fit",
         sql: include_str!("migrations/0009_task_files_first_contact_fit.surql"),

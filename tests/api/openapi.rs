@@ -73,6 +73,7 @@ async fn the_openapi_document_lists_every_operation_with_its_security_schemes() 
         "GET /rooms/{id}/pins",
         "PATCH /messages/{id}",
         "POST /messages/{id}/pin",
+        "POST /messages/{id}/actions/{key}",
         "POST /messages/{id}/reactions",
         "POST /notifications/read",
         "POST /reminders",

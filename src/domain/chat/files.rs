@@ -104,7 +104,7 @@ pub async fn share(
     })
 }
 
-async fn find(ctx: &Ctx, id: &str) -> DomainResult<Option<ChatFile>> {
+pub(crate) async fn find(ctx: &Ctx, id: &str) -> DomainResult<Option<ChatFile>> {
     Ok(ctx
         .store
         .run(
