@@ -56,6 +56,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "bots",
         sql: include_str!("migrations/0007_bots.surql"),
     },
+    Migration {
+        version: 11,
+        name: "lead_live_sort",
+        sql: include_str!("migrations/0011_lead_live_sort.surql"),
+    },
 ];
 
 #[derive(Debug, Deserialize)]
