@@ -33,6 +33,10 @@ enum Command {
         /// With no suite: small sizes (a smoke run, not a measurement).
         #[arg(long)]
         quick: bool,
+        /// With no suite: leads for the crm and analytics suites (tasks are
+        /// half as many) instead of 100,000.
+        #[arg(long)]
+        leads: Option<usize>,
     },
     /// Write the database and the uploaded files to one archive (with the
     /// service stopped when the store is embedded).
@@ -109,7 +113,11 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> ExitCode {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.config).await,
-        Command::Bench { suite, quick } => bench(suite, quick).await,
+        Command::Bench {
+            suite,
+            quick,
+            leads,
+        } => bench(suite, quick, leads).await,
         Command::Admin {
             task: AdminTask::ResetPassword { username, password },
         } => reset_password(cli.config, &username, password).await,
@@ -118,7 +126,7 @@ async fn run(cli: Cli) -> ExitCode {
     }
 }
 
-async fn bench(suite: Option<BenchSuite>, quick: bool) -> ExitCode {
+async fn bench(suite: Option<BenchSuite>, quick: bool, leads: Option<usize>) -> ExitCode {
     use ea_crm::bench::{self, figures_table};
     // Benchmarks always run on a throwaway in-memory service on loopback,
     // whatever DATABASE_URL or BIND say.
@@ -131,11 +139,16 @@ async fn bench(suite: Option<BenchSuite>, quick: bool) -> ExitCode {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let outcome = match suite {
         None => {
-            let sizes = if quick {
+            let mut sizes = if quick {
                 bench::all::Sizes::quick()
             } else {
                 bench::all::Sizes::full()
             };
+            if let Some(leads) = leads {
+                sizes.crm.leads = leads;
+                sizes.analytics.leads = leads;
+                sizes.analytics.tasks = leads / 2;
+            }
             let (figures, failures) = bench::all::run(config, sizes).await;
             println!("ea-crm bench: every suite ({build}, {cores} cores)\n");
             print!("{}", figures_table(&figures));

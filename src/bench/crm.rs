@@ -82,7 +82,7 @@ async fn measure(
     let started = Instant::now();
     let report: Value = client
         .post(format!("{base}/api/v1/leads/import"))
-        .bearer_auth(&token)
+        .bearer_auth(token)
         .header("content-type", "text/csv")
         .body(reqwest::Body::wrap_stream(
             tokio_util::io::ReaderStream::new(file),
@@ -107,7 +107,7 @@ async fn measure(
         let t = Instant::now();
         let page: Value = client
             .get(url)
-            .bearer_auth(&token)
+            .bearer_auth(token)
             .send()
             .await?
             .json()
@@ -133,17 +133,17 @@ async fn measure(
         Some(c) => format!("{base}/api/v1/leads?limit=50&after={c}"),
         None => first_url.clone(),
     };
-    let first = sample(&client, &token, &first_url, args.samples).await?;
-    let last = sample(&client, &token, &last_url, args.samples).await?;
-    let first_rps = throughput(&client, &token, &first_url, args.clients, args.seconds).await?;
-    let last_rps = throughput(&client, &token, &last_url, args.clients, args.seconds).await?;
+    let first = sample(&client, token, &first_url, args.samples).await?;
+    let last = sample(&client, token, &last_url, args.samples).await?;
+    let first_rps = throughput(&client, token, &first_url, args.clients, args.seconds).await?;
+    let last_rps = throughput(&client, token, &last_url, args.clients, args.seconds).await?;
     let mut search_samples = Vec::new();
     for i in 0..args.samples {
         let q = format!("{} {}", WORDS[i % WORDS.len()], i % 997);
         let t = Instant::now();
         client
             .get(format!("{base}/api/v1/leads?limit=20&q={q}"))
-            .bearer_auth(&token)
+            .bearer_auth(token)
             .send()
             .await?
             .bytes()
@@ -153,7 +153,7 @@ async fn measure(
     let search = Latency::of(&mut search_samples);
     let count: Value = client
         .get(format!("{base}/api/v1/leads/count"))
-        .bearer_auth(&token)
+        .bearer_auth(token)
         .send()
         .await?
         .json()

@@ -786,10 +786,9 @@ async fn own_scope_pages_hold_owned_and_created_leads_in_order_each_once() {
             }
         }
         let mut want = expected.clone();
-        match sort {
-            "company" => want.sort_by_key(|n| n.to_lowercase()),
-            // Created in this order; "Handed on" was updated last.
-            _ => {}
+        // Otherwise creation order: "Handed on" was also updated last.
+        if sort == "company" {
+            want.sort_by_key(|n| n.to_lowercase());
         }
         if descending {
             want.reverse();
