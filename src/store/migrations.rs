@@ -71,6 +71,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "backups",
         sql: include_str!("migrations/0010_backups.surql"),
     },
+    Migration {
+        version: 11,
+        name: "lead_live_sort",
+        sql: include_str!("migrations/0011_lead_live_sort.surql"),
+    },
 ];
 
 #[derive(Debug, Deserialize)]
