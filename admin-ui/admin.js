@@ -1,8 +1,10 @@
 // Administration: users, the role permission matrix, API keys, the audit log,
-// pipeline statuses and assignment settings, webhooks.
+// pipeline statuses and assignment settings, webhooks, bots and AI.
 import { get, post, patch, put, del } from './api.js';
 import { el, clear, toast, attempt, field, fmtDate } from './ui.js';
 import { can, session } from './session.js';
+import { botsAdmin } from './bots.js';
+import { aiAdmin } from './ai.js';
 
 const TABS = [
   { key: 'users', label: 'Users', show: () => can('users.read'), render: users },
@@ -11,6 +13,8 @@ const TABS = [
   { key: 'audit', label: 'Audit log', show: () => can('audit.read'), render: audit },
   { key: 'pipeline', label: 'Pipeline', show: () => can('settings.manage'), render: pipeline },
   { key: 'webhooks', label: 'Webhooks', show: () => can('settings.manage'), render: webhooks },
+  { key: 'bots', label: 'Bots', show: () => can('bots.manage'), render: botsAdmin },
+  { key: 'ai', label: 'AI', show: () => can('ai.manage'), render: aiAdmin },
 ];
 
 export async function adminPage(root, args) {

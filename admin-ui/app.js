@@ -2,19 +2,27 @@
 import { api, get, post, setCsrf, ApiError } from './api.js';
 import { el, clear, toast, attempt, field, fmtDate } from './ui.js';
 import { session, can, canAny } from './session.js';
+import { tasksPage, myTasks } from './tasks.js';
+import { analyticsPage } from './dashboards.js';
 import { leadsPage, leadPage } from './leads.js';
 import { importPage } from './import.js';
 import { chatPage, hub } from './chat.js';
 import { adminPage } from './admin.js';
+import { duplicatesPage, patternsPage } from './ai.js';
+import { chatAccountSection } from './bots.js';
 
 const main = document.getElementById('main');
 
 const PAGES = [
   { path: 'dashboard', label: 'Dashboard', show: () => true, render: dashboard },
   { path: 'leads', label: 'Leads', show: () => canAny('leads.read.all', 'leads.read.own'), render: leadsPage },
+  { path: 'tasks', label: 'Tasks', show: () => can('tasks.read'), render: tasksPage },
+  { path: 'analytics', label: 'Analytics', show: () => can('analytics.read'), render: analyticsPage },
   { path: 'import', label: 'Import', show: () => can('leads.import'), render: importPage },
   { path: 'chat', label: 'Chat', show: () => can('chat.use'), render: chatPage },
-  { path: 'admin', label: 'Administration', show: () => canAny('users.read', 'users.manage', 'roles.manage', 'audit.read', 'settings.manage', 'api_keys.use'), render: adminPage },
+  { path: 'duplicates', label: 'Duplicates', show: () => can('ai.use') && canAny('leads.read.all', 'leads.read.own'), render: duplicatesPage },
+  { path: 'patterns', label: 'Patterns', show: () => can('ai.use'), render: patternsPage },
+  { path: 'admin', label: 'Administration', show: () => canAny('users.read', 'users.manage', 'roles.manage', 'audit.read', 'settings.manage', 'api_keys.use', 'bots.manage', 'ai.manage'), render: adminPage },
 ];
 
 async function loadMe() {
@@ -52,21 +60,25 @@ async function route() {
   }
   document.getElementById('nav').classList.remove('open');
   clear(main);
-  if (page === 'account') return accountPage();
+  // Each visit renders into its own node, so a slow page that finishes
+  // after the user moved on appends to a detached node, not the new page.
+  const view = el('div', { class: 'view' });
+  main.append(view);
+  if (page === 'account') return accountPage(view);
   const def = PAGES.find((p) => p.path === page);
   if (!def) {
-    main.append(el('h1', { text: 'Not found' }));
+    view.append(el('h1', { text: 'Not found' }));
     return;
   }
   if (!def.show()) {
-    main.append(el('h1', { text: 'Not allowed' }), el('p', { class: 'error', id: 'forbidden', text: 'Your role does not allow this page.' }));
+    view.append(el('h1', { text: 'Not allowed' }), el('p', { class: 'error', id: 'forbidden', text: 'Your role does not allow this page.' }));
     return;
   }
-  if (page === 'leads' && rest[0]) return leadPage(main, rest[0]);
+  if (page === 'leads' && rest[0]) return leadPage(view, rest[0]);
   try {
-    await def.render(main, rest);
+    await def.render(view, rest);
   } catch (e) {
-    main.append(el('p', { class: 'error', text: e.message }));
+    view.append(el('p', { class: 'error', text: e.message }));
   }
   main.focus({ preventScroll: true });
 }
@@ -126,6 +138,7 @@ async function dashboard(root) {
       root.append(ul);
     }
   }
+  if (can('tasks.read')) await myTasks(root);
   if (can('chat.use')) {
     const notes = await get('/notifications?unread=true');
     const list = (Array.isArray(notes) ? notes : notes.items || []).filter((n) => !n.read_at);
@@ -139,10 +152,10 @@ async function dashboard(root) {
   }
 }
 
-function accountPage() {
-  main.append(el('h1', { text: 'Account' }));
+function accountPage(root) {
+  root.append(el('h1', { text: 'Account' }));
   const u = session.user;
-  main.append(el('p', {}, 'Signed in as ', el('strong', { text: u.username }), ' (' + u.role + ')'));
+  root.append(el('p', {}, 'Signed in as ', el('strong', { text: u.username }), ' (' + u.role + ')'));
   const cur = el('input', { type: 'password', autocomplete: 'current-password', required: true });
   const next = el('input', { type: 'password', autocomplete: 'new-password', required: true, minLength: 8 });
   const form = el('form', { class: 'card' }, el('h2', { text: 'Change password' }), field('Current password', cur), field('New password', next), el('button', { type: 'submit', class: 'primary', text: 'Change password' }));
@@ -154,7 +167,7 @@ function accountPage() {
       form.reset();
     });
   });
-  main.append(form);
+  root.append(form, chatAccountSection());
 }
 
 let started = false;

@@ -133,6 +133,8 @@ function onFrame(f) {
 }
 
 function onEvent(topic, payload) {
+  // Other pages (the import's progress) listen for their own topics.
+  window.dispatchEvent(new CustomEvent('ea:event', { detail: { topic, payload } }));
   if (topic === 'notification.created') {
     setMentions(hub.mentions + 1);
     toast(payload.text || 'New notification');
@@ -313,7 +315,10 @@ class RoomView {
     const li = el('li', { class: mine ? 'msg mine' : 'msg', 'data-seq': String(m.seq) },
       el('div', { class: 'meta' }, el('span', { class: 'dot ' + (presence.get(m.author) || 'offline') }), el('strong', { text: m.author_name }), ' ', el('time', { text: fmtDate(m.created_at) }), m.edited_at ? ' (edited)' : '', actions),
       el('div', { class: 'body' }, m.deleted_at ? el('em', { text: 'message deleted' }) : renderBody(m.body)),
-      m.file ? el('a', { href: '/api/v1/files/' + m.file, target: '_blank', rel: 'noopener', text: 'Attachment' }) : null);
+      m.file ? el('a', { href: '/api/v1/files/' + m.file, target: '_blank', rel: 'noopener', text: 'Attachment' }) : null,
+      // A bot proposal's Confirm/Cancel: only its asker can press them.
+      m.actions && m.actions.length ? el('div', { class: 'bot-actions' }, ...m.actions.map((a) =>
+        el('button', { type: 'button', text: a.label, onclick: () => attempt(() => post('/messages/' + m.id + '/actions/' + encodeURIComponent(a.key), {})) }))) : null);
     if (existing) existing.replaceWith(li);
     else this.msgs.append(li);
     li.scrollIntoView({ block: 'end' });

@@ -1,69 +1,139 @@
-// The import wizard: pick a CSV/XLSX file, map columns, dry-run, import.
+// The import wizard: pick a CSV/XLSX file, check and change how its columns
+// map to fields, dry-run with per-row errors, import with progress, report.
 import { upload } from './api.js';
 import { el, clear, toast, field } from './ui.js';
 
-const FIELDS = ['company_name', 'website', 'industry', 'status', 'country', 'state', 'timezone', 'owner', 'source', 'tags', 'contact_name', 'contact_first_name', 'contact_last_name', 'contact_position', 'contact_email', 'contact_phone', 'contact_linkedin'];
 const XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
+
+const isXlsx = (f) => f.name.toLowerCase().endsWith('.xlsx');
+const typeOf = (f) => (isXlsx(f) ? XLSX : 'text/csv');
 
 export async function importPage(root) {
   root.append(el('h1', { text: 'Import leads' }));
-  const file = el('input', { type: 'file', accept: '.csv,.xlsx,text/csv', id: 'import-file', required: true });
-  const policy = el('select', { id: 'import-policy' }, ['skip', 'update', 'create'].map((p) => el('option', { value: p, text: 'Duplicates: ' + p })));
-  const mapBox = el('div', { class: 'mapping' });
+  const file = el('input', { type: 'file', accept: '.csv,.xlsx,text/csv,' + XLSX, id: 'import-file', required: true });
+  const policy = el('select', { id: 'import-policy', 'aria-label': 'Duplicates' }, ['skip', 'update', 'create'].map((p) => el('option', { value: p, text: 'Duplicates: ' + p })));
+  const mapBox = el('section', { class: 'mapping', id: 'import-mapping', 'aria-live': 'polite' });
   const progress = el('progress', { max: 1, value: 0, hidden: true, id: 'import-progress' });
+  const progressText = el('span', { class: 'muted', id: 'import-progress-text' });
   const report = el('section', { id: 'import-report', 'aria-live': 'polite' });
-  const dry = el('button', { type: 'button', id: 'import-dry-run', text: '1. Check (dry run)' });
-  const run = el('button', { type: 'button', class: 'primary', id: 'import-run', text: '2. Import', disabled: true });
-  root.append(el('div', { class: 'card' }, field('File (CSV or XLSX)', file), policy, mapBox, el('div', { class: 'toolbar' }, dry, run, progress)), report);
+  const dry = el('button', { type: 'button', id: 'import-dry-run', text: '2. Check (dry run)', disabled: true });
+  const run = el('button', { type: 'button', class: 'primary', id: 'import-run', text: '3. Import', disabled: true });
+  root.append(
+    el('div', { class: 'card' }, field('1. File (CSV or XLSX)', file), policy, mapBox, el('div', { class: 'toolbar' }, dry, run, progress, progressText)),
+    report);
 
+  // header -> its <select>; the mapping sent is every column's choice.
   const selects = new Map();
+  let checkedRows = 0;
+
   file.addEventListener('change', async () => {
     clear(mapBox);
+    clear(report);
     selects.clear();
     run.disabled = true;
+    dry.disabled = true;
     const f = file.files[0];
-    if (!f || f.name.toLowerCase().endsWith('.xlsx')) return;
-    const header = (await f.slice(0, 64 * 1024).text()).split(/\r?\n/)[0];
-    const cols = header.split(',').map((c) => c.trim().replace(/^"|"$/g, ''));
-    mapBox.append(el('p', { class: 'muted', text: 'Map columns (automatic when left blank):' }));
-    for (const c of cols) {
-      const s = el('select', { 'aria-label': 'Field for column ' + c }, el('option', { value: '', text: '(automatic)' }), FIELDS.map((x) => el('option', { value: x, text: x })));
-      selects.set(c, s);
-      mapBox.append(field(c, s));
+    if (!f) return;
+    mapBox.append(el('p', { class: 'muted', text: 'Reading the columns…' }));
+    try {
+      const cols = await upload('/leads/import/columns', f, typeOf(f));
+      showColumns(cols);
+      dry.disabled = false;
+    } catch (e) {
+      clear(mapBox);
+      mapBox.append(el('p', { class: 'error', text: e.message }));
     }
   });
+
+  function showColumns(cols) {
+    clear(mapBox);
+    mapBox.append(el('h2', { text: 'Columns' }), el('p', { class: 'muted', text: 'Each column fills the field shown; change any that are wrong, or ignore a column.' }));
+    const tb = el('tbody');
+    for (const c of cols.columns) {
+      const s = el('select', { 'aria-label': 'Field for column ' + c.header, 'data-header': c.header },
+        el('option', { value: '', text: '(ignore)' }),
+        cols.fields.map((x) => el('option', { value: x, text: x.replace(/_/g, ' '), selected: x === c.field })));
+      if (!c.field) s.value = '';
+      s.addEventListener('change', () => {
+        run.disabled = true; // the last check no longer matches
+        markDuplicates();
+      });
+      selects.set(c.header, s);
+      tb.append(el('tr', {}, el('th', { scope: 'row', text: c.header }), el('td', {}, s), el('td', { class: 'muted', text: c.samples.filter(Boolean).join(' · ') })));
+    }
+    mapBox.append(el('div', { class: 'table-wrap' }, el('table', { class: 'table', id: 'import-columns' },
+      el('thead', {}, el('tr', {}, el('th', { text: 'Column' }), el('th', { text: 'Field' }), el('th', { text: 'First values' }))), tb)));
+    markDuplicates();
+  }
+
+  // Two columns on one field: only the first would count, so say so.
+  function markDuplicates() {
+    const seen = new Set();
+    for (const s of selects.values()) {
+      const dup = s.value && seen.has(s.value);
+      s.classList.toggle('invalid', Boolean(dup));
+      s.title = dup ? 'Another column already fills this field' : '';
+      if (s.value) seen.add(s.value);
+    }
+  }
+
+  function mapping() {
+    const m = {};
+    for (const [header, s] of selects) m[header] = s.value;
+    return m;
+  }
 
   async function send(dryRun) {
     const f = file.files[0];
     if (!f) return toast('Choose a file first', 'error');
-    const mapping = {};
-    for (const [c, s] of selects) if (s.value) mapping[c] = s.value;
-    const q = new URLSearchParams({ dry_run: String(dryRun), policy: policy.value });
-    if (Object.keys(mapping).length) q.set('mapping', JSON.stringify(mapping));
-    const type = f.name.toLowerCase().endsWith('.xlsx') ? XLSX : 'text/csv';
+    const m = mapping();
+    if (!Object.values(m).includes('company_name')) return toast('Map one column to company_name', 'error');
+    const q = new URLSearchParams({ dry_run: String(dryRun), policy: policy.value, mapping: JSON.stringify(m) });
     progress.hidden = false;
     progress.value = 0;
+    progressText.textContent = 'Uploading…';
+    dry.disabled = true;
+    run.disabled = true;
     clear(report);
+    // Rows done, from the server's progress events (when the live
+    // connection is up); the upload's own progress until then.
+    const onProgress = (e) => {
+      const { topic, payload } = e.detail;
+      if (topic !== 'import.progress' || payload.dry_run !== dryRun) return;
+      progressText.textContent = payload.rows + (checkedRows ? ' of ' + checkedRows : '') + ' rows';
+      if (checkedRows) progress.value = Math.min(1, payload.rows / checkedRows);
+    };
+    window.addEventListener('ea:event', onProgress);
     try {
-      const r = await upload('/leads/import?' + q, f, type, (p) => { progress.value = p; });
+      const r = await upload('/leads/import?' + q, f, typeOf(f), (p) => {
+        progress.value = p;
+        if (p >= 1) progressText.textContent = 'Processing rows…';
+      });
+      progress.value = 1;
       showReport(r);
+      if (dryRun) checkedRows = r.rows;
       run.disabled = !dryRun;
     } catch (e) {
-      report.append(el('p', { class: 'error', text: e.message }));
+      report.append(el('p', { class: 'error', role: 'alert', text: e.message }));
     } finally {
+      window.removeEventListener('ea:event', onProgress);
       progress.hidden = true;
+      progressText.textContent = '';
+      dry.disabled = false;
     }
   }
 
   function showReport(r) {
     report.append(el('h2', { text: r.dry_run ? 'Dry run: nothing was written' : 'Import finished' }));
     const dl = el('dl', { class: 'facts' });
-    for (const k of ['rows', 'created', 'updated', 'unchanged', 'skipped', 'failed', 'contacts_added']) dl.append(el('dt', { text: k }), el('dd', { text: String(r[k]), 'data-key': k }));
+    for (const k of ['rows', 'created', 'updated', 'unchanged', 'skipped', 'failed', 'contacts_added']) dl.append(el('dt', { text: k.replace('_', ' ') }), el('dd', { text: String(r[k]), 'data-key': k }));
     report.append(dl);
     if (r.errors.length) {
       const tb = el('tbody');
       for (const e of r.errors) tb.append(el('tr', {}, el('td', { text: String(e.row) }), el('td', { text: e.column || '' }), el('td', { text: e.reason })));
-      report.append(el('h3', { text: 'Rows with errors' }), el('table', { class: 'table', id: 'import-errors' }, el('thead', {}, el('tr', {}, el('th', { text: 'Row' }), el('th', { text: 'Column' }), el('th', { text: 'Problem' }))), tb));
+      report.append(el('h3', { text: 'Rows with errors' }), el('div', { class: 'table-wrap' }, el('table', { class: 'table', id: 'import-errors' }, el('thead', {}, el('tr', {}, el('th', { text: 'Row' }), el('th', { text: 'Column' }), el('th', { text: 'Problem' }))), tb)));
+    } else if (r.dry_run) {
+      report.append(el('p', { class: 'muted', text: 'No errors found. Import when ready.' }));
     }
   }
   dry.addEventListener('click', () => send(true));

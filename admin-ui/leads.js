@@ -3,6 +3,7 @@
 import { get, post, patch, put, del } from './api.js';
 import { el, clear, toast, attempt, field, fmtDate } from './ui.js';
 import { can } from './session.js';
+import { leadAiSection } from './ai.js';
 
 let statusCache = null;
 async function statuses() {
@@ -31,7 +32,8 @@ export async function leadsPage(root) {
   const owner = el('select', { 'aria-label': 'Owner filter' }, el('option', { value: '', text: 'Any owner' }), users.map((u) => el('option', { value: u.id, text: u.username })));
   const sort = el('select', { 'aria-label': 'Sort' }, ['created', 'updated', 'company', 'score'].map((k) => el('option', { value: k, text: 'Sort: ' + k })));
   const order = el('select', { 'aria-label': 'Order' }, el('option', { value: 'desc', text: 'Descending' }), el('option', { value: 'asc', text: 'Ascending' }));
-  const filters = el('form', { class: 'toolbar', role: 'search' }, q, status, users.length ? owner : null, sort, order, el('button', { type: 'submit', text: 'Apply' }));
+  const minScore = el('input', { type: 'number', min: 0, max: 100, step: 1, placeholder: 'Min. score', id: 'lead-min-score', 'aria-label': 'Minimum AI score', class: 'narrow' });
+  const filters = el('form', { class: 'toolbar', role: 'search' }, q, status, users.length ? owner : null, minScore, sort, order, el('button', { type: 'submit', text: 'Apply' }));
   root.append(filters);
 
   if (can('leads.write')) root.append(newLeadForm(() => reload()));
@@ -40,7 +42,12 @@ export async function leadsPage(root) {
   const tbody = el('tbody');
   const selectAll = el('input', { type: 'checkbox', 'aria-label': 'Select all' });
   const table = el('table', { class: 'table', id: 'leads-table' },
-    el('thead', {}, el('tr', {}, el('th', {}, selectAll), el('th', { text: 'Company' }), el('th', { text: 'Status' }), el('th', { text: 'Owner' }), el('th', { text: 'Next follow-up' }), el('th', { text: 'Created' }))),
+    el('thead', {}, el('tr', {}, el('th', {}, selectAll), el('th', { text: 'Company' }), el('th', { text: 'Status' }), el('th', { text: 'Owner' }), el('th', { text: 'Next follow-up' }), el('th', { text: 'Created' }), el('th', {}, el('button', { type: 'button', class: 'link', id: 'sort-by-score', title: 'Sort by AI score', text: 'Score', onclick: () => {
+      // A second click on the header flips the order.
+      order.value = sort.value === 'score' && order.value === 'desc' ? 'asc' : 'desc';
+      sort.value = 'score';
+      reload();
+    } })))),
     tbody);
   const more = el('button', { type: 'button', text: 'Load more', hidden: true });
   const count = el('p', { class: 'muted' });
@@ -52,6 +59,7 @@ export async function leadsPage(root) {
     if (q.value.trim()) p.set('q', q.value.trim());
     if (status.value) p.set('status', status.value);
     if (owner.value) p.set('owner', owner.value);
+    if (minScore.value !== '') p.set('score_min', String(Math.max(0, Math.min(100, parseInt(minScore.value, 10) || 0))));
     return p;
   };
   const selected = () => [...tbody.querySelectorAll('input[type=checkbox]:checked')].map((c) => c.value);
@@ -83,12 +91,13 @@ export async function leadsPage(root) {
       toast('Status changed');
     }));
     return el('tr', {},
-      el('td', {}, el('input', { type: 'checkbox', value: lead.id, 'aria-label': 'Select ' + lead.company_name })),
+      el('td', {}, el('input', { type: 'checkbox', value: lead.id, 'data-name': lead.company_name, 'aria-label': 'Select ' + lead.company_name })),
       el('td', {}, el('a', { href: '#/leads/' + lead.id, text: lead.company_name })),
       el('td', {}, sel),
       el('td', { text: userName(lead.owner) }),
       el('td', { text: fmtDate(lead.next_follow_up_at) }),
-      el('td', { text: fmtDate(lead.created_at) }));
+      el('td', { text: fmtDate(lead.created_at) }),
+      el('td', {}, scoreBadge(lead.score)));
   }
 
   selectAll.addEventListener('change', () => {
@@ -101,32 +110,59 @@ export async function leadsPage(root) {
   for (const s of [status, owner, sort, order]) s.addEventListener('change', reload);
   more.addEventListener('click', () => attempt(() => load(true)));
 
-  const each = async (label, fn) => {
+  // One request for the whole selection; the server answers per lead.
+  const bulkRun = async (label, body) => {
     const ids = selected();
     if (!ids.length) return toast('Select some leads first');
-    let ok = 0;
-    for (const id of ids) if ((await attempt(() => fn(id))) !== undefined) ok++;
-    toast(label + ': ' + ok + ' of ' + ids.length);
-    reload();
+    const r = await attempt(() => post('/leads/bulk', { ids, ...body }));
+    if (!r) return;
+    const changed = r.updated.length + r.unchanged.length;
+    toast(label + ': ' + changed + ' of ' + ids.length, r.failed.length ? 'error' : 'info');
+    showFailures(r.failed);
+    await reload();
+    selectAll.checked = false;
+  };
+  const failures = el('ul', { class: 'list error', id: 'bulk-failures', 'aria-live': 'polite' });
+  const showFailures = (failed) => {
+    clear(failures);
+    for (const f of failed.slice(0, 20)) {
+      const name = (tbody.querySelector('input[value="' + CSS.escape(f.id) + '"]') || {}).dataset?.name || f.id;
+      failures.append(el('li', { text: name + ': ' + f.error.message }));
+    }
+    if (failed.length > 20) failures.append(el('li', { text: '… and ' + (failed.length - 20) + ' more' }));
   };
   if (can('leads.write')) {
     const bs = statusSelect(list, list[0].id, false);
     bs.setAttribute('aria-label', 'Bulk status');
-    bulk.append(bs, el('button', { type: 'button', text: 'Set status', onclick: () => each('Status set', (id) => patch('/leads/' + id, { status: bs.value }).then(() => true)) }));
+    bs.id = 'bulk-status';
+    bulk.append(bs, el('button', { type: 'button', id: 'bulk-set-status', text: 'Set status', onclick: () => bulkRun('Status set', { action: 'status', status: bs.value }) }));
   }
   if (can('leads.assign') && users.length) {
-    const bo = el('select', { 'aria-label': 'Bulk owner' }, users.map((u) => el('option', { value: u.id, text: u.username })));
-    bulk.append(bo, el('button', { type: 'button', text: 'Assign', onclick: () => each('Assigned', (id) => post('/leads/' + id + '/assign', { owner: bo.value }).then(() => true)) }));
+    const bo = el('select', { 'aria-label': 'Bulk owner', id: 'bulk-owner' }, users.filter((u) => u.active !== false).map((u) => el('option', { value: u.id, text: u.username })));
+    bulk.append(bo, el('button', { type: 'button', id: 'bulk-assign', text: 'Assign', onclick: () => bulkRun('Assigned', { action: 'assign', owner: bo.value }) }));
   }
   if (can('leads.delete')) {
-    bulk.append(el('button', { type: 'button', class: 'danger', text: 'Delete', onclick: () => {
-      if (confirm('Delete the selected leads?')) each('Deleted', (id) => del('/leads/' + id).then(() => true));
+    bulk.append(el('button', { type: 'button', class: 'danger', id: 'bulk-delete', text: 'Delete', onclick: () => {
+      const n = selected().length;
+      if (n && confirm('Move the ' + n + ' selected leads to the trash?')) bulkRun('Deleted', { action: 'delete' });
+      else if (!n) toast('Select some leads first');
     } }));
   }
   if (can('leads.export')) {
-    bulk.append(el('button', { type: 'button', text: 'Export CSV', onclick: () => { location.href = '/api/v1/leads/export?' + params(); } }));
+    bulk.append(el('button', { type: 'button', id: 'bulk-export', text: 'Export CSV', title: 'The selected leads, or every lead the filter finds when none is selected', onclick: () => {
+      const ids = selected();
+      location.href = '/api/v1/leads/export?' + (ids.length ? new URLSearchParams({ ids: ids.join(',') }) : params());
+    } }));
   }
+  root.insertBefore(failures, bulk.nextSibling);
   await load(false);
+}
+
+/** A 0–100 score as a small coloured meter with the number as its text. */
+export function scoreBadge(score) {
+  const n = Number(score) || 0;
+  const band = n >= 70 ? 'high' : n >= 40 ? 'mid' : 'low';
+  return el('span', { class: 'score score-' + band, title: 'AI score ' + n + ' of 100', text: String(n) });
 }
 
 function newLeadForm(done) {
@@ -172,6 +208,8 @@ export async function leadPage(root, id) {
   root.append(el('h2', { text: 'Follow-ups' }), fuBox);
   const callsBox = el('section');
   root.append(el('h2', { text: 'Calls' }), callsBox);
+  const aiBox = el('div', { class: 'ai-panels' });
+  root.append(aiBox);
   const tlBox = el('ol', { class: 'timeline', id: 'timeline' });
   root.append(el('h2', { text: 'Timeline' }), tlBox);
 
@@ -231,5 +269,5 @@ export async function leadPage(root, id) {
     });
     return form;
   }
-  await refresh();
+  await Promise.all([refresh(), leadAiSection(aiBox, lead)]);
 }

@@ -9,6 +9,8 @@ use std::time::Duration;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::{Endpoint, Response, Server};
 
+use crate::bots::direct::{self, Messengers};
+use crate::bots::discord::DiscordSettings;
 use crate::bots::telegram::{TelegramSettings, WebhookSettings};
 use crate::config::{Config, ConfigError};
 use crate::domain::chat::reminders;
@@ -166,13 +168,54 @@ impl App {
                 ctx.events.subscribe(),
             )),
             tokio::spawn(crate::bots::web_chat::run(ctx.clone())),
+            tokio::spawn(crate::domain::ai::fit::run_trainer(ctx.clone())),
         ]);
-        if let Some(settings) = telegram {
-            background.0.push(tokio::spawn(crate::bots::telegram::run(
+        if let Some(schedule) = crate::backup::schedule::Schedule::from_config(&state.config) {
+            background.0.push(tokio::spawn(crate::backup::schedule::run(
                 ctx.clone(),
-                state.bot_status.clone(),
-                settings,
+                state.config.clone(),
+                schedule,
             )));
+        }
+        let discord = state
+            .config
+            .discord_bot_token
+            .clone()
+            .map(|token| DiscordSettings {
+                token,
+                api_url: state.config.discord_api_url.clone(),
+                public_base_url: state.config.public_base_url.clone(),
+            });
+        if telegram.is_some() || discord.is_some() {
+            let messengers = Arc::new(Messengers::default());
+            background
+                .0
+                .push(tokio::spawn(direct::deliver_notifications(
+                    ctx.clone(),
+                    messengers.clone(),
+                    ctx.events.subscribe(),
+                )));
+            background.0.push(tokio::spawn(direct::send_digests(
+                ctx.clone(),
+                messengers.clone(),
+                reminder_poll,
+            )));
+            if let Some(settings) = telegram {
+                background.0.push(tokio::spawn(crate::bots::telegram::run(
+                    ctx.clone(),
+                    state.bot_status.clone(),
+                    messengers.clone(),
+                    settings,
+                )));
+            }
+            if let Some(settings) = discord {
+                background.0.push(tokio::spawn(crate::bots::discord::run(
+                    ctx.clone(),
+                    state.bot_status.clone(),
+                    messengers,
+                    settings,
+                )));
+            }
         }
         Ok(App {
             webhooks,
@@ -235,7 +278,7 @@ fn telegram_settings(
         api_url: config.telegram_api_url.clone(),
         poll_timeout_secs: 10,
         webhook,
-        digest_every: Duration::from_millis(config.reminder_poll_ms),
+        public_base_url: config.public_base_url.clone(),
     }
 }
 

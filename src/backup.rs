@@ -6,6 +6,8 @@
 //! while it is stopped. A restore goes only into an empty database, so it
 //! can never mix two histories.
 
+pub mod schedule;
+
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;

@@ -117,13 +117,21 @@ pub struct Config {
     #[arg(long, env = "DISCORD_BOT_TOKEN", hide_env_values = true)]
     pub discord_bot_token: Option<String>,
 
-    /// Discord API base URL.
+    /// Discord API base URL. Anything but discord.com is taken as a proxy
+    /// (e.g. twilight-http-proxy, or the tests' fake): REST calls go there
+    /// and serenity leaves rate limits to it; the bot still waits out a 429.
     #[arg(
         long,
         env = "DISCORD_API_URL",
         default_value = "https://discord.com/api"
     )]
     pub discord_api_url: String,
+
+    /// The address people reach this server at (e.g.
+    /// `https://crm.example.com`); files shared in a bridged room are sent
+    /// to Telegram/Discord as links under it. Unset: only the file's name.
+    #[arg(long, env = "PUBLIC_BASE_URL")]
+    pub public_base_url: Option<String>,
 
     /// Folder for uploaded files (created when missing).
     #[arg(long, env = "UPLOAD_DIR", default_value = "data/uploads")]
@@ -246,6 +254,46 @@ pub struct Config {
     /// milliseconds.
     #[arg(long, env = "REMINDER_POLL_MS", default_value_t = 5000)]
     pub reminder_poll_ms: u64,
+
+    /// Folder for scheduled backups (unset: no scheduled backups). Each is
+    /// the archive `ea-crm backup` writes, named by its time slot.
+    #[arg(long, env = "BACKUP_DIR")]
+    pub backup_dir: Option<PathBuf>,
+
+    /// How often a scheduled backup is made: minutes, or a number with `m`,
+    /// `h` or `d` (`30m`, `6h`, `1d`). With several instances on one
+    /// database, one of them makes each backup.
+    #[arg(long, env = "BACKUP_INTERVAL", default_value = "24h", value_parser = parse_interval)]
+    pub backup_interval: Duration,
+
+    /// Scheduled backups kept in BACKUP_DIR; older ones are deleted.
+    #[arg(long, env = "BACKUP_KEEP", default_value_t = 7)]
+    pub backup_keep: usize,
+
+    /// How often the backup scheduler checks whether a backup is due, in
+    /// milliseconds.
+    #[arg(long, env = "BACKUP_POLL_MS", default_value_t = 30_000)]
+    pub backup_poll_ms: u64,
+}
+
+/// `BACKUP_INTERVAL`: plain minutes, or a number with `m`, `h` or `d`; at
+/// least one minute.
+pub fn parse_interval(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text, "m"),
+    };
+    let minutes_per = match unit.trim() {
+        "m" | "min" => 1,
+        "h" => 60,
+        "d" => 24 * 60,
+        _ => return Err(format!("`{text}` is not an interval such as 30m, 6h or 1d")),
+    };
+    match number.parse::<u64>() {
+        Ok(n) if n > 0 => Ok(Duration::from_secs(n * minutes_per * 60)),
+        _ => Err(format!("`{text}` is not an interval such as 30m, 6h or 1d")),
+    }
 }
 
 /// Why the configuration cannot be used; printed as one line, exit code 2.
@@ -259,6 +307,8 @@ pub enum ConfigError {
     Bind(String),
     #[error("UPLOAD_DIR `{path}` cannot be used: {reason}")]
     UploadDir { path: String, reason: String },
+    #[error("BACKUP_DIR `{path}` cannot be used: {reason}")]
+    BackupDir { path: String, reason: String },
     #[error("{0} must be greater than zero")]
     Zero(&'static str),
     #[error("TELEGRAM_WEBHOOK_SECRET must be set with TELEGRAM_WEBHOOK_URL: 1 to 256 of A-Z, a-z, 0-9, _ and -")]
@@ -328,6 +378,8 @@ impl Config {
             ("REMINDER_POLL_MS", self.reminder_poll_ms),
             ("WS_AUTH_RECHECK_MS", self.ws_auth_recheck_ms),
             ("PRESENCE_FLUSH_MS", self.presence_flush_ms),
+            ("BACKUP_KEEP", self.backup_keep as u64),
+            ("BACKUP_POLL_MS", self.backup_poll_ms),
         ] {
             if value == 0 {
                 return Err(ConfigError::Zero(name));
@@ -342,6 +394,12 @@ impl Config {
             if !secret_ok {
                 return Err(ConfigError::TelegramWebhookSecret);
             }
+        }
+        if let Some(dir) = &self.backup_dir {
+            std::fs::create_dir_all(dir).map_err(|e| ConfigError::BackupDir {
+                path: dir.display().to_string(),
+                reason: e.kind().to_string(),
+            })?;
         }
         self.prepare_upload_dir()
     }
@@ -442,6 +500,18 @@ mod tests {
                 with_url(url).database_kind().is_err(),
                 "{url} should be refused"
             );
+        }
+    }
+
+    #[test]
+    fn backup_intervals_read_minutes_hours_and_days() {
+        let minutes = |t: &str| parse_interval(t).map(|d| d.as_secs() / 60);
+        assert_eq!(minutes("90"), Ok(90));
+        assert_eq!(minutes("30m"), Ok(30));
+        assert_eq!(minutes("6h"), Ok(360));
+        assert_eq!(minutes("1d"), Ok(1440));
+        for bad in ["", "0", "0h", "h", "6 weeks", "-1h", "1.5h"] {
+            assert!(parse_interval(bad).is_err(), "{bad} should be refused");
         }
     }
 

@@ -26,10 +26,17 @@ struct Cli {
 enum Command {
     /// Run the service (the default).
     Serve,
-    /// Benchmarks that print figures.
+    /// Benchmarks that print figures; with no suite, every suite and one table.
     Bench {
         #[command(subcommand)]
-        suite: BenchSuite,
+        suite: Option<BenchSuite>,
+        /// With no suite: small sizes (a smoke run, not a measurement).
+        #[arg(long)]
+        quick: bool,
+        /// With no suite: leads for the crm and analytics suites (tasks are
+        /// half as many) instead of 100,000.
+        #[arg(long)]
+        leads: Option<usize>,
     },
     /// Write the database and the uploaded files to one archive (with the
     /// service stopped when the store is embedded).
@@ -61,6 +68,12 @@ enum BenchSuite {
         #[arg(long, default_value_t = 0.0)]
         rate: f64,
     },
+    /// Seed leads, follow-ups, tasks and messages; time every analytics query.
+    Analytics(ea_crm::bench::analytics::AnalyticsBench),
+    /// Open N idle WebSocket connections: time to open, memory each.
+    Idle(ea_crm::bench::idle::IdleBench),
+    /// Logins per second and latency while a chat load runs.
+    Login(ea_crm::bench::login::LoginBench),
 }
 
 #[derive(Subcommand)]
@@ -101,53 +114,81 @@ async fn run(cli: Cli) -> ExitCode {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.config).await,
         Command::Bench {
-            suite: BenchSuite::Crm(args),
-        } => match ea_crm::bench::crm::run(args).await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("ea-crm bench: {e}");
-                ExitCode::FAILURE
-            }
-        },
+            suite,
+            quick,
+            leads,
+        } => bench(suite, quick, leads).await,
         Command::Admin {
             task: AdminTask::ResetPassword { username, password },
         } => reset_password(cli.config, &username, password).await,
         Command::Backup { file } => backup(cli.config, &file).await,
         Command::Restore { file } => restore(cli.config, &file).await,
-        Command::Bench {
-            suite:
-                BenchSuite::Chat {
-                    clients,
-                    rooms,
-                    messages,
-                    rate,
-                },
-        } => {
-            let bench = ea_crm::bench::ChatBench {
+    }
+}
+
+async fn bench(suite: Option<BenchSuite>, quick: bool, leads: Option<usize>) -> ExitCode {
+    use ea_crm::bench::{self, figures_table};
+    // Benchmarks always run on a throwaway in-memory service on loopback,
+    // whatever DATABASE_URL or BIND say.
+    let config = Config::for_tests();
+    let build = if cfg!(debug_assertions) {
+        "debug build"
+    } else {
+        "release build"
+    };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let outcome = match suite {
+        None => {
+            let mut sizes = if quick {
+                bench::all::Sizes::quick()
+            } else {
+                bench::all::Sizes::full()
+            };
+            if let Some(leads) = leads {
+                sizes.crm.leads = leads;
+                sizes.analytics.leads = leads;
+                sizes.analytics.tasks = leads / 2;
+            }
+            let (figures, failures) = bench::all::run(config, sizes).await;
+            println!("ea-crm bench: every suite ({build}, {cores} cores)\n");
+            print!("{}", figures_table(&figures));
+            for f in &failures {
+                eprintln!("ea-crm bench: suite {} failed: {:#}", f.suite, f.error);
+            }
+            return if failures.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            };
+        }
+        Some(BenchSuite::Crm(args)) => bench::crm::run(config, args).await,
+        Some(BenchSuite::Chat {
+            clients,
+            rooms,
+            messages,
+            rate,
+        }) => {
+            let load = bench::ChatBench {
                 clients,
                 rooms,
                 messages,
                 rate,
             };
-            let hub = ea_crm::bench::chat(cli.config, bench).await;
-            let bare = ea_crm::bench::chat::baseline(bench).await;
-            match (hub, bare) {
-                (Ok(hub), Ok(bare)) => {
-                    println!("EA CRM hub ({clients} clients, {rooms} rooms, {messages} messages each)\n{hub}\n");
-                    println!("bare poem WebSocket broadcast, same load\n{bare}\n");
-                    println!(
-                        "ratio hub/bare: deliveries/s {:.2}, delivery p50 {:.1}x, p99 {:.1}x",
-                        hub.throughput() / bare.throughput().max(f64::EPSILON),
-                        hub.delivery[0].as_secs_f64() / bare.delivery[0].as_secs_f64().max(1e-9),
-                        hub.delivery[2].as_secs_f64() / bare.delivery[2].as_secs_f64().max(1e-9),
-                    );
-                    ExitCode::SUCCESS
-                }
-                (Err(e), _) | (_, Err(e)) => {
-                    eprintln!("ea-crm: bench failed: {e}");
-                    ExitCode::FAILURE
-                }
-            }
+            bench::chat::run(config, load).await
+        }
+        Some(BenchSuite::Analytics(args)) => bench::analytics::run(config, args).await,
+        Some(BenchSuite::Idle(args)) => bench::idle::run(config, args).await,
+        Some(BenchSuite::Login(args)) => bench::login::run(config, args).await,
+    };
+    match outcome {
+        Ok(figures) => {
+            println!("ea-crm bench ({build}, {cores} cores)\n");
+            print!("{}", figures_table(&figures));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ea-crm bench: {e:#}");
+            ExitCode::FAILURE
         }
     }
 }

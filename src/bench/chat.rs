@@ -15,6 +15,7 @@ use bench_ws_client::tungstenite::Message;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 
+use super::resident_bytes;
 use crate::app::App;
 use crate::config::Config;
 use crate::domain::actor::{Actor, Channel};
@@ -109,82 +110,124 @@ impl ChatReport {
 /// How long the whole run may take before it is called failed.
 const DEADLINE: Duration = Duration::from_secs(300);
 
-pub async fn chat(mut config: Config, bench: ChatBench) -> anyhow::Result<ChatReport> {
-    anyhow::ensure!(
-        bench.clients >= 1 && bench.messages >= 1,
-        "need at least one client and one message"
-    );
-    // A throwaway service: in memory, on a random port, with limits that
-    // would otherwise throttle the load we mean to make.
-    config.database_url = "mem://".into();
-    config.bind = "127.0.0.1:0".into();
-    config.admin_password = Some(tokens::generate_password());
-    config.rate_limit_per_ip = u32::MAX;
-    config.rate_limit_per_token = u32::MAX;
-    config.login_max_attempts_per_ip = u32::MAX;
-    let app = App::build(config).await?;
-    let addr = app.addr;
-    let ctx = app.ctx.clone();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.run_until(async move {
-        let _ = stopped.await;
-    }));
-
-    let system = Actor::system();
-    let mut tokens_and_ids = Vec::new();
-    for i in 0..bench.clients {
-        let username = format!("bench{i}");
-        let password = tokens::generate_password();
-        let user = users::create(
-            &ctx,
-            &system,
-            NewUser {
-                username: username.clone(),
-                email: format!("{username}@bench.invalid"),
-                display_name: None,
-                password: password.clone(),
-                role: "user".into(),
-                extra_permissions: vec![],
-                timezone: None,
-            },
-        )
-        .await?;
-        let session = sessions::login(&ctx, &username, &password, &ClientInfo::default()).await?;
-        tokens_and_ids.push((session.token, user.id));
-    }
-    let mut room_ids = Vec::new();
-    for r in 0..bench.rooms.max(1).min(bench.clients) {
-        let members: Vec<usize> = (0..bench.clients)
-            .filter(|c| bench.room_of(*c) == r)
-            .collect();
-        let owner =
-            sessions::authenticate_session(&ctx, &tokens_and_ids[members[0]].0, Channel::Api)
-                .await?
-                .actor;
-        let room = rooms::create(
-            &ctx,
-            &owner,
-            NewRoom {
-                name: format!("bench-{r}"),
-                kind: "group".into(),
-                members: members
-                    .iter()
-                    .skip(1)
-                    .map(|c| tokens_and_ids[*c].1.clone())
-                    .collect(),
-                ..NewRoom::default()
-            },
-        )
-        .await?;
-        room_ids.push(room.id);
-    }
-    drop(ctx);
-
-    let url = |i: usize| format!("ws://{addr}/api/v1/ws?token={}", tokens_and_ids[i].0);
-    let report = drive(bench, url, &room_ids).await;
-    let _ = stop.send(());
-    let _ = server.await;
+pub async fn chat(config: Config, bench: ChatBench) -> anyhow::Result<ChatReport> {
+    let hub = Hub::start(config, bench).await?;
+    let report = hub.load(bench).await;
+    hub.stop().await;
     report
+}
+
+/// A throwaway service with the bench's users signed in and their rooms
+/// made, ready to take a chat load (and, for `bench login`, logins beside it).
+pub struct Hub {
+    pub addr: std::net::SocketAddr,
+    /// (username, password) of each client, in client order.
+    pub credentials: Vec<(String, String)>,
+    tokens: Vec<String>,
+    room_ids: Vec<String>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Hub {
+    /// Runs the load: every client connects, subscribes and sends.
+    pub async fn load(&self, bench: ChatBench) -> anyhow::Result<ChatReport> {
+        let addr = self.addr;
+        let url = |i: usize| format!("ws://{addr}/api/v1/ws?token={}", self.tokens[i]);
+        drive(bench, url, &self.room_ids).await
+    }
+
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.server.await;
+    }
+
+    pub async fn start(mut config: Config, bench: ChatBench) -> anyhow::Result<Hub> {
+        anyhow::ensure!(
+            bench.clients >= 1 && bench.messages >= 1,
+            "need at least one client and one message"
+        );
+        // A throwaway service: in memory, on a random port, with limits that
+        // would otherwise throttle the load we mean to make.
+        config.database_url = "mem://".into();
+        config.bind = "127.0.0.1:0".into();
+        config.admin_password = Some(tokens::generate_password());
+        config.rate_limit_per_ip = u32::MAX;
+        config.rate_limit_per_token = u32::MAX;
+        config.login_max_attempts_per_ip = u32::MAX;
+        let app = App::build(config).await?;
+        let addr = app.addr;
+        let ctx = app.ctx.clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let _ = app
+                .run_until(async move {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+
+        let system = Actor::system();
+        let mut tokens_and_ids = Vec::new();
+        let mut credentials = Vec::new();
+        for i in 0..bench.clients {
+            let username = format!("bench{i}");
+            let password = tokens::generate_password();
+            let user = users::create(
+                &ctx,
+                &system,
+                NewUser {
+                    username: username.clone(),
+                    email: format!("{username}@bench.invalid"),
+                    display_name: None,
+                    password: password.clone(),
+                    role: "user".into(),
+                    extra_permissions: vec![],
+                    timezone: None,
+                },
+            )
+            .await?;
+            let session =
+                sessions::login(&ctx, &username, &password, &ClientInfo::default()).await?;
+            tokens_and_ids.push((session.token, user.id));
+            credentials.push((username, password));
+        }
+        let mut room_ids = Vec::new();
+        for r in 0..bench.rooms.max(1).min(bench.clients) {
+            let members: Vec<usize> = (0..bench.clients)
+                .filter(|c| bench.room_of(*c) == r)
+                .collect();
+            let owner =
+                sessions::authenticate_session(&ctx, &tokens_and_ids[members[0]].0, Channel::Api)
+                    .await?
+                    .actor;
+            let room = rooms::create(
+                &ctx,
+                &owner,
+                NewRoom {
+                    name: format!("bench-{r}"),
+                    kind: "group".into(),
+                    members: members
+                        .iter()
+                        .skip(1)
+                        .map(|c| tokens_and_ids[*c].1.clone())
+                        .collect(),
+                    ..NewRoom::default()
+                },
+            )
+            .await?;
+            room_ids.push(room.id);
+        }
+        drop(ctx);
+        Ok(Hub {
+            addr,
+            credentials,
+            tokens: tokens_and_ids.into_iter().map(|(t, _)| t).collect(),
+            room_ids,
+            stop,
+            server,
+        })
+    }
 }
 
 /// The same load against a bare poem WebSocket broadcast: no sign-in, no
@@ -352,14 +395,6 @@ async fn drive(
     })
 }
 
-/// This process's resident memory (Linux), for memory per connection.
-fn resident_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
-}
-
 type Socket =
     bench_ws_client::WebSocketStream<bench_ws_client::MaybeTlsStream<tokio::net::TcpStream>>;
 
@@ -448,4 +483,66 @@ fn percentiles(samples: &mut [Duration]) -> [Duration; 3] {
         samples[i]
     };
     [at(0.50), at(0.95), at(0.99)]
+}
+
+impl ChatReport {
+    /// The report as table rows; `who` names the server (hub or bare).
+    pub fn figures(&self, who: &str) -> Vec<super::Figure> {
+        use super::Figure;
+        let mut out = vec![
+            Figure::new(
+                "chat",
+                format!("{who}: clients"),
+                self.clients as f64,
+                "connections",
+            ),
+            Figure::new(
+                "chat",
+                format!("{who}: sent"),
+                self.sent as f64 / self.elapsed.as_secs_f64().max(f64::EPSILON),
+                "msg/s",
+            ),
+            Figure::new(
+                "chat",
+                format!("{who}: deliveries"),
+                self.throughput(),
+                "msg/s",
+            ),
+            Figure::millis("chat", format!("{who}: ack p50"), self.ack[0]),
+            Figure::millis("chat", format!("{who}: ack p99"), self.ack[2]),
+            Figure::millis("chat", format!("{who}: delivery p50"), self.delivery[0]),
+            Figure::millis("chat", format!("{who}: delivery p99"), self.delivery[2]),
+        ];
+        if let Some(bytes) = self.memory_per_connection {
+            out.push(Figure::new(
+                "chat",
+                format!("{who}: memory per connection"),
+                bytes as f64 / 1024.0,
+                "KiB",
+            ));
+        }
+        out
+    }
+}
+
+/// `ea-crm bench chat`: the hub and the bare broadcast under the same load,
+/// with the ratios.
+pub async fn run(config: Config, bench: ChatBench) -> anyhow::Result<Vec<super::Figure>> {
+    let hub = chat(config, bench).await?;
+    let bare = baseline(bench).await?;
+    let mut out = hub.figures("hub");
+    out.extend(bare.figures("bare"));
+    out.push(super::Figure::new(
+        "chat",
+        "hub/bare: deliveries",
+        hub.throughput() / bare.throughput().max(f64::EPSILON),
+        "ratio",
+    ));
+    out.push(super::Figure::new(
+        "chat",
+        "hub/bare: delivery p99",
+        hub.delivery[2].as_secs_f64() / bare.delivery[2].as_secs_f64().max(1e-9),
+        "ratio",
+    ));
+    Ok(out)
 }

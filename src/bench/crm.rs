@@ -2,15 +2,12 @@
 //! list pages at the start and at the end of the cursor chain, and
 //! full-text search.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::{ms, print_table, Latency};
-use crate::app::App;
+use super::{Figure, Latency, Service};
 use crate::config::Config;
-use crate::domain::clock::SystemClock;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct CrmBench {
@@ -31,6 +28,18 @@ pub struct CrmBench {
     pub surrealkv: bool,
 }
 
+impl Default for CrmBench {
+    fn default() -> Self {
+        CrmBench {
+            leads: 100_000,
+            samples: 200,
+            seconds: 5,
+            clients: 8,
+            surrealkv: false,
+        }
+    }
+}
+
 const INDUSTRIES: &[&str] = &[
     "SaaS",
     "Retail",
@@ -44,36 +53,27 @@ const WORDS: &[&str] = &[
     "alpha", "nova", "vertex", "orbit", "quantum", "harbor", "summit", "pioneer", "cedar", "atlas",
 ];
 
-pub async fn run(args: CrmBench) -> anyhow::Result<()> {
+pub async fn run(mut config: Config, args: CrmBench) -> anyhow::Result<Vec<Figure>> {
     let dir = tempfile_dir()?;
-    let mut config = Config::for_tests();
-    config.admin_password = Some("bench-admin-password".into());
-    config.rate_limit_per_ip = u32::MAX / 2;
-    config.rate_limit_per_token = u32::MAX / 2;
-    config.max_upload_mb = 4096;
-    if args.surrealkv {
-        config.database_url = format!("surrealkv://{}", dir.join("bench.db").display());
-    }
-    let storage = if args.surrealkv {
-        "SurrealKV (embedded, on disk)"
+    config.database_url = if args.surrealkv {
+        format!("surrealkv://{}", dir.join("bench.db").display())
     } else {
-        "memory (embedded)"
+        "mem://".into()
     };
-    let app = App::build_with_clock(config, Arc::new(SystemClock)).await?;
-    let base = format!("http://{}", app.addr);
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.run_until(async move {
-        let _ = stop_rx.await;
-    }));
+    let service = Service::start(config).await?;
+    let outcome = measure(&service, &args, &dir).await;
+    service.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    outcome
+}
+
+async fn measure(
+    service: &Service,
+    args: &CrmBench,
+    dir: &std::path::Path,
+) -> anyhow::Result<Vec<Figure>> {
+    let (base, token) = (&service.base, &service.token);
     let client = reqwest::Client::new();
-    let login: Value = client
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"username": "admin", "password": "bench-admin-password"}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let token = login["token"].as_str().unwrap_or_default().to_string();
 
     // The file is written to disk and streamed, as a user's upload would be.
     let csv_path = dir.join("leads.csv");
@@ -82,7 +82,7 @@ pub async fn run(args: CrmBench) -> anyhow::Result<()> {
     let started = Instant::now();
     let report: Value = client
         .post(format!("{base}/api/v1/leads/import"))
-        .bearer_auth(&token)
+        .bearer_auth(token)
         .header("content-type", "text/csv")
         .body(reqwest::Body::wrap_stream(
             tokio_util::io::ReaderStream::new(file),
@@ -107,7 +107,7 @@ pub async fn run(args: CrmBench) -> anyhow::Result<()> {
         let t = Instant::now();
         let page: Value = client
             .get(url)
-            .bearer_auth(&token)
+            .bearer_auth(token)
             .send()
             .await?
             .json()
@@ -126,23 +126,24 @@ pub async fn run(args: CrmBench) -> anyhow::Result<()> {
         }
     }
     let pages = page_times.len();
+    let walk_time = walk_started.elapsed();
     let first_url = format!("{base}/api/v1/leads?limit=50");
     // The cursor that leads to the final full page.
     let last_url = match &last_cursor {
         Some(c) => format!("{base}/api/v1/leads?limit=50&after={c}"),
         None => first_url.clone(),
     };
-    let first = sample(&client, &token, &first_url, args.samples).await?;
-    let last = sample(&client, &token, &last_url, args.samples).await?;
-    let first_rps = throughput(&client, &token, &first_url, args.clients, args.seconds).await?;
-    let last_rps = throughput(&client, &token, &last_url, args.clients, args.seconds).await?;
+    let first = sample(&client, token, &first_url, args.samples).await?;
+    let last = sample(&client, token, &last_url, args.samples).await?;
+    let first_rps = throughput(&client, token, &first_url, args.clients, args.seconds).await?;
+    let last_rps = throughput(&client, token, &last_url, args.clients, args.seconds).await?;
     let mut search_samples = Vec::new();
     for i in 0..args.samples {
         let q = format!("{} {}", WORDS[i % WORDS.len()], i % 997);
         let t = Instant::now();
         client
             .get(format!("{base}/api/v1/leads?limit=20&q={q}"))
-            .bearer_auth(&token)
+            .bearer_auth(token)
             .send()
             .await?
             .bytes()
@@ -152,67 +153,54 @@ pub async fn run(args: CrmBench) -> anyhow::Result<()> {
     let search = Latency::of(&mut search_samples);
     let count: Value = client
         .get(format!("{base}/api/v1/leads/count"))
-        .bearer_auth(&token)
+        .bearer_auth(token)
         .send()
         .await?
         .json()
         .await?;
 
-    print_table(
-        &format!(
-            "ea-crm bench crm — {} leads, {storage}, {} cores",
-            args.leads,
-            num_cpus()
+    let suite = if args.surrealkv {
+        "crm (surrealkv)"
+    } else {
+        "crm"
+    };
+    let import_secs = import_time.as_secs_f64().max(f64::EPSILON);
+    Ok(vec![
+        Figure::new(suite, "leads imported", created as f64, "leads"),
+        Figure::new(
+            suite,
+            "import rows failed",
+            report["failed"].as_f64().unwrap_or(f64::NAN),
+            "rows",
         ),
-        &[
-            (
-                "import: rows".into(),
-                format!("{} created, {} failed", created, report["failed"]),
-            ),
-            (
-                "import: time".into(),
-                format!("{:.1} s", import_time.as_secs_f64()),
-            ),
-            (
-                "import: rows/s".into(),
-                format!("{:.0}", args.leads as f64 / import_time.as_secs_f64()),
-            ),
-            ("leads counted".into(), count["count"].to_string()),
-            (
-                "cursor walk: pages of 50".into(),
-                format!("{pages} in {:.1} s", walk_started.elapsed().as_secs_f64()),
-            ),
-            (
-                "first page: p50 / p99".into(),
-                format!("{} / {}", ms(first.p50), ms(first.p99)),
-            ),
-            (
-                "last page: p50 / p99".into(),
-                format!("{} / {}", ms(last.p50), ms(last.p99)),
-            ),
-            (
-                format!("first page: req/s ({} clients)", args.clients),
-                format!("{first_rps:.0}"),
-            ),
-            (
-                format!("last page: req/s ({} clients)", args.clients),
-                format!("{last_rps:.0}"),
-            ),
-            (
-                "search: p50 / p99".into(),
-                format!(
-                    "{} / {} ({} queries)",
-                    ms(search.p50),
-                    ms(search.p99),
-                    search.count
-                ),
-            ),
-        ],
-    );
-    let _ = stop_tx.send(());
-    let _ = server.await;
-    let _ = std::fs::remove_dir_all(&dir);
-    Ok(())
+        Figure::new(suite, "import", args.leads as f64 / import_secs, "rows/s"),
+        Figure::new(
+            suite,
+            "leads counted",
+            count["count"].as_f64().unwrap_or(f64::NAN),
+            "leads",
+        ),
+        Figure::new(suite, "cursor walk: pages of 50", pages as f64, "pages"),
+        Figure::new(suite, "cursor walk: time", walk_time.as_secs_f64(), "s"),
+        Figure::millis(suite, "first page p50", first.p50),
+        Figure::millis(suite, "first page p99", first.p99),
+        Figure::millis(suite, "last page p50", last.p50),
+        Figure::millis(suite, "last page p99", last.p99),
+        Figure::new(
+            suite,
+            format!("first page, {} clients", args.clients),
+            first_rps,
+            "req/s",
+        ),
+        Figure::new(
+            suite,
+            format!("last page, {} clients", args.clients),
+            last_rps,
+            "req/s",
+        ),
+        Figure::millis(suite, "search p50", search.p50),
+        Figure::millis(suite, "search p99", search.p99),
+    ])
 }
 
 fn write_csv(path: &std::path::Path, rows: usize) -> anyhow::Result<()> {
@@ -306,10 +294,4 @@ fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
     let dir = std::env::temp_dir().join(format!("ea-crm-bench-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
-}
-
-fn num_cpus() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
 }

@@ -1,9 +1,14 @@
 //! `ea-crm bench …`: benchmarks that start the real service in-process on a
 //! loopback port and print figures. Every loop is bounded in count and time.
 
+pub mod all;
+pub mod analytics;
 pub mod chat;
 pub mod crm;
+pub mod idle;
+pub mod login;
 
+pub use all::Sizes;
 pub use chat::{chat, ChatBench, ChatReport};
 
 use std::time::Duration;
@@ -35,16 +40,155 @@ impl Latency {
     }
 }
 
-pub fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+/// One measured figure: which suite, what, how much, in what unit. Every
+/// suite reports these, so `ea-crm bench` prints one table for all.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Figure {
+    pub suite: &'static str,
+    pub metric: String,
+    pub value: f64,
+    pub unit: &'static str,
 }
 
-/// Prints rows of (name, value) as an aligned two-column table.
-pub fn print_table(title: &str, rows: &[(String, String)]) {
-    let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-    println!("\n{title}");
-    println!("{}", "-".repeat(title.len()));
-    for (k, v) in rows {
-        println!("{k:<width$}  {v}");
+impl Figure {
+    pub fn new(
+        suite: &'static str,
+        metric: impl Into<String>,
+        value: f64,
+        unit: &'static str,
+    ) -> Figure {
+        Figure {
+            suite,
+            metric: metric.into(),
+            value,
+            unit,
+        }
+    }
+
+    pub fn millis(suite: &'static str, metric: impl Into<String>, d: Duration) -> Figure {
+        Figure::new(suite, metric, d.as_secs_f64() * 1000.0, "ms")
+    }
+}
+
+/// The figures as a table with the columns suite, metric, value, unit.
+pub fn figures_table(figures: &[Figure]) -> String {
+    let values: Vec<String> = figures.iter().map(|f| format_value(f.value)).collect();
+    let w_suite = figures
+        .iter()
+        .map(|f| f.suite.len())
+        .max()
+        .unwrap_or(0)
+        .max(5);
+    let w_metric = figures
+        .iter()
+        .map(|f| f.metric.len())
+        .max()
+        .unwrap_or(0)
+        .max(6);
+    let w_value = values.iter().map(String::len).max().unwrap_or(0).max(5);
+    let mut out = format!(
+        "{:<w_suite$}  {:<w_metric$}  {:>w_value$}  unit\n",
+        "suite", "metric", "value"
+    );
+    out.push_str(&format!(
+        "{}\n",
+        "-".repeat(w_suite + w_metric + w_value + 10)
+    ));
+    for (f, v) in figures.iter().zip(&values) {
+        out.push_str(&format!(
+            "{:<w_suite$}  {:<w_metric$}  {v:>w_value$}  {}\n",
+            f.suite, f.metric, f.unit
+        ));
+    }
+    out
+}
+
+/// Three significant digits or more for small numbers; whole numbers for large.
+fn format_value(v: f64) -> String {
+    if v.abs() >= 100.0 || v == v.trunc() {
+        format!("{v:.0}")
+    } else if v.abs() >= 1.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+/// This process's resident memory (Linux), for memory per connection.
+pub fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// p-th quantile (0..=1) of sorted samples.
+pub fn quantile(sorted: &[Duration], q: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * q).round() as usize]
+}
+
+/// A throwaway service on a loopback port with an admin signed in, and
+/// limits raised so the load is not throttled.
+pub struct Service {
+    pub base: String,
+    pub addr: std::net::SocketAddr,
+    pub token: String,
+    pub ctx: std::sync::Arc<crate::domain::Ctx>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Service {
+    pub async fn start(mut config: crate::config::Config) -> anyhow::Result<Service> {
+        let password = crate::domain::tokens::generate_password();
+        config.bind = "127.0.0.1:0".into();
+        config.admin_password = Some(password.clone());
+        config.rate_limit_per_ip = u32::MAX / 2;
+        config.rate_limit_per_token = u32::MAX / 2;
+        config.login_max_attempts_per_ip = u32::MAX / 2;
+        config.max_upload_mb = 4096;
+        let app = crate::app::App::build_with_clock(
+            config.clone(),
+            std::sync::Arc::new(crate::domain::clock::SystemClock),
+        )
+        .await?;
+        let addr = app.addr;
+        let ctx = app.ctx.clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let _ = app
+                .run_until(async move {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        let base = format!("http://{addr}");
+        let login: serde_json::Value = reqwest::Client::new()
+            .post(format!("{base}/api/v1/auth/login"))
+            .json(&serde_json::json!({"username": config.admin_username, "password": password}))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let token = login["token"].as_str().unwrap_or_default().to_string();
+        anyhow::ensure!(!token.is_empty(), "the admin could not sign in");
+        Ok(Service {
+            base,
+            addr,
+            token,
+            ctx,
+            stop,
+            server,
+        })
+    }
+
+    pub async fn stop(self) {
+        drop(self.ctx);
+        let _ = self.stop.send(());
+        let _ = self.server.await;
     }
 }

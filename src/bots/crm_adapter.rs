@@ -161,6 +161,64 @@ fn contact_of(c: contacts::Contact) -> Contact {
 /// pretend.
 impl DomainCrm {
     /// A task in the bots' terms: the assignee's username, the client's name.
+    /// The actor's open tasks due in `window` ("today" ends at midnight on
+    /// their own clock, and includes what is overdue).
+    async fn push_due_tasks(
+        &self,
+        actor: &Actor,
+        chat: &ChatActor,
+        window: DueWindow,
+        now: DateTime<Utc>,
+        items: &mut Vec<DueItem>,
+    ) -> Result<(), CrmError> {
+        use crate::domain::tasks::queries::{self, Due, TaskSort};
+        let local = now.with_timezone(&chat.timezone);
+        let hours_left_today = local
+            .date_naive()
+            .succ_opt()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .and_then(|midnight| midnight.and_local_timezone(chat.timezone).earliest())
+            .map(|midnight| (midnight.with_timezone(&Utc) - now).num_minutes() / 60)
+            .unwrap_or(24)
+            .max(1);
+        let views: &[Due] = match window {
+            DueWindow::Today => &[
+                Due::Overdue,
+                Due::Soon {
+                    hours: hours_left_today,
+                },
+            ],
+            DueWindow::Overdue => &[Due::Overdue],
+            DueWindow::Week => &[Due::Soon { hours: 24 * 7 }],
+        };
+        for due in views {
+            let query = queries::TaskFilter {
+                assignee: Some("me".to_string()),
+                due: Some(*due),
+                open_only: true,
+                ..Default::default()
+            };
+            let page = queries::list(&self.ctx, actor, &query, TaskSort::Due, None, 50)
+                .await
+                .map_err(crm_error)?;
+            for task in page.items {
+                let Some(at) = task.due_at else {
+                    continue;
+                };
+                let summary = self.task_summary(task).await?;
+                items.push(DueItem {
+                    kind: DueKind::Task {
+                        priority: summary.priority,
+                    },
+                    title: summary.title,
+                    lead_name: summary.lead_name,
+                    due: at,
+                });
+            }
+        }
+        Ok(())
+    }
+
     async fn task_summary(
         &self,
         task: crate::domain::tasks::task::Task,
@@ -521,7 +579,7 @@ impl Crm for DomainCrm {
         &self,
         chat: &ChatActor,
         window: DueWindow,
-        _now: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> Result<Vec<DueItem>, CrmError> {
         let actor = self.actor(chat)?;
         let view = match window {
@@ -556,6 +614,8 @@ impl Crm for DomainCrm {
                 }
             }
         }
+        self.push_due_tasks(actor, chat, window, now, &mut items)
+            .await?;
         items.sort_by_key(|i| i.due);
         Ok(items)
     }

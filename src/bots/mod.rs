@@ -1,11 +1,14 @@
 //! The bots' side of the root crate: the `bots::Crm` implementation over
-//! the domain, the platform adapters (Telegram, the web chat's slash
-//! commands), parked confirmations and the bots' status.
+//! the domain, the platform adapters (Telegram, Discord, the web chat's
+//! slash commands), parked confirmations and the bots' status.
 //!
 //! Adapters only translate: a platform update becomes a `bots::Sender` and
 //! text for `bots::Engine`; a `bots::Reply` becomes a platform message.
 
+pub mod bridging;
 pub mod crm_adapter;
+pub mod direct;
+pub mod discord;
 pub mod status;
 pub mod telegram;
 pub mod web_chat;
@@ -123,7 +126,7 @@ pub async fn park_action(
 
 /// Takes a parked action once: the delete returns the row only to the
 /// first press, so a double tap does not run the commands twice.
-async fn take_action(
+pub(crate) async fn take_action(
     ctx: &Ctx,
     platform: Platform,
     platform_user_id: &str,

@@ -13,20 +13,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bots::crm::ChatActor;
-use bots::{Crm, DueWindow, Platform, Reply};
+use bots::{Platform, Reply};
 use teloxide::payloads::{GetUpdatesSetters, SendMessageSetters, SetWebhookSetters};
 use teloxide::requests::{Request, Requester};
 use teloxide::types::{
-    BotCommand, CallbackQuery, ChatId, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update,
-    UpdateKind,
+    BotCommand, CallbackQuery, ChatId, InlineKeyboardButton, InlineKeyboardMarkup, Message,
+    MessageId, Update, UpdateKind,
 };
 use teloxide::{ApiError, Bot, RequestError};
 
+use super::bridging::{self, BridgeFuture, BridgeSide};
+use super::direct::{DirectMessenger, Messengers, SendFuture};
 use super::status::StatusBoard;
-use crate::domain::actor::{Channel, Credential};
-use crate::domain::chat::{messages, notifications};
-use crate::domain::{bridges, digests, links, sessions, Ctx};
+use crate::domain::Ctx;
 
 pub const PLATFORM: &str = "telegram";
 
@@ -39,8 +38,8 @@ pub struct TelegramSettings {
     pub poll_timeout_secs: u32,
     /// Webhook mode instead of long polling.
     pub webhook: Option<WebhookSettings>,
-    /// How often due daily digests are looked for.
-    pub digest_every: Duration,
+    /// Where hub files are linked from in bridged chats.
+    pub public_base_url: Option<String>,
 }
 
 /// Telegram posts updates to `url` with `secret` in a header; the HTTP
@@ -77,7 +76,12 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const SEND_ATTEMPTS: u32 = 5;
 
 /// Runs the bot until the task is aborted.
-pub async fn run(ctx: Arc<Ctx>, status: Arc<StatusBoard>, mut settings: TelegramSettings) {
+pub async fn run(
+    ctx: Arc<Ctx>,
+    status: Arc<StatusBoard>,
+    messengers: Arc<Messengers>,
+    mut settings: TelegramSettings,
+) {
     status.register(PLATFORM);
     let url = match reqwest::Url::parse(&settings.api_url) {
         Ok(url) => url,
@@ -110,16 +114,14 @@ pub async fn run(ctx: Arc<Ctx>, status: Arc<StatusBoard>, mut settings: Telegram
         bot: bot.clone(),
         username,
     });
+    messengers.register(adapter.clone());
     // Subscribed before polling starts, so nothing published from here on
     // is missed; stopped with the polling task that owns it.
-    let notifications = ctx.events.subscribe();
-    let _dms = AbortOnDrop(tokio::spawn(deliver_notifications(
+    let _mirror = AbortOnDrop(tokio::spawn(bridging::mirror_hub_messages(
+        ctx.clone(),
         adapter.clone(),
-        notifications,
-    )));
-    let _digests = AbortOnDrop(tokio::spawn(send_digests(
-        adapter.clone(),
-        settings.digest_every,
+        ctx.events.subscribe(),
+        settings.public_base_url.clone(),
     )));
     if let Some(webhook) = settings.webhook.take() {
         return run_webhook(&ctx, &status, &bot, &adapter, webhook).await;
@@ -158,89 +160,6 @@ struct AbortOnDrop(tokio::task::JoinHandle<()>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
-    }
-}
-
-/// Mirrors hub messages out to bridged chats, and sends a linked user's
-/// mentions and reminders to them as a direct message. In Telegram a private chat's id is the user's id, and a bot may
-/// write to anyone who has written to it (which linking required).
-async fn deliver_notifications(
-    adapter: Arc<Adapter>,
-    mut events: tokio::sync::broadcast::Receiver<Arc<crate::domain::events::Event>>,
-) {
-    use tokio::sync::broadcast::error::RecvError;
-    loop {
-        let event = match events.recv().await {
-            Ok(event) => event,
-            Err(RecvError::Lagged(missed)) => {
-                tracing::warn!(missed, "telegram notifications fell behind the event bus");
-                continue;
-            }
-            Err(RecvError::Closed) => return,
-        };
-        if event.topic == messages::CREATED_TOPIC {
-            if let Ok(message) = serde_json::from_value::<messages::Message>(event.payload.clone())
-            {
-                if let Err(e) = adapter.mirror_out(&message).await {
-                    tracing::warn!(error = %e, "hub message not mirrored to telegram");
-                }
-            }
-            continue;
-        }
-        if event.topic != notifications::CREATED_TOPIC {
-            continue;
-        }
-        let Ok(note) = serde_json::from_value::<notifications::Notification>(event.payload.clone())
-        else {
-            continue;
-        };
-        if !matches!(note.kind.as_str(), "mention" | "reminder") {
-            continue;
-        }
-        let accounts = match links::of_user(&adapter.ctx, &note.user).await {
-            Ok(accounts) => accounts,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read chat links");
-                continue;
-            }
-        };
-        for account in accounts.iter().filter(|a| a.platform == PLATFORM) {
-            let Ok(chat) = account.platform_user_id.parse::<i64>() else {
-                continue;
-            };
-            let text = match note.kind.as_str() {
-                "reminder" => format!("⏰ {}", note.text),
-                _ => note.text.clone(),
-            };
-            if let Err(e) = adapter
-                .send(ChatId(chat), &account.platform_user_id, Reply::text(text))
-                .await
-            {
-                tracing::warn!(error = %e, "telegram notification not delivered");
-            }
-        }
-    }
-}
-
-/// Sends each daily digest whose time has come, once a day per user.
-async fn send_digests(adapter: Arc<Adapter>, every: Duration) {
-    let mut ticks = tokio::time::interval(every);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        let now = adapter.ctx.now();
-        let due = match digests::claim_due(&adapter.ctx, now).await {
-            Ok(due) => due,
-            Err(e) => {
-                tracing::warn!(error = %e, "digest round failed");
-                continue;
-            }
-        };
-        for (user, tz) in due {
-            if let Err(e) = adapter.send_digest(&user, tz, now).await {
-                tracing::warn!(error = %e, "digest not delivered");
-            }
-        }
     }
 }
 
@@ -350,6 +269,7 @@ impl Adapter {
     async fn handle(&self, update: Update) {
         let outcome = match update.kind {
             UpdateKind::Message(message) => self.on_message(message).await,
+            UpdateKind::EditedMessage(message) => self.on_edit(message).await,
             UpdateKind::CallbackQuery(query) => self.on_button(query).await,
             _ => Ok(()),
         };
@@ -374,15 +294,26 @@ impl Adapter {
     }
 
     async fn on_message(&self, message: Message) -> anyhow::Result<()> {
-        let (Some(text), Some(from)) = (message.text(), message.from.as_ref()) else {
+        let Some(from) = message.from.as_ref() else {
             return Ok(());
         };
         if from.is_bot {
             return Ok(());
         }
-        if !self.is_for_me(&message, text) {
-            return self.mirror_in(&message, from, text).await;
-        }
+        let text = match message.text() {
+            Some(text) if self.is_for_me(&message, text) => text,
+            _ => {
+                return bridging::mirror_in(
+                    &self.ctx,
+                    PLATFORM,
+                    &message.chat.id.0.to_string(),
+                    &message.id.0.to_string(),
+                    &from.full_name(),
+                    &incoming_body(&message),
+                )
+                .await
+            }
+        };
         let text = self.without_own_mention(text);
         let reply = super::handle_text(
             &self.ctx,
@@ -399,90 +330,19 @@ impl Adapter {
         Ok(())
     }
 
-    /// A group message that is not for the bot goes to the hub room the
-    /// chat is bridged to, if any, under the sender's name and platform.
-    async fn mirror_in(
-        &self,
-        message: &Message,
-        from: &teloxide::types::User,
-        text: &str,
-    ) -> anyhow::Result<()> {
-        let chat = message.chat.id.0.to_string();
-        let Some(bridge) = bridges::of_chat(&self.ctx, PLATFORM, &chat).await? else {
-            return Ok(());
-        };
-        let name = format!("{} (telegram)", from.full_name());
-        messages::post_as_bot(&self.ctx, &bridge.room, &name, text, None).await?;
-        Ok(())
-    }
-
-    /// A hub message goes out to the chats its room is bridged to. Messages
-    /// the bot wrote (mirrored in, or answers) stay home: that is what keeps
-    /// a mirrored message from coming back.
-    async fn mirror_out(&self, message: &messages::Message) -> anyhow::Result<()> {
-        if message.author == messages::BOT_AUTHOR || message.deleted_at.is_some() {
+    /// An edited group message: its hub copy, if it was mirrored, follows.
+    async fn on_edit(&self, message: Message) -> anyhow::Result<()> {
+        if message.from.as_ref().is_none_or(|f| f.is_bot) {
             return Ok(());
         }
-        for bridge in bridges::of_room(&self.ctx, &message.room).await? {
-            let Ok(chat) = bridge.chat_id.parse::<i64>() else {
-                continue;
-            };
-            if bridge.platform != PLATFORM {
-                continue;
-            }
-            let mut text = format!("{} (web): {}", message.author_name, message.body);
-            if message.file.is_some() {
-                text.push_str(" [shared a file in the hub]");
-            }
-            self.send(ChatId(chat), "", Reply::text(text)).await?;
-        }
-        Ok(())
-    }
-
-    /// The user's due follow-ups for today (and overdue), to each Telegram
-    /// account they linked, read with their own permissions.
-    async fn send_digest(
-        &self,
-        user: &str,
-        timezone: chrono_tz::Tz,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> anyhow::Result<()> {
-        let accounts: Vec<_> = links::of_user(&self.ctx, user)
-            .await?
-            .into_iter()
-            .filter(|a| a.platform == PLATFORM)
-            .collect();
-        let Some(first) = accounts.first() else {
-            return Ok(());
-        };
-        let actor = sessions::actor_for(
+        bridging::mirror_in_edit(
             &self.ctx,
-            user,
-            Channel::Telegram,
-            Credential::ChatLink(first.id.clone()),
+            PLATFORM,
+            &message.chat.id.0.to_string(),
+            &message.id.0.to_string(),
+            &incoming_body(&message),
         )
-        .await?;
-        let chat = ChatActor {
-            user_id: actor.user_id.clone(),
-            username: actor.username.clone(),
-            timezone,
-        };
-        let crm = super::DomainCrm::new(self.ctx.clone(), Some(actor));
-        let body = match crm.due(&chat, DueWindow::Today, now).await {
-            Ok(items) => bots::replies::due_list(&items, now, timezone),
-            Err(e) => bots::replies::crm_error(&e),
-        };
-        let text = format!(
-            "Your day, {}:\n{body}",
-            now.with_timezone(&timezone).format("%A %-d %B")
-        );
-        for account in &accounts {
-            if let Ok(chat_id) = account.platform_user_id.parse::<i64>() {
-                self.send(ChatId(chat_id), "", Reply::text(text.clone()))
-                    .await?;
-            }
-        }
-        Ok(())
+        .await
     }
 
     /// "@EaCrmBot log a call with Acme" → "log a call with Acme": the intent
@@ -566,6 +426,98 @@ impl Adapter {
             Err(RequestError::Api(ApiError::BotBlocked | ApiError::ChatNotFound)) => Ok(()),
             Err(e) => Err(anyhow::anyhow!("sendMessage: {}", describe(&e))),
         }
+    }
+}
+
+/// The hub text of a Telegram message: its text or caption, and a note of
+/// what it carried. Telegram's file links contain the bot token, so files
+/// are named, not linked.
+fn incoming_body(message: &Message) -> String {
+    let mut body = message
+        .text()
+        .or(message.caption())
+        .unwrap_or_default()
+        .to_string();
+    let attached = if message.photo().is_some() {
+        Some("a photo".to_string())
+    } else if let Some(document) = message.document() {
+        Some(
+            document
+                .file_name
+                .clone()
+                .unwrap_or_else(|| "a file".into()),
+        )
+    } else if message.video().is_some() {
+        Some("a video".to_string())
+    } else if message.voice().is_some() || message.audio().is_some() {
+        Some("an audio message".to_string())
+    } else {
+        None
+    };
+    if let Some(what) = attached {
+        if !body.is_empty() {
+            body.push('\n');
+        }
+        body.push_str(&format!("📎 sent {what} in Telegram"));
+    }
+    body
+}
+
+impl BridgeSide for Adapter {
+    fn platform(&self) -> &'static str {
+        PLATFORM
+    }
+
+    fn post<'a>(&'a self, chat_id: &'a str, text: String) -> BridgeFuture<'a, String> {
+        Box::pin(async move {
+            let chat = ChatId(chat_id.parse()?);
+            let sent = with_retries(|| self.bot.send_message(chat, text.clone()).send())
+                .await
+                .map_err(|e| anyhow::anyhow!("sendMessage: {}", describe(&e)))?;
+            Ok(sent.id.0.to_string())
+        })
+    }
+
+    fn edit<'a>(
+        &'a self,
+        chat_id: &'a str,
+        message_id: &'a str,
+        text: String,
+    ) -> BridgeFuture<'a, ()> {
+        Box::pin(async move {
+            let chat = ChatId(chat_id.parse()?);
+            let id = MessageId(message_id.parse()?);
+            with_retries(|| self.bot.edit_message_text(chat, id, text.clone()).send())
+                .await
+                .map_err(|e| anyhow::anyhow!("editMessageText: {}", describe(&e)))?;
+            Ok(())
+        })
+    }
+
+    fn delete<'a>(&'a self, chat_id: &'a str, message_id: &'a str) -> BridgeFuture<'a, ()> {
+        Box::pin(async move {
+            let chat = ChatId(chat_id.parse()?);
+            let id = MessageId(message_id.parse()?);
+            with_retries(|| self.bot.delete_message(chat, id).send())
+                .await
+                .map_err(|e| anyhow::anyhow!("deleteMessage: {}", describe(&e)))?;
+            Ok(())
+        })
+    }
+}
+
+/// In Telegram a private chat's id is the user's id, and a bot may write
+/// to anyone who has written to it (which linking required).
+impl DirectMessenger for Adapter {
+    fn platform(&self) -> &'static str {
+        PLATFORM
+    }
+
+    fn send_dm<'a>(&'a self, platform_user_id: &'a str, reply: Reply) -> SendFuture<'a> {
+        Box::pin(async move {
+            let chat: i64 = platform_user_id.parse()?;
+            self.send(ChatId(chat), platform_user_id, reply).await
+        })
     }
 }
 

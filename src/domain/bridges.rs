@@ -1,5 +1,5 @@
-//! Bridges: an admin mirrors a hub room to a Telegram chat, so the team
-//! talks in one conversation from both places.
+//! Bridges: an admin mirrors a hub room to a Telegram chat or a Discord
+//! channel, so the team talks in one conversation from both places.
 //!
 //! Promises: only `bots.manage` creates or removes bridges; a chat is
 //! bridged to at most one room (unique index), so a message from it has
@@ -33,7 +33,7 @@ pub struct Bridge {
 }
 
 /// Platforms a room can be bridged to today.
-pub const BRIDGE_PLATFORMS: &[&str] = &["telegram"];
+pub const BRIDGE_PLATFORMS: &[&str] = &["telegram", "discord"];
 
 const SELECT_BRIDGE: &str = "SELECT *, record::id(id) AS id FROM";
 
@@ -46,7 +46,13 @@ fn parse_chat_id(platform: &str, raw: &str) -> DomainResult<String> {
             "chat_id",
             "must be a Telegram chat id (an integer)",
         )),
-        _ => Err(DomainError::invalid("platform", "use telegram")),
+        // Discord ids are snowflakes: unsigned 64-bit integers.
+        "discord" if raw.parse::<u64>().is_ok_and(|id| id > 0) => Ok(raw.to_string()),
+        "discord" => Err(DomainError::invalid(
+            "chat_id",
+            "must be a Discord channel id (a number)",
+        )),
+        _ => Err(DomainError::invalid("platform", "use telegram or discord")),
     }
 }
 
@@ -60,7 +66,7 @@ pub async fn create(
     actor.require(Permission::BotsManage)?;
     let platform = platform.trim().to_ascii_lowercase();
     if !BRIDGE_PLATFORMS.contains(&platform.as_str()) {
-        return Err(DomainError::invalid("platform", "use telegram"));
+        return Err(DomainError::invalid("platform", "use telegram or discord"));
     }
     let chat_id = parse_chat_id(&platform, chat_id)?;
     let room = rooms::find(ctx, room_id)
@@ -174,4 +180,171 @@ pub async fn of_chat(ctx: &Ctx, platform: &str, chat_id: &str) -> DomainResult<O
         )
         .await?
         .first(0)?)
+}
+
+/// A hub message and the platform message it is on the other side of a
+/// bridge (sent out by the bot, or mirrored in from the platform).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MirroredMessage {
+    /// The hub message id.
+    pub message: String,
+    pub platform: String,
+    pub chat_id: String,
+    pub platform_message_id: String,
+    /// The text last sent or received, to tell an edit from a reaction.
+    pub body: String,
+}
+
+/// Remembers that hub message `message` is `platform_message_id` in the
+/// bridged chat, so its edits and deletes can follow.
+pub async fn remember_mirror(ctx: &Ctx, mirror: &MirroredMessage) -> DomainResult<()> {
+    ctx.store
+        .run(
+            "CREATE bridged_message SET message = $message, platform = $platform,
+                chat_id = $chat, platform_message_id = $pmid, body = $body,
+                created_at = <datetime>$now",
+            json!({
+                "message": mirror.message,
+                "platform": mirror.platform,
+                "chat": mirror.chat_id,
+                "pmid": mirror.platform_message_id,
+                "body": mirror.body,
+                "now": db_time(ctx.now()),
+            }),
+        )
+        .await?;
+    Ok(())
+}
+
+const SELECT_MIRROR: &str =
+    "SELECT message, platform, chat_id, platform_message_id, body FROM bridged_message";
+
+/// Where a hub message was mirrored to.
+pub async fn mirrors_of_message(ctx: &Ctx, message: &str) -> DomainResult<Vec<MirroredMessage>> {
+    Ok(ctx
+        .store
+        .run(
+            &format!("{SELECT_MIRROR} WHERE message = $message"),
+            json!({"message": message}),
+        )
+        .await?
+        .rows(0)?)
+}
+
+/// The hub message a platform message is mirrored as, if any.
+pub async fn mirror_of_platform_message(
+    ctx: &Ctx,
+    platform: &str,
+    chat_id: &str,
+    platform_message_id: &str,
+) -> DomainResult<Option<MirroredMessage>> {
+    Ok(ctx
+        .store
+        .run(
+            &format!(
+                "{SELECT_MIRROR} WHERE platform = $platform AND chat_id = $chat
+                    AND platform_message_id = $pmid LIMIT 1"
+            ),
+            json!({"platform": platform, "chat": chat_id, "pmid": platform_message_id}),
+        )
+        .await?
+        .first(0)?)
+}
+
+/// Records the text now on both sides of a mirrored message.
+pub async fn update_mirror_body(
+    ctx: &Ctx,
+    mirror: &MirroredMessage,
+    body: &str,
+) -> DomainResult<()> {
+    ctx.store
+        .run(
+            "UPDATE bridged_message SET body = $body WHERE platform = $platform
+                AND chat_id = $chat AND platform_message_id = $pmid",
+            json!({
+                "body": body,
+                "platform": mirror.platform,
+                "chat": mirror.chat_id,
+                "pmid": mirror.platform_message_id,
+            }),
+        )
+        .await?;
+    Ok(())
+}
+
+/// What a hub message says on a bridged platform: sender and platform,
+/// the text, and a shared file as a link (with `public_base_url`) or by
+/// its name.
+pub fn outgoing_text(
+    message: &super::chat::messages::Message,
+    file_name: Option<&str>,
+    public_base_url: Option<&str>,
+) -> String {
+    let mut text = format!("{} (web): {}", message.author_name, message.body);
+    if let Some(file) = &message.file {
+        let name = file_name.unwrap_or("a file");
+        let shared = match public_base_url {
+            Some(base) => format!(
+                "📎 {name}: {}/api/v1/files/{file}",
+                base.trim_end_matches('/')
+            ),
+            None => format!("📎 shared {name} in the hub room"),
+        };
+        if message.body.is_empty() {
+            text = format!("{} (web): {shared}", message.author_name);
+        } else {
+            text.push('\n');
+            text.push_str(&shared);
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::chat::messages::Message;
+
+    fn message(body: &str, file: Option<&str>) -> Message {
+        Message {
+            id: "m1".into(),
+            room: "r1".into(),
+            seq: 1,
+            author: "u1".into(),
+            author_name: "maria".into(),
+            body: body.into(),
+            reply_to: None,
+            file: file.map(str::to_string),
+            reactions: vec![],
+            created_at: Utc::now(),
+            edited_at: None,
+            deleted_at: None,
+            actions: None,
+        }
+    }
+
+    #[test]
+    fn a_shared_file_goes_out_as_a_link_or_by_its_name() {
+        let shared = message("the quote", Some("f1"));
+        assert_eq!(
+            outgoing_text(&shared, Some("quote.pdf"), Some("https://crm.example.com/")),
+            "maria (web): the quote\n📎 quote.pdf: https://crm.example.com/api/v1/files/f1"
+        );
+        assert_eq!(
+            outgoing_text(&message("", Some("f1")), Some("quote.pdf"), None),
+            "maria (web): 📎 shared quote.pdf in the hub room"
+        );
+        assert_eq!(
+            outgoing_text(&message("hi", None), None, None),
+            "maria (web): hi"
+        );
+    }
+
+    #[test]
+    fn discord_channel_ids_are_snowflakes() {
+        assert!(parse_chat_id("discord", "123456789012345678").is_ok());
+        assert!(parse_chat_id("discord", "general").is_err());
+        assert!(parse_chat_id("discord", "0").is_err());
+        assert!(parse_chat_id("telegram", "-100").is_ok());
+    }
 }

@@ -27,6 +27,19 @@ struct DigestRow {
     last_sent_on: Option<String>,
 }
 
+/// The actor's own digest time, `None` when they get no digest.
+pub async fn get(ctx: &Ctx, actor: &Actor) -> DomainResult<Option<String>> {
+    let time: Option<String> = ctx
+        .store
+        .run(
+            "SELECT VALUE local_time FROM ONLY type::record('digest', $user)",
+            json!({"user": actor.user_id}),
+        )
+        .await?
+        .first(0)?;
+    Ok(time)
+}
+
 /// Sets (or with `None` stops) the actor's own daily digest; returns the
 /// time in force.
 pub async fn set(ctx: &Ctx, actor: &Actor, time: Option<&str>) -> DomainResult<Option<String>> {

@@ -3,7 +3,7 @@
 
 use crate::store::StoreError;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum DomainError {
     #[error("{0} not found")]
     NotFound(&'static str),

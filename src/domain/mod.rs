@@ -22,6 +22,7 @@ pub mod roles;
 pub mod sessions;
 pub mod tasks;
 pub mod tokens;
+pub mod uploads;
 pub mod users;
 pub mod webhooks;
 

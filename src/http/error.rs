@@ -51,19 +51,7 @@ impl poem::error::ResponseError for ApiError {
 
     fn as_response(&self) -> Response {
         let status = self.status();
-        let (code, message) = match &self.0 {
-            DomainError::NotFound(_) => ("not_found", self.0.to_string()),
-            DomainError::Unauthenticated => ("unauthenticated", self.0.to_string()),
-            DomainError::BadCredentials => ("bad_credentials", self.0.to_string()),
-            DomainError::Forbidden(_) => ("forbidden", self.0.to_string()),
-            DomainError::Invalid { .. } => ("invalid", self.0.to_string()),
-            DomainError::Conflict(_) => ("conflict", self.0.to_string()),
-            DomainError::RateLimited { .. } => ("rate_limited", self.0.to_string()),
-            DomainError::Internal(cause) => {
-                tracing::error!(%cause, "internal error");
-                ("internal", "internal error".to_string())
-            }
-        };
+        let (code, message) = code_and_message(&self.0);
         let mut response = error_response(status, code, &message);
         if let DomainError::RateLimited { retry_after_secs } = &self.0 {
             response.headers_mut().insert(
@@ -72,6 +60,24 @@ impl poem::error::ResponseError for ApiError {
             );
         }
         response
+    }
+}
+
+/// The `{code, message}` a client sees for a domain error; also used where
+/// one response carries several errors (per-item results of a bulk call).
+pub fn code_and_message(e: &DomainError) -> (&'static str, String) {
+    match e {
+        DomainError::NotFound(_) => ("not_found", e.to_string()),
+        DomainError::Unauthenticated => ("unauthenticated", e.to_string()),
+        DomainError::BadCredentials => ("bad_credentials", e.to_string()),
+        DomainError::Forbidden(_) => ("forbidden", e.to_string()),
+        DomainError::Invalid { .. } => ("invalid", e.to_string()),
+        DomainError::Conflict(_) => ("conflict", e.to_string()),
+        DomainError::RateLimited { .. } => ("rate_limited", e.to_string()),
+        DomainError::Internal(cause) => {
+            tracing::error!(%cause, "internal error");
+            ("internal", "internal error".to_string())
+        }
     }
 }
 

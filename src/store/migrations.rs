@@ -56,6 +56,26 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "bots",
         sql: include_str!("migrations/0007_bots.surql"),
     },
+    Migration {
+        version: 8,
+        name: "bridged_messages",
+        sql: include_str!("migrations/0008_bridged_messages.surql"),
+    },
+    Migration {
+        version: 9,
+        name: "task_files_first_contact_fit",
+        sql: include_str!("migrations/0009_task_files_first_contact_fit.surql"),
+    },
+    Migration {
+        version: 10,
+        name: "backups",
+        sql: include_str!("migrations/0010_backups.surql"),
+    },
+    Migration {
+        version: 11,
+        name: "lead_live_sort",
+        sql: include_str!("migrations/0011_lead_live_sort.surql"),
+    },
 ];
 
 #[derive(Debug, Deserialize)]

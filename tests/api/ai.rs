@@ -527,6 +527,43 @@ struct Related {
     history: usize,
     calls: usize,
     audit: usize,
+    /// Relationship-map edges in either direction.
+    edges: usize,
+}
+
+/// The relationship-map edges touching a lead: (edge id, in, out, kind).
+async fn edges_of(app: &TestApp, lead: &str) -> Vec<(String, String, String, String)> {
+    let r = app
+        .ctx()
+        .store
+        .run(
+            "LET $me = type::record('lead', $l);
+             SELECT <string> id AS id, record::id(in) AS from, record::id(out) AS to, kind FROM related WHERE in = $me;
+             SELECT <string> id AS id, record::id(in) AS from, record::id(out) AS to, kind FROM related WHERE out = $me;",
+            json!({"l": lead}),
+        )
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    for i in [1, 2] {
+        for e in r.value(i).as_array().cloned().unwrap_or_default() {
+            let text = |k: &str| e[k].as_str().unwrap().to_string();
+            out.push((text("id"), text("from"), text("to"), text("kind")));
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// An edge as the map means it: derived kinds hold both ways.
+fn edge_meaning(from: &str, to: &str, kind: &str) -> (String, String, String) {
+    if kind == "same_domain" || kind == "shared_person" {
+        let (a, b) = (from.min(to), from.max(to));
+        (a.to_string(), b.to_string(), kind.to_string())
+    } else {
+        (from.to_string(), to.to_string(), kind.to_string())
+    }
 }
 
 async fn related(app: &TestApp, lead: &str) -> Related {
@@ -550,6 +587,7 @@ async fn related(app: &TestApp, lead: &str) -> Related {
         history: n(2),
         calls: n(3),
         audit: n(4),
+        edges: edges_of(app, lead).await.len(),
     }
 }
 
@@ -594,6 +632,76 @@ async fn a_merge_keeps_every_related_record_and_records_itself() {
             .await;
         assert_eq!(r.status(), StatusCode::OK);
     }
+    // The relationship map around them: Xeno shares Bob with the merged
+    // lead; both leads referred Xeno; the merged lead is Yonder's parent,
+    // Xeno is its parent, and the kept lead referred it.
+    let xeno = new_lead(
+        &app,
+        &admin,
+        json!({"company_name": "Xeno", "website": "xeno.io",
+        "contacts": [{"name": "Bob", "email": "bob@acme.com"}]}),
+    )
+    .await;
+    let yonder = new_lead(&app, &admin, json!({"company_name": "Yonder"})).await;
+    for (from, to, kind) in [
+        (&keep, &xeno, "referral"),
+        (&gone, &xeno, "referral"),
+        (&gone, &yonder, "parent_company"),
+        (&xeno, &gone, "parent_company"),
+        (&keep, &gone, "referral"),
+    ] {
+        let r = app
+            .post(
+                &format!("/api/v1/ai/leads/{from}/relations"),
+                &admin,
+                json!({"to": to, "kind": kind}),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    // The derived edges (same domain, shared person) are drawn after the
+    // leads' events; wait for them.
+    let derived = |edges: &[(String, String, String, String)], kind: &str, other: &str| {
+        edges
+            .iter()
+            .any(|e| e.3 == kind && (e.1 == other || e.2 == other))
+    };
+    let mut settled = false;
+    for _ in 0..200 {
+        let around = edges_of(&app, &gone).await;
+        if derived(&around, "same_domain", &keep) && derived(&around, "shared_person", &xeno) {
+            settled = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(settled, "{:?}", edges_of(&app, &gone).await);
+    // What the map should say after the merge, worked out from the edges
+    // before it: the merged lead's ends become the kept lead, edges between
+    // the two vanish, and each meaning is there once.
+    let mut before = edges_of(&app, &keep).await;
+    before.extend(edges_of(&app, &gone).await);
+    before.sort();
+    before.dedup();
+    let mut want: Vec<(String, String, String)> = before
+        .iter()
+        .map(|(_, from, to, kind)| {
+            let swap = |id: &String| {
+                if id == &gone {
+                    keep.clone()
+                } else {
+                    id.clone()
+                }
+            };
+            (swap(from), swap(to), kind.clone())
+        })
+        .filter(|(from, to, _)| from != to)
+        .map(|(from, to, kind)| edge_meaning(&from, &to, &kind))
+        .collect();
+    want.sort();
+    want.dedup();
+    assert!(want.len() >= 4, "{want:?}");
+
     let (k, g) = (related(&app, &keep).await, related(&app, &gone).await);
     assert_eq!(
         (k.contacts, g.contacts, g.calls, g.follow_ups),
@@ -625,9 +733,22 @@ async fn a_merge_keeps_every_related_record_and_records_itself() {
             follow_ups: 0,
             history: 0,
             calls: 0,
-            audit: 0
+            audit: 0,
+            edges: 0,
         }
     );
+    // Every edge followed the merge, once each, none to itself.
+    let mut got: Vec<(String, String, String)> = edges_of(&app, &keep)
+        .await
+        .iter()
+        .map(|(_, from, to, kind)| edge_meaning(from, to, kind))
+        .collect();
+    got.sort();
+    assert_eq!(got, want, "no duplicates, nothing lost");
+    assert_eq!(after.edges, want.len());
+    assert!(got.contains(&edge_meaning(&keep, &yonder, "parent_company")));
+    assert!(got.contains(&edge_meaning(&xeno, &keep, "parent_company")));
+    assert!(got.contains(&edge_meaning(&keep, &xeno, "shared_person")));
 
     // The merged lead is in the trash, pointing at the one that kept it.
     let detail: Value = app

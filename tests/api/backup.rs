@@ -13,7 +13,7 @@ use crate::helpers::{TestApp, ADMIN_PASSWORD};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ea-crm");
 
-fn config(dir: &std::path::Path, name: &str) -> Config {
+pub fn config(dir: &std::path::Path, name: &str) -> Config {
     let mut config = Config::for_tests();
     config.database_url = format!("surrealkv://{}", dir.join(format!("{name}.db")).display());
     config.upload_dir = dir.join(format!("{name}-uploads"));
@@ -21,7 +21,7 @@ fn config(dir: &std::path::Path, name: &str) -> Config {
 }
 
 /// Every row of every table, as JSON, in id order.
-async fn snapshot(app: &TestApp) -> Value {
+pub async fn snapshot(app: &TestApp) -> Value {
     let info = app.ctx().store.run("INFO FOR DB", json!({})).await.unwrap();
     let mut tables: Vec<String> = info.value(0)["tables"]
         .as_object()
@@ -46,7 +46,7 @@ async fn snapshot(app: &TestApp) -> Value {
     Value::Object(out)
 }
 
-fn run(args: &[&str], config: &Config) -> (bool, String) {
+pub fn run(args: &[&str], config: &Config) -> (bool, String) {
     let output = Command::new(BIN)
         .args(args)
         .env_clear()

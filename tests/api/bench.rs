@@ -25,3 +25,94 @@ async fn the_chat_bench_delivers_every_message_to_every_client_of_its_room() {
     let bare = bench::chat::baseline(load).await.expect("baseline runs");
     assert_eq!((bare.sent, bare.delivered), (12, 24));
 }
+
+/// `ea-crm bench --quick` runs every suite small and prints one table of
+/// suite, metric, value, unit. Checks the rows and that the values are
+/// sane, not how fast anything was.
+#[test]
+fn bench_with_no_suite_prints_one_table_with_every_suite() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_ea-crm"))
+        .args(["bench", "--quick"])
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "exit {:?}\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rows = table_rows(&stdout);
+    let value = |suite: &str, metric: &str| -> f64 {
+        rows.iter()
+            .find(|r| r.0 == suite && r.1 == metric)
+            .unwrap_or_else(|| panic!("no row {suite} / {metric} in\n{stdout}"))
+            .2
+    };
+    for (suite, metric, value) in &rows {
+        assert!(value.is_finite(), "{suite} / {metric} is {value}");
+        assert!(*value >= 0.0, "{suite} / {metric} is {value}");
+    }
+    // Counts are exact at the quick sizes.
+    assert_eq!(value("crm", "leads imported"), 120.0);
+    assert_eq!(value("crm", "leads counted"), 120.0);
+    assert_eq!(value("crm", "import rows failed"), 0.0);
+    assert_eq!(value("crm", "cursor walk: pages of 50"), 3.0);
+    assert_eq!(value("analytics", "seeded leads"), 600.0);
+    assert_eq!(value("analytics", "seeded tasks"), 300.0);
+    assert_eq!(value("idle", "connections open"), 50.0);
+    assert_eq!(value("chat", "hub: clients"), 4.0);
+    // Rates and latencies are measured, so above zero.
+    for (suite, metric) in [
+        ("crm", "import"),
+        ("crm", "first page p50"),
+        ("crm", "last page p50"),
+        ("crm", "search p50"),
+        ("chat", "hub: deliveries"),
+        ("chat", "bare: deliveries"),
+        ("chat", "hub: delivery p99"),
+        ("analytics", "seeding (bypasses the domain)"),
+        ("analytics", "funnel p50"),
+        ("analytics", "leads by source p50"),
+        ("analytics", "leads by owner p50"),
+        ("analytics", "leads by country p50"),
+        ("analytics", "leads by industry p95"),
+        ("analytics", "follow-up compliance p50"),
+        ("analytics", "tasks p50"),
+        ("analytics", "chat p95"),
+        ("idle", "open rate"),
+        ("idle", "connect p50"),
+        ("login", "logins"),
+        ("login", "logins per second"),
+        ("login", "login p50"),
+        ("login", "login p99"),
+    ] {
+        assert!(
+            value(suite, metric) > 0.0,
+            "{suite} / {metric} in\n{stdout}"
+        );
+    }
+}
+
+/// (suite, metric, value) of each row under the table's dashed rule.
+fn table_rows(stdout: &str) -> Vec<(String, String, f64)> {
+    let body = stdout
+        .split_once("\n---")
+        .map(|(_, rest)| rest.split_once('\n').map_or("", |(_, rows)| rows))
+        .unwrap_or("");
+    body.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            // Columns are separated by two spaces or more; a metric holds single spaces.
+            let cols: Vec<&str> = line
+                .split("  ")
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .collect();
+            assert_eq!(cols.len(), 4, "a row of four columns: {line:?}");
+            let value = cols[2].parse().unwrap_or(f64::NAN);
+            (cols[0].to_string(), cols[1].to_string(), value)
+        })
+        .collect()
+}

@@ -4,6 +4,8 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -82,11 +84,16 @@ async fn every_acknowledged_write_survives_a_sigkill() {
     let room = room["id"].as_str().unwrap().to_string();
 
     // Three writers create leads and one posts chat messages until the
-    // kill; each records the ids the server acknowledged.
-    let stop_at = Instant::now() + Duration::from_millis(2500);
+    // kill; each records the ids the server acknowledged. The kill comes
+    // once enough writes were acknowledged (not after a fixed time, which a
+    // loaded machine may not fill), while the writers are still writing.
+    let stop_at = Instant::now() + Duration::from_secs(60);
+    let acked_leads = Arc::new(AtomicUsize::new(0));
+    let acked_messages = Arc::new(AtomicUsize::new(0));
     let messenger = {
         let (client, base, token, room) =
             (client.clone(), base.clone(), token.clone(), room.clone());
+        let acked_messages = acked_messages.clone();
         tokio::spawn(async move {
             let mut acknowledged = Vec::new();
             for n in 0..10_000 {
@@ -104,6 +111,7 @@ async fn every_acknowledged_write_survives_a_sigkill() {
                         let body: Value = r.json().await.unwrap_or_default();
                         if let Some(id) = body["message"]["id"].as_str() {
                             acknowledged.push(id.to_string());
+                            acked_messages.fetch_add(1, Ordering::SeqCst);
                         }
                     }
                     _ => break,
@@ -115,6 +123,7 @@ async fn every_acknowledged_write_survives_a_sigkill() {
     let mut writers = Vec::new();
     for w in 0..3 {
         let (client, base, token) = (client.clone(), base.clone(), token.clone());
+        let acked_leads = acked_leads.clone();
         writers.push(tokio::spawn(async move {
             let mut acknowledged = Vec::new();
             let mut n = 0;
@@ -131,6 +140,7 @@ async fn every_acknowledged_write_survives_a_sigkill() {
                         let body: Value = r.json().await.unwrap_or_default();
                         if let Some(id) = body["lead"]["id"].as_str() {
                             acknowledged.push(id.to_string());
+                            acked_leads.fetch_add(1, Ordering::SeqCst);
                         }
                     }
                     _ => break,
@@ -139,7 +149,12 @@ async fn every_acknowledged_write_survives_a_sigkill() {
             acknowledged
         }));
     }
-    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let wait_until = Instant::now() + Duration::from_secs(45);
+    while (acked_leads.load(Ordering::SeqCst) < 20 || acked_messages.load(Ordering::SeqCst) < 5)
+        && Instant::now() < wait_until
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     child.kill().unwrap(); // SIGKILL: no shutdown, no flush
     let _ = child.wait();
     let mut acknowledged = Vec::new();

@@ -70,6 +70,8 @@ async fn bot_api(
         "answercallbackquery" => "answerCallbackQuery",
         "setmycommands" => "setMyCommands",
         "setwebhook" => "setWebhook",
+        "editmessagetext" => "editMessageText",
+        "deletemessage" => "deleteMessage",
         _ => "unknown",
     }
     .to_string();
@@ -123,7 +125,13 @@ async fn bot_api(
                 "text": body["text"],
             })
         }
-        "answerCallbackQuery" | "setMyCommands" | "setWebhook" => json!(true),
+        "editMessageText" => json!({
+            "message_id": body["message_id"], "date": 1_700_000_000, "chat": group_chat(),
+            "edit_date": 1_700_000_100,
+            "from": {"id": BOT_ID, "is_bot": true, "first_name": "EA CRM", "username": "EaCrmBot"},
+            "text": body["text"],
+        }),
+        "answerCallbackQuery" | "setMyCommands" | "setWebhook" | "deleteMessage" => json!(true),
         _ => return Json(json!({"ok": false, "error_code": 404, "description": "Not Found"})),
     };
     Json(json!({"ok": true, "result": result}))
@@ -181,11 +189,21 @@ impl FakeTelegram {
         self.in_chat(private_chat(user), user, text);
     }
 
-    fn in_chat(&self, chat: Value, user: i64, text: &str) {
+    /// `text` from `user` in `chat`; returns the message id.
+    fn in_chat(&self, chat: Value, user: i64, text: &str) -> i64 {
         let id = self.state.next_message.fetch_add(1, Ordering::SeqCst) + 1;
         self.push(json!({"message": {
             "message_id": id, "date": 1_700_000_000, "chat": chat,
             "from": person(user), "text": text
+        }}));
+        id
+    }
+
+    /// `user` edits their message `id` in `chat` to say `text`.
+    fn edit_in_chat(&self, chat: Value, user: i64, id: i64, text: &str) {
+        self.push(json!({"edited_message": {
+            "message_id": id, "date": 1_700_000_000, "edit_date": 1_700_000_100,
+            "chat": chat, "from": person(user), "text": text
         }}));
     }
 
@@ -692,4 +710,95 @@ async fn the_daily_digest_arrives_once_a_day_at_the_chosen_time() {
     assert_eq!(fake.sent().len(), before + 1, "once a day");
     app.clock.advance(chrono::Duration::days(1));
     fake.nth_sent(before + 2).await;
+}
+
+#[tokio::test]
+async fn bridged_edits_and_deletes_follow_between_hub_and_telegram() {
+    let fake = FakeTelegram::start().await;
+    let app = app_with_bot(&fake).await;
+    let admin = app.admin_token().await;
+    let (maria, maria_token) = app.user_with_role(&admin, "maria", "user").await;
+    let room = crate::chat::group(&app, &admin, "sales floor", &[&maria]).await;
+    let bridge = app
+        .post(
+            "/api/v1/bridges",
+            &admin,
+            json!({"room": room, "platform": "telegram", "chat_id": "-100"}),
+        )
+        .await;
+    assert_eq!(bridge.status(), StatusCode::OK);
+    let wait_for = |method: &'static str| {
+        let fake = fake.clone();
+        async move {
+            let deadline = Instant::now() + WAIT;
+            loop {
+                if let Some((body, _)) = fake.calls(method).first() {
+                    return body.clone();
+                }
+                assert!(Instant::now() < deadline, "no {method}");
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+        }
+    };
+
+    // Hub → Telegram.
+    let before = fake.sent().len();
+    let posted = crate::chat::say(&app, &maria_token, &room, "price is 100").await;
+    fake.nth_sent(before + 1).await;
+    let path = format!("/api/v1/messages/{}", posted["id"].as_str().unwrap());
+    let edited = app
+        .patch(&path, &maria_token, json!({"body": "price is 120"}))
+        .await;
+    assert_eq!(edited.status(), StatusCode::OK);
+    let edit = wait_for("editMessageText").await;
+    assert_eq!(edit["chat_id"], -100);
+    assert_eq!(edit["text"], "maria (web): price is 120");
+    assert_eq!(
+        app.delete(&path, &maria_token).await.status(),
+        StatusCode::OK
+    );
+    let delete = wait_for("deleteMessage").await;
+    assert_eq!(delete["chat_id"], -100);
+    assert_eq!(delete["message_id"], edit["message_id"], "the same message");
+
+    // Telegram → hub: an edit there changes the hub copy, and goes nowhere else.
+    let id = fake.in_chat(group_chat(), 700, "see you at 3");
+    let deadline = Instant::now() + WAIT;
+    let find = |body: &'static str| {
+        let app = &app;
+        let (token, room) = (maria_token.clone(), room.clone());
+        async move {
+            let page: Value = app
+                .get(&format!("/api/v1/rooms/{room}/messages"), &token)
+                .await
+                .json()
+                .await
+                .unwrap();
+            page.as_array()
+                .unwrap()
+                .iter()
+                .find(|m| m["body"] == body)
+                .cloned()
+        }
+    };
+    while find("see you at 3").await.is_none() {
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    fake.edit_in_chat(group_chat(), 700, id, "see you at 4");
+    let changed = loop {
+        if let Some(m) = find("see you at 4").await {
+            break m;
+        }
+        assert!(Instant::now() < deadline, "the hub copy was not edited");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(changed["author_name"], "user700 (telegram)");
+    assert!(changed["edited_at"].is_string());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        fake.calls("editMessageText").len(),
+        1,
+        "no echo of the edit"
+    );
 }

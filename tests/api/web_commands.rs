@@ -112,3 +112,82 @@ async fn a_task_made_by_slash_command_lands_in_the_tasks_service() {
         "{listed}"
     );
 }
+
+#[tokio::test]
+async fn a_bot_mention_in_the_hub_is_proposed_and_runs_only_when_its_author_confirms() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (maria, maria_token) = app.user_with_role(&admin, "maria", "user").await;
+    let (_, ivan_token) = app.user_with_role(&admin, "ivan", "user").await;
+    let room = group(&app, &admin, "field", &[&maria]).await;
+    let mut ws = Client::connect(&app, &admin).await;
+    ws.subscribe(&room, None).await;
+    say(&app, &maria_token, &room, "/lead Globex Corp globex.com").await;
+    next_bot_message(&mut ws).await;
+    let page: Value = app
+        .get("/api/v1/leads?q=globex", &maria_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let calls_path = format!(
+        "/api/v1/leads/{}/calls",
+        page["items"][0]["id"].as_str().unwrap()
+    );
+    let logged = || async {
+        let calls: Value = app
+            .get(&calls_path, &maria_token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        calls.as_array().unwrap().len()
+    };
+
+    let mention = say(
+        &app,
+        &maria_token,
+        &room,
+        "@bot had a call with Globex Corp today, not interested",
+    )
+    .await;
+    let proposal = next_bot_message(&mut ws).await;
+
+    assert_eq!(proposal["reply_to"], mention["id"]);
+    let actions = proposal["actions"].as_array().unwrap();
+    assert_eq!(actions[0]["label"], "Confirm");
+    assert_eq!(actions[1]["label"], "Cancel");
+    assert_eq!(logged().await, 0, "nothing before the button");
+    let press = |token: String, key: Value| {
+        let app = &app;
+        let path = format!(
+            "/api/v1/messages/{}/actions/{}",
+            proposal["id"].as_str().unwrap(),
+            key.as_str().unwrap()
+        );
+        async move { app.post(&path, &token, serde_json::json!({})).await }
+    };
+    // Someone else (here not even in the room) cannot press Maria's button.
+    let refused = press(ivan_token.clone(), actions[0]["key"].clone()).await;
+    assert_eq!(refused.status(), reqwest::StatusCode::NOT_FOUND);
+    let refused = press(admin.clone(), actions[0]["key"].clone()).await;
+    assert_eq!(refused.status(), reqwest::StatusCode::CONFLICT);
+    assert_eq!(logged().await, 0);
+
+    let done = press(maria_token.clone(), actions[0]["key"].clone()).await;
+
+    assert_eq!(done.status(), reqwest::StatusCode::OK);
+    let done: Value = done.json().await.unwrap();
+    assert!(
+        done["body"].as_str().unwrap().contains("Globex Corp"),
+        "{done}"
+    );
+    assert_eq!(done["reply_to"], proposal["id"]);
+    assert_eq!(logged().await, 1);
+    // The buttons are gone, and a second press does nothing.
+    let again = press(maria_token.clone(), actions[0]["key"].clone()).await;
+    assert_eq!(again.status(), reqwest::StatusCode::NOT_FOUND);
+    let cancel = press(maria_token.clone(), actions[1]["key"].clone()).await;
+    assert_eq!(cancel.status(), reqwest::StatusCode::NOT_FOUND);
+    assert_eq!(logged().await, 1);
+}

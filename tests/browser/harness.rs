@@ -9,6 +9,7 @@ use std::time::Duration;
 use ea_crm::app::App;
 use ea_crm::config::Config;
 use ea_crm::domain::clock::ManualClock;
+use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
@@ -31,13 +32,20 @@ pub struct Panel {
 impl Panel {
     /// The app and a chromedriver, or `None` when the browser is missing.
     pub async fn start() -> Option<Panel> {
+        Self::start_with(|_| {}).await
+    }
+
+    /// As `start`, with the app's configuration adjusted first.
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Option<Panel> {
         if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
             println!(
                 "browser tests skipped: chromium/chromedriver not installed; .ci/run installs them"
             );
             return None;
         }
-        let app = App::build_with(Config::for_tests(), Arc::new(ManualClock::new()), None)
+        let mut config = Config::for_tests();
+        adjust(&mut config);
+        let app = App::build_with(config, Arc::new(ManualClock::new()), None)
             .await
             .expect("app builds");
         let base = format!("http://{}", app.addr);
@@ -77,6 +85,11 @@ impl Panel {
 
     /// A fresh headless Chromium with its own profile, at this window size.
     pub async fn browser(&self, width: u32, height: u32) -> Browser {
+        self.browser_with(width, height, false).await
+    }
+
+    /// As `browser`, in the dark colour scheme when `dark`.
+    pub async fn browser_with(&self, width: u32, height: u32, dark: bool) -> Browser {
         let profile = tempfile::tempdir().unwrap();
         let mut caps = serde_json::Map::new();
         caps.insert(
@@ -89,6 +102,7 @@ impl Panel {
                     "--disable-component-update", "--disable-sync",
                     format!("--user-data-dir={}", profile.path().display()),
                     format!("--window-size={width},{height}"),
+                    if dark { "--force-dark-mode" } else { "--no-default-browser-check" },
                 ],
             }),
         );
@@ -206,6 +220,46 @@ impl Browser {
         self.find(css).await.select_by_value(value).await.unwrap();
     }
 
+    /// Sets an input's value as a script would and fires its `input` and
+    /// `change` events: for controls whose typing depends on the locale
+    /// (time pickers).
+    pub async fn set_value(&self, css: &str, value: &str) {
+        let element = self.find(css).await;
+        self.client
+            .execute(
+                "arguments[0].value = arguments[1];
+                 arguments[0].dispatchEvent(new Event('input', {bubbles: true}));
+                 arguments[0].dispatchEvent(new Event('change', {bubbles: true}));",
+                vec![serde_json::to_value(&element).unwrap(), json!(value)],
+            )
+            .await
+            .unwrap();
+    }
+
+    /// Accepts the open `confirm()` dialog, waiting for it to appear.
+    pub async fn accept_dialog(&self) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while self.client.accept_alert().await.is_err() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no dialog to accept"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Scrolls the element into view (before a screenshot).
+    pub async fn scroll_to(&self, css: &str) {
+        let element = self.find(css).await;
+        self.client
+            .execute(
+                "arguments[0].scrollIntoView({block: 'start'});",
+                vec![serde_json::to_value(&element).unwrap()],
+            )
+            .await
+            .unwrap();
+    }
+
     /// Waits until the element's text contains `want`.
     pub async fn wait_text(&self, css: &str, want: &str) {
         let deadline = tokio::time::Instant::now() + WAIT;
@@ -243,6 +297,102 @@ impl Browser {
         panic!("`{css}` never held `{want}`; last text: {last}");
     }
 
+    /// Waits until the element's text, trimmed, is exactly `want`.
+    pub async fn wait_exact(&self, css: &str, want: &str) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        let mut last = String::new();
+        while tokio::time::Instant::now() < deadline {
+            if let Ok(e) = self.client.find(Locator::Css(css)).await {
+                last = e.text().await.unwrap_or_default();
+                if last.trim() == want {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("`{css}` never read `{want}`; last text: {last}");
+    }
+
+    /// Whether an element matching `css` appears within `within`.
+    pub async fn appears(&self, css: &str, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        while tokio::time::Instant::now() < deadline {
+            if self.client.find(Locator::Css(css)).await.is_ok() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    }
+
+    /// Runs a script in the page and returns its result.
+    pub async fn script(&self, js: &str) -> Value {
+        self.client.execute(js, vec![]).await.unwrap()
+    }
+
+    /// Fires the HTML5 drag-and-drop events (dragstart, dragenter,
+    /// dragover, drop, dragend) from `from` onto `to` inside the page, with
+    /// one shared DataTransfer, as a browser does during a drag.
+    pub async fn html5_drag(&self, from: &str, to: &str) {
+        self.find(from).await;
+        self.find(to).await;
+        self.client
+            .execute(
+                "const src = document.querySelector(arguments[0]);
+                 const dst = document.querySelector(arguments[1]);
+                 const dataTransfer = new DataTransfer();
+                 const fire = (el, type) => el.dispatchEvent(
+                     new DragEvent(type, { bubbles: true, cancelable: true, dataTransfer }));
+                 fire(src, 'dragstart');
+                 fire(dst, 'dragenter');
+                 fire(dst, 'dragover');
+                 fire(dst, 'drop');
+                 fire(src, 'dragend');",
+                vec![json!(from), json!(to)],
+            )
+            .await
+            .unwrap();
+    }
+
+    /// Presses on `from`, moves onto `to` in steps and releases: a real
+    /// pointer drag through WebDriver actions.
+    pub async fn drag(&self, from: &str, to: &str) {
+        let source = self.find(from).await;
+        let target = self.find(to).await;
+        let mut mouse = MouseActions::new("mouse".into())
+            .then(PointerAction::MoveToElement {
+                element: source,
+                duration: None,
+                x: 0,
+                y: 0,
+            })
+            .then(PointerAction::Down {
+                button: MOUSE_BUTTON_LEFT,
+            });
+        for (x, y) in [(5, 5), (20, 10)] {
+            mouse = mouse.then(PointerAction::MoveBy {
+                duration: Some(Duration::from_millis(100)),
+                x,
+                y,
+            });
+        }
+        let mouse = mouse
+            .then(PointerAction::MoveToElement {
+                element: target,
+                duration: Some(Duration::from_millis(300)),
+                x: 0,
+                y: 0,
+            })
+            .then(PointerAction::Pause {
+                duration: Duration::from_millis(100),
+            })
+            .then(PointerAction::Up {
+                button: MOUSE_BUTTON_LEFT,
+            });
+        self.client.perform_actions(mouse).await.unwrap();
+        self.client.release_actions().await.ok();
+    }
+
     pub async fn login(&self, panel: &Panel, username: &str, password: &str) {
         self.goto(panel, "").await;
         self.type_into("#login-username", username).await;
@@ -262,4 +412,47 @@ impl Browser {
     pub async fn close(self) {
         let _ = self.client.close().await;
     }
+}
+
+/// The bot token the fake Telegram Bot API accepts.
+pub const TELEGRAM_TOKEN: &str = "123456:TEST-token";
+
+/// A fake Telegram Bot API on 127.0.0.1 with a bot and no messages: enough
+/// for the bot to connect and the panel to show it. Returns its base URL.
+pub async fn fake_telegram() -> String {
+    use poem::listener::{Acceptor, Listener, TcpListener as PoemListener};
+    use poem::web::{Json, Path};
+    use poem::{handler, post, Route, Server};
+
+    #[handler]
+    async fn bot_api(Path((bot, method)): Path<(String, String)>) -> Json<Value> {
+        if bot.replace("%3A", ":") != format!("bot{TELEGRAM_TOKEN}") {
+            return Json(json!({"ok": false, "error_code": 401, "description": "Unauthorized"}));
+        }
+        let result = match method.to_ascii_lowercase().as_str() {
+            "getme" => json!({
+                "id": 999, "is_bot": true, "first_name": "EA CRM", "username": "EaCrmBot",
+                "can_join_groups": true, "can_read_all_group_messages": false,
+                "supports_inline_queries": false, "can_connect_to_business": false,
+                "has_main_web_app": false
+            }),
+            "getupdates" => {
+                // A short long-poll with nothing to hand out.
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                json!([])
+            }
+            "setmycommands" | "setwebhook" | "deletewebhook" => json!(true),
+            _ => return Json(json!({"ok": false, "error_code": 404, "description": "Not Found"})),
+        };
+        Json(json!({"ok": true, "result": result}))
+    }
+
+    let acceptor = PoemListener::bind("127.0.0.1:0")
+        .into_acceptor()
+        .await
+        .unwrap();
+    let addr = acceptor.local_addr()[0].as_socket_addr().copied().unwrap();
+    let app = Route::new().at("/:bot/:method", post(bot_api));
+    tokio::spawn(Server::new_with_acceptor(acceptor).run(app));
+    format!("http://{addr}")
 }

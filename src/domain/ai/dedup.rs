@@ -259,7 +259,8 @@ async fn has_task_table(ctx: &Ctx) -> DomainResult<bool> {
 /// Folds `merge_id` into `keep_id` in one transaction: contacts, follow-ups
 /// (a tier both have stays the kept lead's, the other's goes into the
 /// follow-up history so nothing is lost), follow-up history, calls, task
-/// links and audit rows move; the merged lead is soft-deleted with
+/// links, audit rows and relationship-map edges (no self-edges, no
+/// duplicates) move; the merged lead is soft-deleted with
 /// `merged_into`, and a `merge` audit row records it.
 pub async fn merge(ctx: &Ctx, actor: &Actor, keep_id: &str, merge_id: &str) -> DomainResult<Lead> {
     actor.require(Permission::AiUse)?;
@@ -329,6 +330,7 @@ pub async fn merge(ctx: &Ctx, actor: &Actor, keep_id: &str, merge_id: &str) -> D
         tx.push("UPDATE task SET lead = $keep WHERE lead = $gone");
     }
     tx.push("UPDATE audit SET subject = $keep WHERE subject = $gone");
+    super::graph::push_merge_edges(&mut tx);
     let mut kept = keep.clone();
     kept.updated_at = now;
     kept.last_contacted_at = keep.last_contacted_at.max(gone.last_contacted_at);

@@ -15,11 +15,13 @@ use crate::domain::Ctx;
 use crate::store::Transaction;
 
 /// Rebuilds the derived edges of one lead from its domain and contact
-/// emails; edges people entered are left alone.
+/// emails; edges people entered are left alone. One transaction, so a
+/// reader never sees the edges half rebuilt.
 pub async fn refresh_derived(ctx: &Ctx, lead_id: &str) -> DomainResult<()> {
     ctx.store
         .run(
-            "LET $me = type::record('lead', $id);
+            "BEGIN TRANSACTION;
+             LET $me = type::record('lead', $id);
              DELETE related WHERE (in = $me OR out = $me) AND kind IN ['same_domain', 'shared_person'];
              LET $live = (SELECT VALUE deleted_at FROM ONLY $me) = NONE;
              LET $domain = (SELECT VALUE domain FROM ONLY $me);
@@ -37,11 +39,49 @@ pub async fn refresh_derived(ctx: &Ctx, lead_id: &str) -> DomainResult<()> {
                  IF (SELECT VALUE deleted_at FROM ONLY $other) = NONE {
                      RELATE $me->related->$other SET kind = 'shared_person', created_at = <datetime>$now;
                  };
-             };",
+             };
+             COMMIT TRANSACTION;",
             json!({"id": lead_id, "now": db_time(ctx.now())}),
         )
         .await?;
     Ok(())
+}
+
+/// Edge kinds derived from the data, which hold both ways: an edge in
+/// either direction says the same.
+const SYMMETRIC_KINDS: &[&str] = &["same_domain", "shared_person"];
+
+/// Adds to a merge's transaction the move of every edge of lead `$gone`
+/// to lead `$keep` (both bound by the caller): an edge between the two
+/// would point at itself and is dropped, and so is one the kept lead
+/// already has (same kind and ends; either direction for derived kinds).
+pub fn push_merge_edges(tx: &mut Transaction) {
+    tx.bind("symmetric_kinds", SYMMETRIC_KINDS);
+    tx.push(
+        "LET $edge_keep = type::record('lead', $keep); LET $edge_gone = type::record('lead', $gone);
+         FOR $e IN (SELECT * FROM related WHERE in = $edge_gone) {
+             LET $other = $e.out;
+             IF $other != $edge_keep
+                 AND array::len((SELECT id FROM related WHERE in = $edge_keep AND out = $other AND kind = $e.kind)) = 0
+                 AND ($e.kind NOT IN $symmetric_kinds
+                      OR array::len((SELECT id FROM related WHERE in = $other AND out = $edge_keep AND kind = $e.kind)) = 0) {
+                 RELATE $edge_keep->related->$other SET kind = $e.kind, detail = $e.detail,
+                     created_by = $e.created_by, created_at = $e.created_at;
+             };
+         };
+         FOR $e IN (SELECT * FROM related WHERE out = $edge_gone) {
+             LET $other = $e.in;
+             IF $other != $edge_keep
+                 AND array::len((SELECT id FROM related WHERE in = $other AND out = $edge_keep AND kind = $e.kind)) = 0
+                 AND ($e.kind NOT IN $symmetric_kinds
+                      OR array::len((SELECT id FROM related WHERE in = $edge_keep AND out = $other AND kind = $e.kind)) = 0) {
+                 RELATE $other->related->$edge_keep SET kind = $e.kind, detail = $e.detail,
+                     created_by = $e.created_by, created_at = $e.created_at;
+             };
+         };
+         DELETE related WHERE in = $edge_gone;
+         DELETE related WHERE out = $edge_gone;",
+    );
 }
 
 /// Edge kinds people may enter.

@@ -8,6 +8,7 @@
 
 pub mod dedup;
 pub mod drafting;
+pub mod fit;
 pub mod flags;
 pub mod graph;
 pub mod intent;

@@ -1,8 +1,11 @@
 //! Lead scoring: 0–100 with the reasons that add up to it. Four factors:
-//! data completeness, reachable contacts, engagement and recency, and fit
-//! learned from this instance's own won and lost leads once there are
-//! enough of them. Kept current by a background task that listens to CRM
-//! events and writes `score` and `sort_score` with a targeted UPDATE.
+//! data completeness, reachable contacts, engagement and recency, and fit.
+//! Fit is the win chance a logistic regression learned from this
+//! instance's own won and lost leads (`fit`) once there are enough of them;
+//! before that, a smoothed win rate of the lead's industry, and before
+//! `MIN_HISTORY` closed leads, neutral. Kept current by a background task
+//! that listens to CRM events and writes `score` and `sort_score` with a
+//! targeted UPDATE.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,6 +14,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::fit::{self, FitInput, LearnedFit};
 use super::flags::{self, Feature};
 use crate::domain::actor::Actor;
 use crate::domain::crm::contacts::{self, Contact};
@@ -20,7 +24,7 @@ use crate::domain::error::DomainResult;
 use crate::domain::permissions::Permission;
 use crate::domain::Ctx;
 
-/// Closed leads needed before fit is learned rather than neutral.
+/// Closed leads needed before the win-rate rule replaces a neutral fit.
 pub const MIN_HISTORY: usize = 10;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -47,18 +51,47 @@ pub struct Activity {
     pub last_touch: Option<DateTime<Utc>>,
 }
 
-/// Won and lost counts, overall and per industry.
+/// What fit is judged by: the learned model when there is one, else won
+/// and lost counts, overall and per industry.
 #[derive(Debug, Clone, Default)]
 pub struct FitModel {
     pub won: usize,
     pub lost: usize,
     pub by_industry: HashMap<String, (usize, usize)>,
+    pub learned: Option<LearnedFit>,
 }
 
 impl FitModel {
-    pub fn learned(&self) -> bool {
+    /// Whether the win-rate rule has enough history.
+    pub fn has_history(&self) -> bool {
         self.won + self.lost >= MIN_HISTORY
     }
+}
+
+/// The fit reason from the learned model: the win chance as points, and
+/// the features that moved it most.
+fn learned_fit(model: &LearnedFit, input: &FitInput) -> (i64, String) {
+    let (chance, parts) = model.predict(input);
+    let strongest: Vec<String> = parts
+        .iter()
+        .take(3)
+        .map(|c| format!("{} {:+.1}", c.feature, c.log_odds))
+        .collect();
+    let why = if strongest.is_empty() {
+        "nothing it learned applies to this lead".to_string()
+    } else {
+        strongest.join(", ")
+    };
+    (
+        (chance * 25.0).round() as i64,
+        format!(
+            "learned from {} closed leads ({} won, {} lost): {:.0}% chance to win; {why}",
+            model.samples,
+            model.won,
+            model.lost,
+            chance * 100.0
+        ),
+    )
 }
 
 /// The pure rule: the same inputs always give the same score and reasons.
@@ -132,7 +165,9 @@ pub fn score(
         ),
     });
 
-    let (fit_points, fit_detail) = if fit.learned() {
+    let (fit_points, fit_detail) = if let Some(model) = &fit.learned {
+        learned_fit(model, &FitInput::of(lead, contacts, activity.touches))
+    } else if fit.has_history() {
         // Laplace-smoothed win rate of the lead's industry (or of all leads).
         let (won, lost, scope) = match lead
             .industry
@@ -209,6 +244,14 @@ async fn activity(ctx: &Ctx, lead: &str) -> DomainResult<Activity> {
 }
 
 pub async fn fit_model(ctx: &Ctx) -> DomainResult<FitModel> {
+    if let Some(model) = fit::current(ctx).await? {
+        return Ok(FitModel {
+            won: model.won,
+            lost: model.lost,
+            learned: Some(model),
+            ..Default::default()
+        });
+    }
     let statuses = pipeline::list_all(ctx).await?;
     let won: Vec<String> = statuses
         .iter()

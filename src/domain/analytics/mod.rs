@@ -12,9 +12,12 @@
 //! - Follow-up compliance: follow-ups scheduled in the range and already
 //!   due; on time means done no later than 24 hours after the scheduled
 //!   time.
+//! - Time to first contact and responses: see `contact`.
 //! - Task throughput: tasks reaching a done status in the range; cycle time
 //!   is start (or creation) to done; on-time rate counts tasks with a due
 //!   date only.
+
+pub mod contact;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -26,6 +29,9 @@ use crate::domain::crm::pipeline;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::permissions::Permission;
 use crate::domain::Ctx;
+
+mod workload;
+pub use workload::{workload, StatusCount, Workload};
 
 /// A half-open time range [from, to).
 #[derive(Debug, Clone, Copy)]
@@ -60,6 +66,18 @@ impl Range {
     }
 }
 
+/// Casts the range's bounds once, ahead of the queries: a cast inside a
+/// WHERE clause hides the range from SurrealDB's planner, which then scans
+/// the whole table instead of the time index.
+const RANGE_LETS: &str = "LET $since = <datetime>$from; LET $until = <datetime>$to;\n";
+/// The result index of the first query after `RANGE_LETS`.
+const FIRST: usize = 2;
+
+/// `sql` with the range's bounds cast ahead of it.
+fn in_range(sql: &str) -> String {
+    format!("{RANGE_LETS}{sql}")
+}
+
 fn u(v: &Value) -> u64 {
     v.as_u64().unwrap_or(0)
 }
@@ -87,13 +105,15 @@ pub async fn funnel(ctx: &Ctx, actor: &Actor, range: Range) -> DomainResult<Vec<
     let rows: Vec<Value> = ctx
         .store
         .run(
-            "SELECT status, count() AS n FROM lead
-             WHERE created_at >= <datetime>$from AND created_at < <datetime>$to AND deleted_at IS NONE
+            &in_range(
+                "SELECT status, count() AS n FROM lead
+             WHERE created_at >= $since AND created_at < $until AND deleted_at IS NONE
              GROUP BY status",
+            ),
             range.vars(),
         )
         .await?
-        .rows(0)?;
+        .rows(FIRST)?;
     let statuses = pipeline::list_all(ctx).await?;
     let current = |key: &str| {
         rows.iter()
@@ -209,16 +229,16 @@ pub async fn leads_by(
     let rows: Vec<Value> = ctx
         .store
         .run(
-            &format!(
+            &in_range(&format!(
                 "SELECT {field}, count() AS leads, count(status IN $won) AS won, count(status IN $lost) AS lost
                  FROM lead
-                 WHERE created_at >= <datetime>$from AND created_at < <datetime>$to AND deleted_at IS NONE
+                 WHERE created_at >= $since AND created_at < $until AND deleted_at IS NONE
                  GROUP BY {field}"
-            ),
+            )),
             vars,
         )
         .await?
-        .rows(0)?;
+        .rows(FIRST)?;
     let mut out: Vec<Breakdown> = rows
         .iter()
         .map(|r| Breakdown {
@@ -253,15 +273,17 @@ pub async fn follow_up_compliance(
     let rows: Vec<Value> = ctx
         .store
         .run(
-            "SELECT owner, count() AS due, count(done_at IS NOT NONE) AS done,
+            &in_range(
+                "SELECT owner, count() AS due, count(done_at IS NOT NONE) AS done,
                 count(done_at IS NOT NONE AND done_at <= scheduled_at + 1d) AS on_time
              FROM follow_up
-             WHERE scheduled_at >= <datetime>$from AND scheduled_at < <datetime>$to
+             WHERE scheduled_at >= $since AND scheduled_at < $until
              GROUP BY owner",
+            ),
             json!({"from": db_time(range.from), "to": db_time(to)}),
         )
         .await?
-        .rows(0)?;
+        .rows(FIRST)?;
     let mut out: Vec<Compliance> = rows
         .iter()
         .map(|r| Compliance {
@@ -306,19 +328,21 @@ pub async fn tasks(ctx: &Ctx, actor: &Actor, range: Range) -> DomainResult<TaskR
     let results = ctx
         .store
         .run(
-            "SELECT assignee, task_type, count() AS done, math::mean(cycle_seconds) AS cycle,
+            &in_range(
+                "SELECT assignee, task_type, count() AS done, math::mean(cycle_seconds) AS cycle,
                 count(on_time IS NOT NONE) AS with_due, count(on_time = true) AS on_time
              FROM task
-             WHERE completed_at >= <datetime>$from AND completed_at < <datetime>$to
+             WHERE completed_at >= $since AND completed_at < $until
              GROUP BY assignee, task_type;
              SELECT time::format(completed_at, '%Y-%m-%d') AS day, count() AS n FROM task
-             WHERE completed_at >= <datetime>$from AND completed_at < <datetime>$to
+             WHERE completed_at >= $since AND completed_at < $until
              GROUP BY day;",
+            ),
             range.vars(),
         )
         .await?;
     let mut by: Vec<Throughput> = results
-        .rows::<Value>(0)?
+        .rows::<Value>(FIRST)?
         .iter()
         .map(|r| Throughput {
             assignee: r["assignee"].as_str().map(str::to_string),
@@ -337,7 +361,7 @@ pub async fn tasks(ctx: &Ctx, actor: &Actor, range: Range) -> DomainResult<TaskR
     });
     Ok(TaskReport {
         by_person_and_type: by,
-        done_per_day: days(&results.rows(1)?),
+        done_per_day: days(&results.rows(FIRST + 1)?),
     })
 }
 
@@ -371,17 +395,19 @@ pub async fn chat(ctx: &Ctx, actor: &Actor, range: Range) -> DomainResult<ChatRe
     let results = ctx
         .store
         .run(
-            "SELECT time::format(created_at, '%Y-%m-%d') AS day, count() AS n FROM message
-             WHERE created_at >= <datetime>$from AND created_at < <datetime>$to AND deleted_at IS NONE
+            &in_range(
+                "SELECT time::format(created_at, '%Y-%m-%d') AS day, count() AS n FROM message
+             WHERE created_at >= $since AND created_at < $until AND deleted_at IS NONE
              GROUP BY day;
              SELECT author, count() AS n FROM message
-             WHERE created_at >= <datetime>$from AND created_at < <datetime>$to AND deleted_at IS NONE
+             WHERE created_at >= $since AND created_at < $until AND deleted_at IS NONE
              GROUP BY author;",
+            ),
             range.vars(),
         )
         .await?;
     let mut by_author: Vec<AuthorCount> = results
-        .rows::<Value>(1)?
+        .rows::<Value>(FIRST + 1)?
         .iter()
         .map(|r| AuthorCount {
             user: r["author"].as_str().unwrap_or_default().to_string(),
@@ -390,7 +416,7 @@ pub async fn chat(ctx: &Ctx, actor: &Actor, range: Range) -> DomainResult<ChatRe
         .collect();
     by_author.sort_by(|a, b| b.messages.cmp(&a.messages).then(a.user.cmp(&b.user)));
     Ok(ChatReport {
-        messages_per_day: days(&results.rows(0)?),
+        messages_per_day: days(&results.rows(FIRST)?),
         by_author,
     })
 }

@@ -55,6 +55,18 @@ pub struct Message {
     pub created_at: DateTime<Utc>,
     pub edited_at: Option<DateTime<Utc>>,
     pub deleted_at: Option<DateTime<Utc>>,
+    /// Buttons under a bot message (confirm/cancel a proposal); pressed
+    /// through `POST /api/v1/messages/{id}/actions/{key}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actions: Option<Vec<MessageAction>>,
+}
+
+/// A button under a bot message: its label and the key of the parked
+/// action it runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageAction {
+    pub label: String,
+    pub key: String,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -272,7 +284,20 @@ pub async fn post_as_bot(
     body: &str,
     reply_to: Option<&str>,
 ) -> DomainResult<Message> {
+    post_as_bot_with_actions(ctx, room, name, body, reply_to, &[]).await
+}
+
+/// `post_as_bot` with buttons under the message.
+pub async fn post_as_bot_with_actions(
+    ctx: &Ctx,
+    room: &str,
+    name: &str,
+    body: &str,
+    reply_to: Option<&str>,
+    actions: &[MessageAction],
+) -> DomainResult<Message> {
     let body = parse_body(body, false)?;
+    let actions = (!actions.is_empty()).then(|| json!(actions));
     let id = tokens::new_id();
     let now = ctx.now();
     let actor = Actor {
@@ -289,6 +314,7 @@ pub async fn post_as_bot(
             .bind("author_name", name)
             .bind("body", &body)
             .bind("reply_to", reply_to)
+            .bind("actions", &actions)
             .bind("now", db_time(now));
         tx.push(
             "LET $seq = (UPDATE ONLY type::record('room', $room) SET last_seq += 1 RETURN VALUE last_seq)",
@@ -297,7 +323,7 @@ pub async fn post_as_bot(
         tx.push(
             "CREATE type::record('message', $id) SET room = $room, seq = $seq, author = $author,
                 author_name = $author_name, body = $body, reply_to = $reply_to, file = NONE,
-                reactions = [], created_at = <datetime>$now",
+                reactions = [], actions = $actions, created_at = <datetime>$now",
         );
         let changes = vec![FieldChange::new("body", None, Some(json!(body)))];
         audit::record(&mut tx, &actor, "message", &id, "create", &changes, now);
@@ -540,6 +566,113 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: &str) -> DomainResult<Message>
         .ok_or(DomainError::NotFound("message"))?;
     announce_update(ctx, &message);
     Ok(message)
+}
+
+/// The bot's own actor, for the audit of what it writes.
+fn bot_actor() -> Actor {
+    Actor {
+        user_id: BOT_AUTHOR.into(),
+        username: BOT_NAME.into(),
+        ..Actor::system()
+    }
+}
+
+/// Changes the text of a message the bot wrote (one mirrored in from a
+/// bridged chat whose author edited it there). Other messages are not
+/// the bot's to change.
+pub async fn edit_as_bot(ctx: &Ctx, id: &str, body: &str) -> DomainResult<Message> {
+    let message = find(ctx, id)
+        .await?
+        .ok_or(DomainError::NotFound("message"))?;
+    if message.author != BOT_AUTHOR {
+        return Err(DomainError::Forbidden("author of the message".into()));
+    }
+    if message.deleted_at.is_some() {
+        return Err(DomainError::Conflict("the message was deleted".into()));
+    }
+    let body = parse_body(body, false)?;
+    let now = ctx.now();
+    let mut tx = Transaction::new();
+    tx.bind("id", id)
+        .bind("body", &body)
+        .bind("now", db_time(now));
+    tx.push("UPDATE type::record('message', $id) SET body = $body, edited_at = <datetime>$now");
+    let changes = vec![FieldChange::new(
+        "body",
+        Some(json!(message.body)),
+        Some(json!(body)),
+    )];
+    audit::record(&mut tx, &bot_actor(), "message", id, "edit", &changes, now);
+    tx.commit(&ctx.store).await?;
+    let message = find(ctx, id)
+        .await?
+        .ok_or(DomainError::NotFound("message"))?;
+    announce_update(ctx, &message);
+    Ok(message)
+}
+
+/// Deletes a message the bot wrote (see `edit_as_bot`).
+pub async fn delete_as_bot(ctx: &Ctx, id: &str) -> DomainResult<Message> {
+    let message = find(ctx, id)
+        .await?
+        .ok_or(DomainError::NotFound("message"))?;
+    if message.author != BOT_AUTHOR {
+        return Err(DomainError::Forbidden("author of the message".into()));
+    }
+    if message.deleted_at.is_some() {
+        return Ok(message);
+    }
+    let now = ctx.now();
+    let mut tx = Transaction::new();
+    tx.bind("id", id).bind("now", db_time(now));
+    tx.push("UPDATE type::record('message', $id) SET body = '', reactions = [], actions = NONE, deleted_at = <datetime>$now");
+    let changes = vec![FieldChange::new("body", Some(json!(message.body)), None)];
+    audit::record(
+        &mut tx,
+        &bot_actor(),
+        "message",
+        id,
+        "delete",
+        &changes,
+        now,
+    );
+    tx.commit(&ctx.store).await?;
+    let message = find(ctx, id)
+        .await?
+        .ok_or(DomainError::NotFound("message"))?;
+    announce_update(ctx, &message);
+    Ok(message)
+}
+
+/// Takes the buttons off a bot message once one was pressed, so the room
+/// sees the question answered. Returns whether `key` was among them.
+pub async fn clear_actions(ctx: &Ctx, id: &str, key: &str) -> DomainResult<bool> {
+    let message = find(ctx, id)
+        .await?
+        .ok_or(DomainError::NotFound("message"))?;
+    let offered = message
+        .actions
+        .as_ref()
+        .is_some_and(|a| a.iter().any(|action| action.key == key));
+    if !offered || message.author != BOT_AUTHOR {
+        return Ok(false);
+    }
+    let cleared: Option<Message> = ctx
+        .store
+        .run(
+            &format!(
+                "UPDATE type::record('message', $id) SET actions = NONE
+                    WHERE actions IS NOT NONE RETURN NONE;
+                 {SELECT_MESSAGE} ONLY type::record('message', $id)"
+            ),
+            json!({"id": id}),
+        )
+        .await?
+        .first(1)?;
+    if let Some(message) = cleared {
+        announce_update(ctx, &message);
+    }
+    Ok(true)
 }
 
 /// Adds (or with `on = false` removes) the actor's reaction.

@@ -1,5 +1,5 @@
-//! CSV export of the leads a filter selects, within the caller's scope,
-//! streamed a page at a time. Its columns are the import's field names, so
+//! CSV export of the leads a filter or a list of ids selects, within the
+//! caller's scope, streamed a page at a time. Its columns are the import's field names, so
 //! an export re-imports to the same data.
 
 use std::collections::HashMap;
@@ -9,7 +9,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use super::contacts::Contact;
-use super::leads::Lead;
+use super::leads::{self, Lead, Scope};
 use super::query::{self, LeadFilter, PageRequest, SortKey};
 use crate::domain::actor::Actor;
 use crate::domain::error::{DomainError, DomainResult};
@@ -35,21 +35,44 @@ pub const COLUMNS: &[&str] = &[
 ];
 
 const PAGE: usize = 500;
+/// The most ids one export may name (a bulk selection).
+pub const MAX_IDS: usize = 500;
+
+/// Which leads an export holds.
+#[derive(Debug, Clone)]
+pub enum Selection {
+    Filter(LeadFilter),
+    /// These leads, in this order; ones the caller cannot see are left out.
+    Ids(Vec<String>),
+}
 
 /// Checks the caller may export, then streams CSV chunks on the returned
 /// channel; a failure mid-way ends the stream with an error item.
 pub async fn export_csv(
     ctx: std::sync::Arc<Ctx>,
     actor: Actor,
-    filter: LeadFilter,
+    selection: Selection,
 ) -> DomainResult<mpsc::Receiver<Result<Bytes, std::io::Error>>> {
     actor.require(Permission::LeadsExport)?;
     // Fails now, before any byte is sent, when the filter or scope is wrong.
-    query::count(&ctx, &actor, &filter).await?;
+    match &selection {
+        Selection::Filter(filter) => {
+            query::count(&ctx, &actor, filter).await?;
+        }
+        Selection::Ids(ids) => {
+            Scope::of(&actor)?;
+            if ids.is_empty() || ids.len() > MAX_IDS {
+                return Err(DomainError::invalid(
+                    "ids",
+                    format!("name 1 to {MAX_IDS} leads"),
+                ));
+            }
+        }
+    }
     let usernames = usernames(&ctx).await?;
     let (tx, rx) = mpsc::channel(4);
     tokio::spawn(async move {
-        if let Err(e) = stream(&ctx, &actor, &filter, &usernames, &tx).await {
+        if let Err(e) = stream(&ctx, &actor, &selection, &usernames, &tx).await {
             tracing::error!(error = %e, "export stopped");
             let _ = tx.send(Err(std::io::Error::other("export stopped"))).await;
         }
@@ -77,57 +100,93 @@ async fn usernames(ctx: &Ctx) -> DomainResult<HashMap<String, String>> {
 async fn stream(
     ctx: &Ctx,
     actor: &Actor,
-    filter: &LeadFilter,
+    selection: &Selection,
     usernames: &HashMap<String, String>,
     tx: &mpsc::Sender<Result<Bytes, std::io::Error>>,
 ) -> DomainResult<()> {
     let csv_err = |e: csv::Error| DomainError::Internal(e.to_string());
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record(COLUMNS).map_err(csv_err)?;
-    let mut page = PageRequest {
-        sort: SortKey::Created,
-        descending: false,
-        after: None,
-        limit: PAGE,
-    };
-    loop {
-        let result = query::list(ctx, actor, filter, &page).await?;
-        let ids: Vec<&str> = result.items.iter().map(|l| l.id.as_str()).collect();
-        let contacts: Vec<Contact> = ctx
-            .store
-            .run(
-                "SELECT *, record::id(id) AS id FROM contact WHERE lead IN $ids ORDER BY created_at, id",
-                json!({"ids": ids}),
-            )
-            .await?
-            .rows(0)?;
-        for lead in &result.items {
-            let mine: Vec<&Contact> = contacts.iter().filter(|c| c.lead == lead.id).collect();
-            if mine.is_empty() {
-                writer
-                    .write_record(row(lead, None, usernames))
-                    .map_err(csv_err)?;
-            }
-            for contact in mine {
-                writer
-                    .write_record(row(lead, Some(contact), usernames))
-                    .map_err(csv_err)?;
+    let header = writer
+        .into_inner()
+        .map_err(|e| DomainError::Internal(e.to_string()))?;
+    if tx.send(Ok(Bytes::from(header))).await.is_err() {
+        return Ok(());
+    }
+    match selection {
+        Selection::Filter(filter) => {
+            let mut page = PageRequest {
+                sort: SortKey::Created,
+                descending: false,
+                after: None,
+                limit: PAGE,
+            };
+            loop {
+                let result = query::list(ctx, actor, filter, &page).await?;
+                if !send_page(ctx, &result.items, usernames, tx).await? {
+                    return Ok(()); // the client went away
+                }
+                match result.next_cursor {
+                    Some(cursor) => page.after = Some(cursor),
+                    None => break,
+                }
             }
         }
-        // A page at a time: each chunk is written by its own writer.
-        let chunk = writer
-            .into_inner()
-            .map_err(|e| DomainError::Internal(e.to_string()))?;
-        writer = csv::Writer::from_writer(Vec::new());
-        if tx.send(Ok(Bytes::from(chunk))).await.is_err() {
-            return Ok(()); // the client went away
-        }
-        match result.next_cursor {
-            Some(cursor) => page.after = Some(cursor),
-            None => break,
+        Selection::Ids(ids) => {
+            let scope = Scope::of(actor)?;
+            for chunk in ids.chunks(PAGE) {
+                let found = leads::find_many(ctx, chunk).await?;
+                let visible: Vec<Lead> = chunk
+                    .iter()
+                    .filter_map(|id| found.get(id))
+                    .filter(|l| l.deleted_at.is_none() && scope.allows(l))
+                    .cloned()
+                    .collect();
+                if !send_page(ctx, &visible, usernames, tx).await? {
+                    return Ok(());
+                }
+            }
         }
     }
     Ok(())
+}
+
+/// Writes one page of leads (a row per contact) as a chunk; false when the
+/// client went away.
+async fn send_page(
+    ctx: &Ctx,
+    items: &[Lead],
+    usernames: &HashMap<String, String>,
+    tx: &mpsc::Sender<Result<Bytes, std::io::Error>>,
+) -> DomainResult<bool> {
+    let csv_err = |e: csv::Error| DomainError::Internal(e.to_string());
+    let ids: Vec<&str> = items.iter().map(|l| l.id.as_str()).collect();
+    let contacts: Vec<Contact> = ctx
+        .store
+        .run(
+            "SELECT *, record::id(id) AS id FROM contact WHERE lead IN $ids ORDER BY created_at, id",
+            json!({"ids": ids}),
+        )
+        .await?
+        .rows(0)?;
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    for lead in items {
+        let mine: Vec<&Contact> = contacts.iter().filter(|c| c.lead == lead.id).collect();
+        if mine.is_empty() {
+            writer
+                .write_record(row(lead, None, usernames))
+                .map_err(csv_err)?;
+        }
+        for contact in mine {
+            writer
+                .write_record(row(lead, Some(contact), usernames))
+                .map_err(csv_err)?;
+        }
+    }
+    let chunk = writer
+        .into_inner()
+        .map_err(|e| DomainError::Internal(e.to_string()))?;
+    Ok(tx.send(Ok(Bytes::from(chunk))).await.is_ok())
 }
 
 fn row(lead: &Lead, contact: Option<&Contact>, usernames: &HashMap<String, String>) -> Vec<String> {

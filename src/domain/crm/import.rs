@@ -13,7 +13,7 @@ use tokio::io::AsyncRead;
 use tokio::sync::mpsc;
 
 use super::contacts::{self, Contact};
-use super::import_rows::{self, Line, ParsedRow, RowFields};
+use super::import_rows::{self, guess_fields, Line, ParsedRow, RowFields};
 use super::leads::{self, Lead, LeadDraft, LeadLookups, LeadPatch, Scope};
 use super::normalize::{company_key, parse_website};
 use super::outgoing::Outgoing;
@@ -209,17 +209,17 @@ impl KnownLeads {
     }
 }
 
-/// Reads CSV from `input` and imports it.
-pub async fn import_csv(
-    ctx: &Ctx,
-    actor: &Actor,
-    input: impl AsyncRead + Unpin + Send + 'static,
-    options: ImportOptions,
-) -> DomainResult<ImportReport> {
-    require_import(actor)?;
+/// The channels a file reader feeds: its header, then its data lines.
+struct FileReader {
+    header: tokio::sync::oneshot::Receiver<Result<Vec<String>, String>>,
+    lines: mpsc::Receiver<Line>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+fn csv_reader(input: impl AsyncRead + Unpin + Send + 'static) -> FileReader {
     let (header_tx, header_rx) = tokio::sync::oneshot::channel::<Result<Vec<String>, String>>();
     let (line_tx, line_rx) = mpsc::channel::<Line>(BATCH_ROWS * 2);
-    let reader = tokio::task::spawn_blocking(move || {
+    let task = tokio::task::spawn_blocking(move || {
         let bridge = tokio_util::io::SyncIoBridge::new(input);
         let (headers, lines) = match import_rows::read_csv(bridge) {
             Ok(read) => read,
@@ -235,7 +235,34 @@ pub async fn import_csv(
             }
         }
     });
-    run_import(ctx, actor, header_rx, line_rx, reader, options).await
+    FileReader {
+        header: header_rx,
+        lines: line_rx,
+        task,
+    }
+}
+
+fn xlsx_reader(path: std::path::PathBuf) -> FileReader {
+    let (header_tx, header_rx) = tokio::sync::oneshot::channel::<Result<Vec<String>, String>>();
+    let (line_tx, line_rx) = mpsc::channel::<Line>(BATCH_ROWS * 2);
+    let task = tokio::task::spawn_blocking(move || read_xlsx(&path, header_tx, line_tx));
+    FileReader {
+        header: header_rx,
+        lines: line_rx,
+        task,
+    }
+}
+
+/// Reads CSV from `input` and imports it.
+pub async fn import_csv(
+    ctx: &Ctx,
+    actor: &Actor,
+    input: impl AsyncRead + Unpin + Send + 'static,
+    options: ImportOptions,
+) -> DomainResult<ImportReport> {
+    require_import(actor)?;
+    let r = csv_reader(input);
+    run_import(ctx, actor, r.header, r.lines, r.task, options).await
 }
 
 /// Imports the first sheet of the XLSX file at `path`, read cell by cell
@@ -247,10 +274,67 @@ pub async fn import_xlsx(
     options: ImportOptions,
 ) -> DomainResult<ImportReport> {
     require_import(actor)?;
-    let (header_tx, header_rx) = tokio::sync::oneshot::channel::<Result<Vec<String>, String>>();
-    let (line_tx, line_rx) = mpsc::channel::<Line>(BATCH_ROWS * 2);
-    let reader = tokio::task::spawn_blocking(move || read_xlsx(&path, header_tx, line_tx));
-    run_import(ctx, actor, header_rx, line_rx, reader, options).await
+    let r = xlsx_reader(path);
+    run_import(ctx, actor, r.header, r.lines, r.task, options).await
+}
+
+/// How many data rows a column preview shows.
+const SAMPLE_ROWS: usize = 3;
+
+/// A file's columns before importing: what the wizard shows so the user
+/// can check and change the mapping.
+#[derive(Debug, Clone, Serialize)]
+pub struct ColumnPreview {
+    pub headers: Vec<String>,
+    /// The field each column fills automatically (same order as `headers`).
+    pub fields: Vec<Option<&'static str>>,
+    /// The first few data rows, as text.
+    pub samples: Vec<Vec<String>>,
+}
+
+/// The columns of a CSV file and their automatic mapping.
+pub async fn preview_csv(
+    actor: &Actor,
+    input: impl AsyncRead + Unpin + Send + 'static,
+) -> DomainResult<ColumnPreview> {
+    require_import(actor)?;
+    preview(csv_reader(input)).await
+}
+
+/// The columns of an XLSX workbook's first sheet and their automatic mapping.
+pub async fn preview_xlsx(actor: &Actor, path: std::path::PathBuf) -> DomainResult<ColumnPreview> {
+    require_import(actor)?;
+    preview(xlsx_reader(path)).await
+}
+
+async fn preview(mut reader: FileReader) -> DomainResult<ColumnPreview> {
+    let headers = reader
+        .header
+        .await
+        .map_err(|_| DomainError::invalid("file", "the file cannot be read"))?
+        .map_err(|reason| DomainError::invalid("file", reason))?;
+    let mut samples = Vec::new();
+    while samples.len() < SAMPLE_ROWS {
+        match reader.lines.recv().await {
+            Some(Line {
+                cells: Ok(cells), ..
+            }) => samples.push(cells),
+            Some(_) => continue,
+            None => break,
+        }
+    }
+    // Dropping the receiver stops the reader at its next line.
+    drop(reader.lines);
+    let _ = reader.task.await;
+    let guessed = guess_fields(&headers, &BTreeMap::new())?;
+    let fields = (0..headers.len())
+        .map(|i| guessed.get(&i).copied())
+        .collect();
+    Ok(ColumnPreview {
+        headers,
+        fields,
+        samples,
+    })
 }
 
 fn read_xlsx(

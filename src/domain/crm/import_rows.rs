@@ -140,6 +140,22 @@ pub fn map_headers(
     headers: &[String],
     explicit: &BTreeMap<String, String>,
 ) -> DomainResult<BTreeMap<usize, &'static str>> {
+    let mapping = guess_fields(headers, explicit)?;
+    if !mapping.values().any(|f| *f == "company_name") {
+        return Err(DomainError::invalid(
+            "mapping",
+            "no column maps to company_name",
+        ));
+    }
+    Ok(mapping)
+}
+
+/// The field each column would fill, without requiring a company column
+/// (the wizard shows this before the user completes the mapping).
+pub fn guess_fields(
+    headers: &[String],
+    explicit: &BTreeMap<String, String>,
+) -> DomainResult<BTreeMap<usize, &'static str>> {
     let mut mapping = BTreeMap::new();
     let explicit: BTreeMap<String, String> = explicit
         .iter()
@@ -171,12 +187,6 @@ pub fn map_headers(
                 mapping.insert(i, f);
             }
         }
-    }
-    if !mapping.values().any(|f| *f == "company_name") {
-        return Err(DomainError::invalid(
-            "mapping",
-            "no column maps to company_name",
-        ));
     }
     Ok(mapping)
 }

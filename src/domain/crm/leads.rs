@@ -103,6 +103,29 @@ pub(crate) async fn find(ctx: &Ctx, id: &str) -> DomainResult<Option<Lead>> {
         .first(0)?)
 }
 
+/// The stored leads among `ids` (deleted ones too), by id: one statement
+/// of primary-key lookups.
+pub(crate) async fn find_many(
+    ctx: &Ctx,
+    ids: &[String],
+) -> DomainResult<std::collections::HashMap<String, Lead>> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let mut vars = serde_json::Map::new();
+    let targets: Vec<String> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            vars.insert(format!("id_{i}"), json!(id));
+            format!("type::record('lead', $id_{i})")
+        })
+        .collect();
+    let sql = format!("{SELECT_LEAD} {}", targets.join(", "));
+    let found: Vec<Lead> = ctx.store.run(&sql, Value::Object(vars)).await?.rows(0)?;
+    Ok(found.into_iter().map(|l| (l.id.clone(), l)).collect())
+}
+
 /// A lead the actor may see; anything else is "not found", so ids of other
 /// people's leads cannot be probed.
 pub async fn load_visible(
@@ -659,23 +682,47 @@ pub(crate) async fn save_changes(
     ctx: &Ctx,
     actor: &Actor,
     before: &Lead,
-    mut after: Lead,
+    after: Lead,
 ) -> DomainResult<Lead> {
-    let changes = audit::diff(&audited(before), &audited(&after), &[]);
-    if changes.is_empty() {
-        return Ok(before.clone());
-    }
-    let now = ctx.now();
-    after.updated_at = now;
     let names = contacts::search_names_of(ctx, &after.id).await?;
     let mut tx = Transaction::new();
-    push_update(&mut tx, before, &after, &names);
+    let mut out = Outgoing::new();
+    match push_changes(&mut tx, &mut out, actor, before, after, &names, ctx.now()) {
+        Some(saved) => {
+            out.commit(ctx, tx).await?;
+            Ok(saved)
+        }
+        None => Ok(before.clone()),
+    }
+}
+
+/// Adds a changed lead, its audit rows and its events to `tx` and `out`;
+/// `None` when nothing changed (and nothing was added).
+pub(crate) fn push_changes(
+    tx: &mut Transaction,
+    out: &mut Outgoing,
+    actor: &Actor,
+    before: &Lead,
+    mut after: Lead,
+    names: &[(String, Option<String>)],
+    now: DateTime<Utc>,
+) -> Option<Lead> {
+    let changes = audit::diff(&audited(before), &audited(&after), &[]);
+    if changes.is_empty() {
+        return None;
+    }
+    after.updated_at = now;
+    push_update(tx, before, &after, names);
     if after.owner != before.owner {
-        tx.bind("fu_lead", &after.id).bind("fu_owner", &after.owner);
-        tx.push("UPDATE follow_up SET owner = $fu_owner WHERE lead = $fu_lead");
+        let n = tx.next_serial();
+        let (lead_var, owner_var) = (format!("fu_lead_{n}"), format!("fu_owner_{n}"));
+        tx.bind(&lead_var, &after.id).bind(&owner_var, &after.owner);
+        tx.push(format!(
+            "UPDATE follow_up SET owner = ${owner_var} WHERE lead = ${lead_var}"
+        ));
     }
     audit::record_about(
-        &mut tx,
+        tx,
         actor,
         Some(&after.id),
         "lead",
@@ -684,14 +731,17 @@ pub(crate) async fn save_changes(
         &changes,
         now,
     );
-    change_events(actor, before, &after, &changes)
-        .commit(ctx, tx)
-        .await?;
-    Ok(after)
+    change_events(out, actor, before, &after, &changes);
+    Some(after)
 }
 
-fn change_events(actor: &Actor, before: &Lead, after: &Lead, changes: &[FieldChange]) -> Outgoing {
-    let mut out = Outgoing::new();
+fn change_events(
+    out: &mut Outgoing,
+    actor: &Actor,
+    before: &Lead,
+    after: &Lead,
+    changes: &[FieldChange],
+) {
     let fields: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
     let mut audience = audience(after);
     if let (Audience::Users(now), Audience::Users(was)) = (&mut audience, self::audience(before)) {
@@ -718,7 +768,6 @@ fn change_events(actor: &Actor, before: &Lead, after: &Lead, changes: &[FieldCha
             json!({"lead": after, "from": before.owner, "to": after.owner, "via": actor.channel}),
         ));
     }
-    out
 }
 
 pub async fn update(ctx: &Ctx, actor: &Actor, id: &str, patch: LeadPatch) -> DomainResult<Lead> {
@@ -770,20 +819,47 @@ async fn set_deleted(
     deleted_at: Option<DateTime<Utc>>,
     action: &str,
 ) -> DomainResult<Lead> {
-    let now = ctx.now();
+    let names = contacts::search_names_of(ctx, &before.id).await?;
+    let mut tx = Transaction::new();
+    let mut out = Outgoing::new();
+    let after = push_deleted(
+        &mut tx,
+        &mut out,
+        actor,
+        &before,
+        deleted_at,
+        action,
+        &names,
+        ctx.now(),
+    );
+    out.commit(ctx, tx).await?;
+    Ok(after)
+}
+
+/// Adds moving a lead to the trash (`deleted_at` set) or out of it, with
+/// its audit row and event, to `tx` and `out`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn push_deleted(
+    tx: &mut Transaction,
+    out: &mut Outgoing,
+    actor: &Actor,
+    before: &Lead,
+    deleted_at: Option<DateTime<Utc>>,
+    action: &str,
+    names: &[(String, Option<String>)],
+    now: DateTime<Utc>,
+) -> Lead {
     let mut after = before.clone();
     after.deleted_at = deleted_at;
     after.updated_at = now;
-    let names = contacts::search_names_of(ctx, &after.id).await?;
-    let mut tx = Transaction::new();
-    push_update(&mut tx, &before, &after, &names);
+    push_update(tx, before, &after, names);
     let changes = [FieldChange::new(
         "deleted_at",
         before.deleted_at.map(|t| json!(t)),
         deleted_at.map(|t| json!(t)),
     )];
     audit::record_about(
-        &mut tx,
+        tx,
         actor,
         Some(&after.id),
         "lead",
@@ -797,14 +873,12 @@ async fn set_deleted(
     } else {
         "lead.restored"
     };
-    let mut out = Outgoing::new();
     out.add(Event::new(
         topic,
         audience(&after),
         json!({"lead": after, "via": actor.channel}),
     ));
-    out.commit(ctx, tx).await?;
-    Ok(after)
+    after
 }
 
 #[cfg(test)]

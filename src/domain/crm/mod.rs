@@ -1,6 +1,7 @@
 //! The CRM core: leads and their contacts, the three follow-up tiers,
 //! calls, the pipeline, settings, import and export.
 
+pub mod bulk;
 pub mod calls;
 pub mod contacts;
 pub mod export;

@@ -134,17 +134,31 @@ async fn conditions(
     filter: &LeadFilter,
 ) -> DomainResult<(Vec<String>, Map<String, Value>)> {
     let scope = Scope::of(actor)?;
-    let mut conds: Vec<String> = Vec::new();
-    let mut vars = Map::new();
-    conds.push(if filter.deleted {
-        "deleted_at IS NOT NONE".into()
-    } else {
-        "deleted_at IS NONE".into()
-    });
+    let (mut conds, mut vars) = filter_conditions(ctx, actor, filter).await?;
     if let Some(c) = scope.condition() {
         conds.push(c.to_string());
         vars.insert("scope_user".into(), json!(scope.user()));
     }
+    Ok((conds, vars))
+}
+
+/// Conditions and variables for a filter alone, without the actor's scope.
+async fn filter_conditions(
+    ctx: &Ctx,
+    actor: &Actor,
+    filter: &LeadFilter,
+) -> DomainResult<(Vec<String>, Map<String, Value>)> {
+    let mut conds: Vec<String> = Vec::new();
+    let mut vars = Map::new();
+    // `live` (maintained by the schema from `deleted_at`) leads the compound
+    // sort indexes, so "not in the trash" is part of the index range and the
+    // page's LIMIT stops the index walk; a `deleted_at IS NONE` filter after
+    // the walk made the first page read every row after its cursor.
+    conds.push(if filter.deleted {
+        "live = false".into()
+    } else {
+        "live = true".into()
+    });
     let mut eq = |field: &str, value: &Option<String>| {
         if let Some(v) = value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
             conds.push(format!("{field} = $f_{field}"));
@@ -228,7 +242,12 @@ pub async fn actor_timezone(ctx: &Ctx, actor: &Actor) -> DomainResult<chrono_tz:
 }
 
 fn encode_cursor(lead: &Lead, sort: SortKey) -> String {
-    let key = match sort {
+    URL_SAFE_NO_PAD.encode(sort_value(lead, sort))
+}
+
+/// The lead's stored `sort_*` value for `sort` (what a cursor carries).
+fn sort_value(lead: &Lead, sort: SortKey) -> String {
+    match sort {
         SortKey::Created => lead.id.clone(),
         SortKey::Updated => format!("{}|{}", db_time(lead.updated_at), lead.id),
         SortKey::Company => format!(
@@ -237,8 +256,7 @@ fn encode_cursor(lead: &Lead, sort: SortKey) -> String {
             lead.id
         ),
         SortKey::Score => format!("{:03}|{}", lead.score.clamp(0, 999), lead.id),
-    };
-    URL_SAFE_NO_PAD.encode(key)
+    }
 }
 
 fn decode_cursor(raw: &str) -> DomainResult<String> {
@@ -256,7 +274,8 @@ pub async fn list(
     filter: &LeadFilter,
     page: &PageRequest,
 ) -> DomainResult<LeadPage> {
-    let (mut conds, mut vars) = conditions(ctx, actor, filter).await?;
+    let scope = Scope::of(actor)?;
+    let (mut conds, mut vars) = filter_conditions(ctx, actor, filter).await?;
     let limit = page.limit.clamp(1, 500);
     let field = page.sort.field();
     let (cmp, dir) = if page.descending {
@@ -275,15 +294,66 @@ pub async fn list(
     conds.push(format!("{field} {cmp} $after"));
     vars.insert("after".into(), json!(bound));
     vars.insert("limit".into(), json!(limit));
-    let sql = format!(
-        "{SELECT_LEAD} lead WHERE {} ORDER BY {field} {dir} LIMIT $limit",
-        conds.join(" AND ")
-    );
-    let items: Vec<Lead> = ctx.store.run(&sql, Value::Object(vars)).await?.rows(0)?;
+    let walk = |who: Option<&str>| {
+        let mut all = conds.clone();
+        all.extend(who.map(str::to_string));
+        format!(
+            "{SELECT_LEAD} lead WHERE {} ORDER BY {field} {dir} LIMIT $limit",
+            all.join(" AND ")
+        )
+    };
+    let items: Vec<Lead> = match scope.user() {
+        None => ctx
+            .store
+            .run(&walk(None), Value::Object(vars))
+            .await?
+            .rows(0)?,
+        // "Owned or created by me" as one OR condition walks the whole
+        // table; two walks of the (owner | created_by, live, sort) indexes,
+        // each stopping at the limit, merged here, give the same page.
+        Some(user) => {
+            vars.insert("scope_user".into(), json!(user));
+            let sql = format!(
+                "{};\n{};",
+                walk(Some("owner = $scope_user")),
+                walk(Some("created_by = $scope_user"))
+            );
+            let results = ctx.store.run(&sql, Value::Object(vars)).await?;
+            merge_walks(
+                results.rows(0)?,
+                results.rows(1)?,
+                page.sort,
+                page.descending,
+                limit,
+            )
+        }
+    };
     let next_cursor = (items.len() == limit)
         .then(|| items.last().map(|l| encode_cursor(l, page.sort)))
         .flatten();
     Ok(LeadPage { items, next_cursor })
+}
+
+/// The first `limit` leads of two walks in the same order, each lead once
+/// (a lead the user both owns and created is in both).
+fn merge_walks(
+    a: Vec<Lead>,
+    b: Vec<Lead>,
+    sort: SortKey,
+    descending: bool,
+    limit: usize,
+) -> Vec<Lead> {
+    let mut all: Vec<(String, Lead)> = a
+        .into_iter()
+        .chain(b)
+        .map(|l| (sort_value(&l, sort), l))
+        .collect();
+    all.sort_by(|x, y| x.0.cmp(&y.0));
+    all.dedup_by(|x, y| x.0 == y.0);
+    if descending {
+        all.reverse();
+    }
+    all.into_iter().take(limit).map(|(_, l)| l).collect()
 }
 
 pub async fn count(ctx: &Ctx, actor: &Actor, filter: &LeadFilter) -> DomainResult<u64> {

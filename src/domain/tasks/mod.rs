@@ -9,11 +9,12 @@
 //! `tasks.manage` edits any task and alone may (re)assign one to someone
 //! else.
 //!
-//! File attachments are not here yet: the hub's stored files belong to a
-//! chat room, and a task has no room.
+//! Files attached to a task or a comment share the hub's upload store
+//! (`domain::uploads`) and are readable by whoever can read the task.
 
 pub mod checklist;
 pub mod comments;
+pub mod files;
 pub mod queries;
 pub mod suggest;
 pub mod task;

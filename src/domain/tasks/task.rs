@@ -119,7 +119,7 @@ pub async fn get(ctx: &Ctx, actor: &Actor, id: &str) -> DomainResult<Task> {
 }
 
 /// Whether the actor may edit this task at all.
-fn may_edit(actor: &Actor, task: &Task) -> DomainResult<()> {
+pub(crate) fn may_edit(actor: &Actor, task: &Task) -> DomainResult<()> {
     if actor.can(Permission::TasksManage) {
         return Ok(());
     }

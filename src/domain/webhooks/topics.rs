@@ -24,6 +24,8 @@ pub const WEBHOOK_TOPICS: &[(&str, &str)] = &[
     ("task.updated", "A task's fields or status changed"),
     ("task.assigned", "A task was assigned to a user"),
     ("task.commented", "Someone commented on a task"),
+    ("task.file_attached", "A file was attached to a task"),
+    ("task.file_removed", "A file was removed from a task"),
     (
         TEST_TOPIC,
         "A test event sent with POST /webhooks/{id}/test (always delivered to that endpoint only)",

@@ -14,7 +14,7 @@ use super::ApiTags;
 use crate::domain::ai::drafting::{DraftChannel, Tone};
 use crate::domain::ai::flags::{self, Feature};
 use crate::domain::ai::intent::IntentView;
-use crate::domain::ai::{self, dedup, graph, patterns, scoring, usage, Served};
+use crate::domain::ai::{self, dedup, fit, graph, patterns, scoring, usage, Served};
 use crate::domain::permissions::Permission;
 use crate::http::auth::Auth;
 use crate::http::error::ApiResult;
@@ -237,8 +237,102 @@ struct AiNeighbourView {
     detail: Option<String>,
 }
 
+#[derive(Object)]
+struct AiFitWeightView {
+    /// has_website, contacts, reachable_contacts, activity, or
+    /// industry=…, country=…, source=….
+    feature: String,
+    /// Log-odds added when the feature is fully present.
+    weight: f64,
+}
+
+#[derive(Object)]
+struct AiFitView {
+    /// `learned` when a trained model scores fit, `rule` when the win-rate
+    /// rule does (too little history).
+    mode: String,
+    /// Closed leads needed (with both outcomes) before the fit is learned.
+    min_closed: u64,
+    samples: u64,
+    won: u64,
+    lost: u64,
+    trained_at: Option<DateTime<Utc>>,
+    /// The learned weights, strongest first.
+    weights: Vec<AiFitWeightView>,
+}
+
+impl AiFitView {
+    fn learned(model: fit::LearnedFit) -> Self {
+        let mut weights: Vec<AiFitWeightView> = model
+            .features
+            .iter()
+            .zip(&model.weights)
+            .map(|(f, w)| AiFitWeightView {
+                feature: f.clone(),
+                weight: *w,
+            })
+            .collect();
+        weights.sort_by(|a, b| b.weight.abs().total_cmp(&a.weight.abs()));
+        AiFitView {
+            mode: "learned".into(),
+            min_closed: fit::MIN_CLOSED as u64,
+            samples: model.samples as u64,
+            won: model.won as u64,
+            lost: model.lost as u64,
+            trained_at: Some(model.trained_at),
+            weights,
+        }
+    }
+
+    fn rule(won: usize, lost: usize) -> Self {
+        AiFitView {
+            mode: "rule".into(),
+            min_closed: fit::MIN_CLOSED as u64,
+            samples: (won + lost) as u64,
+            won: won as u64,
+            lost: lost as u64,
+            trained_at: None,
+            weights: Vec::new(),
+        }
+    }
+}
+
 #[OpenApi(prefix_path = "/ai", tag = "ApiTags::Ai")]
 impl AiApi {
+    /// How lead fit is scored now: the learned model and its weights, or
+    /// the win-rate rule while there is too little history.
+    #[oai(path = "/fit", method = "get")]
+    async fn fit_status(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+    ) -> ApiResult<Json<AiFitView>> {
+        Ok(Json(match fit::status(&state.ctx, auth.actor()).await? {
+            Some(model) => AiFitView::learned(model),
+            None => {
+                let rule = scoring::fit_model(&state.ctx).await?;
+                AiFitView::rule(rule.won, rule.lost)
+            }
+        }))
+    }
+
+    /// Retrains the fit model on the won and lost leads now (`ai.manage`);
+    /// it also retrains every six hours. Scores follow as leads change, or
+    /// all at once with `POST /ai/scores/recompute`.
+    #[oai(path = "/fit/train", method = "post")]
+    async fn fit_train(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+    ) -> ApiResult<Json<AiFitView>> {
+        Ok(Json(
+            match fit::retrain_now(&state.ctx, auth.actor()).await? {
+                fit::Training::Trained(model) => AiFitView::learned(model),
+                fit::Training::NotEnoughHistory { won, lost } => AiFitView::rule(won, lost),
+            },
+        ))
+    }
+
     /// A lead's score (0–100) with the reasons behind it, recomputed now.
     #[oai(path = "/leads/:id/score", method = "get")]
     async fn score(

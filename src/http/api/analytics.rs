@@ -11,7 +11,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
 use super::ApiTags;
-use crate::domain::analytics::{self, Dimension, Range};
+use crate::domain::analytics::{self, contact, Dimension, Range};
 use crate::http::auth::Auth;
 use crate::http::error::ApiResult;
 use crate::http::AppState;
@@ -77,6 +77,22 @@ struct TaskReportView {
 }
 
 #[derive(Object)]
+struct StatusCountView {
+    status: String,
+    count: u64,
+}
+
+#[derive(Object)]
+struct WorkloadView {
+    /// Absent for unassigned work.
+    assignee: Option<String>,
+    open: u64,
+    /// Open with a due date already past.
+    overdue: u64,
+    by_status: Vec<StatusCountView>,
+}
+
+#[derive(Object)]
 struct AuthorCountView {
     user: String,
     messages: u64,
@@ -86,6 +102,81 @@ struct AuthorCountView {
 struct ChatReportView {
     messages_per_day: Vec<DayCountView>,
     by_author: Vec<AuthorCountView>,
+}
+
+#[derive(Object)]
+struct FirstContactView {
+    /// The group's value (owner id, source, ...) or, in `per_day`, the
+    /// creation day YYYY-MM-DD; absent for leads without one.
+    key: Option<String>,
+    /// Leads created in the range.
+    leads: u64,
+    /// Of them, reached so far (a call, or a follow-up done).
+    contacted: u64,
+    contacted_rate: Option<f64>,
+    /// Hours from creation to the first contact, over contacted leads.
+    median_hours: Option<f64>,
+    mean_hours: Option<f64>,
+    within_hour: u64,
+    within_day: u64,
+}
+
+impl From<contact::FirstContactStats> for FirstContactView {
+    fn from(s: contact::FirstContactStats) -> Self {
+        FirstContactView {
+            key: s.key,
+            leads: s.leads,
+            contacted: s.contacted,
+            contacted_rate: s.contacted_rate,
+            median_hours: s.median_hours,
+            mean_hours: s.mean_hours,
+            within_hour: s.within_hour,
+            within_day: s.within_day,
+        }
+    }
+}
+
+#[derive(Object)]
+struct FirstContactReportView {
+    overall: FirstContactView,
+    /// One row per value of `by`, largest first.
+    groups: Vec<FirstContactView>,
+    /// By creation day, oldest first.
+    per_day: Vec<FirstContactView>,
+}
+
+#[derive(Object)]
+struct ResponseView {
+    /// The rep's user id or, in `per_day`, the day YYYY-MM-DD.
+    key: String,
+    calls: u64,
+    /// Calls where someone picked up (connected, interested, not
+    /// interested, callback).
+    calls_answered: u64,
+    /// Follow-ups done (done, no answer, replied).
+    follow_ups: u64,
+    follow_ups_replied: u64,
+    /// (answered calls + replied follow-ups) / attempts.
+    response_rate: Option<f64>,
+}
+
+impl From<contact::ResponseStats> for ResponseView {
+    fn from(s: contact::ResponseStats) -> Self {
+        ResponseView {
+            key: s.key,
+            calls: s.calls,
+            calls_answered: s.calls_answered,
+            follow_ups: s.follow_ups,
+            follow_ups_replied: s.follow_ups_replied,
+            response_rate: s.response_rate,
+        }
+    }
+}
+
+#[derive(Object)]
+struct ResponseReportView {
+    by_rep: Vec<ResponseView>,
+    per_day: Vec<ResponseView>,
 }
 
 fn days(list: Vec<analytics::DayCount>) -> Vec<DayCountView> {
@@ -218,6 +309,34 @@ impl AnalyticsApi {
         }))
     }
 
+    /// Open tasks per assignee right now, by status, with how many are
+    /// overdue; most loaded first.
+    #[oai(path = "/analytics/workload", method = "get")]
+    async fn workload(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+    ) -> ApiResult<Json<Vec<WorkloadView>>> {
+        let rows = analytics::workload(&state.ctx, auth.actor()).await?;
+        Ok(Json(
+            rows.into_iter()
+                .map(|w| WorkloadView {
+                    assignee: w.assignee,
+                    open: w.open,
+                    overdue: w.overdue,
+                    by_status: w
+                        .by_status
+                        .into_iter()
+                        .map(|s| StatusCountView {
+                            status: s.status,
+                            count: s.count,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        ))
+    }
+
     /// Chat messages per day and per author.
     #[oai(path = "/analytics/chat", method = "get")]
     async fn chat(
@@ -239,6 +358,48 @@ impl AnalyticsApi {
                     messages: a.messages,
                 })
                 .collect(),
+        }))
+    }
+
+    /// Time to first contact for leads created in the range (first call or
+    /// follow-up done), overall, by owner, source, country or industry, and
+    /// by creation day: median and mean hours, and how many were reached
+    /// within an hour and a day.
+    #[oai(path = "/analytics/first-contact", method = "get")]
+    async fn first_contact(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        /// owner (default), source, country or industry.
+        by: Query<Option<String>>,
+        from: Query<Option<DateTime<Utc>>>,
+        to: Query<Option<DateTime<Utc>>>,
+    ) -> ApiResult<Json<FirstContactReportView>> {
+        let r = range(&state, from.0, to.0)?;
+        let by = Dimension::parse(by.0.as_deref().unwrap_or("owner"))?;
+        let report = contact::first_contact(&state.ctx, auth.actor(), by, r).await?;
+        Ok(Json(FirstContactReportView {
+            overall: report.overall.into(),
+            groups: report.groups.into_iter().map(Into::into).collect(),
+            per_day: report.per_day.into_iter().map(Into::into).collect(),
+        }))
+    }
+
+    /// Contact attempts made in the range per rep and per day, and how many
+    /// got a response (an answered call or a replied follow-up).
+    #[oai(path = "/analytics/responses", method = "get")]
+    async fn responses(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        from: Query<Option<DateTime<Utc>>>,
+        to: Query<Option<DateTime<Utc>>>,
+    ) -> ApiResult<Json<ResponseReportView>> {
+        let r = range(&state, from.0, to.0)?;
+        let report = contact::responses(&state.ctx, auth.actor(), r).await?;
+        Ok(Json(ResponseReportView {
+            by_rep: report.by_rep.into_iter().map(Into::into).collect(),
+            per_day: report.per_day.into_iter().map(Into::into).collect(),
         }))
     }
 }

@@ -1,5 +1,6 @@
-//! `/me/link-code`, `/bridges` and `/bots`: linking chat accounts, mirroring
-//! hub rooms to Telegram chats, and the bots' status.
+//! `/me/link-code`, `/bridges`, `/bots` and bot message actions: linking
+//! chat accounts, mirroring hub rooms to Telegram chats and Discord
+//! channels, the bots' status, and pressing a bot's buttons in the hub.
 
 use std::sync::Arc;
 
@@ -9,6 +10,7 @@ use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
+use super::chat::MessageView;
 use super::common::Deleted;
 use super::ApiTags;
 use crate::domain::permissions::Permission;
@@ -48,9 +50,10 @@ struct BridgeView {
     id: String,
     /// The hub room.
     room: String,
-    /// `telegram`.
+    /// `telegram` or `discord`.
     platform: String,
-    /// The platform's chat id (for Telegram an integer, negative for groups).
+    /// The platform's chat id (for Telegram an integer, negative for
+    /// groups; for Discord the channel's id).
     chat_id: String,
     created_by: String,
     created_at: DateTime<Utc>,
@@ -99,6 +102,17 @@ impl BotsApi {
         }))
     }
 
+    /// When the bot sends your daily digest; `time` null: no digest.
+    #[oai(path = "/me/digest", method = "get")]
+    async fn get_digest(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+    ) -> ApiResult<Json<DigestSetting>> {
+        let time = digests::get(&state.ctx, auth.actor()).await?;
+        Ok(Json(DigestSetting { time }))
+    }
+
     /// Choose when the bot sends your daily digest of due follow-ups.
     #[oai(path = "/me/digest", method = "put")]
     async fn set_digest(
@@ -111,7 +125,23 @@ impl BotsApi {
         Ok(Json(DigestSetting { time }))
     }
 
-    /// Mirror a hub room to a Telegram chat, both ways (`bots.manage`).
+    /// Press a button under a bot message in the hub (confirm or cancel a
+    /// proposal). Only the person it was offered to can press it, once;
+    /// the bot's answer is posted in the room and returned.
+    #[oai(path = "/messages/:id/actions/:key", method = "post")]
+    async fn press_action(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+        key: Path<String>,
+    ) -> ApiResult<Json<MessageView>> {
+        let answer = crate::bots::web_chat::press(&state.ctx, auth.actor(), &id.0, &key.0).await?;
+        Ok(Json(answer.into()))
+    }
+
+    /// Mirror a hub room to a Telegram chat or a Discord channel, both
+    /// ways (`bots.manage`).
     #[oai(path = "/bridges", method = "post")]
     async fn create_bridge(
         &self,

@@ -105,6 +105,14 @@ pub struct ReactionView {
     user: String,
 }
 
+/// A button under a bot message; press it with
+/// `POST /api/v1/messages/{id}/actions/{key}`.
+#[derive(Object)]
+pub struct MessageActionView {
+    label: String,
+    key: String,
+}
+
 #[derive(Object)]
 pub struct MessageView {
     id: String,
@@ -120,6 +128,9 @@ pub struct MessageView {
     created_at: DateTime<Utc>,
     edited_at: Option<DateTime<Utc>>,
     deleted_at: Option<DateTime<Utc>>,
+    /// Buttons under a bot message (confirm/cancel a proposal).
+    #[oai(skip_serializing_if_is_none)]
+    actions: Option<Vec<MessageActionView>>,
 }
 
 impl From<Message> for MessageView {
@@ -144,6 +155,15 @@ impl From<Message> for MessageView {
             created_at: m.created_at,
             edited_at: m.edited_at,
             deleted_at: m.deleted_at,
+            actions: m.actions.map(|actions| {
+                actions
+                    .into_iter()
+                    .map(|a| MessageActionView {
+                        label: a.label,
+                        key: a.key,
+                    })
+                    .collect()
+            }),
         }
     }
 }

@@ -13,15 +13,18 @@ use super::chat::MessageView;
 use super::ApiTags;
 use crate::domain::chat::files::{self, ChatFile, FileStore};
 use crate::domain::error::DomainError;
+use crate::domain::uploads;
 use crate::http::auth::Auth;
 use crate::http::error::ApiResult;
 use crate::http::AppState;
 
 pub struct FilesApi;
 
-/// The upload route, which gets `MAX_UPLOAD_MB` instead of the JSON limit.
+/// The upload routes (a room's and a task's files), which get
+/// `MAX_UPLOAD_MB` instead of the JSON limit.
 pub fn is_upload_path(path: &str) -> bool {
-    path.starts_with("/api/v1/rooms/") && path.trim_end_matches('/').ends_with("/files")
+    (path.starts_with("/api/v1/rooms/") || path.starts_with("/api/v1/tasks/"))
+        && path.trim_end_matches('/').ends_with("/files")
 }
 
 #[derive(Multipart)]
@@ -66,7 +69,7 @@ struct SharedFile {
 }
 
 #[derive(ApiResponse)]
-enum Download {
+pub(super) enum Download {
     /// The file's bytes; anything but a safe image comes as an attachment.
     #[oai(status = 200)]
     Ok(
@@ -78,9 +81,8 @@ enum Download {
 
 /// `attachment` (or `inline` for safe images) with an ASCII-only quoted
 /// filename, so the header cannot be broken by the uploader's name.
-fn disposition(file: &ChatFile, inline: bool) -> String {
-    let ascii: String = file
-        .name
+fn disposition(name: &str, inline: bool) -> String {
+    let ascii: String = name
         .chars()
         .map(|c| {
             if c.is_ascii_graphic() || c == ' ' {
@@ -99,6 +101,37 @@ async fn read(path: &std::path::Path) -> ApiResult<Vec<u8>> {
     tokio::fs::read(path)
         .await
         .map_err(|_| DomainError::NotFound("file").into())
+}
+
+/// A stored file as a download: a safe image inline with its own type,
+/// anything else as an `application/octet-stream` attachment.
+pub(super) async fn send_file(
+    path: &std::path::Path,
+    name: &str,
+    content_type: &str,
+) -> ApiResult<Download> {
+    let bytes = read(path).await?;
+    let inline = uploads::is_safe_image(content_type);
+    let content_type = if inline {
+        content_type.to_string()
+    } else {
+        "application/octet-stream".to_string()
+    };
+    Ok(Download::Ok(
+        Binary(bytes),
+        content_type,
+        disposition(name, inline),
+    ))
+}
+
+/// A stored thumbnail (always a PNG), inline.
+pub(super) async fn send_thumbnail(path: &std::path::Path, name: &str) -> ApiResult<Download> {
+    let bytes = read(path).await?;
+    Ok(Download::Ok(
+        Binary(bytes),
+        "image/png".into(),
+        disposition(name, true),
+    ))
 }
 
 #[OpenApi(tag = "ApiTags::Chat")]
@@ -155,18 +188,7 @@ impl FilesApi {
             false,
         )
         .await?;
-        let bytes = read(&path).await?;
-        let inline = file.is_safe_image();
-        let content_type = if inline {
-            file.content_type.clone()
-        } else {
-            "application/octet-stream".to_string()
-        };
-        Ok(Download::Ok(
-            Binary(bytes),
-            content_type,
-            disposition(&file, inline),
-        ))
+        send_file(&path, &file.name, &file.content_type).await
     }
 
     /// A PNG thumbnail of an image file.
@@ -185,11 +207,6 @@ impl FilesApi {
             true,
         )
         .await?;
-        let bytes = read(&path).await?;
-        Ok(Download::Ok(
-            Binary(bytes),
-            "image/png".into(),
-            disposition(&file, true),
-        ))
+        send_thumbnail(&path, &file.name).await
     }
 }

@@ -11,13 +11,14 @@ use poem_openapi::{Object, OpenApi};
 
 use super::common::Deleted;
 use super::ApiTags;
+use crate::domain::crm::bulk::{self, BulkAction, BulkOutcome};
 use crate::domain::crm::calls::{self, Call, NewCall};
 use crate::domain::crm::contacts::{self, Contact, ContactPatch, NewContact};
 use crate::domain::crm::followups::{self, FollowUp, FollowUpInput, FollowUps, HistoryEntry};
 use crate::domain::crm::leads::{self, Lead, LeadDetail, LeadPatch, NewLead};
 use crate::domain::crm::query::{self, FollowUpDue, LeadFilter, PageRequest, SortKey};
 use crate::http::auth::Auth;
-use crate::http::error::ApiResult;
+use crate::http::error::{code_and_message, ApiResult};
 use crate::http::AppState;
 
 pub struct LeadsApi;
@@ -200,6 +201,65 @@ struct CountView {
 struct AssignLead {
     /// User id or username.
     owner: String,
+}
+
+/// One action on many leads.
+#[derive(Object)]
+struct BulkLeadsInput {
+    /// The leads, 1 to 500.
+    #[oai(validator(min_items = 1, max_items = 500))]
+    ids: Vec<String>,
+    /// assign, status, delete or restore.
+    action: String,
+    /// For `assign`: user id or username.
+    owner: Option<String>,
+    /// For `status`: a pipeline status key.
+    status: Option<String>,
+}
+
+#[derive(Object)]
+struct BulkErrorView {
+    code: String,
+    message: String,
+}
+
+#[derive(Object)]
+struct BulkFailureView {
+    id: String,
+    error: BulkErrorView,
+}
+
+#[derive(Object)]
+struct BulkResultView {
+    /// Leads changed (each with its audit row).
+    updated: Vec<String>,
+    /// Leads already as asked; nothing was written.
+    unchanged: Vec<String>,
+    /// Leads refused or not found, each with the reason.
+    failed: Vec<BulkFailureView>,
+}
+
+impl From<BulkOutcome> for BulkResultView {
+    fn from(o: BulkOutcome) -> Self {
+        BulkResultView {
+            updated: o.updated,
+            unchanged: o.unchanged,
+            failed: o
+                .failed
+                .into_iter()
+                .map(|f| {
+                    let (code, message) = code_and_message(&f.error);
+                    BulkFailureView {
+                        id: f.id,
+                        error: BulkErrorView {
+                            code: code.to_string(),
+                            message,
+                        },
+                    }
+                })
+                .collect(),
+        }
+    }
 }
 
 #[derive(Object)]
@@ -451,6 +511,8 @@ impl LeadsApi {
         follow_up_due: Query<Option<String>>,
         q: Query<Option<String>>,
         deleted: Query<Option<bool>>,
+        /// Only leads whose AI score is at least this (0–100).
+        score_min: Query<Option<i64>>,
     ) -> ApiResult<Json<CountView>> {
         let filter = FilterParams {
             status: status.0,
@@ -462,6 +524,7 @@ impl LeadsApi {
             follow_up_due: follow_up_due.0,
             q: q.0,
             deleted: deleted.0,
+            score_min: score_min.0,
             ..Default::default()
         }
         .into_filter()?;
@@ -580,6 +643,22 @@ impl LeadsApi {
                 .await?
                 .into(),
         ))
+    }
+
+    /// One action on up to 500 leads: `assign` (`leads.assign`), `status`
+    /// (`leads.write`), `delete` or `restore` (`leads.delete`). Each lead is
+    /// checked against your permission and scope and answered on its own.
+    #[oai(path = "/bulk", method = "post")]
+    async fn bulk(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        body: Json<BulkLeadsInput>,
+    ) -> ApiResult<Json<BulkResultView>> {
+        let b = body.0;
+        let action = BulkAction::parse(b.action.trim(), b.owner, b.status)?;
+        let outcome = bulk::apply(&state.ctx, auth.actor(), b.ids, action).await?;
+        Ok(Json(outcome.into()))
     }
 
     /// The lead's contacts.

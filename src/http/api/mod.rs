@@ -15,6 +15,7 @@ pub mod notifications;
 pub mod permissions;
 pub mod pipeline;
 pub mod roles;
+pub mod task_files;
 pub mod tasks;
 pub mod transfer;
 pub mod users;
@@ -88,7 +89,11 @@ pub type Api = (
         bots::BotsApi,
     ),
     ai::AiApi,
-    (tasks::TasksApi, analytics::AnalyticsApi),
+    (
+        tasks::TasksApi,
+        task_files::TaskFilesApi,
+        analytics::AnalyticsApi,
+    ),
 );
 
 pub fn service() -> OpenApiService<Api, ()> {
@@ -99,7 +104,7 @@ pub fn service() -> OpenApiService<Api, ()> {
             webhooks::WebhooksApi,
             (chat::ChatApi, files::FilesApi, notifications::NotificationsApi, bots::BotsApi),
             ai::AiApi,
-            (tasks::TasksApi, analytics::AnalyticsApi),
+            (tasks::TasksApi, task_files::TaskFilesApi, analytics::AnalyticsApi),
         ),
         "EA CRM",
         env!("CARGO_PKG_VERSION"),

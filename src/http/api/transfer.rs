@@ -85,6 +85,46 @@ impl From<ImportReport> for ImportReportView {
     }
 }
 
+#[derive(Object)]
+struct ImportColumnView {
+    /// The header as written in the file.
+    header: String,
+    /// The field it fills automatically; absent: ignored unless mapped.
+    field: Option<String>,
+    /// This column's values in the first data rows.
+    samples: Vec<String>,
+}
+
+#[derive(Object)]
+struct ImportColumnsView {
+    columns: Vec<ImportColumnView>,
+    /// Every field a column can be mapped to.
+    fields: Vec<String>,
+}
+
+impl From<import::ColumnPreview> for ImportColumnsView {
+    fn from(p: import::ColumnPreview) -> Self {
+        let columns = p
+            .headers
+            .iter()
+            .enumerate()
+            .map(|(i, header)| ImportColumnView {
+                header: header.clone(),
+                field: p.fields.get(i).copied().flatten().map(str::to_string),
+                samples: p
+                    .samples
+                    .iter()
+                    .map(|row| row.get(i).cloned().unwrap_or_default())
+                    .collect(),
+            })
+            .collect();
+        ImportColumnsView {
+            columns,
+            fields: import::FIELDS.iter().map(|f| f.to_string()).collect(),
+        }
+    }
+}
+
 #[derive(ApiResponse)]
 enum CsvDownload {
     /// The leads as CSV, with the import's column names.
@@ -190,10 +230,7 @@ impl TransferApi {
             CsvUpload::Xlsx(Binary(body)) => {
                 // A workbook is a zip archive read from its end, so it is
                 // spooled to disk first, never into memory.
-                let path = state
-                    .config
-                    .upload_dir
-                    .join(format!(".import-{}.xlsx", uuid::Uuid::new_v4().simple()));
+                let path = spool_path(&state);
                 let outcome = match spool(body, &path).await {
                     Ok(()) => {
                         import::import_xlsx(&state.ctx, auth.actor(), path.clone(), options).await
@@ -207,7 +244,34 @@ impl TransferApi {
         Ok(Json(report.into()))
     }
 
-    /// The leads a filter selects, as CSV (`leads.export`), streamed.
+    /// A file's columns, the field each fills automatically and a few sample
+    /// rows, so the mapping can be checked and changed before importing.
+    /// Takes the same CSV or XLSX body as the import; writes nothing.
+    #[oai(path = "/leads/import/columns", method = "post")]
+    async fn import_columns(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        body: CsvUpload,
+    ) -> ApiResult<Json<ImportColumnsView>> {
+        let preview = match body {
+            CsvUpload::Csv(Binary(body)) | CsvUpload::Bytes(Binary(body)) => {
+                import::preview_csv(auth.actor(), body.into_async_read()).await?
+            }
+            CsvUpload::Xlsx(Binary(body)) => {
+                let path = spool_path(&state);
+                let outcome = match spool(body, &path).await {
+                    Ok(()) => import::preview_xlsx(auth.actor(), path.clone()).await,
+                    Err(e) => Err(e),
+                };
+                let _ = tokio::fs::remove_file(&path).await;
+                outcome?
+            }
+        };
+        Ok(Json(preview.into()))
+    }
+
+    /// The leads a filter (or an `ids` list) selects, as CSV (`leads.export`), streamed.
     #[allow(clippy::too_many_arguments)]
     #[oai(path = "/leads/export", method = "get")]
     async fn export(
@@ -221,7 +285,19 @@ impl TransferApi {
         industry: Query<Option<String>>,
         tag: Query<Option<String>>,
         q: Query<Option<String>>,
+        /// Comma-separated lead ids (a selection, at most 500): exports
+        /// exactly these, in this order, instead of a filter.
+        ids: Query<Option<String>>,
     ) -> ApiResult<CsvDownload> {
+        let ids: Vec<String> = ids
+            .0
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|id| !id.is_empty())
+            .map(str::to_string)
+            .collect();
         let filter = FilterParams {
             status: status.0,
             owner: owner.0,
@@ -233,7 +309,12 @@ impl TransferApi {
             ..Default::default()
         }
         .into_filter()?;
-        let rx = export::export_csv(state.ctx.clone(), auth.actor().clone(), filter).await?;
+        let selection = if ids.is_empty() {
+            export::Selection::Filter(filter)
+        } else {
+            export::Selection::Ids(ids)
+        };
+        let rx = export::export_csv(state.ctx.clone(), auth.actor().clone(), selection).await?;
         let stream = tokio_stream_from(rx);
         let name = format!(
             "attachment; filename=\"leads-{}.csv\"",
@@ -294,6 +375,13 @@ impl TransferApi {
         let rows = timeline::audit_log(&state.ctx, auth.actor(), filter).await?;
         Ok(Json(rows.into_iter().map(Into::into).collect()))
     }
+}
+
+fn spool_path(state: &AppState) -> std::path::PathBuf {
+    state
+        .config
+        .upload_dir
+        .join(format!(".import-{}.xlsx", uuid::Uuid::new_v4().simple()))
 }
 
 async fn spool(body: Body, path: &std::path::Path) -> Result<(), DomainError> {

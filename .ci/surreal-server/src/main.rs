@@ -1,0 +1,5 @@
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    surrealdb_server::init(surrealdb_server::core::CommunityComposer())
+}

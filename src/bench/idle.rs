@@ -1,0 +1,112 @@
+//! `ea-crm bench idle`: opens N WebSocket connections to the hub that then
+//! stay idle, and reports the time to open them and the memory each takes.
+//! Client and server run in this process, so the memory per connection
+//! covers both ends of the socket (an upper bound for the server's share).
+
+use std::time::{Duration, Instant};
+
+use super::{quantile, resident_bytes, Figure, Service};
+use crate::config::Config;
+
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct IdleBench {
+    /// Connections to open (each takes two file descriptors here).
+    #[arg(long, default_value_t = 5_000)]
+    pub connections: usize,
+    /// Connections opened at once.
+    #[arg(long, default_value_t = 50)]
+    pub parallel: usize,
+    /// Seconds the connections stay open, idle, before memory is read again.
+    #[arg(long, default_value_t = 2)]
+    pub hold_seconds: u64,
+}
+
+impl Default for IdleBench {
+    fn default() -> Self {
+        IdleBench {
+            connections: 5_000,
+            parallel: 50,
+            hold_seconds: 2,
+        }
+    }
+}
+
+/// The whole run may take this long before it is called failed.
+const DEADLINE: Duration = Duration::from_secs(600);
+
+pub async fn run(mut config: Config, bench: IdleBench) -> anyhow::Result<Vec<Figure>> {
+    anyhow::ensure!(bench.connections >= 1, "need at least one connection");
+    config.database_url = "mem://".into();
+    let service = Service::start(config).await?;
+    let outcome = tokio::time::timeout(DEADLINE, measure(&service, bench)).await;
+    service.stop().await;
+    outcome?
+}
+
+async fn measure(service: &Service, bench: IdleBench) -> anyhow::Result<Vec<Figure>> {
+    let url = format!("ws://{}/api/v1/ws?token={}", service.addr, service.token);
+    // Warm up one connection so one-off allocations are not counted.
+    let (warm, _) = bench_ws_client::connect_async(&url).await?;
+    let rss_before = resident_bytes();
+    let started = Instant::now();
+    let mut sockets = Vec::with_capacity(bench.connections);
+    let mut latencies = Vec::with_capacity(bench.connections);
+    let parallel = bench.parallel.max(1);
+    while sockets.len() < bench.connections {
+        let wave = parallel.min(bench.connections - sockets.len());
+        let opens = (0..wave).map(|_| {
+            let url = url.clone();
+            async move {
+                let t = Instant::now();
+                let (socket, _) = bench_ws_client::connect_async(url).await?;
+                anyhow::Ok((socket, t.elapsed()))
+            }
+        });
+        for opened in futures_util::future::join_all(opens).await {
+            let (socket, took) = opened?;
+            sockets.push(socket);
+            latencies.push(took);
+        }
+    }
+    let open_time = started.elapsed();
+    tokio::time::sleep(Duration::from_secs(bench.hold_seconds)).await;
+    let rss_after = resident_bytes();
+    // Every connection must still be open after the idle time.
+    let mut open = 0;
+    for socket in &mut sockets {
+        use futures_util::SinkExt;
+        if socket
+            .send(bench_ws_client::tungstenite::Message::Ping(
+                Vec::new().into(),
+            ))
+            .await
+            .is_ok()
+        {
+            open += 1;
+        }
+    }
+    latencies.sort_unstable();
+    let mut out = vec![
+        Figure::new("idle", "connections open", open as f64, "connections"),
+        Figure::new(
+            "idle",
+            "open rate",
+            sockets.len() as f64 / open_time.as_secs_f64().max(f64::EPSILON),
+            "conn/s",
+        ),
+        Figure::new("idle", "time to open all", open_time.as_secs_f64(), "s"),
+        Figure::millis("idle", "connect p50", quantile(&latencies, 0.5)),
+        Figure::millis("idle", "connect p99", quantile(&latencies, 0.99)),
+    ];
+    if let (Some(before), Some(after)) = (rss_before, rss_after) {
+        out.push(Figure::new(
+            "idle",
+            "memory per connection (both ends)",
+            after.saturating_sub(before) as f64 / 1024.0 / sockets.len() as f64,
+            "KiB",
+        ));
+    }
+    drop(sockets);
+    drop(warm);
+    Ok(out)
+}

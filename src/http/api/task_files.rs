@@ -1,0 +1,170 @@
+//! `/tasks/{id}/files`: files attached to a task or one of its comments.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::types::multipart::Upload;
+use poem_openapi::{Multipart, Object, OpenApi};
+
+use super::common::Deleted;
+use super::files::{send_file, send_thumbnail, Download};
+use super::ApiTags;
+use crate::domain::error::DomainError;
+use crate::domain::tasks::files::{self, Attachment, TaskFile};
+use crate::domain::uploads::FileStore;
+use crate::http::auth::Auth;
+use crate::http::error::ApiResult;
+use crate::http::AppState;
+
+pub struct TaskFilesApi;
+
+#[derive(Multipart)]
+struct AttachForm {
+    file: Upload,
+    /// A comment of this task, written by you, to attach the file to.
+    comment: Option<String>,
+}
+
+#[derive(Object)]
+struct TaskFileView {
+    id: String,
+    task: String,
+    comment: Option<String>,
+    uploader: String,
+    name: String,
+    /// Decided from the content, not from the name.
+    content_type: String,
+    size: i64,
+    has_thumbnail: bool,
+    created_at: DateTime<Utc>,
+}
+
+impl From<TaskFile> for TaskFileView {
+    fn from(f: TaskFile) -> Self {
+        TaskFileView {
+            has_thumbnail: f.thumbnail_name.is_some(),
+            id: f.id,
+            task: f.task,
+            comment: f.comment,
+            uploader: f.uploader,
+            name: f.name,
+            content_type: f.content_type,
+            size: f.size,
+            created_at: f.created_at,
+        }
+    }
+}
+
+#[OpenApi(tag = "ApiTags::Tasks")]
+impl TaskFilesApi {
+    /// Attach a file to a task (multipart, field `file`, optional `comment`;
+    /// up to `MAX_UPLOAD_MB`; programs and scripts are refused).
+    #[oai(path = "/tasks/:id/files", method = "post")]
+    async fn attach(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+        form: AttachForm,
+    ) -> ApiResult<Json<TaskFileView>> {
+        let name = form.file.file_name().map(str::to_string);
+        let bytes = form
+            .file
+            .into_vec()
+            .await
+            .map_err(|_| DomainError::invalid("file", "the upload was cut off or too large"))?;
+        let file = files::attach(
+            &state.ctx,
+            auth.actor(),
+            FileStore {
+                dir: &state.config.upload_dir,
+                max_bytes: state.config.upload_limit_bytes(),
+            },
+            Attachment {
+                task: id.0,
+                comment: form.comment,
+                name,
+                bytes,
+            },
+        )
+        .await?;
+        Ok(Json(file.into()))
+    }
+
+    /// The files of a task, oldest first.
+    #[oai(path = "/tasks/:id/files", method = "get")]
+    async fn list(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+    ) -> ApiResult<Json<Vec<TaskFileView>>> {
+        let list = files::list(&state.ctx, auth.actor(), &id.0).await?;
+        Ok(Json(list.into_iter().map(Into::into).collect()))
+    }
+
+    /// Download a task's file (`tasks.read`).
+    #[oai(path = "/tasks/:id/files/:file_id", method = "get")]
+    async fn download(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+        file_id: Path<String>,
+    ) -> ApiResult<Download> {
+        let (file, path) = files::open(
+            &state.ctx,
+            auth.actor(),
+            &state.config.upload_dir,
+            &id.0,
+            &file_id.0,
+            false,
+        )
+        .await?;
+        send_file(&path, &file.name, &file.content_type).await
+    }
+
+    /// A PNG thumbnail of an image attached to a task.
+    #[oai(path = "/tasks/:id/files/:file_id/thumbnail", method = "get")]
+    async fn thumbnail(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+        file_id: Path<String>,
+    ) -> ApiResult<Download> {
+        let (file, path) = files::open(
+            &state.ctx,
+            auth.actor(),
+            &state.config.upload_dir,
+            &id.0,
+            &file_id.0,
+            true,
+        )
+        .await?;
+        send_thumbnail(&path, &file.name).await
+    }
+
+    /// Remove a file: its uploader, or whoever may edit the task.
+    #[oai(path = "/tasks/:id/files/:file_id", method = "delete")]
+    async fn remove(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+        file_id: Path<String>,
+    ) -> ApiResult<Json<Deleted>> {
+        files::remove(
+            &state.ctx,
+            auth.actor(),
+            &state.config.upload_dir,
+            &id.0,
+            &file_id.0,
+        )
+        .await?;
+        Ok(Json(Deleted { deleted: true }))
+    }
+}
