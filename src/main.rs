@@ -100,7 +100,14 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Runtime::new() {
+    // The embedded SurrealDB parses and runs queries recursively on the
+    // worker that polls them; 2 MiB stacks are too tight for that in debug
+    // builds and leave little room in release.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(8 * 1024 * 1024)
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("ea-crm: cannot start the async runtime: {e}");

@@ -38,7 +38,10 @@ pub async fn handle_text(
 ) -> DomainResult<Option<Reply>> {
     let (sender, engine) = sender_and_engine(ctx, platform, platform_user_id).await?;
     let parse_ctx = parse_context(ctx, &sender, bot_username);
-    Ok(engine.handle(&sender, text, &parse_ctx).await)
+    // Boxed: the engine's future holds every domain call a command may make;
+    // inline, it grows each caller's future and, in debug builds, the stack
+    // of the thread that polls it (a test thread overflowed its 2 MiB).
+    Ok(Box::pin(engine.handle(&sender, text, &parse_ctx)).await)
 }
 
 /// Runs the commands behind a pressed button, if the button is still
@@ -59,7 +62,7 @@ pub async fn press_button(
         ButtonAction::Run(commands) => {
             let (sender, engine) = sender_and_engine(ctx, platform, platform_user_id).await?;
             let parse_ctx = parse_context(ctx, &sender, bot_username);
-            engine.run(&sender, commands, &parse_ctx).await
+            Box::pin(engine.run(&sender, commands, &parse_ctx)).await
         }
     }))
 }

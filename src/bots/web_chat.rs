@@ -89,7 +89,7 @@ async fn answer(ctx: &Arc<Ctx>, message: &Message) -> DomainResult<()> {
     } else {
         without_bot_mention(&message.body)
     };
-    let Some(reply) = engine.handle(&sender, &text, &parse_ctx).await else {
+    let Some(reply) = Box::pin(engine.handle(&sender, &text, &parse_ctx)).await else {
         return Ok(());
     };
     post_reply(ctx, &sender, &message.room, &message.id, reply).await?;
@@ -179,7 +179,7 @@ pub async fn press(
     let (sender, engine, parse_ctx) = engine_for(ctx, actor).await?;
     let reply = match action {
         ButtonAction::Cancel => Reply::text("Cancelled."),
-        ButtonAction::Run(commands) => engine.run(&sender, commands, &parse_ctx).await,
+        ButtonAction::Run(commands) => Box::pin(engine.run(&sender, commands, &parse_ctx)).await,
     };
     post_reply(ctx, &sender, &message.room, &message.id, reply).await
 }
