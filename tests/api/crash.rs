@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::helpers::ADMIN_PASSWORD;
+use crate::helpers::{room_message_ids, unreadable_leads, ADMIN_PASSWORD};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ea-crm");
 
@@ -171,45 +171,11 @@ async fn every_acknowledged_write_survives_a_sigkill() {
 
     let (mut child, base) = start(&db, &uploads);
     let token = login(&client, &base).await;
-    let mut missing = Vec::new();
-    for id in &acknowledged {
-        let r = client
-            .get(format!("{base}/api/v1/leads/{id}"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
-        if !r.status().is_success() {
-            missing.push(id.clone());
-        }
-    }
-    // History a page at a time, by sequence number.
-    let mut stored = String::new();
-    let mut after = 0;
-    loop {
-        let page: Value = client
-            .get(format!(
-                "{base}/api/v1/rooms/{room}/messages?after={after}&limit=200"
-            ))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let items = page
-            .as_array()
-            .or(page["items"].as_array())
-            .cloned()
-            .unwrap_or_default();
-        let Some(last) = items.last() else { break };
-        after = last["seq"].as_i64().unwrap();
-        stored.push_str(&page.to_string());
-    }
+    let missing = unreadable_leads(&client, &base, &token, &acknowledged).await;
+    let stored = room_message_ids(&client, &base, &token, &room).await;
     let lost_messages: Vec<&String> = sent_messages
         .iter()
-        .filter(|id| !stored.contains(id.as_str()))
+        .filter(|id| !stored.contains(*id))
         .collect();
     child.kill().unwrap();
     let _ = child.wait();

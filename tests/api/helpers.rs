@@ -257,3 +257,64 @@ fn init_logging() {
         }
     });
 }
+
+/// The ids among `leads` that `base` cannot read back: what a crash or a
+/// killed instance lost of what it acknowledged.
+pub async fn unreadable_leads(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    leads: &[String],
+) -> Vec<String> {
+    let mut missing = Vec::new();
+    for id in leads {
+        let r = client
+            .get(format!("{base}/api/v1/leads/{id}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        if r.status() != StatusCode::OK {
+            missing.push(id.clone());
+        }
+    }
+    missing
+}
+
+/// Every message id stored in `room`, read through the history API a page
+/// at a time by sequence number.
+pub async fn room_message_ids(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    room: &str,
+) -> std::collections::HashSet<String> {
+    let mut stored = std::collections::HashSet::new();
+    let mut after = 0;
+    loop {
+        let page: Value = client
+            .get(format!(
+                "{base}/api/v1/rooms/{room}/messages?after={after}&limit=200"
+            ))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let items = page
+            .as_array()
+            .or(page["items"].as_array())
+            .cloned()
+            .unwrap_or_default();
+        let Some(last) = items.last() else { break };
+        after = last["seq"].as_i64().unwrap();
+        stored.extend(
+            items
+                .iter()
+                .filter_map(|m| m["id"].as_str().map(String::from)),
+        );
+    }
+    stored
+}

@@ -19,7 +19,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::chat::{group, say};
-use crate::helpers::{TestApp, ADMIN_PASSWORD};
+use crate::helpers::{room_message_ids, unreadable_leads, TestApp, ADMIN_PASSWORD};
 use crate::ws::Client;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ea-crm");
@@ -498,45 +498,8 @@ async fn an_instance_killed_mid_stream_loses_nothing_that_was_acknowledged() {
         acked.after_kill
     );
 
-    let mut missing = Vec::new();
-    for id in &acked.leads {
-        let r = client
-            .get(format!("{survivor_base}/api/v1/leads/{id}"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
-        if r.status() != StatusCode::OK {
-            missing.push(id.clone());
-        }
-    }
-    let mut stored = std::collections::HashSet::new();
-    let mut after = 0;
-    loop {
-        let page: Value = client
-            .get(format!(
-                "{survivor_base}/api/v1/rooms/{room}/messages?after={after}&limit=200"
-            ))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let items = page
-            .as_array()
-            .or(page["items"].as_array())
-            .cloned()
-            .unwrap_or_default();
-        let Some(last) = items.last() else { break };
-        after = last["seq"].as_i64().unwrap();
-        stored.extend(
-            items
-                .iter()
-                .filter_map(|m| m["id"].as_str().map(String::from)),
-        );
-    }
+    let missing = unreadable_leads(&client, &survivor_base, &token, &acked.leads).await;
+    let stored = room_message_ids(&client, &survivor_base, &token, &room).await;
     survivor.kill();
     let lost: Vec<&String> = acked
         .messages
