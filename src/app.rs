@@ -287,7 +287,7 @@ async fn serve(
     endpoint: impl Endpoint<Output = Response> + 'static,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    Server::new_with_acceptor(acceptor)
+    Server::new_with_acceptor(http::acceptor::NoDelayAcceptor(acceptor))
         .run_with_graceful_shutdown(endpoint, shutdown, Some(SHUTDOWN_GRACE))
         .await
 }

@@ -58,6 +58,18 @@ pub struct Actor {
 }
 
 impl Actor {
+    /// The key the per-credential request limit counts under; `None` for
+    /// credentials that are not limited (the service's own work, and chat
+    /// messages whose sender was limited where they typed).
+    pub fn rate_limit_key(&self) -> Option<String> {
+        match &self.credential {
+            Credential::Session(k) => Some(format!("s:{k}")),
+            Credential::ApiKey(k) => Some(format!("k:{k}")),
+            Credential::ChatLink(k) => Some(format!("c:{k}")),
+            Credential::ChatMessage(_) | Credential::Internal => None,
+        }
+    }
+
     /// The first line of every domain function that needs a permission.
     pub fn require(&self, permission: Permission) -> Result<(), DomainError> {
         if self.permissions.contains(&permission) {

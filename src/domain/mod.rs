@@ -63,12 +63,16 @@ pub struct Ctx {
     pub webhook_wake: Arc<tokio::sync::Notify>,
     /// The AI providers (remote when configured, local always).
     pub ai: ai::AiService,
+    /// Where new chat messages queue to be numbered and stored.
+    pub message_writer: chat::writer::MessageWriter,
 }
 
 impl Ctx {
     pub fn new(store: Store, clock: Arc<dyn Clock>, config: &Config) -> Self {
         let window = Duration::seconds(config.login_window_seconds as i64);
+        let events = EventBus::new();
         Ctx {
+            message_writer: chat::writer::MessageWriter::start(store.clone(), events.clone()),
             store,
             clock,
             hasher: PasswordHasher::new(config.max_concurrent_hashes),
@@ -81,7 +85,7 @@ impl Ctx {
                 per_ip: WindowLimiter::new(config.login_max_attempts_per_ip, window),
                 failures_per_user: WindowLimiter::new(config.login_max_failures_per_user, window),
             },
-            events: EventBus::new(),
+            events,
             webhook_wake: Arc::new(tokio::sync::Notify::new()),
             ai: ai::AiService::from_config(config),
         }

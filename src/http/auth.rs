@@ -12,7 +12,7 @@ use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions, Security
 
 use super::error::{ApiError, CsrfError};
 use super::AppState;
-use crate::domain::actor::{Actor, Channel, Credential};
+use crate::domain::actor::{Actor, Channel};
 use crate::domain::error::DomainError;
 use crate::domain::{sessions, tokens};
 
@@ -120,19 +120,9 @@ async fn check_cookie(req: &Request, cookie: ApiKey) -> poem::Result<Actor> {
     Ok(session.actor)
 }
 
-/// The key the per-credential request limit counts under; none for the
-/// service itself.
-pub fn rate_limit_key(actor: &Actor) -> Option<String> {
-    match &actor.credential {
-        Credential::Session(k) => Some(format!("s:{k}")),
-        Credential::ApiKey(k) => Some(format!("k:{k}")),
-        Credential::ChatLink(k) => Some(format!("c:{k}")),
-        Credential::ChatMessage(_) | Credential::Internal => None,
-    }
-}
-
+/// Counts a request against its credential's limit.
 fn limit_per_token(state: &AppState, actor: &Actor) -> poem::Result<()> {
-    let Some(key) = rate_limit_key(actor) else {
+    let Some(key) = actor.rate_limit_key() else {
         return Ok(());
     };
     state

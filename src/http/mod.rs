@@ -1,6 +1,7 @@
 //! The HTTP surface: `/api/v1` (poem-openapi), `/openapi.json`, `/docs`,
 //! health and metrics, and the embedded panel.
 
+pub mod acceptor;
 pub mod api;
 pub mod assets;
 pub mod auth;
@@ -22,6 +23,7 @@ use crate::config::Config;
 use crate::domain::sessions::ClientInfo;
 use crate::domain::Ctx;
 use crate::rate_limit::WindowLimiter;
+use crate::realtime::connection::SocketServices;
 use crate::realtime::hub::Hub;
 use metrics::Metrics;
 
@@ -31,8 +33,10 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,
     pub ip_limiter: WindowLimiter,
-    pub token_limiter: WindowLimiter,
+    pub token_limiter: Arc<WindowLimiter>,
     pub hub: Arc<Hub>,
+    /// What each socket connection is handed.
+    pub sockets: Arc<SocketServices>,
     /// The bots' connection state, for `GET /bots/status`.
     pub bot_status: Arc<crate::bots::status::StatusBoard>,
     /// Set in Telegram webhook mode: where `POST /telegram/webhook` puts
@@ -43,15 +47,23 @@ pub struct AppState {
 impl AppState {
     pub fn new(ctx: Arc<Ctx>, config: Arc<Config>) -> Self {
         let minute = chrono::Duration::seconds(60);
+        let token_limiter = Arc::new(WindowLimiter::new(config.rate_limit_per_token, minute));
+        let hub = Arc::new(Hub::new(
+            config.ws_send_queue,
+            std::time::Duration::from_millis(config.typing_throttle_ms),
+            ctx.clock.clone(),
+        ));
         AppState {
             ip_limiter: WindowLimiter::new(config.rate_limit_per_ip, minute),
-            token_limiter: WindowLimiter::new(config.rate_limit_per_token, minute),
+            sockets: Arc::new(SocketServices {
+                ctx: ctx.clone(),
+                hub: hub.clone(),
+                limiter: token_limiter.clone(),
+                recheck_every: std::time::Duration::from_millis(config.ws_auth_recheck_ms),
+            }),
+            token_limiter,
             metrics: Arc::new(Metrics::default()),
-            hub: Arc::new(Hub::new(
-                config.ws_send_queue,
-                std::time::Duration::from_millis(config.typing_throttle_ms),
-                ctx.clock.clone(),
-            )),
+            hub,
             bot_status: Arc::default(),
             telegram_webhook: None,
             ctx,

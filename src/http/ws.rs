@@ -21,6 +21,9 @@ use crate::domain::actor::{Actor, Channel};
 use crate::domain::sessions;
 use crate::realtime::connection;
 
+/// The read and write buffer of each socket, in bytes.
+const SOCKET_BUFFER: usize = 4096;
+
 #[derive(Deserialize)]
 struct TokenQuery {
     token: Option<String>,
@@ -32,13 +35,23 @@ pub async fn websocket(req: &Request, ws: WebSocket, state: Data<&Arc<AppState>>
         Ok(actor) => actor,
         Err(response) => return response,
     };
-    let state = state.0.clone();
     let max = (state.config.ws_max_message_kb * 1024) as usize;
+    // Small buffers: an idle socket should cost kilobytes, not the 128 KiB
+    // read buffer the WebSocket library zero-fills by default; frames
+    // larger than a buffer are read in several pieces.
     let config = WebSocketConfig::default()
         .max_message_size(Some(max))
-        .max_frame_size(Some(max));
+        .max_frame_size(Some(max))
+        .read_buffer_size(SOCKET_BUFFER)
+        .write_buffer_size(SOCKET_BUFFER);
+    let services = state.sockets.clone();
+    let metrics = state.metrics.clone();
     ws.config(config)
-        .on_upgrade(move |socket| connection::run(socket, state, actor))
+        .on_upgrade(move |socket| async move {
+            metrics.websocket_opened();
+            connection::run(socket, services, actor).await;
+            metrics.websocket_closed();
+        })
         .into_response()
 }
 

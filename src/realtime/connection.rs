@@ -1,25 +1,33 @@
 //! One WebSocket connection: reads the client's frames and calls the
 //! domain, and writes what the hub queues for it. The protocol is written
 //! down in `docs/realtime-protocol.md`.
+//!
+//! A send is checked and queued in the order it came, then answered when it
+//! is stored; meanwhile the connection goes on reading and delivering, so a
+//! client's own send never holds up what others say to it. Whatever is
+//! queued for the client when it is written to goes out in one write.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::stream::FuturesOrdered;
 use futures_util::{SinkExt, StreamExt};
 use poem::web::websocket::{CloseCode, Message as WsMessage, WebSocketStream};
 use serde_json::{json, Value};
 
 use super::frames::{binary_frame_error, decode_client_frame, ClientFrame};
-use super::hub::Outbound;
+use super::hub::{Hub, Outbound};
 use crate::domain::actor::Actor;
 use crate::domain::chat::messages::{self, NewMessage};
 use crate::domain::chat::presence::Status;
 use crate::domain::chat::rooms;
 use crate::domain::error::DomainError;
-use crate::domain::sessions;
-use crate::http::{auth, AppState};
+use crate::domain::{sessions, Ctx};
+use crate::rate_limit::WindowLimiter;
 
 /// A client that does not take a frame within this long is gone.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -31,6 +39,22 @@ pub const CLOSE_TOO_SLOW: u16 = 4008;
 pub const CLOSE_SIGNED_OUT: u16 = 4001;
 /// Rooms one connection may follow at once.
 const MAX_ROOMS_FOLLOWED: usize = 500;
+/// Sends of one connection waiting to be stored; past this the connection
+/// reads no more frames until some are answered.
+const MAX_SENDS_IN_FLIGHT: usize = 64;
+/// Frames taken from the hub's queue before they are written out together.
+const MAX_FRAMES_PER_WRITE: usize = 256;
+
+/// What a connection needs of the service around it; the socket handler
+/// builds it once.
+pub struct SocketServices {
+    pub ctx: Arc<Ctx>,
+    pub hub: Arc<Hub>,
+    /// The per-credential request limit; each send counts against it.
+    pub limiter: Arc<WindowLimiter>,
+    /// How often the connection's credential is checked again.
+    pub recheck_every: Duration,
+}
 
 /// Why the loop ended, for the close frame.
 enum End {
@@ -42,16 +66,19 @@ enum End {
     Broken,
 }
 
+/// A frame that will be ready once a send is stored.
+type Answer = Pin<Box<dyn Future<Output = Value> + Send>>;
+
 /// Serves one connection until it closes.
-pub async fn run(socket: WebSocketStream, state: Arc<AppState>, actor: Actor) {
-    state.metrics.websocket_opened();
-    let hub = state.hub.clone();
+pub async fn run(socket: WebSocketStream, services: Arc<SocketServices>, actor: Actor) {
+    let hub = services.hub.clone();
     let mut registration = hub.register(&actor.user_id);
     let (mut sink, mut stream) = socket.split();
-    let mut recheck = tokio::time::interval(Duration::from_millis(state.config.ws_auth_recheck_ms));
+    let mut recheck = tokio::time::interval(services.recheck_every);
     recheck.reset();
+    let mut answers: FuturesOrdered<Answer> = FuturesOrdered::new();
     let mut connection = Connection {
-        state: &state,
+        services: &services,
         actor,
         id: registration.id,
         cursors: HashMap::new(),
@@ -73,12 +100,14 @@ pub async fn run(socket: WebSocketStream, state: Arc<AppState>, actor: Actor) {
         // page is read, so resuming from far back costs no more memory than
         // one page.
         if let Some(room) = connection.behind.pop() {
-            connection.catch_up(&room).await;
+            Box::pin(connection.catch_up(&room)).await;
             continue;
         }
         tokio::select! {
-            incoming = stream.next() => match incoming {
-                Some(Ok(WsMessage::Text(text))) => connection.handle_text(&text).await,
+            incoming = stream.next(), if answers.len() < MAX_SENDS_IN_FLIGHT => match incoming {
+                Some(Ok(WsMessage::Text(text))) => {
+                    Box::pin(connection.handle_text(&text, &mut answers)).await
+                }
                 Some(Ok(WsMessage::Binary(_))) => {
                     let e = binary_frame_error();
                     connection.push(error_frame(None, e.code, &e.message));
@@ -94,13 +123,22 @@ pub async fn run(socket: WebSocketStream, state: Arc<AppState>, actor: Actor) {
                     };
                 }
             },
+            Some(answer) = answers.next(), if !answers.is_empty() => connection.push(answer),
             queued = registration.receiver.recv() => match queued {
-                Some(outbound) => connection.handle_outbound(outbound).await,
+                Some(outbound) => {
+                    connection.handle_outbound(outbound).await;
+                    while connection.out.len() < MAX_FRAMES_PER_WRITE {
+                        let Ok(outbound) = registration.receiver.try_recv() else {
+                            break;
+                        };
+                        connection.handle_outbound(outbound).await;
+                    }
+                }
                 None if registration.overflowed.load(Ordering::SeqCst) => break End::TooSlow,
                 None if hub.is_closing() => break End::ServerClosing,
                 None => break End::Broken,
             },
-            _ = recheck.tick() => match sessions::recheck(&state.ctx, &connection.actor).await {
+            _ = recheck.tick() => match Box::pin(sessions::recheck(&services.ctx, &connection.actor)).await {
                 Ok(actor) => connection.actor = actor,
                 Err(DomainError::Unauthenticated) => break End::SignedOut,
                 // The database hiccuped: keep the connection, check again later.
@@ -130,29 +168,33 @@ pub async fn run(socket: WebSocketStream, state: Arc<AppState>, actor: Actor) {
         .await;
     }
     hub.unregister(registration.id);
-    state.metrics.websocket_closed();
 }
 
-/// Writes what is pending; false when the client is gone or stuck.
+/// Writes what is pending in one go; false when the client is gone or
+/// stuck.
 async fn flush<S>(sink: &mut S, out: &mut Vec<String>) -> bool
 where
     S: futures_util::Sink<WsMessage> + Unpin,
 {
-    for text in out.drain(..) {
-        match tokio::time::timeout(WRITE_TIMEOUT, sink.send(WsMessage::Text(text))).await {
-            Ok(Ok(())) => {}
-            _ => return false,
-        }
+    if out.is_empty() {
+        return true;
     }
-    true
+    let write = async {
+        for text in out.drain(..) {
+            sink.feed(WsMessage::Text(text)).await?;
+        }
+        sink.flush().await
+    };
+    matches!(tokio::time::timeout(WRITE_TIMEOUT, write).await, Ok(Ok(())))
 }
 
 struct Connection<'a> {
-    state: &'a AppState,
+    services: &'a SocketServices,
     /// Who is connected, with the permissions of the last re-check.
     actor: Actor,
     id: u64,
-    /// Per followed room, the last sequence number sent to the client.
+    /// Per followed room, the last sequence number sent to the client. A
+    /// room is here only once its membership was confirmed.
     cursors: HashMap<String, i64>,
     /// Rooms with more history to send than the last page held.
     behind: Vec<String>,
@@ -180,12 +222,27 @@ fn domain_error_frame(client_id: Option<&str>, e: &DomainError) -> Value {
     error_frame(client_id, code, &e.to_string())
 }
 
+/// The frame that answers a send: its ack, or why it was refused.
+fn send_answer(client_id: Option<&str>, result: Result<messages::Posted, DomainError>) -> Value {
+    match result {
+        Ok(posted) => json!({
+            "type": "ack",
+            "client_id": client_id,
+            "message_id": posted.message.id,
+            "room": posted.message.room,
+            "seq": posted.message.seq,
+            "duplicate": posted.duplicate,
+        }),
+        Err(e) => domain_error_frame(client_id, &e),
+    }
+}
+
 impl Connection<'_> {
     fn push(&mut self, frame: Value) {
         self.out.push(frame.to_string());
     }
 
-    async fn handle_text(&mut self, text: &str) {
+    async fn handle_text(&mut self, text: &str, answers: &mut FuturesOrdered<Answer>) {
         let frame = match decode_client_frame(text) {
             Ok(f) => f,
             Err(e) => {
@@ -193,9 +250,8 @@ impl Connection<'_> {
                 return;
             }
         };
-        let ctx = &self.state.ctx;
-        let hub = &self.state.hub;
-        let actor = &self.actor;
+        let ctx = &self.services.ctx;
+        let hub = &self.services.hub;
         match frame {
             ClientFrame::Subscribe { .. } if self.cursors.len() >= MAX_ROOMS_FOLLOWED => {
                 let e = DomainError::invalid(
@@ -205,24 +261,22 @@ impl Connection<'_> {
                 self.push(domain_error_frame(None, &e));
             }
             ClientFrame::Subscribe { room, after_seq } => {
-                // Follow first, then read where the room stands: a message
-                // stored in between arrives as a wake-up and is sorted out
-                // by the cursor, so nothing falls between the two.
-                hub.subscribe(self.id, &room);
-                match rooms::require_member(ctx, actor, &room).await {
+                // Membership first: nothing of a room reaches a connection
+                // before its user is known to be in it.
+                match rooms::require_member(ctx, &self.actor, &room).await {
                     Ok(found) => {
+                        hub.subscribe(self.id, &room);
                         // A cursor past the end would skip messages yet to come.
                         let cursor = after_seq.unwrap_or(found.last_seq).clamp(0, found.last_seq);
                         self.cursors.insert(room.clone(), cursor);
                         self.push(
                             json!({"type": "subscribed", "room": room, "last_seq": found.last_seq}),
                         );
+                        // Also picks up what was stored between the check
+                        // and the subscription.
                         self.catch_up(&room).await;
                     }
-                    Err(e) => {
-                        hub.unsubscribe(self.id, &room);
-                        self.push(domain_error_frame(None, &e));
-                    }
+                    Err(e) => self.push(domain_error_frame(None, &e)),
                 }
             }
             ClientFrame::Unsubscribe { room } => {
@@ -238,12 +292,13 @@ impl Connection<'_> {
             } => {
                 // The socket is one more way to call the API: the same
                 // per-credential limit applies.
-                if let Some(key) = auth::rate_limit_key(actor) {
-                    if let Err(secs) = self.state.token_limiter.hit(&key, ctx.now()) {
+                if let Some(key) = self.actor.rate_limit_key() {
+                    if let Err(secs) = self.services.limiter.hit(&key, ctx.now()) {
                         let limited = DomainError::RateLimited {
                             retry_after_secs: secs,
                         };
-                        self.push(domain_error_frame(client_id.as_deref(), &limited));
+                        let frame = domain_error_frame(client_id.as_deref(), &limited);
+                        answers.push_back(Box::pin(std::future::ready(frame)));
                         return;
                     }
                 }
@@ -254,17 +309,17 @@ impl Connection<'_> {
                     idempotency_key,
                     file: None,
                 };
-                match messages::post(ctx, actor, input).await {
-                    Ok(posted) => self.push(json!({
-                        "type": "ack",
-                        "client_id": client_id,
-                        "message_id": posted.message.id,
-                        "room": posted.message.room,
-                        "seq": posted.message.seq,
-                        "duplicate": posted.duplicate,
-                    })),
-                    Err(e) => self.push(domain_error_frame(client_id.as_deref(), &e)),
-                }
+                // Answers keep the order of the sends, refusals included.
+                let answer: Answer = match messages::submit(ctx, &self.actor, input).await {
+                    Ok(pending) => {
+                        Box::pin(async move { send_answer(client_id.as_deref(), pending.await) })
+                    }
+                    Err(e) => Box::pin(std::future::ready(send_answer(
+                        client_id.as_deref(),
+                        Err(e),
+                    ))),
+                };
+                answers.push_back(answer);
             }
             ClientFrame::Typing { room } => hub.typing(self.id, &room),
             ClientFrame::Presence { status } => match Status::parse_settable(&status) {
@@ -280,17 +335,22 @@ impl Connection<'_> {
     async fn handle_outbound(&mut self, outbound: Outbound) {
         match outbound {
             Outbound::Frame(text) => self.out.push(text.to_string()),
-            Outbound::RoomMessage { room, seq, message } => {
-                let Some(cursor) = self.cursors.get(&room).copied() else {
+            Outbound::RoomFrame { room, frame } => {
+                if self.cursors.contains_key(&*room) {
+                    self.out.push(frame.to_string());
+                }
+            }
+            Outbound::RoomMessage { room, seq, frame } => {
+                let Some(cursor) = self.cursors.get(&*room).copied() else {
                     return;
                 };
-                match message {
+                match frame {
                     _ if seq <= cursor => {}
-                    Some(message) if seq == cursor + 1 => {
-                        self.cursors.insert(room.clone(), seq);
-                        self.push(json!({"type": "message", "room": room, "message": *message}));
+                    Some(frame) if seq == cursor + 1 => {
+                        self.cursors.insert(room.to_string(), seq);
+                        self.out.push(frame.to_string());
                     }
-                    _ => self.catch_up(&room).await,
+                    _ => Box::pin(self.catch_up(&room)).await,
                 }
             }
         }
@@ -302,7 +362,7 @@ impl Connection<'_> {
         let Some(cursor) = self.cursors.get(room).copied() else {
             return;
         };
-        let page = match messages::after_for_hub(&self.state.ctx, room, cursor).await {
+        let page = match messages::after_for_hub(&self.services.ctx, room, cursor).await {
             Ok(page) => page,
             Err(e) => {
                 self.push(domain_error_frame(None, &e));

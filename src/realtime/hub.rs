@@ -1,6 +1,10 @@
 //! Who is connected and what they follow; fan-out with a bounded queue per
 //! connection. A connection whose queue is full is dropped (and told to
 //! reconnect and resume) instead of growing the server's memory.
+//!
+//! Followers are indexed by room and connections by user, so a message
+//! costs a walk of its room's followers, not of every connection; its
+//! frame is serialised once and the same bytes go to every follower.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,21 +22,25 @@ use crate::domain::events::{Audience, Event};
 /// What the hub hands a connection.
 #[derive(Debug, Clone)]
 pub enum Outbound {
-    /// Room `room` has a message numbered `seq`; `message` is its JSON when
-    /// the hub has it (from this instance), `None` when only woken (from
-    /// another instance): the connection then reads it from the database.
+    /// Room `room` has a message numbered `seq`; `frame` is its `message`
+    /// frame when the hub has the message (from this instance, or carried
+    /// by the wake-up), `None` when only woken: the connection then reads
+    /// it from the database.
     RoomMessage {
-        room: String,
+        room: Arc<str>,
         seq: i64,
-        message: Option<Arc<Value>>,
+        frame: Option<Arc<str>>,
     },
+    /// A frame about a room (an edit, a reaction, typing), sent only while
+    /// the connection follows the room.
+    RoomFrame { room: Arc<str>, frame: Arc<str> },
     /// A frame ready to send as it is.
     Frame(Arc<str>),
 }
 
 struct Connection {
-    user: String,
-    rooms: HashSet<String>,
+    user: Arc<str>,
+    rooms: HashSet<Arc<str>>,
     sender: mpsc::Sender<Outbound>,
     overflowed: Arc<AtomicBool>,
 }
@@ -44,6 +52,14 @@ struct HubState {
     closing: bool,
     next_id: u64,
     connections: HashMap<u64, Connection>,
+    /// Connections by the room they follow.
+    followers: HashMap<Arc<str>, HashSet<u64>>,
+    /// Connections by user.
+    by_user: HashMap<Arc<str>, HashSet<u64>>,
+    /// The newest sequence number announced per followed room, so a
+    /// wake-up for a message already announced (this instance's own,
+    /// echoed by the live query) costs nothing.
+    announced: HashMap<Arc<str>, i64>,
     presence: PresenceTracker,
     /// Presence changes not yet sent out, by user: sent together by
     /// `flush_presence`, so a reconnect storm costs one frame per round,
@@ -97,16 +113,18 @@ impl Hub {
                 overflowed,
             };
         }
+        let user: Arc<str> = Arc::from(user);
+        state.by_user.entry(user.clone()).or_default().insert(id);
         state.connections.insert(
             id,
             Connection {
-                user: user.to_string(),
+                user: user.clone(),
                 rooms: HashSet::new(),
                 sender,
                 overflowed: overflowed.clone(),
             },
         );
-        if let Some(presence) = state.presence.connected(user, self.clock.now()) {
+        if let Some(presence) = state.presence.connected(&user, self.clock.now()) {
             self.broadcast_presence(&mut state, &presence);
         }
         Registration {
@@ -121,6 +139,8 @@ impl Hub {
         let mut state = self.lock();
         state.closing = true;
         state.connections.clear();
+        state.followers.clear();
+        state.by_user.clear();
     }
 
     pub fn is_closing(&self) -> bool {
@@ -134,37 +154,89 @@ impl Hub {
     }
 
     fn remove(&self, state: &mut HubState, id: u64) {
-        if let Some(connection) = state.connections.remove(&id) {
-            if let Some(presence) = state
-                .presence
-                .disconnected(&connection.user, self.clock.now())
-            {
-                self.broadcast_presence(state, &presence);
+        let Some(connection) = state.connections.remove(&id) else {
+            return;
+        };
+        for room in &connection.rooms {
+            unfollow(state, room, id);
+        }
+        if let Some(ids) = state.by_user.get_mut(&connection.user) {
+            ids.remove(&id);
+            if ids.is_empty() {
+                state.by_user.remove(&connection.user);
+            }
+        }
+        if let Some(presence) = state
+            .presence
+            .disconnected(&connection.user, self.clock.now())
+        {
+            self.broadcast_presence(state, &presence);
+        }
+    }
+
+    /// Starts delivering a room to a connection. The caller has checked
+    /// that its user is a member.
+    pub fn subscribe(&self, id: u64, room: &str) {
+        let mut state = self.lock();
+        let room: Arc<str> = match state.followers.get_key_value(room) {
+            Some((shared, _)) => shared.clone(),
+            None => Arc::from(room),
+        };
+        let Some(connection) = state.connections.get_mut(&id) else {
+            return;
+        };
+        connection.rooms.insert(room.clone());
+        state.followers.entry(room).or_default().insert(id);
+    }
+
+    pub fn unsubscribe(&self, id: u64, room: &str) {
+        let mut state = self.lock();
+        let Some(connection) = state.connections.get_mut(&id) else {
+            return;
+        };
+        if connection.rooms.remove(room) {
+            unfollow(&mut state, room, id);
+        }
+    }
+
+    /// Stops delivering a room to a user's connections (they left it, or
+    /// were removed).
+    pub fn unsubscribe_user(&self, user: &str, room: &str) {
+        let mut state = self.lock();
+        let ids: Vec<u64> = state
+            .by_user
+            .get(user)
+            .map(|ids| ids.iter().copied().collect())
+            .unwrap_or_default();
+        for id in ids {
+            if let Some(connection) = state.connections.get_mut(&id) {
+                if connection.rooms.remove(room) {
+                    unfollow(&mut state, room, id);
+                }
             }
         }
     }
 
-    pub fn subscribe(&self, id: u64, room: &str) {
-        if let Some(c) = self.lock().connections.get_mut(&id) {
-            c.rooms.insert(room.to_string());
-        }
-    }
-
-    pub fn unsubscribe(&self, id: u64, room: &str) {
-        if let Some(c) = self.lock().connections.get_mut(&id) {
-            c.rooms.remove(room);
-        }
-    }
-
-    /// A room reached `seq`: every connection following it is told.
-    pub fn room_message(&self, room: &str, seq: i64, message: Option<Arc<Value>>) {
+    /// A room reached `seq`: every connection following it is told, with
+    /// the message's frame when `message` is given.
+    pub fn room_message(&self, room: &str, seq: i64, message: Option<&Value>) {
         let mut state = self.lock();
-        let outbound = Outbound::RoomMessage {
-            room: room.to_string(),
-            seq,
-            message,
+        let Some((room, _)) = state.followers.get_key_value(room) else {
+            return;
         };
-        self.deliver(&mut state, |c| c.rooms.contains(room), outbound);
+        let room = room.clone();
+        let announced = state.announced.entry(room.clone()).or_insert(0);
+        if seq <= *announced {
+            return;
+        }
+        *announced = seq;
+        let frame = message.map(|m| message_frame(&room, m));
+        let outbound = Outbound::RoomMessage {
+            room: room.clone(),
+            seq,
+            frame,
+        };
+        self.deliver_to_room(&mut state, &room, None, outbound);
     }
 
     /// Routes a domain event to the connections its audience allows.
@@ -173,16 +245,38 @@ impl Hub {
             if let (Audience::Room(room), Some(seq)) =
                 (&event.audience, event.payload["seq"].as_i64())
             {
-                self.room_message(room, seq, Some(Arc::new(event.payload.clone())));
+                self.room_message(room, seq, Some(&event.payload));
                 return;
             }
         }
-        let frame = frame(json!({"type": "event", "topic": event.topic, "payload": event.payload}));
+        let frame =
+            frame_text(&json!({"type": "event", "topic": event.topic, "payload": event.payload}));
         let mut state = self.lock();
         match &event.audience {
-            Audience::Everyone => self.deliver(&mut state, |_| true, frame),
-            Audience::Users(ids) => self.deliver(&mut state, |c| ids.contains(&c.user), frame),
-            Audience::Room(room) => self.deliver(&mut state, |c| c.rooms.contains(room), frame),
+            Audience::Everyone => {
+                let ids: Vec<u64> = state.connections.keys().copied().collect();
+                self.deliver(&mut state, ids, Outbound::Frame(frame));
+            }
+            Audience::Users(users) => {
+                let ids: Vec<u64> = users
+                    .iter()
+                    .filter_map(|u| state.by_user.get(u.as_str()))
+                    .flatten()
+                    .copied()
+                    .collect();
+                self.deliver(&mut state, ids, Outbound::Frame(frame));
+            }
+            Audience::Room(room) => {
+                let Some((room, _)) = state.followers.get_key_value(room.as_str()) else {
+                    return;
+                };
+                let room = room.clone();
+                let out = Outbound::RoomFrame {
+                    room: room.clone(),
+                    frame,
+                };
+                self.deliver_to_room(&mut state, &room, None, out);
+            }
         }
     }
 
@@ -190,15 +284,14 @@ impl Hub {
     /// most once per `typing_every` per person, however fast they type.
     pub fn typing(&self, id: u64, room: &str) {
         let mut state = self.lock();
-        let Some(user) = state
+        let Some((user, room)) = state
             .connections
             .get(&id)
-            .filter(|c| c.rooms.contains(room))
-            .map(|c| c.user.clone())
+            .and_then(|c| c.rooms.get(room).map(|room| (c.user.clone(), room.clone())))
         else {
             return;
         };
-        let key = (user.clone(), room.to_string());
+        let key = (user.to_string(), room.to_string());
         let now = Instant::now();
         if state
             .typing_sent
@@ -212,12 +305,12 @@ impl Hub {
             .typing_sent
             .retain(|_, at| now.duration_since(*at) < every);
         state.typing_sent.insert(key, now);
-        let out = frame(json!({"type": "typing", "room": room, "user": user}));
-        self.deliver(
-            &mut state,
-            |c| c.rooms.contains(room) && c.user != user,
-            out,
-        );
+        let frame = frame_text(&json!({"type": "typing", "room": &*room, "user": &*user}));
+        let out = Outbound::RoomFrame {
+            room: room.clone(),
+            frame,
+        };
+        self.deliver_to_room(&mut state, &room, Some(&user), out);
     }
 
     /// The user set themselves online or away.
@@ -256,34 +349,52 @@ impl Hub {
         let changes: Vec<Presence> = std::mem::take(&mut state.presence_changed)
             .into_values()
             .collect();
-        let out = frame(json!({"type": "presence", "changes": changes}));
-        self.deliver(&mut state, |_| true, out);
+        let out = Outbound::Frame(frame_text(&json!({"type": "presence", "changes": changes})));
+        let ids: Vec<u64> = state.connections.keys().copied().collect();
+        self.deliver(&mut state, ids, out);
     }
 
-    /// Queues `outbound` for each matching connection without waiting; a
-    /// connection with a full queue is dropped.
-    fn deliver(
+    /// Queues `outbound` for the room's followers (but `except`'s).
+    fn deliver_to_room(
         &self,
         state: &mut HubState,
-        matches: impl Fn(&Connection) -> bool,
+        room: &str,
+        except: Option<&str>,
         outbound: Outbound,
     ) {
+        let Some(followers) = state.followers.get(room) else {
+            return;
+        };
         let mut too_slow = Vec::new();
-        for (id, connection) in &state.connections {
-            if !matches(connection) {
+        for id in followers {
+            let Some(connection) = state.connections.get(id) else {
+                continue;
+            };
+            if except.is_some_and(|user| *connection.user == *user) {
                 continue;
             }
-            match connection.sender.try_send(outbound.clone()) {
-                Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    connection.overflowed.store(true, Ordering::SeqCst);
-                    too_slow.push(*id);
-                }
-                // The connection is closing; it unregisters itself.
-                Err(mpsc::error::TrySendError::Closed(_)) => {}
+            if !queue(connection, outbound.clone()) {
+                too_slow.push(*id);
             }
         }
-        for id in too_slow {
+        self.drop_too_slow(state, too_slow);
+    }
+
+    /// Queues `outbound` for each of `ids` without waiting.
+    fn deliver(&self, state: &mut HubState, ids: Vec<u64>, outbound: Outbound) {
+        let mut too_slow = Vec::new();
+        for id in ids {
+            if let Some(connection) = state.connections.get(&id) {
+                if !queue(connection, outbound.clone()) {
+                    too_slow.push(id);
+                }
+            }
+        }
+        self.drop_too_slow(state, too_slow);
+    }
+
+    fn drop_too_slow(&self, state: &mut HubState, ids: Vec<u64>) {
+        for id in ids {
             tracing::info!(
                 connection = id,
                 "dropping a websocket client that fell behind"
@@ -293,9 +404,43 @@ impl Hub {
     }
 }
 
-/// A JSON frame, serialised once for every connection that gets it.
+/// Queues one frame; false when the connection's queue is full (it is
+/// then marked to be closed as too slow).
+fn queue(connection: &Connection, outbound: Outbound) -> bool {
+    match connection.sender.try_send(outbound) {
+        Ok(()) => true,
+        Err(mpsc::error::TrySendError::Full(_)) => {
+            connection.overflowed.store(true, Ordering::SeqCst);
+            false
+        }
+        // The connection is closing; it unregisters itself.
+        Err(mpsc::error::TrySendError::Closed(_)) => true,
+    }
+}
+
+fn unfollow(state: &mut HubState, room: &str, id: u64) {
+    if let Some(ids) = state.followers.get_mut(room) {
+        ids.remove(&id);
+        if ids.is_empty() {
+            state.followers.remove(room);
+            state.announced.remove(room);
+        }
+    }
+}
+
+/// A JSON frame as text, serialised once for every connection that gets it.
+pub fn frame_text(value: &Value) -> Arc<str> {
+    Arc::from(value.to_string())
+}
+
+/// A frame ready to send as it is.
 pub fn frame(value: Value) -> Outbound {
-    Outbound::Frame(Arc::from(value.to_string()))
+    Outbound::Frame(frame_text(&value))
+}
+
+/// The `message` frame of a room's message.
+fn message_frame(room: &str, message: &Value) -> Arc<str> {
+    frame_text(&json!({"type": "message", "room": room, "message": message}))
 }
 
 #[cfg(test)]
@@ -336,7 +481,8 @@ mod tests {
         }
         let mut typing = 0;
         while let Ok(out) = reader.receiver.try_recv() {
-            if matches!(out, Outbound::Frame(ref f) if f.contains("\"typing\"")) {
+            if matches!(out, Outbound::RoomFrame { ref frame, .. } if frame.contains("\"typing\""))
+            {
                 typing += 1;
             }
         }

@@ -57,6 +57,6 @@ fn wake(hub: &Hub, data: serde_json::Value) {
     // as a message only wakes the connections, which then read it.
     let message = serde_json::from_value::<Message>(data.clone())
         .ok()
-        .map(|m| Arc::new(serde_json::json!(m)));
-    hub.room_message(room, seq, message);
+        .map(|m| serde_json::json!(m));
+    hub.room_message(room, seq, message.as_ref());
 }

@@ -13,25 +13,23 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::mentions;
-use super::notifications::{self, Notification};
+use super::notifications::Notification;
 use super::rooms;
+use super::writer::{Draft, PendingPost};
 use crate::domain::actor::Actor;
-use crate::domain::audit::{self, FieldChange};
+use crate::domain::audit;
 use crate::domain::clock::db_time;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::events::{Audience, Event};
 use crate::domain::permissions::Permission;
 use crate::domain::{tokens, users, Ctx};
-use crate::store::{StoreError, Transaction};
+use crate::store::{Store, Transaction};
 
 pub const CREATED_TOPIC: &str = "message.created";
 pub const UPDATED_TOPIC: &str = "message.updated";
 
 /// The longest body accepted, in characters.
 pub const MAX_BODY_CHARS: usize = 4000;
-/// How many times a send is retried when another send to the same room
-/// took the sequence number at the same moment.
-const SEQ_RETRIES: usize = 20;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reaction {
@@ -46,7 +44,8 @@ pub struct Message {
     pub seq: i64,
     pub author: String,
     pub author_name: String,
-    /// Empty once deleted; the audit keeps what it said.
+    /// Empty once deleted. The audit records who wrote, edited or deleted
+    /// it and when, never the text: its readers need not be in the room.
     pub body: String,
     pub reply_to: Option<String>,
     pub file: Option<String>,
@@ -130,19 +129,18 @@ fn send_key_id(user: &str, key: &str) -> String {
     tokens::hash_token(&format!("{user}\n{key}"))
 }
 
-async fn find_by_send_key(ctx: &Ctx, key_id: &str) -> DomainResult<Option<Message>> {
-    let stored: Option<Value> = ctx
-        .store
+/// The message stored under a send key's record id, if any.
+pub(crate) async fn find_by_key(store: &Store, key_id: &str) -> DomainResult<Option<Message>> {
+    Ok(store
         .run(
-            "SELECT message FROM ONLY type::record('send_key', $id)",
+            &format!(
+                "LET $key = (SELECT VALUE message FROM ONLY type::record('send_key', $id));
+                 IF $key != NONE {{ ({SELECT_MESSAGE} ONLY type::record('message', $key)) }}"
+            ),
             json!({"id": key_id}),
         )
         .await?
-        .first(0)?;
-    match stored.as_ref().and_then(|s| s["message"].as_str()) {
-        Some(message_id) => find(ctx, message_id).await,
-        None => Ok(None),
-    }
+        .first(1)?)
 }
 
 pub(crate) async fn find(ctx: &Ctx, id: &str) -> DomainResult<Option<Message>> {
@@ -160,17 +158,16 @@ pub(crate) async fn find(ctx: &Ctx, id: &str) -> DomainResult<Option<Message>> {
 /// bridge), notifies whoever it mentions, and announces it to the room.
 #[tracing::instrument(skip(ctx, actor, input), fields(actor = %actor.user_id, room = %input.room))]
 pub async fn post(ctx: &Ctx, actor: &Actor, input: NewMessage) -> DomainResult<Posted> {
+    submit(ctx, actor, input).await?.await
+}
+
+/// `post` in two steps, for a caller that goes on with other work while the
+/// message is stored (the socket keeps delivering to its client): checks the
+/// message and queues it, in the order of the calls; the returned future
+/// answers once it is stored.
+pub async fn submit(ctx: &Ctx, actor: &Actor, input: NewMessage) -> DomainResult<PendingPost> {
     actor.require(Permission::ChatUse)?;
     let key = parse_idempotency_key(input.idempotency_key.as_deref())?;
-    let key_id = key.as_deref().map(|k| send_key_id(&actor.user_id, k));
-    if let Some(key_id) = &key_id {
-        if let Some(message) = find_by_send_key(ctx, key_id).await? {
-            return Ok(Posted {
-                message,
-                duplicate: true,
-            });
-        }
-    }
     let room = rooms::require_member(ctx, actor, &input.room).await?;
     let body = parse_body(&input.body, input.file.is_some())?;
     if let Some(reply_to) = &input.reply_to {
@@ -191,80 +188,27 @@ pub async fn post(ctx: &Ctx, actor: &Actor, input: NewMessage) -> DomainResult<P
         .iter()
         .map(|user| Notification::new(user, "mention", Some(&room.id), Some(&id), &text, now))
         .collect();
-
-    let mut attempt = 0;
-    let message: Message = loop {
-        let mut tx = Transaction::new();
-        tx.bind("id", &id)
-            .bind("room", &room.id)
-            .bind("author", &actor.user_id)
-            .bind("author_name", &actor.username)
-            .bind("body", &body)
-            .bind("reply_to", &input.reply_to)
-            .bind("file", &input.file)
-            .bind("now", db_time(now));
-        // The room row is the counter: two sends to one room write the same
-        // row, so one of the two transactions conflicts and is retried,
-        // whichever instance it runs on. The unique (room, seq) index is
-        // the last line of defence.
-        tx.push(
-            "LET $seq = (UPDATE ONLY type::record('room', $room) SET last_seq += 1 RETURN VALUE last_seq)",
-        );
-        tx.push(
-            "CREATE type::record('message', $id) SET room = $room, seq = $seq, author = $author,
-                author_name = $author_name, body = $body, reply_to = $reply_to, file = $file,
-                reactions = [], created_at = <datetime>$now",
-        );
-        if let (Some(key_id), Some(_)) = (&key_id, &key) {
-            tx.bind("key_id", key_id);
-            tx.push(
-                "CREATE type::record('send_key', $key_id) SET user = $author, message = $id, created_at = <datetime>$now",
-            );
-        }
-        notifications::add_to(&mut tx, &notes);
-        let changes = vec![FieldChange::new("body", None, Some(json!(body)))];
-        audit::record(&mut tx, actor, "message", &id, "create", &changes, now);
-        let stored = tx.push(format!(
-            "{SELECT_MESSAGE} ONLY type::record('message', $id)"
-        ));
-        match tx.commit(&ctx.store).await {
-            Ok(results) => {
-                break results
-                    .first(stored)?
-                    .ok_or(DomainError::NotFound("message"))?
-            }
-            Err(StoreError::Conflict) if attempt < SEQ_RETRIES => {
-                attempt += 1;
-                // Jittered, so senders that collided do not collide again.
-                let pause = rand::Rng::gen_range(&mut rand::thread_rng(), 1..=3 * attempt as u64);
-                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
-            }
-            Err(StoreError::Duplicate(_)) if key_id.is_some() => {
-                // The same key was sent twice at once; the other attempt won.
-                if let Some(message) =
-                    find_by_send_key(ctx, key_id.as_deref().unwrap_or("")).await?
-                {
-                    return Ok(Posted {
-                        message,
-                        duplicate: true,
-                    });
-                }
-                return Err(DomainError::Conflict("send again".into()));
-            }
-            Err(StoreError::Duplicate(_)) if attempt < SEQ_RETRIES => attempt += 1,
-            Err(e) => return Err(e.into()),
-        }
+    let draft = Draft {
+        message: Message {
+            id,
+            room: room.id,
+            seq: 0,
+            author: actor.user_id.clone(),
+            author_name: actor.username.clone(),
+            body,
+            reply_to: input.reply_to,
+            file: input.file,
+            reactions: Vec::new(),
+            created_at: now,
+            edited_at: None,
+            deleted_at: None,
+            actions: None,
+        },
+        key_id: key.map(|k| send_key_id(&actor.user_id, &k)),
+        notes,
+        actor: actor.clone(),
     };
-    ctx.events.publish(Event::new(
-        CREATED_TOPIC,
-        Audience::Room(room.id.clone()),
-        json!(message),
-    ));
-    notifications::publish(ctx, &notes);
-    Ok(Posted {
-        message,
-        duplicate: false,
-    })
+    ctx.message_writer.submit(draft).await
 }
 
 /// The author id of messages the CRM's bot writes into hub rooms; no user
@@ -297,59 +241,27 @@ pub async fn post_as_bot_with_actions(
     actions: &[MessageAction],
 ) -> DomainResult<Message> {
     let body = parse_body(body, false)?;
-    let actions = (!actions.is_empty()).then(|| json!(actions));
-    let id = tokens::new_id();
-    let now = ctx.now();
-    let actor = Actor {
-        user_id: BOT_AUTHOR.into(),
-        username: BOT_NAME.into(),
-        ..Actor::system()
+    let draft = Draft {
+        message: Message {
+            id: tokens::new_id(),
+            room: room.to_string(),
+            seq: 0,
+            author: BOT_AUTHOR.into(),
+            author_name: name.to_string(),
+            body,
+            reply_to: reply_to.map(str::to_string),
+            file: None,
+            reactions: Vec::new(),
+            created_at: ctx.now(),
+            edited_at: None,
+            deleted_at: None,
+            actions: (!actions.is_empty()).then(|| actions.to_vec()),
+        },
+        key_id: None,
+        notes: Vec::new(),
+        actor: bot_actor(),
     };
-    let mut attempt = 0;
-    let message: Message = loop {
-        let mut tx = Transaction::new();
-        tx.bind("id", &id)
-            .bind("room", room)
-            .bind("author", BOT_AUTHOR)
-            .bind("author_name", name)
-            .bind("body", &body)
-            .bind("reply_to", reply_to)
-            .bind("actions", &actions)
-            .bind("now", db_time(now));
-        tx.push(
-            "LET $seq = (UPDATE ONLY type::record('room', $room) SET last_seq += 1 RETURN VALUE last_seq)",
-        );
-        tx.push("IF $seq = NONE { THROW 'the room is gone' }");
-        tx.push(
-            "CREATE type::record('message', $id) SET room = $room, seq = $seq, author = $author,
-                author_name = $author_name, body = $body, reply_to = $reply_to, file = NONE,
-                reactions = [], actions = $actions, created_at = <datetime>$now",
-        );
-        let changes = vec![FieldChange::new("body", None, Some(json!(body)))];
-        audit::record(&mut tx, &actor, "message", &id, "create", &changes, now);
-        let stored = tx.push(format!(
-            "{SELECT_MESSAGE} ONLY type::record('message', $id)"
-        ));
-        match tx.commit(&ctx.store).await {
-            Ok(results) => {
-                break results
-                    .first(stored)?
-                    .ok_or(DomainError::NotFound("message"))?
-            }
-            Err(StoreError::Conflict | StoreError::Duplicate(_)) if attempt < SEQ_RETRIES => {
-                attempt += 1;
-                let pause = rand::Rng::gen_range(&mut rand::thread_rng(), 1..=3 * attempt as u64);
-                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
-            }
-            Err(e) => return Err(e.into()),
-        }
-    };
-    ctx.events.publish(Event::new(
-        CREATED_TOPIC,
-        Audience::Room(room.to_string()),
-        json!(message),
-    ));
-    Ok(message)
+    Ok(ctx.message_writer.submit(draft).await?.await?.message)
 }
 
 /// The members a body calls out, without the author. `@here`/`@all` need
@@ -513,7 +425,7 @@ fn announce_update(ctx: &Ctx, message: &Message) {
     ));
 }
 
-/// Changes the text of one's own message; the audit keeps the old text.
+/// Changes the text of one's own message; the audit records the edit.
 pub async fn edit(ctx: &Ctx, actor: &Actor, id: &str, body: &str) -> DomainResult<Message> {
     let message = visible(ctx, actor, id).await?;
     if message.author != actor.user_id {
@@ -529,12 +441,7 @@ pub async fn edit(ctx: &Ctx, actor: &Actor, id: &str, body: &str) -> DomainResul
         .bind("body", &body)
         .bind("now", db_time(now));
     tx.push("UPDATE type::record('message', $id) SET body = $body, edited_at = <datetime>$now");
-    let changes = vec![FieldChange::new(
-        "body",
-        Some(json!(message.body)),
-        Some(json!(body)),
-    )];
-    audit::record(&mut tx, actor, "message", id, "edit", &changes, now);
+    audit::record(&mut tx, actor, "message", id, "edit", &[], now);
     tx.commit(&ctx.store).await?;
     let message = find(ctx, id)
         .await?
@@ -545,7 +452,7 @@ pub async fn edit(ctx: &Ctx, actor: &Actor, id: &str, body: &str) -> DomainResul
 
 /// Deletes a message (its author, or a moderator): the text is blanked,
 /// the sequence number stays so history has no hole, and the audit keeps
-/// what it said.
+/// who deleted it.
 pub async fn delete(ctx: &Ctx, actor: &Actor, id: &str) -> DomainResult<Message> {
     let message = visible(ctx, actor, id).await?;
     if message.author != actor.user_id {
@@ -558,8 +465,7 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: &str) -> DomainResult<Message>
     let mut tx = Transaction::new();
     tx.bind("id", id).bind("now", db_time(now));
     tx.push("UPDATE type::record('message', $id) SET body = '', reactions = [], deleted_at = <datetime>$now");
-    let changes = vec![FieldChange::new("body", Some(json!(message.body)), None)];
-    audit::record(&mut tx, actor, "message", id, "delete", &changes, now);
+    audit::record(&mut tx, actor, "message", id, "delete", &[], now);
     tx.commit(&ctx.store).await?;
     let message = find(ctx, id)
         .await?
@@ -597,12 +503,7 @@ pub async fn edit_as_bot(ctx: &Ctx, id: &str, body: &str) -> DomainResult<Messag
         .bind("body", &body)
         .bind("now", db_time(now));
     tx.push("UPDATE type::record('message', $id) SET body = $body, edited_at = <datetime>$now");
-    let changes = vec![FieldChange::new(
-        "body",
-        Some(json!(message.body)),
-        Some(json!(body)),
-    )];
-    audit::record(&mut tx, &bot_actor(), "message", id, "edit", &changes, now);
+    audit::record(&mut tx, &bot_actor(), "message", id, "edit", &[], now);
     tx.commit(&ctx.store).await?;
     let message = find(ctx, id)
         .await?
@@ -626,16 +527,7 @@ pub async fn delete_as_bot(ctx: &Ctx, id: &str) -> DomainResult<Message> {
     let mut tx = Transaction::new();
     tx.bind("id", id).bind("now", db_time(now));
     tx.push("UPDATE type::record('message', $id) SET body = '', reactions = [], actions = NONE, deleted_at = <datetime>$now");
-    let changes = vec![FieldChange::new("body", Some(json!(message.body)), None)];
-    audit::record(
-        &mut tx,
-        &bot_actor(),
-        "message",
-        id,
-        "delete",
-        &changes,
-        now,
-    );
+    audit::record(&mut tx, &bot_actor(), "message", id, "delete", &[], now);
     tx.commit(&ctx.store).await?;
     let message = find(ctx, id)
         .await?

@@ -14,3 +14,4 @@ pub mod pins;
 pub mod presence;
 pub mod reminders;
 pub mod rooms;
+pub mod writer;

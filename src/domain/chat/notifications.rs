@@ -79,8 +79,13 @@ pub(crate) fn add_to(tx: &mut Transaction, notifications: &[Notification]) {
 
 /// Tells each recipient, live, after the rows were committed.
 pub(crate) fn publish(ctx: &Ctx, notifications: &[Notification]) {
+    publish_to(&ctx.events, notifications)
+}
+
+/// `publish`, for a caller that holds only the bus.
+pub(crate) fn publish_to(events: &crate::domain::events::EventBus, notifications: &[Notification]) {
     for n in notifications {
-        ctx.events.publish(Event::new(
+        events.publish(Event::new(
             CREATED_TOPIC,
             Audience::Users(vec![n.user.clone()]),
             json!(n),

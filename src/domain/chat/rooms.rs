@@ -90,6 +90,7 @@ pub struct NewRoom {
 pub const OWNER: &str = "owner";
 pub const MEMBER: &str = "member";
 
+const SELECT_ROOM_COLUMNS: &str = "SELECT *, record::id(id) AS id";
 const SELECT_ROOM: &str = "SELECT *, record::id(id) AS id FROM";
 
 fn optional_text(
@@ -251,16 +252,35 @@ pub(crate) async fn membership(ctx: &Ctx, room: &str, user: &str) -> DomainResul
 }
 
 /// The room, if the actor is one of its members. Anyone else is told it
-/// does not exist, so private rooms do not reveal themselves.
+/// does not exist, so private rooms do not reveal themselves. One query:
+/// every send passes here.
 pub async fn require_member(ctx: &Ctx, actor: &Actor, room_id: &str) -> DomainResult<Room> {
+    #[derive(Deserialize)]
+    struct RoomAndMembership {
+        #[serde(flatten)]
+        room: Room,
+        role: Option<String>,
+    }
     actor.require(Permission::ChatUse)?;
-    let room = find(ctx, room_id)
+    let found: Option<RoomAndMembership> = ctx
+        .store
+        .run(
+            &format!(
+                "{SELECT_ROOM_COLUMNS}, (SELECT VALUE role FROM room_member
+                    WHERE room = $id AND user = $user LIMIT 1)[0] AS role
+                 FROM ONLY type::record('room', $id)"
+            ),
+            json!({"id": room_id, "user": actor.user_id}),
+        )
         .await?
-        .ok_or(DomainError::NotFound("room"))?;
-    membership(ctx, room_id, &actor.user_id)
-        .await?
-        .ok_or(DomainError::NotFound("room"))?;
-    Ok(room)
+        .first(0)?;
+    match found {
+        Some(RoomAndMembership {
+            room,
+            role: Some(_),
+        }) => Ok(room),
+        _ => Err(DomainError::NotFound("room")),
+    }
 }
 
 pub async fn get(ctx: &Ctx, actor: &Actor, room_id: &str) -> DomainResult<Room> {

@@ -20,6 +20,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use super::delivery::{self, Envelope, Verdict};
 use super::endpoints::{self, Webhook};
 use super::outbox;
+use super::topics;
 use crate::config::Config;
 use crate::domain::clock::db_time;
 use crate::domain::error::{DomainError, DomainResult};
@@ -143,12 +144,24 @@ impl Dispatcher {
             if let Err(e) = self.pass(&mut tasks).await {
                 tracing::warn!(error = %e, "webhook dispatch pass failed; retrying at the next poll");
             }
-            tokio::select! {
-                _ = stopped.changed() => break,
-                _ = self.inner.ctx.webhook_wake.notified() => {}
-                _ = bus.recv() => {}
-                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
-                _ = tokio::time::sleep(self.inner.settings.poll_interval) => {}
+            let poll = tokio::time::sleep(self.inner.settings.poll_interval);
+            tokio::pin!(poll);
+            // Only events that can become deliveries are a reason to look:
+            // chat traffic is not, and must not cost a pass per message.
+            let stop = loop {
+                tokio::select! {
+                    _ = stopped.changed() => break true,
+                    _ = self.inner.ctx.webhook_wake.notified() => break false,
+                    event = bus.recv() => match event {
+                        Ok(event) if !topics::may_have_deliveries(&event.topic) => continue,
+                        _ => break false,
+                    },
+                    Some(_) = tasks.join_next(), if !tasks.is_empty() => break false,
+                    _ = &mut poll => break false,
+                }
+            };
+            if stop {
+                break;
             }
         }
         let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {

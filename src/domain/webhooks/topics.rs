@@ -32,6 +32,14 @@ pub const WEBHOOK_TOPICS: &[(&str, &str)] = &[
     ),
 ];
 
+/// Whether an event on the bus may have left deliveries to make. The chat
+/// hub's traffic never does, and there is a lot of it.
+pub fn may_have_deliveries(topic: &str) -> bool {
+    !["message.", "notification", "pins.", "typing", "presence"]
+        .iter()
+        .any(|chat| topic.starts_with(chat))
+}
+
 /// Subscribes to every topic.
 pub const ALL_TOPICS: &str = "*";
 
