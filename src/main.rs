@@ -54,26 +54,21 @@ enum Command {
 enum BenchSuite {
     /// Import N leads, then time list pages (first and last) and search.
     Crm(ea_crm::bench::crm::CrmBench),
-    /// N users in one room, each sending M messages over its own
-    /// WebSocket; prints throughput and latency.
-    Chat {
-        #[arg(long, default_value_t = 20)]
-        clients: usize,
-        /// Rooms the clients are spread over.
-        #[arg(long, default_value_t = 1)]
-        rooms: usize,
-        #[arg(long, default_value_t = 50)]
-        messages: usize,
-        /// Messages per second per client; 0 sends each after the previous ack.
-        #[arg(long, default_value_t = 0.0)]
-        rate: f64,
+    /// The realtime hub under a team's load, from a separate process:
+    /// connections in rooms, an open-loop message rate, REST posts and
+    /// sign-ins meanwhile; then the same against a bare broadcast.
+    Chat(ea_crm::bench::ChatLoad),
+    /// The baseline broadcast server `bench chat` measures against.
+    #[command(hide = true)]
+    BareServer {
+        #[arg(long)]
+        bind: std::net::SocketAddr,
     },
     /// Seed leads, follow-ups, tasks and messages; time every analytics query.
     Analytics(ea_crm::bench::analytics::AnalyticsBench),
-    /// Open N idle WebSocket connections: time to open, memory each.
+    /// Open N idle authenticated WebSocket connections: time to open, the
+    /// server's memory each.
     Idle(ea_crm::bench::idle::IdleBench),
-    /// Logins per second and latency while a chat load runs.
-    Login(ea_crm::bench::login::LoginBench),
 }
 
 #[derive(Subcommand)]
@@ -135,8 +130,8 @@ async fn run(cli: Cli) -> ExitCode {
 
 async fn bench(suite: Option<BenchSuite>, quick: bool, leads: Option<usize>) -> ExitCode {
     use ea_crm::bench::{self, figures_table};
-    // Benchmarks always run on a throwaway in-memory service on loopback,
-    // whatever DATABASE_URL or BIND say.
+    // Benchmarks always run on a throwaway service on loopback, whatever
+    // DATABASE_URL or BIND say.
     let config = Config::for_tests();
     let build = if cfg!(debug_assertions) {
         "debug build"
@@ -169,23 +164,18 @@ async fn bench(suite: Option<BenchSuite>, quick: bool, leads: Option<usize>) -> 
             };
         }
         Some(BenchSuite::Crm(args)) => bench::crm::run(config, args).await,
-        Some(BenchSuite::Chat {
-            clients,
-            rooms,
-            messages,
-            rate,
-        }) => {
-            let load = bench::ChatBench {
-                clients,
-                rooms,
-                messages,
-                rate,
+        Some(BenchSuite::Chat(load)) => bench::chat::run(load).await,
+        Some(BenchSuite::BareServer { bind }) => {
+            return match bench::bare::serve(bind).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("ea-crm bench bare-server: {e}");
+                    ExitCode::FAILURE
+                }
             };
-            bench::chat::run(config, load).await
         }
         Some(BenchSuite::Analytics(args)) => bench::analytics::run(config, args).await,
-        Some(BenchSuite::Idle(args)) => bench::idle::run(config, args).await,
-        Some(BenchSuite::Login(args)) => bench::login::run(config, args).await,
+        Some(BenchSuite::Idle(args)) => bench::idle::run(args).await,
     };
     match outcome {
         Ok(figures) => {

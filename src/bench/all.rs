@@ -1,10 +1,9 @@
 //! `ea-crm bench` with no suite: every suite one after another, one table.
 
 use super::analytics::AnalyticsBench;
-use super::chat::ChatBench;
+use super::chat::ChatLoad;
 use super::crm::CrmBench;
 use super::idle::IdleBench;
-use super::login::LoginBench;
 use super::Figure;
 use crate::config::Config;
 
@@ -12,10 +11,9 @@ use crate::config::Config;
 #[derive(Debug, Clone)]
 pub struct Sizes {
     pub crm: CrmBench,
-    pub chat: ChatBench,
+    pub chat: ChatLoad,
     pub analytics: AnalyticsBench,
     pub idle: IdleBench,
-    pub login: LoginBench,
 }
 
 impl Sizes {
@@ -23,15 +21,20 @@ impl Sizes {
     pub fn full() -> Sizes {
         Sizes {
             crm: CrmBench::default(),
-            chat: ChatBench {
-                clients: 20,
-                rooms: 1,
-                messages: 50,
-                rate: 0.0,
+            chat: ChatLoad {
+                clients: 2_000,
+                users: 100,
+                rooms: 20,
+                rate: 250.0,
+                seconds: 60,
+                warmup: 5,
+                posts: 5.0,
+                logins: 10.0,
+                store: super::server_process::BenchStore::Surrealkv,
+                no_baseline: false,
             },
             analytics: AnalyticsBench::default(),
             idle: IdleBench::default(),
-            login: LoginBench::default(),
         }
     }
 
@@ -46,12 +49,7 @@ impl Sizes {
                 clients: 2,
                 surrealkv: false,
             },
-            chat: ChatBench {
-                clients: 4,
-                rooms: 2,
-                messages: 5,
-                rate: 0.0,
-            },
+            chat: ChatLoad::quick(),
             analytics: AnalyticsBench {
                 leads: 600,
                 tasks: 300,
@@ -63,12 +61,6 @@ impl Sizes {
                 connections: 50,
                 parallel: 10,
                 hold_seconds: 0,
-            },
-            login: LoginBench {
-                clients: 2,
-                max_logins: 10,
-                chat_clients: 4,
-                chat_messages: 10,
             },
         }
     }
@@ -96,18 +88,16 @@ pub async fn run(config: Config, sizes: Sizes) -> (Vec<Figure>, Vec<Failure>) {
         super::crm::run(config.clone(), sizes.crm.clone()).await,
     );
     eprintln!("bench: chat ({} clients)", sizes.chat.clients);
-    record("chat", super::chat::run(config.clone(), sizes.chat).await);
+    record("chat", super::chat::run(sizes.chat).await);
     eprintln!(
         "bench: analytics ({} leads, {} tasks)",
         sizes.analytics.leads, sizes.analytics.tasks
     );
     record(
         "analytics",
-        super::analytics::run(config.clone(), sizes.analytics).await,
+        super::analytics::run(config, sizes.analytics).await,
     );
     eprintln!("bench: idle ({} connections)", sizes.idle.connections);
-    record("idle", super::idle::run(config.clone(), sizes.idle).await);
-    eprintln!("bench: login ({} clients)", sizes.login.clients);
-    record("login", super::login::run(config, sizes.login).await);
+    record("idle", super::idle::run(sizes.idle).await);
     (figures, failures)
 }

@@ -1,548 +1,725 @@
-//! `ea-crm bench chat`: the realtime hub under load, end to end. Starts the
-//! real service in memory on a random port, signs in N users, spreads them
-//! over R rooms and has each send M messages over its own WebSocket (each
-//! send after the previous ack, or paced to a set rate), while every client
-//! receives every message of its room. Reports throughput, ack latency,
-//! delivery latency and memory per connection — and the same run against a
-//! bare poem WebSocket broadcast with no authentication and no storage, so
-//! the cost of the hub's guarantees shows as a ratio.
+//! `ea-crm bench chat`: the realtime hub under a team's load, measured
+//! from outside. The service runs in a process of its own (on the default
+//! SurrealKV store unless told otherwise); this process signs in the users,
+//! opens every WebSocket (`TCP_NODELAY` on), and offers messages at a fixed
+//! total rate whatever the answers (open loop), spread over every
+//! connection. Meanwhile it posts over REST and signs in at a steady rate.
+//! The same load then runs against a bare broadcast in its own process (no
+//! sign-in, no storage: sequence numbers in memory), whose figures and the
+//! ratios come in the same table.
+//!
+//! Every message carries the time it was sent; a delivery's latency is the
+//! time from the send to its arrival at one recipient. Deliveries per second
+//! count arrivals within the steady window (after the warm-up). A delivery
+//! is missing when a message was acknowledged and a connection of its room
+//! never received it, even after the drain.
 
-use std::fmt;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bench_ws_client::tungstenite::Message;
 use futures_util::{SinkExt, StreamExt};
-use serde_json::{json, Value};
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::mpsc;
 
-use super::resident_bytes;
-use crate::app::App;
-use crate::config::Config;
-use crate::domain::actor::{Actor, Channel};
-use crate::domain::chat::rooms::{self, NewRoom};
-use crate::domain::sessions::{self, ClientInfo};
-use crate::domain::tokens;
-use crate::domain::users::{self, NewUser};
+use super::server_process::{BenchStore, ServerProcess};
+use super::{Figure, Latency};
 
-#[derive(Debug, Clone, Copy)]
-pub struct ChatBench {
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct ChatLoad {
+    /// WebSocket connections in all.
+    #[arg(long, default_value_t = 2_000)]
     pub clients: usize,
-    /// Rooms the clients are spread over (client i is in room i mod rooms).
+    /// People the connections belong to (connection i is user i mod users).
+    #[arg(long, default_value_t = 100)]
+    pub users: usize,
+    /// Rooms; each user is in one (user i in room i mod rooms).
+    #[arg(long, default_value_t = 20)]
     pub rooms: usize,
-    pub messages: usize,
-    /// Messages per second per client; 0 sends each after the previous ack.
+    /// Messages offered per second over all connections.
+    #[arg(long, default_value_t = 250.0)]
     pub rate: f64,
+    /// Length of the steady window that is measured.
+    #[arg(long, default_value_t = 60)]
+    pub seconds: u64,
+    /// Seconds of load before the window, not measured.
+    #[arg(long, default_value_t = 5)]
+    pub warmup: u64,
+    /// REST posts per second (`POST /rooms/{id}/messages`) during the load.
+    #[arg(long, default_value_t = 5.0)]
+    pub posts: f64,
+    /// Password sign-ins per second during the load.
+    #[arg(long, default_value_t = 10.0)]
+    pub logins: f64,
+    /// The store the service runs on.
+    #[arg(long, value_enum, default_value_t = BenchStore::Surrealkv)]
+    pub store: BenchStore,
+    /// Skip the bare-broadcast baseline.
+    #[arg(long)]
+    pub no_baseline: bool,
 }
 
-impl ChatBench {
-    fn room_of(&self, client: usize) -> usize {
-        client % self.rooms.max(1)
+impl ChatLoad {
+    /// A few seconds of a small load, for tests.
+    pub fn quick() -> ChatLoad {
+        ChatLoad {
+            clients: 16,
+            users: 8,
+            rooms: 4,
+            rate: 40.0,
+            seconds: 2,
+            warmup: 1,
+            posts: 2.0,
+            logins: 2.0,
+            store: BenchStore::Mem,
+            no_baseline: false,
+        }
     }
 
-    /// How many clients share client `i`'s room.
-    fn room_size(&self, i: usize) -> usize {
-        (0..self.clients)
-            .filter(|c| self.room_of(*c) == self.room_of(i))
-            .count()
+    fn room_of_client(&self, client: usize) -> usize {
+        (client % self.users.max(1)) % self.rooms.max(1)
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct ChatReport {
+/// How long everything acknowledged may take to arrive after the load.
+const DRAIN: Duration = Duration::from_secs(10);
+
+/// What one run measured.
+#[derive(Debug, Default)]
+pub struct LoadReport {
     pub clients: usize,
-    pub sent: usize,
-    /// Messages received over all sockets (each message reaches every client).
-    pub delivered: usize,
-    pub elapsed: Duration,
-    /// Ack latency percentiles: 50th, 95th, 99th.
-    pub ack: [Duration; 3],
-    /// Send-to-receive latency percentiles over all deliveries.
-    pub delivery: [Duration; 3],
-    /// Resident memory the open, subscribed connections added, per
-    /// connection (server and client side: both run in this process).
-    pub memory_per_connection: Option<u64>,
+    pub offered: usize,
+    pub acked: usize,
+    pub refused: usize,
+    /// Arrivals within the steady window, per second.
+    pub deliveries_per_second: f64,
+    pub delivery: Option<Latency>,
+    pub ack: Option<Latency>,
+    pub missing: usize,
+    /// Server memory the open, subscribed connections added, per connection.
+    pub server_bytes_per_connection: Option<u64>,
+    pub posts: Option<Latency>,
+    pub logins: Option<Latency>,
+    pub failed_probes: usize,
 }
 
-impl fmt::Display for ChatReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let secs = self.elapsed.as_secs_f64().max(f64::EPSILON);
-        writeln!(f, "clients:     {}", self.clients)?;
-        writeln!(
-            f,
-            "sent:        {} messages in {:.2} s ({:.0} msg/s)",
-            self.sent,
-            secs,
-            self.sent as f64 / secs
-        )?;
-        writeln!(
-            f,
-            "delivered:   {} frames ({:.0} /s)",
-            self.delivered,
-            self.delivered as f64 / secs
-        )?;
-        writeln!(
-            f,
-            "ack:         p50 {:?}  p95 {:?}  p99 {:?}",
-            self.ack[0], self.ack[1], self.ack[2]
-        )?;
-        writeln!(
-            f,
-            "delivery:    p50 {:?}  p95 {:?}  p99 {:?}",
-            self.delivery[0], self.delivery[1], self.delivery[2]
-        )?;
-        match self.memory_per_connection {
-            Some(bytes) => write!(
-                f,
-                "memory:      {:.1} KiB per connection",
-                bytes as f64 / 1024.0
-            ),
-            None => write!(f, "memory:      not measured on this platform"),
-        }
-    }
-}
-
-impl ChatReport {
-    pub fn throughput(&self) -> f64 {
-        self.delivered as f64 / self.elapsed.as_secs_f64().max(f64::EPSILON)
-    }
-}
-
-/// How long the whole run may take before it is called failed.
-const DEADLINE: Duration = Duration::from_secs(300);
-
-pub async fn chat(config: Config, bench: ChatBench) -> anyhow::Result<ChatReport> {
-    let hub = Hub::start(config, bench).await?;
-    let report = hub.load(bench).await;
-    hub.stop().await;
-    report
-}
-
-/// A throwaway service with the bench's users signed in and their rooms
-/// made, ready to take a chat load (and, for `bench login`, logins beside it).
-pub struct Hub {
-    pub addr: std::net::SocketAddr,
-    /// (username, password) of each client, in client order.
-    pub credentials: Vec<(String, String)>,
-    tokens: Vec<String>,
-    room_ids: Vec<String>,
-    stop: tokio::sync::oneshot::Sender<()>,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Hub {
-    /// Runs the load: every client connects, subscribes and sends.
-    pub async fn load(&self, bench: ChatBench) -> anyhow::Result<ChatReport> {
-        let addr = self.addr;
-        let url = |i: usize| format!("ws://{addr}/api/v1/ws?token={}", self.tokens[i]);
-        drive(bench, url, &self.room_ids).await
-    }
-
-    pub async fn stop(self) {
-        let _ = self.stop.send(());
-        let _ = self.server.await;
-    }
-
-    pub async fn start(mut config: Config, bench: ChatBench) -> anyhow::Result<Hub> {
-        anyhow::ensure!(
-            bench.clients >= 1 && bench.messages >= 1,
-            "need at least one client and one message"
-        );
-        // A throwaway service: in memory, on a random port, with limits that
-        // would otherwise throttle the load we mean to make.
-        config.database_url = "mem://".into();
-        config.bind = "127.0.0.1:0".into();
-        config.admin_password = Some(tokens::generate_password());
-        config.rate_limit_per_ip = u32::MAX;
-        config.rate_limit_per_token = u32::MAX;
-        config.login_max_attempts_per_ip = u32::MAX;
-        let app = App::build(config).await?;
-        let addr = app.addr;
-        let ctx = app.ctx.clone();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            let _ = app
-                .run_until(async move {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
-
-        let system = Actor::system();
-        let mut tokens_and_ids = Vec::new();
-        let mut credentials = Vec::new();
-        for i in 0..bench.clients {
-            let username = format!("bench{i}");
-            let password = tokens::generate_password();
-            let user = users::create(
-                &ctx,
-                &system,
-                NewUser {
-                    username: username.clone(),
-                    email: format!("{username}@bench.invalid"),
-                    display_name: None,
-                    password: password.clone(),
-                    role: "user".into(),
-                    extra_permissions: vec![],
-                    timezone: None,
-                },
-            )
-            .await?;
-            let session =
-                sessions::login(&ctx, &username, &password, &ClientInfo::default()).await?;
-            tokens_and_ids.push((session.token, user.id));
-            credentials.push((username, password));
-        }
-        let mut room_ids = Vec::new();
-        for r in 0..bench.rooms.max(1).min(bench.clients) {
-            let members: Vec<usize> = (0..bench.clients)
-                .filter(|c| bench.room_of(*c) == r)
-                .collect();
-            let owner =
-                sessions::authenticate_session(&ctx, &tokens_and_ids[members[0]].0, Channel::Api)
-                    .await?
-                    .actor;
-            let room = rooms::create(
-                &ctx,
-                &owner,
-                NewRoom {
-                    name: format!("bench-{r}"),
-                    kind: "group".into(),
-                    members: members
-                        .iter()
-                        .skip(1)
-                        .map(|c| tokens_and_ids[*c].1.clone())
-                        .collect(),
-                    ..NewRoom::default()
-                },
-            )
-            .await?;
-            room_ids.push(room.id);
-        }
-        drop(ctx);
-        Ok(Hub {
-            addr,
-            credentials,
-            tokens: tokens_and_ids.into_iter().map(|(t, _)| t).collect(),
-            room_ids,
-            stop,
-            server,
-        })
-    }
-}
-
-/// The same load against a bare poem WebSocket broadcast: no sign-in, no
-/// storage, no sequence numbers, no resume.
-pub async fn baseline(bench: ChatBench) -> anyhow::Result<ChatReport> {
-    use poem::listener::{Acceptor, Listener};
-    let acceptor = poem::listener::TcpListener::bind("127.0.0.1:0")
-        .into_acceptor()
-        .await?;
-    let addr = *acceptor.local_addr()[0]
-        .as_socket_addr()
-        .ok_or_else(|| anyhow::anyhow!("no address"))?;
-    let rooms: Arc<
-        std::sync::Mutex<std::collections::HashMap<String, tokio::sync::broadcast::Sender<String>>>,
-    > = Arc::default();
-    let endpoint = poem::endpoint::make(move |req: poem::Request| {
-        let rooms = rooms.clone();
-        async move {
-            let ws = match <poem::web::websocket::WebSocket as poem::FromRequest>::from_request_without_body(&req).await {
-                Ok(ws) => ws,
-                Err(e) => return e.into_response(),
-            };
-            poem::IntoResponse::into_response(
-                ws.on_upgrade(move |socket| bare_client(socket, rooms)),
-            )
-        }
-    });
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(
-        poem::Server::new_with_acceptor(acceptor).run_with_graceful_shutdown(
-            endpoint,
-            async move {
-                let _ = stopped.await;
-            },
-            Some(Duration::from_secs(5)),
-        ),
+pub async fn run(load: ChatLoad) -> anyhow::Result<Vec<Figure>> {
+    anyhow::ensure!(
+        load.clients >= load.users && load.users >= load.rooms && load.rooms >= 1,
+        "need clients >= users >= rooms >= 1"
     );
-    let room_ids: Vec<String> = (0..bench.rooms.max(1).min(bench.clients))
-        .map(|r| format!("bench-{r}"))
-        .collect();
-    let report = drive(bench, |_| format!("ws://{addr}/ws"), &room_ids).await;
-    let _ = stop.send(());
-    let _ = server.await;
-    report
+    anyhow::ensure!(load.rate > 0.0, "the rate must be above zero");
+    let hub = run_hub(load).await?;
+    let mut figures = hub.figures("hub");
+    if !load.no_baseline {
+        let bare = run_bare(load).await?;
+        figures.extend(bare.figures("bare"));
+        figures.push(Figure::new(
+            "chat",
+            "hub/bare: deliveries",
+            hub.deliveries_per_second / bare.deliveries_per_second.max(f64::EPSILON),
+            "ratio",
+        ));
+        if let (Some(h), Some(b)) = (&hub.delivery, &bare.delivery) {
+            figures.push(Figure::new(
+                "chat",
+                "hub/bare: delivery p99",
+                h.p99.as_secs_f64() / b.p99.as_secs_f64().max(1e-9),
+                "ratio",
+            ));
+        }
+    }
+    Ok(figures)
 }
 
-async fn bare_client(
-    socket: poem::web::websocket::WebSocketStream,
-    rooms: Arc<
-        std::sync::Mutex<std::collections::HashMap<String, tokio::sync::broadcast::Sender<String>>>,
-    >,
-) {
-    use poem::web::websocket::Message as PoemMessage;
-    let (mut sink, mut stream) = socket.split();
-    let (out_tx, mut out_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let writer = tokio::spawn(async move {
-        while let Some(text) = out_rx.recv().await {
-            if sink.send(PoemMessage::Text(text)).await.is_err() {
-                break;
-            }
+/// The service: signs in the users, makes the rooms, runs the load.
+pub async fn run_hub(load: ChatLoad) -> anyhow::Result<LoadReport> {
+    let password = crate::domain::tokens::generate_password();
+    let server = ServerProcess::service(load.store, &password).await?;
+    let outcome = async {
+        let seeded = seed(&server, &password, load).await?;
+        let urls: Vec<String> = (0..load.clients)
+            .map(|c| {
+                format!(
+                    "ws://{}/api/v1/ws?token={}",
+                    server.addr,
+                    seeded.tokens[c % load.users]
+                )
+            })
+            .collect();
+        drive(load, &server, &urls, &seeded.rooms, Some(&seeded)).await
+    }
+    .await;
+    server.stop().await;
+    outcome
+}
+
+/// The bare broadcast under the same load.
+pub async fn run_bare(load: ChatLoad) -> anyhow::Result<LoadReport> {
+    let server = ServerProcess::bare().await?;
+    let rooms: Vec<String> = (0..load.rooms).map(|r| format!("bench-{r}")).collect();
+    let urls: Vec<String> = (0..load.clients)
+        .map(|_| format!("ws://{}/ws", server.addr))
+        .collect();
+    let outcome = drive(load, &server, &urls, &rooms, None).await;
+    server.stop().await;
+    outcome
+}
+
+/// The users, signed in, and the rooms they are in.
+pub struct Seeded {
+    base: String,
+    tokens: Vec<String>,
+    rooms: Vec<String>,
+    /// (username, password) of a user kept for the sign-in probe.
+    login: (String, String),
+}
+
+async fn seed(
+    server: &ServerProcess,
+    admin_password: &str,
+    load: ChatLoad,
+) -> anyhow::Result<Seeded> {
+    let base = format!("http://{}/api/v1", server.addr);
+    let http = reqwest::Client::new();
+    let admin = login(&http, &base, "admin", admin_password).await?;
+    let password = crate::domain::tokens::generate_password();
+    let mut ids = Vec::new();
+    let mut tokens = Vec::new();
+    for u in 0..=load.users {
+        let username = format!("bench{u}");
+        let created: serde_json::Value = http
+            .post(format!("{base}/users"))
+            .bearer_auth(&admin)
+            .json(
+                &json!({"username": username, "email": format!("{username}@bench.invalid"),
+                "password": password, "role": "user"}),
+            )
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        ids.push(created["id"].as_str().unwrap_or_default().to_string());
+        if u < load.users {
+            tokens.push(login(&http, &base, &username, &password).await?);
         }
+    }
+    let mut rooms = Vec::new();
+    for r in 0..load.rooms {
+        let members: Vec<&String> = (0..load.users)
+            .filter(|u| u % load.rooms == r)
+            .map(|u| &ids[u])
+            .collect();
+        let room: serde_json::Value = http
+            .post(format!("{base}/rooms"))
+            .bearer_auth(&admin)
+            .json(&json!({"name": format!("bench-{r}"), "kind": "group", "members": members}))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        rooms.push(room["id"].as_str().unwrap_or_default().to_string());
+    }
+    Ok(Seeded {
+        base,
+        tokens,
+        rooms,
+        login: (format!("bench{}", load.users), password),
+    })
+}
+
+async fn login(
+    http: &reqwest::Client,
+    base: &str,
+    username: &str,
+    password: &str,
+) -> anyhow::Result<String> {
+    let answer: serde_json::Value = http
+        .post(format!("{base}/auth/login"))
+        .json(&json!({"username": username, "password": password}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let token = answer["token"].as_str().unwrap_or_default().to_string();
+    anyhow::ensure!(!token.is_empty(), "{username} could not sign in");
+    Ok(token)
+}
+
+/// A server frame, read without copying what the bench does not use.
+#[derive(Deserialize)]
+struct Frame<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: &'a str,
+    #[serde(default, borrow)]
+    client_id: Option<&'a str>,
+    #[serde(default)]
+    seq: Option<i64>,
+    #[serde(default, borrow)]
+    message: Option<FrameMessage<'a>>,
+}
+
+#[derive(Deserialize)]
+struct FrameMessage<'a> {
+    seq: i64,
+    #[serde(borrow)]
+    body: std::borrow::Cow<'a, str>,
+}
+
+/// What the clients record, shared by their tasks.
+#[derive(Default)]
+struct Tally {
+    /// (sent at, acked after) for each send made in the window.
+    acks: Vec<Duration>,
+    /// Latencies of arrivals within the window.
+    deliveries: Vec<Duration>,
+    /// Every (room, seq) acknowledged, by REST or socket.
+    acked: HashSet<(usize, i64)>,
+    /// Acks received over the sockets.
+    socket_acks: usize,
+    refused: usize,
+}
+
+struct Clock {
+    start: Instant,
+    window: (Duration, Duration),
+}
+
+impl Clock {
+    fn now(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    fn in_window(&self, at: Duration) -> bool {
+        at >= self.window.0 && at < self.window.1
+    }
+}
+
+/// Connects every client, runs the load, drains, and gathers the figures.
+async fn drive(
+    load: ChatLoad,
+    server: &ServerProcess,
+    urls: &[String],
+    rooms: &[String],
+    seeded: Option<&Seeded>,
+) -> anyhow::Result<LoadReport> {
+    let rss_before = server.resident_bytes();
+    let mut writers = Vec::with_capacity(load.clients);
+    let tally = Arc::new(Mutex::new(Tally::default()));
+    let received: Vec<Arc<Mutex<HashSet<i64>>>> =
+        (0..load.clients).map(|_| Arc::default()).collect();
+    let sent_at: Arc<Mutex<HashMap<String, Duration>>> = Arc::default();
+    let warmup = Duration::from_secs(load.warmup);
+    let window_end = warmup + Duration::from_secs(load.seconds);
+    let mut readers = Vec::new();
+    // Connect in waves, so the connect storm is not what is measured.
+    let mut connected = Vec::with_capacity(load.clients);
+    for wave in (0..load.clients).collect::<Vec<_>>().chunks(50) {
+        let opens = wave.iter().map(|&c| {
+            let room = rooms[load.room_of_client(c)].clone();
+            let url = urls[c].clone();
+            async move { connect(&url, &room).await }
+        });
+        for socket in futures_util::future::join_all(opens).await {
+            connected.push(socket?);
+        }
+    }
+    let rss_after = server.resident_bytes();
+    let clock = Arc::new(Clock {
+        start: Instant::now(),
+        window: (warmup, window_end),
     });
-    let mut room: Option<tokio::sync::broadcast::Sender<String>> = None;
-    while let Some(Ok(PoemMessage::Text(text))) = stream.next().await {
-        let Ok(frame) = serde_json::from_str::<Value>(&text) else {
-            continue;
-        };
-        match frame["type"].as_str() {
-            Some("subscribe") => {
-                let name = frame["room"].as_str().unwrap_or_default().to_string();
-                let sender = rooms
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .entry(name)
-                    .or_insert_with(|| tokio::sync::broadcast::channel(4096).0)
-                    .clone();
-                let mut rx = sender.subscribe();
-                let out = out_tx.clone();
-                tokio::spawn(async move {
-                    while let Ok(text) = rx.recv().await {
-                        if out.send(text).is_err() {
-                            break;
-                        }
-                    }
-                });
-                room = Some(sender);
-                let _ = out_tx.send(json!({"type": "subscribed"}).to_string());
-            }
-            Some("send") => {
-                let _ = out_tx.send(json!({"type": "ack"}).to_string());
-                if let Some(room) = &room {
-                    let _ = room.send(
-                        json!({"type": "message", "message": {"body": frame["body"]}}).to_string(),
-                    );
+    for (c, socket) in connected.into_iter().enumerate() {
+        let (mut sink, mut stream) = socket.split();
+        let (to_send, mut outgoing) = mpsc::unbounded_channel::<String>();
+        writers.push(to_send);
+        tokio::spawn(async move {
+            while let Some(text) = outgoing.recv().await {
+                if sink.send(Message::text(text)).await.is_err() {
+                    break;
                 }
             }
-            _ => {}
-        }
+            let _ = sink.close().await;
+        });
+        let (tally, received, sent_at, clock) = (
+            tally.clone(),
+            received[c].clone(),
+            sent_at.clone(),
+            clock.clone(),
+        );
+        let room = load.room_of_client(c);
+        readers.push(tokio::spawn(async move {
+            while let Some(Ok(frame)) = stream.next().await {
+                let Message::Text(text) = frame else {
+                    continue;
+                };
+                let Ok(frame) = serde_json::from_str::<Frame>(&text) else {
+                    continue;
+                };
+                let now = clock.now();
+                match frame.kind {
+                    "message" => {
+                        let Some(message) = frame.message else {
+                            continue;
+                        };
+                        received
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert(message.seq);
+                        if !clock.in_window(now) {
+                            continue;
+                        }
+                        let micros: u64 = message
+                            .body
+                            .split(' ')
+                            .next()
+                            .and_then(|m| m.parse().ok())
+                            .unwrap_or_default();
+                        let latency = now.saturating_sub(Duration::from_micros(micros));
+                        tally
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .deliveries
+                            .push(latency);
+                    }
+                    "ack" => {
+                        let sent = frame.client_id.and_then(|id| {
+                            sent_at.lock().unwrap_or_else(|e| e.into_inner()).remove(id)
+                        });
+                        let mut tally = tally.lock().unwrap_or_else(|e| e.into_inner());
+                        tally.socket_acks += 1;
+                        if let Some(seq) = frame.seq {
+                            tally.acked.insert((room, seq));
+                        }
+                        if let Some(sent) = sent.filter(|s| clock.in_window(*s)) {
+                            tally.acks.push(now.saturating_sub(sent));
+                        }
+                    }
+                    "error" => tally.lock().unwrap_or_else(|e| e.into_inner()).refused += 1,
+                    _ => {}
+                }
+            }
+        }));
     }
-    writer.abort();
-}
 
-/// Connects every client, measures the memory the connections take, runs
-/// the load and gathers the figures.
-async fn drive(
-    bench: ChatBench,
-    url: impl Fn(usize) -> String,
-    room_ids: &[String],
-) -> anyhow::Result<ChatReport> {
-    let start = Arc::new(Instant::now());
-    let rss_before = resident_bytes();
-    let mut sockets = Vec::new();
-    for i in 0..bench.clients {
-        let room = &room_ids[bench.room_of(i)];
-        let (mut socket, _) = bench_ws_client::connect_async(url(i)).await?;
-        socket
-            .send(Message::text(
-                json!({"type": "subscribe", "room": room}).to_string(),
-            ))
-            .await?;
-        loop {
-            let frame = next_frame(&mut socket).await?;
-            if frame["type"] == "subscribed" {
-                break;
+    // The load: one send every 1/rate seconds, connection after connection.
+    let offered = Arc::new(AtomicUsize::new(0));
+    let pace = {
+        let (clock, writers, sent_at, offered) = (
+            clock.clone(),
+            writers.clone(),
+            sent_at.clone(),
+            offered.clone(),
+        );
+        let rooms = rooms.to_vec();
+        async move {
+            let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / load.rate));
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+            let mut k = 0usize;
+            loop {
+                ticks.tick().await;
+                let now = clock.now();
+                if now >= window_end {
+                    break;
+                }
+                let c = k % load.clients;
+                let id = format!("{c}-{k}");
+                sent_at
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(id.clone(), now);
+                let frame = json!({"type": "send", "room": rooms[load.room_of_client(c)], "client_id": id,
+                    "body": format!("{} message {k} from connection {c}", now.as_micros())});
+                let _ = writers[c].send(frame.to_string());
+                offered.fetch_add(1, Ordering::Relaxed);
+                k += 1;
             }
         }
-        sockets.push(socket);
-    }
-    let memory_per_connection = match (rss_before, resident_bytes()) {
-        (Some(before), Some(after)) => Some(after.saturating_sub(before) / bench.clients as u64),
-        _ => None,
     };
-    let began = Instant::now();
-    let runs = sockets.into_iter().enumerate().map(|(i, socket)| {
-        let room = room_ids[bench.room_of(i)].clone();
-        let start = start.clone();
-        let expected = bench.messages * bench.room_size(i);
-        tokio::spawn(run_client(
-            socket,
-            i,
-            room,
-            bench.messages,
-            expected,
-            start,
-            bench.rate,
-        ))
-    });
-    let results = tokio::time::timeout(DEADLINE, futures_util::future::join_all(runs)).await?;
-    let elapsed = began.elapsed();
-    let mut acks = Vec::new();
-    let mut deliveries = Vec::new();
-    for result in results {
-        let (a, d) = result??;
-        acks.extend(a);
-        deliveries.extend(d);
+    let probes = async {
+        match seeded {
+            Some(seeded) => probe(load, seeded, &clock, &tally).await,
+            None => (None, None, 0),
+        }
+    };
+    let ((), (posts, logins, failed_probes)) = tokio::join!(pace, probes);
+
+    // Drain: wait until every acknowledged message reached its room.
+    let room_clients: Vec<Vec<usize>> = (0..load.rooms)
+        .map(|r| {
+            (0..load.clients)
+                .filter(|c| load.room_of_client(*c) == r)
+                .collect()
+        })
+        .collect();
+    let missing = || {
+        let acked: Vec<(usize, i64)> = tally
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .acked
+            .iter()
+            .copied()
+            .collect();
+        let sets: Vec<HashSet<i64>> = received
+            .iter()
+            .map(|r| r.lock().unwrap_or_else(|e| e.into_inner()).clone())
+            .collect();
+        acked
+            .iter()
+            .map(|(room, seq)| {
+                room_clients[*room]
+                    .iter()
+                    .filter(|c| !sets[**c].contains(seq))
+                    .count()
+            })
+            .sum::<usize>()
+    };
+    let drained_by = Instant::now() + DRAIN;
+    let offered = offered.load(Ordering::Relaxed);
+    loop {
+        let answered = {
+            let t = tally.lock().unwrap_or_else(|e| e.into_inner());
+            t.socket_acks + t.refused
+        };
+        if (answered >= offered && missing() == 0) || Instant::now() >= drained_by {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    Ok(ChatReport {
-        clients: bench.clients,
-        sent: acks.len(),
-        delivered: deliveries.len(),
-        elapsed,
-        ack: percentiles(&mut acks),
-        delivery: percentiles(&mut deliveries),
-        memory_per_connection,
+    let missing = missing();
+    drop(writers);
+    for reader in readers {
+        reader.abort();
+    }
+    let mut tally = std::mem::take(&mut *tally.lock().unwrap_or_else(|e| e.into_inner()));
+    Ok(LoadReport {
+        clients: load.clients,
+        offered,
+        acked: tally.socket_acks,
+        refused: tally.refused,
+        deliveries_per_second: tally.deliveries.len() as f64 / load.seconds.max(1) as f64,
+        delivery: Some(Latency::of(&mut tally.deliveries)),
+        ack: Some(Latency::of(&mut tally.acks)),
+        missing,
+        server_bytes_per_connection: match (rss_before, rss_after) {
+            (Some(before), Some(after)) => Some(after.saturating_sub(before) / load.clients as u64),
+            _ => None,
+        },
+        posts,
+        logins,
+        failed_probes,
     })
 }
 
 type Socket =
     bench_ws_client::WebSocketStream<bench_ws_client::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn next_frame(socket: &mut Socket) -> anyhow::Result<Value> {
-    loop {
-        match socket.next().await {
-            Some(Ok(Message::Text(text))) => return Ok(serde_json::from_str(&text)?),
-            Some(Ok(Message::Close(frame))) => {
-                anyhow::bail!("the server closed the socket: {frame:?}")
+/// Opens a socket with `TCP_NODELAY` and follows `room`.
+async fn connect(url: &str, room: &str) -> anyhow::Result<Socket> {
+    let (mut socket, _) = bench_ws_client::connect_async_with_config(url, None, true).await?;
+    socket
+        .send(Message::text(
+            json!({"type": "subscribe", "room": room}).to_string(),
+        ))
+        .await?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        match tokio::time::timeout(Duration::from_secs(60), socket.next()).await? {
+            Some(Ok(Message::Text(text))) => {
+                let frame: serde_json::Value = serde_json::from_str(&text)?;
+                match frame["type"].as_str() {
+                    Some("subscribed") => return Ok(socket),
+                    Some("error") => anyhow::bail!("subscribe refused: {text}"),
+                    _ => {}
+                }
             }
             Some(Ok(_)) => {}
             Some(Err(e)) => return Err(e.into()),
-            None => anyhow::bail!("the socket ended"),
+            None => anyhow::bail!("the socket closed before it was subscribed"),
         }
     }
+    anyhow::bail!("no answer to subscribe")
 }
 
-/// One client: sends its messages one after another (each after the
-/// previous ack) and reads until it has seen all `expected` messages.
-async fn run_client(
-    mut socket: Socket,
-    index: usize,
-    room: String,
-    messages: usize,
-    expected: usize,
-    start: Arc<Instant>,
-    rate: f64,
-) -> anyhow::Result<(Vec<Duration>, Vec<Duration>)> {
-    let pace = (rate > 0.0).then(|| Duration::from_secs_f64(1.0 / rate));
-    let mut next_send = Instant::now();
-    let mut acks = Vec::with_capacity(messages);
-    let mut deliveries = Vec::with_capacity(expected);
-    let mut sent = 0;
-    let mut sent_at = Instant::now();
-    let send = |n: usize| {
-        let micros = start.elapsed().as_micros();
-        Message::text(
-            json!({"type": "send", "room": room, "client_id": format!("{index}-{n}"), "body": format!("{micros} message {n} from client {index}")})
-                .to_string(),
-        )
-    };
-    socket.send(send(0)).await?;
-    while acks.len() < messages || deliveries.len() < expected {
-        let frame = next_frame(&mut socket).await?;
-        match frame["type"].as_str() {
-            Some("ack") => {
-                acks.push(sent_at.elapsed());
-                sent += 1;
-                if sent < messages {
-                    if let Some(pace) = pace {
-                        next_send += pace;
-                        tokio::time::sleep_until(next_send.into()).await;
+/// REST posts and sign-ins at their rates while the load runs; their
+/// latencies within the window.
+async fn probe(
+    load: ChatLoad,
+    seeded: &Seeded,
+    clock: &Clock,
+    tally: &Mutex<Tally>,
+) -> (Option<Latency>, Option<Latency>, usize) {
+    let http = reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .build()
+        .unwrap_or_default();
+    let failed = AtomicUsize::new(0);
+    let every = |rate: f64| Duration::from_secs_f64(1.0 / rate.max(0.001));
+    let posts = async {
+        let mut samples = Vec::new();
+        if load.posts <= 0.0 {
+            return samples;
+        }
+        let mut ticks = tokio::time::interval(every(load.posts));
+        let mut i = 0;
+        while clock.now() < clock.window.1 {
+            ticks.tick().await;
+            let sent = clock.now();
+            let body = json!({"body": format!("{} rest post {i}", sent.as_micros())});
+            i += 1;
+            let answer = http
+                .post(format!(
+                    "{}/rooms/{}/messages",
+                    seeded.base, seeded.rooms[0]
+                ))
+                .bearer_auth(&seeded.tokens[0])
+                .json(&body)
+                .send()
+                .await;
+            let took = clock.now().saturating_sub(sent);
+            match answer {
+                Ok(r) if r.status().is_success() => {
+                    let value: serde_json::Value = r.json().await.unwrap_or_default();
+                    if let Some(seq) = value["message"]["seq"].as_i64() {
+                        tally
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .acked
+                            .insert((0, seq));
                     }
-                    sent_at = Instant::now();
-                    socket.send(send(sent)).await?;
+                    if clock.in_window(sent) {
+                        samples.push(took);
+                    }
+                }
+                _ => {
+                    failed.fetch_add(1, Ordering::Relaxed);
                 }
             }
-            Some("message") => {
-                let body = frame["message"]["body"].as_str().unwrap_or_default();
-                let micros: u64 = body
-                    .split(' ')
-                    .next()
-                    .and_then(|m| m.parse().ok())
-                    .unwrap_or_default();
-                deliveries.push(
-                    start
-                        .elapsed()
-                        .saturating_sub(Duration::from_micros(micros)),
-                );
-            }
-            Some("error") => anyhow::bail!("the server refused a frame: {frame}"),
-            _ => {}
         }
-    }
-    let _ = socket.close(None).await;
-    Ok((acks, deliveries))
-}
-
-fn percentiles(samples: &mut [Duration]) -> [Duration; 3] {
-    samples.sort_unstable();
-    let at = |p: f64| {
-        if samples.is_empty() {
-            return Duration::ZERO;
-        }
-        let i = ((samples.len() - 1) as f64 * p).round() as usize;
-        samples[i]
+        samples
     };
-    [at(0.50), at(0.95), at(0.99)]
+    let logins = async {
+        let mut samples = Vec::new();
+        if load.logins <= 0.0 {
+            return samples;
+        }
+        let mut ticks = tokio::time::interval(every(load.logins));
+        let mut running = tokio::task::JoinSet::new();
+        while clock.now() < clock.window.1 {
+            ticks.tick().await;
+            let (http, base, (user, password)) =
+                (http.clone(), seeded.base.clone(), seeded.login.clone());
+            let sent = clock.now();
+            running.spawn(async move {
+                let started = Instant::now();
+                let ok = login(&http, &base, &user, &password).await.is_ok();
+                (sent, started.elapsed(), ok)
+            });
+            while let Some(Ok(done)) = running.try_join_next() {
+                record_login(clock, &mut samples, &failed, done);
+            }
+        }
+        while let Some(Ok(done)) = running.join_next().await {
+            record_login(clock, &mut samples, &failed, done);
+        }
+        samples
+    };
+    let (mut posts, mut logins) = tokio::join!(posts, logins);
+    let latency = |s: &mut Vec<Duration>| (!s.is_empty()).then(|| Latency::of(s));
+    (
+        latency(&mut posts),
+        latency(&mut logins),
+        failed.load(Ordering::Relaxed),
+    )
 }
 
-impl ChatReport {
-    /// The report as table rows; `who` names the server (hub or bare).
-    pub fn figures(&self, who: &str) -> Vec<super::Figure> {
-        use super::Figure;
+/// One sign-in: when it started, how long it took, whether it worked.
+fn record_login(
+    clock: &Clock,
+    samples: &mut Vec<Duration>,
+    failed: &AtomicUsize,
+    (sent, took, ok): (Duration, Duration, bool),
+) {
+    if !ok {
+        failed.fetch_add(1, Ordering::Relaxed);
+    } else if clock.in_window(sent) {
+        samples.push(took);
+    }
+}
+
+impl LoadReport {
+    pub fn figures(&self, who: &str) -> Vec<Figure> {
         let mut out = vec![
             Figure::new(
                 "chat",
-                format!("{who}: clients"),
+                format!("{who}: connections"),
                 self.clients as f64,
                 "connections",
             ),
             Figure::new(
                 "chat",
-                format!("{who}: sent"),
-                self.sent as f64 / self.elapsed.as_secs_f64().max(f64::EPSILON),
-                "msg/s",
+                format!("{who}: sends offered"),
+                self.offered as f64,
+                "messages",
+            ),
+            Figure::new(
+                "chat",
+                format!("{who}: sends acked"),
+                self.acked as f64,
+                "messages",
+            ),
+            Figure::new(
+                "chat",
+                format!("{who}: sends refused"),
+                self.refused as f64,
+                "messages",
             ),
             Figure::new(
                 "chat",
                 format!("{who}: deliveries"),
-                self.throughput(),
+                self.deliveries_per_second,
                 "msg/s",
             ),
-            Figure::millis("chat", format!("{who}: ack p50"), self.ack[0]),
-            Figure::millis("chat", format!("{who}: ack p99"), self.ack[2]),
-            Figure::millis("chat", format!("{who}: delivery p50"), self.delivery[0]),
-            Figure::millis("chat", format!("{who}: delivery p99"), self.delivery[2]),
+            Figure::new(
+                "chat",
+                format!("{who}: deliveries missing"),
+                self.missing as f64,
+                "deliveries",
+            ),
         ];
-        if let Some(bytes) = self.memory_per_connection {
+        let mut latency = |name: &str, l: &Option<Latency>| {
+            if let Some(l) = l {
+                out.push(Figure::millis("chat", format!("{who}: {name} p50"), l.p50));
+                out.push(Figure::millis("chat", format!("{who}: {name} p99"), l.p99));
+                out.push(Figure::millis("chat", format!("{who}: {name} max"), l.max));
+            }
+        };
+        latency("delivery", &self.delivery);
+        latency("ack", &self.ack);
+        latency("REST post", &self.posts);
+        latency("login", &self.logins);
+        if let Some(bytes) = self.server_bytes_per_connection {
             out.push(Figure::new(
                 "chat",
-                format!("{who}: memory per connection"),
+                format!("{who}: server RSS per connection"),
                 bytes as f64 / 1024.0,
                 "KiB",
             ));
         }
+        if self.failed_probes > 0 {
+            out.push(Figure::new(
+                "chat",
+                format!("{who}: probes failed"),
+                self.failed_probes as f64,
+                "requests",
+            ));
+        }
         out
     }
-}
-
-/// `ea-crm bench chat`: the hub and the bare broadcast under the same load,
-/// with the ratios.
-pub async fn run(config: Config, bench: ChatBench) -> anyhow::Result<Vec<super::Figure>> {
-    let hub = chat(config, bench).await?;
-    let bare = baseline(bench).await?;
-    let mut out = hub.figures("hub");
-    out.extend(bare.figures("bare"));
-    out.push(super::Figure::new(
-        "chat",
-        "hub/bare: deliveries",
-        hub.throughput() / bare.throughput().max(f64::EPSILON),
-        "ratio",
-    ));
-    out.push(super::Figure::new(
-        "chat",
-        "hub/bare: delivery p99",
-        hub.delivery[2].as_secs_f64() / bare.delivery[2].as_secs_f64().max(1e-9),
-        "ratio",
-    ));
-    Ok(out)
 }

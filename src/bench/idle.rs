@@ -1,17 +1,17 @@
-//! `ea-crm bench idle`: opens N WebSocket connections to the hub that then
-//! stay idle, and reports the time to open them and the memory each takes.
-//! Client and server run in this process, so the memory per connection
-//! covers both ends of the socket (an upper bound for the server's share).
+//! `ea-crm bench idle`: opens N authenticated WebSocket connections to the
+//! hub that then stay idle, and reports the time to open them and the
+//! server's memory for each. The service runs in a process of its own on
+//! the default SurrealKV store, so the memory read is the server's alone.
 
 use std::time::{Duration, Instant};
 
-use super::{quantile, resident_bytes, Figure, Service};
-use crate::config::Config;
+use super::server_process::{BenchStore, ServerProcess};
+use super::{quantile, Figure};
 
 #[derive(Debug, Clone, Copy, clap::Args)]
 pub struct IdleBench {
-    /// Connections to open (each takes two file descriptors here).
-    #[arg(long, default_value_t = 5_000)]
+    /// Connections to open.
+    #[arg(long, default_value_t = 10_000)]
     pub connections: usize,
     /// Connections opened at once.
     #[arg(long, default_value_t = 50)]
@@ -24,7 +24,7 @@ pub struct IdleBench {
 impl Default for IdleBench {
     fn default() -> Self {
         IdleBench {
-            connections: 5_000,
+            connections: 10_000,
             parallel: 50,
             hold_seconds: 2,
         }
@@ -34,20 +34,34 @@ impl Default for IdleBench {
 /// The whole run may take this long before it is called failed.
 const DEADLINE: Duration = Duration::from_secs(600);
 
-pub async fn run(mut config: Config, bench: IdleBench) -> anyhow::Result<Vec<Figure>> {
+pub async fn run(bench: IdleBench) -> anyhow::Result<Vec<Figure>> {
     anyhow::ensure!(bench.connections >= 1, "need at least one connection");
-    config.database_url = "mem://".into();
-    let service = Service::start(config).await?;
-    let outcome = tokio::time::timeout(DEADLINE, measure(&service, bench)).await;
-    service.stop().await;
+    let password = crate::domain::tokens::generate_password();
+    let server = ServerProcess::service(BenchStore::Surrealkv, &password).await?;
+    let outcome = tokio::time::timeout(DEADLINE, measure(&server, &password, bench)).await;
+    server.stop().await;
     outcome?
 }
 
-async fn measure(service: &Service, bench: IdleBench) -> anyhow::Result<Vec<Figure>> {
-    let url = format!("ws://{}/api/v1/ws?token={}", service.addr, service.token);
+async fn measure(
+    server: &ServerProcess,
+    password: &str,
+    bench: IdleBench,
+) -> anyhow::Result<Vec<Figure>> {
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(format!("http://{}/api/v1/auth/login", server.addr))
+        .json(&serde_json::json!({"username": "admin", "password": password}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let token = answer["token"].as_str().unwrap_or_default();
+    let url = format!("ws://{}/api/v1/ws?token={token}", server.addr);
     // Warm up one connection so one-off allocations are not counted.
-    let (warm, _) = bench_ws_client::connect_async(&url).await?;
-    let rss_before = resident_bytes();
+    let (warm, _) = bench_ws_client::connect_async_with_config(&url, None, true).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_before = server.resident_bytes();
     let started = Instant::now();
     let mut sockets = Vec::with_capacity(bench.connections);
     let mut latencies = Vec::with_capacity(bench.connections);
@@ -58,7 +72,8 @@ async fn measure(service: &Service, bench: IdleBench) -> anyhow::Result<Vec<Figu
             let url = url.clone();
             async move {
                 let t = Instant::now();
-                let (socket, _) = bench_ws_client::connect_async(url).await?;
+                let (socket, _) =
+                    bench_ws_client::connect_async_with_config(url, None, true).await?;
                 anyhow::Ok((socket, t.elapsed()))
             }
         });
@@ -70,7 +85,7 @@ async fn measure(service: &Service, bench: IdleBench) -> anyhow::Result<Vec<Figu
     }
     let open_time = started.elapsed();
     tokio::time::sleep(Duration::from_secs(bench.hold_seconds)).await;
-    let rss_after = resident_bytes();
+    let rss_after = server.resident_bytes();
     // Every connection must still be open after the idle time.
     let mut open = 0;
     for socket in &mut sockets {
@@ -101,7 +116,7 @@ async fn measure(service: &Service, bench: IdleBench) -> anyhow::Result<Vec<Figu
     if let (Some(before), Some(after)) = (rss_before, rss_after) {
         out.push(Figure::new(
             "idle",
-            "memory per connection (both ends)",
+            "server RSS per connection",
             after.saturating_sub(before) as f64 / 1024.0 / sockets.len() as f64,
             "KiB",
         ));

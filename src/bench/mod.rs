@@ -1,19 +1,23 @@
-//! `ea-crm bench …`: benchmarks that start the real service in-process on a
-//! loopback port and print figures. Every loop is bounded in count and time.
+//! `ea-crm bench …`: benchmarks that start the real service on a loopback
+//! port and print figures. Every loop is bounded in count and time. The
+//! realtime suites (`chat`, `idle`) run the service in a process of its own
+//! and load it from this one; `crm` and `analytics` run it in-process.
 
 pub mod all;
 pub mod analytics;
+pub mod bare;
 pub mod chat;
 pub mod crm;
 pub mod idle;
-pub mod login;
+pub mod server_process;
 
 pub use all::Sizes;
-pub use chat::{chat, ChatBench, ChatReport};
+pub use chat::ChatLoad;
 
 use std::time::Duration;
 
 /// Latency figures of a set of samples.
+#[derive(Debug, Clone, Copy)]
 pub struct Latency {
     pub count: usize,
     pub p50: Duration,

@@ -1,0 +1,164 @@
+//! A server in a process of its own for the benchmarks that measure what a
+//! client feels: the load comes from the bench's process over loopback, as
+//! it would from users, and the memory read is the server's alone.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tokio::process::{Child, Command};
+
+/// Which store the service runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BenchStore {
+    /// The default a user gets: an embedded SurrealKV folder on disk.
+    Surrealkv,
+    /// In memory.
+    Mem,
+}
+
+pub struct ServerProcess {
+    child: Child,
+    pub addr: SocketAddr,
+    /// A SurrealKV folder to remove once the server has stopped.
+    data: Option<PathBuf>,
+}
+
+/// How long a server may take to answer after it was started.
+const START_TIMEOUT: Duration = Duration::from_secs(120);
+
+impl ServerProcess {
+    /// `ea-crm serve` on a free loopback port, with `admin` signing in
+    /// with `admin_password`. Login and per-address limits are raised: the
+    /// bench signs in its users and probes logins from one address, which
+    /// the defaults rightly treat as an attack.
+    pub async fn service(store: BenchStore, admin_password: &str) -> anyhow::Result<ServerProcess> {
+        let addr = free_port()?;
+        let data = match store {
+            BenchStore::Surrealkv => Some(std::env::temp_dir().join(format!(
+                "ea-crm-bench-{}-{}",
+                std::process::id(),
+                crate::domain::tokens::new_id()
+            ))),
+            BenchStore::Mem => None,
+        };
+        let database_url = match &data {
+            Some(dir) => format!("surrealkv://{}", dir.join("db").display()),
+            None => "mem://".into(),
+        };
+        let mut command = Command::new(std::env::current_exe()?);
+        command
+            .arg("serve")
+            .env("DATABASE_URL", database_url)
+            .env("BIND", addr.to_string())
+            .env("ADMIN_USERNAME", "admin")
+            .env("ADMIN_PASSWORD", admin_password)
+            .env("LOGIN_MAX_ATTEMPTS_PER_IP", "1000000")
+            .env("RATE_LIMIT_PER_IP", "1000000")
+            .env(
+                "UPLOAD_DIR",
+                std::env::temp_dir().join("ea-crm-bench-uploads"),
+            );
+        let child = spawn(command)?;
+        let server = ServerProcess { child, addr, data };
+        server.wait_until_ready(true).await?;
+        Ok(server)
+    }
+
+    /// `ea-crm bench bare-server`: the baseline broadcast.
+    pub async fn bare() -> anyhow::Result<ServerProcess> {
+        let addr = free_port()?;
+        let mut command = Command::new(std::env::current_exe()?);
+        command
+            .args(["bench", "bare-server", "--bind"])
+            .arg(addr.to_string());
+        let server = ServerProcess {
+            child: spawn(command)?,
+            addr,
+            data: None,
+        };
+        server.wait_until_ready(false).await?;
+        Ok(server)
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// The server's resident memory, from `/proc` (Linux).
+    pub fn resident_bytes(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()?)).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    }
+
+    async fn wait_until_ready(&self, http: bool) -> anyhow::Result<()> {
+        let started = Instant::now();
+        let client = reqwest::Client::new();
+        loop {
+            let ready = if http {
+                client
+                    .get(format!("http://{}/readyz", self.addr))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+            } else {
+                tokio::net::TcpStream::connect(self.addr).await.is_ok()
+            };
+            if ready {
+                return Ok(());
+            }
+            anyhow::ensure!(
+                started.elapsed() < START_TIMEOUT,
+                "the server on {} did not answer within {START_TIMEOUT:?}",
+                self.addr
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Stops the server (SIGTERM, then SIGKILL after a grace period) and
+    /// removes its data.
+    pub async fn stop(mut self) {
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+        }
+        if tokio::time::timeout(Duration::from_secs(15), self.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = self.child.kill().await;
+        }
+        if let Some(dir) = self.data.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        if let Some(dir) = self.data.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+fn spawn(mut command: Command) -> anyhow::Result<Child> {
+    Ok(command
+        .env("RUST_LOG", "error")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()?)
+}
+
+/// A loopback port nobody listens on now.
+fn free_port() -> anyhow::Result<SocketAddr> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?)
+}
