@@ -163,6 +163,11 @@ impl App {
             tokio::spawn(realtime::live::listen(ctx.store.clone(), state.hub.clone())),
             tokio::spawn(reminders::run_scheduler(ctx.clone(), reminder_poll)),
             tokio::spawn(realtime::flush_presence(state.hub.clone(), presence_every)),
+            tokio::spawn(realtime::presence_sync::run(
+                ctx.clone(),
+                state.hub.clone(),
+                presence_every,
+            )),
             tokio::spawn(crate::domain::ai::scoring::run_scorer(
                 ctx.clone(),
                 ctx.events.subscribe(),

@@ -60,12 +60,19 @@ struct HubState {
     /// wake-up for a message already announced (this instance's own,
     /// echoed by the live query) costs nothing.
     announced: HashMap<Arc<str>, i64>,
+    /// Presence from this instance's own connections.
     presence: PresenceTracker,
+    /// Presence other instances report (see `presence_sync`), by user and
+    /// instance; a user is as present as their best connection anywhere.
+    remote: HashMap<String, HashMap<String, Presence>>,
     /// Presence changes not yet sent out, by user: sent together by
     /// `flush_presence`, so a reconnect storm costs one frame per round,
     /// and a user who drops and comes back within a round is not
     /// announced at all.
     presence_changed: BTreeMap<String, Presence>,
+    /// Users whose presence on this instance changed since other instances
+    /// were last told.
+    local_changed: BTreeMap<String, Presence>,
     /// When each (user, room) last had a typing indicator sent out.
     typing_sent: HashMap<(String, String), Instant>,
 }
@@ -324,19 +331,88 @@ impl Hub {
         }
     }
 
-    /// Everyone this instance has seen, for a client that just connected.
+    /// Everyone this instance has seen or heard of from the others, for a
+    /// client that just connected.
     pub fn presence_snapshot(&self) -> Vec<Presence> {
-        self.lock().presence.all()
+        let state = self.lock();
+        let mut users: Vec<String> = state.presence.all().into_iter().map(|p| p.user).collect();
+        users.extend(state.remote.keys().cloned());
+        users.sort_unstable();
+        users.dedup();
+        let now = self.clock.now();
+        users.iter().map(|u| combined(&state, u, now)).collect()
     }
 
     pub fn connection_count(&self) -> usize {
         self.lock().connections.len()
     }
 
+    /// A user's presence on this instance changed: announce what it makes
+    /// of them overall, and tell the other instances.
     fn broadcast_presence(&self, state: &mut HubState, presence: &Presence) {
         state
-            .presence_changed
+            .local_changed
             .insert(presence.user.clone(), presence.clone());
+        announce_combined(state, &presence.user, self.clock.now());
+    }
+
+    /// What another instance reports of a user: `Some` while they have a
+    /// connection there, `None` once they have none (or the instance is
+    /// gone).
+    pub fn remote_presence(&self, instance: &str, user: &str, presence: Option<Presence>) {
+        let mut state = self.lock();
+        let known = state.remote.entry(user.to_string()).or_default();
+        let changed = match presence {
+            Some(p) => known
+                .insert(instance.to_string(), p.clone())
+                .is_none_or(|old| old.status != p.status),
+            None => known.remove(instance).is_some(),
+        };
+        if known.is_empty() {
+            state.remote.remove(user);
+        }
+        if changed {
+            announce_combined(&mut state, user, self.clock.now());
+        }
+    }
+
+    /// Forgets what `instance` reported (it stopped or went silent).
+    pub fn forget_instance(&self, instance: &str) {
+        let mut state = self.lock();
+        let users: Vec<String> = state
+            .remote
+            .iter()
+            .filter(|(_, by_instance)| by_instance.contains_key(instance))
+            .map(|(user, _)| user.clone())
+            .collect();
+        for user in users {
+            if let Some(known) = state.remote.get_mut(&user) {
+                known.remove(instance);
+                if known.is_empty() {
+                    state.remote.remove(&user);
+                }
+            }
+            announce_combined(&mut state, &user, self.clock.now());
+        }
+    }
+
+    /// This instance's presence changes since the last call, for the other
+    /// instances.
+    pub fn take_local_presence(&self) -> Vec<Presence> {
+        std::mem::take(&mut self.lock().local_changed)
+            .into_values()
+            .collect()
+    }
+
+    /// Everyone this instance has a connection of, as it would tell other
+    /// instances.
+    pub fn local_presence(&self) -> Vec<Presence> {
+        self.lock()
+            .presence
+            .all()
+            .into_iter()
+            .filter(|p| p.status != Status::Offline)
+            .collect()
     }
 
     /// Sends the presence changes gathered since the last call as one
@@ -402,6 +478,47 @@ impl Hub {
             self.remove(state, id);
         }
     }
+}
+
+/// A user's presence over every instance: their best status anywhere,
+/// last seen at the latest time anyone saw them.
+fn combined(state: &HubState, user: &str, now: chrono::DateTime<chrono::Utc>) -> Presence {
+    let rank = |s: Status| match s {
+        Status::Online => 2,
+        Status::Away => 1,
+        Status::Offline => 0,
+    };
+    state
+        .presence
+        .presence(user)
+        .into_iter()
+        .chain(
+            state
+                .remote
+                .get(user)
+                .into_iter()
+                .flat_map(|m| m.values().cloned()),
+        )
+        .reduce(|best, p| Presence {
+            user: best.user.clone(),
+            status: if rank(p.status) > rank(best.status) {
+                p.status
+            } else {
+                best.status
+            },
+            last_seen: best.last_seen.max(p.last_seen),
+        })
+        // Known only from another instance, which has let go of them now.
+        .unwrap_or(Presence {
+            user: user.to_string(),
+            status: Status::Offline,
+            last_seen: now,
+        })
+}
+
+fn announce_combined(state: &mut HubState, user: &str, now: chrono::DateTime<chrono::Utc>) {
+    let presence = combined(state, user, now);
+    state.presence_changed.insert(user.to_string(), presence);
 }
 
 /// Queues one frame; false when the connection's queue is full (it is

@@ -12,6 +12,7 @@ pub mod connection;
 pub mod frames;
 pub mod hub;
 pub mod live;
+pub mod presence_sync;
 
 use std::sync::Arc;
 

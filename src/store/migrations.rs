@@ -76,6 +76,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "lead_live_sort",
         sql: include_str!("migrations/0011_lead_live_sort.surql"),
     },
+    Migration {
+        version: 12,
+        name: "presence",
+        sql: include_str!("migrations/0012_presence.surql"),
+    },
 ];
 
 #[derive(Debug, Deserialize)]

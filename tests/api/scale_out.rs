@@ -237,6 +237,15 @@ async fn a_message_posted_on_one_instance_reaches_a_socket_on_the_other() {
     assert_eq!(items[0]["body"], "sent on the second");
 }
 
+#[tokio::test]
+async fn a_user_on_one_instance_shows_online_to_a_user_on_the_other() {
+    let Some(server) = SurrealServer::start().await else {
+        return;
+    };
+    let (first, second) = two_instances(&server, |c| c.presence_flush_ms = 50).await;
+    crate::ws::presence_crosses_instances(&first, &second).await;
+}
+
 const REMINDER_POLL_MS: u64 = 40;
 
 async fn reminder_notifications(app: &TestApp) -> Vec<Value> {

@@ -21,6 +21,8 @@ pub struct Client {
     socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
     /// Frames read while looking for another type, kept in order.
     pending: Vec<Value>,
+    /// The server's first frame.
+    pub hello: Value,
 }
 
 impl Client {
@@ -31,9 +33,10 @@ impl Client {
         let mut client = Client {
             socket,
             pending: Vec::new(),
+            hello: Value::Null,
         };
-        let hello = client.next_of("hello").await;
-        assert!(hello["user"].is_string());
+        client.hello = client.next_of("hello").await;
+        assert!(client.hello["user"].is_string());
         client
     }
 
@@ -515,6 +518,54 @@ async fn others_see_a_user_come_online_go_away_and_go_offline() {
     drop(bob_ws);
     let offline = wait_for(&mut watcher, "offline").await;
     assert!(offline["changes"][0]["last_seen"].is_string());
+}
+
+/// Bob connects to `second`; a watcher on `first` sees him come online,
+/// finds him in a fresh connection's `hello`, and sees him go offline when
+/// his last connection closes. Shared with the scale-out test, which runs it
+/// on two instances of a real SurrealDB server.
+pub async fn presence_crosses_instances(first: &TestApp, second: &TestApp) {
+    let admin = first.admin_token().await;
+    let (bob, bob_token) = first.user_with_role(&admin, "bob", "user").await;
+    let mut watcher = Client::connect(first, &admin).await;
+    let status_of_bob = |frame: &Value| {
+        frame["changes"]
+            .as_array()
+            .and_then(|c| c.iter().find(|p| p["user"] == bob.as_str()))
+            .map(|p| p["status"].as_str().unwrap().to_string())
+    };
+    let wait_for = async |watcher: &mut Client, status: &str| loop {
+        let frame = watcher.next_of("presence").await;
+        if status_of_bob(&frame).as_deref() == Some(status) {
+            return;
+        }
+    };
+    let bob_ws = Client::connect(second, &bob_token).await;
+    wait_for(&mut watcher, "online").await;
+    let late = Client::connect(first, &admin).await;
+    let hello = &late.hello;
+    let bob_in_hello = hello["presence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["user"] == bob.as_str())
+        .cloned();
+    assert_eq!(
+        bob_in_hello.map(|p| p["status"].clone()),
+        Some(json!("online")),
+        "a new connection on the first instance is told bob is online: {hello}"
+    );
+    drop(bob_ws);
+    wait_for(&mut watcher, "offline").await;
+}
+
+#[tokio::test]
+async fn a_user_connected_to_one_instance_shows_online_on_another() {
+    let first = TestApp::spawn_with(|c| c.presence_flush_ms = 50).await;
+    let second = first
+        .second_instance_with(|c| c.presence_flush_ms = 50)
+        .await;
+    presence_crosses_instances(&first, &second).await;
 }
 
 #[tokio::test]
