@@ -32,6 +32,7 @@ impl Sizes {
                 logins: 10.0,
                 store: super::server_process::BenchStore::Surrealkv,
                 no_baseline: false,
+                server: None,
             },
             analytics: AnalyticsBench::default(),
             idle: IdleBench::default(),
@@ -88,7 +89,7 @@ pub async fn run(config: Config, sizes: Sizes) -> (Vec<Figure>, Vec<Failure>) {
         super::crm::run(config.clone(), sizes.crm.clone()).await,
     );
     eprintln!("bench: chat ({} clients)", sizes.chat.clients);
-    record("chat", super::chat::run(sizes.chat).await);
+    record("chat", super::chat::run(sizes.chat.clone()).await);
     eprintln!(
         "bench: analytics ({} leads, {} tasks)",
         sizes.analytics.leads, sizes.analytics.tasks

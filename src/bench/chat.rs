@@ -28,7 +28,7 @@ use tokio::sync::mpsc;
 use super::server_process::{BenchStore, ServerProcess};
 use super::{Figure, Latency};
 
-#[derive(Debug, Clone, Copy, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct ChatLoad {
     /// WebSocket connections in all.
     #[arg(long, default_value_t = 2_000)]
@@ -60,6 +60,10 @@ pub struct ChatLoad {
     /// Skip the bare-broadcast baseline.
     #[arg(long)]
     pub no_baseline: bool,
+    /// The `ea-crm` binary to run as the server (default: this one), to
+    /// measure another build under the same load.
+    #[arg(long)]
+    pub server: Option<std::path::PathBuf>,
 }
 
 impl ChatLoad {
@@ -76,6 +80,7 @@ impl ChatLoad {
             logins: 2.0,
             store: BenchStore::Mem,
             no_baseline: false,
+            server: None,
         }
     }
 
@@ -112,7 +117,7 @@ pub async fn run(load: ChatLoad) -> anyhow::Result<Vec<Figure>> {
         "need clients >= users >= rooms >= 1"
     );
     anyhow::ensure!(load.rate > 0.0, "the rate must be above zero");
-    let hub = run_hub(load).await?;
+    let hub = run_hub(load.clone()).await?;
     let mut figures = hub.figures("hub");
     if !load.no_baseline {
         let bare = run_bare(load).await?;
@@ -138,9 +143,9 @@ pub async fn run(load: ChatLoad) -> anyhow::Result<Vec<Figure>> {
 /// The service: signs in the users, makes the rooms, runs the load.
 pub async fn run_hub(load: ChatLoad) -> anyhow::Result<LoadReport> {
     let password = crate::domain::tokens::generate_password();
-    let server = ServerProcess::service(load.store, &password).await?;
+    let server = ServerProcess::service(load.server.as_deref(), load.store, &password).await?;
     let outcome = async {
-        let seeded = seed(&server, &password, load).await?;
+        let seeded = seed(&server, &password, &load).await?;
         let urls: Vec<String> = (0..load.clients)
             .map(|c| {
                 format!(
@@ -150,7 +155,7 @@ pub async fn run_hub(load: ChatLoad) -> anyhow::Result<LoadReport> {
                 )
             })
             .collect();
-        drive(load, &server, &urls, &seeded.rooms, Some(&seeded)).await
+        drive(&load, &server, &urls, &seeded.rooms, Some(&seeded)).await
     }
     .await;
     server.stop().await;
@@ -164,7 +169,7 @@ pub async fn run_bare(load: ChatLoad) -> anyhow::Result<LoadReport> {
     let urls: Vec<String> = (0..load.clients)
         .map(|_| format!("ws://{}/ws", server.addr))
         .collect();
-    let outcome = drive(load, &server, &urls, &rooms, None).await;
+    let outcome = drive(&load, &server, &urls, &rooms, None).await;
     server.stop().await;
     outcome
 }
@@ -181,7 +186,7 @@ pub struct Seeded {
 async fn seed(
     server: &ServerProcess,
     admin_password: &str,
-    load: ChatLoad,
+    load: &ChatLoad,
 ) -> anyhow::Result<Seeded> {
     let base = format!("http://{}/api/v1", server.addr);
     let http = reqwest::Client::new();
@@ -303,7 +308,7 @@ impl Clock {
 
 /// Connects every client, runs the load, drains, and gathers the figures.
 async fn drive(
-    load: ChatLoad,
+    load: &ChatLoad,
     server: &ServerProcess,
     urls: &[String],
     rooms: &[String],
@@ -418,6 +423,7 @@ async fn drive(
             offered.clone(),
         );
         let rooms = rooms.to_vec();
+        let load = load.clone();
         async move {
             let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / load.rate));
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -550,7 +556,7 @@ async fn connect(url: &str, room: &str) -> anyhow::Result<Socket> {
 /// REST posts and sign-ins at their rates while the load runs; their
 /// latencies within the window.
 async fn probe(
-    load: ChatLoad,
+    load: &ChatLoad,
     seeded: &Seeded,
     clock: &Clock,
     tally: &Mutex<Tally>,

@@ -37,7 +37,7 @@ const DEADLINE: Duration = Duration::from_secs(600);
 pub async fn run(bench: IdleBench) -> anyhow::Result<Vec<Figure>> {
     anyhow::ensure!(bench.connections >= 1, "need at least one connection");
     let password = crate::domain::tokens::generate_password();
-    let server = ServerProcess::service(BenchStore::Surrealkv, &password).await?;
+    let server = ServerProcess::service(None, BenchStore::Surrealkv, &password).await?;
     let outcome = tokio::time::timeout(DEADLINE, measure(&server, &password, bench)).await;
     server.stop().await;
     outcome?

@@ -33,7 +33,11 @@ impl ServerProcess {
     /// with `admin_password`. Login and per-address limits are raised: the
     /// bench signs in its users and probes logins from one address, which
     /// the defaults rightly treat as an attack.
-    pub async fn service(store: BenchStore, admin_password: &str) -> anyhow::Result<ServerProcess> {
+    pub async fn service(
+        binary: Option<&std::path::Path>,
+        store: BenchStore,
+        admin_password: &str,
+    ) -> anyhow::Result<ServerProcess> {
         let addr = free_port()?;
         let data = match store {
             BenchStore::Surrealkv => Some(std::env::temp_dir().join(format!(
@@ -47,7 +51,11 @@ impl ServerProcess {
             Some(dir) => format!("surrealkv://{}", dir.join("db").display()),
             None => "mem://".into(),
         };
-        let mut command = Command::new(std::env::current_exe()?);
+        let binary = match binary {
+            Some(path) => path.to_path_buf(),
+            None => std::env::current_exe()?,
+        };
+        let mut command = Command::new(binary);
         command
             .arg("serve")
             .env("DATABASE_URL", database_url)

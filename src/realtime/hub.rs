@@ -206,24 +206,6 @@ impl Hub {
         }
     }
 
-    /// Stops delivering a room to a user's connections (they left it, or
-    /// were removed).
-    pub fn unsubscribe_user(&self, user: &str, room: &str) {
-        let mut state = self.lock();
-        let ids: Vec<u64> = state
-            .by_user
-            .get(user)
-            .map(|ids| ids.iter().copied().collect())
-            .unwrap_or_default();
-        for id in ids {
-            if let Some(connection) = state.connections.get_mut(&id) {
-                if connection.rooms.remove(room) {
-                    unfollow(&mut state, room, id);
-                }
-            }
-        }
-    }
-
     /// A room reached `seq`: every connection following it is told, with
     /// the message's frame when `message` is given.
     pub fn room_message(&self, room: &str, seq: i64, message: Option<&Value>) {

@@ -68,6 +68,20 @@ impl Client {
         }
     }
 
+    /// Waits for a presence frame that gives `user` the `status`; that
+    /// user's entry.
+    pub async fn presence_of(&mut self, user: &str, status: &str) -> Value {
+        loop {
+            let frame = self.next_of("presence").await;
+            let change = frame["changes"]
+                .as_array()
+                .and_then(|c| c.iter().find(|p| p["user"] == user));
+            if let Some(change) = change.filter(|p| p["status"] == status) {
+                return change.clone();
+            }
+        }
+    }
+
     /// The next frame of `kind`, skipping presence and other chatter.
     pub async fn next_of(&mut self, kind: &str) -> Value {
         if let Some(i) = self.pending.iter().position(|f| f["type"] == kind) {
@@ -497,27 +511,15 @@ async fn others_see_a_user_come_online_go_away_and_go_offline() {
     let admin = app.admin_token().await;
     let (bob, bob_token) = app.user_with_role(&admin, "bob", "user").await;
     let mut watcher = Client::connect(&app, &admin).await;
-    let status_of_bob = |frame: &Value| {
-        frame["changes"]
-            .as_array()
-            .and_then(|c| c.iter().find(|p| p["user"] == bob.as_str()))
-            .map(|p| p["status"].as_str().unwrap().to_string())
-    };
-    let wait_for = async |watcher: &mut Client, status: &str| loop {
-        let frame = watcher.next_of("presence").await;
-        if status_of_bob(&frame).as_deref() == Some(status) {
-            return frame;
-        }
-    };
     let mut bob_ws = Client::connect(&app, &bob_token).await;
-    wait_for(&mut watcher, "online").await;
+    watcher.presence_of(&bob, "online").await;
     bob_ws
         .send(json!({"type": "presence", "status": "away"}))
         .await;
-    wait_for(&mut watcher, "away").await;
+    watcher.presence_of(&bob, "away").await;
     drop(bob_ws);
-    let offline = wait_for(&mut watcher, "offline").await;
-    assert!(offline["changes"][0]["last_seen"].is_string());
+    let offline = watcher.presence_of(&bob, "offline").await;
+    assert!(offline["last_seen"].is_string());
 }
 
 /// Bob connects to `second`; a watcher on `first` sees him come online,
@@ -528,20 +530,8 @@ pub async fn presence_crosses_instances(first: &TestApp, second: &TestApp) {
     let admin = first.admin_token().await;
     let (bob, bob_token) = first.user_with_role(&admin, "bob", "user").await;
     let mut watcher = Client::connect(first, &admin).await;
-    let status_of_bob = |frame: &Value| {
-        frame["changes"]
-            .as_array()
-            .and_then(|c| c.iter().find(|p| p["user"] == bob.as_str()))
-            .map(|p| p["status"].as_str().unwrap().to_string())
-    };
-    let wait_for = async |watcher: &mut Client, status: &str| loop {
-        let frame = watcher.next_of("presence").await;
-        if status_of_bob(&frame).as_deref() == Some(status) {
-            return;
-        }
-    };
     let bob_ws = Client::connect(second, &bob_token).await;
-    wait_for(&mut watcher, "online").await;
+    watcher.presence_of(&bob, "online").await;
     let late = Client::connect(first, &admin).await;
     let hello = &late.hello;
     let bob_in_hello = hello["presence"]
@@ -556,7 +546,7 @@ pub async fn presence_crosses_instances(first: &TestApp, second: &TestApp) {
         "a new connection on the first instance is told bob is online: {hello}"
     );
     drop(bob_ws);
-    wait_for(&mut watcher, "offline").await;
+    watcher.presence_of(&bob, "offline").await;
 }
 
 #[tokio::test]
