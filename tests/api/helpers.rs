@@ -201,6 +201,28 @@ impl TestApp {
         let token = self.login(username, USER_PASSWORD).await;
         (user["id"].as_str().unwrap().to_string(), token)
     }
+
+    /// A room's whole history, oldest first, read through the API a page at
+    /// a time by sequence number.
+    pub async fn room_history(&self, token: &str, room: &str) -> Vec<Value> {
+        let mut history = Vec::new();
+        let mut after = 0;
+        loop {
+            let response = self
+                .get(
+                    &format!("/api/v1/rooms/{room}/messages?after={after}&limit=200"),
+                    token,
+                )
+                .await;
+            assert_eq!(response.status(), StatusCode::OK, "history of {room}");
+            let page: Vec<Value> = response.json().await.unwrap();
+            let Some(last) = page.last() else {
+                return history;
+            };
+            after = last["seq"].as_i64().unwrap();
+            history.extend(page);
+        }
+    }
 }
 
 impl Drop for TestApp {

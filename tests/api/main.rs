@@ -37,3 +37,4 @@ mod users;
 mod web_commands;
 mod webhooks;
 mod ws;
+mod ws_chaos;

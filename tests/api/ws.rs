@@ -132,6 +132,38 @@ impl Client {
     }
 }
 
+/// How a read that may come to nothing ended.
+pub enum Read {
+    Frame(Value),
+    /// Nothing came before the deadline.
+    Quiet,
+    /// The socket ended: the server's close code, if it sent a close frame.
+    Closed(Option<u16>),
+}
+
+impl Client {
+    /// The next frame if one comes before `deadline`; unlike `next`, a quiet
+    /// or closed socket is an answer, not a failure.
+    pub async fn next_before(&mut self, deadline: tokio::time::Instant) -> Read {
+        if !self.pending.is_empty() {
+            return Read::Frame(self.pending.remove(0));
+        }
+        loop {
+            match tokio::time::timeout_at(deadline, self.socket.next()).await {
+                Err(_) => return Read::Quiet,
+                Ok(Some(Ok(Message::Text(text)))) => {
+                    return Read::Frame(serde_json::from_str(&text).unwrap())
+                }
+                Ok(Some(Ok(Message::Close(frame)))) => {
+                    return Read::Closed(frame.map(|f| u16::from(f.code)))
+                }
+                Ok(Some(Ok(_))) => continue,
+                Ok(Some(Err(_)) | None) => return Read::Closed(None),
+            }
+        }
+    }
+}
+
 fn bodies(frames: &[Value]) -> Vec<String> {
     frames
         .iter()
