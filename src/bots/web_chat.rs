@@ -55,7 +55,9 @@ pub async fn run(ctx: Arc<Ctx>) {
             }
             Err(RecvError::Closed) => return,
         };
-        if event.topic != CREATED_TOPIC {
+        // Every chat message passes here: look at the text before decoding.
+        let body = event.payload["body"].as_str().unwrap_or_default();
+        if event.topic != CREATED_TOPIC || !is_for_bot(body) {
             continue;
         }
         let Ok(message) = serde_json::from_value::<Message>(event.payload.clone()) else {
