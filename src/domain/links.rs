@@ -62,8 +62,16 @@ fn code_key(code: &str) -> String {
     tokens::hash_token(&normal)
 }
 
-/// Issues a one-time link code for the actor's own account.
+/// Issues a one-time link code for the actor's own account. Only from a
+/// login session: a linked account acts with the user's whole role, so an
+/// API key (perhaps narrowed to a few permissions) or a chat account must
+/// not hand one out.
 pub async fn create_code(ctx: &Ctx, actor: &Actor) -> DomainResult<LinkCode> {
+    if !matches!(actor.credential, Credential::Session(_)) {
+        return Err(DomainError::Forbidden(
+            "a login session (a link code cannot be made with an API key)".into(),
+        ));
+    }
     let code: String = {
         let mut rng = rand::rngs::OsRng;
         (0..CODE_LEN)

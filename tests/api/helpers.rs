@@ -177,6 +177,19 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Makes an API key from the session `token`, narrowed to `permissions`
+    /// (all of the owner's when empty), and returns its secret.
+    pub async fn api_key(&self, token: &str, permissions: &[&str]) -> String {
+        let mut body = json!({"name": format!("key-{}", permissions.join("-"))});
+        if !permissions.is_empty() {
+            body["permissions"] = json!(permissions);
+        }
+        let response = self.post("/api/v1/api-keys", token, body).await;
+        assert_eq!(response.status(), StatusCode::OK, "create an API key");
+        let created: Value = response.json().await.unwrap();
+        created["key"].as_str().unwrap().to_string()
+    }
+
     pub async fn login_response(&self, username: &str, password: &str) -> Response {
         self.client
             .post(self.url("/api/v1/auth/login"))
