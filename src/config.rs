@@ -224,6 +224,14 @@ pub struct Config {
     /// receiver cannot hold every slot.
     #[arg(long, env = "WEBHOOK_PER_ENDPOINT_CONCURRENCY", default_value_t = 4)]
     pub webhook_per_endpoint_concurrency: usize,
+
+    /// Private ranges webhooks may be delivered to, comma-separated CIDRs
+    /// (e.g. `10.20.0.0/16,127.0.0.1/32`) for receivers on your own network.
+    /// Unset: only public addresses; loopback, link-local (cloud metadata),
+    /// private and unique-local addresses are refused at delivery time,
+    /// after resolving the receiver's name.
+    #[arg(long, env = "WEBHOOK_ALLOW_PRIVATE", value_delimiter = ',')]
+    pub webhook_allow_private: Vec<ipnet::IpNet>,
     /// Largest WebSocket message a client may send, in KiB; a bigger one
     /// closes the socket with code 1009.
     #[arg(long, env = "WS_MAX_MESSAGE_KB", default_value_t = 64)]
