@@ -645,3 +645,53 @@ async fn a_shared_strings_zip_bomb_is_refused_and_the_service_keeps_running() {
         "a normal workbook still imports"
     );
 }
+
+#[tokio::test]
+async fn an_exported_formula_comes_out_as_text_and_re_imports_unchanged() {
+    let source = TestApp::spawn().await;
+    let admin = source.admin_token().await;
+    let formula = "=HYPERLINK(\"http://evil.example\",\"Click\")";
+    let created = source
+        .post(
+            "/api/v1/leads",
+            &admin,
+            json!({"company_name": formula, "source": "@SUM(1)",
+                   "contacts": [{"name": "-Ann", "phone": "+44 20 7946 0958"}]}),
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::OK);
+
+    let csv = source
+        .get("/api/v1/leads/export", &admin)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let record = reader.records().next().unwrap().unwrap();
+    assert_eq!(&record[0], format!("'{formula}"), "{csv}");
+    for cell in record.iter() {
+        assert!(
+            !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+            "`{cell}` would run as a formula:\n{csv}"
+        );
+    }
+
+    let target = TestApp::spawn().await;
+    let admin2 = target.admin_token().await;
+    let report: Value = import(&target, &admin2, "", &csv)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["created"], 1, "{report}");
+    let page: Value = target
+        .get("/api/v1/leads", &admin2)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let lead = &page["items"][0];
+    assert_eq!(lead["company_name"], formula);
+    assert_eq!(lead["source"], "@SUM(1)");
+}
