@@ -157,7 +157,8 @@ pub struct Config {
     #[arg(long, env = "LOGIN_MAX_FAILURES_PER_USER", default_value_t = 5)]
     pub login_max_failures_per_user: u32,
 
-    /// Login attempts allowed per client IP within the login window.
+    /// Failed logins allowed per client IP within the login window (an
+    /// attempt counts while it runs; a successful one is not kept).
     #[arg(long, env = "LOGIN_MAX_ATTEMPTS_PER_IP", default_value_t = 30)]
     pub login_max_attempts_per_ip: u32,
 
