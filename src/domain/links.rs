@@ -107,6 +107,8 @@ fn check_platform(platform: &str) -> DomainResult<()> {
 const BAD_CODE: &str = "that link code is wrong, used or expired; take a new one";
 
 /// Links a chat account with a code; returns the linked (active) user.
+/// Wrong codes are limited per chat account like failed logins
+/// (`LOGIN_MAX_FAILURES_PER_USER` per `LOGIN_WINDOW_SECONDS`).
 #[tracing::instrument(skip(ctx, code))]
 pub async fn redeem(
     ctx: &Ctx,
@@ -115,6 +117,30 @@ pub async fn redeem(
     code: &str,
 ) -> DomainResult<users::User> {
     check_platform(platform)?;
+    let limits = &ctx.login_limits.link_failures_per_account;
+    let account = format!("{platform}:{platform_user_id}");
+    limits
+        .check(&account, ctx.now())
+        .map_err(|secs| DomainError::RateLimited {
+            retry_after_secs: secs,
+        })?;
+    let redeemed = claim(ctx, platform, platform_user_id, code).await;
+    match &redeemed {
+        Err(DomainError::Invalid { field: "code", .. }) => {
+            let _ = limits.hit(&account, ctx.now());
+        }
+        Ok(_) => limits.reset(&account),
+        Err(_) => {}
+    }
+    redeemed
+}
+
+async fn claim(
+    ctx: &Ctx,
+    platform: &str,
+    platform_user_id: &str,
+    code: &str,
+) -> DomainResult<users::User> {
     let key = code_key(code);
     let stored: Option<serde_json::Value> = ctx
         .store
