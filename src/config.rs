@@ -157,7 +157,8 @@ pub struct Config {
     #[arg(long, env = "LOGIN_MAX_FAILURES_PER_USER", default_value_t = 5)]
     pub login_max_failures_per_user: u32,
 
-    /// Login attempts allowed per client IP within the login window.
+    /// Failed logins allowed per client IP within the login window (an
+    /// attempt counts while it runs; a successful one is not kept).
     #[arg(long, env = "LOGIN_MAX_ATTEMPTS_PER_IP", default_value_t = 30)]
     pub login_max_attempts_per_ip: u32,
 
@@ -224,6 +225,14 @@ pub struct Config {
     /// receiver cannot hold every slot.
     #[arg(long, env = "WEBHOOK_PER_ENDPOINT_CONCURRENCY", default_value_t = 4)]
     pub webhook_per_endpoint_concurrency: usize,
+
+    /// Private ranges webhooks may be delivered to, comma-separated CIDRs
+    /// (e.g. `10.20.0.0/16,127.0.0.1/32`) for receivers on your own network.
+    /// Unset: only public addresses; loopback, link-local (cloud metadata),
+    /// private and unique-local addresses are refused at delivery time,
+    /// after resolving the receiver's name.
+    #[arg(long, env = "WEBHOOK_ALLOW_PRIVATE", value_delimiter = ',')]
+    pub webhook_allow_private: Vec<ipnet::IpNet>,
     /// Largest WebSocket message a client may send, in KiB; a bigger one
     /// closes the socket with code 1009.
     #[arg(long, env = "WS_MAX_MESSAGE_KB", default_value_t = 64)]

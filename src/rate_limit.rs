@@ -67,6 +67,16 @@ impl WindowLimiter {
         }
     }
 
+    /// Takes back one hit of `key`: for a limit on failures, an attempt is
+    /// counted when it starts (so a burst cannot slip past the check) and
+    /// forgiven once it succeeds.
+    pub fn forgive(&self, key: &str) {
+        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(w) = windows.get_mut(key) {
+            w.count = w.count.saturating_sub(1);
+        }
+    }
+
     pub fn reset(&self, key: &str) {
         self.windows
             .lock()
@@ -105,5 +115,18 @@ mod tests {
         assert!(limiter.check("a", t0).is_err());
         limiter.reset("a");
         assert!(limiter.check("a", t0).is_ok());
+    }
+
+    #[test]
+    fn a_forgiven_hit_no_longer_counts() {
+        let limiter = WindowLimiter::new(1, Duration::seconds(60));
+        let t0 = Utc::now();
+        for _ in 0..3 {
+            limiter.hit("a", t0).unwrap();
+            limiter.forgive("a");
+        }
+        assert!(limiter.hit("a", t0).is_ok());
+        assert!(limiter.hit("a", t0).is_err());
+        limiter.forgive("unknown");
     }
 }

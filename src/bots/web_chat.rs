@@ -171,14 +171,21 @@ pub async fn press(
             DomainError::Conflict("this button has expired or was offered to someone else".into())
         })?;
     messages::clear_actions(ctx, message_id, key).await?;
-    let actor = sessions::actor_for(
+    let mut runner = sessions::actor_for(
         ctx,
         &actor.user_id,
         Channel::Web,
         Credential::ChatMessage(message.id.clone()),
     )
     .await?;
-    let (sender, engine, parse_ctx) = engine_for(ctx, actor).await?;
+    // The press came with a credential (an API key, perhaps narrowed to a
+    // few permissions): the commands run with no more than it holds.
+    runner.permissions = runner
+        .permissions
+        .intersection(&actor.permissions)
+        .copied()
+        .collect();
+    let (sender, engine, parse_ctx) = engine_for(ctx, runner).await?;
     let reply = match action {
         ButtonAction::Cancel => Reply::text("Cancelled."),
         ButtonAction::Run(commands) => Box::pin(engine.run(&sender, commands, &parse_ctx)).await,

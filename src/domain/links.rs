@@ -62,8 +62,16 @@ fn code_key(code: &str) -> String {
     tokens::hash_token(&normal)
 }
 
-/// Issues a one-time link code for the actor's own account.
+/// Issues a one-time link code for the actor's own account. Only from a
+/// login session: a linked account acts with the user's whole role, so an
+/// API key (perhaps narrowed to a few permissions) or a chat account must
+/// not hand one out.
 pub async fn create_code(ctx: &Ctx, actor: &Actor) -> DomainResult<LinkCode> {
+    if !matches!(actor.credential, Credential::Session(_)) {
+        return Err(DomainError::Forbidden(
+            "a login session (a link code cannot be made with an API key)".into(),
+        ));
+    }
     let code: String = {
         let mut rng = rand::rngs::OsRng;
         (0..CODE_LEN)
@@ -99,6 +107,8 @@ fn check_platform(platform: &str) -> DomainResult<()> {
 const BAD_CODE: &str = "that link code is wrong, used or expired; take a new one";
 
 /// Links a chat account with a code; returns the linked (active) user.
+/// Wrong codes are limited per chat account like failed logins
+/// (`LOGIN_MAX_FAILURES_PER_USER` per `LOGIN_WINDOW_SECONDS`).
 #[tracing::instrument(skip(ctx, code))]
 pub async fn redeem(
     ctx: &Ctx,
@@ -107,6 +117,30 @@ pub async fn redeem(
     code: &str,
 ) -> DomainResult<users::User> {
     check_platform(platform)?;
+    let limits = &ctx.login_limits.link_failures_per_account;
+    let account = format!("{platform}:{platform_user_id}");
+    limits
+        .check(&account, ctx.now())
+        .map_err(|secs| DomainError::RateLimited {
+            retry_after_secs: secs,
+        })?;
+    let redeemed = claim(ctx, platform, platform_user_id, code).await;
+    match &redeemed {
+        Err(DomainError::Invalid { field: "code", .. }) => {
+            let _ = limits.hit(&account, ctx.now());
+        }
+        Ok(_) => limits.reset(&account),
+        Err(_) => {}
+    }
+    redeemed
+}
+
+async fn claim(
+    ctx: &Ctx,
+    platform: &str,
+    platform_user_id: &str,
+    code: &str,
+) -> DomainResult<users::User> {
     let key = code_key(code);
     let stored: Option<serde_json::Value> = ctx
         .store

@@ -44,10 +44,12 @@ pub struct SessionSettings {
     pub session_max: Duration,
 }
 
-/// Login limits: attempts per client IP, failures per username.
+/// Login limits: attempts per client IP, failures per username, and wrong
+/// link codes per chat account.
 pub struct LoginLimits {
     pub per_ip: WindowLimiter,
     pub failures_per_user: WindowLimiter,
+    pub link_failures_per_account: WindowLimiter,
 }
 
 /// What every domain function needs: the store, the clock, the hasher and
@@ -84,6 +86,10 @@ impl Ctx {
             login_limits: LoginLimits {
                 per_ip: WindowLimiter::new(config.login_max_attempts_per_ip, window),
                 failures_per_user: WindowLimiter::new(config.login_max_failures_per_user, window),
+                link_failures_per_account: WindowLimiter::new(
+                    config.login_max_failures_per_user,
+                    window,
+                ),
             },
             events,
             webhook_wake: Arc::new(tokio::sync::Notify::new()),

@@ -264,11 +264,27 @@ fn parse_permissions(items: &[String]) -> DomainResult<Vec<String>> {
         .map_err(|e| DomainError::invalid("permissions", e.to_string()))
 }
 
+/// `roles.manage` is no way up: a role gains only permissions the actor
+/// holds (what it `had` already may stay).
+fn check_grantable(actor: &Actor, permissions: &[String], had: &[String]) -> DomainResult<()> {
+    let added = permissions.iter().filter(|p| !had.contains(p));
+    for key in added {
+        let held = key.parse::<Permission>().is_ok_and(|p| actor.can(p));
+        if !held {
+            return Err(DomainError::Forbidden(format!(
+                "{key} (to grant it to a role)"
+            )));
+        }
+    }
+    Ok(())
+}
+
 pub async fn create(ctx: &Ctx, actor: &Actor, input: NewRole) -> DomainResult<Role> {
     actor.require(RolesManage)?;
     let key = parse_key(&input.key)?;
     let name = parse_name(&input.name)?;
     let permissions = parse_permissions(&input.permissions)?;
+    check_grantable(actor, &permissions, &[])?;
     let now = ctx.now();
     let mut tx = Transaction::new();
     tx.bind("key", &key)
@@ -311,6 +327,7 @@ pub async fn update(ctx: &Ctx, actor: &Actor, key: &str, patch: RolePatch) -> Do
             ));
         }
         after.permissions = parse_permissions(perms)?;
+        check_grantable(actor, &after.permissions, &before.permissions)?;
     }
     let changes = audit::diff(
         &json!({"name": before.name, "description": before.description, "permissions": before.permissions}),

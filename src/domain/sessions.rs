@@ -84,6 +84,9 @@ pub async fn login(
         }
     };
     ctx.login_limits.failures_per_user.reset(&user_key);
+    // The address limit counts failures: an office behind one NAT address
+    // signs in many times on a Monday morning.
+    ctx.login_limits.per_ip.forgive(&ip_key);
 
     let token = tokens::random_token();
     let csrf_token = tokens::random_token();

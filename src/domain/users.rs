@@ -110,16 +110,46 @@ async fn require_role(ctx: &Ctx, key: &str) -> DomainResult<String> {
 
 /// The permissions a user holds: their role's plus their extras.
 pub async fn effective_permissions(ctx: &Ctx, user: &User) -> DomainResult<BTreeSet<Permission>> {
-    let mut set = match roles::find(ctx, &user.role).await? {
+    permissions_of(ctx, &user.role, &user.extra_permissions).await
+}
+
+/// The permissions a role with these extras gives.
+async fn permissions_of(
+    ctx: &Ctx,
+    role: &str,
+    extras: &[String],
+) -> DomainResult<BTreeSet<Permission>> {
+    let mut set = match roles::find(ctx, role).await? {
         Some(role) => role.effective_permissions(),
         None => BTreeSet::new(),
     };
-    set.extend(
-        user.extra_permissions
-            .iter()
-            .filter_map(|p| p.parse::<Permission>().ok()),
-    );
+    set.extend(extras.iter().filter_map(|p| p.parse::<Permission>().ok()));
     Ok(set)
+}
+
+/// `users.manage` is no way up: the actor manages only users who hold
+/// nothing the actor lacks (so never resets the password of someone
+/// above them), grants only what it holds itself, and only admins manage
+/// admins. Called with the user as they are and as they would become.
+async fn check_may_manage(
+    ctx: &Ctx,
+    actor: &Actor,
+    role: &str,
+    extras: &[String],
+) -> DomainResult<()> {
+    if role == ADMIN_ROLE && actor.role != ADMIN_ROLE {
+        return Err(DomainError::Forbidden(
+            "admin (only admins manage admins)".into(),
+        ));
+    }
+    let held = permissions_of(ctx, role, extras).await?;
+    match held.iter().find(|p| !actor.can(**p)) {
+        Some(p) => Err(DomainError::Forbidden(format!(
+            "{} (to manage a user who holds it)",
+            p.key()
+        ))),
+        None => Ok(()),
+    }
 }
 
 const SELECT_USER: &str = "SELECT *, record::id(id) AS id FROM";
@@ -162,6 +192,9 @@ pub struct NewUser {
 
 pub async fn create(ctx: &Ctx, actor: &Actor, input: NewUser) -> DomainResult<User> {
     actor.require(Permission::UsersManage)?;
+    let role = require_role(ctx, &input.role).await?;
+    let extras = parse_extra(&input.extra_permissions)?;
+    check_may_manage(ctx, actor, &role, &extras).await?;
     insert(ctx, actor, input).await
 }
 
@@ -279,6 +312,7 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: &str, patch: UserPatch) -> Dom
         .await?
         .ok_or(DomainError::NotFound("user"))?;
     let before = record.user;
+    check_may_manage(ctx, actor, &before.role, &before.extra_permissions).await?;
     let mut after = before.clone();
     if let Some(email) = &patch.email {
         after.email = parse_email(email)?;
@@ -304,6 +338,9 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: &str, patch: UserPatch) -> Dom
     }
     if let Some(tz) = &patch.timezone {
         after.timezone = parse_timezone(tz)?;
+    }
+    if after.role != before.role || after.extra_permissions != before.extra_permissions {
+        check_may_manage(ctx, actor, &after.role, &after.extra_permissions).await?;
     }
     let new_hash = match &patch.password {
         Some(password) => {
@@ -384,6 +421,13 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: &str) -> DomainResult<()> {
     let record = find_record(ctx, id)
         .await?
         .ok_or(DomainError::NotFound("user"))?;
+    check_may_manage(
+        ctx,
+        actor,
+        &record.user.role,
+        &record.user.extra_permissions,
+    )
+    .await?;
     let now = ctx.now();
     let mut tx = Transaction::new();
     tx.bind("id", id);

@@ -207,3 +207,26 @@ async fn users_cannot_revoke_each_others_keys() {
         "an admin may"
     );
 }
+
+#[tokio::test]
+async fn a_narrowed_key_cannot_mint_a_chat_link_code_but_a_login_session_can() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let narrowed = app.api_key(&admin, &["leads.read.all"]).await;
+    let whole = app.api_key(&admin, &[]).await;
+
+    for key in [&narrowed, &whole] {
+        let (status, code, message) =
+            error_of(app.post("/api/v1/me/link-code", key, json!({})).await).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (StatusCode::FORBIDDEN, "forbidden")
+        );
+        assert!(message.contains("session"), "{message}");
+    }
+
+    let minted = app.post("/api/v1/me/link-code", &admin, json!({})).await;
+    assert_eq!(minted.status(), StatusCode::OK);
+    let code: Value = minted.json().await.unwrap();
+    assert_eq!(code["code"].as_str().map(str::len), Some(8));
+}

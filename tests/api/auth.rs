@@ -107,6 +107,27 @@ async fn login_attempts_from_one_address_are_limited_across_usernames() {
 }
 
 #[tokio::test]
+async fn an_office_behind_one_address_signs_in_more_often_than_the_failure_limit() {
+    let app = TestApp::spawn_with(|c| c.login_max_attempts_per_ip = 4).await;
+    for _ in 0..6 {
+        let r = app.login_response("admin", ADMIN_PASSWORD).await;
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    for i in 0..4 {
+        let r = app
+            .login_response(&format!("someone{i}"), "whatever-password")
+            .await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let r = app.login_response("admin", ADMIN_PASSWORD).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "failures still count"
+    );
+}
+
+#[tokio::test]
 async fn an_idle_session_expires() {
     let app = TestApp::spawn_with(|c| c.session_idle_minutes = 30).await;
     let token = app.admin_token().await;

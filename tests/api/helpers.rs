@@ -14,6 +14,7 @@ use tokio::sync::oneshot;
 
 pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
 pub const USER_PASSWORD: &str = "user-password-123";
+pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 pub struct TestApp {
     pub base: String,
@@ -160,6 +161,35 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Posts `body` as a file of `content_type` (a CSV, a workbook).
+    pub async fn post_file(
+        &self,
+        path: &str,
+        token: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Response {
+        self.request(Method::POST, path, Some(token))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Makes an API key from the session `token`, narrowed to `permissions`
+    /// (all of the owner's when empty), and returns its secret.
+    pub async fn api_key(&self, token: &str, permissions: &[&str]) -> String {
+        let mut body = json!({"name": format!("key-{}", permissions.join("-"))});
+        if !permissions.is_empty() {
+            body["permissions"] = json!(permissions);
+        }
+        let response = self.post("/api/v1/api-keys", token, body).await;
+        assert_eq!(response.status(), StatusCode::OK, "create an API key");
+        let created: Value = response.json().await.unwrap();
+        created["key"].as_str().unwrap().to_string()
+    }
+
     pub async fn login_response(&self, username: &str, password: &str) -> Response {
         self.client
             .post(self.url("/api/v1/auth/login"))
@@ -265,6 +295,39 @@ pub fn assert_no_internals(text: &str) {
     ] {
         assert!(!lower.contains(leak), "response leaks `{leak}`: {text}");
     }
+}
+
+/// A workbook with a header row and one lead (`company`), as a
+/// spreadsheet program would save it.
+pub fn xlsx_with_one_lead(company: &str) -> Vec<u8> {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.write_string(0, 0, "Company").unwrap();
+    sheet.write_string(0, 1, "Country").unwrap();
+    sheet.write_string(1, 0, company).unwrap();
+    sheet.write_string(1, 1, "DE").unwrap();
+    book.save_to_buffer().unwrap()
+}
+
+/// `workbook` with its part `name` replaced by `content`, deflated as
+/// tightly as possible: how a crafted file is made.
+pub fn xlsx_with_part(workbook: &[u8], name: &str, content: &[u8]) -> Vec<u8> {
+    use std::io::{Cursor, Read, Write};
+    let mut from = zip::ZipArchive::new(Cursor::new(workbook)).unwrap();
+    let mut to = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .compression_level(Some(9));
+    for i in 0..from.len() {
+        let mut part = from.by_index(i).unwrap();
+        let part_name = part.name().unwrap().to_string();
+        let mut bytes = Vec::new();
+        part.read_to_end(&mut bytes).unwrap();
+        to.start_file(part_name.as_str(), options).unwrap();
+        to.write_all(if part_name == name { content } else { &bytes })
+            .unwrap();
+    }
+    to.finish().unwrap().into_inner()
 }
 
 /// Logs go to the test output when `TEST_LOG` is set (e.g. `TEST_LOG=debug`).

@@ -4,9 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{error_of, TestApp};
-
-const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+use crate::helpers::{error_of, TestApp, XLSX};
 
 async fn send(
     app: &TestApp,
@@ -15,14 +13,7 @@ async fn send(
     content_type: &str,
     body: Vec<u8>,
 ) -> reqwest::Response {
-    app.client
-        .post(app.url(path))
-        .bearer_auth(token)
-        .header("content-type", content_type)
-        .body(body)
-        .send()
-        .await
-        .unwrap()
+    app.post_file(path, token, content_type, body).await
 }
 
 fn field_of<'a>(columns: &'a Value, header: &str) -> &'a Value {

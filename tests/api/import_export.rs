@@ -1,7 +1,7 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{error_of, TestApp};
+use crate::helpers::{error_of, xlsx_with_one_lead, xlsx_with_part, TestApp, XLSX};
 
 async fn import(app: &TestApp, token: &str, query: &str, csv: &str) -> reqwest::Response {
     app.client
@@ -567,4 +567,131 @@ async fn an_xlsx_workbook_imports_like_a_csv() {
     let (status, _, message) = error_of(not_a_workbook).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(message.contains("XLSX"), "{message}");
+}
+
+/// Posts `workbook` to both the import and the column preview and expects
+/// each to refuse it as invalid with a message holding `reason`.
+async fn assert_workbook_refused(app: &TestApp, token: &str, workbook: Vec<u8>, reason: &str) {
+    for path in ["/api/v1/leads/import", "/api/v1/leads/import/columns"] {
+        let response = app.post_file(path, token, XLSX, workbook.clone()).await;
+        let (status, code, message) = error_of(response).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+            "{path}: {message}"
+        );
+        assert!(message.contains(reason), "{path}: {message}");
+    }
+}
+
+#[tokio::test]
+async fn a_tiny_workbook_claiming_four_billion_shared_strings_is_refused_and_the_service_keeps_running(
+) {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let sst = br#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="4000000000" uniqueCount="4000000000"><si><t>Company</t></si><si><t>Country</t></si><si><t>Tiny Co</t></si><si><t>DE</t></si></sst>"#;
+    let workbook = xlsx_with_part(&xlsx_with_one_lead("Tiny Co"), "xl/sharedStrings.xml", sst);
+    assert!(workbook.len() < 8 * 1024, "{} bytes", workbook.len());
+
+    assert_workbook_refused(&app, &admin, workbook, "shared strings").await;
+
+    assert_eq!(count(&app, &admin).await, 0);
+    let response = app
+        .post_file(
+            "/api/v1/leads/import",
+            &admin,
+            XLSX,
+            xlsx_with_one_lead("Honest Co"),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        count(&app, &admin).await,
+        1,
+        "a normal workbook still imports"
+    );
+}
+
+#[tokio::test]
+async fn a_shared_strings_zip_bomb_is_refused_and_the_service_keeps_running() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    // Honest counts and strings, padded with 48 MiB of blanks that deflate
+    // to almost nothing: a small taste of a bomb that unpacks to tens of GB.
+    let mut sst = br#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="4" uniqueCount="4"><si><t>Company</t></si><si><t>Country</t></si><si><t>Bomb Co</t></si><si><t>DE</t></si>"#
+        .to_vec();
+    sst.resize(sst.len() + 48 * 1024 * 1024, b' ');
+    sst.extend_from_slice(b"</sst>");
+    let workbook = xlsx_with_part(&xlsx_with_one_lead("Bomb Co"), "xl/sharedStrings.xml", &sst);
+    assert!(workbook.len() < 256 * 1024, "{} bytes", workbook.len());
+
+    assert_workbook_refused(&app, &admin, workbook, "workbook").await;
+
+    assert_eq!(count(&app, &admin).await, 0);
+    let response = app
+        .post_file(
+            "/api/v1/leads/import",
+            &admin,
+            XLSX,
+            xlsx_with_one_lead("Honest Co"),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        count(&app, &admin).await,
+        1,
+        "a normal workbook still imports"
+    );
+}
+
+#[tokio::test]
+async fn an_exported_formula_comes_out_as_text_and_re_imports_unchanged() {
+    let source = TestApp::spawn().await;
+    let admin = source.admin_token().await;
+    let formula = "=HYPERLINK(\"http://evil.example\",\"Click\")";
+    let created = source
+        .post(
+            "/api/v1/leads",
+            &admin,
+            json!({"company_name": formula, "source": "@SUM(1)",
+                   "contacts": [{"name": "-Ann", "phone": "+44 20 7946 0958"}]}),
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::OK);
+
+    let csv = source
+        .get("/api/v1/leads/export", &admin)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let record = reader.records().next().unwrap().unwrap();
+    assert_eq!(&record[0], format!("'{formula}"), "{csv}");
+    for cell in record.iter() {
+        assert!(
+            !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+            "`{cell}` would run as a formula:\n{csv}"
+        );
+    }
+
+    let target = TestApp::spawn().await;
+    let admin2 = target.admin_token().await;
+    let report: Value = import(&target, &admin2, "", &csv)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["created"], 1, "{report}");
+    let page: Value = target
+        .get("/api/v1/leads", &admin2)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let lead = &page["items"][0];
+    assert_eq!(lead["company_name"], formula);
+    assert_eq!(lead["source"], "@SUM(1)");
 }

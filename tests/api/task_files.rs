@@ -227,6 +227,37 @@ async fn someone_who_cannot_read_tasks_cannot_reach_their_files() {
 }
 
 #[tokio::test]
+async fn only_someone_who_may_edit_the_task_attaches_files_to_it() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (_, ann_token) = app.user_with_role(&admin, "ann", "user").await;
+    let (_, bob_token) = app.user_with_role(&admin, "bob", "user").await;
+    let id = task(&app, &ann_token, "Logo").await;
+    let comment = body(
+        app.post(
+            &format!("/api/v1/tasks/{id}/comments"),
+            &bob_token,
+            json!({"body": "here is mine"}),
+        )
+        .await,
+    )
+    .await;
+
+    for on_comment in [None, comment["id"].as_str()] {
+        let (status, code, _) =
+            error_of(attach(&app, &bob_token, &id, "bob.pdf", &pdf(), on_comment).await).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (StatusCode::FORBIDDEN, "forbidden"),
+            "bob has tasks.write but the task is neither his nor assigned to him"
+        );
+    }
+    assert_eq!(stored_files(&app), 0);
+    let by_admin = attach(&app, &admin, &id, "admin.pdf", &pdf(), None).await;
+    assert_eq!(by_admin.status(), StatusCode::OK, "tasks.manage may");
+}
+
+#[tokio::test]
 async fn programs_and_oversize_uploads_are_refused_with_json_errors() {
     let app = TestApp::spawn_with(|c| c.max_upload_mb = 1).await;
     let admin = app.admin_token().await;
@@ -299,8 +330,12 @@ async fn a_file_can_be_attached_to_ones_own_comment_on_the_task() {
     assert_eq!(listed[0]["comment"], comment_id);
 
     let (status, _, message) =
-        error_of(attach(&app, &bob_token, &id, "mine.pdf", &pdf(), Some(comment_id)).await).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{message}");
+        error_of(attach(&app, &admin, &id, "mine.pdf", &pdf(), Some(comment_id)).await).await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "not one's own comment: {message}"
+    );
     let (status, code, _) =
         error_of(attach(&app, &ann_token, &other, "x.pdf", &pdf(), Some(comment_id)).await).await;
     assert_eq!(

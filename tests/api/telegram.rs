@@ -390,6 +390,45 @@ async fn a_link_code_works_once() {
 }
 
 #[tokio::test]
+async fn wrong_link_codes_are_limited_per_chat_account() {
+    let fake = FakeTelegram::start().await;
+    let app = app_with_bot(&fake).await;
+    let admin = app.admin_token().await;
+    let code: Value = app
+        .post("/api/v1/me/link-code", &admin, json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let link = format!("/link {}", code["code"].as_str().unwrap());
+    for n in 0..5 {
+        let reply = fake.ask(31, &format!("/link WRONG00{n}")).await;
+        assert!(
+            reply["text"]
+                .as_str()
+                .unwrap()
+                .contains("wrong, used or expired"),
+            "{reply}"
+        );
+    }
+
+    let refused = fake.ask(31, &link).await;
+
+    assert!(
+        refused["text"]
+            .as_str()
+            .unwrap()
+            .contains("too many attempts"),
+        "even the right code waits: {refused}"
+    );
+    let other = fake.ask(32, &link).await;
+    assert!(
+        other["text"].as_str().unwrap().starts_with("Linked"),
+        "another account is not held up: {other}"
+    );
+}
+
+#[tokio::test]
 async fn a_bad_command_gets_its_usage() {
     let fake = FakeTelegram::start().await;
     let app = app_with_bot(&fake).await;

@@ -308,3 +308,133 @@ async fn a_deleted_user_is_gone_with_their_sessions_and_the_change_is_audited() 
     assert_eq!(role_change["actor_name"], "admin");
     assert_eq!(role_change["channel"], "api");
 }
+
+#[tokio::test]
+async fn a_user_manager_grants_only_what_they_hold_and_never_manages_an_admin() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let me: Value = app
+        .get("/api/v1/auth/me", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let admin_id = me["user"]["id"].as_str().unwrap().to_string();
+    let (hr_id, _) = app.user_with_role(&admin, "hrlead", "manager").await;
+    let granted = app
+        .patch(
+            &format!("/api/v1/users/{hr_id}"),
+            &admin,
+            json!({"extra_permissions": ["leads.read.own", "users.manage", "roles.manage"]}),
+        )
+        .await;
+    assert_eq!(granted.status(), StatusCode::OK);
+    let hr = app.login("hrlead", USER_PASSWORD).await;
+    let new_user = |name: &str, role: &str, extra: Value| {
+        json!({"username": name, "email": format!("{name}@example.com"),
+               "password": USER_PASSWORD, "role": role, "extra_permissions": extra})
+    };
+    let forbidden = |response: reqwest::Response| async move {
+        let (status, code, message) = error_of(response).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (StatusCode::FORBIDDEN, "forbidden"),
+            "{message}"
+        );
+        message
+    };
+
+    // What the manager holds can be given.
+    let made = app
+        .post("/api/v1/users", &hr, new_user("cal", "caller", json!([])))
+        .await;
+    assert_eq!(made.status(), StatusCode::OK);
+    let cal_id = made.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // The admin role, and permissions the manager lacks, cannot.
+    let message = forbidden(
+        app.post("/api/v1/users", &hr, new_user("boss", "admin", json!([])))
+            .await,
+    )
+    .await;
+    assert!(message.contains("admin"), "{message}");
+    let message = forbidden(
+        app.post(
+            "/api/v1/users",
+            &hr,
+            new_user("ops", "caller", json!(["settings.manage"])),
+        )
+        .await,
+    )
+    .await;
+    assert!(message.contains("settings.manage"), "{message}");
+    for patch in [
+        json!({"role": "admin"}),
+        json!({"extra_permissions": ["bots.manage"]}),
+    ] {
+        forbidden(
+            app.patch(&format!("/api/v1/users/{cal_id}"), &hr, patch)
+                .await,
+        )
+        .await;
+    }
+    forbidden(
+        app.patch(
+            &format!("/api/v1/users/{hr_id}"),
+            &hr,
+            json!({"extra_permissions": ["users.manage", "roles.manage", "settings.manage"]}),
+        )
+        .await,
+    )
+    .await;
+
+    // An admin's password, account and role are out of reach.
+    forbidden(
+        app.patch(
+            &format!("/api/v1/users/{admin_id}"),
+            &hr,
+            json!({"password": "a-new-password-for-the-admin"}),
+        )
+        .await,
+    )
+    .await;
+    forbidden(
+        app.post(
+            &format!("/api/v1/users/{admin_id}/deactivate"),
+            &hr,
+            json!({}),
+        )
+        .await,
+    )
+    .await;
+    forbidden(app.delete(&format!("/api/v1/users/{admin_id}"), &hr).await).await;
+    app.login("admin", crate::helpers::ADMIN_PASSWORD).await;
+
+    // Roles gain only what the manager holds.
+    let role = |key: &str, permissions: Value| json!({"key": key, "name": key, "description": "", "permissions": permissions});
+    let made = app
+        .post("/api/v1/roles", &hr, role("dialer", json!(["calls.log"])))
+        .await;
+    assert_eq!(made.status(), StatusCode::OK);
+    forbidden(
+        app.post(
+            "/api/v1/roles",
+            &hr,
+            role("keys", json!(["settings.manage"])),
+        )
+        .await,
+    )
+    .await;
+    forbidden(
+        app.patch(
+            "/api/v1/roles/dialer",
+            &hr,
+            json!({"permissions": ["calls.log", "bots.manage"]}),
+        )
+        .await,
+    )
+    .await;
+}

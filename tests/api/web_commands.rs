@@ -191,3 +191,62 @@ async fn a_bot_mention_in_the_hub_is_proposed_and_runs_only_when_its_author_conf
     assert_eq!(cancel.status(), reqwest::StatusCode::NOT_FOUND);
     assert_eq!(logged().await, 1);
 }
+
+#[tokio::test]
+async fn a_bot_button_pressed_with_a_narrowed_key_runs_only_with_the_keys_permissions() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (maria, maria_token) = app.user_with_role(&admin, "maria", "user").await;
+    let chat_only = app.api_key(&maria_token, &["chat.use"]).await;
+    let room = group(&app, &admin, "field", &[&maria]).await;
+    let mut ws = Client::connect(&app, &admin).await;
+    ws.subscribe(&room, None).await;
+    say(&app, &maria_token, &room, "/lead Globex Corp globex.com").await;
+    next_bot_message(&mut ws).await;
+    let page: Value = app
+        .get("/api/v1/leads?q=globex", &maria_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let calls_path = format!(
+        "/api/v1/leads/{}/calls",
+        page["items"][0]["id"].as_str().unwrap()
+    );
+    say(
+        &app,
+        &maria_token,
+        &room,
+        "@bot had a call with Globex Corp today, not interested",
+    )
+    .await;
+    let proposal = next_bot_message(&mut ws).await;
+    let confirm = &proposal["actions"][0];
+    assert_eq!(confirm["label"], "Confirm", "{proposal}");
+
+    let pressed = app
+        .post(
+            &format!(
+                "/api/v1/messages/{}/actions/{}",
+                proposal["id"].as_str().unwrap(),
+                confirm["key"].as_str().unwrap()
+            ),
+            &chat_only,
+            serde_json::json!({}),
+        )
+        .await;
+
+    assert_eq!(pressed.status(), reqwest::StatusCode::OK);
+    let answer: Value = pressed.json().await.unwrap();
+    assert!(
+        answer["body"].as_str().unwrap().contains("permission"),
+        "refused in words: {answer}"
+    );
+    let calls: Value = app
+        .get(&calls_path, &maria_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(calls.as_array().unwrap().len(), 0, "no call was logged");
+}

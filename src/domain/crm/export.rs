@@ -189,6 +189,30 @@ async fn send_page(
     Ok(tx.send(Ok(Bytes::from(chunk))).await.is_ok())
 }
 
+/// What a spreadsheet takes as the start of a formula (or, for tab and
+/// CR, as a cell separator in front of one).
+const FORMULA_LEADS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// A cell a spreadsheet shows as text: one that would start a formula (a
+/// company called `=HYPERLINK(…)`, but also a `+49…` phone number) gets a
+/// leading apostrophe, which spreadsheets take as "this is text".
+pub fn defuse_formula(cell: String) -> String {
+    if cell.starts_with(FORMULA_LEADS) {
+        format!("'{cell}")
+    } else {
+        cell
+    }
+}
+
+/// The cell `defuse_formula` was given: the import reads it back this way,
+/// so an export re-imports to the same data.
+pub fn undo_defuse_formula(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(FORMULA_LEADS) => rest,
+        _ => cell,
+    }
+}
+
 fn row(lead: &Lead, contact: Option<&Contact>, usernames: &HashMap<String, String>) -> Vec<String> {
     let text = |v: &Option<String>| v.clone().unwrap_or_default();
     let owner = lead
@@ -214,4 +238,32 @@ fn row(lead: &Lead, contact: Option<&Contact>, usernames: &HashMap<String, Strin
         contact.and_then(|c| c.phone.clone()).unwrap_or_default(),
         contact.and_then(|c| c.linkedin.clone()).unwrap_or_default(),
     ]
+    .into_iter()
+    .map(defuse_formula)
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_that_would_start_a_formula_get_an_apostrophe_and_come_back_unchanged() {
+        for cell in [
+            "=HYPERLINK(\"http://evil.example\",\"x\")",
+            "+4930901820",
+            "-1+1",
+            "@SUM(A1)",
+            "\t=1",
+            "\r=1",
+        ] {
+            let defused = defuse_formula(cell.to_string());
+            assert_eq!(defused, format!("'{cell}"));
+            assert_eq!(undo_defuse_formula(&defused), cell);
+        }
+        for cell in ["Acme", "'quoted", "", "a=b"] {
+            assert_eq!(defuse_formula(cell.to_string()), cell);
+            assert_eq!(undo_defuse_formula(cell), cell);
+        }
+    }
 }

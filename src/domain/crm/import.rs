@@ -344,6 +344,16 @@ fn read_xlsx(
 ) {
     use calamine::{Reader, Xlsx};
     let not_xlsx = || "the file is not an XLSX workbook".to_string();
+    // calamine trusts a workbook's declared counts and sizes; check them first.
+    let checked = std::fs::File::open(path)
+        .map_err(|_| not_xlsx())
+        .and_then(|file| {
+            super::xlsx_guard::check(std::io::BufReader::new(file), &super::xlsx_guard::LIMITS)
+        });
+    if let Err(reason) = checked {
+        let _ = header_tx.send(Err(reason));
+        return;
+    }
     let mut workbook: Xlsx<_> = match calamine::open_workbook(path) {
         Ok(w) => w,
         Err(_) => {

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 
 use super::contacts::NewContact;
+use super::export::undo_defuse_formula;
 use super::leads::{self, LeadDraft, NewLead};
 use crate::domain::error::{DomainError, DomainResult};
 
@@ -335,7 +336,11 @@ pub fn parse_line(mapping: &BTreeMap<usize, &'static str>, line: Line) -> Parsed
             let fields = RowFields(
                 mapping
                     .iter()
-                    .filter_map(|(i, f)| cells.get(*i).map(|v| (*f, v.clone())))
+                    .filter_map(|(i, f)| {
+                        cells
+                            .get(*i)
+                            .map(|v| (*f, undo_defuse_formula(v).to_string()))
+                    })
                     .collect(),
             );
             let draft = leads::draft(fields.lead());

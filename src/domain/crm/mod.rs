@@ -15,3 +15,4 @@ pub mod pipeline;
 pub mod query;
 pub mod settings;
 pub mod timeline;
+pub mod xlsx_guard;

@@ -120,6 +120,8 @@ pub async fn attach(
 ) -> DomainResult<TaskFile> {
     actor.require_any(&[Permission::TasksWrite, Permission::TasksManage])?;
     let task = task::get(ctx, actor, &input.task).await?;
+    // Files become part of the task: only those who may edit it add them.
+    may_edit(actor, &task)?;
     let comment = input
         .comment
         .as_deref()

@@ -8,16 +8,15 @@ use rand::Rng;
 use reqwest::header::RETRY_AFTER;
 use reqwest::StatusCode;
 
+use super::addresses::{self, AddressPolicy};
 use super::signing;
 
-/// The most of a response body kept in the delivery log.
-pub const MAX_RESPONSE_BYTES: usize = 2048;
-
-/// What one attempt came to.
+/// What one attempt came to. The receiver's reply body is neither read
+/// nor kept: the delivery log would otherwise show whatever an address
+/// answers, which makes a webhook a way to read it.
 #[derive(Debug, Clone)]
 pub struct AttemptOutcome {
     pub status: Option<u16>,
-    pub response: Option<String>,
     pub error: Option<String>,
     pub retry_after: Option<Duration>,
     pub duration: Duration,
@@ -29,7 +28,8 @@ pub enum Verdict {
     Delivered,
     /// Worth another try: network error, timeout, 408, 429, 5xx.
     Retry,
-    /// The receiver refused it for good (other 4xx, redirects).
+    /// The receiver refused it for good (other 4xx, redirects), or its
+    /// address may not be reached.
     Reject,
 }
 
@@ -44,10 +44,33 @@ pub struct Envelope<'a> {
     pub timeout: Duration,
 }
 
-/// POSTs the body with its signature headers.
-pub async fn attempt(client: &reqwest::Client, e: Envelope<'_>) -> AttemptOutcome {
+/// POSTs the body with its signature headers, unless the URL names an
+/// address `policy` refuses (a name is checked by the client's resolver,
+/// [`addresses::CheckedResolver`]).
+pub async fn attempt(
+    client: &reqwest::Client,
+    policy: &AddressPolicy,
+    e: Envelope<'_>,
+) -> AttemptOutcome {
     let timestamp = e.now.timestamp();
     let started = Instant::now();
+    let refused = |error: String| AttemptOutcome {
+        status: None,
+        error: Some(error),
+        retry_after: None,
+        duration: started.elapsed(),
+        verdict: Verdict::Reject,
+    };
+    let literal = reqwest::Url::parse(e.url)
+        .ok()
+        .and_then(|url| match url.host() {
+            Some(url::Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
+            _ => None,
+        });
+    if let Some(refusal) = literal.and_then(|ip| policy.refusal(ip)) {
+        return refused(refusal.to_string());
+    }
     let sent = client
         .post(e.url)
         .timeout(e.timeout)
@@ -62,17 +85,19 @@ pub async fn attempt(client: &reqwest::Client, e: Envelope<'_>) -> AttemptOutcom
         .body(e.body.to_string())
         .send()
         .await;
-    let mut response = match sent {
+    let response = match sent {
         Ok(r) => r,
         Err(err) => {
+            if let Some(refusal) = addresses::refusal_in(&err) {
+                return refused(refusal.to_string());
+            }
             return AttemptOutcome {
                 status: None,
-                response: None,
                 error: Some(describe(&err, e.timeout)),
                 retry_after: None,
                 duration: started.elapsed(),
                 verdict: Verdict::Retry,
-            }
+            };
         }
     };
     let status = response.status();
@@ -81,30 +106,10 @@ pub async fn attempt(client: &reqwest::Client, e: Envelope<'_>) -> AttemptOutcom
         .get(RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| parse_retry_after(v, e.now));
-    // Read only what the log keeps; a huge reply must not cost memory.
-    let mut kept: Vec<u8> = Vec::new();
-    let mut error = None;
-    while kept.len() < MAX_RESPONSE_BYTES {
-        match response.chunk().await {
-            Ok(Some(chunk)) => kept.extend_from_slice(&chunk),
-            Ok(None) => break,
-            Err(err) => {
-                error = Some(format!(
-                    "reading the response: {}",
-                    describe(&err, e.timeout)
-                ));
-                break;
-            }
-        }
-    }
-    kept.truncate(MAX_RESPONSE_BYTES);
     let verdict = classify(status);
-    if verdict != Verdict::Delivered && error.is_none() {
-        error = Some(format!("HTTP {status}"));
-    }
+    let error = (verdict != Verdict::Delivered).then(|| format!("HTTP {status}"));
     AttemptOutcome {
         status: Some(status.as_u16()),
-        response: Some(String::from_utf8_lossy(&kept).into_owned()),
         error,
         retry_after,
         duration: started.elapsed(),

@@ -17,6 +17,7 @@ use serde_json::json;
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 
+use super::addresses::{AddressPolicy, CheckedResolver};
 use super::delivery::{self, Envelope, Verdict};
 use super::endpoints::{self, Webhook};
 use super::outbox;
@@ -43,6 +44,8 @@ pub struct DispatcherSettings {
     /// Deliveries in flight at once to one endpoint, so a slow endpoint
     /// cannot take every slot.
     pub per_endpoint: usize,
+    /// The private ranges receivers may be in (none: public addresses only).
+    pub addresses: AddressPolicy,
 }
 
 impl DispatcherSettings {
@@ -55,6 +58,7 @@ impl DispatcherSettings {
             backoff_max: Duration::from_secs(config.webhook_backoff_max_seconds),
             concurrency: config.webhook_concurrency,
             per_endpoint: config.webhook_per_endpoint_concurrency,
+            addresses: AddressPolicy::new(config.webhook_allow_private.clone()),
         }
     }
 
@@ -114,6 +118,12 @@ impl Dispatcher {
         let client = reqwest::Client::builder()
             // A redirect could point anywhere; receivers must give the final URL.
             .redirect(reqwest::redirect::Policy::none())
+            // Connect only to addresses the resolver checked, never through
+            // a proxy that would resolve the name again.
+            .no_proxy()
+            .dns_resolver(Arc::new(CheckedResolver {
+                policy: settings.addresses.clone(),
+            }))
             .user_agent(concat!("EA-CRM-Webhooks/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| DomainError::Internal(format!("webhook HTTP client: {e}")))?;
@@ -325,6 +335,7 @@ async fn deliver(
     let started_at = ctx.now();
     let outcome = delivery::attempt(
         &inner.client,
+        &settings.addresses,
         Envelope {
             url: &hook.url,
             secret: &hook.secret.0,
@@ -359,7 +370,7 @@ async fn deliver(
         .run(
             "UPDATE type::record('webhook_delivery', $id) SET
                 status = $status, attempts = $attempts, lease = NONE,
-                last_status = $code, last_response = $response, last_error = $error,
+                last_status = $code, last_response = NONE, last_error = $error,
                 last_attempt_at = <datetime>$at, next_attempt_at = <datetime>$next,
                 delivered_at = IF $delivered THEN <datetime>$at ELSE NONE END,
                 attempt_log += { at: <datetime>$at, status: $code, error: $error, duration_ms: $ms }
@@ -370,7 +381,6 @@ async fn deliver(
                 "status": status,
                 "attempts": attempts,
                 "code": outcome.status,
-                "response": outcome.response,
                 "error": outcome.error,
                 "at": db_time(started_at),
                 "next": db_time(next),

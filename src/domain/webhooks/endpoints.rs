@@ -88,7 +88,6 @@ pub struct Delivery {
     pub attempts: u32,
     pub next_attempt_at: DateTime<Utc>,
     pub last_status: Option<u16>,
-    pub last_response: Option<String>,
     pub last_error: Option<String>,
     pub last_attempt_at: Option<DateTime<Utc>>,
     pub delivered_at: Option<DateTime<Utc>>,

@@ -9,9 +9,11 @@
 //! - `outbox`: `record_event`, and the fan-out into deliveries.
 //! - `endpoints`: what admins manage through the API.
 //! - `signing`: the `X-EA-Signature` HMAC.
+//! - `addresses`: which receiver addresses may be reached.
 //! - `delivery`: one HTTP attempt, retry rules, backoff.
 //! - `dispatcher`: the background task that claims and delivers.
 
+pub mod addresses;
 pub mod delivery;
 pub mod dispatcher;
 pub mod endpoints;

@@ -121,8 +121,6 @@ struct DeliveryView {
     /// When a pending delivery is next tried.
     next_attempt_at: DateTime<Utc>,
     last_status: Option<u16>,
-    /// The start of the last response body (at most 2 KiB).
-    last_response: Option<String>,
     last_error: Option<String>,
     last_attempt_at: Option<DateTime<Utc>>,
     delivered_at: Option<DateTime<Utc>>,
@@ -142,7 +140,6 @@ impl From<Delivery> for DeliveryView {
             attempts: d.attempts,
             next_attempt_at: d.next_attempt_at,
             last_status: d.last_status,
-            last_response: d.last_response,
             last_error: d.last_error,
             last_attempt_at: d.last_attempt_at,
             delivered_at: d.delivered_at,
