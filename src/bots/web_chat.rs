@@ -69,22 +69,32 @@ pub async fn run(ctx: Arc<Ctx>) {
         // One command at a time would let a slow one hold up the room's
         // others; each runs on its own task.
         let ctx = ctx.clone();
+        let poster = event.by.clone();
         tokio::spawn(async move {
-            if let Err(e) = answer(&ctx, &message).await {
+            if let Err(e) = answer(&ctx, &message, poster.as_ref()).await {
                 tracing::warn!(error = %e, room = %message.room, "web chat command failed");
             }
         });
     }
 }
 
-async fn answer(ctx: &Arc<Ctx>, message: &Message) -> DomainResult<()> {
-    let actor = sessions::actor_for(
+/// Runs the command in `message` as its author, with no more than the
+/// credential it was posted with (`poster`) holds.
+async fn answer(ctx: &Arc<Ctx>, message: &Message, poster: Option<&Actor>) -> DomainResult<()> {
+    let mut actor = sessions::actor_for(
         ctx,
         &message.author,
         Channel::Web,
         Credential::ChatMessage(message.id.clone()),
     )
     .await?;
+    if let Some(poster) = poster {
+        actor.permissions = actor
+            .permissions
+            .intersection(&poster.permissions)
+            .copied()
+            .collect();
+    }
     let (sender, engine, parse_ctx) = engine_for(ctx, actor).await?;
     let text = if message.body.trim_start().starts_with('/') {
         message.body.clone()

@@ -9,6 +9,9 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::broadcast;
 
+use super::actor::Actor;
+use super::permissions::Permission;
+
 /// Who may see an event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", content = "ids", rename_all = "snake_case")]
@@ -27,6 +30,11 @@ pub struct Event {
     pub topic: String,
     pub audience: Audience,
     pub payload: Value,
+    /// Whose action it was, with the permissions of the credential used,
+    /// when a subscriber acts on it in their name (the web chat's slash
+    /// commands). Never sent to clients.
+    #[serde(skip)]
+    pub by: Option<Actor>,
 }
 
 impl Event {
@@ -35,7 +43,31 @@ impl Event {
             topic: topic.to_string(),
             audience,
             payload,
+            by: None,
         }
+    }
+
+    /// The same event, as caused by `actor`.
+    pub fn by(mut self, actor: &Actor) -> Self {
+        self.by = Some(actor.clone());
+        self
+    }
+}
+
+/// The permissions that let a credential receive events of `topic` live
+/// (any one of them); empty when any signed-in credential may. The socket
+/// applies it to each connection's credential, so an API key narrowed to
+/// chat does not receive lead or task events addressed to its owner.
+pub fn permissions_to_receive(topic: &str) -> &'static [Permission] {
+    const LEADS: &[Permission] = &[Permission::LeadsReadAll, Permission::LeadsReadOwn];
+    const TASKS: &[Permission] = &[Permission::TasksRead];
+    const CHAT: &[Permission] = &[Permission::ChatUse];
+    let family = topic.split('.').next().unwrap_or_default();
+    match family {
+        "lead" | "contact" | "follow_up" | "followup" | "call" | "import" => LEADS,
+        "task" => TASKS,
+        "message" | "notification" | "notifications" | "pins" | "room" => CHAT,
+        _ => &[],
     }
 }
 

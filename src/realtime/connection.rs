@@ -26,6 +26,7 @@ use crate::domain::chat::messages::{self, NewMessage};
 use crate::domain::chat::presence::Status;
 use crate::domain::chat::rooms;
 use crate::domain::error::DomainError;
+use crate::domain::events;
 use crate::domain::{sessions, Ctx};
 use crate::rate_limit::WindowLimiter;
 
@@ -335,6 +336,12 @@ impl Connection<'_> {
     async fn handle_outbound(&mut self, outbound: Outbound) {
         match outbound {
             Outbound::Frame(text) => self.out.push(text.to_string()),
+            Outbound::Event { topic, frame } => {
+                let needs = events::permissions_to_receive(&topic);
+                if needs.is_empty() || needs.iter().any(|p| self.actor.permissions.contains(p)) {
+                    self.out.push(frame.to_string());
+                }
+            }
             Outbound::RoomFrame { room, frame } => {
                 if self.cursors.contains_key(&*room) {
                     self.out.push(frame.to_string());

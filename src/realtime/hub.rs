@@ -34,6 +34,9 @@ pub enum Outbound {
     /// A frame about a room (an edit, a reaction, typing), sent only while
     /// the connection follows the room.
     RoomFrame { room: Arc<str>, frame: Arc<str> },
+    /// A domain event's frame, for connections whose credential may
+    /// receive its topic.
+    Event { topic: Arc<str>, frame: Arc<str> },
     /// A frame ready to send as it is.
     Frame(Arc<str>),
 }
@@ -244,7 +247,7 @@ impl Hub {
         match &event.audience {
             Audience::Everyone => {
                 let ids: Vec<u64> = state.connections.keys().copied().collect();
-                self.deliver(&mut state, ids, Outbound::Frame(frame));
+                self.deliver(&mut state, ids, event_frame(event, frame));
             }
             Audience::Users(users) => {
                 let ids: Vec<u64> = users
@@ -253,7 +256,7 @@ impl Hub {
                     .flatten()
                     .copied()
                     .collect();
-                self.deliver(&mut state, ids, Outbound::Frame(frame));
+                self.deliver(&mut state, ids, event_frame(event, frame));
             }
             Audience::Room(room) => {
                 let Some((room, _)) = state.followers.get_key_value(room.as_str()) else {
@@ -532,6 +535,13 @@ pub fn frame_text(value: &Value) -> Arc<str> {
     Arc::from(value.to_string())
 }
 
+fn event_frame(event: &Event, frame: Arc<str>) -> Outbound {
+    Outbound::Event {
+        topic: Arc::from(event.topic.as_str()),
+        frame,
+    }
+}
+
 /// A frame ready to send as it is.
 pub fn frame(value: Value) -> Outbound {
     Outbound::Frame(frame_text(&value))
@@ -622,7 +632,10 @@ mod tests {
             Audience::Users(vec!["ann".into()]),
             json!({"id": "l1"}),
         ));
-        assert!(ann.receiver.try_recv().is_ok());
+        assert!(matches!(
+            ann.receiver.try_recv(),
+            Ok(Outbound::Event { ref topic, .. }) if &**topic == "lead.created"
+        ));
         assert!(bob.receiver.try_recv().is_err());
     }
 }

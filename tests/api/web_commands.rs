@@ -250,3 +250,29 @@ async fn a_bot_button_pressed_with_a_narrowed_key_runs_only_with_the_keys_permis
         .unwrap();
     assert_eq!(calls.as_array().unwrap().len(), 0, "no call was logged");
 }
+
+#[tokio::test]
+async fn a_slash_command_posted_with_a_narrowed_key_runs_only_with_the_keys_permissions() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (maria, maria_token) = app.user_with_role(&admin, "maria", "user").await;
+    let chat_only = app.api_key(&maria_token, &["chat.use"]).await;
+    let room = group(&app, &admin, "field", &[&maria]).await;
+    let mut ws = Client::connect(&app, &admin).await;
+    ws.subscribe(&room, None).await;
+
+    say(&app, &chat_only, &room, "/lead Initech initech.com").await;
+
+    let reply = next_bot_message(&mut ws).await;
+    assert!(
+        reply["body"].as_str().unwrap().contains("permission"),
+        "refused in words: {reply}"
+    );
+    let page: Value = app
+        .get("/api/v1/leads?q=initech", &maria_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["items"].as_array().unwrap().len(), 0, "no lead made");
+}

@@ -98,6 +98,20 @@ impl Client {
     }
 
     /// Frames of `kind` that arrive within `window`.
+    /// Every frame that arrives within `window`, whatever its type.
+    pub async fn collect_all(&mut self, window: Duration) -> Vec<Value> {
+        let mut got: Vec<Value> = self.pending.drain(..).collect();
+        let deadline = tokio::time::Instant::now() + window;
+        while let Ok(Some(Ok(message))) =
+            tokio::time::timeout_at(deadline, self.socket.next()).await
+        {
+            if let Message::Text(text) = message {
+                got.push(serde_json::from_str(&text).unwrap());
+            }
+        }
+        got
+    }
+
     pub async fn collect_of(&mut self, kind: &str, window: Duration) -> Vec<Value> {
         let (mut got, rest): (Vec<Value>, Vec<Value>) =
             self.pending.drain(..).partition(|f| f["type"] == kind);
@@ -319,6 +333,51 @@ async fn a_non_member_cannot_follow_a_room_over_the_socket() {
         .is_empty());
 }
 
+#[tokio::test]
+async fn pipelined_subscribes_to_a_private_room_deliver_none_of_its_edits_reactions_or_typing() {
+    let app = TestApp::spawn_with(|c| c.typing_throttle_ms = 0).await;
+    let admin = app.admin_token().await;
+    let (_, eve_token) = app.user_with_role(&admin, "eve", "user").await;
+    let room = group(&app, &admin, "board", &[]).await;
+    let said = say(&app, &admin, &room, "secret numbers").await;
+    let id = said["id"].as_str().unwrap();
+    let mut admin_ws = Client::connect(&app, &admin).await;
+    admin_ws.subscribe(&room, None).await;
+    let mut eve_ws = Client::connect(&app, &eve_token).await;
+    // Subscribes sent back to back while the room is busy.
+    for _ in 0..20 {
+        eve_ws
+            .send(json!({"type": "subscribe", "room": room}))
+            .await;
+    }
+    for n in 0..5 {
+        app.patch(
+            &format!("/api/v1/messages/{id}"),
+            &admin,
+            json!({"body": format!("secret numbers v{n}")}),
+        )
+        .await;
+        admin_ws.send(json!({"type": "typing", "room": room})).await;
+    }
+    app.post(
+        &format!("/api/v1/messages/{id}/reactions"),
+        &admin,
+        json!({"emoji": "👍"}),
+    )
+    .await;
+    let seen = eve_ws.collect_all(Duration::from_millis(800)).await;
+    let errors = seen.iter().filter(|f| f["type"] == "error").count();
+    assert_eq!(errors, 20, "each subscribe is refused: {seen:?}");
+    let leaked: Vec<&Value> = seen
+        .iter()
+        .filter(|f| !["error", "presence"].contains(&f["type"].as_str().unwrap()))
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "a non-member got room frames: {leaked:?}"
+    );
+}
+
 impl Client {
     async fn next_of_error(&mut self) -> Value {
         loop {
@@ -432,6 +491,51 @@ async fn domain_events_reach_only_their_audience() {
         .map(|e| e["topic"].as_str().unwrap())
         .collect();
     assert_eq!(topics, ["import.progress"]);
+}
+
+#[tokio::test]
+async fn a_socket_opened_with_a_key_narrowed_to_chat_gets_no_lead_or_task_events() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (ann, ann_token) = app.user_with_role(&admin, "ann", "user").await;
+    let key: Value = app
+        .post(
+            "/api/v1/api-keys",
+            &ann_token,
+            json!({"name": "chat only", "permissions": ["chat.use"]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut full = Client::connect(&app, &ann_token).await;
+    let mut narrowed = Client::connect(&app, key["key"].as_str().unwrap()).await;
+    for topic in ["lead.created", "task.assigned", "notification.created"] {
+        app.ctx().events.publish(Event::new(
+            topic,
+            Audience::Users(vec![ann.clone()]),
+            json!({"id": "x"}),
+        ));
+    }
+    let topics = |events: Vec<Value>| -> Vec<String> {
+        events
+            .iter()
+            .map(|e| e["topic"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        topics(full.collect_of("event", Duration::from_millis(400)).await),
+        ["lead.created", "task.assigned", "notification.created"]
+    );
+    assert_eq!(
+        topics(
+            narrowed
+                .collect_of("event", Duration::from_millis(400))
+                .await
+        ),
+        ["notification.created"],
+        "the key may use the chat, nothing else"
+    );
 }
 
 #[tokio::test]

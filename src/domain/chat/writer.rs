@@ -107,7 +107,7 @@ async fn run(store: Store, events: EventBus, mut jobs: mpsc::Receiver<Job>) {
         for (job, outcome) in stored {
             if let Ok(posted) = &outcome {
                 if !posted.duplicate {
-                    announce(&events, &posted.message, &job.draft.notes);
+                    announce(&events, &posted.message, &job.draft);
                 }
             }
             let _ = job.done.send(outcome);
@@ -115,13 +115,16 @@ async fn run(store: Store, events: EventBus, mut jobs: mpsc::Receiver<Job>) {
     }
 }
 
-fn announce(events: &EventBus, message: &Message, notes: &[Notification]) {
-    events.publish(Event::new(
-        CREATED_TOPIC,
-        Audience::Room(message.room.clone()),
-        json!(message),
-    ));
-    notifications::publish_to(events, notes);
+fn announce(events: &EventBus, message: &Message, draft: &Draft) {
+    events.publish(
+        Event::new(
+            CREATED_TOPIC,
+            Audience::Room(message.room.clone()),
+            json!(message),
+        )
+        .by(&draft.actor),
+    );
+    notifications::publish_to(events, &draft.notes);
 }
 
 type Outcomes = Vec<(Job, DomainResult<Posted>)>;
