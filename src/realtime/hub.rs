@@ -531,7 +531,7 @@ fn unfollow(state: &mut HubState, room: &str, id: u64) {
 }
 
 /// A JSON frame as text, serialised once for every connection that gets it.
-pub fn frame_text(value: &Value) -> Arc<str> {
+fn frame_text(value: &Value) -> Arc<str> {
     Arc::from(value.to_string())
 }
 
@@ -540,11 +540,6 @@ fn event_frame(event: &Event, frame: Arc<str>) -> Outbound {
         topic: Arc::from(event.topic.as_str()),
         frame,
     }
-}
-
-/// A frame ready to send as it is.
-pub fn frame(value: Value) -> Outbound {
-    Outbound::Frame(frame_text(&value))
 }
 
 /// The `message` frame of a room's message.
