@@ -662,6 +662,56 @@ async fn a_bridged_room_mirrors_both_ways_without_loops() {
 }
 
 #[tokio::test]
+async fn bots_manage_bridges_only_rooms_it_is_in_and_never_a_direct_room() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (maria, maria_token) = app.user_with_role(&admin, "maria", "user").await;
+    let (bob, _) = app.user_with_role(&admin, "bob", "user").await;
+    let private = crate::chat::group(&app, &maria_token, "maria and bob", &[&bob]).await;
+    let bridge = |room: String| {
+        let app = &app;
+        let admin = admin.clone();
+        async move {
+            app.post(
+                "/api/v1/bridges",
+                &admin,
+                json!({"room": room, "platform": "telegram", "chat_id": "-100"}),
+            )
+            .await
+        }
+    };
+
+    let (status, code, _) = crate::helpers::error_of(bridge(private).await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
+
+    let direct: Value = app
+        .post(
+            "/api/v1/rooms",
+            &admin,
+            json!({"kind": "direct", "members": [maria]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let refused = bridge(direct["id"].as_str().unwrap().to_string()).await;
+    let (status, code, message) = crate::helpers::error_of(refused).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(code, "invalid", "{message}");
+
+    let bridges: Value = app
+        .get("/api/v1/bridges", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(bridges, json!([]), "nothing was bridged");
+}
+
+#[tokio::test]
 async fn in_webhook_mode_only_updates_with_the_secret_header_are_handled() {
     let fake = FakeTelegram::start().await;
     let url = fake.url.clone();
