@@ -239,12 +239,15 @@ pub(crate) async fn find(ctx: &Ctx, id: &str) -> DomainResult<Option<Room>> {
         .first(0)?)
 }
 
-/// The actor's membership of a room, if any.
+/// A user's membership of a room, if they have one and are active: a
+/// deactivated user keeps their rows (and has their rooms back when
+/// reactivated) but is called to nothing meanwhile.
 pub(crate) async fn membership(ctx: &Ctx, room: &str, user: &str) -> DomainResult<Option<Member>> {
     Ok(ctx
         .store
         .run(
-            "SELECT user, role, joined_at FROM room_member WHERE room = $room AND user = $user LIMIT 1",
+            "SELECT user, role, joined_at FROM room_member WHERE room = $room AND user = $user
+                AND type::record('user', $user).active = true LIMIT 1",
             json!({"room": room, "user": user}),
         )
         .await?
@@ -394,16 +397,19 @@ async fn add(ctx: &Ctx, actor: &Actor, room: &Room, user_id: &str) -> DomainResu
     }
 }
 
-/// The members' user ids, for fan-out of `@here`.
+/// The active members' user ids, for fan-out of `@here`: deactivated
+/// users are not notified (see `membership`).
 pub(crate) async fn member_ids(ctx: &Ctx, room_id: &str) -> DomainResult<Vec<String>> {
     Ok(ctx
         .store
         .run(
-            "SELECT VALUE user FROM room_member WHERE room = $room LIMIT 5000",
+            "LET $users = (SELECT VALUE user FROM room_member WHERE room = $room LIMIT 5000);
+             SELECT VALUE record::id(id) FROM array::map($users, |$u| type::record('user', $u))
+                WHERE active = true;",
             json!({"room": room_id}),
         )
         .await?
-        .rows(0)?)
+        .rows(1)?)
 }
 
 pub async fn members(ctx: &Ctx, actor: &Actor, room_id: &str) -> DomainResult<Vec<Member>> {
