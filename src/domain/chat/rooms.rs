@@ -1,6 +1,7 @@
 //! Rooms: public channels anyone may join, private groups by invitation,
 //! and direct rooms between two people. Membership decides who reads a
-//! room; a room may discuss a CRM record (`subject_kind`/`subject_id`).
+//! room; a room may discuss a CRM record (`subject_kind`/`subject_id`),
+//! and only a lead its creator may read.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -9,6 +10,7 @@ use serde_json::json;
 use crate::domain::actor::Actor;
 use crate::domain::audit::{self, FieldChange};
 use crate::domain::clock::db_time;
+use crate::domain::crm::leads;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::permissions::Permission;
 use crate::domain::{tokens, users, Ctx};
@@ -122,6 +124,20 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: NewRoom) -> DomainResult<Ro
             "subject_id",
             "subject_kind and subject_id go together",
         ));
+    }
+    // A room about a lead shows on that lead's timeline: only someone who
+    // may read the lead attaches one to it.
+    if let (Some("lead"), Some(lead)) = (subject_kind.as_deref(), subject_id.as_deref()) {
+        match leads::load_visible(ctx, actor, lead, false).await {
+            Ok(_) => {}
+            Err(DomainError::NotFound(_)) => {
+                return Err(DomainError::invalid(
+                    "subject_id",
+                    "no lead you can see has that id",
+                ))
+            }
+            Err(e) => return Err(e),
+        }
     }
     let mut members: Vec<String> = input
         .members
