@@ -88,13 +88,13 @@ impl AuthApi {
         cookie.set_http_only(true);
         cookie.set_same_site(SameSite::Lax);
         cookie.set_path("/");
-        cookie.set_secure(state.config.cookie_secure);
+        cookie.set_secure(state.config.secure_cookies());
         cookie.set_max_age(max_age);
         req.cookie().add(cookie);
         let mut csrf = Cookie::new_with_str(CSRF_COOKIE, &session.csrf_token);
         csrf.set_same_site(SameSite::Lax);
         csrf.set_path("/");
-        csrf.set_secure(state.config.cookie_secure);
+        csrf.set_secure(state.config.secure_cookies());
         csrf.set_max_age(max_age);
         req.cookie().add(csrf);
         Ok(Json(LoginResponse {
