@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use poem::http::{header, HeaderValue, StatusCode};
+use poem::PathPattern;
 use poem::{Endpoint, IntoResponse, Request, Response};
 use tracing::Instrument;
 
@@ -75,9 +76,10 @@ pub async fn around<E: Endpoint>(
 
     let status = response.status().as_u16();
     if let Some(state) = &state {
+        let pattern = response.data::<PathPattern>().map(|p| &*p.0);
         state.metrics.record(
             &method,
-            &route_label(&path, status),
+            &route_label(pattern, status),
             status,
             started.elapsed(),
         );

@@ -270,3 +270,39 @@ async fn health_readiness_and_metrics_answer() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn metrics_label_answers_by_route_template_whatever_the_path() {
+    let app = TestApp::spawn().await;
+    for name in ["probe-one", "probe-two", "probe-three"] {
+        let refused = app
+            .client
+            .get(app.url(&format!("/api/v1/users/{name}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    }
+    app.client
+        .get(app.url("/no/such/page-anywhere"))
+        .send()
+        .await
+        .unwrap();
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!metrics.contains("probe"), "{metrics}");
+    assert!(!metrics.contains("page-anywhere"), "{metrics}");
+    let users = metrics
+        .lines()
+        .find(|l| l.starts_with("ea_crm_http_requests_total") && l.contains("status=\"401\""))
+        .unwrap_or_else(|| panic!("no 401 counted: {metrics}"));
+    assert!(users.contains("route=\"/api/v1/users/:"), "{users}");
+    assert!(users.ends_with(" 3"), "{users}");
+}
