@@ -12,6 +12,7 @@ use tracing::Instrument;
 use super::error::error_response;
 use super::metrics::route_label;
 use super::{client_ip, AppState};
+use crate::rate_limit::ip_key;
 
 pub const REQUEST_ID: &str = "x-request-id";
 
@@ -41,7 +42,7 @@ pub async fn around<E: Endpoint>(
     let started = Instant::now();
 
     let limited = state.as_ref().and_then(|s| {
-        let ip = client_ip(&req, &s.config).unwrap_or_default();
+        let ip = ip_key(&client_ip(&req, &s.config).unwrap_or_default());
         s.ip_limiter.hit(&ip, s.ctx.now()).err()
     });
     let too_large = state.as_ref().is_some_and(|s| {

@@ -127,6 +127,33 @@ async fn an_oversized_body_is_refused_with_413() {
 }
 
 #[tokio::test]
+async fn an_ipv6_client_is_limited_by_its_64_network_not_per_address() {
+    let app = TestApp::spawn_with(|c| {
+        c.rate_limit_per_ip = 3;
+        c.trust_forwarded_for = true;
+    })
+    .await;
+    let from = |address: &str| {
+        app.client
+            .get(app.url("/healthz"))
+            .header("x-forwarded-for", address)
+            .send()
+    };
+    for host in 1..=3 {
+        let ok = from(&format!("2001:db8:1:2::{host}")).await.unwrap();
+        assert_eq!(ok.status(), StatusCode::OK);
+    }
+    let limited = from("2001:db8:1:2:ffff::4").await.unwrap();
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    let neighbour = from("2001:db8:1:3::1").await.unwrap();
+    assert_eq!(
+        neighbour.status(),
+        StatusCode::OK,
+        "another /64 has its own limit"
+    );
+}
+
+#[tokio::test]
 async fn requests_past_the_per_ip_limit_get_429_with_retry_after() {
     let app = TestApp::spawn_with(|c| c.rate_limit_per_ip = 5).await;
     for _ in 0..5 {
