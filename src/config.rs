@@ -48,10 +48,6 @@ pub struct Config {
     #[arg(long, env = "ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
 
-    /// Secret used to sign outbound payloads and derive CSRF tokens.
-    #[arg(long, env = "SECRET_KEY", hide_env_values = true)]
-    pub secret_key: Option<String>,
-
     /// API key for the OpenRouter-compatible LLM service (unset: local AI).
     #[arg(long, env = "OPENROUTER_API_KEY", hide_env_values = true)]
     pub openrouter_api_key: Option<String>,
@@ -184,9 +180,17 @@ pub struct Config {
     #[arg(long, env = "TRUST_FORWARDED_FOR", default_value_t = false)]
     pub trust_forwarded_for: bool,
 
-    /// Mark the session cookie `Secure` (set when served over HTTPS).
-    #[arg(long, env = "COOKIE_SECURE", default_value_t = false)]
-    pub cookie_secure: bool,
+    /// Mark the session and CSRF cookies `Secure` (sent over HTTPS only).
+    /// Unset: on when `PUBLIC_BASE_URL` starts with `https://`. Read it
+    /// through `secure_cookies()`.
+    #[arg(
+        long,
+        env = "COOKIE_SECURE",
+        num_args = 0..=1,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub cookie_secure: Option<bool>,
 
     /// Run the webhook dispatcher in this instance. Any number of instances
     /// may run it against one database; switch it off to keep outbound
@@ -439,6 +443,16 @@ impl Config {
         (self.max_upload_mb * 1024 * 1024) as usize
     }
 
+    /// Whether cookies are `Secure`: as `COOKIE_SECURE` says, or else as
+    /// the public address's scheme.
+    pub fn secure_cookies(&self) -> bool {
+        self.cookie_secure.unwrap_or_else(|| {
+            self.public_base_url
+                .as_deref()
+                .is_some_and(|url| url.trim().to_ascii_lowercase().starts_with("https://"))
+        })
+    }
+
     pub fn session_max(&self) -> Duration {
         Duration::from_secs(self.session_max_hours * 3600)
     }
@@ -478,6 +492,28 @@ mod tests {
         let mut c = Config::for_tests();
         c.database_url = url.into();
         c
+    }
+
+    fn parsed(args: &[&str]) -> Config {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            config: Config,
+        }
+        Wrapper::parse_from(std::iter::once("ea-crm").chain(args.iter().copied())).config
+    }
+
+    #[test]
+    fn cookies_are_secure_when_the_public_address_is_https_unless_set_otherwise() {
+        assert!(!parsed(&[]).secure_cookies());
+        assert!(!parsed(&["--public-base-url", "http://crm.lan"]).secure_cookies());
+        assert!(parsed(&["--public-base-url", "https://crm.example.com"]).secure_cookies());
+        assert!(parsed(&["--public-base-url", "HTTPS://crm.example.com"]).secure_cookies());
+        let https = ["--public-base-url", "https://crm.example.com"];
+        assert!(!parsed(&[&https[..], &["--cookie-secure", "false"]].concat()).secure_cookies());
+        assert!(parsed(&["--cookie-secure"]).secure_cookies());
+        assert!(parsed(&["--cookie-secure", "1"]).secure_cookies());
     }
 
     #[test]

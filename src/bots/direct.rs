@@ -54,9 +54,9 @@ impl Messengers {
     }
 
     /// Sends `text` to each of the user's linked accounts that a connected
-    /// bot can reach.
+    /// bot can reach (none while the user is deactivated).
     async fn to_user(&self, ctx: &Ctx, user: &str, text: &str) -> anyhow::Result<()> {
-        for account in links::of_user(ctx, user).await? {
+        for account in links::reachable_accounts(ctx, user).await? {
             let Some(messenger) = self.of(&account.platform) else {
                 continue;
             };
@@ -141,7 +141,7 @@ async fn digest_text(
     timezone: chrono_tz::Tz,
     now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<Option<String>> {
-    let accounts = links::of_user(ctx, user).await?;
+    let accounts = links::reachable_accounts(ctx, user).await?;
     let Some(first) = accounts.first() else {
         return Ok(None);
     };

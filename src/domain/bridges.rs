@@ -1,7 +1,9 @@
 //! Bridges: an admin mirrors a hub room to a Telegram chat or a Discord
 //! channel, so the team talks in one conversation from both places.
 //!
-//! Promises: only `bots.manage` creates or removes bridges; a chat is
+//! Promises: only `bots.manage` creates or removes bridges, and only for a
+//! channel or group the actor is a member of (a direct room is never
+//! bridged, and a private room the actor is not in is not found); a chat is
 //! bridged to at most one room (unique index), so a message from it has
 //! exactly one destination. Mirroring itself is the adapters' job: what
 //! comes in is stored as a bot-authored message naming the sender and the
@@ -69,9 +71,15 @@ pub async fn create(
         return Err(DomainError::invalid("platform", "use telegram or discord"));
     }
     let chat_id = parse_chat_id(&platform, chat_id)?;
-    let room = rooms::find(ctx, room_id)
-        .await?
-        .ok_or(DomainError::NotFound("room"))?;
+    // Mirroring out hands a room's text to whoever is in the chat: only a
+    // member may do that, and never with a conversation between two people.
+    let room = rooms::require_member(ctx, actor, room_id).await?;
+    if room.kind == rooms::RoomKind::Direct {
+        return Err(DomainError::invalid(
+            "room",
+            "a direct room cannot be bridged",
+        ));
+    }
     let bridge = Bridge {
         id: tokens::new_id(),
         room: room.id,

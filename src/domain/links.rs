@@ -8,7 +8,10 @@
 //! Promises: a code is stored only as its SHA-256 and works once (the
 //! claim is a conditional update inside the linking transaction, so two
 //! redemptions at once cannot both win); a chat account links to one user
-//! at a time (relinking replaces the old link).
+//! at a time (relinking replaces the old link). A link ends when its user
+//! removes it (`unlink`), when someone who may manage the user removes it,
+//! and when the user's password changes (`users::change_password`); while
+//! the user is deactivated it acts as nothing and receives nothing.
 
 use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
@@ -19,6 +22,7 @@ use super::actor::{Actor, Channel, Credential};
 use super::audit::{self, FieldChange};
 use super::clock::db_time;
 use super::error::{DomainError, DomainResult};
+use super::permissions::Permission;
 use super::{sessions, tokens, users, Ctx};
 use crate::store::{StoreError, Transaction};
 
@@ -266,16 +270,95 @@ pub async fn actor_for_link(ctx: &Ctx, link_id: &str, channel: Channel) -> Domai
     sessions::actor_for(ctx, &link.user, channel, Credential::ChatLink(link.id)).await
 }
 
-/// The chat accounts a user has linked, for their profile.
-pub async fn of_user(ctx: &Ctx, user_id: &str) -> DomainResult<Vec<ChatLink>> {
+/// The chat accounts a user has linked, whoever they are: for the modules
+/// that check access themselves.
+async fn of_user(ctx: &Ctx, user_id: &str) -> DomainResult<Vec<ChatLink>> {
     Ok(ctx
         .store
         .run(
-            "SELECT *, record::id(id) AS id FROM chat_link WHERE user = $user",
+            "SELECT *, record::id(id) AS id FROM chat_link WHERE user = $user ORDER BY created_at",
             json!({"user": user_id}),
         )
         .await?
         .rows(0)?)
+}
+
+/// The chat accounts the bots may write to on the user's behalf: none
+/// while the user is deactivated, so nothing follows them out.
+pub async fn reachable_accounts(ctx: &Ctx, user_id: &str) -> DomainResult<Vec<ChatLink>> {
+    let active = users::find_record(ctx, user_id)
+        .await?
+        .is_some_and(|r| r.user.active);
+    if !active {
+        return Ok(Vec::new());
+    }
+    of_user(ctx, user_id).await
+}
+
+/// Links are managed from a login: a narrowed API key or a chat account
+/// does not add or remove them.
+fn require_session(actor: &Actor) -> DomainResult<()> {
+    if matches!(actor.credential, Credential::Session(_)) {
+        Ok(())
+    } else {
+        Err(DomainError::Forbidden(
+            "a login session (chat links are managed from the panel)".into(),
+        ))
+    }
+}
+
+/// May the actor see and remove `user_id`'s links? Their own, from a
+/// login; anyone else's with `users.manage` over that user.
+async fn require_may_manage_links(ctx: &Ctx, actor: &Actor, user_id: &str) -> DomainResult<()> {
+    require_session(actor)?;
+    if actor.user_id == user_id {
+        return Ok(());
+    }
+    actor.require(Permission::UsersManage)?;
+    users::require_may_manage_user(ctx, actor, user_id).await?;
+    Ok(())
+}
+
+/// The chat accounts linked to `user_id`, oldest first.
+pub async fn list(ctx: &Ctx, actor: &Actor, user_id: &str) -> DomainResult<Vec<ChatLink>> {
+    require_may_manage_links(ctx, actor, user_id).await?;
+    of_user(ctx, user_id).await
+}
+
+/// Removes one of `user_id`'s chat links: the chat account acts as nobody
+/// from its next message on, and the bots stop writing to it.
+#[tracing::instrument(skip(ctx, actor), fields(actor = %actor.user_id))]
+pub async fn unlink(ctx: &Ctx, actor: &Actor, user_id: &str, link_id: &str) -> DomainResult<()> {
+    require_may_manage_links(ctx, actor, user_id).await?;
+    let link: ChatLink = ctx
+        .store
+        .run(
+            "SELECT *, record::id(id) AS id FROM ONLY type::record('chat_link', $id)",
+            json!({"id": link_id}),
+        )
+        .await?
+        .first(0)?
+        .filter(|l: &ChatLink| l.user == user_id)
+        .ok_or(DomainError::NotFound("chat link"))?;
+    let now = ctx.now();
+    let mut tx = Transaction::new();
+    tx.bind("id", &link.id);
+    tx.push("DELETE type::record('chat_link', $id)");
+    let changes = vec![
+        FieldChange::new("platform", Some(json!(link.platform)), None),
+        FieldChange::new("user", Some(json!(link.user)), None),
+    ];
+    audit::record(
+        &mut tx,
+        actor,
+        "chat_link",
+        &link.id,
+        "unlink",
+        &changes,
+        now,
+    );
+    tx.commit(&ctx.store).await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,8 +1,15 @@
 //! Password hashing with argon2id, off the async runtime and behind a cap on
 //! concurrent hashes, so a burst of logins queues instead of taking every
-//! core from chat and the API.
+//! core from chat and the API; and the rules for a new password.
+//!
+//! `common_passwords.txt` holds the 8,354 entries of at least 8 characters
+//! (lower-cased) of the 20,000 most common passwords that Django ships in
+//! `django/contrib/auth/common-passwords.txt.gz` (compiled by Royce
+//! Williams from leaked password sets; BSD-3-Clause as part of Django).
+//! Shorter entries are refused by length anyway.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, LazyLock};
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
@@ -80,7 +87,17 @@ impl PasswordHasher {
     }
 }
 
-/// Rules for a new password.
+static COMMON_PASSWORDS: LazyLock<HashSet<&'static str>> =
+    LazyLock::new(|| include_str!("common_passwords.txt").lines().collect());
+
+/// Whether `password` is one of the most common passwords, whatever its
+/// case: the first ones an attacker tries.
+pub fn is_common(password: &str) -> bool {
+    COMMON_PASSWORDS.contains(password.to_lowercase().as_str())
+}
+
+/// Rules for a new password (ASVS 6.2): long enough, not absurdly long,
+/// and not on the list of common passwords.
 pub fn check_strength(password: &str) -> Result<(), DomainError> {
     if password.chars().count() < MIN_PASSWORD_LEN {
         return Err(DomainError::invalid(
@@ -90,6 +107,12 @@ pub fn check_strength(password: &str) -> Result<(), DomainError> {
     }
     if password.len() > MAX_PASSWORD_LEN {
         return Err(DomainError::invalid("password", "is too long"));
+    }
+    if is_common(password) {
+        return Err(DomainError::invalid(
+            "password",
+            "is one of the most common passwords; choose another",
+        ));
     }
     Ok(())
 }
@@ -112,5 +135,15 @@ mod tests {
     fn short_passwords_are_refused() {
         assert!(check_strength("short").is_err());
         assert!(check_strength("long enough pass").is_ok());
+    }
+
+    #[test]
+    fn common_passwords_are_refused_whatever_their_case() {
+        for common in ["password123", "Password123", "QWERTYUIOP", "1q2w3e4r5t"] {
+            assert!(is_common(common), "{common}");
+            assert!(check_strength(common).is_err(), "{common}");
+        }
+        assert!(!is_common("correct horse battery"));
+        assert!(COMMON_PASSWORDS.len() > 8000, "the list is loaded whole");
     }
 }

@@ -55,7 +55,7 @@ pub async fn login(
 ) -> DomainResult<NewSession> {
     let now = ctx.now();
     let user_key = username.trim().to_ascii_lowercase();
-    let ip_key = client.ip.clone().unwrap_or_default();
+    let ip_key = crate::rate_limit::ip_key(client.ip.as_deref().unwrap_or_default());
     ctx.login_limits
         .per_ip
         .hit(&ip_key, now)

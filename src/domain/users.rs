@@ -152,6 +152,63 @@ async fn check_may_manage(
     }
 }
 
+/// The user, if the actor may manage them (see `check_may_manage`); the
+/// actor's `users.manage` is the caller's to check.
+pub(crate) async fn require_may_manage_user(
+    ctx: &Ctx,
+    actor: &Actor,
+    id: &str,
+) -> DomainResult<User> {
+    let user = find_record(ctx, id)
+        .await?
+        .ok_or(DomainError::NotFound("user"))?
+        .user;
+    check_may_manage(ctx, actor, &user.role, &user.extra_permissions).await?;
+    Ok(user)
+}
+
+/// What a new password ended: every way in that the old one could have
+/// handed out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct EndedCredentials {
+    pub sessions: usize,
+    pub api_keys: usize,
+    pub chat_links: usize,
+}
+
+/// Where `end_credentials` put its statements in the transaction's results.
+struct EndedAt {
+    sessions: usize,
+    api_keys: usize,
+    chat_links: usize,
+}
+
+impl EndedAt {
+    fn count(&self, results: &crate::store::Results) -> DomainResult<EndedCredentials> {
+        let count = |i| -> DomainResult<usize> { Ok(results.rows::<serde_json::Value>(i)?.len()) };
+        Ok(EndedCredentials {
+            sessions: count(self.sessions)?,
+            api_keys: count(self.api_keys)?,
+            chat_links: count(self.chat_links)?,
+        })
+    }
+}
+
+/// Ends, in `tx`, the sessions of user `$id` (but `$keep`), revokes their
+/// API keys (at `$now`) and removes their chat links: whoever had the old
+/// password may have made any of them.
+fn end_credentials(tx: &mut Transaction) -> EndedAt {
+    EndedAt {
+        sessions: tx
+            .push("DELETE session WHERE user = $id AND record::id(id) != $keep RETURN BEFORE"),
+        api_keys: tx.push(
+            "UPDATE api_key SET revoked_at = <datetime>$now WHERE user = $id AND revoked_at IS NONE
+                RETURN VALUE record::id(id)",
+        ),
+        chat_links: tx.push("DELETE chat_link WHERE user = $id RETURN BEFORE"),
+    }
+}
+
 const SELECT_USER: &str = "SELECT *, record::id(id) AS id FROM";
 
 pub(crate) async fn find_record(ctx: &Ctx, id: &str) -> DomainResult<Option<UserRecord>> {
@@ -383,9 +440,13 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: &str, patch: UserPatch) -> Dom
     if loses_admin {
         tx.push(KEEP_AN_ADMIN);
     }
-    // A deactivated user, or one whose password an admin reset, is signed
-    // out everywhere.
-    if !after.active || new_hash.is_some() {
+    // A user whose password an admin reset loses every session, API key
+    // and chat link; a deactivated one is signed out everywhere (keys and
+    // links stay, acting as nobody, until they are back).
+    tx.bind("keep", "");
+    if new_hash.is_some() {
+        end_credentials(&mut tx);
+    } else if !after.active {
         tx.push("DELETE session WHERE user = $id");
     }
     audit::record(&mut tx, actor, "user", id, "update", &changes, now);
@@ -414,7 +475,7 @@ pub async fn deactivate(ctx: &Ctx, actor: &Actor, id: &str) -> DomainResult<User
     .await
 }
 
-/// Deletes a user with their sessions and API keys. Audit rows keep the
+/// Deletes a user with their sessions, API keys and chat links. Audit rows keep the
 /// user's name, so history stays readable.
 pub async fn delete(ctx: &Ctx, actor: &Actor, id: &str) -> DomainResult<()> {
     actor.require(Permission::UsersManage)?;
@@ -434,6 +495,7 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: &str) -> DomainResult<()> {
     tx.push("DELETE type::record('user', $id)");
     tx.push("DELETE session WHERE user = $id");
     tx.push("DELETE api_key WHERE user = $id");
+    tx.push("DELETE chat_link WHERE user = $id");
     if record.user.role == ADMIN_ROLE && record.user.active {
         tx.push(KEEP_AN_ADMIN);
     }
@@ -447,13 +509,15 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: &str) -> DomainResult<()> {
     Ok(())
 }
 
-/// The actor changes their own password; every other session of theirs ends.
+/// The actor changes their own password: every other session of theirs
+/// ends, their API keys are revoked and their chat links removed. Says how
+/// many of each.
 pub async fn change_password(
     ctx: &Ctx,
     actor: &Actor,
     current: &str,
     new: &str,
-) -> DomainResult<()> {
+) -> DomainResult<EndedCredentials> {
     let record = find_record(ctx, &actor.user_id)
         .await?
         .ok_or(DomainError::Unauthenticated)?;
@@ -476,7 +540,7 @@ pub async fn change_password(
         .bind("now", db_time(now))
         .bind("keep", keep);
     tx.push("UPDATE type::record('user', $id) SET password_hash = $hash, password_changed_at = <datetime>$now, updated_at = <datetime>$now");
-    tx.push("DELETE session WHERE user = $id AND record::id(id) != $keep");
+    let ended = end_credentials(&mut tx);
     audit::record(
         &mut tx,
         actor,
@@ -486,12 +550,13 @@ pub async fn change_password(
         &[],
         now,
     );
-    tx.commit(&ctx.store).await?;
-    Ok(())
+    let results = tx.commit(&ctx.store).await?;
+    ended.count(&results)
 }
 
 /// For the operator locked out of the panel (`ea-crm admin reset-password`):
-/// sets a new password, ends every session of the user, and reactivates them.
+/// sets a new password, ends every session, API key and chat link of the
+/// user, and reactivates them.
 pub async fn reset_password(
     ctx: &Ctx,
     username: &str,
@@ -507,9 +572,10 @@ pub async fn reset_password(
     let mut tx = Transaction::new();
     tx.bind("id", &record.user.id)
         .bind("hash", hash)
-        .bind("now", db_time(now));
+        .bind("now", db_time(now))
+        .bind("keep", "");
     tx.push("UPDATE type::record('user', $id) SET password_hash = $hash, password_changed_at = <datetime>$now, updated_at = <datetime>$now, active = true");
-    tx.push("DELETE session WHERE user = $id");
+    end_credentials(&mut tx);
     audit::record(
         &mut tx,
         &Actor::system(),

@@ -2,6 +2,7 @@
 //! and nothing internal. Internal causes go to the log with the request id.
 
 use poem::http::StatusCode;
+use poem::PathPattern;
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 use serde_json::json;
 
@@ -124,6 +125,16 @@ fn shape(err: poem::Error) -> Response {
     if err.is::<ApiError>() || err.is::<CsrfError>() {
         return err.into_response();
     }
+    // The route that answered, for the metrics' label.
+    let pattern = err.data::<PathPattern>().cloned();
+    let mut response = shaped(&err);
+    if let Some(pattern) = pattern {
+        response.set_data(pattern);
+    }
+    response
+}
+
+fn shaped(err: &poem::Error) -> Response {
     let status = err.status();
     let (code, message) = match status {
         StatusCode::NOT_FOUND => ("not_found", "no such resource".to_string()),
@@ -138,7 +149,7 @@ fn shape(err: poem::Error) -> Response {
             "unsupported_media_type",
             "send application/json".to_string(),
         ),
-        s if s.is_client_error() => ("bad_request", client_message(&err)),
+        s if s.is_client_error() => ("bad_request", client_message(err)),
         _ => {
             tracing::error!(error = %err, "unhandled error");
             ("internal", "internal error".to_string())

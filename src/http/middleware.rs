@@ -5,12 +5,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use poem::http::{header, HeaderValue, StatusCode};
+use poem::PathPattern;
 use poem::{Endpoint, IntoResponse, Request, Response};
 use tracing::Instrument;
 
 use super::error::error_response;
 use super::metrics::route_label;
 use super::{client_ip, AppState};
+use crate::rate_limit::ip_key;
 
 pub const REQUEST_ID: &str = "x-request-id";
 
@@ -40,7 +42,7 @@ pub async fn around<E: Endpoint>(
     let started = Instant::now();
 
     let limited = state.as_ref().and_then(|s| {
-        let ip = client_ip(&req, &s.config).unwrap_or_default();
+        let ip = ip_key(&client_ip(&req, &s.config).unwrap_or_default());
         s.ip_limiter.hit(&ip, s.ctx.now()).err()
     });
     let too_large = state.as_ref().is_some_and(|s| {
@@ -75,9 +77,10 @@ pub async fn around<E: Endpoint>(
 
     let status = response.status().as_u16();
     if let Some(state) = &state {
+        let pattern = response.data::<PathPattern>().map(|p| &*p.0);
         state.metrics.record(
             &method,
-            &route_label(&path, status),
+            &route_label(pattern, status),
             status,
             started.elapsed(),
         );

@@ -42,6 +42,26 @@ async fn login_with_the_right_password_returns_a_token_and_an_httponly_cookie() 
 }
 
 #[tokio::test]
+async fn cookies_are_secure_when_the_public_address_is_https() {
+    let app = TestApp::spawn_with(|config| {
+        config.public_base_url = Some("https://crm.example.com".into());
+    })
+    .await;
+    let response = app.login_response("admin", ADMIN_PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let cookies: Vec<String> = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    assert!(!cookies.is_empty());
+    for cookie in &cookies {
+        assert!(cookie.contains("Secure"), "{cookie}");
+    }
+}
+
+#[tokio::test]
 async fn a_wrong_password_or_unknown_user_is_refused_alike() {
     let app = TestApp::spawn().await;
     let (status, code, message) =

@@ -375,6 +375,29 @@ async fn members_pin_react_and_reply() {
 }
 
 #[tokio::test]
+async fn a_room_is_attached_only_to_a_lead_its_creator_can_read() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (_, ann) = app.user_with_role(&admin, "ann", "user").await;
+    let (_, bob) = app.user_with_role(&admin, "bob", "user").await;
+    let anns_lead = app.create_lead(&ann, "Ann's Account").await;
+    let about = |lead: &str| {
+        json!({"name": "about it", "kind": "group",
+               "subject_kind": "lead", "subject_id": lead})
+    };
+
+    let refused = app.post("/api/v1/rooms", &bob, about(&anns_lead)).await;
+    let (status, code, message) = error_of(refused).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(code, "invalid", "{message}");
+    let unknown = app.post("/api/v1/rooms", &ann, about("no-such-lead")).await;
+    assert_eq!(unknown.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    let allowed = app.post("/api/v1/rooms", &ann, about(&anns_lead)).await;
+    assert_eq!(allowed.status(), StatusCode::OK);
+}
+
+#[tokio::test]
 async fn a_direct_room_is_one_per_pair() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token().await;

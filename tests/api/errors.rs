@@ -127,6 +127,33 @@ async fn an_oversized_body_is_refused_with_413() {
 }
 
 #[tokio::test]
+async fn an_ipv6_client_is_limited_by_its_64_network_not_per_address() {
+    let app = TestApp::spawn_with(|c| {
+        c.rate_limit_per_ip = 3;
+        c.trust_forwarded_for = true;
+    })
+    .await;
+    let from = |address: &str| {
+        app.client
+            .get(app.url("/healthz"))
+            .header("x-forwarded-for", address)
+            .send()
+    };
+    for host in 1..=3 {
+        let ok = from(&format!("2001:db8:1:2::{host}")).await.unwrap();
+        assert_eq!(ok.status(), StatusCode::OK);
+    }
+    let limited = from("2001:db8:1:2:ffff::4").await.unwrap();
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    let neighbour = from("2001:db8:1:3::1").await.unwrap();
+    assert_eq!(
+        neighbour.status(),
+        StatusCode::OK,
+        "another /64 has its own limit"
+    );
+}
+
+#[tokio::test]
 async fn requests_past_the_per_ip_limit_get_429_with_retry_after() {
     let app = TestApp::spawn_with(|c| c.rate_limit_per_ip = 5).await;
     for _ in 0..5 {
@@ -269,4 +296,40 @@ async fn health_readiness_and_metrics_answer() {
         metrics.contains("ea_crm_websocket_connections"),
         "{metrics}"
     );
+}
+
+#[tokio::test]
+async fn metrics_label_answers_by_route_template_whatever_the_path() {
+    let app = TestApp::spawn().await;
+    for name in ["probe-one", "probe-two", "probe-three"] {
+        let refused = app
+            .client
+            .get(app.url(&format!("/api/v1/users/{name}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    }
+    app.client
+        .get(app.url("/no/such/page-anywhere"))
+        .send()
+        .await
+        .unwrap();
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!metrics.contains("probe"), "{metrics}");
+    assert!(!metrics.contains("page-anywhere"), "{metrics}");
+    let users = metrics
+        .lines()
+        .find(|l| l.starts_with("ea_crm_http_requests_total") && l.contains("status=\"401\""))
+        .unwrap_or_else(|| panic!("no 401 counted: {metrics}"));
+    assert!(users.contains("route=\"/api/v1/users/:"), "{users}");
+    assert!(users.ends_with(" 3"), "{users}");
 }

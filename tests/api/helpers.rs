@@ -232,6 +232,16 @@ impl TestApp {
         (user["id"].as_str().unwrap().to_string(), token)
     }
 
+    /// Creates a lead for `company` as the user behind `token`; returns its id.
+    pub async fn create_lead(&self, token: &str, company: &str) -> String {
+        let response = self
+            .post("/api/v1/leads", token, json!({"company_name": company}))
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "create lead {company}");
+        let created: Value = response.json().await.unwrap();
+        created["lead"]["id"].as_str().unwrap().to_string()
+    }
+
     /// A room's whole history, oldest first, read through the API a page at
     /// a time by sequence number.
     pub async fn room_history(&self, token: &str, room: &str) -> Vec<Value> {

@@ -662,6 +662,218 @@ async fn a_bridged_room_mirrors_both_ways_without_loops() {
 }
 
 #[tokio::test]
+async fn bots_manage_bridges_only_rooms_it_is_in_and_never_a_direct_room() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (maria, maria_token) = app.user_with_role(&admin, "maria", "user").await;
+    let (bob, _) = app.user_with_role(&admin, "bob", "user").await;
+    let private = crate::chat::group(&app, &maria_token, "maria and bob", &[&bob]).await;
+    let bridge = |room: String| {
+        let app = &app;
+        let admin = admin.clone();
+        async move {
+            app.post(
+                "/api/v1/bridges",
+                &admin,
+                json!({"room": room, "platform": "telegram", "chat_id": "-100"}),
+            )
+            .await
+        }
+    };
+
+    let (status, code, _) = crate::helpers::error_of(bridge(private).await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
+
+    let direct: Value = app
+        .post(
+            "/api/v1/rooms",
+            &admin,
+            json!({"kind": "direct", "members": [maria]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let refused = bridge(direct["id"].as_str().unwrap().to_string()).await;
+    let (status, code, message) = crate::helpers::error_of(refused).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(code, "invalid", "{message}");
+
+    let bridges: Value = app
+        .get("/api/v1/bridges", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(bridges, json!([]), "nothing was bridged");
+}
+
+/// The chat links of the user behind `token` (their own, or `user`'s).
+async fn links_of(app: &TestApp, token: &str, user: Option<&str>) -> Vec<Value> {
+    let path = match user {
+        Some(user) => format!("/api/v1/users/{user}/links"),
+        None => "/api/v1/me/links".to_string(),
+    };
+    let response = app.get(&path, token).await;
+    assert_eq!(response.status(), StatusCode::OK, "links of {user:?}");
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_user_unlinks_their_telegram_account_and_it_acts_as_nobody_from_then_on() {
+    let fake = FakeTelegram::start().await;
+    let app = app_with_bot(&fake).await;
+    let admin = app.admin_token().await;
+    let (_, maria_token) = app.user_with_role(&admin, "maria", "user").await;
+    link(&app, &fake, &maria_token, 555).await;
+    let linked = links_of(&app, &maria_token, None).await;
+    assert_eq!(linked.len(), 1);
+    assert_eq!(linked[0]["platform"], "telegram");
+    assert_eq!(linked[0]["platform_user_id"], "555");
+    let path = format!("/api/v1/me/links/{}", linked[0]["id"].as_str().unwrap());
+
+    let key = app.api_key(&maria_token, &[]).await;
+    let (status, _, _) = crate::helpers::error_of(app.delete(&path, &key).await).await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "links are managed from a login"
+    );
+    assert_eq!(
+        app.delete(&path, &maria_token).await.status(),
+        StatusCode::OK
+    );
+
+    assert!(links_of(&app, &maria_token, None).await.is_empty());
+    let reply = fake.ask(555, "/lead Sneaky Ltd sneaky.com").await;
+    assert_eq!(reply["text"], bots::replies::LINK_PROMPT);
+    assert!(leads_named(&app, &admin, "sneaky").await.is_empty());
+}
+
+#[tokio::test]
+async fn an_admin_unlinks_anyones_chat_account_and_a_user_cannot_unlink_someone_elses() {
+    let fake = FakeTelegram::start().await;
+    let app = app_with_bot(&fake).await;
+    let admin = app.admin_token().await;
+    let (maria, maria_token) = app.user_with_role(&admin, "maria", "user").await;
+    let (_, bob_token) = app.user_with_role(&admin, "bob", "user").await;
+    link(&app, &fake, &maria_token, 555).await;
+    let linked = links_of(&app, &admin, Some(&maria)).await;
+    assert_eq!(linked.len(), 1);
+    let link_id = linked[0]["id"].as_str().unwrap();
+    let as_admin = format!("/api/v1/users/{maria}/links/{link_id}");
+
+    let (status, _, _) = crate::helpers::error_of(app.delete(&as_admin, &bob_token).await).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let not_his = app
+        .delete(&format!("/api/v1/me/links/{link_id}"), &bob_token)
+        .await;
+    assert_eq!(not_his.status(), StatusCode::NOT_FOUND);
+    assert_eq!(links_of(&app, &maria_token, None).await.len(), 1);
+
+    assert_eq!(app.delete(&as_admin, &admin).await.status(), StatusCode::OK);
+    let reply = fake.ask(555, "/due").await;
+    assert_eq!(reply["text"], bots::replies::LINK_PROMPT);
+}
+
+#[tokio::test]
+async fn a_new_password_unlinks_chat_accounts_and_revokes_api_keys_whoever_sets_it() {
+    let fake = FakeTelegram::start().await;
+    let app = app_with_bot(&fake).await;
+    let admin = app.admin_token().await;
+    let (_, maria_token) = app.user_with_role(&admin, "maria", "user").await;
+    let (bob, bob_token) = app.user_with_role(&admin, "bob", "user").await;
+    link(&app, &fake, &maria_token, 555).await;
+    link(&app, &fake, &bob_token, 556).await;
+    let maria_key = app.api_key(&maria_token, &[]).await;
+    let bob_key = app.api_key(&bob_token, &[]).await;
+
+    let changed = app
+        .post(
+            "/api/v1/auth/password",
+            &maria_token,
+            json!({"current_password": crate::helpers::USER_PASSWORD,
+                   "new_password": "a-brand-new-password"}),
+        )
+        .await;
+    assert_eq!(changed.status(), StatusCode::OK);
+    let changed: Value = changed.json().await.unwrap();
+    assert_eq!(changed["api_keys_revoked"], 1, "{changed}");
+    assert_eq!(changed["chat_links_removed"], 1, "{changed}");
+    assert_eq!(
+        app.get("/api/v1/auth/me", &maria_key).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let reply = fake.ask(555, "/due").await;
+    assert_eq!(reply["text"], bots::replies::LINK_PROMPT);
+
+    let reset = app
+        .patch(
+            &format!("/api/v1/users/{bob}"),
+            &admin,
+            json!({"password": "another-brand-new-password"}),
+        )
+        .await;
+    assert_eq!(reset.status(), StatusCode::OK);
+    assert_eq!(
+        app.get("/api/v1/auth/me", &bob_key).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let reply = fake.ask(556, "/due").await;
+    assert_eq!(reply["text"], bots::replies::LINK_PROMPT);
+}
+
+#[tokio::test]
+async fn deactivated_users_are_not_mentioned_and_the_bot_does_not_write_to_them() {
+    let fake = FakeTelegram::start().await;
+    let app = app_with_bot(&fake).await;
+    let admin = app.admin_token().await;
+    let (maria, maria_token) = app.user_with_role(&admin, "maria", "user").await;
+    let (bob, bob_token) = app.user_with_role(&admin, "bob", "user").await;
+    link(&app, &fake, &maria_token, 555).await;
+    link(&app, &fake, &bob_token, 556).await;
+    let room = crate::chat::group(&app, &admin, "deals", &[&maria, &bob]).await;
+    let off = app
+        .post(
+            &format!("/api/v1/users/{maria}/deactivate"),
+            &admin,
+            json!({}),
+        )
+        .await;
+    assert_eq!(off.status(), StatusCode::OK);
+
+    let before = fake.sent().len();
+    crate::chat::say(&app, &admin, &room, "@maria @bob call Acme").await;
+    crate::chat::say(&app, &admin, &room, "@here standup in 5").await;
+    fake.nth_sent(before + 2).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let dms = fake.sent()[before..].to_vec();
+    assert_eq!(dms.len(), 2, "{dms:?}");
+    assert!(dms.iter().all(|m| m["chat_id"] == 556), "{dms:?}");
+
+    // Back at work, nothing from the time away is waiting.
+    let on = app
+        .patch(
+            &format!("/api/v1/users/{maria}"),
+            &admin,
+            json!({"active": true}),
+        )
+        .await;
+    assert_eq!(on.status(), StatusCode::OK);
+    let maria_token = app.login("maria", crate::helpers::USER_PASSWORD).await;
+    let unread: Value = app
+        .get("/api/v1/notifications/unread-count", &maria_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(unread["unread_count"], 0);
+}
+
+#[tokio::test]
 async fn in_webhook_mode_only_updates_with_the_secret_header_are_handled() {
     let fake = FakeTelegram::start().await;
     let url = fake.url.clone();

@@ -438,3 +438,57 @@ async fn a_user_manager_grants_only_what_they_hold_and_never_manages_an_admin() 
     )
     .await;
 }
+
+#[tokio::test]
+async fn common_passwords_are_refused_for_new_users_password_changes_and_resets() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (ann, ann_token) = app.user_with_role(&admin, "ann", "user").await;
+    let refused = |response: reqwest::Response| async move {
+        let (status, code, message) = error_of(response).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{message}");
+        assert_eq!(code, "invalid");
+        assert!(message.contains("common"), "{message}");
+    };
+
+    refused(
+        app.post(
+            "/api/v1/users",
+            &admin,
+            json!({"username": "bob", "email": "bob@example.com",
+                   "password": "Password123", "role": "user"}),
+        )
+        .await,
+    )
+    .await;
+    refused(
+        app.post(
+            "/api/v1/auth/password",
+            &ann_token,
+            json!({"current_password": USER_PASSWORD,
+                   "new_password": "QWERTYUIOP"}),
+        )
+        .await,
+    )
+    .await;
+    refused(
+        app.patch(
+            &format!("/api/v1/users/{ann}"),
+            &admin,
+            json!({"password": "1q2w3e4r5t"}),
+        )
+        .await,
+    )
+    .await;
+    let operator_reset =
+        ea_crm::domain::users::reset_password(app.ctx(), "ann", Some("iloveyou123".into())).await;
+    assert!(
+        matches!(
+            operator_reset,
+            Err(ea_crm::domain::error::DomainError::Invalid { .. })
+        ),
+        "{operator_reset:?}"
+    );
+
+    app.login("ann", USER_PASSWORD).await;
+}

@@ -1,6 +1,7 @@
 //! Rooms: public channels anyone may join, private groups by invitation,
 //! and direct rooms between two people. Membership decides who reads a
-//! room; a room may discuss a CRM record (`subject_kind`/`subject_id`).
+//! room; a room may discuss a CRM record (`subject_kind`/`subject_id`),
+//! and only a lead its creator may read.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -9,6 +10,7 @@ use serde_json::json;
 use crate::domain::actor::Actor;
 use crate::domain::audit::{self, FieldChange};
 use crate::domain::clock::db_time;
+use crate::domain::crm::leads;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::permissions::Permission;
 use crate::domain::{tokens, users, Ctx};
@@ -122,6 +124,20 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: NewRoom) -> DomainResult<Ro
             "subject_id",
             "subject_kind and subject_id go together",
         ));
+    }
+    // A room about a lead shows on that lead's timeline: only someone who
+    // may read the lead attaches one to it.
+    if let (Some("lead"), Some(lead)) = (subject_kind.as_deref(), subject_id.as_deref()) {
+        match leads::load_visible(ctx, actor, lead, false).await {
+            Ok(_) => {}
+            Err(DomainError::NotFound(_)) => {
+                return Err(DomainError::invalid(
+                    "subject_id",
+                    "no lead you can see has that id",
+                ))
+            }
+            Err(e) => return Err(e),
+        }
     }
     let mut members: Vec<String> = input
         .members
@@ -239,12 +255,15 @@ pub(crate) async fn find(ctx: &Ctx, id: &str) -> DomainResult<Option<Room>> {
         .first(0)?)
 }
 
-/// The actor's membership of a room, if any.
+/// A user's membership of a room, if they have one and are active: a
+/// deactivated user keeps their rows (and has their rooms back when
+/// reactivated) but is called to nothing meanwhile.
 pub(crate) async fn membership(ctx: &Ctx, room: &str, user: &str) -> DomainResult<Option<Member>> {
     Ok(ctx
         .store
         .run(
-            "SELECT user, role, joined_at FROM room_member WHERE room = $room AND user = $user LIMIT 1",
+            "SELECT user, role, joined_at FROM room_member WHERE room = $room AND user = $user
+                AND type::record('user', $user).active = true LIMIT 1",
             json!({"room": room, "user": user}),
         )
         .await?
@@ -394,16 +413,19 @@ async fn add(ctx: &Ctx, actor: &Actor, room: &Room, user_id: &str) -> DomainResu
     }
 }
 
-/// The members' user ids, for fan-out of `@here`.
+/// The active members' user ids, for fan-out of `@here`: deactivated
+/// users are not notified (see `membership`).
 pub(crate) async fn member_ids(ctx: &Ctx, room_id: &str) -> DomainResult<Vec<String>> {
     Ok(ctx
         .store
         .run(
-            "SELECT VALUE user FROM room_member WHERE room = $room LIMIT 5000",
+            "LET $users = (SELECT VALUE user FROM room_member WHERE room = $room LIMIT 5000);
+             SELECT VALUE record::id(id) FROM array::map($users, |$u| type::record('user', $u))
+                WHERE active = true;",
             json!({"room": room_id}),
         )
         .await?
-        .rows(0)?)
+        .rows(1)?)
 }
 
 pub async fn members(ctx: &Ctx, actor: &Actor, room_id: &str) -> DomainResult<Vec<Member>> {

@@ -50,6 +50,20 @@ struct PasswordChange {
     new_password: String,
 }
 
+/// A password changed, and what the old one could have handed out that is
+/// now gone.
+#[derive(Object)]
+struct PasswordChanged {
+    ok: bool,
+    /// Your other sessions, signed out (this one stays).
+    sessions_ended: u64,
+    /// Your API keys, revoked: make new ones where you need them.
+    api_keys_revoked: u64,
+    /// Your linked Telegram and Discord accounts, unlinked: link again
+    /// with a new code.
+    chat_links_removed: u64,
+}
+
 #[OpenApi(prefix_path = "/auth", tag = "ApiTags::Auth")]
 impl AuthApi {
     /// Sign in. Returns a session token and sets the HttpOnly session cookie.
@@ -74,13 +88,13 @@ impl AuthApi {
         cookie.set_http_only(true);
         cookie.set_same_site(SameSite::Lax);
         cookie.set_path("/");
-        cookie.set_secure(state.config.cookie_secure);
+        cookie.set_secure(state.config.secure_cookies());
         cookie.set_max_age(max_age);
         req.cookie().add(cookie);
         let mut csrf = Cookie::new_with_str(CSRF_COOKIE, &session.csrf_token);
         csrf.set_same_site(SameSite::Lax);
         csrf.set_path("/");
-        csrf.set_secure(state.config.cookie_secure);
+        csrf.set_secure(state.config.secure_cookies());
         csrf.set_max_age(max_age);
         req.cookie().add(csrf);
         Ok(Json(LoginResponse {
@@ -131,21 +145,27 @@ impl AuthApi {
         }))
     }
 
-    /// Change one's own password; every other session of the user ends.
+    /// Change one's own password: every other session of the user ends,
+    /// their API keys are revoked and their chat accounts unlinked.
     #[oai(path = "/password", method = "post")]
     async fn change_password(
         &self,
         state: Data<&Arc<AppState>>,
         auth: Auth,
         body: Json<PasswordChange>,
-    ) -> ApiResult<Json<Done>> {
-        users::change_password(
+    ) -> ApiResult<Json<PasswordChanged>> {
+        let ended = users::change_password(
             &state.ctx,
             auth.actor(),
             &body.current_password,
             &body.new_password,
         )
         .await?;
-        Ok(Json(Done { ok: true }))
+        Ok(Json(PasswordChanged {
+            ok: true,
+            sessions_ended: ended.sessions as u64,
+            api_keys_revoked: ended.api_keys as u64,
+            chat_links_removed: ended.chat_links as u64,
+        }))
     }
 }

@@ -1,5 +1,5 @@
-//! `/me/link-code`, `/bridges`, `/bots` and bot message actions: linking
-//! chat accounts, mirroring hub rooms to Telegram chats and Discord
+//! `/me/link-code`, `/me/links`, `/users/{id}/links`, `/bridges`, `/bots`
+//! and bot message actions: linking and unlinking chat accounts, mirroring hub rooms to Telegram chats and Discord
 //! channels, the bots' status, and pressing a bot's buttons in the hub.
 
 use std::sync::Arc;
@@ -26,6 +26,30 @@ struct LinkCodeView {
     /// Send `/link CODE` to the Telegram or Discord bot. Works once.
     code: String,
     expires_at: DateTime<Utc>,
+}
+
+/// A Telegram or Discord account linked to a CRM user.
+#[derive(Object)]
+struct ChatLinkView {
+    id: String,
+    /// `telegram` or `discord`.
+    platform: String,
+    /// The account's id on the platform.
+    platform_user_id: String,
+    user: String,
+    created_at: DateTime<Utc>,
+}
+
+impl From<links::ChatLink> for ChatLinkView {
+    fn from(l: links::ChatLink) -> Self {
+        ChatLinkView {
+            id: l.id,
+            platform: l.platform,
+            platform_user_id: l.platform_user_id,
+            user: l.user,
+            created_at: l.created_at,
+        }
+    }
 }
 
 #[derive(Object)]
@@ -100,6 +124,57 @@ impl BotsApi {
             code: code.code,
             expires_at: code.expires_at,
         }))
+    }
+
+    /// Your linked Telegram and Discord accounts (from a login session).
+    #[oai(path = "/me/links", method = "get")]
+    async fn my_links(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+    ) -> ApiResult<Json<Vec<ChatLinkView>>> {
+        let actor = auth.actor();
+        let list = links::list(&state.ctx, actor, &actor.user_id).await?;
+        Ok(Json(list.into_iter().map(Into::into).collect()))
+    }
+
+    /// Unlink one of your chat accounts: it acts as nobody from its next
+    /// message on (from a login session).
+    #[oai(path = "/me/links/:id", method = "delete")]
+    async fn unlink_mine(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+    ) -> ApiResult<Json<Deleted>> {
+        let actor = auth.actor();
+        links::unlink(&state.ctx, actor, &actor.user_id, &id.0).await?;
+        Ok(Json(Deleted { deleted: true }))
+    }
+
+    /// A user's linked chat accounts (`users.manage` over that user).
+    #[oai(path = "/users/:id/links", method = "get")]
+    async fn user_links(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+    ) -> ApiResult<Json<Vec<ChatLinkView>>> {
+        let list = links::list(&state.ctx, auth.actor(), &id.0).await?;
+        Ok(Json(list.into_iter().map(Into::into).collect()))
+    }
+
+    /// Unlink a user's chat account (`users.manage` over that user).
+    #[oai(path = "/users/:id/links/:link_id", method = "delete")]
+    async fn unlink_users(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+        link_id: Path<String>,
+    ) -> ApiResult<Json<Deleted>> {
+        links::unlink(&state.ctx, auth.actor(), &id.0, &link_id.0).await?;
+        Ok(Json(Deleted { deleted: true }))
     }
 
     /// When the bot sends your daily digest; `time` null: no digest.
