@@ -113,16 +113,22 @@ async fn a_task_made_by_slash_command_lands_in_the_tasks_service() {
     );
 }
 
-#[tokio::test]
-async fn a_bot_mention_in_the_hub_is_proposed_and_runs_only_when_its_author_confirms() {
-    let app = TestApp::spawn().await;
-    let admin = app.admin_token().await;
-    let (maria, maria_token) = app.user_with_role(&admin, "maria", "user").await;
-    let (_, ivan_token) = app.user_with_role(&admin, "ivan", "user").await;
-    let room = group(&app, &admin, "field", &[&maria]).await;
-    let mut ws = Client::connect(&app, &admin).await;
+/// Maria in the "field" room, where she made the lead Globex Corp with
+/// `/lead`; an admin's socket follows the room.
+struct Field {
+    maria_token: String,
+    room: String,
+    ws: Client,
+    /// Where Globex Corp's calls are listed.
+    calls_path: String,
+}
+
+async fn field_with_a_lead(app: &TestApp, admin: &str) -> Field {
+    let (maria, maria_token) = app.user_with_role(admin, "maria", "user").await;
+    let room = group(app, admin, "field", &[&maria]).await;
+    let mut ws = Client::connect(app, admin).await;
     ws.subscribe(&room, None).await;
-    say(&app, &maria_token, &room, "/lead Globex Corp globex.com").await;
+    say(app, &maria_token, &room, "/lead Globex Corp globex.com").await;
     next_bot_message(&mut ws).await;
     let page: Value = app
         .get("/api/v1/leads?q=globex", &maria_token)
@@ -134,6 +140,25 @@ async fn a_bot_mention_in_the_hub_is_proposed_and_runs_only_when_its_author_conf
         "/api/v1/leads/{}/calls",
         page["items"][0]["id"].as_str().unwrap()
     );
+    Field {
+        maria_token,
+        room,
+        ws,
+        calls_path,
+    }
+}
+
+#[tokio::test]
+async fn a_bot_mention_in_the_hub_is_proposed_and_runs_only_when_its_author_confirms() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (_, ivan_token) = app.user_with_role(&admin, "ivan", "user").await;
+    let Field {
+        maria_token,
+        room,
+        mut ws,
+        calls_path,
+    } = field_with_a_lead(&app, &admin).await;
     let logged = || async {
         let calls: Value = app
             .get(&calls_path, &maria_token)
@@ -196,23 +221,13 @@ async fn a_bot_mention_in_the_hub_is_proposed_and_runs_only_when_its_author_conf
 async fn a_bot_button_pressed_with_a_narrowed_key_runs_only_with_the_keys_permissions() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token().await;
-    let (maria, maria_token) = app.user_with_role(&admin, "maria", "user").await;
+    let Field {
+        maria_token,
+        room,
+        mut ws,
+        calls_path,
+    } = field_with_a_lead(&app, &admin).await;
     let chat_only = app.api_key(&maria_token, &["chat.use"]).await;
-    let room = group(&app, &admin, "field", &[&maria]).await;
-    let mut ws = Client::connect(&app, &admin).await;
-    ws.subscribe(&room, None).await;
-    say(&app, &maria_token, &room, "/lead Globex Corp globex.com").await;
-    next_bot_message(&mut ws).await;
-    let page: Value = app
-        .get("/api/v1/leads?q=globex", &maria_token)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let calls_path = format!(
-        "/api/v1/leads/{}/calls",
-        page["items"][0]["id"].as_str().unwrap()
-    );
     say(
         &app,
         &maria_token,
