@@ -96,10 +96,7 @@ impl ServerProcess {
 
     /// The server's resident memory, from `/proc` (Linux).
     pub fn resident_bytes(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()?)).ok()?;
-        let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-        Some(kib * 1024)
+        super::resident_bytes(self.pid()?)
     }
 
     async fn wait_until_ready(&self, http: bool) -> anyhow::Result<()> {
