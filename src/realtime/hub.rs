@@ -6,7 +6,7 @@
 //! costs a walk of its room's followers, not of every connection; its
 //! frame is serialised once and the same bytes go to every follower.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -78,6 +78,9 @@ struct HubState {
     local_changed: BTreeMap<String, Presence>,
     /// When each (user, room) last had a typing indicator sent out.
     typing_sent: HashMap<(String, String), Instant>,
+    /// Typing indicators sent out here since other instances were last
+    /// told, as (room, user).
+    local_typing: BTreeSet<(String, String)>,
 }
 
 /// A connection's end of the hub.
@@ -283,6 +286,36 @@ impl Hub {
         else {
             return;
         };
+        if self.announce_typing(&mut state, &room, &user) {
+            state
+                .local_typing
+                .insert((room.to_string(), user.to_string()));
+        }
+    }
+
+    /// Another instance reports someone typing in a room (see
+    /// `presence_sync`): told to this instance's followers of the room.
+    pub fn remote_typing(&self, room: &str, user: &str) {
+        let mut state = self.lock();
+        let Some((room, _)) = state.followers.get_key_value(room) else {
+            return;
+        };
+        let room = room.clone();
+        self.announce_typing(&mut state, &room, user);
+    }
+
+    /// The typing indicators sent out here since the last call, as
+    /// (room, user), for the other instances.
+    pub fn take_local_typing(&self) -> Vec<(String, String)> {
+        std::mem::take(&mut self.lock().local_typing)
+            .into_iter()
+            .collect()
+    }
+
+    /// Sends a typing frame to the room's followers but the typist's own
+    /// connections, unless one went out for them within `typing_every`;
+    /// returns whether it went out.
+    fn announce_typing(&self, state: &mut HubState, room: &Arc<str>, user: &str) -> bool {
         let key = (user.to_string(), room.to_string());
         let now = Instant::now();
         if state
@@ -290,19 +323,20 @@ impl Hub {
             .get(&key)
             .is_some_and(|at| now.duration_since(*at) < self.typing_every)
         {
-            return;
+            return false;
         }
         let every = self.typing_every;
         state
             .typing_sent
             .retain(|_, at| now.duration_since(*at) < every);
         state.typing_sent.insert(key, now);
-        let frame = frame_text(&json!({"type": "typing", "room": &*room, "user": &*user}));
+        let frame = frame_text(&json!({"type": "typing", "room": &**room, "user": user}));
         let out = Outbound::RoomFrame {
             room: room.clone(),
             frame,
         };
-        self.deliver_to_room(&mut state, &room, Some(&user), out);
+        self.deliver_to_room(state, room, Some(user), out);
+        true
     }
 
     /// The user set themselves online or away.

@@ -1,8 +1,11 @@
-//! Presence across instances sharing a database. Each instance writes the
-//! presence of the users it holds connections of to the `presence` table
-//! (a row per instance and user, written in one statement per round of
-//! changes) and follows the other instances' rows with a LIVE SELECT, so a
-//! user connected to instance A shows online to a user on instance B.
+//! Presence and typing across instances sharing a database. Each instance
+//! writes the presence of the users it holds connections of to the
+//! `presence` table (a row per instance and user, written in one statement
+//! per round of changes) and follows the other instances' rows with a LIVE
+//! SELECT, so a user connected to instance A shows online to a user on
+//! instance B. Typing indicators travel the same way through the `typing`
+//! table (a row per room and typist, rewritten at most once per throttle
+//! period), at most one round late.
 //!
 //! A heartbeat keeps an instance's rows fresh; rows of an instance that has
 //! been silent for `STALE` are dropped by whichever instance notices first,
@@ -27,6 +30,16 @@ const HEARTBEAT: Duration = Duration::from_secs(20);
 const STALE: chrono::Duration = chrono::Duration::seconds(75);
 /// Pause before opening the live query again after it failed or ended.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
+/// Typing rows older than this are deleted on the heartbeat; they were
+/// only ever read live.
+const TYPING_KEPT: chrono::Duration = chrono::Duration::seconds(60);
+
+#[derive(Debug, Deserialize)]
+struct TypingRow {
+    instance: String,
+    room: String,
+    user: String,
+}
 
 #[derive(Debug, Deserialize)]
 struct Row {
@@ -66,7 +79,8 @@ pub async fn run(ctx: Arc<Ctx>, hub: Arc<Hub>, every: Duration) {
     let instance = tokens::new_id();
     tokio::join!(
         publish(&ctx, &hub, &instance, every),
-        follow(&ctx, &hub, &instance)
+        follow(&ctx, &hub, &instance),
+        follow_typing(&ctx, &hub, &instance)
     );
 }
 
@@ -79,6 +93,12 @@ async fn publish(ctx: &Ctx, hub: &Hub, instance: &str, every: Duration) {
         if !changes.is_empty() {
             if let Err(e) = write(ctx, instance, &changes).await {
                 tracing::warn!(error = %e, "could not share presence with other instances");
+            }
+        }
+        let typing = hub.take_local_typing();
+        if !typing.is_empty() {
+            if let Err(e) = write_typing(ctx, instance, &typing).await {
+                tracing::warn!(error = %e, "could not share typing with other instances");
             }
         }
         if last_heartbeat.elapsed() >= HEARTBEAT {
@@ -114,6 +134,27 @@ async fn write(
     Ok(())
 }
 
+async fn write_typing(
+    ctx: &Ctx,
+    instance: &str,
+    typing: &[(String, String)],
+) -> Result<(), crate::store::StoreError> {
+    let rows: Vec<_> = typing
+        .iter()
+        .map(|(room, user)| json!({"room": room, "user": user}))
+        .collect();
+    ctx.store
+        .run(
+            "FOR $t IN $rows {
+                UPSERT type::record('typing', [$t.room, $t.user]) SET room = $t.room,
+                    user = $t.user, instance = $instance, at = <datetime>$now;
+            }",
+            json!({"rows": rows, "instance": instance, "now": db_time(ctx.now())}),
+        )
+        .await?;
+    Ok(())
+}
+
 /// Touches this instance's rows (writing them again if they went missing),
 /// forgets its users who went offline, and drops silent instances.
 async fn heartbeat(ctx: &Ctx, hub: &Hub, instance: &str) -> Result<(), crate::store::StoreError> {
@@ -126,8 +167,10 @@ async fn heartbeat(ctx: &Ctx, hub: &Hub, instance: &str) -> Result<(), crate::st
              LET $gone = array::distinct((SELECT VALUE instance FROM presence
                  WHERE seen_at < <datetime>$cutoff));
              DELETE presence WHERE instance IN $gone;
-             RETURN $gone;",
-            json!({"instance": instance, "cutoff": db_time(now - STALE)}),
+             RETURN $gone;
+             DELETE typing WHERE at < <datetime>$typing_cutoff;",
+            json!({"instance": instance, "cutoff": db_time(now - STALE),
+                "typing_cutoff": db_time(now - TYPING_KEPT)}),
         )
         .await?
         .rows(3)?;
@@ -165,6 +208,39 @@ async fn follow(ctx: &Ctx, hub: &Hub, instance: &str) {
                 Err(e) => tracing::warn!(error = %e, "cannot stream the live presence query"),
             },
             Err(e) => tracing::warn!(error = %e, "cannot open the live presence query"),
+        }
+        tokio::time::sleep(RETRY_AFTER).await;
+    }
+}
+
+/// Other instances' typing indicators, as they are written; none are read
+/// back after a restart, since they are stale by then.
+async fn follow_typing(ctx: &Ctx, hub: &Hub, instance: &str) {
+    loop {
+        match ctx.store.raw().query("LIVE SELECT * FROM typing").await {
+            Ok(mut response) => match response.stream::<surrealdb::types::Value>(0) {
+                Ok(mut notifications) => {
+                    while let Some(item) = notifications.next().await {
+                        match item {
+                            Ok(n) if matches!(n.action, Action::Create | Action::Update) => {
+                                if let Ok(row) =
+                                    serde_json::from_value::<TypingRow>(n.data.into_json_value())
+                                {
+                                    if row.instance != instance {
+                                        hub.remote_typing(&row.room, &row.user);
+                                    }
+                                }
+                            }
+                            Ok(_) => {}
+                            Err(e) => {
+                                tracing::warn!(error = %e, "live typing notification failed")
+                            }
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot stream the live typing query"),
+            },
+            Err(e) => tracing::warn!(error = %e, "cannot open the live typing query"),
         }
         tokio::time::sleep(RETRY_AFTER).await;
     }

@@ -81,6 +81,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "presence",
         sql: include_str!("migrations/0012_presence.surql"),
     },
+    Migration {
+        version: 13,
+        name: "typing",
+        sql: include_str!("migrations/0013_typing.surql"),
+    },
 ];
 
 #[derive(Debug, Deserialize)]

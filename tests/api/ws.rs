@@ -685,6 +685,42 @@ pub async fn presence_crosses_instances(first: &TestApp, second: &TestApp) {
     watcher.presence_of(&bob, "offline").await;
 }
 
+/// Bob types on `second`; the admin, following the room on `first`, sees
+/// it once however fast Bob types, and Bob's own socket is not told.
+/// Shared with the scale-out test.
+pub async fn typing_crosses_instances(first: &TestApp, second: &TestApp) {
+    let admin = first.admin_token().await;
+    let (bob, bob_token) = first.user_with_role(&admin, "bob", "user").await;
+    let room = group(first, &admin, "typing-across", &[&bob]).await;
+    let mut watcher = Client::connect(first, &admin).await;
+    watcher.subscribe(&room, None).await;
+    let mut bob_ws = Client::connect(second, &bob_token).await;
+    bob_ws.subscribe(&room, None).await;
+    for _ in 0..5 {
+        bob_ws.send(json!({"type": "typing", "room": room})).await;
+    }
+    let seen = watcher.next_of("typing").await;
+    assert_eq!(seen["room"], room.as_str());
+    assert_eq!(seen["user"], bob.as_str());
+    let more = watcher
+        .collect_of("typing", Duration::from_millis(400))
+        .await;
+    assert!(more.is_empty(), "told once per throttle period: {more:?}");
+    let echoed = bob_ws
+        .collect_of("typing", Duration::from_millis(200))
+        .await;
+    assert!(echoed.is_empty(), "the typist is not told: {echoed:?}");
+}
+
+#[tokio::test]
+async fn someone_typing_on_one_instance_shows_on_another() {
+    let first = TestApp::spawn_with(|c| c.presence_flush_ms = 50).await;
+    let second = first
+        .second_instance_with(|c| c.presence_flush_ms = 50)
+        .await;
+    typing_crosses_instances(&first, &second).await;
+}
+
 #[tokio::test]
 async fn a_user_connected_to_one_instance_shows_online_on_another() {
     let first = TestApp::spawn_with(|c| c.presence_flush_ms = 50).await;
