@@ -258,6 +258,13 @@ pub struct Config {
     #[arg(long, env = "WS_AUTH_RECHECK_MS", default_value_t = 60_000)]
     pub ws_auth_recheck_ms: u64,
 
+    /// How long a resolved session or API key is reused by this instance
+    /// before it is looked up again, in milliseconds (0: every request).
+    /// This instance forgets them at once when it revokes one; another
+    /// instance on the same database notices within this time.
+    #[arg(long, env = "AUTH_CACHE_MS", default_value_t = 2_000)]
+    pub auth_cache_ms: u64,
+
     /// Presence changes are gathered and sent out together this often, in
     /// milliseconds.
     #[arg(long, env = "PRESENCE_FLUSH_MS", default_value_t = 1000)]

@@ -9,7 +9,7 @@ use super::error::DomainError;
 use super::permissions::Permission;
 
 /// The surface a change came through; written into every audit row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Channel {
     Api,

@@ -11,6 +11,7 @@ use serde_json::json;
 use super::actor::{Actor, Channel, Credential};
 use super::audit::{self, FieldChange};
 use super::clock::db_time;
+use super::credential_cache::Resolved;
 use super::error::{DomainError, DomainResult};
 use super::permissions::{self, Permission};
 use super::sessions::actor_for;
@@ -174,21 +175,46 @@ pub async fn revoke(ctx: &Ctx, actor: &Actor, id: &str) -> DomainResult<ApiKey> 
     tx.push("UPDATE type::record('api_key', $id) SET revoked_at = <datetime>$now");
     audit::record(&mut tx, actor, "api_key", id, "revoke", &[], now);
     tx.commit(&ctx.store).await?;
+    ctx.credentials.forget_all();
     find(ctx, id).await?.ok_or(DomainError::NotFound("API key"))
 }
 
 /// Resolves a presented key to its owner, narrowed to the key's permissions.
 pub async fn authenticate(ctx: &Ctx, secret: &str, channel: Channel) -> DomainResult<Actor> {
+    let hash = tokens::hash_token(secret);
+    let generation = match ctx.credentials.get(&hash, channel, ctx.now()) {
+        Ok(hit) => return Ok(hit.actor),
+        Err(generation) => generation,
+    };
     let key: ApiKey = ctx
         .store
         .run(
             &format!("{SELECT_KEY} api_key WHERE key_hash = $hash LIMIT 1"),
-            json!({"hash": tokens::hash_token(secret)}),
+            json!({"hash": hash}),
         )
         .await?
         .first(0)?
         .ok_or(DomainError::Unauthenticated)?;
-    actor_for_key(ctx, key, channel).await
+    // Looked up again once its last use is due to be written down.
+    let now = ctx.now();
+    let touch_due = key
+        .last_used_at
+        .filter(|t| now - *t < TOUCH_EVERY)
+        .unwrap_or(now)
+        + TOUCH_EVERY;
+    let look_up_again_at = key.expires_at.map_or(touch_due, |e| e.min(touch_due));
+    let actor = actor_for_key(ctx, key, channel).await?;
+    ctx.credentials.put(
+        &hash,
+        channel,
+        generation,
+        Resolved {
+            actor: actor.clone(),
+            csrf_token: None,
+            look_up_again_at: Some(look_up_again_at),
+        },
+    );
+    Ok(actor)
 }
 
 /// Re-resolves a key by id, for a connection that authenticated with it

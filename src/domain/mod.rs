@@ -10,6 +10,7 @@ pub mod audit;
 pub mod bridges;
 pub mod chat;
 pub mod clock;
+pub mod credential_cache;
 pub mod crm;
 pub mod digests;
 pub mod error;
@@ -67,6 +68,8 @@ pub struct Ctx {
     pub ai: ai::AiService,
     /// Where new chat messages queue to be numbered and stored.
     pub message_writer: chat::writer::MessageWriter,
+    /// Sessions and API keys resolved in the last few seconds.
+    pub credentials: credential_cache::CredentialCache,
 }
 
 impl Ctx {
@@ -94,6 +97,9 @@ impl Ctx {
             events,
             webhook_wake: Arc::new(tokio::sync::Notify::new()),
             ai: ai::AiService::from_config(config),
+            credentials: credential_cache::CredentialCache::new(std::time::Duration::from_millis(
+                config.auth_cache_ms,
+            )),
         }
     }
 

@@ -350,6 +350,7 @@ pub async fn update(ctx: &Ctx, actor: &Actor, key: &str, patch: RolePatch) -> Do
     );
     audit::record(&mut tx, actor, "role", key, "update", &changes, now);
     tx.commit(&ctx.store).await?;
+    ctx.credentials.forget_all();
     find(ctx, key).await?.ok_or(DomainError::NotFound("role"))
 }
 
@@ -370,6 +371,7 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, key: &str) -> DomainResult<()> {
     tx.push("DELETE type::record('role', $key)");
     audit::record(&mut tx, actor, "role", key, "delete", &[], now);
     tx.commit(&ctx.store).await?;
+    ctx.credentials.forget_all();
     Ok(())
 }
 

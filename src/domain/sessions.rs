@@ -8,6 +8,7 @@ use serde_json::json;
 use super::actor::{Actor, Channel, Credential};
 use super::audit;
 use super::clock::db_time;
+use super::credential_cache::Resolved;
 use super::error::{DomainError, DomainResult};
 use super::users::{self, User};
 use super::{api_keys, tokens, Ctx};
@@ -134,6 +135,7 @@ pub async fn logout(ctx: &Ctx, actor: &Actor) -> DomainResult<()> {
         ctx.store
             .run("DELETE type::record('session', $key)", json!({"key": key}))
             .await?;
+        ctx.credentials.forget_all();
     }
     Ok(())
 }
@@ -145,19 +147,34 @@ pub struct SessionActor {
 }
 
 /// Resolves a session token; an expired or idle session is deleted and
-/// refused.
+/// refused. Reuses what this instance resolved moments ago (see
+/// `credential_cache`).
 pub async fn authenticate_session(
     ctx: &Ctx,
     token: &str,
     channel: Channel,
 ) -> DomainResult<SessionActor> {
-    session_by_key(ctx, &tokens::hash_token(token), channel).await
+    let key = tokens::hash_token(token);
+    let resolved = match ctx.credentials.get(&key, channel, ctx.now()) {
+        Ok(hit) => hit,
+        Err(generation) => {
+            let resolved = session_by_key(ctx, &key, channel).await?;
+            ctx.credentials
+                .put(&key, channel, generation, resolved.clone());
+            resolved
+        }
+    };
+    Ok(SessionActor {
+        actor: resolved.actor,
+        csrf_token: resolved.csrf_token.unwrap_or_default(),
+    })
 }
 
 /// Checks that the credential an actor was resolved from still holds (the
 /// session not ended or expired, the key not revoked, the user active) and
 /// returns the actor with the permissions in force now. For connections
-/// that outlive a request, such as the chat socket.
+/// that outlive a request, such as the chat socket; always asks the
+/// database.
 pub async fn recheck(ctx: &Ctx, actor: &Actor) -> DomainResult<Actor> {
     match &actor.credential {
         Credential::Session(key) => Ok(session_by_key(ctx, key, actor.channel).await?.actor),
@@ -172,7 +189,7 @@ pub async fn recheck(ctx: &Ctx, actor: &Actor) -> DomainResult<Actor> {
     }
 }
 
-async fn session_by_key(ctx: &Ctx, key: &str, channel: Channel) -> DomainResult<SessionActor> {
+async fn session_by_key(ctx: &Ctx, key: &str, channel: Channel) -> DomainResult<Resolved> {
     let session: SessionRecord = ctx
         .store
         .run(
@@ -189,6 +206,7 @@ async fn session_by_key(ctx: &Ctx, key: &str, channel: Channel) -> DomainResult<
             .await?;
         return Err(DomainError::Unauthenticated);
     }
+    let mut last_seen_at = session.last_seen_at;
     if now - session.last_seen_at >= TOUCH_EVERY {
         ctx.store
             .run(
@@ -196,11 +214,17 @@ async fn session_by_key(ctx: &Ctx, key: &str, channel: Channel) -> DomainResult<
                 json!({"key": key, "now": db_time(now)}),
             )
             .await?;
+        last_seen_at = now;
     }
     let actor = actor_for(ctx, &session.user, channel, Credential::Session(session.id)).await?;
-    Ok(SessionActor {
+    let look_up_again_at = session
+        .expires_at
+        .min(last_seen_at + ctx.settings.session_idle)
+        .min(last_seen_at + TOUCH_EVERY);
+    Ok(Resolved {
         actor,
-        csrf_token: session.csrf_token,
+        csrf_token: Some(session.csrf_token),
+        look_up_again_at: Some(look_up_again_at),
     })
 }
 

@@ -456,6 +456,7 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: &str, patch: UserPatch) -> Dom
         }
         other => other.into(),
     })?;
+    ctx.credentials.forget_all();
     Ok(find_record(ctx, id)
         .await?
         .ok_or(DomainError::NotFound("user"))?
@@ -506,6 +507,7 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: &str) -> DomainResult<()> {
     )];
     audit::record(&mut tx, actor, "user", id, "delete", &changes, now);
     tx.commit(&ctx.store).await?;
+    ctx.credentials.forget_all();
     Ok(())
 }
 
@@ -551,6 +553,7 @@ pub async fn change_password(
         now,
     );
     let results = tx.commit(&ctx.store).await?;
+    ctx.credentials.forget_all();
     ended.count(&results)
 }
 
@@ -586,6 +589,7 @@ pub async fn reset_password(
         now,
     );
     tx.commit(&ctx.store).await?;
+    ctx.credentials.forget_all();
     Ok(password)
 }
 
