@@ -1,6 +1,7 @@
-//! Password hashing with argon2id, off the async runtime and behind a cap on
-//! concurrent hashes, so a burst of logins queues instead of taking every
-//! core from chat and the API; and the rules for a new password.
+//! Password hashing with argon2id on a few threads of its own, at a lower
+//! CPU priority than the rest of the service: a burst of logins queues for
+//! those threads and gives way to chat and the API instead of taking their
+//! cores; and the rules for a new password.
 //!
 //! `common_passwords.txt` holds the 8,354 entries of at least 8 characters
 //! (lower-cased) of the 20,000 most common passwords that Django ships in
@@ -9,12 +10,11 @@
 //! Shorter entries are refused by length anyway.
 
 use std::collections::HashSet;
-use std::sync::{Arc, LazyLock};
+use std::sync::{mpsc, Arc, LazyLock, Mutex};
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use tokio::sync::Semaphore;
 
 use super::error::DomainError;
 
@@ -26,9 +26,18 @@ const LANES: u32 = 1;
 pub const MIN_PASSWORD_LEN: usize = 10;
 const MAX_PASSWORD_LEN: usize = 1024;
 
+/// How much less CPU priority the hashing threads have (a Unix nice
+/// value): with the cores busy, each gets about a tenth of a normal
+/// thread's share until the others go idle.
+const HASHING_NICENESS: i32 = 10;
+
+type HashJob = Box<dyn FnOnce() + Send>;
+
+/// The handle to the hashing threads; they stop when the last clone is
+/// dropped.
 #[derive(Clone)]
 pub struct PasswordHasher {
-    permits: Arc<Semaphore>,
+    jobs: mpsc::Sender<HashJob>,
 }
 
 fn argon2() -> Argon2<'static> {
@@ -38,10 +47,29 @@ fn argon2() -> Argon2<'static> {
 }
 
 impl PasswordHasher {
-    pub fn new(max_concurrent: usize) -> Self {
-        Self {
-            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+    /// Starts `threads` hashing threads.
+    pub fn new(threads: usize) -> Self {
+        let (jobs, queue) = mpsc::channel::<HashJob>();
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..threads.max(1) {
+            let queue = queue.clone();
+            let started = std::thread::Builder::new()
+                .name(format!("password-hash-{i}"))
+                .spawn(move || {
+                    lower_this_threads_priority();
+                    loop {
+                        let job = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                });
+            if let Err(e) = started {
+                tracing::error!(error = %e, "could not start a password hashing thread");
+            }
         }
+        Self { jobs }
     }
 
     pub async fn hash(&self, password: &str) -> Result<String, DomainError> {
@@ -76,14 +104,29 @@ impl PasswordHasher {
         &self,
         work: impl FnOnce() -> Result<T, DomainError> + Send + 'static,
     ) -> Result<T, DomainError> {
-        let _permit = self
-            .permits
-            .acquire()
+        let (done, answer) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Box::new(move || {
+                let _ = done.send(work());
+            }))
+            .map_err(|_| DomainError::Internal("the password hashing threads stopped".into()))?;
+        answer
             .await
-            .map_err(|_| DomainError::Internal("hasher closed".into()))?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|e| DomainError::Internal(format!("hashing task failed: {e}")))?
+            .map_err(|_| DomainError::Internal("a password hashing thread failed".into()))?
+    }
+}
+
+/// Gives the calling thread a lower CPU priority (Linux sets niceness per
+/// thread). Where that is refused, hashing runs at normal priority.
+fn lower_this_threads_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: setpriority only reads its integer arguments; `who = 0`
+        // is the calling thread.
+        let refused = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, HASHING_NICENESS) } != 0;
+        if refused {
+            tracing::debug!("could not lower the password hashing thread's priority");
+        }
     }
 }
 
