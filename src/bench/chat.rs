@@ -175,6 +175,7 @@ pub async fn run_bare(load: ChatLoad) -> anyhow::Result<LoadReport> {
 }
 
 /// The users, signed in, and the rooms they are in.
+#[derive(Clone)]
 pub struct Seeded {
     base: String,
     tokens: Vec<String>,
@@ -448,13 +449,27 @@ async fn drive(
             }
         }
     };
-    let probes = async {
-        match seeded {
-            Some(seeded) => probe(load, seeded, &clock, &tally).await,
-            None => (None, None, 0),
-        }
+    // The REST posts and sign-ins stand for clients outside the load
+    // generator: they run on a runtime of their own, so what they measure
+    // is the server, not the queue of the simulated sockets' tasks.
+    let probes = {
+        let (load, seeded, clock, tally) =
+            (load.clone(), seeded.cloned(), clock.clone(), tally.clone());
+        tokio::task::spawn_blocking(move || {
+            let Some(seeded) = seeded else {
+                return (None, None, 0);
+            };
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime.block_on(probe(&load, &seeded, &clock, &tally)),
+                Err(_) => (None, None, 0),
+            }
+        })
     };
-    let ((), (posts, logins, failed_probes)) = tokio::join!(pace, probes);
+    let ((), probed) = tokio::join!(pace, probes);
+    let (posts, logins, failed_probes) = probed.unwrap_or((None, None, 0));
 
     // Drain: wait until every acknowledged message reached its room.
     let room_clients: Vec<Vec<usize>> = (0..load.rooms)
