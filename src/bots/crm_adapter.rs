@@ -110,7 +110,9 @@ pub fn crm_error(e: DomainError) -> CrmError {
         },
         DomainError::Unauthenticated | DomainError::BadCredentials => CrmError::Unlinked,
         DomainError::Conflict(message) => CrmError::Other(message),
-        e @ DomainError::RateLimited { .. } => CrmError::Other(e.to_string()),
+        e @ (DomainError::RateLimited { .. } | DomainError::Busy { .. }) => {
+            CrmError::Other(e.to_string())
+        }
         DomainError::Internal(cause) => {
             tracing::warn!(%cause, "bot command failed inside");
             CrmError::Other("something went wrong on our side; try again".into())

@@ -19,6 +19,10 @@ pub enum DomainError {
     Conflict(String),
     #[error("too many attempts; try again in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    /// The service has more of this work queued than it takes on; nothing
+    /// was done.
+    #[error("the service is busy; try again in {retry_after_secs} s")]
+    Busy { retry_after_secs: u64 },
     #[error("internal error")]
     Internal(String),
 }

@@ -46,6 +46,7 @@ impl poem::error::ResponseError for ApiError {
             DomainError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             DomainError::Conflict(_) => StatusCode::CONFLICT,
             DomainError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            DomainError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             DomainError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -54,7 +55,9 @@ impl poem::error::ResponseError for ApiError {
         let status = self.status();
         let (code, message) = code_and_message(&self.0);
         let mut response = error_response(status, code, &message);
-        if let DomainError::RateLimited { retry_after_secs } = &self.0 {
+        if let DomainError::RateLimited { retry_after_secs }
+        | DomainError::Busy { retry_after_secs } = &self.0
+        {
             response.headers_mut().insert(
                 poem::http::header::RETRY_AFTER,
                 poem::http::HeaderValue::from(*retry_after_secs),
@@ -75,6 +78,7 @@ pub fn code_and_message(e: &DomainError) -> (&'static str, String) {
         DomainError::Invalid { .. } => ("invalid", e.to_string()),
         DomainError::Conflict(_) => ("conflict", e.to_string()),
         DomainError::RateLimited { .. } => ("rate_limited", e.to_string()),
+        DomainError::Busy { .. } => ("busy", e.to_string()),
         DomainError::Internal(cause) => {
             tracing::error!(%cause, "internal error");
             ("internal", "internal error".to_string())
@@ -167,4 +171,26 @@ fn client_message(err: &poem::Error) -> String {
         message = "bad request".into();
     }
     message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use poem::error::ResponseError;
+
+    #[test]
+    fn a_busy_service_answers_503_with_retry_after() {
+        let response = ApiError(DomainError::Busy {
+            retry_after_secs: 1,
+        })
+        .as_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response
+                .headers()
+                .get(poem::http::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok()),
+            Some("1")
+        );
+    }
 }
