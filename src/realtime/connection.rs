@@ -215,6 +215,7 @@ fn domain_error_frame(client_id: Option<&str>, e: &DomainError) -> Value {
         DomainError::Invalid { .. } => "invalid",
         DomainError::Conflict(_) => "conflict",
         DomainError::RateLimited { .. } => "rate_limited",
+        DomainError::Busy { .. } => "busy",
         DomainError::Internal(cause) => {
             tracing::error!(%cause, "internal error on the websocket");
             return error_frame(client_id, "internal", "internal error");
@@ -243,6 +244,19 @@ impl Connection<'_> {
         self.out.push(frame.to_string());
     }
 
+    /// Counts a frame that costs database work against the credential's
+    /// request limit; the refusal, when over it.
+    fn over_limit(&self) -> Option<DomainError> {
+        let key = self.actor.rate_limit_key()?;
+        self.services
+            .limiter
+            .hit(&key, self.services.ctx.now())
+            .err()
+            .map(|secs| DomainError::RateLimited {
+                retry_after_secs: secs,
+            })
+    }
+
     async fn handle_text(&mut self, text: &str, answers: &mut FuturesOrdered<Answer>) {
         let frame = match decode_client_frame(text) {
             Ok(f) => f,
@@ -262,6 +276,13 @@ impl Connection<'_> {
                 self.push(domain_error_frame(None, &e));
             }
             ClientFrame::Subscribe { room, after_seq } => {
+                // A subscribe reads the database (membership, then the
+                // backlog), so it counts against the credential's limit
+                // like a send or a request.
+                if let Some(limited) = self.over_limit() {
+                    self.push(domain_error_frame(None, &limited));
+                    return;
+                }
                 // Membership first: nothing of a room reaches a connection
                 // before its user is known to be in it.
                 match rooms::require_member(ctx, &self.actor, &room).await {
@@ -293,15 +314,10 @@ impl Connection<'_> {
             } => {
                 // The socket is one more way to call the API: the same
                 // per-credential limit applies.
-                if let Some(key) = self.actor.rate_limit_key() {
-                    if let Err(secs) = self.services.limiter.hit(&key, ctx.now()) {
-                        let limited = DomainError::RateLimited {
-                            retry_after_secs: secs,
-                        };
-                        let frame = domain_error_frame(client_id.as_deref(), &limited);
-                        answers.push_back(Box::pin(std::future::ready(frame)));
-                        return;
-                    }
+                if let Some(limited) = self.over_limit() {
+                    let frame = domain_error_frame(client_id.as_deref(), &limited);
+                    answers.push_back(Box::pin(std::future::ready(frame)));
+                    return;
                 }
                 let input = NewMessage {
                     room,

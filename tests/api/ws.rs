@@ -539,6 +539,36 @@ async fn a_socket_opened_with_a_key_narrowed_to_chat_gets_no_lead_or_task_events
 }
 
 #[tokio::test]
+async fn subscribes_count_against_the_credentials_request_limit() {
+    let app = TestApp::spawn_with(|c| c.rate_limit_per_token = 5).await;
+    let admin = app.admin_token().await;
+    let room = group(&app, &admin, "limited", &[]).await;
+    let socket_token = app.admin_token().await;
+    let mut ws = Client::connect(&app, &socket_token).await;
+    for _ in 0..8 {
+        ws.send(json!({"type": "subscribe", "room": room})).await;
+    }
+    let mut subscribed = 0;
+    let mut limited = 0;
+    while subscribed + limited < 8 {
+        let frame = ws.next().await;
+        match frame["type"].as_str() {
+            Some("subscribed") => subscribed += 1,
+            Some("error") => {
+                assert_eq!(frame["code"], "rate_limited", "{frame}");
+                limited += 1;
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        subscribed <= 5,
+        "at most the limit went through: {subscribed}"
+    );
+    assert!(limited >= 3, "the rest were refused: {limited}");
+}
+
+#[tokio::test]
 async fn typing_indicators_are_throttled() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token().await;
