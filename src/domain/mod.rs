@@ -45,13 +45,21 @@ pub struct SessionSettings {
     pub session_max: Duration,
 }
 
-/// Login limits: attempts per client IP, failures per username, and wrong
-/// link codes per chat account.
+/// Login limits: failed attempts per client IP, per username from one
+/// client, per username from all clients together (ten times as many, so
+/// one attacker cannot lock a user out of every other address), wrong
+/// current passwords per user, and wrong link codes per chat account.
 pub struct LoginLimits {
     pub per_ip: WindowLimiter,
+    pub failures_per_user_and_client: WindowLimiter,
     pub failures_per_user: WindowLimiter,
+    pub password_change_failures: WindowLimiter,
     pub link_failures_per_account: WindowLimiter,
 }
+
+/// How many more failures a username may take from all clients together
+/// than from one.
+pub const FAILURES_FROM_ALL_CLIENTS: u32 = 10;
 
 /// What every domain function needs: the store, the clock, the hasher and
 /// the settings. Built once by `App::build`; shared by every entry point.
@@ -88,7 +96,18 @@ impl Ctx {
             },
             login_limits: LoginLimits {
                 per_ip: WindowLimiter::new(config.login_max_attempts_per_ip, window),
-                failures_per_user: WindowLimiter::new(config.login_max_failures_per_user, window),
+                failures_per_user_and_client: WindowLimiter::new(
+                    config.login_max_failures_per_user,
+                    window,
+                ),
+                failures_per_user: WindowLimiter::new(
+                    config.login_max_failures_per_user * FAILURES_FROM_ALL_CLIENTS,
+                    window,
+                ),
+                password_change_failures: WindowLimiter::new(
+                    config.login_max_failures_per_user,
+                    window,
+                ),
                 link_failures_per_account: WindowLimiter::new(
                     config.login_max_failures_per_user,
                     window,

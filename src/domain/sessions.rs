@@ -63,9 +63,15 @@ pub async fn login(
         .map_err(|secs| DomainError::RateLimited {
             retry_after_secs: secs,
         })?;
-    ctx.login_limits
-        .failures_per_user
-        .check(&user_key, now)
+    // Failures are counted per username from this client, and (with more
+    // room) from all clients together: one attacker's guesses lock the
+    // username for the attacker's address, not for the user's.
+    let user_client_key = format!("{user_key}\n{ip_key}");
+    let limits = &ctx.login_limits;
+    limits
+        .failures_per_user_and_client
+        .check(&user_client_key, now)
+        .and_then(|()| limits.failures_per_user.check(&user_key, now))
         .map_err(|secs| DomainError::RateLimited {
             retry_after_secs: secs,
         })?;
@@ -79,12 +85,16 @@ pub async fn login(
     let record = match record {
         Some(r) if matches && r.user.active => r,
         _ => {
-            let _ = ctx.login_limits.failures_per_user.hit(&user_key, now);
+            let _ = limits
+                .failures_per_user_and_client
+                .hit(&user_client_key, now);
+            let _ = limits.failures_per_user.hit(&user_key, now);
             tracing::info!("login refused");
             return Err(DomainError::BadCredentials);
         }
     };
-    ctx.login_limits.failures_per_user.reset(&user_key);
+    limits.failures_per_user_and_client.reset(&user_client_key);
+    limits.failures_per_user.reset(&user_key);
     // The address limit counts failures: an office behind one NAT address
     // signs in many times on a Monday morning.
     ctx.login_limits.per_ip.forgive(&ip_key);

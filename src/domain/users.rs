@@ -523,12 +523,23 @@ pub async fn change_password(
     let record = find_record(ctx, &actor.user_id)
         .await?
         .ok_or(DomainError::Unauthenticated)?;
+    // Wrong current passwords count like failed sign-ins, so a stolen
+    // session cannot be used to guess the password behind it.
+    let failures_key = actor.user_id.clone();
+    let limits = &ctx.login_limits.password_change_failures;
+    limits
+        .check(&failures_key, ctx.now())
+        .map_err(|secs| DomainError::RateLimited {
+            retry_after_secs: secs,
+        })?;
     if !ctx.hasher.verify(current, &record.password_hash).await? {
+        let _ = limits.hit(&failures_key, ctx.now());
         return Err(DomainError::invalid(
             "current_password",
             "is not your current password",
         ));
     }
+    limits.reset(&failures_key);
     check_strength(new)?;
     let hash = ctx.hasher.hash(new).await?;
     let now = ctx.now();

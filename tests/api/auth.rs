@@ -111,6 +111,50 @@ async fn repeated_failures_for_one_username_are_limited_with_retry_after() {
 }
 
 #[tokio::test]
+async fn one_clients_failures_lock_the_username_for_that_client_only_until_many_clients_fail() {
+    let app = TestApp::spawn_with(|c| {
+        c.login_max_failures_per_user = 3;
+        c.trust_forwarded_for = true;
+    })
+    .await;
+    let login_from = |address: String, password: &'static str| {
+        app.client
+            .post(app.url("/api/v1/auth/login"))
+            .header("x-forwarded-for", address)
+            .json(&json!({"username": "admin", "password": password}))
+            .send()
+    };
+    let attacker = || "203.0.113.7".to_string();
+    for _ in 0..3 {
+        let failed = login_from(attacker(), "wrong-password").await.unwrap();
+        assert_eq!(failed.status(), StatusCode::UNAUTHORIZED);
+    }
+    let attacker_again = login_from(attacker(), ADMIN_PASSWORD).await.unwrap();
+    assert_eq!(attacker_again.status(), StatusCode::TOO_MANY_REQUESTS);
+    let owner = login_from("198.51.100.2".into(), ADMIN_PASSWORD)
+        .await
+        .unwrap();
+    assert_eq!(
+        owner.status(),
+        StatusCode::OK,
+        "the owner, elsewhere, still signs in"
+    );
+
+    // Failures from many addresses together still lock the username (ten
+    // times the per-client limit).
+    for i in 0..30 {
+        let failed = login_from(format!("192.0.2.{i}"), "wrong-password")
+            .await
+            .unwrap();
+        assert_eq!(failed.status(), StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    let locked = login_from("198.51.100.2".into(), ADMIN_PASSWORD)
+        .await
+        .unwrap();
+    assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
 async fn login_attempts_from_one_address_are_limited_across_usernames() {
     let app = TestApp::spawn_with(|c| c.login_max_attempts_per_ip = 4).await;
     for i in 0..4 {
@@ -271,6 +315,35 @@ async fn cookie_authenticated_writes_need_the_csrf_token() {
         .await
         .unwrap();
     assert_eq!(accepted.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn guessing_the_current_password_is_limited_like_sign_ins() {
+    let app = TestApp::spawn().await;
+    let token = app.admin_token().await;
+    let change = |current: &'static str| {
+        app.post(
+            "/api/v1/auth/password",
+            &token,
+            json!({"current_password": current, "new_password": "a-brand-new-password"}),
+        )
+    };
+    for _ in 0..5 {
+        assert_eq!(
+            error_of(change("wrong-one-here").await).await.0,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+    }
+    let refused = change(ADMIN_PASSWORD).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_eq!(
+        app.login_response("admin", ADMIN_PASSWORD).await.status(),
+        StatusCode::OK,
+        "the password was not changed"
+    );
+    app.clock.advance(Duration::minutes(16));
+    assert_eq!(change(ADMIN_PASSWORD).await.status(), StatusCode::OK);
 }
 
 #[tokio::test]
