@@ -19,6 +19,12 @@ const THUMBNAIL_SIDE: u32 = 320;
 /// bombs); they are still stored and downloadable.
 const MAX_DECODE_PIXELS: u32 = 12_000;
 const MAX_DECODE_BYTES: u64 = 256 * 1024 * 1024;
+/// Images decoded for thumbnails at once, whoever uploads: each decode may
+/// take up to `MAX_DECODE_BYTES` and a core, so a burst of uploads waits
+/// for a slot instead of exhausting memory.
+const THUMBNAIL_SLOTS: usize = 2;
+static THUMBNAIL_DECODES: tokio::sync::Semaphore =
+    tokio::sync::Semaphore::const_new(THUMBNAIL_SLOTS);
 
 /// Where files live and how big they may be (from the configuration).
 pub struct FileStore<'a> {
@@ -136,9 +142,12 @@ pub async fn save(
     if is_safe_image(&content_type) {
         let thumb_name = format!("{stored_name}.thumb.png");
         let thumb_path = store.dir.join(&thumb_name);
-        let made = tokio::task::spawn_blocking(move || write_thumbnail(&bytes, &thumb_path))
-            .await
-            .unwrap_or(false);
+        let made = match THUMBNAIL_DECODES.acquire().await {
+            Ok(_slot) => tokio::task::spawn_blocking(move || write_thumbnail(&bytes, &thumb_path))
+                .await
+                .unwrap_or(false),
+            Err(_) => false,
+        };
         if made {
             thumbnail_name = Some(thumb_name);
         }
@@ -228,5 +237,30 @@ mod tests {
         assert!(check(&store, Accept::Any, &elf).is_ok());
         assert!(check(&store, Accept::Any, &[0u8; 1025]).is_err());
         assert!(check(&store, Accept::Any, &[]).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_thumbnail_waits_for_a_free_decode_slot() {
+        let dir = std::env::temp_dir().join(format!("ea-crm-thumbs-{}", tokens::new_id()));
+        let mut png = Vec::new();
+        image::RgbImage::new(4, 4)
+            .write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
+        let held = THUMBNAIL_DECODES
+            .acquire_many(THUMBNAIL_SLOTS as u32)
+            .await
+            .unwrap();
+        let store = FileStore {
+            dir: &dir,
+            max_bytes: 1 << 20,
+        };
+        let saving = save(&store, Accept::Any, Some("a.png"), png);
+        tokio::pin!(saving);
+        let waited = tokio::time::timeout(std::time::Duration::from_millis(200), &mut saving).await;
+        assert!(waited.is_err(), "no slot free: the upload waits");
+        drop(held);
+        let saved = saving.await.unwrap();
+        assert!(saved.thumbnail_name.is_some());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
