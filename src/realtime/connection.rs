@@ -75,8 +75,13 @@ pub async fn run(socket: WebSocketStream, services: Arc<SocketServices>, actor: 
     let hub = services.hub.clone();
     let mut registration = hub.register(&actor.user_id);
     let (mut sink, mut stream) = socket.split();
-    let mut recheck = tokio::time::interval(services.recheck_every);
-    recheck.reset();
+    // Each connection re-checks at its own point of the period: sockets
+    // opened together (a reconnect storm, the morning) would otherwise all
+    // re-check in the same instant, thousands of lookups at once.
+    let every = services.recheck_every.max(Duration::from_millis(1));
+    let first = every.mul_f64(rand::random::<f64>());
+    let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + first, every);
+    recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut answers: FuturesOrdered<Answer> = FuturesOrdered::new();
     let mut connection = Connection {
         services: &services,
