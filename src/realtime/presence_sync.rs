@@ -181,66 +181,74 @@ async fn heartbeat(ctx: &Ctx, hub: &Hub, instance: &str) -> Result<(), crate::st
 }
 
 async fn follow(ctx: &Ctx, hub: &Hub, instance: &str) {
-    loop {
-        match ctx.store.raw().query("LIVE SELECT * FROM presence").await {
-            Ok(mut response) => match response.stream::<surrealdb::types::Value>(0) {
-                Ok(mut notifications) => {
-                    // Rows written before the live query started.
-                    if let Err(e) = load(ctx, hub, instance).await {
-                        tracing::warn!(error = %e, "could not read other instances' presence");
-                    }
-                    while let Some(item) = notifications.next().await {
-                        match item {
-                            Ok(n) if matches!(n.action, Action::Create | Action::Update) => {
-                                if let Ok(row) =
-                                    serde_json::from_value::<Row>(n.data.into_json_value())
-                                {
-                                    apply(hub, instance, &row);
-                                }
-                            }
-                            Ok(_) => {}
-                            Err(e) => {
-                                tracing::warn!(error = %e, "live presence notification failed")
-                            }
-                        }
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "cannot stream the live presence query"),
-            },
-            Err(e) => tracing::warn!(error = %e, "cannot open the live presence query"),
-        }
-        tokio::time::sleep(RETRY_AFTER).await;
-    }
+    follow_rows(
+        ctx,
+        "presence",
+        // Rows written before the live query started.
+        || async {
+            if let Err(e) = load(ctx, hub, instance).await {
+                tracing::warn!(error = %e, "could not read other instances' presence");
+            }
+        },
+        |row: Row| apply(hub, instance, &row),
+    )
+    .await
 }
 
 /// Other instances' typing indicators, as they are written; none are read
 /// back after a restart, since they are stale by then.
 async fn follow_typing(ctx: &Ctx, hub: &Hub, instance: &str) {
+    follow_rows(
+        ctx,
+        "typing",
+        || std::future::ready(()),
+        |row: TypingRow| {
+            if row.instance != instance {
+                hub.remote_typing(&row.room, &row.user);
+            }
+        },
+    )
+    .await
+}
+
+/// Follows the rows created or updated in `table` with a LIVE SELECT until
+/// the service stops, opening it again after a failure; `opened` runs each
+/// time it opens, before the first row is applied.
+async fn follow_rows<T, Opened>(
+    ctx: &Ctx,
+    table: &'static str,
+    mut opened: impl FnMut() -> Opened,
+    mut apply: impl FnMut(T),
+) where
+    T: serde::de::DeserializeOwned,
+    Opened: std::future::Future<Output = ()>,
+{
+    // The table name is one of this module's constants, never input.
+    let live = format!("LIVE SELECT * FROM {table}");
     loop {
-        match ctx.store.raw().query("LIVE SELECT * FROM typing").await {
+        match ctx.store.raw().query(live.as_str()).await {
             Ok(mut response) => match response.stream::<surrealdb::types::Value>(0) {
                 Ok(mut notifications) => {
+                    opened().await;
                     while let Some(item) = notifications.next().await {
                         match item {
                             Ok(n) if matches!(n.action, Action::Create | Action::Update) => {
                                 if let Ok(row) =
-                                    serde_json::from_value::<TypingRow>(n.data.into_json_value())
+                                    serde_json::from_value::<T>(n.data.into_json_value())
                                 {
-                                    if row.instance != instance {
-                                        hub.remote_typing(&row.room, &row.user);
-                                    }
+                                    apply(row);
                                 }
                             }
                             Ok(_) => {}
                             Err(e) => {
-                                tracing::warn!(error = %e, "live typing notification failed")
+                                tracing::warn!(error = %e, table, "live notification failed")
                             }
                         }
                     }
                 }
-                Err(e) => tracing::warn!(error = %e, "cannot stream the live typing query"),
+                Err(e) => tracing::warn!(error = %e, table, "cannot stream a live query"),
             },
-            Err(e) => tracing::warn!(error = %e, "cannot open the live typing query"),
+            Err(e) => tracing::warn!(error = %e, table, "cannot open a live query"),
         }
         tokio::time::sleep(RETRY_AFTER).await;
     }
