@@ -779,15 +779,42 @@ async fn an_admin_unlinks_anyones_chat_account_and_a_user_cannot_unlink_someone_
     assert_eq!(reply["text"], bots::replies::LINK_PROMPT);
 }
 
-#[tokio::test]
-async fn a_new_password_unlinks_chat_accounts_and_revokes_api_keys_whoever_sets_it() {
+/// Maria (Telegram chat 555) and Bob (556), users with linked accounts,
+/// and the admin who made them.
+struct LinkedPair {
+    fake: FakeTelegram,
+    app: TestApp,
+    admin: String,
+    maria: (String, String),
+    bob: (String, String),
+}
+
+async fn linked_pair() -> LinkedPair {
     let fake = FakeTelegram::start().await;
     let app = app_with_bot(&fake).await;
     let admin = app.admin_token().await;
-    let (_, maria_token) = app.user_with_role(&admin, "maria", "user").await;
-    let (bob, bob_token) = app.user_with_role(&admin, "bob", "user").await;
-    link(&app, &fake, &maria_token, 555).await;
-    link(&app, &fake, &bob_token, 556).await;
+    let maria = app.user_with_role(&admin, "maria", "user").await;
+    let bob = app.user_with_role(&admin, "bob", "user").await;
+    link(&app, &fake, &maria.1, 555).await;
+    link(&app, &fake, &bob.1, 556).await;
+    LinkedPair {
+        fake,
+        app,
+        admin,
+        maria,
+        bob,
+    }
+}
+
+#[tokio::test]
+async fn a_new_password_unlinks_chat_accounts_and_revokes_api_keys_whoever_sets_it() {
+    let LinkedPair {
+        fake,
+        app,
+        admin,
+        maria: (_, maria_token),
+        bob: (bob, bob_token),
+    } = linked_pair().await;
     let maria_key = app.api_key(&maria_token, &[]).await;
     let bob_key = app.api_key(&bob_token, &[]).await;
 
@@ -828,13 +855,13 @@ async fn a_new_password_unlinks_chat_accounts_and_revokes_api_keys_whoever_sets_
 
 #[tokio::test]
 async fn deactivated_users_are_not_mentioned_and_the_bot_does_not_write_to_them() {
-    let fake = FakeTelegram::start().await;
-    let app = app_with_bot(&fake).await;
-    let admin = app.admin_token().await;
-    let (maria, maria_token) = app.user_with_role(&admin, "maria", "user").await;
-    let (bob, bob_token) = app.user_with_role(&admin, "bob", "user").await;
-    link(&app, &fake, &maria_token, 555).await;
-    link(&app, &fake, &bob_token, 556).await;
+    let LinkedPair {
+        fake,
+        app,
+        admin,
+        maria: (maria, _),
+        bob: (bob, _),
+    } = linked_pair().await;
     let room = crate::chat::group(&app, &admin, "deals", &[&maria, &bob]).await;
     let off = app
         .post(
