@@ -195,26 +195,10 @@ pub async fn authenticate(ctx: &Ctx, secret: &str, channel: Channel) -> DomainRe
         .await?
         .first(0)?
         .ok_or(DomainError::Unauthenticated)?;
-    // Looked up again once its last use is due to be written down.
-    let now = ctx.now();
-    let touch_due = key
-        .last_used_at
-        .filter(|t| now - *t < TOUCH_EVERY)
-        .unwrap_or(now)
-        + TOUCH_EVERY;
-    let look_up_again_at = key.expires_at.map_or(touch_due, |e| e.min(touch_due));
-    let actor = actor_for_key(ctx, key, channel).await?;
-    ctx.credentials.put(
-        &hash,
-        channel,
-        generation,
-        Resolved {
-            actor: actor.clone(),
-            csrf_token: None,
-            look_up_again_at: Some(look_up_again_at),
-        },
-    );
-    Ok(actor)
+    let resolved = resolve_key(ctx, key, channel).await?;
+    ctx.credentials
+        .put(&hash, channel, generation, resolved.clone());
+    Ok(resolved.actor)
 }
 
 /// Re-resolves a key by id, for a connection that authenticated with it
@@ -225,10 +209,13 @@ pub(crate) async fn authenticate_by_id(
     channel: Channel,
 ) -> DomainResult<Actor> {
     let key = find(ctx, id).await?.ok_or(DomainError::Unauthenticated)?;
-    actor_for_key(ctx, key, channel).await
+    Ok(resolve_key(ctx, key, channel).await?.actor)
 }
 
-async fn actor_for_key(ctx: &Ctx, key: ApiKey, channel: Channel) -> DomainResult<Actor> {
+/// The key's owner narrowed to the key's permissions, with the last use
+/// written down when due; valid until the key expires or the next write of
+/// its last use is due.
+async fn resolve_key(ctx: &Ctx, key: ApiKey, channel: Channel) -> DomainResult<Resolved> {
     let now = ctx.now();
     if key.revoked_at.is_some() || key.expires_at.is_some_and(|e| now >= e) {
         return Err(DomainError::Unauthenticated);
@@ -238,6 +225,7 @@ async fn actor_for_key(ctx: &Ctx, key: ApiKey, channel: Channel) -> DomainResult
         let scope: BTreeSet<Permission> = scope.iter().filter_map(|p| p.parse().ok()).collect();
         actor.permissions = actor.permissions.intersection(&scope).copied().collect();
     }
+    let mut last_used_at = key.last_used_at.unwrap_or(now);
     if key.last_used_at.is_none_or(|t| now - t >= TOUCH_EVERY) {
         ctx.store
             .run(
@@ -245,6 +233,12 @@ async fn actor_for_key(ctx: &Ctx, key: ApiKey, channel: Channel) -> DomainResult
                 json!({"id": key.id, "now": db_time(now)}),
             )
             .await?;
+        last_used_at = now;
     }
-    Ok(actor)
+    let touch_due = last_used_at + TOUCH_EVERY;
+    Ok(Resolved {
+        actor,
+        csrf_token: None,
+        look_up_again_at: Some(key.expires_at.map_or(touch_due, |e| e.min(touch_due))),
+    })
 }

@@ -50,7 +50,10 @@ struct State {
     /// Bumped by every `forget_all`, so a lookup that raced a revocation
     /// does not store what it read before it.
     generation: u64,
-    entries: HashMap<(String, Channel), Entry>,
+    /// By channel, then by the token's hash (so a lookup allocates nothing).
+    entries: HashMap<Channel, HashMap<String, Entry>>,
+    /// Entries over every channel.
+    len: usize,
 }
 
 pub struct CredentialCache {
@@ -84,7 +87,11 @@ impl CredentialCache {
         now: DateTime<Utc>,
     ) -> Result<Resolved, Generation> {
         let state = self.lock();
-        match state.entries.get(&(hash.to_string(), channel)) {
+        match state
+            .entries
+            .get(&channel)
+            .and_then(|by_hash| by_hash.get(hash))
+        {
             Some(entry) if entry.at.elapsed() < self.ttl && entry.resolved.still_valid(now) => {
                 Ok(entry.resolved.clone())
             }
@@ -107,20 +114,30 @@ impl CredentialCache {
         if state.generation != generation.0 {
             return;
         }
-        if state.entries.len() >= MAX_ENTRIES {
+        if state.len >= MAX_ENTRIES {
             let ttl = self.ttl;
-            state.entries.retain(|_, e| e.at.elapsed() < ttl);
-            if state.entries.len() >= MAX_ENTRIES {
+            for by_hash in state.entries.values_mut() {
+                by_hash.retain(|_, e| e.at.elapsed() < ttl);
+            }
+            state.len = state.entries.values().map(HashMap::len).sum();
+            if state.len >= MAX_ENTRIES {
                 state.entries.clear();
+                state.len = 0;
             }
         }
-        state.entries.insert(
-            (hash.to_string(), channel),
-            Entry {
-                resolved,
-                at: Instant::now(),
-            },
-        );
+        let entry = Entry {
+            resolved,
+            at: Instant::now(),
+        };
+        if state
+            .entries
+            .entry(channel)
+            .or_default()
+            .insert(hash.to_string(), entry)
+            .is_none()
+        {
+            state.len += 1;
+        }
     }
 
     /// Forgets every credential: called after any change to sessions,
@@ -129,6 +146,7 @@ impl CredentialCache {
         let mut state = self.lock();
         state.generation += 1;
         state.entries.clear();
+        state.len = 0;
     }
 }
 
