@@ -441,7 +441,10 @@ async fn drive(
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .insert(id.clone(), now);
+                // Keyed like the web client's sends, so the bench pays what
+                // a real send costs.
                 let frame = json!({"type": "send", "room": rooms[load.room_of_client(c)], "client_id": id,
+                    "idempotency_key": id,
                     "body": format!("{} message {k} from connection {c}", now.as_micros())});
                 let _ = writers[c].send(frame.to_string());
                 offered.fetch_add(1, Ordering::Relaxed);
@@ -592,7 +595,8 @@ async fn probe(
         while clock.now() < clock.window.1 {
             ticks.tick().await;
             let sent = clock.now();
-            let body = json!({"body": format!("{} rest post {i}", sent.as_micros())});
+            let body = json!({"body": format!("{} rest post {i}", sent.as_micros()),
+                "idempotency_key": format!("rest-{i}")});
             i += 1;
             let answer = http
                 .post(format!(

@@ -78,6 +78,8 @@ pub struct Ctx {
     pub message_writer: chat::writer::MessageWriter,
     /// Sessions and API keys resolved in the last few seconds.
     pub credentials: credential_cache::CredentialCache,
+    /// Room memberships seen by this instance.
+    pub known_members: chat::known_members::KnownMembers,
 }
 
 impl Ctx {
@@ -119,6 +121,7 @@ impl Ctx {
             credentials: credential_cache::CredentialCache::new(std::time::Duration::from_millis(
                 config.auth_cache_ms,
             )),
+            known_members: Default::default(),
         }
     }
 

@@ -126,7 +126,7 @@ pub async fn open(
 ) -> DomainResult<(ChatFile, PathBuf)> {
     actor.require(Permission::ChatUse)?;
     let file = find(ctx, id).await?.ok_or(DomainError::NotFound("file"))?;
-    rooms::require_member(ctx, actor, &file.room)
+    rooms::require_membership(ctx, actor, &file.room)
         .await
         .map_err(|_| DomainError::NotFound("file"))?;
     let path = uploads::path_of(

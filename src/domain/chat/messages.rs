@@ -168,11 +168,12 @@ pub async fn post(ctx: &Ctx, actor: &Actor, input: NewMessage) -> DomainResult<P
 pub async fn submit(ctx: &Ctx, actor: &Actor, input: NewMessage) -> DomainResult<PendingPost> {
     actor.require(Permission::ChatUse)?;
     let key = parse_idempotency_key(input.idempotency_key.as_deref())?;
-    let room = rooms::require_member(ctx, actor, &input.room).await?;
+    rooms::require_membership(ctx, actor, &input.room).await?;
+    let room = input.room;
     let body = parse_body(&input.body, input.file.is_some())?;
     if let Some(reply_to) = &input.reply_to {
         let parent = find(ctx, reply_to).await?;
-        if parent.is_none_or(|p| p.room != room.id) {
+        if parent.is_none_or(|p| p.room != room) {
             return Err(DomainError::invalid(
                 "reply_to",
                 "must be a message of the same room",
@@ -181,17 +182,17 @@ pub async fn submit(ctx: &Ctx, actor: &Actor, input: NewMessage) -> DomainResult
     }
     let id = tokens::new_id();
     let now = ctx.now();
-    let recipients = mention_recipients(ctx, actor, &room.id, &body).await?;
+    let recipients = mention_recipients(ctx, actor, &room, &body).await?;
     let preview: String = body.chars().take(200).collect();
     let text = format!("@{} mentioned you: {preview}", actor.username);
     let notes: Vec<Notification> = recipients
         .iter()
-        .map(|user| Notification::new(user, "mention", Some(&room.id), Some(&id), &text, now))
+        .map(|user| Notification::new(user, "mention", Some(&room), Some(&id), &text, now))
         .collect();
     let draft = Draft {
         message: Message {
             id,
-            room: room.id,
+            room,
             seq: 0,
             author: actor.user_id.clone(),
             author_name: actor.username.clone(),
@@ -336,7 +337,7 @@ pub async fn history(
     page: Page,
     limit: usize,
 ) -> DomainResult<Vec<Message>> {
-    rooms::require_member(ctx, actor, room).await?;
+    rooms::require_membership(ctx, actor, room).await?;
     page_of(ctx, room, page, limit).await
 }
 
@@ -383,7 +384,7 @@ pub async fn search(
     query: &str,
     limit: usize,
 ) -> DomainResult<Vec<Message>> {
-    rooms::require_member(ctx, actor, room).await?;
+    rooms::require_membership(ctx, actor, room).await?;
     let query = query.trim().to_lowercase();
     if query.is_empty() || query.chars().count() > 200 {
         return Err(DomainError::invalid("q", "must be 1 to 200 characters"));
@@ -407,7 +408,7 @@ async fn visible(ctx: &Ctx, actor: &Actor, id: &str) -> DomainResult<Message> {
     let message = find(ctx, id)
         .await?
         .ok_or(DomainError::NotFound("message"))?;
-    rooms::require_member(ctx, actor, &message.room)
+    rooms::require_membership(ctx, actor, &message.room)
         .await
         .map_err(|_| DomainError::NotFound("message"))?;
     Ok(message)

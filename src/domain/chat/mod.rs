@@ -7,6 +7,7 @@
 //! the room does not exist). The socket and the REST API both call these.
 
 pub mod files;
+pub mod known_members;
 pub mod mentions;
 pub mod messages;
 pub mod notifications;

@@ -73,7 +73,7 @@ pub async fn unpin(ctx: &Ctx, actor: &Actor, message_id: &str) -> DomainResult<(
 
 /// A room's pins, newest first.
 pub async fn list(ctx: &Ctx, actor: &Actor, room: &str) -> DomainResult<Vec<Pin>> {
-    rooms::require_member(ctx, actor, room).await?;
+    rooms::require_membership(ctx, actor, room).await?;
     Ok(ctx
         .store
         .run(

@@ -297,9 +297,22 @@ pub async fn require_member(ctx: &Ctx, actor: &Actor, room_id: &str) -> DomainRe
         Some(RoomAndMembership {
             room,
             role: Some(_),
-        }) => Ok(room),
+        }) => {
+            ctx.known_members.remember(&room.id, &actor.user_id);
+            Ok(room)
+        }
         _ => Err(DomainError::NotFound("room")),
     }
+}
+
+/// `require_member` for a caller that needs only the answer: a membership
+/// this instance has seen costs no query (see `known_members`).
+pub async fn require_membership(ctx: &Ctx, actor: &Actor, room_id: &str) -> DomainResult<()> {
+    actor.require(Permission::ChatUse)?;
+    if ctx.known_members.contains(room_id, &actor.user_id) {
+        return Ok(());
+    }
+    require_member(ctx, actor, room_id).await.map(|_| ())
 }
 
 pub async fn get(ctx: &Ctx, actor: &Actor, room_id: &str) -> DomainResult<Room> {
