@@ -46,6 +46,9 @@ impl From<StoreError> for DomainError {
                 DomainError::Conflict("the record changed at the same time; try again".into())
             }
             StoreError::Rule(message) => DomainError::Conflict(message),
+            // An id sent empty names nothing; whichever lookup it reached
+            // finds nothing.
+            StoreError::EmptyKey => DomainError::NotFound("record"),
             other => DomainError::Internal(other.to_string()),
         }
     }

@@ -191,6 +191,9 @@ pub async fn seed_built_in(ctx: &Ctx) -> DomainResult<()> {
 const SELECT_ROLE: &str = "SELECT *, record::id(id) AS id FROM";
 
 pub async fn find(ctx: &Ctx, key: &str) -> DomainResult<Option<Role>> {
+    if key.is_empty() {
+        return Ok(None);
+    }
     Ok(ctx
         .store
         .run(

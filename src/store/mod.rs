@@ -32,6 +32,10 @@ pub enum StoreError {
     Database(String),
     #[error("unexpected data shape: {0}")]
     Decode(String),
+    /// A record id was asked for with an empty key, which SurrealDB
+    /// refuses as no id at all: it names no record.
+    #[error("an empty record key")]
+    EmptyKey,
 }
 
 impl From<surrealdb::Error> for StoreError {
@@ -43,6 +47,8 @@ impl From<surrealdb::Error> for StoreError {
                     .trim_start_matches("An error occurred: ")
                     .to_string(),
             )
+        } else if message.contains("for the Record ID but this is not a valid id") {
+            StoreError::EmptyKey
         } else if e.is_already_exists() || message.contains("already contains") {
             StoreError::Duplicate(message)
         } else if message.contains("conflict") || message.contains("Resource busy") {

@@ -801,6 +801,21 @@ async fn a_merge_keeps_every_related_record_and_records_itself() {
         )
         .await;
     assert_eq!(itself.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // An empty id names no lead: not found, not the store's failure, and
+    // the kept lead is untouched.
+    for body in [
+        json!({"keep": "", "merge": keep}),
+        json!({"keep": keep, "merge": ""}),
+    ] {
+        let empty = app
+            .post("/api/v1/ai/duplicates/merge", &admin, body.clone())
+            .await;
+        assert_eq!(empty.status(), StatusCode::NOT_FOUND, "{body}");
+        let error: Value = empty.json().await.unwrap();
+        assert_eq!(error["error"]["code"], "not_found");
+    }
+    let still = app.get(&format!("/api/v1/leads/{keep}"), &admin).await;
+    assert_eq!(still.status(), StatusCode::OK);
 }
 
 #[tokio::test]

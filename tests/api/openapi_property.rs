@@ -60,6 +60,9 @@ const MALFORMED_JSON: &[&str] = &[
     "{\"a\": 1e999999}",
 ];
 
+/// Text that is well typed but odd where an id or a name is expected.
+const ODD_TEXT: &[&str] = &["", " ", "⟩", "lead:x", "\u{0}", "a\u{0}b"];
+
 /// Path ids that cannot name a stored record.
 fn impossible_ids(rng: &mut Rng) -> Vec<String> {
     let mut ids: Vec<String> = vec![
@@ -328,6 +331,42 @@ fn cases_for(spec: &Value, op: &Operation, rng: &mut Rng) -> Vec<Case> {
             });
         }
     }
+    // Well-typed bodies with one text field odd (empty, a record-id
+    // separator, a closing bracket, NUL): such values reach the handler, and
+    // an id among them must come back as a 4xx, never as the store's
+    // failure. Any answer but a 5xx will do.
+    if let Some(schema) = op.json_body_schema() {
+        let object = object_schema(spec, schema);
+        let base = minimal_value(spec, schema, 0);
+        if let (Some(properties), Value::Object(base)) = (object["properties"].as_object(), base) {
+            let text_fields = properties.iter().filter(|(_, s)| {
+                let s = resolve(spec, s);
+                s["type"] == "string" && s["format"].is_null() && !s["enum"].is_array()
+            });
+            let fields: Vec<&String> = text_fields
+                .take(MAX_FIELDS_ONE_BY_ONE + 2)
+                .map(|(name, _)| name)
+                .collect();
+            for (name, odd) in fields
+                .into_iter()
+                .flat_map(|name| [(name, ""), (name, *rng.pick(ODD_TEXT))])
+            {
+                let mut body = base.clone();
+                body.insert(name.clone(), json!(odd));
+                cases.push(Case {
+                    what: format!("field `{name}` = {odd:?}"),
+                    path: base_path.clone(),
+                    query: vec![],
+                    body: Some((
+                        "application/json".into(),
+                        Value::Object(body).to_string().into_bytes(),
+                    )),
+                    must_refuse: false,
+                });
+            }
+        }
+    }
+
     // A JSON body where the operation takes another kind, or none.
     if !op.body_types().is_empty() && op.json_body_schema().is_none() {
         cases.push(Case {

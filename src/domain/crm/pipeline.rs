@@ -44,6 +44,9 @@ pub async fn list(ctx: &Ctx, _actor: &Actor) -> DomainResult<Vec<PipelineStatus>
 }
 
 pub async fn find(ctx: &Ctx, key: &str) -> DomainResult<Option<PipelineStatus>> {
+    if key.is_empty() {
+        return Ok(None);
+    }
     Ok(ctx
         .store
         .run(
