@@ -98,7 +98,7 @@ function renderLogin() {
     e.preventDefault();
     err.textContent = '';
     try {
-      const res = await api('POST', '/auth/login', { username: user.value, password: pass.value });
+      const res = await api('POST', '/auth/login', { username: user.value, password: pass.value, cookie: true });
       setCsrf(res.csrf_token);
       await loadMe();
       start();

@@ -26,6 +26,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use super::server_process::{BenchStore, ServerProcess};
+use super::SocketTarget;
 use super::{Figure, Latency};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -146,13 +147,10 @@ pub async fn run_hub(load: ChatLoad) -> anyhow::Result<LoadReport> {
     let server = ServerProcess::service(load.server.as_deref(), load.store, &password).await?;
     let outcome = async {
         let seeded = seed(&server, &password, &load).await?;
-        let urls: Vec<String> = (0..load.clients)
-            .map(|c| {
-                format!(
-                    "ws://{}/api/v1/ws?token={}",
-                    server.addr,
-                    seeded.tokens[c % load.users]
-                )
+        let urls: Vec<SocketTarget> = (0..load.clients)
+            .map(|c| SocketTarget {
+                url: format!("ws://{}/api/v1/ws", server.addr),
+                bearer: Some(seeded.tokens[c % load.users].clone()),
             })
             .collect();
         drive(&load, &server, &urls, &seeded.rooms, Some(&seeded)).await
@@ -166,8 +164,11 @@ pub async fn run_hub(load: ChatLoad) -> anyhow::Result<LoadReport> {
 pub async fn run_bare(load: ChatLoad) -> anyhow::Result<LoadReport> {
     let server = ServerProcess::bare().await?;
     let rooms: Vec<String> = (0..load.rooms).map(|r| format!("bench-{r}")).collect();
-    let urls: Vec<String> = (0..load.clients)
-        .map(|_| format!("ws://{}/ws", server.addr))
+    let urls: Vec<SocketTarget> = (0..load.clients)
+        .map(|_| SocketTarget {
+            url: format!("ws://{}/ws", server.addr),
+            bearer: None,
+        })
         .collect();
     let outcome = drive(&load, &server, &urls, &rooms, None).await;
     server.stop().await;
@@ -311,7 +312,7 @@ impl Clock {
 async fn drive(
     load: &ChatLoad,
     server: &ServerProcess,
-    urls: &[String],
+    urls: &[SocketTarget],
     rooms: &[String],
     seeded: Option<&Seeded>,
 ) -> anyhow::Result<LoadReport> {
@@ -329,8 +330,8 @@ async fn drive(
     for wave in (0..load.clients).collect::<Vec<_>>().chunks(50) {
         let opens = wave.iter().map(|&c| {
             let room = rooms[load.room_of_client(c)].clone();
-            let url = urls[c].clone();
-            async move { connect(&url, &room).await }
+            let target = urls[c].clone();
+            async move { connect(&target, &room).await }
         });
         for socket in futures_util::future::join_all(opens).await {
             connected.push(socket?);
@@ -545,8 +546,9 @@ type Socket =
     bench_ws_client::WebSocketStream<bench_ws_client::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Opens a socket with `TCP_NODELAY` and follows `room`.
-async fn connect(url: &str, room: &str) -> anyhow::Result<Socket> {
-    let (mut socket, _) = bench_ws_client::connect_async_with_config(url, None, true).await?;
+async fn connect(target: &SocketTarget, room: &str) -> anyhow::Result<Socket> {
+    let (mut socket, _) =
+        bench_ws_client::connect_async_with_config(target.request()?, None, true).await?;
     socket
         .send(Message::text(
             json!({"type": "subscribe", "room": room}).to_string(),

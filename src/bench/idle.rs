@@ -57,9 +57,13 @@ async fn measure(
         .json()
         .await?;
     let token = answer["token"].as_str().unwrap_or_default();
-    let url = format!("ws://{}/api/v1/ws?token={token}", server.addr);
+    let target = super::SocketTarget {
+        url: format!("ws://{}/api/v1/ws", server.addr),
+        bearer: Some(token.to_string()),
+    };
     // Warm up one connection so one-off allocations are not counted.
-    let (warm, _) = bench_ws_client::connect_async_with_config(&url, None, true).await?;
+    let (warm, _) =
+        bench_ws_client::connect_async_with_config(target.request()?, None, true).await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_before = server.resident_bytes();
     let started = Instant::now();
@@ -69,11 +73,12 @@ async fn measure(
     while sockets.len() < bench.connections {
         let wave = parallel.min(bench.connections - sockets.len());
         let opens = (0..wave).map(|_| {
-            let url = url.clone();
+            let target = target.clone();
             async move {
                 let t = Instant::now();
                 let (socket, _) =
-                    bench_ws_client::connect_async_with_config(url, None, true).await?;
+                    bench_ws_client::connect_async_with_config(target.request()?, None, true)
+                        .await?;
                 anyhow::Ok((socket, t.elapsed()))
             }
         });

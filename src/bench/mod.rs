@@ -196,3 +196,26 @@ impl Service {
         let _ = self.server.await;
     }
 }
+
+/// Where a bench client opens its WebSocket, and with which bearer token
+/// (sent as `Authorization`, as a non-browser client does).
+#[derive(Clone)]
+pub struct SocketTarget {
+    pub url: String,
+    pub bearer: Option<String>,
+}
+
+impl SocketTarget {
+    pub fn request(
+        &self,
+    ) -> anyhow::Result<bench_ws_client::tungstenite::handshake::client::Request> {
+        use bench_ws_client::tungstenite::client::IntoClientRequest;
+        let mut request = self.url.as_str().into_client_request()?;
+        if let Some(token) = &self.bearer {
+            request
+                .headers_mut()
+                .insert("authorization", format!("Bearer {token}").parse()?);
+        }
+        Ok(request)
+    }
+}

@@ -21,6 +21,7 @@ pub mod passwords;
 pub mod permissions;
 pub mod roles;
 pub mod sessions;
+pub mod socket_tickets;
 pub mod tasks;
 pub mod tokens;
 pub mod uploads;

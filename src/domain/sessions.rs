@@ -187,15 +187,27 @@ pub async fn authenticate_session(
 /// database.
 pub async fn recheck(ctx: &Ctx, actor: &Actor) -> DomainResult<Actor> {
     match &actor.credential {
-        Credential::Session(key) => Ok(session_by_key(ctx, key, actor.channel).await?.actor),
-        Credential::ApiKey(id) => api_keys::authenticate_by_id(ctx, id, actor.channel).await,
-        Credential::ChatLink(id) => {
-            crate::domain::links::actor_for_link(ctx, id, actor.channel).await
-        }
         Credential::ChatMessage(_) => {
             actor_for(ctx, &actor.user_id, actor.channel, actor.credential.clone()).await
         }
         Credential::Internal => Ok(actor.clone()),
+        credential => resolve(ctx, credential, actor.channel).await,
+    }
+}
+
+/// The actor a session or API key stands for now, by the credential's
+/// stored reference rather than its secret; always asks the database.
+pub(crate) async fn resolve(
+    ctx: &Ctx,
+    credential: &Credential,
+    channel: Channel,
+) -> DomainResult<Actor> {
+    match credential {
+        Credential::Session(key) => Ok(session_by_key(ctx, key, channel).await?.actor),
+        Credential::ApiKey(id) => api_keys::authenticate_by_id(ctx, id, channel).await,
+        Credential::ChatLink(id) => crate::domain::links::actor_for_link(ctx, id, channel).await,
+        // Neither can be resolved without the actor it came with.
+        Credential::ChatMessage(_) | Credential::Internal => Err(DomainError::Unauthenticated),
     }
 }
 

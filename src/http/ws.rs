@@ -1,7 +1,10 @@
 //! `GET /api/v1/ws`: authenticates the upgrade, then hands the socket to
 //! the realtime hub.
 //!
-//! A bearer token (header or `?token=`) is enough. The session cookie is
+//! An `Authorization: Bearer` header is enough, and so is `?ticket=` with a
+//! single-use ticket from `POST /api/v1/ws/ticket` for clients that cannot
+//! set headers (a token in the URL would be written to proxy logs, so
+//! `?token=` is refused). The session cookie is
 //! accepted only when the `Origin` header names this very host: browsers
 //! send cookies on cross-site WebSocket upgrades and do not apply CORS to
 //! them, so without the check any page could open a socket as the user.
@@ -18,14 +21,15 @@ use super::auth::SESSION_COOKIE;
 use super::error::{error_response, ApiError};
 use super::AppState;
 use crate::domain::actor::{Actor, Channel};
-use crate::domain::sessions;
+use crate::domain::{sessions, socket_tickets};
 use crate::realtime::connection;
 
 /// The read and write buffer of each socket, in bytes.
 const SOCKET_BUFFER: usize = 4096;
 
 #[derive(Deserialize)]
-struct TokenQuery {
+struct CredentialQuery {
+    ticket: Option<String>,
     token: Option<String>,
 }
 
@@ -56,11 +60,23 @@ pub async fn websocket(req: &Request, ws: WebSocket, state: Data<&Arc<AppState>>
 }
 
 async fn authenticate(req: &Request, state: &AppState) -> Result<Actor, Response> {
+    let query = req.params::<CredentialQuery>().ok();
+    if query.as_ref().is_some_and(|q| q.token.is_some()) {
+        return Err(error_response(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "a token in the URL is not accepted: send it as Authorization: Bearer, \
+             or use a ticket from POST /api/v1/ws/ticket",
+        ));
+    }
+    if let Some(ticket) = query.and_then(|q| q.ticket) {
+        return socket_tickets::redeem(&state.ctx, ticket.trim())
+            .await
+            .map_err(|e| poem::error::ResponseError::as_response(&ApiError(e)));
+    }
     let bearer = req
         .header(poem::http::header::AUTHORIZATION)
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .map(str::to_string)
-        .or_else(|| req.params::<TokenQuery>().ok().and_then(|q| q.token));
+        .and_then(|h| h.strip_prefix("Bearer "));
     if let Some(token) = bearer {
         return sessions::authenticate_bearer(&state.ctx, token.trim(), Channel::Api)
             .await

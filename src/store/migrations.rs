@@ -86,6 +86,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "typing",
         sql: include_str!("migrations/0013_typing.surql"),
     },
+    Migration {
+        version: 14,
+        name: "socket_tickets",
+        sql: include_str!("migrations/0014_socket_tickets.surql"),
+    },
 ];
 
 #[derive(Debug, Deserialize)]

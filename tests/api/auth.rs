@@ -5,22 +5,11 @@ use serde_json::{json, Value};
 use crate::helpers::{error_of, TestApp, ADMIN_PASSWORD};
 
 #[tokio::test]
-async fn login_with_the_right_password_returns_a_token_and_an_httponly_cookie() {
+async fn login_with_the_right_password_returns_a_token_and_sets_no_cookie() {
     let app = TestApp::spawn().await;
     let response = app.login_response("admin", ADMIN_PASSWORD).await;
     assert_eq!(response.status(), StatusCode::OK);
-    let cookies: Vec<String> = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .collect();
-    let session = cookies
-        .iter()
-        .find(|c| c.starts_with("ea_session="))
-        .expect("session cookie");
-    assert!(session.contains("HttpOnly"), "{session}");
-    assert!(session.contains("SameSite=Lax"), "{session}");
+    assert!(response.headers().get("set-cookie").is_none());
     let body: Value = response.json().await.unwrap();
     let token = body["token"].as_str().unwrap();
     assert!(token.len() >= 22, "at least 128 bits of token");
@@ -42,12 +31,52 @@ async fn login_with_the_right_password_returns_a_token_and_an_httponly_cookie() 
 }
 
 #[tokio::test]
+async fn a_browser_login_keeps_the_session_token_in_an_httponly_cookie_only() {
+    let app = TestApp::spawn().await;
+    let response = app.cookie_login_response("admin", ADMIN_PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let cookies: Vec<String> = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    let session = cookies
+        .iter()
+        .find(|c| c.starts_with("ea_session="))
+        .expect("session cookie");
+    assert!(session.contains("HttpOnly"), "{session}");
+    assert!(session.contains("SameSite=Lax"), "{session}");
+    let token = session
+        .trim_start_matches("ea_session=")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let text = response.text().await.unwrap();
+    // No script on the page can read the session from the answer.
+    assert!(!text.contains(&token), "{text}");
+    let body: Value = serde_json::from_str(&text).unwrap();
+    assert!(body.get("token").is_none(), "{text}");
+    assert!(body["csrf_token"].as_str().is_some_and(|t| !t.is_empty()));
+    // The cookie alone signs in.
+    let me = app
+        .client
+        .get(app.url("/api/v1/auth/me"))
+        .header("cookie", format!("ea_session={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+}
+
+#[tokio::test]
 async fn cookies_are_secure_when_the_public_address_is_https() {
     let app = TestApp::spawn_with(|config| {
         config.public_base_url = Some("https://crm.example.com".into());
     })
     .await;
-    let response = app.login_response("admin", ADMIN_PASSWORD).await;
+    let response = app.cookie_login_response("admin", ADMIN_PASSWORD).await;
     assert_eq!(response.status(), StatusCode::OK);
     let cookies: Vec<String> = response
         .headers()
@@ -388,4 +417,44 @@ async fn changing_the_password_ends_other_sessions_and_keeps_this_one() {
         StatusCode::UNAUTHORIZED
     );
     app.login("admin", "a-brand-new-password").await;
+}
+
+#[tokio::test]
+async fn a_login_storm_past_the_hashing_queue_is_answered_busy_and_loses_nothing() {
+    let app = TestApp::spawn_with(|c| {
+        c.max_concurrent_hashes = 1;
+        c.login_max_attempts_per_ip = 1_000;
+    })
+    .await;
+    // One hashing thread takes one hash and queues 16 more; the rest of a
+    // burst is refused at once rather than left waiting.
+    let answers = futures_util::future::join_all(
+        (0..40).map(|_| app.login_response("admin", ADMIN_PASSWORD)),
+    )
+    .await;
+    let signed_in = answers
+        .iter()
+        .filter(|r| r.status() == StatusCode::OK)
+        .count();
+    let busy: Vec<_> = answers
+        .into_iter()
+        .filter(|r| r.status() == StatusCode::SERVICE_UNAVAILABLE)
+        .collect();
+    assert!(signed_in >= 17, "{signed_in} signed in");
+    assert!(!busy.is_empty(), "no login was refused as busy");
+    assert_eq!(signed_in + busy.len(), 40, "only 200s and 503s");
+    for response in busy {
+        assert_eq!(
+            response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok()),
+            Some("1")
+        );
+        let (_, code, _) = error_of(response).await;
+        assert_eq!(code, "busy");
+    }
+    // The storm over, signing in works again.
+    let again = app.login_response("admin", ADMIN_PASSWORD).await;
+    assert_eq!(again.status(), StatusCode::OK);
 }

@@ -37,12 +37,9 @@ impl TestApp {
         Self::start(config).await
     }
 
-    /// The WebSocket URL with a token in the query.
-    pub fn ws_url(&self, token: &str) -> String {
-        format!(
-            "{}/api/v1/ws?token={token}",
-            self.base.replace("http://", "ws://")
-        )
+    /// The chat socket's URL, without credentials.
+    pub fn ws_url(&self) -> String {
+        format!("{}/api/v1/ws", self.base.replace("http://", "ws://"))
     }
 
     pub async fn start(config: Config) -> TestApp {
@@ -194,6 +191,17 @@ impl TestApp {
         self.client
             .post(self.url("/api/v1/auth/login"))
             .json(&json!({"username": username, "password": password}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Signs in as a browser does: the session in a cookie, no token in
+    /// the answer.
+    pub async fn cookie_login_response(&self, username: &str, password: &str) -> Response {
+        self.client
+            .post(self.url("/api/v1/auth/login"))
+            .json(&json!({"username": username, "password": password, "cookie": true}))
             .send()
             .await
             .unwrap()

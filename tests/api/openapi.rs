@@ -82,6 +82,7 @@ async fn the_openapi_document_lists_every_operation_with_its_security_schemes() 
         "POST /rooms/{id}/join",
         "POST /rooms/{id}/members",
         "POST /rooms/{id}/messages",
+        "POST /ws/ticket",
         "DELETE /roles/{key}",
         "DELETE /users/{id}",
         "DELETE /webhooks/{id}",

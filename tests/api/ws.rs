@@ -27,9 +27,11 @@ pub struct Client {
 
 impl Client {
     pub async fn connect(app: &TestApp, token: &str) -> Client {
-        let (socket, _) = connect_async(app.ws_url(token))
-            .await
-            .expect("websocket connects");
+        let mut request = app.ws_url().into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        let (socket, _) = connect_async(request).await.expect("websocket connects");
         let mut client = Client {
             socket,
             pending: Vec::new(),
@@ -414,7 +416,7 @@ async fn an_oversized_frame_closes_the_socket_with_code_1009() {
 #[tokio::test]
 async fn the_socket_refuses_missing_credentials_and_cross_site_cookies() {
     let app = TestApp::spawn().await;
-    let url = app.ws_url("").replace("?token=", "");
+    let url = app.ws_url();
     let refused = connect_async(url.clone())
         .await
         .expect_err("no credentials");
@@ -426,7 +428,7 @@ async fn the_socket_refuses_missing_credentials_and_cross_site_cookies() {
     }
 
     let login = app
-        .login_response("admin", crate::helpers::ADMIN_PASSWORD)
+        .cookie_login_response("admin", crate::helpers::ADMIN_PASSWORD)
         .await;
     let cookie = login
         .headers()
@@ -462,6 +464,63 @@ async fn the_socket_refuses_missing_credentials_and_cross_site_cookies() {
         .expect("same-origin cookie socket");
     let hello = socket.next().await.unwrap().unwrap();
     assert!(hello.to_text().unwrap().contains("\"hello\""));
+}
+
+/// The status a refused upgrade was answered with.
+async fn refused_status(request: impl IntoClientRequest + Unpin) -> u16 {
+    match connect_async(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(other) => panic!("unexpected {other:?}"),
+        Ok(_) => panic!("the socket opened"),
+    }
+}
+
+async fn ticket(app: &TestApp, token: &str) -> String {
+    let response = app.post("/api/v1/ws/ticket", token, json!({})).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    body["ticket"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_socket_ticket_opens_one_socket_once_and_a_token_in_the_url_is_refused() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (_, ann_token) = app.user_with_role(&admin, "ann", "user").await;
+
+    // A token in the URL is refused, even a good one.
+    let with_token = format!("{}?token={ann_token}", app.ws_url());
+    assert_eq!(refused_status(with_token).await, 401);
+
+    // A ticket opens a socket as the user who asked for it.
+    let first = ticket(&app, &ann_token).await;
+    assert!(!first.contains(&ann_token));
+    let url = format!("{}?ticket={first}", app.ws_url());
+    let (mut socket, _) = connect_async(url.clone()).await.expect("ticket socket");
+    let hello: Value =
+        serde_json::from_str(socket.next().await.unwrap().unwrap().to_text().unwrap()).unwrap();
+    assert_eq!(hello["type"], "hello");
+    assert_eq!(hello["username"], "ann");
+    // Once.
+    assert_eq!(refused_status(url).await, 401);
+
+    // Unused past its 30 s, it is refused.
+    let late = ticket(&app, &ann_token).await;
+    app.clock.advance(chrono::Duration::seconds(31));
+    let late_url = format!("{}?ticket={late}", app.ws_url());
+    assert_eq!(refused_status(late_url).await, 401);
+
+    // A ticket outlives nothing: signed out, its session's tickets open
+    // nothing.
+    let ann_again = app.login("ann", crate::helpers::USER_PASSWORD).await;
+    let orphan = ticket(&app, &ann_again).await;
+    let logout = app.post("/api/v1/auth/logout", &ann_again, json!({})).await;
+    assert!(logout.status().is_success());
+    let orphan_url = format!("{}?ticket={orphan}", app.ws_url());
+    assert_eq!(refused_status(orphan_url).await, 401);
+    // An unknown ticket is refused like a spent one.
+    let unknown = format!("{}?ticket=no-such-ticket", app.ws_url());
+    assert_eq!(refused_status(unknown).await, 401);
 }
 
 #[tokio::test]

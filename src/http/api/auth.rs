@@ -24,12 +24,20 @@ pub struct AuthApi;
 struct LoginRequest {
     username: String,
     password: String,
+    /// Sign in for a browser: the session travels only in an HttpOnly
+    /// cookie (with a CSRF cookie beside it) and the answer carries no
+    /// token, so no script on the page ever holds it. Without it the answer
+    /// carries the token for `Authorization: Bearer` and sets no cookie.
+    #[oai(default)]
+    cookie: bool,
 }
 
 #[derive(Object)]
 struct LoginResponse {
-    /// Session token for `Authorization: Bearer`.
-    token: String,
+    /// Session token for `Authorization: Bearer`; absent when the sign-in
+    /// asked for a cookie.
+    #[oai(skip_serializing_if_is_none)]
+    token: Option<String>,
     /// Send as `X-CSRF-Token` on writes authenticated by the cookie.
     csrf_token: String,
     expires_at: DateTime<Utc>,
@@ -81,6 +89,14 @@ impl AuthApi {
             &client_info(req, &state.config),
         )
         .await?;
+        if !body.cookie {
+            return Ok(Json(LoginResponse {
+                token: Some(session.token),
+                csrf_token: session.csrf_token,
+                expires_at: session.expires_at,
+                user: session.user.into(),
+            }));
+        }
         let max_age = (session.expires_at - state.ctx.now())
             .to_std()
             .unwrap_or_default();
@@ -98,7 +114,7 @@ impl AuthApi {
         csrf.set_max_age(max_age);
         req.cookie().add(csrf);
         Ok(Json(LoginResponse {
-            token: session.token,
+            token: None,
             csrf_token: session.csrf_token,
             expires_at: session.expires_at,
             user: session.user.into(),

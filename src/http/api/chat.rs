@@ -15,6 +15,7 @@ use crate::domain::chat::messages::{self, Message, NewMessage, Page};
 use crate::domain::chat::pins::{self, Pin};
 use crate::domain::chat::rooms::{self, ListedRoom, Member, NewRoom, Room};
 use crate::domain::error::DomainError;
+use crate::domain::socket_tickets;
 use crate::http::auth::Auth;
 use crate::http::error::ApiResult;
 use crate::http::AppState;
@@ -220,8 +221,34 @@ impl From<Pin> for PinView {
     }
 }
 
+/// A single-use ticket for `GET /api/v1/ws?ticket=…`.
+#[derive(Object)]
+struct SocketTicket {
+    /// Put in the socket URL as `ticket`; it opens one socket, once.
+    ticket: String,
+    /// Unused after this, it is refused.
+    expires_at: DateTime<Utc>,
+}
+
 #[OpenApi(tag = "ApiTags::Chat")]
 impl ChatApi {
+    /// A ticket to open the chat socket with, for clients that cannot set
+    /// `Authorization` on the upgrade: a token in the socket URL would be
+    /// written to proxy logs (`?token=` is refused); a ticket found there
+    /// is spent or expired (30 s). The socket acts for this credential.
+    #[oai(path = "/ws/ticket", method = "post")]
+    async fn socket_ticket(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+    ) -> ApiResult<Json<SocketTicket>> {
+        let issued = socket_tickets::issue(&state.ctx, auth.actor()).await?;
+        Ok(Json(SocketTicket {
+            ticket: issued.ticket,
+            expires_at: issued.expires_at,
+        }))
+    }
+
     /// Your rooms and every public channel.
     #[oai(path = "/rooms", method = "get")]
     async fn list_rooms(
