@@ -1,3 +1,4 @@
+use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -694,4 +695,79 @@ async fn an_exported_formula_comes_out_as_text_and_re_imports_unchanged() {
     let lead = &page["items"][0];
     assert_eq!(lead["company_name"], formula);
     assert_eq!(lead["source"], "@SUM(1)");
+}
+
+#[tokio::test]
+async fn an_import_matches_only_leads_the_importer_can_see() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let theirs = app.create_lead(&admin, "Hidden Industries").await;
+    let (_, finder) = app.user_with_role(&admin, "finder", "lead_generator").await;
+    let csv = "Company,Website\nHidden Industries,\nFresh Co,https://fresh.example\n";
+    for policy in ["skip", "update"] {
+        let report: Value = import(
+            &app,
+            &finder,
+            &format!("?dry_run=true&policy={policy}"),
+            csv,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+        // The lead the finder cannot see is neither matched nor named: the
+        // row would go in as the finder's own lead.
+        assert_eq!(
+            (
+                report["created"].as_u64(),
+                report["skipped"].as_u64(),
+                report["failed"].as_u64()
+            ),
+            (Some(2), Some(0), Some(0)),
+            "{policy}: {report}"
+        );
+        assert!(!report.to_string().contains(&theirs), "{report}");
+        assert!(!report.to_string().contains("cannot see"), "{report}");
+    }
+    // The admin, who sees every lead, gets the match.
+    let report: Value = import(&app, &admin, "?dry_run=true", csv)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["skipped"].as_u64(), Some(1), "{report}");
+}
+
+#[tokio::test]
+async fn an_import_without_the_permission_is_refused_before_the_upload_is_read() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (_, rep) = app.user_with_role(&admin, "rep", "user").await;
+    for (path, content_type) in [
+        ("/api/v1/leads/import", "text/csv"),
+        ("/api/v1/leads/import", XLSX),
+        ("/api/v1/leads/import/columns", XLSX),
+    ] {
+        // A body that sends one chunk and then never ends: a server that
+        // read or spooled it before checking would never answer.
+        let first: Result<Vec<u8>, std::io::Error> = Ok(vec![b'P'; 1024]);
+        let body = futures_util::stream::iter([first]).chain(futures_util::stream::pending());
+        let answer = tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            app.client
+                .post(app.url(path))
+                .bearer_auth(&rep)
+                .header("content-type", content_type)
+                .body(reqwest::Body::wrap_stream(body))
+                .send(),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{path} ({content_type}) read the upload before refusing"))
+        .unwrap();
+        assert_eq!(
+            answer.status(),
+            StatusCode::FORBIDDEN,
+            "{path} {content_type}"
+        );
+    }
 }

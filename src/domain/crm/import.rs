@@ -435,7 +435,9 @@ fn cell_text(value: &calamine::DataRef<'_>) -> String {
     }
 }
 
-fn require_import(actor: &Actor) -> DomainResult<()> {
+/// Whether the actor may import at all: checked by every import and
+/// preview, and by their callers before an upload is read or spooled.
+pub fn require_import(actor: &Actor) -> DomainResult<()> {
     actor.require(Permission::LeadsImport)?;
     actor.require(Permission::LeadsWrite)
 }
@@ -559,7 +561,7 @@ async fn run_batch(
             ParsedRow::Unreadable { number, reason } => fail(report, number, None, reason),
         }
     }
-    preload_existing(ctx, rows.iter().map(|(_, fields, _)| fields), known).await?;
+    preload_existing(ctx, scope, rows.iter().map(|(_, fields, _)| fields), known).await?;
 
     let mut outcomes: Vec<(usize, Outcome)> = Vec::with_capacity(rows.len());
     for (number, row, draft) in rows {
@@ -700,6 +702,7 @@ async fn search_names(
 /// Loads the stored leads that rows of this batch may duplicate.
 async fn preload_existing(
     ctx: &Ctx,
+    scope: &Scope,
     rows: impl Iterator<Item = &RowFields>,
     known: &mut KnownLeads,
 ) -> DomainResult<()> {
@@ -722,9 +725,13 @@ async fn preload_existing(
         .run(
             // Two lookups, not one with OR: each IN is an index scan, an OR
             // of them is a table scan.
-            "SELECT record::id(id) AS id, domain, company_key, deleted_at FROM lead WHERE domain IN $domains;
-             SELECT record::id(id) AS id, domain, company_key, deleted_at FROM lead WHERE company_key IN $companies;
-             SELECT lead, email FROM contact WHERE email IN $emails;",
+            "SELECT record::id(id) AS id, domain, company_key, deleted_at, owner, created_by
+                 FROM lead WHERE domain IN $domains;
+             SELECT record::id(id) AS id, domain, company_key, deleted_at, owner, created_by
+                 FROM lead WHERE company_key IN $companies;
+             SELECT lead, email, type::record('lead', lead).owner AS owner,
+                 type::record('lead', lead).created_by AS created_by
+                 FROM contact WHERE email IN $emails;",
             json!({"domains": domains, "companies": companies, "emails": emails}),
         )
         .await?;
@@ -732,7 +739,16 @@ async fn preload_existing(
         .rows::<serde_json::Value>(0)?
         .into_iter()
         .chain(results.rows::<serde_json::Value>(1)?);
-    for row in stored.filter(|r| r["deleted_at"].is_null()) {
+    // Only leads the importer can see count as duplicates: a row matching
+    // one they cannot see goes in as their own lead rather than telling
+    // them that lead exists.
+    let visible = |r: &serde_json::Value| {
+        scope.allows_owned_by(
+            r["owner"].as_str(),
+            r["created_by"].as_str().unwrap_or_default(),
+        )
+    };
+    for row in stored.filter(|r| r["deleted_at"].is_null() && visible(r)) {
         let id = row["id"].as_str().unwrap_or_default();
         known.remember(
             id,
@@ -741,7 +757,11 @@ async fn preload_existing(
             None,
         );
     }
-    for row in results.rows::<serde_json::Value>(2)? {
+    for row in results
+        .rows::<serde_json::Value>(2)?
+        .into_iter()
+        .filter(|r| visible(r))
+    {
         if let (Some(lead), Some(email)) = (row["lead"].as_str(), row["email"].as_str()) {
             known
                 .by_email

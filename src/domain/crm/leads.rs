@@ -68,9 +68,14 @@ impl Scope {
     }
 
     pub fn allows(&self, lead: &Lead) -> bool {
+        self.allows_owned_by(lead.owner.as_deref(), &lead.created_by)
+    }
+
+    /// `allows` for a lead known only by its owner and creator.
+    pub fn allows_owned_by(&self, owner: Option<&str>, created_by: &str) -> bool {
         match self {
             Scope::All => true,
-            Scope::Own(user) => lead.owner.as_deref() == Some(user) || &lead.created_by == user,
+            Scope::Own(user) => owner == Some(user) || created_by == user,
         }
     }
 

@@ -222,6 +222,8 @@ impl TransferApi {
             policy: policy.0.as_deref().unwrap_or("skip").parse()?,
             mapping,
         };
+        // Refused before a byte of the upload is read or spooled.
+        import::require_import(auth.actor())?;
         let report = match body {
             CsvUpload::Csv(Binary(body)) | CsvUpload::Bytes(Binary(body)) => {
                 import::import_csv(&state.ctx, auth.actor(), body.into_async_read(), options)
@@ -254,6 +256,7 @@ impl TransferApi {
         auth: Auth,
         body: CsvUpload,
     ) -> ApiResult<Json<ImportColumnsView>> {
+        import::require_import(auth.actor())?;
         let preview = match body {
             CsvUpload::Csv(Binary(body)) | CsvUpload::Bytes(Binary(body)) => {
                 import::preview_csv(auth.actor(), body.into_async_read()).await?
