@@ -232,12 +232,13 @@ impl DomainCrm {
                 .map(|r| r.user.username),
             None => None,
         };
-        let lead_name = match &task.lead {
-            Some(id) => leads::find(&self.ctx, id)
+        // A task can be about a lead its reader may not see (assigned to
+        // them by a manager): then the line does not name it.
+        let lead_name = match (&task.lead, &self.actor) {
+            (Some(id), Some(actor)) => leads::visible_name(&self.ctx, actor, id)
                 .await
-                .map_err(crm_error)?
-                .map(|l| l.company_name),
-            None => None,
+                .map_err(crm_error)?,
+            _ => None,
         };
         let priority =
             bots::command::Priority::from_word(task.priority.as_str()).unwrap_or_default();

@@ -113,6 +113,37 @@ async fn a_task_made_by_slash_command_lands_in_the_tasks_service() {
     );
 }
 
+#[tokio::test]
+async fn a_task_list_does_not_name_a_lead_its_reader_cannot_see() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (maria, maria_token) = app.user_with_role(&admin, "maria", "user").await;
+    let secret = app.create_lead(&admin, "Secret Corp").await;
+    let mine = app.create_lead(&maria_token, "Open Book Ltd").await;
+    for (title, lead) in [("Call the board", &secret), ("Send the quote", &mine)] {
+        let created = app
+            .post(
+                "/api/v1/tasks",
+                &admin,
+                serde_json::json!({"title": title, "task_type": "sales", "lead": lead,
+                    "assignee": maria}),
+            )
+            .await;
+        assert!(created.status().is_success(), "{title}");
+    }
+    let room = group(&app, &admin, "desk", &[&maria]).await;
+    let mut ws = Client::connect(&app, &admin).await;
+    ws.subscribe(&room, None).await;
+
+    say(&app, &maria_token, &room, "/tasks").await;
+    let listed = next_bot_message(&mut ws).await;
+    let body = listed["body"].as_str().unwrap();
+    assert!(body.contains("Call the board"), "{body}");
+    assert!(!body.contains("Secret Corp"), "{body}");
+    // Her own lead is named.
+    assert!(body.contains("Open Book Ltd"), "{body}");
+}
+
 /// Maria in the "field" room, where she made the lead Globex Corp with
 /// `/lead`; an admin's socket follows the room.
 struct Field {

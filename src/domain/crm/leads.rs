@@ -148,6 +148,16 @@ pub async fn load_visible(
     }
 }
 
+/// The company name of a lead the actor may see, for a line that mentions
+/// it (a task in a list); `None` for a lead they may not see or that is gone.
+pub async fn visible_name(ctx: &Ctx, actor: &Actor, id: &str) -> DomainResult<Option<String>> {
+    match load_visible(ctx, actor, id, false).await {
+        Ok(lead) => Ok(Some(lead.company_name)),
+        Err(DomainError::NotFound(_) | DomainError::Forbidden(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// The lead with its contacts, as a card or detail page shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct LeadDetail {
