@@ -72,6 +72,14 @@ impl Drop for BackgroundTasks {
     }
 }
 
+/// Requests one HTTP/2 connection may have in flight at once.
+const HTTP2_MAX_STREAMS: u32 = 100;
+/// The most header bytes one HTTP/2 request may send.
+const HTTP2_MAX_HEADER_BYTES: u32 = 16 * 1024;
+/// Streams a client may open and reset before the connection is closed
+/// (the "rapid reset" flood).
+const HTTP2_MAX_PENDING_RESETS: u32 = 20;
+
 /// How long in-flight requests get to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 /// How long the store gets to flush and release its files at exit.
@@ -293,6 +301,11 @@ async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     Server::new_with_acceptor(http::acceptor::NoDelayAcceptor(acceptor))
+        // Cleartext HTTP/2 is served too (prior knowledge): bound what one
+        // connection can hold open at once.
+        .http2_max_concurrent_streams(HTTP2_MAX_STREAMS)
+        .http2_max_header_list_size(HTTP2_MAX_HEADER_BYTES)
+        .http2_max_pending_accept_reset_streams(HTTP2_MAX_PENDING_RESETS)
         .run_with_graceful_shutdown(endpoint, shutdown, Some(SHUTDOWN_GRACE))
         .await
 }

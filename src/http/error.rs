@@ -139,7 +139,12 @@ fn shape(err: poem::Error) -> Response {
 }
 
 fn shaped(err: &poem::Error) -> Response {
-    let status = err.status();
+    let mut status = err.status();
+    // A body cut off at its limit while being read fails the payload
+    // parser, which calls it a bad request.
+    if status.is_client_error() && err.to_string().contains(super::middleware::BODY_OVER_LIMIT) {
+        status = StatusCode::PAYLOAD_TOO_LARGE;
+    }
     let (code, message) = match status {
         StatusCode::NOT_FOUND => ("not_found", "no such resource".to_string()),
         StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "method not allowed".to_string()),

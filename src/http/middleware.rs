@@ -125,26 +125,27 @@ pub async fn around<E: Endpoint>(
     Ok(response)
 }
 
-/// Refuses a body whose declared length is over `limit`; a body without a
-/// length (chunked) is cut off at `limit` while being read, which fails the
-/// payload parser instead of filling memory.
+/// What a body cut off at its limit fails with while being read; the error
+/// shaping turns it into `413 payload_too_large`.
+pub const BODY_OVER_LIMIT: &str = "request body is too large";
+
+/// Refuses a body whose declared length is over `limit`; any other body is
+/// cut off at `limit` while being read, which fails the payload parser
+/// instead of filling memory. That covers a chunked body and also an
+/// HTTP/2 body, which may declare no length and need no chunking.
 fn limit_body(req: &mut Request, limit: usize) -> bool {
+    use http_body_util::combinators::BoxBody;
+    use http_body_util::BodyExt;
     let declared = req
         .header(header::CONTENT_LENGTH)
         .and_then(|v| v.parse::<u64>().ok());
-    match declared {
-        Some(len) => len > limit as u64,
-        None => {
-            if req.header(header::TRANSFER_ENCODING).is_some() {
-                use http_body_util::combinators::BoxBody;
-                use http_body_util::BodyExt;
-                let inner: BoxBody<bytes::Bytes, std::io::Error> = req.take_body().into();
-                let limited = http_body_util::Limited::new(inner, limit)
-                    .map_err(|e| std::io::Error::other(e.to_string()))
-                    .boxed();
-                req.set_body(poem::Body::from(limited));
-            }
-            false
-        }
+    if declared.is_some_and(|len| len > limit as u64) {
+        return true;
     }
+    let inner: BoxBody<bytes::Bytes, std::io::Error> = req.take_body().into();
+    let limited = http_body_util::Limited::new(inner, limit)
+        .map_err(|_| std::io::Error::other(BODY_OVER_LIMIT))
+        .boxed();
+    req.set_body(poem::Body::from(limited));
+    false
 }

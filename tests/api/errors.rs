@@ -127,6 +127,45 @@ async fn an_oversized_body_is_refused_with_413() {
 }
 
 #[tokio::test]
+async fn a_body_that_declares_no_length_is_capped_too_over_cleartext_http2() {
+    let app = TestApp::spawn_with(|c| c.max_body_kb = 4).await;
+    let h2 = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let body = json!({"username": "x".repeat(8 * 1024), "password": "p"}).to_string();
+    // Streamed in pieces: HTTP/2 sends no Content-Length and no chunking.
+    let pieces: Vec<Result<Vec<u8>, std::io::Error>> = body
+        .as_bytes()
+        .chunks(1024)
+        .map(|c| Ok(c.to_vec()))
+        .collect();
+    let response = h2
+        .post(app.url("/api/v1/auth/login"))
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            pieces,
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.version(), reqwest::Version::HTTP_2);
+    let (status, code, _) = error_of(response).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+    );
+    // A body within the limit still goes through over HTTP/2.
+    let small = h2
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({"username": "admin", "password": crate::helpers::ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(small.status(), StatusCode::OK);
+}
+
+#[tokio::test]
 async fn an_ipv6_client_is_limited_by_its_64_network_not_per_address() {
     let app = TestApp::spawn_with(|c| {
         c.rate_limit_per_ip = 3;
