@@ -221,6 +221,32 @@ impl DomainCrm {
         Ok(())
     }
 
+    /// The lead's open tasks the actor may see, soonest due first; none for
+    /// someone without `tasks.read` (the card still shows the rest).
+    async fn open_tasks_of(
+        &self,
+        actor: &Actor,
+        lead_id: &str,
+    ) -> Result<Vec<TaskSummary>, CrmError> {
+        use crate::domain::tasks::queries;
+        let query = queries::TaskFilter {
+            lead: Some(lead_id.to_string()),
+            open_only: true,
+            ..Default::default()
+        };
+        let page =
+            match queries::list(&self.ctx, actor, &query, queries::TaskSort::Due, None, 10).await {
+                Ok(page) => page,
+                Err(crate::domain::error::DomainError::Forbidden(_)) => return Ok(Vec::new()),
+                Err(e) => return Err(crm_error(e)),
+            };
+        let mut out = Vec::with_capacity(page.items.len());
+        for task in page.items {
+            out.push(self.task_summary(task).await?);
+        }
+        Ok(out)
+    }
+
     async fn task_summary(
         &self,
         task: crate::domain::tasks::task::Task,
@@ -395,6 +421,7 @@ impl Crm for DomainCrm {
             .take(3)
             .map(|h| format!("{} (@{})", h.notes, h.by_name))
             .collect();
+        let open_tasks = self.open_tasks_of(actor, &detail.lead.id).await?;
         Ok(LeadCard {
             lead: self.summary(&detail.lead).await,
             industry: detail.lead.industry.clone(),
@@ -404,8 +431,7 @@ impl Crm for DomainCrm {
             source: detail.lead.source.clone(),
             contacts: detail.contacts.into_iter().map(contact_of).collect(),
             tiers: [tier(0), tier(1), tier(2)],
-            // Tasks are not built yet; an empty list is the truth today.
-            open_tasks: Vec::new(),
+            open_tasks,
             recent_notes,
         })
     }

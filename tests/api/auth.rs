@@ -2,7 +2,7 @@ use chrono::Duration;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{error_of, TestApp, ADMIN_PASSWORD};
+use crate::helpers::{error_of, set_cookies, TestApp, ADMIN_PASSWORD};
 
 #[tokio::test]
 async fn login_with_the_right_password_returns_a_token_and_sets_no_cookie() {
@@ -35,12 +35,7 @@ async fn a_browser_login_keeps_the_session_token_in_an_httponly_cookie_only() {
     let app = TestApp::spawn().await;
     let response = app.cookie_login_response("admin", ADMIN_PASSWORD).await;
     assert_eq!(response.status(), StatusCode::OK);
-    let cookies: Vec<String> = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .collect();
+    let cookies = set_cookies(&response);
     let session = cookies
         .iter()
         .find(|c| c.starts_with("ea_session="))
@@ -78,12 +73,7 @@ async fn cookies_are_secure_when_the_public_address_is_https() {
     .await;
     let response = app.cookie_login_response("admin", ADMIN_PASSWORD).await;
     assert_eq!(response.status(), StatusCode::OK);
-    let cookies: Vec<String> = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .collect();
+    let cookies = set_cookies(&response);
     assert!(!cookies.is_empty());
     for cookie in &cookies {
         assert!(cookie.contains("Secure"), "{cookie}");

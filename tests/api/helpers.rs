@@ -421,3 +421,14 @@ pub async fn room_message_ids(
     }
     stored
 }
+
+/// The `Set-Cookie` values of a response, as sent.
+pub fn set_cookies(response: &Response) -> Vec<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::to_string)
+        .collect()
+}

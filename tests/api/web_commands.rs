@@ -142,6 +142,14 @@ async fn a_task_list_does_not_name_a_lead_its_reader_cannot_see() {
     assert!(!body.contains("Secret Corp"), "{body}");
     // Her own lead is named.
     assert!(body.contains("Open Book Ltd"), "{body}");
+
+    // Its card lists its open tasks.
+    say(&app, &maria_token, &room, "/show Open Book Ltd").await;
+    let card = next_bot_message(&mut ws).await;
+    let card = card["body"].as_str().unwrap();
+    assert!(card.contains("Open tasks:"), "{card}");
+    assert!(card.contains("Send the quote"), "{card}");
+    assert!(!card.contains("Call the board"), "{card}");
 }
 
 /// Maria in the "field" room, where she made the lead Globex Corp with

@@ -430,15 +430,11 @@ async fn the_socket_refuses_missing_credentials_and_cross_site_cookies() {
     let login = app
         .cookie_login_response("admin", crate::helpers::ADMIN_PASSWORD)
         .await;
-    let cookie = login
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
+    let cookie = crate::helpers::set_cookies(&login)
+        .into_iter()
         .find(|v| v.starts_with("ea_session="))
-        .and_then(|v| v.split(';').next())
-        .unwrap()
-        .to_string();
+        .and_then(|v| v.split(';').next().map(str::to_string))
+        .unwrap();
     let host = app.base.trim_start_matches("http://").to_string();
     let with_origin = |origin: &str| {
         let mut request = url.clone().into_client_request().unwrap();
