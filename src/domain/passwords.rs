@@ -145,19 +145,20 @@ pub fn is_common(password: &str) -> bool {
 
 /// Rules for a new password (ASVS 6.2): long enough, not absurdly long,
 /// and not on the list of common passwords.
-pub fn check_strength(password: &str) -> Result<(), DomainError> {
+/// `field` names the input the password came in, for the error.
+pub fn check_strength(field: &'static str, password: &str) -> Result<(), DomainError> {
     if password.chars().count() < MIN_PASSWORD_LEN {
         return Err(DomainError::invalid(
-            "password",
+            field,
             format!("must be at least {MIN_PASSWORD_LEN} characters"),
         ));
     }
     if password.len() > MAX_PASSWORD_LEN {
-        return Err(DomainError::invalid("password", "is too long"));
+        return Err(DomainError::invalid(field, "is too long"));
     }
     if is_common(password) {
         return Err(DomainError::invalid(
-            "password",
+            field,
             "is one of the most common passwords; choose another",
         ));
     }
@@ -204,15 +205,15 @@ mod tests {
 
     #[test]
     fn short_passwords_are_refused() {
-        assert!(check_strength("short").is_err());
-        assert!(check_strength("long enough pass").is_ok());
+        assert!(check_strength("password", "short").is_err());
+        assert!(check_strength("password", "long enough pass").is_ok());
     }
 
     #[test]
     fn common_passwords_are_refused_whatever_their_case() {
         for common in ["password123", "Password123", "QWERTYUIOP", "1q2w3e4r5t"] {
             assert!(is_common(common), "{common}");
-            assert!(check_strength(common).is_err(), "{common}");
+            assert!(check_strength("password", common).is_err(), "{common}");
         }
         assert!(!is_common("correct horse battery"));
         assert!(COMMON_PASSWORDS.len() > 8000, "the list is loaded whole");

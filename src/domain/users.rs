@@ -260,7 +260,7 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: NewUser) -> DomainResult<Us
 async fn insert(ctx: &Ctx, actor: &Actor, input: NewUser) -> DomainResult<User> {
     let username = parse_username(&input.username)?;
     let email = parse_email(&input.email)?;
-    check_strength(&input.password)?;
+    check_strength("password", &input.password)?;
     let role = require_role(ctx, &input.role).await?;
     let extra = parse_extra(&input.extra_permissions)?;
     let timezone = parse_timezone(input.timezone.as_deref().unwrap_or("UTC"))?;
@@ -401,7 +401,7 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: &str, patch: UserPatch) -> Dom
     }
     let new_hash = match &patch.password {
         Some(password) => {
-            check_strength(password)?;
+            check_strength("password", password)?;
             Some(ctx.hasher.hash(password).await?)
         }
         None => None,
@@ -540,7 +540,7 @@ pub async fn change_password(
         ));
     }
     limits.reset(&failures_key);
-    check_strength(new)?;
+    check_strength("new_password", new)?;
     let hash = ctx.hasher.hash(new).await?;
     let now = ctx.now();
     let keep = match &actor.credential {
@@ -580,7 +580,7 @@ pub async fn reset_password(
         .await?
         .ok_or(DomainError::NotFound("user"))?;
     let password = password.unwrap_or_else(tokens::generate_password);
-    check_strength(&password)?;
+    check_strength("password", &password)?;
     let hash = ctx.hasher.hash(&password).await?;
     let now = ctx.now();
     let mut tx = Transaction::new();

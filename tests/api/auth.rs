@@ -385,7 +385,13 @@ async fn changing_the_password_ends_other_sessions_and_keeps_this_one() {
             json!({"current_password": ADMIN_PASSWORD, "new_password": "short"}),
         )
         .await;
-    assert_eq!(error_of(short).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, code, message) = error_of(short).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid")
+    );
+    // Named by the field it came in.
+    assert!(message.starts_with("new_password:"), "{message}");
     let ok = app
         .post(
             "/api/v1/auth/password",
