@@ -29,6 +29,19 @@ impl Channel {
             Channel::System => "system",
         }
     }
+
+    /// The channel `as_str` names.
+    pub fn parse(name: &str) -> Option<Channel> {
+        [
+            Channel::Api,
+            Channel::Web,
+            Channel::Telegram,
+            Channel::Discord,
+            Channel::System,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == name)
+    }
 }
 
 /// How the actor proved who it is.
@@ -103,5 +116,25 @@ impl Actor {
             channel: Channel::System,
             credential: Credential::Internal,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Channel;
+
+    #[test]
+    fn a_channel_parses_back_from_its_name_and_nothing_else_does() {
+        for channel in [
+            Channel::Api,
+            Channel::Web,
+            Channel::Telegram,
+            Channel::Discord,
+            Channel::System,
+        ] {
+            assert_eq!(Channel::parse(channel.as_str()), Some(channel));
+        }
+        assert_eq!(Channel::parse("Web"), None);
+        assert_eq!(Channel::parse(""), None);
     }
 }

@@ -215,9 +215,8 @@ async fn claim(
 
 /// The audit channel of a platform.
 pub fn channel_of(platform: &str) -> Channel {
-    match platform {
-        "discord" => Channel::Discord,
-        "web" => Channel::Web,
+    match Channel::parse(platform) {
+        Some(channel @ (Channel::Discord | Channel::Web)) => channel,
         _ => Channel::Telegram,
     }
 }

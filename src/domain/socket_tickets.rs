@@ -74,10 +74,7 @@ pub async fn redeem(ctx: &Ctx, ticket: &str) -> DomainResult<Actor> {
         "api_key" => Credential::ApiKey(stored.credential_id),
         _ => return Err(DomainError::Unauthenticated),
     };
-    let channel = match stored.channel.as_str() {
-        "web" => Channel::Web,
-        _ => Channel::Api,
-    };
+    let channel = Channel::parse(&stored.channel).unwrap_or(Channel::Api);
     sessions::resolve(ctx, &credential, channel).await
 }
 
