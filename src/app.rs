@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
-use poem::{Endpoint, Response, Server};
+use poem::{Endpoint, Response};
 
 use crate::bots::direct::{self, Messengers};
 use crate::bots::discord::DiscordSettings;
@@ -71,14 +71,6 @@ impl Drop for BackgroundTasks {
         }
     }
 }
-
-/// Requests one HTTP/2 connection may have in flight at once.
-const HTTP2_MAX_STREAMS: u32 = 100;
-/// The most header bytes one HTTP/2 request may send.
-const HTTP2_MAX_HEADER_BYTES: u32 = 16 * 1024;
-/// Streams a client may open and reset before the connection is closed
-/// (the "rapid reset" flood).
-const HTTP2_MAX_PENDING_RESETS: u32 = 20;
 
 /// How long in-flight requests get to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
@@ -261,9 +253,10 @@ impl App {
             shutdown.await;
             hub.close_all();
         };
+        let config = state.config.clone();
         let endpoint = http::routes(state);
         drop(ctx);
-        let served = serve(acceptor, endpoint, shutdown).await;
+        let served = serve(acceptor, endpoint, &config, shutdown).await;
         // After the server, so no request can still be committing events; before
         // the store closes, so in-flight deliveries can record their outcome.
         if let Some(dispatcher) = webhooks {
@@ -298,16 +291,23 @@ fn telegram_settings(
 async fn serve(
     acceptor: TcpAcceptor,
     endpoint: impl Endpoint<Output = Response> + 'static,
+    config: &Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    Server::new_with_acceptor(http::acceptor::NoDelayAcceptor(acceptor))
-        // Cleartext HTTP/2 is served too (prior knowledge): bound what one
-        // connection can hold open at once.
-        .http2_max_concurrent_streams(HTTP2_MAX_STREAMS)
-        .http2_max_header_list_size(HTTP2_MAX_HEADER_BYTES)
-        .http2_max_pending_accept_reset_streams(HTTP2_MAX_PENDING_RESETS)
-        .run_with_graceful_shutdown(endpoint, shutdown, Some(SHUTDOWN_GRACE))
-        .await
+    let limits = http::server::ConnectionLimits {
+        header_read: Duration::from_secs(config.http_read_timeout_seconds),
+        http2_max_streams: 100,
+        http2_max_header_bytes: 16 * 1024,
+        http2_max_pending_resets: 20,
+    };
+    http::server::serve(
+        http::acceptor::NoDelayAcceptor(acceptor),
+        endpoint,
+        limits,
+        shutdown,
+        SHUTDOWN_GRACE,
+    )
+    .await
 }
 
 /// Opens the store, applies migrations and seeds built-in roles: what every

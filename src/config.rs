@@ -141,6 +141,13 @@ pub struct Config {
     #[arg(long, env = "MAX_BODY_KB", default_value_t = 1024)]
     pub max_body_kb: u64,
 
+    /// Seconds a client may take to send a request's headers, and that a
+    /// kept-alive connection may sit idle; also the longest pause within a
+    /// request body. A client that dawdles longer is disconnected (a body
+    /// cut short is answered 408), so slow clients cannot hold connections.
+    #[arg(long, env = "HTTP_READ_TIMEOUT_SECONDS", default_value_t = 30)]
+    pub http_read_timeout_seconds: u64,
+
     /// A session ends after this many minutes without use.
     #[arg(long, env = "SESSION_IDLE_MINUTES", default_value_t = 60 * 12)]
     pub session_idle_minutes: u64,
@@ -371,6 +378,7 @@ impl Config {
             ("SESSION_MAX_HOURS", self.session_max_hours),
             ("MAX_UPLOAD_MB", self.max_upload_mb),
             ("MAX_BODY_KB", self.max_body_kb),
+            ("HTTP_READ_TIMEOUT_SECONDS", self.http_read_timeout_seconds),
             ("LOGIN_WINDOW_SECONDS", self.login_window_seconds),
             ("MAX_CONCURRENT_HASHES", self.max_concurrent_hashes as u64),
             ("RATE_LIMIT_PER_IP", self.rate_limit_per_ip as u64),

@@ -89,29 +89,36 @@ async fn measure(
         }
     }
     let open_time = started.elapsed();
+    // Each connection is read, as a browser tab's would be: the server
+    // pings idle sockets and drops those that never answer.
+    let closed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let opened = sockets.len();
+    let readers: Vec<_> = sockets
+        .into_iter()
+        .map(|mut socket| {
+            let closed = closed.clone();
+            tokio::spawn(async move {
+                use futures_util::StreamExt;
+                while let Some(Ok(frame)) = socket.next().await {
+                    if frame.is_close() {
+                        break;
+                    }
+                }
+                closed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            })
+        })
+        .collect();
     tokio::time::sleep(Duration::from_secs(bench.hold_seconds)).await;
     let rss_after = server.resident_bytes();
     // Every connection must still be open after the idle time.
-    let mut open = 0;
-    for socket in &mut sockets {
-        use futures_util::SinkExt;
-        if socket
-            .send(bench_ws_client::tungstenite::Message::Ping(
-                Vec::new().into(),
-            ))
-            .await
-            .is_ok()
-        {
-            open += 1;
-        }
-    }
+    let open = opened - closed.load(std::sync::atomic::Ordering::Relaxed);
     latencies.sort_unstable();
     let mut out = vec![
         Figure::new("idle", "connections open", open as f64, "connections"),
         Figure::new(
             "idle",
             "open rate",
-            sockets.len() as f64 / open_time.as_secs_f64().max(f64::EPSILON),
+            opened as f64 / open_time.as_secs_f64().max(f64::EPSILON),
             "conn/s",
         ),
         Figure::new("idle", "time to open all", open_time.as_secs_f64(), "s"),
@@ -122,11 +129,13 @@ async fn measure(
         out.push(Figure::new(
             "idle",
             "server RSS per connection",
-            after.saturating_sub(before) as f64 / 1024.0 / sockets.len() as f64,
+            after.saturating_sub(before) as f64 / 1024.0 / opened as f64,
             "KiB",
         ));
     }
-    drop(sockets);
+    for reader in readers {
+        reader.abort();
+    }
     drop(warm);
     Ok(out)
 }

@@ -145,6 +145,9 @@ fn shaped(err: &poem::Error) -> Response {
     if status.is_client_error() && err.to_string().contains(super::middleware::BODY_OVER_LIMIT) {
         status = StatusCode::PAYLOAD_TOO_LARGE;
     }
+    if status.is_client_error() && err.to_string().contains(super::middleware::BODY_TOO_SLOW) {
+        status = StatusCode::REQUEST_TIMEOUT;
+    }
     let (code, message) = match status {
         StatusCode::NOT_FOUND => ("not_found", "no such resource".to_string()),
         StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "method not allowed".to_string()),
@@ -154,6 +157,10 @@ fn shaped(err: &poem::Error) -> Response {
             ("payload_too_large", "request body is too large".to_string())
         }
         StatusCode::TOO_MANY_REQUESTS => ("rate_limited", "too many requests".to_string()),
+        StatusCode::REQUEST_TIMEOUT => (
+            "request_timeout",
+            "the request body stopped arriving".to_string(),
+        ),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => (
             "unsupported_media_type",
             "send application/json".to_string(),

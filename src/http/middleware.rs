@@ -1,8 +1,11 @@
 //! Cross-cutting HTTP concerns: request ids and tracing spans, metrics,
 //! security headers, and the per-IP request limit.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Instant;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use poem::http::{header, HeaderValue, StatusCode};
 use poem::PathPattern;
@@ -47,7 +50,7 @@ pub async fn around<E: Endpoint>(
     });
     let too_large = state.as_ref().is_some_and(|s| {
         let limit = s.body_limit_for(req.uri().path());
-        limit_body(&mut req, limit)
+        limit_body(&mut req, limit, s.body_pause_limit())
     });
     let too_large = match too_large {
         true => Some(error_response(
@@ -129,11 +132,18 @@ pub async fn around<E: Endpoint>(
 /// shaping turns it into `413 payload_too_large`.
 pub const BODY_OVER_LIMIT: &str = "request body is too large";
 
+/// What a body that stops arriving fails with; the error shaping turns it
+/// into `408 request_timeout`.
+pub const BODY_TOO_SLOW: &str = "request body stopped arriving";
+
 /// Refuses a body whose declared length is over `limit`; any other body is
 /// cut off at `limit` while being read, which fails the payload parser
 /// instead of filling memory. That covers a chunked body and also an
-/// HTTP/2 body, which may declare no length and need no chunking.
-fn limit_body(req: &mut Request, limit: usize) -> bool {
+/// HTTP/2 body, which may declare no length and need no chunking. A body
+/// that pauses longer than `pause` fails too, so a client trickling a
+/// byte now and then cannot hold a handler (the headers have hyper's own
+/// timeout; see `http::server`).
+fn limit_body(req: &mut Request, limit: usize, pause: Duration) -> bool {
     use http_body_util::combinators::BoxBody;
     use http_body_util::BodyExt;
     let declared = req
@@ -144,8 +154,65 @@ fn limit_body(req: &mut Request, limit: usize) -> bool {
     }
     let inner: BoxBody<bytes::Bytes, std::io::Error> = req.take_body().into();
     let limited = http_body_util::Limited::new(inner, limit)
-        .map_err(|_| std::io::Error::other(BODY_OVER_LIMIT))
+        .map_err(|e| match e.downcast::<std::io::Error>() {
+            Ok(e) => *e,
+            Err(_) => std::io::Error::other(BODY_OVER_LIMIT),
+        })
         .boxed();
-    req.set_body(poem::Body::from(limited));
+    req.set_body(poem::Body::from(PauseLimited::new(limited, pause).boxed()));
     false
+}
+
+/// A body that fails when no frame arrives for `pause`.
+struct PauseLimited {
+    inner: http_body_util::combinators::BoxBody<bytes::Bytes, std::io::Error>,
+    pause: Duration,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl PauseLimited {
+    fn new(
+        inner: http_body_util::combinators::BoxBody<bytes::Bytes, std::io::Error>,
+        pause: Duration,
+    ) -> Self {
+        PauseLimited {
+            inner,
+            pause,
+            deadline: Box::pin(tokio::time::sleep(pause)),
+        }
+    }
+}
+
+impl http_body::Body for PauseLimited {
+    type Data = bytes::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<bytes::Bytes>, std::io::Error>>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(frame) => {
+                let next = tokio::time::Instant::now() + this.pause;
+                this.deadline.as_mut().reset(next);
+                Poll::Ready(frame)
+            }
+            Poll::Pending => match this.deadline.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Some(Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    BODY_TOO_SLOW,
+                )))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod error;
 pub mod metrics;
 pub mod middleware;
+pub mod server;
 pub mod ws;
 
 use std::sync::Arc;
@@ -60,6 +61,7 @@ impl AppState {
                 hub: hub.clone(),
                 limiter: token_limiter.clone(),
                 recheck_every: std::time::Duration::from_millis(config.ws_auth_recheck_ms),
+                ping_every: std::time::Duration::from_secs(config.http_read_timeout_seconds),
             }),
             token_limiter,
             metrics: Arc::new(Metrics::default()),
@@ -84,6 +86,11 @@ impl AppState {
             return self.config.upload_limit_bytes();
         }
         (self.config.max_body_kb * 1024) as usize
+    }
+
+    /// The longest pause allowed within a request body.
+    pub fn body_pause_limit(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.config.http_read_timeout_seconds)
     }
 }
 

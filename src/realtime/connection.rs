@@ -55,6 +55,10 @@ pub struct SocketServices {
     pub limiter: Arc<WindowLimiter>,
     /// How often the connection's credential is checked again.
     pub recheck_every: Duration,
+    /// How often the client is pinged; a client heard nothing from for
+    /// two of these periods is gone (a peer that vanished without closing
+    /// leaves no other trace) and its connection is dropped.
+    pub ping_every: Duration,
 }
 
 /// Why the loop ended, for the close frame.
@@ -62,6 +66,7 @@ enum End {
     ClientClosed,
     SignedOut,
     ServerClosing,
+    Silent,
     TooSlow,
     TooLarge,
     Broken,
@@ -82,6 +87,10 @@ pub async fn run(socket: WebSocketStream, services: Arc<SocketServices>, actor: 
     let first = every.mul_f64(rand::random::<f64>());
     let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + first, every);
     recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let ping_every = services.ping_every.max(Duration::from_millis(1));
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_heard = tokio::time::Instant::now();
     let mut answers: FuturesOrdered<Answer> = FuturesOrdered::new();
     let mut connection = Connection {
         services: &services,
@@ -110,25 +119,29 @@ pub async fn run(socket: WebSocketStream, services: Arc<SocketServices>, actor: 
             continue;
         }
         tokio::select! {
-            incoming = stream.next(), if answers.len() < MAX_SENDS_IN_FLIGHT => match incoming {
-                Some(Ok(WsMessage::Text(text))) => {
-                    Box::pin(connection.handle_text(&text, &mut answers)).await
+            incoming = stream.next(), if answers.len() < MAX_SENDS_IN_FLIGHT => {
+                // Any frame, a pong included, shows the client is there.
+                last_heard = tokio::time::Instant::now();
+                match incoming {
+                    Some(Ok(WsMessage::Text(text))) => {
+                        Box::pin(connection.handle_text(&text, &mut answers)).await
+                    }
+                    Some(Ok(WsMessage::Binary(_))) => {
+                        let e = binary_frame_error();
+                        connection.push(error_frame(None, e.code, &e.message));
+                    }
+                    Some(Ok(WsMessage::Close(_))) | None => break End::ClientClosed,
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => {
+                        let text = e.to_string();
+                        break if text.contains("too long") || text.contains("Space limit") {
+                            End::TooLarge
+                        } else {
+                            End::Broken
+                        };
+                    }
                 }
-                Some(Ok(WsMessage::Binary(_))) => {
-                    let e = binary_frame_error();
-                    connection.push(error_frame(None, e.code, &e.message));
-                }
-                Some(Ok(WsMessage::Close(_))) | None => break End::ClientClosed,
-                Some(Ok(_)) => {}
-                Some(Err(e)) => {
-                    let text = e.to_string();
-                    break if text.contains("too long") || text.contains("Space limit") {
-                        End::TooLarge
-                    } else {
-                        End::Broken
-                    };
-                }
-            },
+            }
             Some(answer) = answers.next(), if !answers.is_empty() => connection.push(answer),
             queued = registration.receiver.recv() => match queued {
                 Some(outbound) => {
@@ -144,6 +157,17 @@ pub async fn run(socket: WebSocketStream, services: Arc<SocketServices>, actor: 
                 None if hub.is_closing() => break End::ServerClosing,
                 None => break End::Broken,
             },
+            _ = ping.tick() => {
+                // While reading is paused for answers, silence proves nothing.
+                let reading = answers.len() < MAX_SENDS_IN_FLIGHT;
+                if reading && last_heard.elapsed() >= ping_every * 2 {
+                    break End::Silent;
+                }
+                let sent = tokio::time::timeout(WRITE_TIMEOUT, sink.send(WsMessage::Ping(Vec::new()))).await;
+                if !matches!(sent, Ok(Ok(()))) {
+                    break End::Broken;
+                }
+            }
             _ = recheck.tick() => match Box::pin(sessions::recheck(&services.ctx, &connection.actor)).await {
                 Ok(actor) => connection.actor = actor,
                 Err(DomainError::Unauthenticated) => break End::SignedOut,
@@ -164,6 +188,7 @@ pub async fn run(socket: WebSocketStream, services: Arc<SocketServices>, actor: 
             CloseCode::Restart,
             "server restarting: reconnect and resume",
         )),
+        End::Silent => Some((CloseCode::Away, "no answer to pings")),
         End::Broken => None,
     };
     if let Some((code, reason)) = close {

@@ -278,6 +278,17 @@ impl Drop for TestApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        // `Config::for_tests` gives each app an upload folder of its own in
+        // the temp dir; thousands of runs would leave thousands behind. A
+        // folder a test chose (a backup's source) is the test's to keep.
+        let generated = self
+            .upload_dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("ea-crm-uploads-"));
+        if generated {
+            let _ = std::fs::remove_dir_all(&self.upload_dir);
+        }
     }
 }
 

@@ -29,6 +29,7 @@ mod reminders;
 mod roles;
 mod scale_out;
 mod scheduled_backup;
+mod slow_clients;
 mod startup;
 mod task_files;
 mod tasks;
