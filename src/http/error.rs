@@ -25,12 +25,77 @@ impl From<DomainError> for poem::Error {
     }
 }
 
-/// What every operation returns; `?` on a `DomainError` gives the JSON error.
-pub type ApiResult<T> = poem::Result<T>;
+/// What every operation returns; `?` on a `DomainError` gives the JSON
+/// error, and the OpenAPI document lists the error answers (see
+/// `error_doc`).
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Every `error.code` the service sends; the OpenAPI document enumerates
+/// them from this type, so a new code cannot go undocumented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, poem_openapi::Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The request is malformed: bad JSON, a missing or mistyped field.
+    BadRequest,
+    /// A field's value breaks a rule; the message names the field.
+    Invalid,
+    /// No credential, or one that has expired or been revoked.
+    Unauthenticated,
+    /// A sign-in with a wrong username or password.
+    BadCredentials,
+    /// The credential lacks the permission (or the record is out of scope).
+    Forbidden,
+    /// A cookie-authenticated write without the right `X-CSRF-Token`.
+    Csrf,
+    /// No such record, route or file.
+    NotFound,
+    /// The route exists, the method does not.
+    MethodNotAllowed,
+    /// The record changed meanwhile, or a unique value is taken.
+    Conflict,
+    /// The body stopped arriving (`HTTP_READ_TIMEOUT_SECONDS`).
+    RequestTimeout,
+    /// The body is over its limit (`MAX_BODY_KB`, `MAX_UPLOAD_MB`).
+    PayloadTooLarge,
+    /// The body is not JSON where JSON is expected.
+    UnsupportedMediaType,
+    /// Too many requests or attempts; see `Retry-After`.
+    RateLimited,
+    /// The service is at capacity (sign-ins queue for hashing); see
+    /// `Retry-After`.
+    Busy,
+    /// A fault on our side; the log has the cause under the request id.
+    Internal,
+    /// The database does not answer (`/healthz` only).
+    Unavailable,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::Invalid => "invalid",
+            ErrorCode::Unauthenticated => "unauthenticated",
+            ErrorCode::BadCredentials => "bad_credentials",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::Csrf => "csrf",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::RequestTimeout => "request_timeout",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Busy => "busy",
+            ErrorCode::Internal => "internal",
+            ErrorCode::Unavailable => "unavailable",
+        }
+    }
+}
 
 /// A JSON error response.
-pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = json!({"error": {"code": code, "message": message}});
+pub fn error_response(status: StatusCode, code: ErrorCode, message: &str) -> Response {
+    let body = json!({"error": {"code": code.as_str(), "message": message}});
     Response::builder()
         .status(status)
         .content_type("application/json; charset=utf-8")
@@ -69,19 +134,19 @@ impl poem::error::ResponseError for ApiError {
 
 /// The `{code, message}` a client sees for a domain error; also used where
 /// one response carries several errors (per-item results of a bulk call).
-pub fn code_and_message(e: &DomainError) -> (&'static str, String) {
+pub fn code_and_message(e: &DomainError) -> (ErrorCode, String) {
     match e {
-        DomainError::NotFound(_) => ("not_found", e.to_string()),
-        DomainError::Unauthenticated => ("unauthenticated", e.to_string()),
-        DomainError::BadCredentials => ("bad_credentials", e.to_string()),
-        DomainError::Forbidden(_) => ("forbidden", e.to_string()),
-        DomainError::Invalid { .. } => ("invalid", e.to_string()),
-        DomainError::Conflict(_) => ("conflict", e.to_string()),
-        DomainError::RateLimited { .. } => ("rate_limited", e.to_string()),
-        DomainError::Busy { .. } => ("busy", e.to_string()),
+        DomainError::NotFound(_) => (ErrorCode::NotFound, e.to_string()),
+        DomainError::Unauthenticated => (ErrorCode::Unauthenticated, e.to_string()),
+        DomainError::BadCredentials => (ErrorCode::BadCredentials, e.to_string()),
+        DomainError::Forbidden(_) => (ErrorCode::Forbidden, e.to_string()),
+        DomainError::Invalid { .. } => (ErrorCode::Invalid, e.to_string()),
+        DomainError::Conflict(_) => (ErrorCode::Conflict, e.to_string()),
+        DomainError::RateLimited { .. } => (ErrorCode::RateLimited, e.to_string()),
+        DomainError::Busy { .. } => (ErrorCode::Busy, e.to_string()),
         DomainError::Internal(cause) => {
             tracing::error!(%cause, "internal error");
-            ("internal", "internal error".to_string())
+            (ErrorCode::Internal, "internal error".to_string())
         }
     }
 }
@@ -97,7 +162,7 @@ impl poem::error::ResponseError for CsrfError {
     }
 
     fn as_response(&self) -> Response {
-        error_response(self.status(), "csrf", &self.to_string())
+        error_response(self.status(), ErrorCode::Csrf, &self.to_string())
     }
 }
 
@@ -149,26 +214,33 @@ fn shaped(err: &poem::Error) -> Response {
         status = StatusCode::REQUEST_TIMEOUT;
     }
     let (code, message) = match status {
-        StatusCode::NOT_FOUND => ("not_found", "no such resource".to_string()),
-        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "method not allowed".to_string()),
-        StatusCode::UNAUTHORIZED => ("unauthenticated", "authentication required".to_string()),
-        StatusCode::FORBIDDEN => ("forbidden", err.to_string()),
-        StatusCode::PAYLOAD_TOO_LARGE => {
-            ("payload_too_large", "request body is too large".to_string())
-        }
-        StatusCode::TOO_MANY_REQUESTS => ("rate_limited", "too many requests".to_string()),
+        StatusCode::NOT_FOUND => (ErrorCode::NotFound, "no such resource".to_string()),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            ErrorCode::MethodNotAllowed,
+            "method not allowed".to_string(),
+        ),
+        StatusCode::UNAUTHORIZED => (
+            ErrorCode::Unauthenticated,
+            "authentication required".to_string(),
+        ),
+        StatusCode::FORBIDDEN => (ErrorCode::Forbidden, err.to_string()),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            ErrorCode::PayloadTooLarge,
+            "request body is too large".to_string(),
+        ),
+        StatusCode::TOO_MANY_REQUESTS => (ErrorCode::RateLimited, "too many requests".to_string()),
         StatusCode::REQUEST_TIMEOUT => (
-            "request_timeout",
+            ErrorCode::RequestTimeout,
             "the request body stopped arriving".to_string(),
         ),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => (
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "send application/json".to_string(),
         ),
-        s if s.is_client_error() => ("bad_request", client_message(err)),
+        s if s.is_client_error() => (ErrorCode::BadRequest, client_message(err)),
         _ => {
             tracing::error!(error = %err, "unhandled error");
-            ("internal", "internal error".to_string())
+            (ErrorCode::Internal, "internal error".to_string())
         }
     };
     error_response(status, code, &message)

@@ -12,7 +12,7 @@ use poem::PathPattern;
 use poem::{Endpoint, IntoResponse, Request, Response};
 use tracing::Instrument;
 
-use super::error::error_response;
+use super::error::{error_response, ErrorCode};
 use super::metrics::route_label;
 use super::{client_ip, AppState};
 use crate::rate_limit::ip_key;
@@ -55,7 +55,7 @@ pub async fn around<E: Endpoint>(
     let too_large = match too_large {
         true => Some(error_response(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
+            ErrorCode::PayloadTooLarge,
             "request body is too large",
         )),
         false => None,
@@ -65,7 +65,7 @@ pub async fn around<E: Endpoint>(
         (Some(secs), None) => {
             let mut r = error_response(
                 StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
+                ErrorCode::RateLimited,
                 "too many requests from this address",
             );
             r.headers_mut()

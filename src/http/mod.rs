@@ -6,6 +6,7 @@ pub mod api;
 pub mod assets;
 pub mod auth;
 pub mod error;
+mod error_doc;
 pub mod metrics;
 pub mod middleware;
 pub mod server;
@@ -181,7 +182,7 @@ async fn readyz(state: poem::web::Data<&Arc<AppState>>) -> Response {
     } else {
         error::error_response(
             StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
+            error::ErrorCode::Unavailable,
             "the database does not answer",
         )
     }

@@ -18,7 +18,7 @@ use poem::{handler, IntoResponse, Request, Response};
 use serde::Deserialize;
 
 use super::auth::SESSION_COOKIE;
-use super::error::{error_response, ApiError};
+use super::error::{error_response, ApiError, ErrorCode};
 use super::AppState;
 use crate::domain::actor::{Actor, Channel};
 use crate::domain::{sessions, socket_tickets};
@@ -64,7 +64,7 @@ async fn authenticate(req: &Request, state: &AppState) -> Result<Actor, Response
     if query.as_ref().is_some_and(|q| q.token.is_some()) {
         return Err(error_response(
             StatusCode::UNAUTHORIZED,
-            "unauthenticated",
+            ErrorCode::Unauthenticated,
             "a token in the URL is not accepted: send it as Authorization: Bearer, \
              or use a ticket from POST /api/v1/ws/ticket",
         ));
@@ -85,14 +85,14 @@ async fn authenticate(req: &Request, state: &AppState) -> Result<Actor, Response
     let Some(cookie) = req.cookie().get(SESSION_COOKIE) else {
         return Err(error_response(
             StatusCode::UNAUTHORIZED,
-            "unauthenticated",
+            ErrorCode::Unauthenticated,
             "authentication required",
         ));
     };
     if !same_origin(req) {
         return Err(error_response(
             StatusCode::FORBIDDEN,
-            "forbidden",
+            ErrorCode::Forbidden,
             "a cookie-authenticated socket must come from this site's own pages",
         ));
     }

@@ -200,3 +200,80 @@ async fn swagger_ui_is_served_at_docs() {
         .to_lowercase()
         .contains("swagger"));
 }
+
+#[tokio::test]
+async fn every_operation_documents_its_error_answers_with_the_one_error_body() {
+    let app = TestApp::spawn().await;
+    let spec: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let detail = &spec["components"]["schemas"]["ErrorDetail"];
+    assert!(
+        detail["properties"]["code"]
+            .to_string()
+            .contains("#/components/schemas/ErrorCode"),
+        "{detail}"
+    );
+    let codes: Vec<&str> = spec["components"]["schemas"]["ErrorCode"]["enum"]
+        .as_array()
+        .expect("error codes are enumerated")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for code in [
+        "bad_request",
+        "invalid",
+        "unauthenticated",
+        "bad_credentials",
+        "forbidden",
+        "csrf",
+        "not_found",
+        "conflict",
+        "payload_too_large",
+        "rate_limited",
+        "busy",
+        "internal",
+    ] {
+        assert!(codes.contains(&code), "{code} in {codes:?}");
+    }
+    for (path, ops) in spec["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            let responses = op["responses"].as_object().unwrap();
+            for status in [
+                "400", "401", "403", "404", "409", "413", "422", "429", "503",
+            ] {
+                let answer = responses
+                    .get(status)
+                    .unwrap_or_else(|| panic!("{method} {path} does not document {status}"));
+                let schema =
+                    answer["content"]["application/json; charset=utf-8"]["schema"]["$ref"].as_str();
+                assert_eq!(
+                    schema,
+                    Some("#/components/schemas/ErrorBody"),
+                    "{method} {path} {status}: {answer}"
+                );
+            }
+            for status in ["429", "503"] {
+                assert_eq!(
+                    responses[status]["headers"]["Retry-After"]["schema"]["type"], "integer",
+                    "{method} {path} {status} documents Retry-After"
+                );
+            }
+        }
+    }
+
+    // What the service really sends matches: a code from the list, the
+    // documented header.
+    let unknown = app
+        .get("/api/v1/leads/no-such-lead", &app.admin_token().await)
+        .await;
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    let body: Value = unknown.json().await.unwrap();
+    assert!(codes.contains(&body["error"]["code"].as_str().unwrap()));
+}

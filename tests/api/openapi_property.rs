@@ -467,13 +467,40 @@ fn cases_for(spec: &Value, op: &Operation, rng: &mut Rng) -> Vec<Case> {
     cases
 }
 
-/// Checks one answer; returns a description of what is wrong with it.
+/// What the document promises about answers: per operation, the statuses
+/// it lists; for every error, the enumerated `code` values.
+struct Promises {
+    codes: BTreeSet<String>,
+}
+
+impl Promises {
+    fn of(spec: &Value) -> Promises {
+        let codes: BTreeSet<String> = spec["components"]["schemas"]["ErrorCode"]["enum"]
+            .as_array()
+            .expect("the error code is an enumeration")
+            .iter()
+            .filter_map(|c| c.as_str().map(str::to_string))
+            .collect();
+        Promises { codes }
+    }
+}
+
+/// Checks one answer against what the document promises for `op`;
+/// returns a description of what is wrong with it.
 fn problem(
+    op: &Operation,
+    promises: &Promises,
     status: StatusCode,
     content_type: &str,
     text: &str,
     must_refuse: bool,
 ) -> Option<String> {
+    let documented = op.op["responses"]
+        .as_object()
+        .is_some_and(|r| r.contains_key(status.as_str()));
+    if !documented {
+        return Some(format!("status {status} is not in the document"));
+    }
     if !must_refuse && status.is_success() {
         return None;
     }
@@ -488,6 +515,10 @@ fn problem(
     };
     if !body["error"]["code"].is_string() || !body["error"]["message"].is_string() {
         return Some("body is not {error:{code,message}}".into());
+    }
+    let code = body["error"]["code"].as_str().unwrap_or_default();
+    if !promises.codes.contains(code) {
+        return Some(format!("error code `{code}` is not in the document"));
     }
     let lower = text.to_lowercase();
     for leak in [
@@ -529,6 +560,7 @@ fn operations(spec: &Value) -> Vec<Operation> {
 
 async fn send(
     app: &TestApp,
+    promises: &Promises,
     prefix: &str,
     op: &Operation,
     case: &Case,
@@ -551,7 +583,7 @@ async fn send(
         .unwrap_or_default()
         .to_string();
     let text = response.text().await.unwrap_or_default();
-    problem(status, &content_type, &text, case.must_refuse).map(|p| {
+    problem(op, promises, status, &content_type, &text, case.must_refuse).map(|p| {
         let shown: String = text.chars().take(300).collect();
         format!(
             "{} {} [{}] {}: {p}: {shown}",
@@ -568,7 +600,7 @@ async fn send(
 }
 
 #[tokio::test]
-async fn every_operation_answers_invalid_input_with_a_json_4xx_and_never_a_5xx() {
+async fn every_operation_answers_invalid_input_with_a_documented_json_4xx_and_never_a_5xx() {
     let app = TestApp::spawn_with(|c| {
         // Thousands of requests from one token and one address are the
         // point here, not a flood to slow down.
@@ -589,6 +621,7 @@ async fn every_operation_answers_invalid_input_with_a_json_4xx_and_never_a_5xx()
         .unwrap();
     let prefix = spec["servers"][0]["url"].as_str().unwrap_or("/api/v1");
     let operations = operations(&spec);
+    let promises = Promises::of(&spec);
     assert!(operations.len() > 100, "{} operations", operations.len());
 
     let mut rng = Rng(0x0A11_0F0B_AD1D_0001);
@@ -603,7 +636,7 @@ async fn every_operation_answers_invalid_input_with_a_json_4xx_and_never_a_5xx()
         for case in &cases {
             sent += 1;
             covered.insert(format!("{} {}", op.method, op.path));
-            if let Some(p) = send(&app, prefix, op, case, Some(&admin)).await {
+            if let Some(p) = send(&app, &promises, prefix, op, case, Some(&admin)).await {
                 failures.push(p);
             }
         }
@@ -618,7 +651,7 @@ async fn every_operation_answers_invalid_input_with_a_json_4xx_and_never_a_5xx()
         };
         let anonymous = cases.first().unwrap_or(&bare);
         sent += 1;
-        if let Some(p) = send(&app, prefix, op, anonymous, None).await {
+        if let Some(p) = send(&app, &promises, prefix, op, anonymous, None).await {
             failures.push(p);
         }
     }

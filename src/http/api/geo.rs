@@ -38,8 +38,8 @@ struct ZoneView {
 impl GeoApi {
     /// Every ISO 3166-1 country.
     #[oai(path = "/countries", method = "get")]
-    async fn countries(&self, _auth: Auth) -> Json<Vec<CountryView>> {
-        Json(
+    async fn countries(&self, _auth: Auth) -> ApiResult<Json<Vec<CountryView>>> {
+        Ok(Json(
             geo::countries()
                 .into_iter()
                 .map(|c| CountryView {
@@ -48,7 +48,7 @@ impl GeoApi {
                     name: c.name.into(),
                 })
                 .collect(),
-        )
+        ))
     }
 
     /// A country's ISO 3166-2 subdivisions.
@@ -90,7 +90,9 @@ impl GeoApi {
 
     /// Every IANA time zone name.
     #[oai(path = "/timezones", method = "get")]
-    async fn timezones(&self, _auth: Auth) -> Json<Vec<String>> {
-        Json(geo::all_zones().into_iter().map(str::to_string).collect())
+    async fn timezones(&self, _auth: Auth) -> ApiResult<Json<Vec<String>>> {
+        Ok(Json(
+            geo::all_zones().into_iter().map(str::to_string).collect(),
+        ))
     }
 }

@@ -219,7 +219,7 @@ struct BulkLeadsInput {
 
 #[derive(Object)]
 struct BulkErrorView {
-    code: String,
+    code: crate::http::error::ErrorCode,
     message: String,
 }
 
@@ -251,10 +251,7 @@ impl From<BulkOutcome> for BulkResultView {
                     let (code, message) = code_and_message(&f.error);
                     BulkFailureView {
                         id: f.id,
-                        error: BulkErrorView {
-                            code: code.to_string(),
-                            message,
-                        },
+                        error: BulkErrorView { code, message },
                     }
                 })
                 .collect(),

@@ -1,5 +1,6 @@
 //! `/permissions`: the catalogue.
 
+use crate::http::error::ApiResult;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
@@ -19,8 +20,8 @@ pub struct PermissionView {
 impl PermissionsApi {
     /// Every permission a role or API key can hold.
     #[oai(path = "/permissions", method = "get")]
-    async fn list(&self, _auth: Auth) -> Json<Vec<PermissionView>> {
-        Json(
+    async fn list(&self, _auth: Auth) -> ApiResult<Json<Vec<PermissionView>>> {
+        Ok(Json(
             roles::catalogue()
                 .into_iter()
                 .map(|p| PermissionView {
@@ -28,6 +29,6 @@ impl PermissionsApi {
                     description: p.description,
                 })
                 .collect(),
-        )
+        ))
     }
 }

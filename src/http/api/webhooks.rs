@@ -205,8 +205,8 @@ impl WebhooksApi {
 
     /// The topics an endpoint can subscribe to.
     #[oai(path = "/topics", method = "get")]
-    async fn topics(&self, _auth: Auth) -> Json<Vec<TopicView>> {
-        Json(
+    async fn topics(&self, _auth: Auth) -> ApiResult<Json<Vec<TopicView>>> {
+        Ok(Json(
             WEBHOOK_TOPICS
                 .iter()
                 .map(|(topic, description)| TopicView {
@@ -214,7 +214,7 @@ impl WebhooksApi {
                     description: description.to_string(),
                 })
                 .collect(),
-        )
+        ))
     }
 
     /// One endpoint.
