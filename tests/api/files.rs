@@ -7,20 +7,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::chat::group;
-use crate::helpers::{error_of, TestApp};
-
-const BOUNDARY: &str = "----ea-crm-test-boundary";
-
-/// A multipart body with one `file` field.
-fn multipart(name: &str, bytes: &[u8]) -> Vec<u8> {
-    let mut body = format!(
-        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(bytes);
-    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
-    body
-}
+use crate::helpers::{error_of, multipart, TestApp};
 
 pub async fn upload(
     app: &TestApp,
@@ -29,16 +16,14 @@ pub async fn upload(
     name: &str,
     bytes: &[u8],
 ) -> reqwest::Response {
+    let (content_type, body) = multipart(&[], name, bytes);
     app.request(
         reqwest::Method::POST,
         &format!("/api/v1/rooms/{room}/files"),
         Some(token),
     )
-    .header(
-        "content-type",
-        format!("multipart/form-data; boundary={BOUNDARY}"),
-    )
-    .body(multipart(name, bytes))
+    .header("content-type", content_type)
+    .body(body)
     .send()
     .await
     .unwrap()

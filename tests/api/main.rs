@@ -24,6 +24,7 @@ mod import_export;
 mod leads;
 mod openapi;
 mod openapi_property;
+mod permission_walk;
 mod rbac;
 mod reminders;
 mod roles;

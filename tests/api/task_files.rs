@@ -5,31 +5,7 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{error_of, TestApp};
-
-const BOUNDARY: &str = "----ea-crm-task-file-boundary";
-
-/// A multipart body with a `file` field and, if given, a `comment` field.
-fn multipart(name: &str, bytes: &[u8], comment: Option<&str>) -> Vec<u8> {
-    let mut body = Vec::new();
-    if let Some(c) = comment {
-        body.extend_from_slice(
-            format!(
-                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"comment\"\r\n\r\n{c}\r\n"
-            )
-            .as_bytes(),
-        );
-    }
-    body.extend_from_slice(
-        format!(
-            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-        )
-        .as_bytes(),
-    );
-    body.extend_from_slice(bytes);
-    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
-    body
-}
+use crate::helpers::{error_of, multipart, TestApp};
 
 async fn attach(
     app: &TestApp,
@@ -39,16 +15,15 @@ async fn attach(
     bytes: &[u8],
     comment: Option<&str>,
 ) -> reqwest::Response {
+    let fields: Vec<(&str, &str)> = comment.map(|c| ("comment", c)).into_iter().collect();
+    let (content_type, body) = multipart(&fields, name, bytes);
     app.request(
         reqwest::Method::POST,
         &format!("/api/v1/tasks/{task}/files"),
         Some(token),
     )
-    .header(
-        "content-type",
-        format!("multipart/form-data; boundary={BOUNDARY}"),
-    )
-    .body(multipart(name, bytes, comment))
+    .header("content-type", content_type)
+    .body(body)
     .send()
     .await
     .unwrap()
