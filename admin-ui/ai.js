@@ -243,8 +243,8 @@ function heatmap(slots, count, name, id, first = 0) {
     const s = bySlot.get(i + first);
     head.append(el('th', { scope: 'col', text: name(i) }));
     const rate = s && s.attempts ? s.reach_rate : null;
-    const band = rate === null ? 'none' : Math.min(5, Math.floor(rate * 5 + 0.0001));
-    row.append(el('td', { class: 'heat heat-' + band, title: s ? s.reached + ' of ' + s.attempts + ' reached' : 'no attempts', text: rate === null ? '–' : Math.round(rate * 100) + '%' }));
+    const band = rate == null ? 'none' : Math.min(5, Math.floor(rate * 5 + 0.0001));
+    row.append(el('td', { class: 'heat heat-' + band, title: s ? s.reached + ' of ' + s.attempts + ' reached' : 'no attempts', text: rate == null ? '–' : Math.round(rate * 100) + '%' }));
   }
   return el('div', { class: 'table-wrap' }, el('table', { class: 'table heatmap keep-cols', id }, el('thead', {}, head), el('tbody', {}, row)));
 }

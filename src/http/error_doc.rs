@@ -13,12 +13,14 @@ use super::error::{ApiError, ErrorCode};
 
 /// `{"error": {"code": …, "message": …}}`, every error's body.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(rename = "ErrorBody")]
 struct ErrorBody {
     error: ErrorDetail,
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(rename = "ErrorDetail")]
 struct ErrorDetail {
     /// What went wrong, for programs.

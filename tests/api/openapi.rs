@@ -277,3 +277,105 @@ async fn every_operation_documents_its_error_answers_with_the_one_error_body() {
     let body: Value = unknown.json().await.unwrap();
     assert!(codes.contains(&body["error"]["code"].as_str().unwrap()));
 }
+
+/// The schema `schema` stands for, through `$ref`s and the `allOf` that
+/// wraps a described `$ref`.
+fn resolve<'a>(spec: &'a Value, schema: &'a Value) -> &'a Value {
+    if let Some(reference) = schema["$ref"].as_str() {
+        let name = reference.trim_start_matches("#/components/schemas/");
+        return resolve(spec, &spec["components"]["schemas"][name]);
+    }
+    if let Some(parts) = schema["allOf"].as_array() {
+        if let Some(referenced) = parts.iter().find(|p| p.get("$ref").is_some()) {
+            return resolve(spec, referenced);
+        }
+    }
+    schema
+}
+
+/// Properties the schema declares that `value` sends as `null`.
+fn nulls_against(spec: &Value, schema: &Value, value: &Value, at: &str, out: &mut Vec<String>) {
+    let schema = resolve(spec, schema);
+    match value {
+        Value::Object(fields) => {
+            let Some(declared) = schema["properties"].as_object() else {
+                return;
+            };
+            for (name, field) in fields {
+                let Some(field_schema) = declared.get(name) else {
+                    continue;
+                };
+                let here = format!("{at}.{name}");
+                if field.is_null() {
+                    out.push(here);
+                } else {
+                    nulls_against(spec, field_schema, field, &here, out);
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                nulls_against(spec, &schema["items"], item, &format!("{at}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn answers_leave_absent_values_out_instead_of_sending_null() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let spec: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // Records with most optional values unset.
+    let lead = app.create_lead(&admin, "Bare Minimum Ltd").await;
+    let task: Value = app
+        .post(
+            "/api/v1/tasks",
+            &admin,
+            serde_json::json!({"title": "Bare task", "task_type": "Print"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let task = task["id"].as_str().expect("a task").to_string();
+
+    let mut checked = 0;
+    let mut nulls = Vec::new();
+    for (path, ops) in spec["paths"].as_object().unwrap() {
+        let Some(op) = ops.get("get") else {
+            continue;
+        };
+        let url = match path.as_str() {
+            "/leads/{id}" => format!("/api/v1/leads/{lead}"),
+            "/tasks/{id}" => format!("/api/v1/tasks/{task}"),
+            p if p.contains('{') => continue,
+            p => format!("/api/v1{p}"),
+        };
+        let response = app.get(&url, &admin).await;
+        let is_json = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with("application/json"));
+        if !response.status().is_success() || !is_json {
+            continue;
+        }
+        let body: Value = response.json().await.unwrap();
+        let schema =
+            &op["responses"]["200"]["content"]["application/json; charset=utf-8"]["schema"];
+        nulls_against(&spec, schema, &body, &format!("GET {path}"), &mut nulls);
+        checked += 1;
+    }
+    assert!(checked >= 40, "only {checked} answers checked");
+    assert!(nulls.is_empty(), "sent as null: {nulls:#?}");
+}

@@ -23,6 +23,7 @@ use crate::http::AppState;
 pub struct AiApi;
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct AiReasonView {
     /// completeness, reachability, engagement or fit.
     factor: String,
@@ -32,6 +33,7 @@ struct AiReasonView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct AiScoreView {
     lead_id: String,
     /// 0–100.
@@ -40,6 +42,7 @@ struct AiScoreView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct AiIntentInput {
     /// The chat or bot message.
     text: String,
@@ -48,6 +51,7 @@ struct AiIntentInput {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct AiIntentSlotsView {
     company: Option<String>,
     website: Option<String>,
@@ -62,6 +66,7 @@ struct AiIntentSlotsView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct AiIntentResultView {
     /// create_lead, log_follow_up, create_task, change_status, log_call, question or none.
     kind: String,
@@ -99,6 +104,7 @@ impl From<Served<IntentView>> for AiIntentResultView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct AiDuplicateView {
     lead_a: String,
     lead_b: String,
@@ -109,6 +115,7 @@ struct AiDuplicateView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct AiMergeInput {
     /// The lead that stays.
     keep: String,
@@ -117,6 +124,7 @@ struct AiMergeInput {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct AiDraftInputView {
     /// email (default) or chat.
     channel: Option<String>,
@@ -125,6 +133,7 @@ struct AiDraftInputView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct AiDraftView {
     subject: Option<String>,
     body: String,
@@ -133,11 +142,13 @@ struct AiDraftView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct AiFlagInput {
     enabled: bool,
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct AiFlagView {
     /// lead_scoring, intent, dedup or drafting.
     feature: String,
@@ -156,6 +167,7 @@ impl From<flags::Flag> for AiFlagView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct AiUsageView {
     feature: String,
     user: Option<String>,
@@ -166,6 +178,7 @@ struct AiUsageView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct AiStatusView {
     /// openrouter (with the local fallback) or local.
     provider: String,
@@ -177,11 +190,13 @@ struct AiStatusView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct AiRecomputedView {
     changed: u64,
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct AiSlotView {
     /// Hour 0–23 on the lead's clock, or weekday 1 (Monday) – 7.
     slot: u32,
@@ -202,6 +217,7 @@ impl From<patterns::Slot> for AiSlotView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct AiRepPatternView {
     user: String,
     activities: u32,
@@ -210,6 +226,7 @@ struct AiRepPatternView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct AiPatternsView {
     touches: u32,
     /// Best first; slots with fewer than 3 attempts come last.
@@ -219,6 +236,7 @@ struct AiPatternsView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct AiRelationInput {
     /// The other lead.
     to: String,
@@ -227,6 +245,7 @@ struct AiRelationInput {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct AiNeighbourView {
     lead: String,
     company_name: String,
@@ -238,6 +257,7 @@ struct AiNeighbourView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct AiFitWeightView {
     /// has_website, contacts, reachable_contacts, activity, or
     /// industry=…, country=…, source=….
@@ -247,6 +267,7 @@ struct AiFitWeightView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct AiFitView {
     /// `learned` when a trained model scores fit, `rule` when the win-rate
     /// rule does (too little history).

@@ -19,6 +19,7 @@ use crate::http::AppState;
 pub struct AnalyticsApi;
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct FunnelStageView {
     status: String,
     name: String,
@@ -33,6 +34,7 @@ struct FunnelStageView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct BreakdownView {
     /// The dimension's value; absent for leads without one.
     key: Option<String>,
@@ -44,6 +46,7 @@ struct BreakdownView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct ComplianceView {
     owner: Option<String>,
     due: u64,
@@ -53,6 +56,7 @@ struct ComplianceView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct ThroughputView {
     assignee: Option<String>,
     task_type: String,
@@ -64,6 +68,7 @@ struct ThroughputView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct DayCountView {
     /// YYYY-MM-DD (UTC).
     day: String,
@@ -71,18 +76,21 @@ struct DayCountView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct TaskReportView {
     by_person_and_type: Vec<ThroughputView>,
     done_per_day: Vec<DayCountView>,
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct StatusCountView {
     status: String,
     count: u64,
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct WorkloadView {
     /// Absent for unassigned work.
     assignee: Option<String>,
@@ -93,18 +101,21 @@ struct WorkloadView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct AuthorCountView {
     user: String,
     messages: u64,
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct ChatReportView {
     messages_per_day: Vec<DayCountView>,
     by_author: Vec<AuthorCountView>,
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct FirstContactView {
     /// The group's value (owner id, source, ...) or, in `per_day`, the
     /// creation day YYYY-MM-DD; absent for leads without one.
@@ -137,6 +148,7 @@ impl From<contact::FirstContactStats> for FirstContactView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct FirstContactReportView {
     overall: FirstContactView,
     /// One row per value of `by`, largest first.
@@ -146,6 +158,7 @@ struct FirstContactReportView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct ResponseView {
     /// The rep's user id or, in `per_day`, the day YYYY-MM-DD.
     key: String,
@@ -174,6 +187,7 @@ impl From<contact::ResponseStats> for ResponseView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct ResponseReportView {
     by_rep: Vec<ResponseView>,
     per_day: Vec<ResponseView>,

@@ -17,6 +17,7 @@ use crate::http::AppState;
 pub struct ApiKeysApi;
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct ApiKeyView {
     id: String,
     user: String,
@@ -48,6 +49,7 @@ impl From<ApiKey> for ApiKeyView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct CreateApiKey {
     name: String,
     /// Narrow the key to some of your own permissions; absent: all of them.
@@ -56,6 +58,7 @@ struct CreateApiKey {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct CreatedApiKey {
     /// The full key. It is shown now and never again.
     key: String,

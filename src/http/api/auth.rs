@@ -21,6 +21,7 @@ use crate::http::{client_info, AppState};
 pub struct AuthApi;
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct LoginRequest {
     username: String,
     password: String,
@@ -33,6 +34,7 @@ struct LoginRequest {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct LoginResponse {
     /// Session token for `Authorization: Bearer`; absent when the sign-in
     /// asked for a cookie.
@@ -45,6 +47,7 @@ struct LoginResponse {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct Me {
     user: UserView,
     permissions: Vec<String>,
@@ -53,6 +56,7 @@ struct Me {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct PasswordChange {
     current_password: String,
     new_password: String,
@@ -61,6 +65,7 @@ struct PasswordChange {
 /// A password changed, and what the old one could have handed out that is
 /// now gone.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct PasswordChanged {
     ok: bool,
     /// Your other sessions, signed out (this one stays).

@@ -22,6 +22,7 @@ use crate::http::AppState;
 pub struct BotsApi;
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct LinkCodeView {
     /// Send `/link CODE` to the Telegram or Discord bot. Works once.
     code: String,
@@ -30,6 +31,7 @@ struct LinkCodeView {
 
 /// A Telegram or Discord account linked to a CRM user.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct ChatLinkView {
     id: String,
     /// `telegram` or `discord`.
@@ -53,6 +55,7 @@ impl From<links::ChatLink> for ChatLinkView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct BotStatusView {
     /// `telegram` or `discord`.
     platform: String,
@@ -64,12 +67,14 @@ struct BotStatusView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct BotStatusList {
     /// One entry per configured bot; empty when no bot token is set.
     bots: Vec<BotStatusView>,
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct BridgeView {
     id: String,
     /// The hub room.
@@ -97,6 +102,7 @@ impl From<bridges::Bridge> for BridgeView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct CreateBridge {
     room: String,
     platform: String,
@@ -104,6 +110,7 @@ struct CreateBridge {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct DigestSetting {
     /// `HH:MM` on your own clock (your profile's timezone); null stops the
     /// digest. Delivered by the Telegram bot to a linked account.

@@ -23,6 +23,7 @@ use crate::http::AppState;
 pub struct ChatApi;
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RoomView {
     id: String,
     name: String,
@@ -63,6 +64,7 @@ impl From<ListedRoom> for RoomView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct CreateRoom {
     /// Required for channels and groups; ignored for direct rooms.
     #[oai(default)]
@@ -79,11 +81,13 @@ struct CreateRoom {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct AddMember {
     user: String,
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct MemberView {
     user: String,
     role: String,
@@ -101,6 +105,7 @@ impl From<Member> for MemberView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ReactionView {
     emoji: String,
     user: String,
@@ -109,12 +114,14 @@ pub struct ReactionView {
 /// A button under a bot message; press it with
 /// `POST /api/v1/messages/{id}/actions/{key}`.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct MessageActionView {
     label: String,
     key: String,
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct MessageView {
     id: String,
     room: String,
@@ -170,6 +177,7 @@ impl From<Message> for MessageView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct PostMessage {
     body: String,
     reply_to: Option<String>,
@@ -179,6 +187,7 @@ struct PostMessage {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct PostedMessage {
     message: MessageView,
     /// True when an earlier send with the same idempotency key stored it.
@@ -186,11 +195,13 @@ struct PostedMessage {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct EditMessage {
     body: String,
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct React {
     emoji: String,
     /// false removes your reaction.
@@ -203,6 +214,7 @@ fn default_true() -> bool {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct PinView {
     room: String,
     message: String,
@@ -223,6 +235,7 @@ impl From<Pin> for PinView {
 
 /// A single-use ticket for `GET /api/v1/ws?ticket=…`.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct SocketTicket {
     /// Put in the socket URL as `ticket`; it opens one socket, once.
     ticket: String,

@@ -35,6 +35,7 @@ struct UploadForm {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct FileView {
     id: String,
     room: String,
@@ -63,6 +64,7 @@ impl From<ChatFile> for FileView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct SharedFile {
     file: FileView,
     message: MessageView,

@@ -12,6 +12,7 @@ use crate::http::error::ApiResult;
 pub struct GeoApi;
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct CountryView {
     /// ISO 3166-1 alpha-2.
     code: String,
@@ -21,6 +22,7 @@ struct CountryView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct SubdivisionView {
     /// ISO 3166-2, e.g. US-CA.
     code: String,
@@ -29,6 +31,7 @@ struct SubdivisionView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct ZoneView {
     name: String,
     comment: String,

@@ -24,6 +24,7 @@ use crate::http::AppState;
 pub struct LeadsApi;
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct LeadView {
     pub id: String,
     pub company_name: String,
@@ -75,6 +76,7 @@ impl From<Lead> for LeadView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ContactView {
     pub id: String,
     pub lead: String,
@@ -105,6 +107,7 @@ impl From<Contact> for ContactView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct LeadDetailView {
     pub lead: LeadView,
     pub contacts: Vec<ContactView>,
@@ -120,6 +123,7 @@ impl From<LeadDetail> for LeadDetailView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct ContactInput {
     name: String,
     position: Option<String>,
@@ -141,6 +145,7 @@ impl From<ContactInput> for NewContact {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct CreateLead {
     company_name: String,
     website: Option<String>,
@@ -164,6 +169,7 @@ struct CreateLead {
 
 /// Absent fields stay; `null` clears.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct UpdateLead {
     company_name: Option<String>,
     website: MaybeUndefined<String>,
@@ -186,6 +192,7 @@ fn patch_field(v: MaybeUndefined<String>) -> Option<Option<String>> {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct LeadPageView {
     items: Vec<LeadView>,
     /// Pass as `after` for the next page; absent on the last page.
@@ -193,11 +200,13 @@ struct LeadPageView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct CountView {
     count: u64,
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct AssignLead {
     /// User id or username.
     owner: String,
@@ -205,6 +214,7 @@ struct AssignLead {
 
 /// One action on many leads.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct BulkLeadsInput {
     /// The leads, 1 to 500.
     #[oai(validator(min_items = 1, max_items = 500))]
@@ -218,18 +228,21 @@ struct BulkLeadsInput {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct BulkErrorView {
     code: crate::http::error::ErrorCode,
     message: String,
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct BulkFailureView {
     id: String,
     error: BulkErrorView,
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct BulkResultView {
     /// Leads changed (each with its audit row).
     updated: Vec<String>,
@@ -260,6 +273,7 @@ impl From<BulkOutcome> for BulkResultView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct UpdateContact {
     name: Option<String>,
     position: MaybeUndefined<String>,
@@ -269,6 +283,7 @@ struct UpdateContact {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct FollowUpView {
     tier: u8,
     scheduled_at: Option<DateTime<Utc>>,
@@ -295,6 +310,7 @@ impl From<FollowUp> for FollowUpView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct HistoryView {
     tier: u8,
     outcome: String,
@@ -322,6 +338,7 @@ impl From<HistoryEntry> for HistoryView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct FollowUpsView {
     /// Tiers 1, 2 and 3.
     tiers: Vec<FollowUpView>,
@@ -339,6 +356,7 @@ impl From<FollowUps> for FollowUpsView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct LogFollowUp {
     /// pending, done, no_answer, replied or skipped.
     outcome: Option<String>,
@@ -350,6 +368,7 @@ struct LogFollowUp {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CallView {
     pub id: String,
     pub lead: String,
@@ -377,6 +396,7 @@ impl From<Call> for CallView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct LogCall {
     /// connected, no_answer, voicemail, busy, wrong_number, interested, not_interested or callback.
     outcome: String,

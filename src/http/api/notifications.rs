@@ -19,6 +19,7 @@ use crate::http::AppState;
 pub struct NotificationsApi;
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct NotificationView {
     id: String,
     /// mention, reminder or event.
@@ -45,23 +46,27 @@ impl From<Notification> for NotificationView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct NotificationPage {
     items: Vec<NotificationView>,
     unread_count: u64,
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct UnreadCount {
     unread_count: u64,
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct MarkRead {
     /// These notifications; absent: all of yours.
     ids: Option<Vec<String>>,
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct CreateReminder {
     /// RFC 3339, e.g. `2026-05-01T09:00:00Z`.
     due_at: DateTime<Utc>,
@@ -72,6 +77,7 @@ struct CreateReminder {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct ReminderView {
     id: String,
     room: Option<String>,

@@ -11,6 +11,7 @@ use crate::http::auth::Auth;
 pub struct PermissionsApi;
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PermissionView {
     pub key: String,
     pub description: String,

@@ -20,6 +20,7 @@ use crate::http::AppState;
 pub struct PipelineApi;
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct StatusView {
     /// Stable key stored on leads.
     id: String,
@@ -46,6 +47,7 @@ impl From<PipelineStatus> for StatusView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct CreateStatus {
     key: String,
     name: Option<String>,
@@ -55,6 +57,7 @@ struct CreateStatus {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct UpdateStatus {
     name: Option<String>,
     position: Option<i64>,
@@ -63,6 +66,7 @@ struct UpdateStatus {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct AfterThirdView {
     enabled: bool,
     /// The status a lead moves to after the third follow-up without a reply.
@@ -78,6 +82,7 @@ enum ModeView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct AssignmentView {
     mode: ModeView,
     /// Round robin: the role whose active users take turns.

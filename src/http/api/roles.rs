@@ -19,6 +19,7 @@ use crate::http::AppState;
 pub struct RolesApi;
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct RoleView {
     /// Stable key, e.g. `lead_generator`.
     id: String,
@@ -50,6 +51,7 @@ impl From<Role> for RoleView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct CreateRole {
     key: String,
     name: String,
@@ -60,6 +62,7 @@ struct CreateRole {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct UpdateRole {
     name: Option<String>,
     description: Option<String>,
@@ -67,6 +70,7 @@ struct UpdateRole {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct MatrixRowView {
     role: String,
     name: String,
@@ -75,6 +79,7 @@ struct MatrixRowView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct MatrixView {
     permissions: Vec<PermissionView>,
     roles: Vec<MatrixRowView>,

@@ -29,6 +29,7 @@ struct AttachForm {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct TaskFileView {
     id: String,
     task: String,

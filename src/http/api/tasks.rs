@@ -26,6 +26,7 @@ use crate::http::AppState;
 pub struct TasksApi;
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ChecklistItemView {
     /// Absent on a new item; kept across edits.
     pub id: Option<String>,
@@ -55,6 +56,7 @@ impl From<ChecklistItemView> for ChecklistInput {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct TaskView {
     pub id: String,
     pub title: String,
@@ -113,6 +115,7 @@ impl From<Task> for TaskView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct CreateTask {
     title: String,
     description: Option<String>,
@@ -136,6 +139,7 @@ struct CreateTask {
 
 /// Absent fields stay; `null` clears.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct UpdateTask {
     title: Option<String>,
     description: Option<String>,
@@ -163,6 +167,7 @@ fn maybe<T>(v: MaybeUndefined<T>) -> Option<Option<T>> {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct TaskPageView {
     items: Vec<TaskView>,
     /// Pass as `after` for the next page; absent on the last page.
@@ -179,6 +184,7 @@ impl From<TaskPage> for TaskPageView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct TaskStatusView {
     key: String,
     name: String,
@@ -200,6 +206,7 @@ impl From<TaskStatus> for TaskStatusView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct CreateTaskStatus {
     key: String,
     name: String,
@@ -211,6 +218,7 @@ struct CreateTaskStatus {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct BoardColumnView {
     status: TaskStatusView,
     count: u64,
@@ -231,6 +239,7 @@ impl From<BoardColumn> for BoardColumnView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct CommentView {
     id: String,
     task: String,
@@ -257,11 +266,13 @@ impl From<Comment> for CommentView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct NewComment {
     body: String,
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct CandidateView {
     user_id: String,
     username: String,

@@ -36,6 +36,7 @@ enum CsvUpload {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct RowErrorView {
     /// The line in the file; the header is line 1.
     row: u64,
@@ -54,6 +55,7 @@ impl From<RowError> for RowErrorView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct ImportReportView {
     dry_run: bool,
     rows: u64,
@@ -86,6 +88,7 @@ impl From<ImportReport> for ImportReportView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct ImportColumnView {
     /// The header as written in the file.
     header: String,
@@ -96,6 +99,7 @@ struct ImportColumnView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct ImportColumnsView {
     columns: Vec<ImportColumnView>,
     /// Every field a column can be mapped to.
@@ -133,6 +137,7 @@ enum CsvDownload {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct TimelineItemView {
     at: DateTime<Utc>,
     /// change, follow_up, call or message (the lead's discussion room).
@@ -155,6 +160,7 @@ impl From<TimelineItem> for TimelineItemView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub(crate) struct AuditRowView {
     id: String,
     at: DateTime<Utc>,

@@ -18,6 +18,7 @@ use crate::http::AppState;
 pub struct UsersApi;
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct UserView {
     pub id: String,
     pub username: String,
@@ -49,6 +50,7 @@ impl From<User> for UserView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct CreateUser {
     username: String,
     email: String,
@@ -61,6 +63,7 @@ struct CreateUser {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct UpdateUser {
     email: Option<String>,
     display_name: Option<String>,
@@ -73,6 +76,7 @@ struct UpdateUser {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct UserPage {
     items: Vec<UserView>,
     /// Pass as `after` for the next page; absent on the last page.

@@ -22,6 +22,7 @@ use crate::http::AppState;
 pub struct WebhooksApi;
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct WebhookView {
     id: String,
     url: String,
@@ -48,6 +49,7 @@ impl From<Webhook> for WebhookView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct WebhookWithSecretView {
     /// The signing secret. It is shown now and never again.
     secret: String,
@@ -64,6 +66,7 @@ impl From<WebhookWithSecret> for WebhookWithSecretView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct CreateWebhook {
     /// Where to POST events: an http or https URL.
     url: String,
@@ -75,6 +78,7 @@ struct CreateWebhook {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct UpdateWebhook {
     url: Option<String>,
     topics: Option<Vec<String>>,
@@ -83,12 +87,14 @@ struct UpdateWebhook {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct TopicView {
     topic: String,
     description: String,
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct AttemptView {
     at: DateTime<Utc>,
     /// The HTTP status, absent when no response came.
@@ -109,6 +115,7 @@ impl From<Attempt> for AttemptView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct DeliveryView {
     /// Also sent as `X-EA-Delivery`; the same on every retry.
     id: String,
@@ -150,6 +157,7 @@ impl From<Delivery> for DeliveryView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct DeliveryPageView {
     items: Vec<DeliveryView>,
     /// Pass as `before` for the next page; absent on the last page.
@@ -157,6 +165,7 @@ struct DeliveryPageView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct TestQueued {
     /// The id of the queued `webhook.test` event (the `id` in its body).
     event_id: String,

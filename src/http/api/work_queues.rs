@@ -21,6 +21,7 @@ use crate::http::AppState;
 pub struct WorkQueuesApi;
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct DueView {
     lead_id: String,
     company_name: String,
@@ -31,6 +32,7 @@ struct DueView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct QueueEntryView {
     lead: LeadView,
     /// follow_up_due or never_contacted.
