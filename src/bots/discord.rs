@@ -451,9 +451,32 @@ impl Handler {
             super::handle_text(self.ctx(), Platform::Discord, &user, &text, name.as_deref())
                 .await?;
         if let Some(reply) = reply {
-            self.out.send(message.channel_id, &user, reply).await?;
+            self.answer(&message, &user, reply).await?;
         }
         Ok(())
+    }
+
+    /// Answers where only the asker reads it: in a direct message, there;
+    /// asked in a server channel, in a direct message with a pointer left in
+    /// the channel, since the channel's members may have no access to the
+    /// CRM data an answer shows (slash commands answer ephemerally instead).
+    async fn answer(&self, message: &Message, user: &str, reply: Reply) -> anyhow::Result<()> {
+        if message.guild_id.is_none() {
+            return self.out.send(message.channel_id, user, reply).await;
+        }
+        let note = match self.out.send_dm(user, reply).await {
+            Ok(()) => format!("<@{user}> I answered you in a direct message."),
+            Err(e) => {
+                tracing::info!(error = %e, "a channel question could not be answered by direct message");
+                format!(
+                    "<@{user}> answers with CRM data go to a direct message, and I could not send you one: \
+                     allow direct messages from this server's members, or use a slash command (its answer is shown only to you)."
+                )
+            }
+        };
+        self.out
+            .send(message.channel_id, user, Reply::text(note))
+            .await
     }
 
     /// A channel message that is not for the bot goes to the hub room the
@@ -493,8 +516,10 @@ impl Handler {
             super::handle_text(self.ctx(), Platform::Discord, &user, &text, name.as_deref())
                 .await?
                 .unwrap_or_else(|| Reply::text("That command is not for me."));
+        // In a server channel the answer is shown to the asker only.
+        let private = command.guild_id.is_some();
         self.out
-            .respond(Responder::Command(command), &user, reply, false)
+            .respond(Responder::Command(command), &user, reply, private)
             .await
     }
 
@@ -511,8 +536,9 @@ impl Handler {
         .await?;
         match pressed {
             Some(reply) => {
+                let private = press.guild_id.is_some();
                 self.out
-                    .respond(Responder::Component(press), &user, reply, false)
+                    .respond(Responder::Component(press), &user, reply, private)
                     .await
             }
             // Shown only to whoever pressed: it is not the channel's news.

@@ -17,8 +17,8 @@ use bots::{Platform, Reply};
 use teloxide::payloads::{GetUpdatesSetters, SendMessageSetters, SetWebhookSetters};
 use teloxide::requests::{Request, Requester};
 use teloxide::types::{
-    BotCommand, CallbackQuery, ChatId, InlineKeyboardButton, InlineKeyboardMarkup, Message,
-    MessageId, Update, UpdateKind,
+    BotCommand, CallbackQuery, Chat, ChatId, InlineKeyboardButton, InlineKeyboardMarkup, Message,
+    MessageId, Update, UpdateKind, User,
 };
 use teloxide::{ApiError, Bot, RequestError};
 
@@ -324,9 +324,35 @@ impl Adapter {
         )
         .await?;
         if let Some(reply) = reply {
-            self.send(message.chat.id, &from.id.0.to_string(), reply)
-                .await?;
+            self.answer(&message.chat, from, reply).await?;
         }
+        Ok(())
+    }
+
+    /// Answers `from` where only they read it: in a private chat, there;
+    /// asked in a group, in their private chat with a pointer left in the
+    /// group, since the group's members may have no access to the CRM data
+    /// an answer shows. Telegram lets a bot write to someone only after
+    /// they started a chat with it; until then the group is told how.
+    async fn answer(&self, chat: &Chat, from: &User, reply: Reply) -> anyhow::Result<()> {
+        let user = from.id.0.to_string();
+        if chat.is_private() {
+            self.send(chat.id, &user, reply).await?;
+            return Ok(());
+        }
+        let private = ChatId::from(from.id);
+        let note = match self.send(private, &user, reply).await? {
+            Sent::Delivered => format!("{}: I answered you in our private chat.", from.first_name),
+            Sent::Unreachable => format!(
+                "{}: answers with CRM data go to a private chat. Open a chat with me{}, press Start, then ask again.",
+                from.first_name,
+                self.username
+                    .as_deref()
+                    .map(|me| format!(" (@{me})"))
+                    .unwrap_or_default()
+            ),
+        };
+        self.send(chat.id, &user, Reply::text(note)).await?;
         Ok(())
     }
 
@@ -395,13 +421,13 @@ impl Adapter {
             tracing::warn!(error = %describe(&e), "answerCallbackQuery failed");
         }
         if let (Some(reply), Some(message)) = (pressed, &query.message) {
-            self.send(message.chat().id, &user, reply).await?;
+            self.answer(message.chat(), &query.from, reply).await?;
         }
         Ok(())
     }
 
     /// Sends a reply, its buttons parked under short keys for `user`.
-    async fn send(&self, chat: ChatId, user: &str, reply: Reply) -> anyhow::Result<()> {
+    async fn send(&self, chat: ChatId, user: &str, reply: Reply) -> anyhow::Result<Sent> {
         let mut row = Vec::new();
         for button in &reply.buttons {
             let key =
@@ -421,12 +447,31 @@ impl Adapter {
         })
         .await;
         match sent {
-            Ok(_) => Ok(()),
-            // The user blocked the bot or left the chat: nothing to retry.
-            Err(RequestError::Api(ApiError::BotBlocked | ApiError::ChatNotFound)) => Ok(()),
+            Ok(_) => Ok(Sent::Delivered),
+            // The user blocked the bot, left the chat or never started one:
+            // nothing to retry.
+            Err(RequestError::Api(
+                ApiError::BotBlocked
+                | ApiError::ChatNotFound
+                | ApiError::CantInitiateConversation
+                | ApiError::UserDeactivated,
+            )) => Ok(Sent::Unreachable),
+            // Telegram words some of these as teloxide does not expect
+            // ("Forbidden: bot can't initiate conversation with a user");
+            // from sendMessage, any "Forbidden" means the chat is closed.
+            Err(RequestError::Api(ApiError::Unknown(text))) if text.starts_with("Forbidden") => {
+                Ok(Sent::Unreachable)
+            }
             Err(e) => Err(anyhow::anyhow!("sendMessage: {}", describe(&e))),
         }
     }
+}
+
+/// Whether a message reached its chat.
+enum Sent {
+    Delivered,
+    /// The chat is closed to the bot (blocked, left, never started).
+    Unreachable,
 }
 
 /// The hub text of a Telegram message: its text or caption, and a note of
@@ -516,7 +561,8 @@ impl DirectMessenger for Adapter {
     fn send_dm<'a>(&'a self, platform_user_id: &'a str, reply: Reply) -> SendFuture<'a> {
         Box::pin(async move {
             let chat: i64 = platform_user_id.parse()?;
-            self.send(ChatId(chat), platform_user_id, reply).await
+            self.send(ChatId(chat), platform_user_id, reply).await?;
+            Ok(())
         })
     }
 }

@@ -64,8 +64,15 @@ async fn a_linked_discord_user_creates_a_lead_and_the_web_hub_sees_it() {
     let before = fake.sent().len();
     fake.say_in_channel(555, "/lead Acme Corp acme.com country=DE");
     let reply = fake.nth(before + 1, FakeDiscord::sent).await;
+    let pointer = fake.nth(before + 2, FakeDiscord::sent).await;
 
-    assert_eq!(reply.path, format!("/channels/{CHANNEL}/messages"));
+    // Asked in a server channel, answered in a direct message: the
+    // channel's members may not see the CRM.
+    assert_eq!(reply.path, format!("/channels/{}/messages", DM_BASE + 555));
+    assert_eq!(pointer.path, format!("/channels/{CHANNEL}/messages"));
+    let pointed = pointer.body["content"].as_str().unwrap();
+    assert!(pointed.contains("direct message"), "{pointed}");
+    assert!(!pointed.contains("Acme"), "{pointed}");
     let text = reply.body["content"].as_str().unwrap();
     assert!(
         text.starts_with("Lead created: Acme Corp (acme.com)"),
@@ -121,6 +128,10 @@ async fn an_unlinked_discord_user_is_told_how_to_link_and_nothing_else() {
     let answer = fake.nth(before + 1, FakeDiscord::answers).await;
     assert_eq!(answer.body["type"], 4);
     assert_eq!(answer.body["data"]["content"], bots::replies::LINK_PROMPT);
+    assert_eq!(
+        answer.body["data"]["flags"], 64,
+        "a slash command in a server channel is answered to its user only"
+    );
     assert!(leads_named(&app, &admin, "sneaky").await.is_empty());
 }
 
@@ -167,8 +178,14 @@ async fn a_discord_mention_becomes_a_confirmation_and_runs_only_after_the_button
     fake.say_in_channel(555, "Had a call with Globex Corp today, not interested");
     fake.mention(555, "had a call with Globex Corp today, not interested");
     let proposal = fake.nth(before + 1, FakeDiscord::sent).await;
+    let pointer = fake.nth(before + 2, FakeDiscord::sent).await;
 
-    assert_eq!(proposal.path, format!("/channels/{CHANNEL}/messages"));
+    assert_eq!(
+        proposal.path,
+        format!("/channels/{}/messages", DM_BASE + 555)
+    );
+    assert_eq!(pointer.path, format!("/channels/{CHANNEL}/messages"));
+    assert!(!pointer.body["content"].as_str().unwrap().contains("Globex"));
     let offered = buttons(&proposal.body);
     assert_eq!(offered.len(), 2, "{:?}", proposal.body);
     assert_eq!(offered[0].0, "Confirm");

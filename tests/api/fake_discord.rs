@@ -498,13 +498,15 @@ impl FakeDiscord {
         })
     }
 
-    /// User `from` runs the slash command `/name args`.
+    /// User `from` runs the slash command `/name args` in the server
+    /// channel.
     pub fn slash(&self, from: u64, name: &str, args: &str) {
         let mut data = json!({"id": self.state.id(), "name": name, "type": 1});
         if !args.is_empty() {
             data["options"] = json!([{"name": "args", "type": 3, "value": args}]);
         }
-        let interaction = self.interaction(2, from, data);
+        let mut interaction = self.interaction(2, from, data);
+        interaction["guild_id"] = json!(GUILD.to_string());
         self.dispatch("INTERACTION_CREATE", interaction);
     }
 

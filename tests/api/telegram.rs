@@ -30,6 +30,9 @@ struct FakeState {
     next_message: AtomicI64,
     /// How many `sendMessage` calls to refuse with a 429 first.
     throttle_sends: AtomicU32,
+    /// Users who never started a private chat with the bot: Telegram
+    /// refuses to let the bot write to them first.
+    never_started: Mutex<Vec<i64>>,
 }
 
 #[derive(Clone)]
@@ -112,6 +115,12 @@ async fn bot_api(
                 }));
             }
             let chat_id = body["chat_id"].as_i64().unwrap_or_default();
+            if state.never_started.lock().unwrap().contains(&chat_id) {
+                return Json(json!({
+                    "ok": false, "error_code": 403,
+                    "description": "Forbidden: bot can't initiate conversation with a user"
+                }));
+            }
             let chat = if chat_id < 0 {
                 group_chat()
             } else {
@@ -457,7 +466,9 @@ async fn a_mention_becomes_a_confirmation_and_runs_only_after_the_button() {
         .to_string();
     let calls_path = format!("/api/v1/leads/{lead}/calls");
 
-    // In a group the team's talk is ignored; a mention is for the bot.
+    // In a group the team's talk is ignored; a mention is for the bot,
+    // which answers in Maria's private chat and only points there in the
+    // group: the group's members may not see the CRM.
     let before = fake.sent().len();
     fake.in_chat(
         group_chat(),
@@ -470,8 +481,14 @@ async fn a_mention_becomes_a_confirmation_and_runs_only_after_the_button() {
         "@EaCrmBot had a call with Globex Corp today, not interested",
     );
     let proposal = fake.nth_sent(before + 1).await;
+    let pointer = fake.nth_sent(before + 2).await;
 
-    assert_eq!(proposal["chat_id"], -100);
+    assert_eq!(proposal["chat_id"], 555, "{proposal}");
+    assert_eq!(pointer["chat_id"], -100, "{pointer}");
+    let pointer_text = pointer["text"].as_str().unwrap();
+    assert!(pointer_text.contains("private chat"), "{pointer_text}");
+    assert!(!pointer_text.contains("Globex"), "{pointer_text}");
+    assert!(pointer.get("reply_markup").is_none(), "{pointer}");
     let keyboard = proposal["reply_markup"]["inline_keyboard"]
         .as_array()
         .unwrap();
@@ -496,7 +513,7 @@ async fn a_mention_becomes_a_confirmation_and_runs_only_after_the_button() {
     );
 
     // Someone else pressing Maria's button gets nothing done.
-    fake.press(556, group_chat(), data);
+    fake.press(556, private_chat(556), data);
     let deadline = Instant::now() + WAIT;
     while fake.calls("answerCallbackQuery").is_empty() {
         assert!(Instant::now() < deadline);
@@ -507,8 +524,9 @@ async fn a_mention_becomes_a_confirmation_and_runs_only_after_the_button() {
         "This button has expired."
     );
 
-    fake.press(555, group_chat(), data);
-    let done = fake.nth_sent(before + 2).await;
+    fake.press(555, private_chat(555), data);
+    let done = fake.nth_sent(before + 3).await;
+    assert_eq!(done["chat_id"], 555, "{done}");
 
     assert!(
         done["text"].as_str().unwrap().contains("Globex Corp"),
@@ -523,7 +541,7 @@ async fn a_mention_becomes_a_confirmation_and_runs_only_after_the_button() {
     assert_eq!(calls.as_array().unwrap().len(), 1, "{calls}");
     assert_eq!(calls[0]["outcome"], "not_interested");
     // A second press of the same button does not log the call twice.
-    fake.press(555, group_chat(), data);
+    fake.press(555, private_chat(555), data);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let calls: Value = app
         .get(&calls_path, &maria_token)
@@ -532,6 +550,55 @@ async fn a_mention_becomes_a_confirmation_and_runs_only_after_the_button() {
         .await
         .unwrap();
     assert_eq!(calls.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_question_in_a_group_is_never_answered_with_crm_data_in_the_group() {
+    let fake = FakeTelegram::start().await;
+    let app = app_with_bot(&fake).await;
+    let admin = app.admin_token().await;
+    let (_, maria_token) = app.user_with_role(&admin, "maria", "user").await;
+    link(&app, &fake, &maria_token, 555).await;
+    fake.ask(555, "/lead Initech initech.example").await;
+
+    // Asked in the group, the lead card goes to Maria's private chat.
+    let before = fake.sent().len();
+    fake.in_chat(group_chat(), 555, "/show initech");
+    let card = fake.nth_sent(before + 1).await;
+    let pointer = fake.nth_sent(before + 2).await;
+    assert_eq!(card["chat_id"], 555);
+    assert!(card["text"].as_str().unwrap().contains("Initech"), "{card}");
+    assert_eq!(pointer["chat_id"], -100);
+    assert!(
+        !pointer["text"].as_str().unwrap().contains("Initech"),
+        "{pointer}"
+    );
+
+    // Someone who never opened a private chat with the bot is told how,
+    // and the group still sees no data.
+    fake.state.never_started.lock().unwrap().push(555);
+    let before = fake.sent().len();
+    fake.in_chat(group_chat(), 555, "/show initech");
+    let refused = fake.nth_sent(before + 1).await;
+    assert_eq!(refused["chat_id"], 555, "the private chat is tried first");
+    let pointer = fake.nth_sent(before + 2).await;
+    let text = pointer["text"].as_str().unwrap();
+    assert_eq!(pointer["chat_id"], -100, "{pointer}");
+    assert!(text.contains("press Start"), "{text}");
+    assert!(text.contains("@EaCrmBot"), "{text}");
+    assert!(!text.contains("Initech"), "{text}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let to_group: Vec<Value> = fake
+        .sent()
+        .into_iter()
+        .filter(|m| m["chat_id"] == -100)
+        .collect();
+    assert!(
+        to_group
+            .iter()
+            .all(|m| !m["text"].as_str().unwrap_or_default().contains("Initech")),
+        "{to_group:?}"
+    );
 }
 
 #[tokio::test]
