@@ -146,6 +146,66 @@ impl Panel {
         res.json().await.unwrap_or(Value::Null)
     }
 
+    /// The status of a call expected to be refused (where `api` would fail).
+    pub async fn api_status(&self, token: &str, method: &str, path: &str, body: Value) -> u16 {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        self.http
+            .request(method, format!("{}/api/v1{path}", self.base))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    /// Posts a `multipart/form-data` upload: the text `fields`, then a
+    /// `file` field named `name` holding `bytes`; returns the JSON answer.
+    pub async fn upload(
+        &self,
+        token: &str,
+        path: &str,
+        fields: &[(&str, &str)],
+        name: &str,
+        bytes: &[u8],
+    ) -> Value {
+        const BOUNDARY: &str = "----ea-crm-browser-boundary";
+        let mut body = Vec::new();
+        for (field, value) in fields {
+            body.extend_from_slice(
+                format!(
+                    "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{field}\"\r\n\r\n{value}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        body.extend_from_slice(
+            format!(
+                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: text/plain\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+        let res = self
+            .http
+            .post(format!("{}/api/v1{path}", self.base))
+            .bearer_auth(token)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={BOUNDARY}"),
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        assert!(status.is_success(), "{path}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
     pub async fn status(&self, token: &str, path: &str) -> u16 {
         self.http
             .get(format!("{}/api/v1{path}", self.base))

@@ -4,6 +4,7 @@
 
 mod harness;
 mod tasks;
+mod xss;
 
 use harness::{Panel, ADMIN_PASSWORD};
 
