@@ -6,6 +6,7 @@
 //! Every query binds its inputs as parameters; nothing user-supplied is ever
 //! formatted into SurrealQL.
 
+pub mod lookups;
 pub mod migrations;
 pub mod transaction;
 

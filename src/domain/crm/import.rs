@@ -24,6 +24,7 @@ use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::events::{Audience, Event};
 use crate::domain::permissions::Permission;
 use crate::domain::Ctx;
+use crate::store::lookups::ChunkedLookup;
 use crate::store::Transaction;
 
 pub use super::import_rows::{map_headers, FIELDS};
@@ -720,25 +721,47 @@ async fn preload_existing(
             emails.push(e.to_lowercase());
         }
     }
+    // Separate lookups, not one with OR (an OR of them is a table scan),
+    // each in chunks the planner turns into index lookups.
+    const LEAD: &str =
+        "SELECT record::id(id) AS id, domain, company_key, deleted_at, owner, created_by FROM lead";
+    let by_domain = ChunkedLookup::new(
+        &format!("{LEAD} WHERE domain IN $list"),
+        "domains",
+        &domains,
+    );
+    let by_company = ChunkedLookup::new(
+        &format!("{LEAD} WHERE company_key IN $list"),
+        "companies",
+        &companies,
+    );
+    let by_email = ChunkedLookup::new(
+        "SELECT lead, email, type::record('lead', lead).owner AS owner,
+             type::record('lead', lead).created_by AS created_by
+             FROM contact WHERE email IN $list",
+        "emails",
+        &emails,
+    );
+    let lead_statements = by_domain.statements + by_company.statements;
+    let mut vars = by_domain.vars;
+    vars.extend(by_company.vars);
+    vars.extend(by_email.vars);
+    let text = format!("{}{}{}", by_domain.text, by_company.text, by_email.text);
+    if text.is_empty() {
+        return Ok(());
+    }
     let results = ctx
         .store
-        .run(
-            // Two lookups, not one with OR: each IN is an index scan, an OR
-            // of them is a table scan.
-            "SELECT record::id(id) AS id, domain, company_key, deleted_at, owner, created_by
-                 FROM lead WHERE domain IN $domains;
-             SELECT record::id(id) AS id, domain, company_key, deleted_at, owner, created_by
-                 FROM lead WHERE company_key IN $companies;
-             SELECT lead, email, type::record('lead', lead).owner AS owner,
-                 type::record('lead', lead).created_by AS created_by
-                 FROM contact WHERE email IN $emails;",
-            json!({"domains": domains, "companies": companies, "emails": emails}),
-        )
+        .run(&text, serde_json::Value::Object(vars))
         .await?;
-    let stored = results
-        .rows::<serde_json::Value>(0)?
-        .into_iter()
-        .chain(results.rows::<serde_json::Value>(1)?);
+    let mut stored = Vec::new();
+    for i in 0..lead_statements {
+        stored.extend(results.rows::<serde_json::Value>(i)?);
+    }
+    let mut contacts = Vec::new();
+    for i in lead_statements..lead_statements + by_email.statements {
+        contacts.extend(results.rows::<serde_json::Value>(i)?);
+    }
     // Only leads the importer can see count as duplicates: a row matching
     // one they cannot see goes in as their own lead rather than telling
     // them that lead exists.
@@ -748,7 +771,10 @@ async fn preload_existing(
             r["created_by"].as_str().unwrap_or_default(),
         )
     };
-    for row in stored.filter(|r| r["deleted_at"].is_null() && visible(r)) {
+    for row in stored
+        .iter()
+        .filter(|r| r["deleted_at"].is_null() && visible(r))
+    {
         let id = row["id"].as_str().unwrap_or_default();
         known.remember(
             id,
@@ -757,11 +783,7 @@ async fn preload_existing(
             None,
         );
     }
-    for row in results
-        .rows::<serde_json::Value>(2)?
-        .into_iter()
-        .filter(|r| visible(r))
-    {
+    for row in contacts.iter().filter(|r| visible(r)) {
         if let (Some(lead), Some(email)) = (row["lead"].as_str(), row["email"].as_str()) {
             known
                 .by_email
