@@ -45,6 +45,31 @@ impl ChunkedLookup {
     }
 }
 
+/// The rows of `statement` (which holds `$list`) for all of `values`,
+/// asked for `MAX_INDEXED_IN` at a time in one query; the chunks' rows one
+/// after another. Only for statements whose rows each belong to one value
+/// (so ordering within a value's rows survives the chunking).
+pub async fn rows_for_all<T, V>(
+    store: &super::Store,
+    statement: &str,
+    values: &[V],
+) -> Result<Vec<T>, super::StoreError>
+where
+    T: serde::de::DeserializeOwned,
+    V: Into<Value> + Clone,
+{
+    let lookup = ChunkedLookup::new(statement, "values", values);
+    if lookup.statements == 0 {
+        return Ok(Vec::new());
+    }
+    let results = store.run(&lookup.text, Value::Object(lookup.vars)).await?;
+    let mut rows = Vec::new();
+    for i in 0..lookup.statements {
+        rows.extend(results.rows::<T>(i)?);
+    }
+    Ok(rows)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

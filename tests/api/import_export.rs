@@ -805,4 +805,18 @@ async fn a_rerun_of_a_long_file_finds_every_row_it_stored() {
         );
     }
     assert_eq!(count(&app, &admin).await, stored, "nothing was added twice");
+
+    // The export finds every lead's contact too (asked for in chunks).
+    let export = app
+        .get("/api/v1/leads/export", &admin)
+        .await
+        .text()
+        .await
+        .unwrap();
+    for i in 0..90 {
+        assert!(
+            export.contains(&format!("a{i}@site{i}.example")),
+            "contact {i} missing from the export"
+        );
+    }
 }

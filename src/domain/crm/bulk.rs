@@ -7,8 +7,6 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use serde_json::json;
-
 use super::contacts::{self, Contact};
 use super::leads::{self, Lead, Scope};
 use super::outgoing::Outgoing;
@@ -153,14 +151,12 @@ async fn search_names(
     ctx: &Ctx,
     ids: &[&str],
 ) -> DomainResult<HashMap<String, Vec<(String, Option<String>)>>> {
-    let rows: Vec<Contact> = ctx
-        .store
-        .run(
-            "SELECT *, record::id(id) AS id FROM contact WHERE lead IN $ids ORDER BY created_at ASC, id ASC",
-            json!({"ids": ids}),
-        )
-        .await?
-        .rows(0)?;
+    let rows: Vec<Contact> = crate::store::lookups::rows_for_all(
+        &ctx.store,
+        "SELECT *, record::id(id) AS id FROM contact WHERE lead IN $list ORDER BY created_at ASC, id ASC",
+        ids,
+    )
+    .await?;
     let mut by_lead: HashMap<String, Vec<Contact>> = HashMap::new();
     for c in rows {
         by_lead.entry(c.lead.clone()).or_default().push(c);

@@ -161,14 +161,12 @@ async fn send_page(
 ) -> DomainResult<bool> {
     let csv_err = |e: csv::Error| DomainError::Internal(e.to_string());
     let ids: Vec<&str> = items.iter().map(|l| l.id.as_str()).collect();
-    let contacts: Vec<Contact> = ctx
-        .store
-        .run(
-            "SELECT *, record::id(id) AS id FROM contact WHERE lead IN $ids ORDER BY created_at, id",
-            json!({"ids": ids}),
-        )
-        .await?
-        .rows(0)?;
+    let contacts: Vec<Contact> = crate::store::lookups::rows_for_all(
+        &ctx.store,
+        "SELECT *, record::id(id) AS id FROM contact WHERE lead IN $list ORDER BY created_at, id",
+        &ids,
+    )
+    .await?;
     let mut writer = csv::Writer::from_writer(Vec::new());
     for lead in items {
         let mine: Vec<&Contact> = contacts.iter().filter(|c| c.lead == lead.id).collect();
