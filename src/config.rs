@@ -19,13 +19,19 @@ pub struct Config {
     )]
     pub database_url: String,
 
-    /// Root user for a remote SurrealDB server (ignored by embedded stores).
+    /// User for a remote SurrealDB server (ignored by embedded stores).
     #[arg(long, env = "DATABASE_USER")]
     pub database_user: Option<String>,
 
-    /// Root password for a remote SurrealDB server.
+    /// That user's password.
     #[arg(long, env = "DATABASE_PASSWORD", hide_env_values = true)]
     pub database_password: Option<String>,
+
+    /// Where `DATABASE_USER` is defined on the server: `root`, `namespace`
+    /// (`DATABASE_NS`) or `database` (`DATABASE_NS`/`DATABASE_DB`). A
+    /// database-level user can reach nothing but the service's own data.
+    #[arg(long, env = "DATABASE_AUTH_LEVEL", value_enum, default_value_t = DatabaseAuthLevel::Root)]
+    pub database_auth_level: DatabaseAuthLevel,
 
     /// SurrealDB namespace.
     #[arg(long, env = "DATABASE_NS", default_value = "ea_crm")]
@@ -509,6 +515,14 @@ fn half_the_cores() -> usize {
         .map(|n| n.get() / 2)
         .unwrap_or(1)
         .max(1)
+}
+
+/// The level a remote SurrealDB user is defined at (`DATABASE_AUTH_LEVEL`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DatabaseAuthLevel {
+    Root,
+    Namespace,
+    Database,
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use serde_json::Value;
 use surrealdb::engine::any::Any;
 use surrealdb::Surreal;
 
-use crate::config::{Config, DatabaseKind};
+use crate::config::{Config, DatabaseAuthLevel, DatabaseKind};
 
 /// What went wrong below the domain. The message is for the log only.
 #[derive(Debug, thiserror::Error)]
@@ -87,11 +87,32 @@ impl Store {
         let db = surrealdb::engine::any::connect(url).await?;
         if kind == DatabaseKind::Remote {
             if let (Some(user), Some(pass)) = (&config.database_user, &config.database_password) {
-                db.signin(surrealdb::opt::auth::Root {
-                    username: user.clone(),
-                    password: pass.clone(),
-                })
-                .await?;
+                let (username, password) = (user.clone(), pass.clone());
+                let (namespace, database) =
+                    (config.database_ns.clone(), config.database_db.clone());
+                match config.database_auth_level {
+                    DatabaseAuthLevel::Root => {
+                        db.signin(surrealdb::opt::auth::Root { username, password })
+                            .await?;
+                    }
+                    DatabaseAuthLevel::Namespace => {
+                        db.signin(surrealdb::opt::auth::Namespace {
+                            namespace,
+                            username,
+                            password,
+                        })
+                        .await?;
+                    }
+                    DatabaseAuthLevel::Database => {
+                        db.signin(surrealdb::opt::auth::Database {
+                            namespace,
+                            database,
+                            username,
+                            password,
+                        })
+                        .await?;
+                    }
+                }
             }
         }
         let (ns, name) = (

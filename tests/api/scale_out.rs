@@ -553,3 +553,71 @@ async fn an_instance_killed_mid_stream_loses_nothing_that_was_acknowledged() {
         acked.messages.len()
     );
 }
+
+/// The deploy kit's setting: the service signs in as a user of its own
+/// database only (`DATABASE_AUTH_LEVEL=database`), migrates and serves
+/// with it, and those credentials reach no other database on the server.
+#[tokio::test]
+async fn an_instance_runs_as_a_database_user_that_reaches_no_other_database() {
+    let Some(server) = SurrealServer::start().await else {
+        return;
+    };
+    const USER: &str = "crm";
+    const PASSWORD: &str = "crm-database-password";
+    let root = surrealdb::engine::any::connect(server.url()).await.unwrap();
+    root.signin(surrealdb::opt::auth::Root {
+        username: ROOT_USER.into(),
+        password: ROOT_PASSWORD.into(),
+    })
+    .await
+    .unwrap();
+    root.query(format!(
+        "DEFINE NAMESPACE IF NOT EXISTS ea_crm; USE NS ea_crm;
+         DEFINE DATABASE IF NOT EXISTS own; DEFINE DATABASE IF NOT EXISTS other;
+         USE DB own; DEFINE USER {USER} ON DATABASE PASSWORD '{PASSWORD}' ROLES OWNER;"
+    ))
+    .await
+    .unwrap()
+    .check()
+    .unwrap();
+
+    let mut config = server.config("own");
+    config.database_user = Some(USER.into());
+    config.database_password = Some(PASSWORD.into());
+    config.database_auth_level = ea_crm::config::DatabaseAuthLevel::Database;
+    let app = TestApp::start(config).await;
+    let admin = app.admin_token().await;
+    let lead = app.create_lead(&admin, "Least Privilege Ltd").await;
+    let read = app.get(&format!("/api/v1/leads/{lead}"), &admin).await;
+    assert_eq!(read.status(), StatusCode::OK);
+
+    let own = surrealdb::engine::any::connect(server.url()).await.unwrap();
+    own.signin(surrealdb::opt::auth::Database {
+        namespace: "ea_crm".into(),
+        database: "own".into(),
+        username: USER.into(),
+        password: PASSWORD.into(),
+    })
+    .await
+    .unwrap();
+    // Whether the switch itself is refused or the write after it is, the
+    // other database must stay untouched.
+    let switched = own.use_ns("ea_crm").use_db("other").await;
+    let wrote = match switched {
+        Ok(_) => own
+            .query("CREATE probe SET at = time::now()")
+            .await
+            .and_then(|r| r.check())
+            .is_ok(),
+        Err(_) => false,
+    };
+    root.query("USE NS ea_crm DB other").await.unwrap();
+    let mut found = root.query("SELECT * FROM probe").await.unwrap();
+    let probes: Vec<Value> = found.take(0).unwrap_or_default();
+    assert!(
+        probes.is_empty(),
+        "a database user wrote into another database (switch {:?}, write ok: {wrote})",
+        switched.is_ok()
+    );
+    app.stop().await;
+}
