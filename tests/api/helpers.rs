@@ -112,6 +112,18 @@ impl TestApp {
         format!("{}{}", self.base, path)
     }
 
+    /// The service's OpenAPI document.
+    pub async fn openapi(&self) -> Value {
+        let response = self
+            .client
+            .get(self.url("/openapi.json"))
+            .send()
+            .await
+            .expect("the server answers");
+        assert_eq!(response.status(), reqwest::StatusCode::OK);
+        response.json().await.expect("the document is JSON")
+    }
+
     pub fn request(&self, method: Method, path: &str, token: Option<&str>) -> RequestBuilder {
         let rb = self.client.request(method, self.url(path));
         match token {

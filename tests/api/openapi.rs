@@ -204,15 +204,7 @@ async fn swagger_ui_is_served_at_docs() {
 #[tokio::test]
 async fn every_operation_documents_its_error_answers_with_the_one_error_body() {
     let app = TestApp::spawn().await;
-    let spec: Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let spec: Value = app.openapi().await;
     let detail = &spec["components"]["schemas"]["ErrorDetail"];
     assert!(
         detail["properties"]["code"]
@@ -326,15 +318,7 @@ fn nulls_against(spec: &Value, schema: &Value, value: &Value, at: &str, out: &mu
 async fn answers_leave_absent_values_out_instead_of_sending_null() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token().await;
-    let spec: Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let spec: Value = app.openapi().await;
     // Records with most optional values unset.
     let lead = app.create_lead(&admin, "Bare Minimum Ltd").await;
     let task: Value = app

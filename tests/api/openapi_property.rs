@@ -610,15 +610,7 @@ async fn every_operation_answers_invalid_input_with_a_documented_json_4xx_and_ne
     })
     .await;
     let admin = app.admin_token().await;
-    let spec: Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let spec: Value = app.openapi().await;
     let prefix = spec["servers"][0]["url"].as_str().unwrap_or("/api/v1");
     let operations = operations(&spec);
     let promises = Promises::of(&spec);

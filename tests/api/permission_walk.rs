@@ -1104,13 +1104,7 @@ async fn catalogue(app: &TestApp, admin: &str) -> BTreeSet<String> {
 
 /// Every `METHOD /path` in the OpenAPI document.
 async fn documented_operations(app: &TestApp) -> BTreeSet<String> {
-    let response = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap();
-    let spec = made(response, "the OpenAPI document").await;
+    let spec = app.openapi().await;
     let mut operations = BTreeSet::new();
     for (path, methods) in spec["paths"].as_object().unwrap() {
         for method in methods.as_object().unwrap().keys() {

@@ -185,15 +185,7 @@ async fn every_built_in_role_gets_exactly_its_calls() {
 #[tokio::test]
 async fn every_api_operation_but_login_needs_a_token() {
     let app = TestApp::spawn().await;
-    let spec: Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let spec: Value = app.openapi().await;
     let mut checked = 0;
     for (path, ops) in spec["paths"].as_object().unwrap() {
         for (method, _) in ops.as_object().unwrap() {
