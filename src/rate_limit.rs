@@ -15,6 +15,16 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Duration, Utc};
 
+/// What is left of a key's window after a hit, for the `RateLimit-*`
+/// headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    pub limit: u32,
+    pub remaining: u32,
+    /// Seconds until the window starts over.
+    pub reset_secs: u64,
+}
+
 pub struct WindowLimiter {
     max: u32,
     window: Duration,
@@ -110,6 +120,12 @@ impl WindowLimiter {
     /// Counts one hit for `key`; `Err(seconds)` when over the limit, with the
     /// seconds until the window ends.
     pub fn hit(&self, key: &str, now: DateTime<Utc>) -> Result<(), u64> {
+        self.take(key, now).map(|_| ())
+    }
+
+    /// Counts one hit for `key` and says what is left of its window;
+    /// `Err(seconds)` when over the limit, as `hit`.
+    pub fn take(&self, key: &str, now: DateTime<Utc>) -> Result<Quota, u64> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         self.sweep(&mut state, now);
         let slot = self.slot(&state, key).to_string();
@@ -127,7 +143,16 @@ impl WindowLimiter {
             return Err(self.retry_after(entry, now));
         }
         entry.count += 1;
-        Ok(())
+        Ok(Quota {
+            limit: self.max,
+            remaining: self.max - entry.count,
+            reset_secs: self.retry_after(entry, now),
+        })
+    }
+
+    /// The most hits a key has in one window.
+    pub fn limit(&self) -> u32 {
+        self.max
     }
 
     /// Whether `key` is over its limit, without counting a hit.

@@ -11,6 +11,7 @@ use poem_openapi::registry::Registry;
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions, SecurityScheme};
 
 use super::error::{ApiError, CsrfError};
+use super::middleware::QuotaSlot;
 use super::AppState;
 use crate::domain::actor::{Actor, Channel};
 use crate::domain::error::DomainError;
@@ -100,7 +101,7 @@ async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Actor> {
     let actor = sessions::authenticate_bearer(&state.ctx, &bearer.token, Channel::Api)
         .await
         .map_err(ApiError)?;
-    limit_per_token(state, &actor)?;
+    limit_per_token(req, state, &actor)?;
     Ok(actor)
 }
 
@@ -116,22 +117,24 @@ async fn check_cookie(req: &Request, cookie: ApiKey) -> poem::Result<Actor> {
             return Err(CsrfError.into());
         }
     }
-    limit_per_token(state, &session.actor)?;
+    limit_per_token(req, state, &session.actor)?;
     Ok(session.actor)
 }
 
 /// Counts a request against its credential's limit.
-fn limit_per_token(state: &AppState, actor: &Actor) -> poem::Result<()> {
+fn limit_per_token(req: &Request, state: &AppState, actor: &Actor) -> poem::Result<()> {
     let Some(key) = actor.rate_limit_key() else {
         return Ok(());
     };
-    state
-        .token_limiter
-        .hit(&key, state.ctx.now())
-        .map_err(|secs| {
-            ApiError(DomainError::RateLimited {
-                retry_after_secs: secs,
-            })
-            .into()
+    let now = state.ctx.now();
+    let counted = match req.extensions().get::<QuotaSlot>() {
+        Some(slot) => slot.count(&state.token_limiter, &key, now),
+        None => state.token_limiter.hit(&key, now),
+    };
+    counted.map_err(|secs| {
+        ApiError(DomainError::RateLimited {
+            retry_after_secs: secs,
         })
+        .into()
+    })
 }

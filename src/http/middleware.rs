@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -15,7 +15,7 @@ use tracing::Instrument;
 use super::error::{error_response, ErrorCode};
 use super::metrics::route_label;
 use super::{client_ip, AppState};
-use crate::rate_limit::ip_key;
+use crate::rate_limit::{ip_key, Quota, WindowLimiter};
 
 pub const REQUEST_ID: &str = "x-request-id";
 
@@ -44,10 +44,12 @@ pub async fn around<E: Endpoint>(
     let span = tracing::info_span!("request", request_id = %request_id, %method, %path);
     let started = Instant::now();
 
+    let quotas = QuotaSlot::default();
     let limited = state.as_ref().and_then(|s| {
         let ip = ip_key(&client_ip(&req, &s.config).unwrap_or_default());
-        s.ip_limiter.hit(&ip, s.ctx.now()).err()
+        quotas.count(&s.ip_limiter, &ip, s.ctx.now()).err()
     });
+    req.extensions_mut().insert(quotas.clone());
     let too_large = state.as_ref().is_some_and(|s| {
         let limit = s.body_limit_for(req.uri().path());
         limit_body(&mut req, limit, s.body_pause_limit())
@@ -100,6 +102,11 @@ pub async fn around<E: Endpoint>(
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         headers.insert(REQUEST_ID, v);
     }
+    if let Some(quota) = quotas.tightest() {
+        headers.insert("ratelimit-limit", HeaderValue::from(quota.limit));
+        headers.insert("ratelimit-remaining", HeaderValue::from(quota.remaining));
+        headers.insert("ratelimit-reset", HeaderValue::from(quota.reset_secs));
+    }
     let csp = if path.starts_with("/docs") {
         DOCS_CSP
     } else {
@@ -126,6 +133,40 @@ pub async fn around<E: Endpoint>(
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     Ok(response)
+}
+
+/// The request limits a request was counted against (its address's, then
+/// its credential's once authenticated); the tightest is sent back as the
+/// `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` headers
+/// on every answer.
+#[derive(Clone, Default)]
+pub struct QuotaSlot(Arc<Mutex<Option<Quota>>>);
+
+impl QuotaSlot {
+    /// Counts a hit of `key` on `limiter`, keeping what is left of it;
+    /// `Err(seconds)` when over the limit.
+    pub fn count(
+        &self,
+        limiter: &WindowLimiter,
+        key: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), u64> {
+        let quota = limiter.take(key, now);
+        let left = quota.unwrap_or_else(|secs| Quota {
+            limit: limiter.limit(),
+            remaining: 0,
+            reset_secs: secs,
+        });
+        let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if kept.is_none_or(|k| left.remaining < k.remaining) {
+            *kept = Some(left);
+        }
+        quota.map(|_| ())
+    }
+
+    fn tightest(&self) -> Option<Quota> {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// What a body cut off at its limit fails with while being read; the error

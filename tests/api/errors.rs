@@ -372,3 +372,52 @@ async fn metrics_label_answers_by_route_template_whatever_the_path() {
     assert!(users.contains("route=\"/api/v1/users/:"), "{users}");
     assert!(users.ends_with(" 3"), "{users}");
 }
+
+fn header_number(response: &reqwest::Response, name: &str) -> u64 {
+    response
+        .headers()
+        .get(name)
+        .unwrap_or_else(|| panic!("no {name} header"))
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn every_answer_says_what_is_left_of_the_request_limit() {
+    let app = TestApp::spawn_with(|c| c.rate_limit_per_token = 5).await;
+    let admin = app.admin_token().await;
+
+    // An anonymous answer carries the address's limit.
+    let anonymous = app
+        .client
+        .get(app.url("/api/v1/auth/me"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    let per_ip = header_number(&anonymous, "ratelimit-limit");
+    assert!(per_ip > 5, "{per_ip}");
+
+    // A credential's answers carry its own, tighter limit, counting down.
+    let mut last = None;
+    loop {
+        let answer = app.get("/api/v1/auth/me", &admin).await;
+        if answer.status() == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(header_number(&answer, "ratelimit-remaining"), 0);
+            assert!(header_number(&answer, "retry-after") >= 1);
+            assert_eq!(last, Some(0), "refused only once nothing was left");
+            break;
+        }
+        assert_eq!(answer.status(), StatusCode::OK);
+        assert_eq!(header_number(&answer, "ratelimit-limit"), 5);
+        let remaining = header_number(&answer, "ratelimit-remaining");
+        let reset = header_number(&answer, "ratelimit-reset");
+        assert!((1..=60).contains(&reset), "{reset}");
+        if let Some(before) = last {
+            assert_eq!(remaining + 1, before, "one less each time");
+        }
+        last = Some(remaining);
+    }
+}

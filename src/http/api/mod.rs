@@ -109,6 +109,6 @@ pub fn service() -> OpenApiService<Api, ()> {
         "EA CRM",
         env!("CARGO_PKG_VERSION"),
     )
-    .description("Chat-first sales CRM. Authenticate with `Authorization: Bearer <session token or API key>`; errors are `{error:{code,message}}`, each operation listing the statuses it can answer. A field without a value is left out of an answer, never sent as null.")
+    .description("Chat-first sales CRM. Authenticate with `Authorization: Bearer <session token or API key>`; errors are `{error:{code,message}}`, each operation listing the statuses it can answer. A field without a value is left out of an answer, never sent as null. Every answer carries `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`.")
     .server("/api/v1")
 }
