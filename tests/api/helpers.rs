@@ -16,6 +16,10 @@ pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
 pub const USER_PASSWORD: &str = "user-password-123";
 pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
+#[path = "../common/multipart.rs"]
+mod multipart_body;
+pub use multipart_body::multipart;
+
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
@@ -302,31 +306,6 @@ impl Drop for TestApp {
             let _ = std::fs::remove_dir_all(&self.upload_dir);
         }
     }
-}
-
-/// A `multipart/form-data` body: the text `fields` in order, then a `file`
-/// field named `name` holding `bytes`. Returns the content type to send
-/// with it and the body.
-pub fn multipart(fields: &[(&str, &str)], name: &str, bytes: &[u8]) -> (String, Vec<u8>) {
-    const BOUNDARY: &str = "----ea-crm-test-boundary";
-    let mut body = Vec::new();
-    for (field, value) in fields {
-        body.extend_from_slice(
-            format!(
-                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{field}\"\r\n\r\n{value}\r\n"
-            )
-            .as_bytes(),
-        );
-    }
-    body.extend_from_slice(
-        format!(
-            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-        )
-        .as_bytes(),
-    );
-    body.extend_from_slice(bytes);
-    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={BOUNDARY}"), body)
 }
 
 /// Reads a JSON error body and checks its shape and that it leaks nothing.

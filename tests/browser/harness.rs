@@ -1,5 +1,8 @@
 //! The app, chromedriver and WebDriver sessions for the browser tests.
 
+#[path = "../common/multipart.rs"]
+mod multipart_body;
+use multipart_body::multipart;
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -170,32 +173,12 @@ impl Panel {
         name: &str,
         bytes: &[u8],
     ) -> Value {
-        const BOUNDARY: &str = "----ea-crm-browser-boundary";
-        let mut body = Vec::new();
-        for (field, value) in fields {
-            body.extend_from_slice(
-                format!(
-                    "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{field}\"\r\n\r\n{value}\r\n"
-                )
-                .as_bytes(),
-            );
-        }
-        body.extend_from_slice(
-            format!(
-                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: text/plain\r\n\r\n"
-            )
-            .as_bytes(),
-        );
-        body.extend_from_slice(bytes);
-        body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+        let (content_type, body) = multipart(fields, name, bytes);
         let res = self
             .http
             .post(format!("{}/api/v1{path}", self.base))
             .bearer_auth(token)
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                format!("multipart/form-data; boundary={BOUNDARY}"),
-            )
+            .header(reqwest::header::CONTENT_TYPE, content_type)
             .body(body)
             .send()
             .await
