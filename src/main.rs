@@ -73,8 +73,8 @@ enum BenchSuite {
 
 #[derive(Subcommand)]
 enum AdminTask {
-    /// Set a new password for USER, end their sessions and reactivate them;
-    /// prints the password.
+    /// Set a new password for USER, end their sessions, take away their
+    /// second factor and reactivate them; prints the password.
     ResetPassword {
         username: String,
         /// Use this password instead of generating one.

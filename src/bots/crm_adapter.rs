@@ -108,7 +108,11 @@ pub fn crm_error(e: DomainError) -> CrmError {
             field: field.to_string(),
             reason,
         },
-        DomainError::Unauthenticated | DomainError::BadCredentials => CrmError::Unlinked,
+        DomainError::Unauthenticated
+        | DomainError::BadCredentials
+        | DomainError::SecondFactorRequired
+        | DomainError::WrongSecondFactor
+        | DomainError::SecondFactorSetupRequired => CrmError::Unlinked,
         DomainError::Conflict(message) => CrmError::Other(message),
         e @ (DomainError::RateLimited { .. } | DomainError::Busy { .. }) => {
             CrmError::Other(e.to_string())

@@ -239,6 +239,7 @@ async fn resolve_key(ctx: &Ctx, key: ApiKey, channel: Channel) -> DomainResult<R
     Ok(Resolved {
         actor,
         csrf_token: None,
+        setup_pending: false,
         look_up_again_at: Some(key.expires_at.map_or(touch_due, |e| e.min(touch_due))),
     })
 }

@@ -28,6 +28,9 @@ pub(crate) struct Resolved {
     pub actor: Actor,
     /// The session's CSRF token (sessions only).
     pub csrf_token: Option<String>,
+    /// A session whose role requires a second factor it has not passed:
+    /// it may only set one up.
+    pub setup_pending: bool,
     /// From then on (by the service's clock) the credential must be looked
     /// up again: it expires, goes idle, or is due to have its last use
     /// written down.
@@ -158,6 +161,7 @@ mod tests {
         Resolved {
             actor: Actor::system(),
             csrf_token: None,
+            setup_pending: false,
             look_up_again_at,
         }
     }

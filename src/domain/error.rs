@@ -11,6 +11,18 @@ pub enum DomainError {
     Unauthenticated,
     #[error("wrong username or password")]
     BadCredentials,
+    /// A sign-in whose password was right, for an account that also needs
+    /// a code.
+    #[error("this account signs in with a second factor: send `code`, the 6-digit code from the authenticator app (or a recovery code)")]
+    SecondFactorRequired,
+    #[error("wrong or already used two-factor code")]
+    WrongSecondFactor,
+    /// A session whose role requires a second factor the user has not set
+    /// up: it may set one up and nothing else.
+    #[error(
+        "your role requires two-factor sign-in: set it up first (POST /api/v1/auth/2fa/setup)"
+    )]
+    SecondFactorSetupRequired,
     #[error("missing permission `{0}`")]
     Forbidden(String),
     #[error("{field}: {reason}")]

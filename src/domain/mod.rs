@@ -20,6 +20,7 @@ pub mod links;
 pub mod passwords;
 pub mod permissions;
 pub mod roles;
+pub mod second_factor;
 pub mod sessions;
 pub mod socket_tickets;
 pub mod tasks;

@@ -25,6 +25,9 @@ pub struct Role {
     pub description: String,
     pub permissions: Vec<String>,
     pub built_in: bool,
+    /// Holders must sign in with a second factor.
+    #[serde(default)]
+    pub require_second_factor: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -234,6 +237,8 @@ pub struct RolePatch {
     pub name: Option<String>,
     pub description: Option<String>,
     pub permissions: Option<Vec<String>>,
+    /// Require holders to sign in with a second factor.
+    pub require_second_factor: Option<bool>,
 }
 
 fn parse_key(key: &str) -> DomainResult<String> {
@@ -332,9 +337,22 @@ pub async fn update(ctx: &Ctx, actor: &Actor, key: &str, patch: RolePatch) -> Do
         after.permissions = parse_permissions(perms)?;
         check_grantable(actor, &after.permissions, &before.permissions)?;
     }
+    if let Some(required) = patch.require_second_factor {
+        if before.id == ADMIN_ROLE
+            && actor.role != ADMIN_ROLE
+            && required != before.require_second_factor
+        {
+            return Err(DomainError::Forbidden(
+                "admin (only admins change how admins sign in)".into(),
+            ));
+        }
+        after.require_second_factor = required;
+    }
     let changes = audit::diff(
-        &json!({"name": before.name, "description": before.description, "permissions": before.permissions}),
-        &json!({"name": after.name, "description": after.description, "permissions": after.permissions}),
+        &json!({"name": before.name, "description": before.description, "permissions": before.permissions,
+            "require_second_factor": before.require_second_factor}),
+        &json!({"name": after.name, "description": after.description, "permissions": after.permissions,
+            "require_second_factor": after.require_second_factor}),
         &[],
     );
     if changes.is_empty() {
@@ -346,10 +364,11 @@ pub async fn update(ctx: &Ctx, actor: &Actor, key: &str, patch: RolePatch) -> Do
         .bind("name", &after.name)
         .bind("description", &after.description)
         .bind("permissions", &after.permissions)
+        .bind("required", after.require_second_factor)
         .bind("now", super::clock::db_time(now));
     tx.push(
         "UPDATE type::record('role', $key) SET name = $name, description = $description,
-            permissions = $permissions, updated_at = <datetime>$now",
+            permissions = $permissions, require_second_factor = $required, updated_at = <datetime>$now",
     );
     audit::record(&mut tx, actor, "role", key, "update", &changes, now);
     tx.commit(&ctx.store).await?;

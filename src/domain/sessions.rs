@@ -11,7 +11,7 @@ use super::clock::db_time;
 use super::credential_cache::Resolved;
 use super::error::{DomainError, DomainResult};
 use super::users::{self, User};
-use super::{api_keys, tokens, Ctx};
+use super::{api_keys, second_factor, tokens, Ctx};
 use crate::store::Transaction;
 
 /// A fresh session: the token is shown to the client once and stored hashed.
@@ -21,6 +21,17 @@ pub struct NewSession {
     pub csrf_token: String,
     pub expires_at: DateTime<Utc>,
     pub user: User,
+    /// The user's role requires a second factor they have not set up: the
+    /// session may set one up and do nothing else until then.
+    pub second_factor_setup_required: bool,
+}
+
+/// Whether a session that must first set up a second factor is let in.
+/// Only the sign-in's own calls (who am I, sign out, the setup) admit it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetupSessions {
+    Refuse,
+    Admit,
 }
 
 /// Where a login attempt came from, for limits and the session record.
@@ -37,6 +48,9 @@ struct SessionRecord {
     csrf_token: String,
     last_seen_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
+    /// Opened with the second factor.
+    #[serde(default)]
+    second_factor: bool,
 }
 
 /// A hash that verifies nothing, to spend the same time on unknown
@@ -47,13 +61,26 @@ const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$
 /// minutes, so touching the row on every request would be wasted writes.
 const TOUCH_EVERY: Duration = Duration::seconds(60);
 
-#[tracing::instrument(skip(ctx, password, client), fields(username = %username))]
+/// What a person types to sign in.
+pub struct SignIn<'a> {
+    pub username: &'a str,
+    pub password: &'a str,
+    /// A code from the authenticator app, or a recovery code; needed when
+    /// the user has set up a second factor.
+    pub code: Option<&'a str>,
+}
+
+#[tracing::instrument(skip(ctx, sign_in, client), fields(username = %sign_in.username))]
 pub async fn login(
     ctx: &Ctx,
-    username: &str,
-    password: &str,
+    sign_in: SignIn<'_>,
     client: &ClientInfo,
 ) -> DomainResult<NewSession> {
+    let SignIn {
+        username,
+        password,
+        code,
+    } = sign_in;
     let now = ctx.now();
     let user_key = username.trim().to_ascii_lowercase();
     let ip_key = crate::rate_limit::ip_key(client.ip.as_deref().unwrap_or_default());
@@ -82,17 +109,33 @@ pub async fn login(
         .map(|r| r.password_hash.as_str())
         .unwrap_or(DUMMY_HASH);
     let matches = ctx.hasher.verify(password, hash).await?;
+    let count_failure = || {
+        let _ = limits
+            .failures_per_user_and_client
+            .hit(&user_client_key, now);
+        let _ = limits.failures_per_user.hit(&user_key, now);
+    };
     let record = match record {
         Some(r) if matches && r.user.active => r,
         _ => {
-            let _ = limits
-                .failures_per_user_and_client
-                .hit(&user_client_key, now);
-            let _ = limits.failures_per_user.hit(&user_key, now);
+            count_failure();
             tracing::info!("login refused");
             return Err(DomainError::BadCredentials);
         }
     };
+    // A wrong code counts like a wrong password; a missing one does not
+    // (it is the first step of every sign-in with a second factor).
+    let passed_second_factor =
+        match second_factor::check_at_sign_in(ctx, &record.user.id, code).await {
+            Err(e @ DomainError::WrongSecondFactor) => {
+                count_failure();
+                tracing::info!("login refused: second factor");
+                return Err(e);
+            }
+            other => other?,
+        };
+    let second_factor_setup_required =
+        !passed_second_factor && second_factor::role_requires(ctx, &record.user.role).await?;
     limits.failures_per_user_and_client.reset(&user_client_key);
     limits.failures_per_user.reset(&user_key);
     // The address limit counts failures: an office behind one NAT address
@@ -117,6 +160,7 @@ pub async fn login(
         .bind("csrf", &csrf_token)
         .bind("now", db_time(now))
         .bind("expires", db_time(expires_at))
+        .bind("second_factor", passed_second_factor)
         .bind("ip", &client.ip)
         .bind(
             "agent",
@@ -127,7 +171,8 @@ pub async fn login(
         );
     tx.push(
         "CREATE type::record('session', $key) SET user = $user, csrf_token = $csrf, created_at = <datetime>$now,
-            last_seen_at = <datetime>$now, expires_at = <datetime>$expires, ip = $ip, user_agent = $agent",
+            last_seen_at = <datetime>$now, expires_at = <datetime>$expires, ip = $ip, user_agent = $agent,
+            second_factor = $second_factor",
     );
     audit::record(&mut tx, &actor, "user", &user.id, "login", &[], now);
     tx.commit(&ctx.store).await?;
@@ -137,6 +182,7 @@ pub async fn login(
         csrf_token,
         expires_at,
         user,
+        second_factor_setup_required,
     })
 }
 
@@ -154,6 +200,9 @@ pub async fn logout(ctx: &Ctx, actor: &Actor) -> DomainResult<()> {
 pub struct SessionActor {
     pub actor: Actor,
     pub csrf_token: String,
+    /// Admitted (by `SetupSessions::Admit`) while it must set up a second
+    /// factor.
+    pub setup_pending: bool,
 }
 
 /// Resolves a session token; an expired or idle session is deleted and
@@ -163,6 +212,7 @@ pub async fn authenticate_session(
     ctx: &Ctx,
     token: &str,
     channel: Channel,
+    setup: SetupSessions,
 ) -> DomainResult<SessionActor> {
     let key = tokens::hash_token(token);
     let resolved = match ctx.credentials.get(&key, channel, ctx.now()) {
@@ -174,9 +224,13 @@ pub async fn authenticate_session(
             resolved
         }
     };
+    if resolved.setup_pending && setup == SetupSessions::Refuse {
+        return Err(DomainError::SecondFactorSetupRequired);
+    }
     Ok(SessionActor {
         actor: resolved.actor,
         csrf_token: resolved.csrf_token.unwrap_or_default(),
+        setup_pending: resolved.setup_pending,
     })
 }
 
@@ -203,7 +257,13 @@ pub(crate) async fn resolve(
     channel: Channel,
 ) -> DomainResult<Actor> {
     match credential {
-        Credential::Session(key) => Ok(session_by_key(ctx, key, channel).await?.actor),
+        Credential::Session(key) => {
+            let resolved = session_by_key(ctx, key, channel).await?;
+            if resolved.setup_pending {
+                return Err(DomainError::SecondFactorSetupRequired);
+            }
+            Ok(resolved.actor)
+        }
         Credential::ApiKey(id) => api_keys::authenticate_by_id(ctx, id, channel).await,
         Credential::ChatLink(id) => crate::domain::links::actor_for_link(ctx, id, channel).await,
         // Neither can be resolved without the actor it came with.
@@ -239,6 +299,10 @@ async fn session_by_key(ctx: &Ctx, key: &str, channel: Channel) -> DomainResult<
         last_seen_at = now;
     }
     let actor = actor_for(ctx, &session.user, channel, Credential::Session(session.id)).await?;
+    // Checked on every lookup, not only at sign-in, so a role that comes
+    // to require a second factor holds its sessions to it at once.
+    let setup_pending =
+        !session.second_factor && second_factor::role_requires(ctx, &actor.role).await?;
     let look_up_again_at = session
         .expires_at
         .min(last_seen_at + ctx.settings.session_idle)
@@ -246,16 +310,24 @@ async fn session_by_key(ctx: &Ctx, key: &str, channel: Channel) -> DomainResult<
     Ok(Resolved {
         actor,
         csrf_token: Some(session.csrf_token),
+        setup_pending,
         look_up_again_at: Some(look_up_again_at),
     })
 }
 
 /// Resolves a bearer token of either kind.
-pub async fn authenticate_bearer(ctx: &Ctx, token: &str, channel: Channel) -> DomainResult<Actor> {
+pub async fn authenticate_bearer(
+    ctx: &Ctx,
+    token: &str,
+    channel: Channel,
+    setup: SetupSessions,
+) -> DomainResult<Actor> {
     if token.starts_with(api_keys::KEY_PREFIX) {
         api_keys::authenticate(ctx, token, channel).await
     } else {
-        Ok(authenticate_session(ctx, token, channel).await?.actor)
+        Ok(authenticate_session(ctx, token, channel, setup)
+            .await?
+            .actor)
     }
 }
 

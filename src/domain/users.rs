@@ -131,7 +131,7 @@ async fn permissions_of(
 /// nothing the actor lacks (so never resets the password of someone
 /// above them), grants only what it holds itself, and only admins manage
 /// admins. Called with the user as they are and as they would become.
-async fn check_may_manage(
+pub(crate) async fn check_may_manage(
     ctx: &Ctx,
     actor: &Actor,
     role: &str,
@@ -570,7 +570,8 @@ pub async fn change_password(
 
 /// For the operator locked out of the panel (`ea-crm admin reset-password`):
 /// sets a new password, ends every session, API key and chat link of the
-/// user, and reactivates them.
+/// user, takes away their second factor (they may have lost the phone
+/// too), and reactivates them.
 pub async fn reset_password(
     ctx: &Ctx,
     username: &str,
@@ -590,6 +591,7 @@ pub async fn reset_password(
         .bind("keep", "");
     tx.push("UPDATE type::record('user', $id) SET password_hash = $hash, password_changed_at = <datetime>$now, updated_at = <datetime>$now, active = true");
     end_credentials(&mut tx);
+    super::second_factor::push_removal(&mut tx);
     audit::record(
         &mut tx,
         &Actor::system(),

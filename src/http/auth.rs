@@ -15,6 +15,7 @@ use super::middleware::QuotaSlot;
 use super::AppState;
 use crate::domain::actor::{Actor, Channel};
 use crate::domain::error::DomainError;
+use crate::domain::sessions::SetupSessions;
 use crate::domain::{sessions, tokens};
 
 pub const SESSION_COOKIE: &str = "ea_session";
@@ -96,20 +97,36 @@ fn state(req: &Request) -> poem::Result<&Arc<AppState>> {
         .ok_or_else(|| ApiError(DomainError::Internal("application state missing".into())).into())
 }
 
+/// The calls a session that must first set up a second factor may make:
+/// who am I, sign out, and the setup itself.
+fn setup_sessions(req: &Request) -> SetupSessions {
+    let path = req.original_uri().path();
+    let admitted = matches!(path, "/api/v1/auth/me" | "/api/v1/auth/logout")
+        || path == "/api/v1/auth/2fa"
+        || path.starts_with("/api/v1/auth/2fa/");
+    if admitted {
+        SetupSessions::Admit
+    } else {
+        SetupSessions::Refuse
+    }
+}
+
 async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Actor> {
     let state = state(req)?;
-    let actor = sessions::authenticate_bearer(&state.ctx, &bearer.token, Channel::Api)
-        .await
-        .map_err(ApiError)?;
+    let actor =
+        sessions::authenticate_bearer(&state.ctx, &bearer.token, Channel::Api, setup_sessions(req))
+            .await
+            .map_err(ApiError)?;
     limit_per_token(req, state, &actor)?;
     Ok(actor)
 }
 
 async fn check_cookie(req: &Request, cookie: ApiKey) -> poem::Result<Actor> {
     let state = state(req)?;
-    let session = sessions::authenticate_session(&state.ctx, &cookie.key, Channel::Web)
-        .await
-        .map_err(ApiError)?;
+    let session =
+        sessions::authenticate_session(&state.ctx, &cookie.key, Channel::Web, setup_sessions(req))
+            .await
+            .map_err(ApiError)?;
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if !safe {
         let sent = req.header(CSRF_HEADER).unwrap_or_default();

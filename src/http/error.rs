@@ -41,8 +41,15 @@ pub enum ErrorCode {
     Invalid,
     /// No credential, or one that has expired or been revoked.
     Unauthenticated,
-    /// A sign-in with a wrong username or password.
+    /// A sign-in with a wrong username or password, or a wrong or used
+    /// two-factor code.
     BadCredentials,
+    /// The password was right; the account also needs a two-factor code
+    /// (`code` in the sign-in).
+    SecondFactorRequired,
+    /// The role requires a second factor this user has not set up yet: the
+    /// session may only set one up (`/auth/2fa`).
+    SecondFactorSetupRequired,
     /// The credential lacks the permission (or the record is out of scope).
     Forbidden,
     /// A cookie-authenticated write without the right `X-CSRF-Token`.
@@ -77,6 +84,8 @@ impl ErrorCode {
             ErrorCode::Invalid => "invalid",
             ErrorCode::Unauthenticated => "unauthenticated",
             ErrorCode::BadCredentials => "bad_credentials",
+            ErrorCode::SecondFactorRequired => "second_factor_required",
+            ErrorCode::SecondFactorSetupRequired => "second_factor_setup_required",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::Csrf => "csrf",
             ErrorCode::NotFound => "not_found",
@@ -106,8 +115,13 @@ impl poem::error::ResponseError for ApiError {
     fn status(&self) -> StatusCode {
         match &self.0 {
             DomainError::NotFound(_) => StatusCode::NOT_FOUND,
-            DomainError::Unauthenticated | DomainError::BadCredentials => StatusCode::UNAUTHORIZED,
-            DomainError::Forbidden(_) => StatusCode::FORBIDDEN,
+            DomainError::Unauthenticated
+            | DomainError::BadCredentials
+            | DomainError::SecondFactorRequired
+            | DomainError::WrongSecondFactor => StatusCode::UNAUTHORIZED,
+            DomainError::Forbidden(_) | DomainError::SecondFactorSetupRequired => {
+                StatusCode::FORBIDDEN
+            }
             DomainError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             DomainError::Conflict(_) => StatusCode::CONFLICT,
             DomainError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -138,7 +152,13 @@ pub fn code_and_message(e: &DomainError) -> (ErrorCode, String) {
     match e {
         DomainError::NotFound(_) => (ErrorCode::NotFound, e.to_string()),
         DomainError::Unauthenticated => (ErrorCode::Unauthenticated, e.to_string()),
-        DomainError::BadCredentials => (ErrorCode::BadCredentials, e.to_string()),
+        DomainError::BadCredentials | DomainError::WrongSecondFactor => {
+            (ErrorCode::BadCredentials, e.to_string())
+        }
+        DomainError::SecondFactorRequired => (ErrorCode::SecondFactorRequired, e.to_string()),
+        DomainError::SecondFactorSetupRequired => {
+            (ErrorCode::SecondFactorSetupRequired, e.to_string())
+        }
         DomainError::Forbidden(_) => (ErrorCode::Forbidden, e.to_string()),
         DomainError::Invalid { .. } => (ErrorCode::Invalid, e.to_string()),
         DomainError::Conflict(_) => (ErrorCode::Conflict, e.to_string()),

@@ -21,6 +21,7 @@ use super::auth::SESSION_COOKIE;
 use super::error::{error_response, ApiError, ErrorCode};
 use super::AppState;
 use crate::domain::actor::{Actor, Channel};
+use crate::domain::sessions::SetupSessions;
 use crate::domain::{sessions, socket_tickets};
 use crate::realtime::connection;
 
@@ -78,9 +79,14 @@ async fn authenticate(req: &Request, state: &AppState) -> Result<Actor, Response
         .header(poem::http::header::AUTHORIZATION)
         .and_then(|h| h.strip_prefix("Bearer "));
     if let Some(token) = bearer {
-        return sessions::authenticate_bearer(&state.ctx, token.trim(), Channel::Api)
-            .await
-            .map_err(|e| poem::error::ResponseError::as_response(&ApiError(e)));
+        return sessions::authenticate_bearer(
+            &state.ctx,
+            token.trim(),
+            Channel::Api,
+            SetupSessions::Refuse,
+        )
+        .await
+        .map_err(|e| poem::error::ResponseError::as_response(&ApiError(e)));
     }
     let Some(cookie) = req.cookie().get(SESSION_COOKIE) else {
         return Err(error_response(
@@ -96,10 +102,15 @@ async fn authenticate(req: &Request, state: &AppState) -> Result<Actor, Response
             "a cookie-authenticated socket must come from this site's own pages",
         ));
     }
-    sessions::authenticate_session(&state.ctx, cookie.value_str(), Channel::Web)
-        .await
-        .map(|s| s.actor)
-        .map_err(|e| poem::error::ResponseError::as_response(&ApiError(e)))
+    sessions::authenticate_session(
+        &state.ctx,
+        cookie.value_str(),
+        Channel::Web,
+        SetupSessions::Refuse,
+    )
+    .await
+    .map(|s| s.actor)
+    .map_err(|e| poem::error::ResponseError::as_response(&ApiError(e)))
 }
 
 /// Whether `Origin` is `http(s)://<the Host header>`.

@@ -240,8 +240,12 @@ fn error_frame(client_id: Option<&str>, code: &str, message: &str) -> Value {
 fn domain_error_frame(client_id: Option<&str>, e: &DomainError) -> Value {
     let code = match e {
         DomainError::NotFound(_) => "not_found",
-        DomainError::Unauthenticated | DomainError::BadCredentials => "unauthenticated",
+        DomainError::Unauthenticated
+        | DomainError::BadCredentials
+        | DomainError::SecondFactorRequired
+        | DomainError::WrongSecondFactor => "unauthenticated",
         DomainError::Forbidden(_) => "forbidden",
+        DomainError::SecondFactorSetupRequired => "second_factor_setup_required",
         DomainError::Invalid { .. } => "invalid",
         DomainError::Conflict(_) => "conflict",
         DomainError::RateLimited { .. } => "rate_limited",

@@ -30,6 +30,7 @@ mod reminders;
 mod roles;
 mod scale_out;
 mod scheduled_backup;
+mod second_factor;
 mod slow_clients;
 mod startup;
 mod task_files;

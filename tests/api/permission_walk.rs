@@ -87,6 +87,20 @@ fn rules() -> Vec<Rule> {
         rule("POST /auth/password", SIGNED_IN, |_| {
             Call::at(&[]).json(json!({"current_password": USER_PASSWORD, "new_password": "short"}))
         }),
+        // Two-factor sign-in (src/domain/second_factor): one's own, with a
+        // session. Confirm, renew and disable get codes that match nothing:
+        // refused as input, never for the role.
+        rule("GET /auth/2fa", SIGNED_IN, |_| Call::at(&[])),
+        rule("POST /auth/2fa/setup", SIGNED_IN, |_| Call::at(&[])),
+        rule("POST /auth/2fa/confirm", SIGNED_IN, |_| {
+            Call::at(&[]).json(json!({"code": "000000"}))
+        }),
+        rule("POST /auth/2fa/recovery-codes", SIGNED_IN, |_| {
+            Call::at(&[]).json(json!({"code": "000000"}))
+        }),
+        rule("POST /auth/2fa/disable", SIGNED_IN, |_| {
+            Call::at(&[]).json(json!({"password": USER_PASSWORD, "code": "000000"}))
+        }),
         // Users: users::list/get need users.read or users.manage (one's own
         // record needs nothing; the walk reads someone else's).
         rule("GET /users", "users.read|users.manage", |_| Call::at(&[])),
@@ -105,6 +119,9 @@ fn rules() -> Vec<Rule> {
             Call::at(&[&w.target_user])
         }),
         rule("DELETE /users/{id}", "users.manage", |w| {
+            Call::at(&[&w.target_user])
+        }),
+        rule("DELETE /users/{id}/2fa", "users.manage", |w| {
             Call::at(&[&w.target_user])
         }),
         // Roles: roles::list/get/matrix need any of roles.manage,

@@ -1,4 +1,5 @@
-//! `/auth`: login, logout, me, password change.
+//! `/auth`: login (with a second factor where set up), logout, me,
+//! password change.
 
 use std::sync::Arc;
 
@@ -10,10 +11,11 @@ use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
 use super::common::Done;
+use super::second_factor::SecondFactorView;
 use super::users::UserView;
 use super::ApiTags;
 use crate::domain::actor::Credential;
-use crate::domain::{sessions, users};
+use crate::domain::{second_factor, sessions, users};
 use crate::http::auth::{Auth, CSRF_COOKIE, SESSION_COOKIE};
 use crate::http::error::ApiResult;
 use crate::http::{client_info, AppState};
@@ -31,6 +33,11 @@ struct LoginRequest {
     /// carries the token for `Authorization: Bearer` and sets no cookie.
     #[oai(default)]
     cookie: bool,
+    /// For an account with two-factor sign-in: the 6-digit code from the
+    /// authenticator app, or one of the recovery codes. Without it such an
+    /// account is answered `401 second_factor_required`.
+    #[oai(validator(max_length = 64))]
+    code: Option<String>,
 }
 
 #[derive(Object)]
@@ -44,6 +51,9 @@ struct LoginResponse {
     csrf_token: String,
     expires_at: DateTime<Utc>,
     user: UserView,
+    /// The role requires a second factor this user has not set up: the
+    /// session may only set it up (`/auth/2fa/setup`) until then.
+    second_factor_setup_required: bool,
 }
 
 #[derive(Object)]
@@ -53,6 +63,7 @@ struct Me {
     permissions: Vec<String>,
     /// Present when the request was authenticated by the session cookie.
     csrf_token: Option<String>,
+    second_factor: SecondFactorView,
 }
 
 #[derive(Object)]
@@ -87,19 +98,20 @@ impl AuthApi {
         req: &Request,
         body: Json<LoginRequest>,
     ) -> ApiResult<Json<LoginResponse>> {
-        let session = sessions::login(
-            &state.ctx,
-            &body.username,
-            &body.password,
-            &client_info(req, &state.config),
-        )
-        .await?;
+        let sign_in = sessions::SignIn {
+            username: &body.username,
+            password: &body.password,
+            code: body.code.as_deref(),
+        };
+        let session =
+            sessions::login(&state.ctx, sign_in, &client_info(req, &state.config)).await?;
         if !body.cookie {
             return Ok(Json(LoginResponse {
                 token: Some(session.token),
                 csrf_token: session.csrf_token,
                 expires_at: session.expires_at,
                 user: session.user.into(),
+                second_factor_setup_required: session.second_factor_setup_required,
             }));
         }
         let max_age = (session.expires_at - state.ctx.now())
@@ -123,6 +135,7 @@ impl AuthApi {
             csrf_token: session.csrf_token,
             expires_at: session.expires_at,
             user: session.user.into(),
+            second_factor_setup_required: session.second_factor_setup_required,
         }))
     }
 
@@ -163,6 +176,7 @@ impl AuthApi {
                 .map(|p| p.key().to_string())
                 .collect(),
             csrf_token,
+            second_factor: second_factor::status(&state.ctx, actor).await?.into(),
         }))
     }
 

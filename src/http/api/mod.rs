@@ -15,6 +15,7 @@ pub mod notifications;
 pub mod permissions;
 pub mod pipeline;
 pub mod roles;
+pub mod second_factor;
 pub mod task_files;
 pub mod tasks;
 pub mod transfer;
@@ -26,7 +27,8 @@ use poem_openapi::{OpenApiService, Tags};
 
 #[derive(Tags)]
 pub enum ApiTags {
-    /// Sign in and out, the current user, password changes.
+    /// Sign in and out, the current user, password changes, two-factor
+    /// sign-in.
     Auth,
     /// User accounts.
     Users,
@@ -69,6 +71,7 @@ pub enum ApiTags {
 pub type Api = (
     (
         auth::AuthApi,
+        second_factor::SecondFactorApi,
         users::UsersApi,
         roles::RolesApi,
         permissions::PermissionsApi,
@@ -99,7 +102,7 @@ pub type Api = (
 pub fn service() -> OpenApiService<Api, ()> {
     OpenApiService::new(
         (
-            (auth::AuthApi, users::UsersApi, roles::RolesApi, permissions::PermissionsApi, api_keys::ApiKeysApi),
+            (auth::AuthApi, second_factor::SecondFactorApi, users::UsersApi, roles::RolesApi, permissions::PermissionsApi, api_keys::ApiKeysApi),
             (leads::LeadsApi, work_queues::WorkQueuesApi, pipeline::PipelineApi, geo::GeoApi, transfer::TransferApi),
             webhooks::WebhooksApi,
             (chat::ChatApi, files::FilesApi, notifications::NotificationsApi, bots::BotsApi),

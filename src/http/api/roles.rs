@@ -28,6 +28,8 @@ struct RoleView {
     /// The permissions in force (for Admin: all of them).
     permissions: Vec<String>,
     built_in: bool,
+    /// Holders must sign in with a second factor (TOTP).
+    require_second_factor: bool,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -44,6 +46,7 @@ impl From<Role> for RoleView {
             name: r.name,
             description: r.description,
             built_in: r.built_in,
+            require_second_factor: r.require_second_factor,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -67,6 +70,10 @@ struct UpdateRole {
     name: Option<String>,
     description: Option<String>,
     permissions: Option<Vec<String>>,
+    /// Require holders to sign in with a second factor; those without one
+    /// set it up at their next request before anything else. Only admins
+    /// change it for the Admin role.
+    require_second_factor: Option<bool>,
 }
 
 #[derive(Object)]
@@ -177,6 +184,7 @@ impl RolesApi {
             name: b.name,
             description: b.description,
             permissions: b.permissions,
+            require_second_factor: b.require_second_factor,
         };
         Ok(Json(
             roles::update(&state.ctx, auth.actor(), &key.0, patch)

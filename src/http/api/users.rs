@@ -8,8 +8,9 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
-use super::common::Deleted;
+use super::common::{Deleted, Done};
 use super::ApiTags;
+use crate::domain::second_factor;
 use crate::domain::users::{self, NewUser, User, UserPatch};
 use crate::http::auth::Auth;
 use crate::http::error::ApiResult;
@@ -183,6 +184,20 @@ impl UsersApi {
                 .await?
                 .into(),
         ))
+    }
+
+    /// Take away a user's second factor (a lost phone): their sessions end;
+    /// if their role requires one they set up a new one at their next
+    /// sign-in. `users.manage`; only admins reset admins.
+    #[oai(path = "/:id/2fa", method = "delete")]
+    async fn reset_second_factor(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+    ) -> ApiResult<Json<Done>> {
+        second_factor::reset(&state.ctx, auth.actor(), &id.0).await?;
+        Ok(Json(Done { ok: true }))
     }
 
     /// Delete a user with their sessions and API keys.
