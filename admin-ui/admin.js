@@ -49,9 +49,20 @@ async function users(box) {
     const deact = can('users.manage') && u.active && u.id !== session.user.id
       ? el('button', { type: 'button', text: 'Deactivate', onclick: () => attempt(async () => { await post('/users/' + u.id + '/deactivate'); toast('Deactivated'); clear(box); await users(box); }) })
       : null;
-    tb.append(el('tr', {}, el('td', { text: u.username }), el('td', { text: u.email }), el('td', {}, role), el('td', { text: u.active ? 'active' : 'inactive' }), el('td', {}, deact)));
+    // For a lost phone: the user signs in with the password again (and
+    // sets up a new app if the role requires one).
+    const reset = can('users.manage') && u.second_factor && u.id !== session.user.id
+      ? el('button', { type: 'button', text: 'Reset two-factor', 'data-reset-2fa': u.username, onclick: () => attempt(async () => {
+        if (!window.confirm('Remove the authenticator app of ' + u.username + ' and sign them out everywhere?')) return;
+        await del('/users/' + u.id + '/2fa');
+        toast('Two-factor sign-in reset for ' + u.username);
+        clear(box);
+        await users(box);
+      }) })
+      : null;
+    tb.append(el('tr', {}, el('td', { text: u.username }), el('td', { text: u.email }), el('td', {}, role), el('td', { text: u.active ? 'active' : 'inactive' }), el('td', { text: u.second_factor ? 'on' : 'off' }), el('td', {}, deact, ' ', reset)));
   }
-  box.append(el('div', { class: 'table-wrap' }, el('table', { class: 'table' }, el('thead', {}, el('tr', {}, ['User', 'Email', 'Role', 'State', ''].map((h) => el('th', { text: h })))), tb)));
+  box.append(el('div', { class: 'table-wrap' }, el('table', { class: 'table' }, el('thead', {}, el('tr', {}, ['User', 'Email', 'Role', 'State', 'Two-factor', ''].map((h) => el('th', { text: h })))), tb)));
 }
 
 async function roles(box) {
@@ -72,6 +83,21 @@ async function roles(box) {
       return el('td', {}, box2);
     })));
   }
+  // Not a permission but how holders sign in; last row of the matrix.
+  tb.append(el('tr', { class: 'matrix-second-factor' }, el('th', { scope: 'row', title: 'Holders must sign in with a code from an authenticator app', text: 'Requires two-factor sign-in' }), m.roles.map((r) => {
+    const box2 = el('input', { type: 'checkbox', checked: r.require_second_factor, 'aria-label': r.name + ': requires two-factor sign-in', 'data-role': r.role, 'data-second-factor': 'required' });
+    box2.addEventListener('change', () => attempt(async () => {
+      try {
+        await patch('/roles/' + r.role, { require_second_factor: box2.checked });
+      } catch (e) {
+        box2.checked = !box2.checked;
+        throw e;
+      }
+      toast(r.name + (box2.checked ? ': two-factor sign-in required' : ': two-factor sign-in optional'));
+      if (r.role === session.user.role) window.dispatchEvent(new CustomEvent('ea:permissions-changed'));
+    }));
+    return el('td', {}, box2);
+  })));
   box.append(el('div', { class: 'table-wrap' }, el('table', { class: 'table matrix', id: 'role-matrix' }, el('thead', {}, head), tb)));
 }
 

@@ -10,6 +10,7 @@ import { chatPage, hub } from './chat.js';
 import { adminPage } from './admin.js';
 import { duplicatesPage, patternsPage } from './ai.js';
 import { chatAccountSection } from './bots.js';
+import { secondFactorSection, setupRequiredPage } from './second-factor.js';
 
 const main = document.getElementById('main');
 
@@ -30,7 +31,21 @@ async function loadMe() {
   session.user = me.user;
   session.permissions = new Set(me.permissions);
   if (me.csrf_token) setCsrf(me.csrf_token);
+  session.setupRequired = Boolean(me.second_factor && me.second_factor.setup_required);
   return me;
+}
+
+/** Into the panel, or first to the second factor's setup when the role
+ * requires one that is not set up (the session may do nothing else). */
+function enter() {
+  if (!session.setupRequired) return start();
+  document.getElementById('nav').hidden = true;
+  document.getElementById('topbar').hidden = false;
+  document.getElementById('whoami').textContent = session.user.display_name || session.user.username;
+  setupRequiredPage(main, async () => {
+    await attempt(loadMe);
+    enter();
+  });
 }
 
 function buildNav() {
@@ -89,20 +104,33 @@ function renderLogin() {
   clear(main);
   const user = el('input', { name: 'username', autocomplete: 'username', required: true, id: 'login-username' });
   const pass = el('input', { name: 'password', type: 'password', autocomplete: 'current-password', required: true, id: 'login-password' });
+  // Shown once the service says this account needs a second factor.
+  const code = el('input', { name: 'code', autocomplete: 'one-time-code', inputmode: 'numeric', id: 'login-code', maxLength: 64 });
+  const codeField = field('Code from your authenticator app (or a recovery code)', code);
+  codeField.hidden = true;
   const err = el('p', { class: 'error', role: 'alert', id: 'login-error' });
   const form = el('form', { class: 'card login', id: 'login-form' },
     el('h1', { text: 'Sign in to EA CRM' }),
-    field('Username', user), field('Password', pass), err,
+    field('Username', user), field('Password', pass), codeField, err,
     el('button', { type: 'submit', class: 'primary', text: 'Sign in' }));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     err.textContent = '';
+    const body = { username: user.value, password: pass.value, cookie: true };
+    if (!codeField.hidden && code.value) body.code = code.value;
     try {
-      const res = await api('POST', '/auth/login', { username: user.value, password: pass.value, cookie: true });
+      const res = await api('POST', '/auth/login', body);
       setCsrf(res.csrf_token);
       await loadMe();
-      start();
+      enter();
     } catch (x) {
+      if (x.code === 'second_factor_required') {
+        codeField.hidden = false;
+        code.required = true;
+        err.textContent = 'Enter the code from your authenticator app.';
+        code.focus();
+        return;
+      }
       err.textContent = x.message;
     }
   });
@@ -167,7 +195,7 @@ function accountPage(root) {
       form.reset();
     });
   });
-  root.append(form, chatAccountSection());
+  root.append(form, secondFactorSection(), chatAccountSection());
 }
 
 let started = false;
@@ -205,8 +233,19 @@ window.addEventListener('ea:unauthorized', () => {
   }
 });
 
+window.addEventListener('ea:second-factor-setup', async () => {
+  if (!session.user || session.setupRequired) return;
+  hub.disconnect();
+  await attempt(loadMe);
+  enter();
+});
+
 window.addEventListener('ea:permissions-changed', async () => {
   await attempt(loadMe);
+  if (session.setupRequired) {
+    hub.disconnect();
+    return enter();
+  }
   buildNav();
   route();
 });
@@ -214,7 +253,7 @@ window.addEventListener('ea:permissions-changed', async () => {
 (async () => {
   try {
     await loadMe();
-    start();
+    enter();
   } catch (e) {
     if (!(e instanceof ApiError)) console.error(e);
     renderLogin();

@@ -416,6 +416,7 @@ pub struct MatrixRow {
     pub name: String,
     pub editable: bool,
     pub permissions: Vec<String>,
+    pub require_second_factor: bool,
 }
 
 pub fn catalogue() -> Vec<PermissionInfo> {
@@ -436,6 +437,7 @@ pub async fn matrix(ctx: &Ctx, actor: &Actor) -> DomainResult<Matrix> {
             .into_iter()
             .map(|r| MatrixRow {
                 editable: r.id != ADMIN_ROLE,
+                require_second_factor: r.require_second_factor,
                 permissions: r
                     .effective_permissions()
                     .iter()

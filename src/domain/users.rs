@@ -28,6 +28,9 @@ pub struct User {
     pub extra_permissions: Vec<String>,
     pub active: bool,
     pub timezone: String,
+    /// Signs in with a second factor (an authenticator app).
+    #[serde(default)]
+    pub second_factor: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -209,7 +212,8 @@ fn end_credentials(tx: &mut Transaction) -> EndedAt {
     }
 }
 
-const SELECT_USER: &str = "SELECT *, record::id(id) AS id FROM";
+const SELECT_USER: &str = "SELECT *, record::id(id) AS id,
+    type::record('second_factor', record::id(id)).secret != NONE AS second_factor FROM";
 
 pub(crate) async fn find_record(ctx: &Ctx, id: &str) -> DomainResult<Option<UserRecord>> {
     Ok(ctx

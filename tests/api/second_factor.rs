@@ -2,32 +2,19 @@
 //! codes or a recovery code, roles that require it, and an admin's reset.
 //! Codes are computed here from the shared secret, as an app would.
 
+#[path = "../common/totp.rs"]
+mod totp;
+
 use chrono::Duration;
-use hmac::{Hmac, Mac};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use sha1::Sha1;
 
 use crate::helpers::{error_of, TestApp, USER_PASSWORD};
 
-/// The code an authenticator app shows for `secret` (base32) at the app's
-/// clock: RFC 6238, written out here rather than borrowed from the service.
+/// The code an authenticator app shows for `secret` now, by the app's
+/// clock.
 fn app_code(app: &TestApp, secret: &str) -> String {
-    let key = data_encoding::BASE32_NOPAD
-        .decode(secret.as_bytes())
-        .expect("the secret is base32");
-    let counter = (app.clock_now().timestamp() / 30) as u64;
-    let mut mac = Hmac::<Sha1>::new_from_slice(&key).unwrap();
-    mac.update(&counter.to_be_bytes());
-    let hash = mac.finalize().into_bytes();
-    let offset = (hash[19] & 0x0f) as usize;
-    let value = u32::from_be_bytes([
-        hash[offset] & 0x7f,
-        hash[offset + 1],
-        hash[offset + 2],
-        hash[offset + 3],
-    ]);
-    format!("{:06}", value % 1_000_000)
+    totp::app_code(secret, app.clock_now().timestamp())
 }
 
 async fn sign_in(app: &TestApp, username: &str, code: Option<&str>) -> reqwest::Response {
@@ -334,11 +321,15 @@ async fn a_role_that_requires_a_second_factor_admits_its_holders_only_to_set_it_
         (StatusCode::FORBIDDEN, "second_factor_setup_required")
     );
 
+    let shown = json_of(app.get(&format!("/api/v1/users/{bob_id}"), &admin).await).await;
+    assert_eq!(shown["second_factor"], false);
     let (secret, _) = set_up(&app, &after).await;
     assert_eq!(
         app.get("/api/v1/leads", &after).await.status(),
         StatusCode::OK
     );
+    let shown = json_of(app.get(&format!("/api/v1/users/{bob_id}"), &admin).await).await;
+    assert_eq!(shown["second_factor"], true, "the admin sees who has it on");
     // While the role requires it, it stays on.
     let (status, code, _) = error_of(
         app.post(

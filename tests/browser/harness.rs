@@ -26,6 +26,8 @@ const WAIT: Duration = Duration::from_secs(15);
 
 pub struct Panel {
     pub base: String,
+    /// The app's clock, which the tests move.
+    pub clock: ManualClock,
     driver_url: String,
     driver: Child,
     http: reqwest::Client,
@@ -48,7 +50,8 @@ impl Panel {
         }
         let mut config = Config::for_tests();
         adjust(&mut config);
-        let app = App::build_with(config, Arc::new(ManualClock::new()), None)
+        let clock = ManualClock::new();
+        let app = App::build_with(config, Arc::new(clock.clone()), None)
             .await
             .expect("app builds");
         let base = format!("http://{}", app.addr);
@@ -79,6 +82,7 @@ impl Panel {
         }
         Some(Panel {
             base,
+            clock,
             driver_url,
             driver,
             http: reqwest::Client::new(),

@@ -81,8 +81,11 @@ struct UpdateRole {
 struct MatrixRowView {
     role: String,
     name: String,
+    /// Whether the permissions can be changed (not for Admin).
     editable: bool,
     permissions: Vec<String>,
+    /// Holders must sign in with a second factor.
+    require_second_factor: bool,
 }
 
 #[derive(Object)]
@@ -151,6 +154,7 @@ impl RolesApi {
                     name: r.name,
                     editable: r.editable,
                     permissions: r.permissions,
+                    require_second_factor: r.require_second_factor,
                 })
                 .collect(),
         }))

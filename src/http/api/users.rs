@@ -29,6 +29,8 @@ pub struct UserView {
     pub extra_permissions: Vec<String>,
     pub active: bool,
     pub timezone: String,
+    /// Signs in with a second factor (an authenticator app).
+    pub second_factor: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -41,6 +43,7 @@ impl From<User> for UserView {
             email: u.email,
             display_name: u.display_name,
             role: u.role,
+            second_factor: u.second_factor,
             extra_permissions: u.extra_permissions,
             active: u.active,
             timezone: u.timezone,
