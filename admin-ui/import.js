@@ -135,6 +135,11 @@ export async function importPage(root) {
     } else if (r.dry_run) {
       report.append(el('p', { class: 'muted', text: 'No errors found. Import when ready.' }));
     }
+    if (r.names_read && r.names_read.length) {
+      const tb = el('tbody');
+      for (const n of r.names_read) tb.append(el('tr', {}, el('td', { text: `${n.field} "${n.typed}"` }), el('td', { text: n.read_as }), el('td', { text: String(n.first_row) }), el('td', { text: String(n.rows) })));
+      report.append(el('h3', { text: 'Names read as codes' }), el('div', { class: 'table-wrap' }, el('table', { class: 'table', id: 'import-names' }, el('thead', {}, el('tr', {}, el('th', { text: 'Typed' }), el('th', { text: 'Read as' }), el('th', { text: 'First row' }), el('th', { text: 'Rows' }))), tb)));
+    }
   }
   dry.addEventListener('click', () => send(true));
   run.addEventListener('click', () => send(false));

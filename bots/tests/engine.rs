@@ -449,6 +449,36 @@ fn a_linked_rep_creates_a_lead_and_the_crm_stores_every_field() {
 }
 
 #[test]
+fn a_country_and_state_typed_as_names_reach_the_crm_as_typed() {
+    // The CRM reads names into codes; the engine must hand them on whole,
+    // quoted words included, and not take them for the company name.
+    let engine = Engine::new(FakeCrm::new());
+    let reply = say(
+        &engine,
+        &maria(),
+        r#"/lead Initech initech.com country="United States" state=California"#,
+    );
+    assert!(
+        reply.text.starts_with("Lead created: Initech"),
+        "{}",
+        reply.text
+    );
+    let writes = engine.crm().writes();
+    assert_eq!(writes.len(), 1);
+    assert!(writes[0].contains("company: \"Initech\""), "{}", writes[0]);
+    assert!(
+        writes[0].contains("country: Some(\"United States\")"),
+        "{}",
+        writes[0]
+    );
+    assert!(
+        writes[0].contains("state: Some(\"California\")"),
+        "{}",
+        writes[0]
+    );
+}
+
+#[test]
 fn a_usage_error_is_the_reply_and_nothing_is_written() {
     let engine = Engine::new(FakeCrm::new());
     let reply = say(&engine, &maria(), "/followup acme.com 7 done");

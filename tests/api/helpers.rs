@@ -308,6 +308,14 @@ impl Drop for TestApp {
     }
 }
 
+/// Checks an answer is 200 and reads its JSON body.
+pub async fn ok(response: Response) -> Value {
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{text}");
+    serde_json::from_str(&text).unwrap_or_else(|_| panic!("body is not JSON: {text}"))
+}
+
 /// Reads a JSON error body and checks its shape and that it leaks nothing.
 pub async fn error_of(response: Response) -> (StatusCode, String, String) {
     let status = response.status();

@@ -19,6 +19,7 @@ mod files;
 mod first_contact;
 mod fit;
 mod followups;
+mod geo_names;
 mod import_columns;
 mod import_export;
 mod leads;

@@ -351,6 +351,34 @@ async fn a_linked_telegram_user_creates_a_lead_and_the_web_hub_sees_it() {
 }
 
 #[tokio::test]
+async fn a_telegram_lead_with_its_country_and_state_typed_as_names_is_stored_by_code() {
+    let fake = FakeTelegram::start().await;
+    let app = app_with_bot(&fake).await;
+    let admin = app.admin_token().await;
+    let (_, maria_token) = app.user_with_role(&admin, "maria", "user").await;
+    link(&app, &fake, &maria_token, 555).await;
+
+    let reply = fake
+        .ask(
+            555,
+            r#"/lead Initech initech.com country="United States" state=California"#,
+        )
+        .await;
+
+    let text = reply["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("Lead created: Initech (initech.com)"),
+        "{text}"
+    );
+    let leads = leads_named(&app, &maria_token, "initech").await;
+    assert_eq!(leads.len(), 1);
+    assert_eq!(
+        (leads[0]["country"].as_str(), leads[0]["state"].as_str()),
+        (Some("US"), Some("US-CA"))
+    );
+}
+
+#[tokio::test]
 async fn an_unlinked_telegram_user_is_told_how_to_link_and_nothing_else() {
     let fake = FakeTelegram::start().await;
     let app = app_with_bot(&fake).await;

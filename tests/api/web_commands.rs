@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::chat::{group, say};
-use crate::helpers::TestApp;
+use crate::helpers::{ok, TestApp};
 use crate::ws::Client;
 
 /// The next message in the room written by the bot.
@@ -329,4 +329,55 @@ async fn a_slash_command_posted_with_a_narrowed_key_runs_only_with_the_keys_perm
         .await
         .unwrap();
     assert_eq!(page["items"].as_array().unwrap().len(), 0, "no lead made");
+}
+
+#[tokio::test]
+async fn a_lead_made_by_slash_command_takes_its_country_and_state_by_name() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (maria, maria_token) = app.user_with_role(&admin, "maria", "user").await;
+    let room = group(&app, &admin, "sales", &[&maria]).await;
+    let mut ws = Client::connect(&app, &admin).await;
+    ws.subscribe(&room, None).await;
+
+    say(
+        &app,
+        &maria_token,
+        &room,
+        r#"/lead Brauerei Huber huber.de country=Germany state="Bavaria""#,
+    )
+    .await;
+    let answer = next_bot_message(&mut ws).await;
+    assert!(
+        answer["body"]
+            .as_str()
+            .unwrap()
+            .starts_with("Lead created: Brauerei Huber (huber.de)"),
+        "{answer}"
+    );
+    let lead = &ok(app.get("/api/v1/leads?q=huber", &maria_token).await).await["items"][0];
+    assert_eq!(
+        (
+            lead["country"].as_str(),
+            lead["state"].as_str(),
+            lead["timezone"].as_str()
+        ),
+        (Some("DE"), Some("DE-BY"), Some("Europe/Berlin"))
+    );
+
+    // A name the CRM cannot read is refused in words, saying what was typed.
+    say(
+        &app,
+        &maria_token,
+        &room,
+        "/lead Nowhere Ltd country=Narnia",
+    )
+    .await;
+    let refused = next_bot_message(&mut ws).await;
+    assert!(
+        refused["body"].as_str().unwrap().contains("Narnia"),
+        "{refused}"
+    );
+    let page = ok(app.get("/api/v1/leads?q=nowhere", &maria_token).await).await;
+    assert_eq!(page["items"], serde_json::json!([]));
 }

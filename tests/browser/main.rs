@@ -49,7 +49,7 @@ async fn an_import_with_one_bad_row_shows_the_report() {
     let csv = dir.path().join("leads.csv");
     std::fs::write(
         &csv,
-        "Company,Contact,Email,Status\nNorthwind,Nancy Davolio,nancy@northwind.example,new\n,Nobody,bad-row@example.com,new\nContoso,Kim Abercrombie,kim@contoso.example,contacted\n",
+        "Company,Contact,Email,Status,Country\nNorthwind,Nancy Davolio,nancy@northwind.example,new,Germany\n,Nobody,bad-row@example.com,new,\nContoso,Kim Abercrombie,kim@contoso.example,contacted,US\n",
     )
     .unwrap();
     let b = panel.browser(1280, 800).await;
@@ -65,6 +65,9 @@ async fn an_import_with_one_bad_row_shows_the_report() {
     b.click("#import-dry-run").await;
     b.wait_text("#import-report", "Dry run").await;
     b.wait_text("#import-errors", "3").await;
+    // A country given by name is shown with the code it will be stored as.
+    b.wait_text("#import-names", "country \"Germany\"").await;
+    b.wait_text("#import-names", "DE").await;
     b.click("#import-run").await;
     b.wait_text("#import-report", "Import finished").await;
     b.wait_text("#import-report dd[data-key=created]", "2")

@@ -22,6 +22,7 @@ use crate::domain::actor::Actor;
 use crate::domain::audit;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::events::{Audience, Event};
+use crate::domain::geo;
 use crate::domain::permissions::Permission;
 use crate::domain::Ctx;
 use crate::store::lookups::ChunkedLookup;
@@ -83,9 +84,33 @@ pub struct ImportReport {
     pub mapping: BTreeMap<String, String>,
     /// Per-row problems; the first 1,000 are kept.
     pub errors: Vec<RowError>,
+    /// Countries and states the file gave by name rather than by code, and
+    /// the code each was read as: one entry per spelling, the first 1,000.
+    pub names_read: Vec<NameRead>,
+    /// Where each (field, spelling) is in `names_read`.
+    #[serde(skip)]
+    names_seen: HashMap<(&'static str, String), usize>,
+}
+
+/// A country or state name in the file and the ISO code it was read as,
+/// e.g. country "Germany" read as DE.
+#[derive(Debug, Clone, Serialize)]
+pub struct NameRead {
+    /// `country` or `state`.
+    pub field: &'static str,
+    /// The column it was read from.
+    pub column: Option<String>,
+    /// As written in the file.
+    pub typed: String,
+    pub read_as: &'static str,
+    /// The first row (line) with this spelling.
+    pub first_row: usize,
+    /// How many rows had it.
+    pub rows: usize,
 }
 
 const MAX_REPORTED_ERRORS: usize = 1000;
+const MAX_REPORTED_NAMES: usize = 1000;
 const BATCH_ROWS: usize = 250;
 
 /// Lookups answered from memory for the whole file.
@@ -608,6 +633,7 @@ async fn run_batch(
                 }
             },
         };
+        note_names(report, number, &row, &outcome, column_of);
         outcomes.push((number, outcome));
     }
 
@@ -890,6 +916,53 @@ async fn merge(
             }
         }
     })
+}
+
+/// Records the row's country and state when they were given by name, as
+/// the lead took them.
+fn note_names(
+    report: &mut ImportReport,
+    row: usize,
+    fields: &RowFields,
+    outcome: &Outcome,
+    column_of: &impl Fn(&str) -> Option<String>,
+) {
+    let lead_country = match outcome {
+        Outcome::Create(p) => p.lead.country.as_deref(),
+        Outcome::Update { after, .. } => after.country.as_deref(),
+        Outcome::AddContact { lead, .. } => lead.country.as_deref(),
+        Outcome::Unchanged => None,
+        // The row's values were not used.
+        Outcome::Skip => return,
+    };
+    let country = fields
+        .get("country")
+        .and_then(|typed| Some((geo::read_country(&typed).ok()?, typed)));
+    let state_country = lead_country.or(country.as_ref().map(|(r, _)| r.code));
+    let state = fields
+        .get("state")
+        .and_then(|typed| Some((geo::read_state(state_country?, &typed).ok()?, typed)));
+    for (field, read) in [("country", country), ("state", state)] {
+        let Some((reading, typed)) = read.filter(|(r, _)| r.by_name) else {
+            continue;
+        };
+        let key = (field, typed);
+        if let Some(&at) = report.names_seen.get(&key) {
+            report.names_read[at].rows += 1;
+        } else if report.names_read.len() < MAX_REPORTED_NAMES {
+            report
+                .names_seen
+                .insert(key.clone(), report.names_read.len());
+            report.names_read.push(NameRead {
+                field,
+                column: column_of(field),
+                typed: key.1,
+                read_as: reading.code,
+                first_row: row,
+                rows: 1,
+            });
+        }
+    }
 }
 
 fn fail(report: &mut ImportReport, row: usize, column: Option<String>, reason: String) {

@@ -172,14 +172,23 @@ async fn filter_conditions(
         conds.push("score >= $f_score_min".into());
         vars.insert("f_score_min".into(), json!(min));
     }
-    if let Some(c) = filter.country.as_deref().filter(|c| !c.trim().is_empty()) {
-        let code = crate::domain::geo::parse_country(c)?;
+    let country = match filter.country.as_deref().filter(|c| !c.trim().is_empty()) {
+        Some(c) => Some(crate::domain::geo::parse_country(c)?),
+        None => None,
+    };
+    if let Some(code) = country {
         conds.push("country = $f_country".into());
         vars.insert("f_country".into(), json!(code));
     }
     if let Some(s) = filter.state.as_deref().filter(|s| !s.trim().is_empty()) {
+        // Within a country a state is read as a lead's is (a code, its
+        // part after the dash or a name); alone it must be a full code.
+        let code = match country {
+            Some(c) => crate::domain::geo::parse_state(c, s)?.to_string(),
+            None => s.trim().to_ascii_uppercase(),
+        };
         conds.push("state = $f_state".into());
-        vars.insert("f_state".into(), json!(s.trim().to_ascii_uppercase()));
+        vars.insert("f_state".into(), json!(code));
     }
     if let Some(t) = filter
         .tag

@@ -2,7 +2,11 @@
 //! zones, from maintained data rather than hand-typed lists: the
 //! `rust_iso3166` crate for ISO 3166, `chrono-tz` for the zones themselves,
 //! and the IANA database's own `zone.tab` (vendored beside this file) for
-//! which zones belong to which country.
+//! which zones belong to which country. Countries and subdivisions are
+//! also read from the names people type ("Germany", "Bavaria", "USA"),
+//! see `names`; what is stored is always the ISO code.
+
+mod names;
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -44,18 +48,61 @@ pub fn countries() -> Vec<Country> {
     all
 }
 
-/// A country code, upper-cased and checked against ISO 3166-1.
+/// How a typed country or subdivision was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reading {
+    /// The ISO code: alpha-2 for a country, `US-CA` for a subdivision.
+    pub code: &'static str,
+    /// Whether it was given as a name ("Germany") rather than a code.
+    pub by_name: bool,
+}
+
+impl Reading {
+    fn code(code: &'static str) -> Self {
+        Reading {
+            code,
+            by_name: false,
+        }
+    }
+}
+
+/// A country as an ISO 3166-1 alpha-2 or alpha-3 code or by name, in any
+/// case: "de", "DEU", "Germany", "Deutschland".
+pub fn read_country(raw: &str) -> DomainResult<Reading> {
+    let raw = raw.trim();
+    let upper = raw.to_ascii_uppercase();
+    if let Some(c) = rust_iso3166::from_alpha2(&upper).or_else(|| rust_iso3166::from_alpha3(&upper))
+    {
+        return Ok(Reading::code(c.alpha2));
+    }
+    match names::country(raw) {
+        names::Lookup::Found(code) => Ok(Reading {
+            code,
+            by_name: true,
+        }),
+        found => Err(DomainError::invalid(
+            "country",
+            format!(
+                "`{raw}` is neither an ISO 3166-1 country code nor a country name we know{}",
+                several(&found)
+            ),
+        )),
+    }
+}
+
+/// The alpha-2 code of the country `raw` gives, see [`read_country`].
 pub fn parse_country(raw: &str) -> DomainResult<&'static str> {
-    let code = raw.trim().to_ascii_uppercase();
-    rust_iso3166::from_alpha2(&code)
-        .or_else(|| rust_iso3166::from_alpha3(&code))
-        .map(|c| c.alpha2)
-        .ok_or_else(|| {
-            DomainError::invalid(
-                "country",
-                format!("`{}` is not an ISO 3166-1 country code", raw.trim()),
-            )
-        })
+    read_country(raw).map(|r| r.code)
+}
+
+/// The hint an ambiguous name's error ends with.
+fn several(found: &names::Lookup) -> String {
+    match found {
+        names::Lookup::Ambiguous(codes) => {
+            format!(" (it could be {}; give the code)", codes.join(" or "))
+        }
+        _ => String::new(),
+    }
 }
 
 pub fn subdivisions(country: &str) -> DomainResult<Vec<Subdivision>> {
@@ -75,22 +122,40 @@ pub fn subdivisions(country: &str) -> DomainResult<Vec<Subdivision>> {
     Ok(list)
 }
 
-/// A subdivision of `country`: its full code (`US-CA`) or its part after the
-/// dash (`CA`), returned as the full code.
-pub fn parse_state(country: &str, raw: &str) -> DomainResult<&'static str> {
-    let raw = raw.trim().to_ascii_uppercase();
-    let full = if raw.contains('-') {
-        raw.clone()
+/// A subdivision of `country` (an alpha-2 code): its full code (`US-CA`),
+/// its part after the dash (`CA`) or its name within that country
+/// ("California", "Bavaria"); read as the full code.
+pub fn read_state(country: &str, raw: &str) -> DomainResult<Reading> {
+    let raw = raw.trim();
+    let upper = raw.to_ascii_uppercase();
+    let full = if upper.contains('-') {
+        upper
     } else {
-        format!("{country}-{raw}")
+        format!("{country}-{upper}")
     };
-    match rust_iso3166::iso3166_2::from_code(&full) {
-        Some(s) if s.country_code == country => Ok(s.code),
-        _ => Err(DomainError::invalid(
+    if let Some(s) = rust_iso3166::iso3166_2::from_code(&full) {
+        if s.country_code == country {
+            return Ok(Reading::code(s.code));
+        }
+    }
+    match names::subdivision(country, raw) {
+        names::Lookup::Found(code) => Ok(Reading {
+            code,
+            by_name: true,
+        }),
+        found => Err(DomainError::invalid(
             "state",
-            format!("`{raw}` is not an ISO 3166-2 subdivision of {country}"),
+            format!(
+                "`{raw}` is neither an ISO 3166-2 code nor the name of a subdivision of {country}{}",
+                several(&found)
+            ),
         )),
     }
+}
+
+/// The full code of the subdivision `raw` gives, see [`read_state`].
+pub fn parse_state(country: &str, raw: &str) -> DomainResult<&'static str> {
+    read_state(country, raw).map(|r| r.code)
 }
 
 /// Every zone of every country, from the vendored `zone.tab`.
@@ -174,6 +239,154 @@ mod tests {
             .iter()
             .any(|s| s.code == "DE-BY"));
         assert!(countries().len() >= 249);
+    }
+
+    fn reason(e: DomainError) -> String {
+        match e {
+            DomainError::Invalid { reason, .. } => reason,
+            other => panic!("not a validation error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn countries_are_read_from_their_names_and_common_aliases() {
+        for (typed, code) in [
+            ("Germany", "DE"),
+            ("germany", "DE"),
+            ("Deutschland", "DE"),
+            ("United States", "US"),
+            ("United States of America", "US"),
+            ("U.S.", "US"),
+            ("u.s.a.", "US"),
+            ("UK", "GB"),
+            ("United Kingdom", "GB"),
+            ("Great Britain", "GB"),
+            ("Holland", "NL"),
+            ("The Netherlands", "NL"),
+            ("South Korea", "KR"),
+            ("Korea, Republic of", "KR"),
+            ("Republic of Korea", "KR"),
+            ("North Korea", "KP"),
+            ("Russia", "RU"),
+            ("Russian Federation", "RU"),
+            ("Czechia", "CZ"),
+            ("Czech Republic", "CZ"),
+            ("Ivory Coast", "CI"),
+            ("côte d'ivoire", "CI"),
+            ("Cote d’Ivoire", "CI"),
+            ("  COTE   D'IVOIRE ", "CI"),
+            ("Bolivia", "BO"),
+            ("Iran", "IR"),
+            ("Tanzania", "TZ"),
+            ("Vietnam", "VN"),
+            ("Viet Nam", "VN"),
+            ("Turkey", "TR"),
+            ("Türkiye", "TR"),
+            ("Turkiye", "TR"),
+            ("Taiwan", "TW"),
+            ("Guinea Bissau", "GW"),
+            ("St Kitts & Nevis", "KN"),
+            ("Åland Islands", "AX"),
+            ("Congo", "CG"),
+            ("DR Congo", "CD"),
+            ("Democratic Republic of the Congo", "CD"),
+        ] {
+            let read = read_country(typed).unwrap_or_else(|e| panic!("{typed}: {e}"));
+            assert_eq!(read.code, code, "{typed}");
+            assert!(read.by_name, "{typed} is a name");
+        }
+        assert_eq!(
+            read_country("de").unwrap(),
+            Reading {
+                code: "DE",
+                by_name: false
+            }
+        );
+        assert!(!read_country("USA").unwrap().by_name, "USA is also alpha-3");
+    }
+
+    #[test]
+    fn every_country_reads_by_its_own_iso_name() {
+        for c in countries() {
+            assert_eq!(parse_country(c.name).unwrap(), c.code, "{}", c.name);
+        }
+    }
+
+    #[test]
+    fn states_are_read_by_name_within_the_country() {
+        for (country, typed, code) in [
+            ("US", "California", "US-CA"),
+            ("US", "new york", "US-NY"),
+            ("US", "Washington", "US-WA"),
+            ("US", "Washington, D.C.", "US-DC"),
+            ("US", "District of Columbia", "US-DC"),
+            ("DE", "Bavaria", "DE-BY"),
+            ("DE", "Bayern", "DE-BY"),
+            ("DE", "North Rhine-Westphalia", "DE-NW"),
+            ("DE", "Nordrhein-Westfalen", "DE-NW"),
+            ("DE", "Lower Saxony", "DE-NI"),
+            ("DE", "Thuringia", "DE-TH"),
+            ("DE", "Thüringen", "DE-TH"),
+            ("DE", "Baden-Württemberg", "DE-BW"),
+            ("DE", "Baden-Wuerttemberg", "DE-BW"),
+            ("DE", "Hesse", "DE-HE"),
+            ("CA", "Québec", "CA-QC"),
+            ("CA", "British Columbia", "CA-BC"),
+            ("CA", "Newfoundland", "CA-NL"),
+            ("AU", "New South Wales", "AU-NSW"),
+            ("AU", "Victoria", "AU-VIC"),
+            ("AU", "Western Australia", "AU-WA"),
+            ("IN", "Karnataka", "IN-KA"),
+            ("IN", "Maharashtra", "IN-MH"),
+            ("IN", "Tamil Nadu", "IN-TN"),
+            ("IN", "Orissa", "IN-OD"),
+            ("GB", "England", "GB-ENG"),
+            ("GB", "Scotland", "GB-SCT"),
+            ("GB", "Wales", "GB-WLS"),
+            ("GB", "Northern Ireland", "GB-NIR"),
+            ("GB", "City of Edinburgh", "GB-EDH"),
+        ] {
+            let read = read_state(country, typed).unwrap_or_else(|e| panic!("{typed}: {e}"));
+            assert_eq!(read.code, code, "{typed}");
+            assert!(read.by_name, "{typed} is a name");
+        }
+        assert!(!read_state("US", "CA").unwrap().by_name);
+    }
+
+    #[test]
+    fn every_state_of_the_big_federations_reads_by_its_own_name() {
+        for country in ["US", "DE", "CA", "AU", "IN"] {
+            for s in subdivisions(country).unwrap() {
+                assert_eq!(parse_state(country, s.name).unwrap(), s.code, "{}", s.name);
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_and_ambiguous_names_are_refused_saying_what_was_typed() {
+        let e = reason(parse_country("Atlantis").unwrap_err());
+        assert!(e.contains("`Atlantis`") && e.contains("neither"), "{e}");
+        let e = reason(parse_country("Korea").unwrap_err());
+        assert!(
+            e.contains("`Korea`") && e.contains("KP") && e.contains("KR"),
+            "{e}"
+        );
+        let e = reason(parse_state("US", "Bavaria").unwrap_err());
+        assert!(e.contains("`Bavaria`") && e.contains("US"), "{e}");
+        let e = reason(parse_state("DE", "California").unwrap_err());
+        assert!(e.contains("`California`"), "{e}");
+        // Dhaka is both a division and a district of Bangladesh.
+        let e = reason(parse_state("BD", "Dhaka").unwrap_err());
+        assert!(e.contains("BD-13") && e.contains("BD-C"), "{e}");
+        assert!(parse_state("DE", "US-CA").is_err());
+    }
+
+    #[test]
+    fn a_country_read_by_name_still_gives_its_zone() {
+        let de = parse_country("Germany").unwrap();
+        assert_eq!(inferred_zone(de), Some("Europe/Berlin"));
+        let jp = parse_country("japan").unwrap();
+        assert_eq!(inferred_zone(jp), Some("Asia/Tokyo"));
     }
 
     #[test]

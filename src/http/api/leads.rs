@@ -152,9 +152,12 @@ struct CreateLead {
     industry: Option<String>,
     /// A pipeline status key; default `new`.
     status: Option<String>,
-    /// ISO 3166-1 code.
+    /// ISO 3166-1 code (alpha-2 or alpha-3) or the country's English name or
+    /// a common alias ("Germany", "USA", "UK"); stored as the alpha-2 code.
     country: Option<String>,
-    /// ISO 3166-2 code (`US-CA`) or its part after the dash (`CA`).
+    /// ISO 3166-2 code (`US-CA`), its part after the dash (`CA`) or the
+    /// subdivision's name within the country ("California", "Bavaria");
+    /// stored as the full code.
     state: Option<String>,
     /// IANA zone; inferred from the country when it has one.
     timezone: Option<String>,
@@ -456,8 +459,11 @@ impl LeadsApi {
         auth: Auth,
         status: Query<Option<String>>,
         owner: Query<Option<String>>,
+        /// A country code or name, as on a lead.
         country: Query<Option<String>>,
-        #[oai(name = "state")] region: Query<Option<String>>,
+        /// A full ISO 3166-2 code; with `country` also its part after the dash or a name.
+        #[oai(name = "state")]
+        region: Query<Option<String>>,
         industry: Query<Option<String>>,
         tag: Query<Option<String>>,
         created_from: Query<Option<DateTime<Utc>>>,
@@ -521,8 +527,11 @@ impl LeadsApi {
         auth: Auth,
         status: Query<Option<String>>,
         owner: Query<Option<String>>,
+        /// A country code or name, as on a lead.
         country: Query<Option<String>>,
-        #[oai(name = "state")] region: Query<Option<String>>,
+        /// A full ISO 3166-2 code; with `country` also its part after the dash or a name.
+        #[oai(name = "state")]
+        region: Query<Option<String>>,
         industry: Query<Option<String>>,
         tag: Query<Option<String>>,
         follow_up_due: Query<Option<String>>,

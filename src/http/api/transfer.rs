@@ -14,7 +14,7 @@ use super::leads::FilterParams;
 use super::ApiTags;
 use crate::domain::audit::AuditRow;
 use crate::domain::crm::export;
-use crate::domain::crm::import::{self, ImportOptions, ImportReport, RowError};
+use crate::domain::crm::import::{self, ImportOptions, ImportReport, NameRead, RowError};
 use crate::domain::crm::timeline::{self, AuditFilter, TimelineItem};
 use crate::domain::error::DomainError;
 use crate::http::auth::Auth;
@@ -54,6 +54,38 @@ impl From<RowError> for RowErrorView {
     }
 }
 
+/// A country or state the file gave by name, and the ISO code it was read
+/// as: country "Germany" read as DE.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+struct NameReadView {
+    /// `country` or `state`.
+    field: String,
+    /// The column it was read from.
+    column: Option<String>,
+    /// As written in the file.
+    typed: String,
+    /// The ISO 3166 code stored.
+    read_as: String,
+    /// The first row (line) with this spelling; the header is line 1.
+    first_row: u64,
+    /// How many rows had this spelling.
+    rows: u64,
+}
+
+impl From<NameRead> for NameReadView {
+    fn from(n: NameRead) -> Self {
+        NameReadView {
+            field: n.field.to_string(),
+            column: n.column,
+            typed: n.typed,
+            read_as: n.read_as.to_string(),
+            first_row: n.first_row as u64,
+            rows: n.rows as u64,
+        }
+    }
+}
+
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 struct ImportReportView {
@@ -68,6 +100,9 @@ struct ImportReportView {
     /// Field -> the column it was read from.
     mapping: BTreeMap<String, String>,
     errors: Vec<RowErrorView>,
+    /// Countries and states given by name rather than code, one entry per
+    /// spelling (the first 1,000), with the code each was read as.
+    names_read: Vec<NameReadView>,
 }
 
 impl From<ImportReport> for ImportReportView {
@@ -83,6 +118,7 @@ impl From<ImportReport> for ImportReportView {
             contacts_added: r.contacts_added as u64,
             mapping: r.mapping,
             errors: r.errors.into_iter().map(Into::into).collect(),
+            names_read: r.names_read.into_iter().map(Into::into).collect(),
         }
     }
 }
@@ -289,8 +325,11 @@ impl TransferApi {
         auth: Auth,
         status: Query<Option<String>>,
         owner: Query<Option<String>>,
+        /// A country code or name, as on a lead.
         country: Query<Option<String>>,
-        #[oai(name = "state")] region: Query<Option<String>>,
+        /// A full ISO 3166-2 code; with `country` also its part after the dash or a name.
+        #[oai(name = "state")]
+        region: Query<Option<String>>,
         industry: Query<Option<String>>,
         tag: Query<Option<String>>,
         q: Query<Option<String>>,
