@@ -22,7 +22,7 @@ use crate::domain::actor::Actor;
 use crate::domain::chat::reminders;
 use crate::domain::crm::followups::{self, DueScope, FollowUpInput, Outcome};
 use crate::domain::crm::query::{self, FollowUpDue, LeadFilter, PageRequest};
-use crate::domain::crm::{calls, contacts, leads};
+use crate::domain::crm::{calls, contacts, leads, notes};
 use crate::domain::error::DomainError;
 use crate::domain::{links, users, Ctx};
 
@@ -148,6 +148,30 @@ fn tier_state(f: &followups::FollowUp) -> TierState {
     }
 }
 
+/// How many notes a `/show` card lists.
+const RECENT_NOTES: usize = 5;
+
+/// The card's notes, latest first: the lead's own notes and the notes of
+/// its follow-ups, each with its author.
+fn recent_notes(lead_notes: &[notes::Note], history: &[followups::HistoryEntry]) -> Vec<String> {
+    let mut dated: Vec<(DateTime<Utc>, String)> = lead_notes
+        .iter()
+        .map(|n| (n.created_at, format!("{} ({})", n.text, n.author_name)))
+        .chain(
+            history
+                .iter()
+                .filter(|h| !h.notes.is_empty())
+                .map(|h| (h.at, format!("{} (@{})", h.notes, h.by_name))),
+        )
+        .collect();
+    dated.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
+    dated
+        .into_iter()
+        .take(RECENT_NOTES)
+        .map(|(_, line)| line)
+        .collect()
+}
+
 fn contact_of(c: contacts::Contact) -> Contact {
     Contact {
         id: c.id,
@@ -159,10 +183,7 @@ fn contact_of(c: contacts::Contact) -> Contact {
     }
 }
 
-/// Tasks are a separate service still being built; say so rather than
-/// pretend.
 impl DomainCrm {
-    /// A task in the bots' terms: the assignee's username, the client's name.
     /// The actor's open tasks due in `window` ("today" ends at midnight on
     /// their own clock, and includes what is overdue).
     async fn push_due_tasks(
@@ -247,6 +268,7 @@ impl DomainCrm {
         Ok(out)
     }
 
+    /// A task in the bots' terms: the assignee's username, the client's name.
     async fn task_summary(
         &self,
         task: crate::domain::tasks::task::Task,
@@ -414,13 +436,10 @@ impl Crm for DomainCrm {
                     notes: None,
                 })
         };
-        let recent_notes = follow_ups
-            .history
-            .iter()
-            .filter(|h| !h.notes.is_empty())
-            .take(3)
-            .map(|h| format!("{} (@{})", h.notes, h.by_name))
-            .collect();
+        let lead_notes = notes::latest(&self.ctx, actor, &detail.lead.id, RECENT_NOTES)
+            .await
+            .map_err(crm_error)?;
+        let recent_notes = recent_notes(&lead_notes, &follow_ups.history);
         let open_tasks = self.open_tasks_of(actor, &detail.lead.id).await?;
         Ok(LeadCard {
             lead: self.summary(&detail.lead).await,
@@ -511,18 +530,12 @@ impl Crm for DomainCrm {
         Ok(contact_of(contact))
     }
 
-    async fn add_note(
-        &self,
-        chat: &ChatActor,
-        _lead_id: &str,
-        _text: &str,
-    ) -> Result<(), CrmError> {
-        self.actor(chat)?;
-        // The CRM has no free-standing lead notes yet; notes live on calls
-        // and follow-ups.
-        Err(CrmError::Other(
-            "lead notes are not available yet; add notes to a /call or /followup".into(),
-        ))
+    async fn add_note(&self, chat: &ChatActor, lead_id: &str, text: &str) -> Result<(), CrmError> {
+        let actor = self.actor(chat)?;
+        notes::create(&self.ctx, actor, lead_id, text)
+            .await
+            .map_err(crm_error)?;
+        Ok(())
     }
 
     async fn log_call(

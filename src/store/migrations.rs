@@ -91,6 +91,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "socket_tickets",
         sql: include_str!("migrations/0014_socket_tickets.surql"),
     },
+    Migration {
+        version: 15,
+        name: "lead_notes",
+        sql: include_str!("migrations/0015_lead_notes.surql"),
+    },
 ];
 
 #[derive(Debug, Deserialize)]

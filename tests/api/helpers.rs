@@ -266,6 +266,18 @@ impl TestApp {
         created["lead"]["id"].as_str().unwrap().to_string()
     }
 
+    /// Adds a note to a lead as the user behind `token`; returns the note.
+    pub async fn add_note(&self, token: &str, lead: &str, text: &str) -> Value {
+        ok(self
+            .post(
+                &format!("/api/v1/leads/{lead}/notes"),
+                token,
+                json!({"text": text}),
+            )
+            .await)
+        .await
+    }
+
     /// A room's whole history, oldest first, read through the API a page at
     /// a time by sequence number.
     pub async fn room_history(&self, token: &str, room: &str) -> Vec<Value> {
@@ -306,6 +318,14 @@ impl Drop for TestApp {
             let _ = std::fs::remove_dir_all(&self.upload_dir);
         }
     }
+}
+
+/// The JSON body of an answer that must be 200.
+pub async fn ok(response: Response) -> Value {
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{text}");
+    serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
 }
 
 /// Reads a JSON error body and checks its shape and that it leaks nothing.

@@ -22,6 +22,7 @@ mod followups;
 mod import_columns;
 mod import_export;
 mod leads;
+mod notes;
 mod openapi;
 mod openapi_property;
 mod permission_walk;
