@@ -700,3 +700,59 @@ impl Crm for DomainCrm {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(minute: u32) -> DateTime<Utc> {
+        format!("2026-12-01T10:{minute:02}:00Z").parse().unwrap()
+    }
+
+    fn note(text: &str, minute: u32) -> notes::Note {
+        notes::Note {
+            id: format!("n{minute}"),
+            lead: "l".into(),
+            author: "u1".into(),
+            author_name: "Maria Rossi".into(),
+            text: text.into(),
+            created_at: at(minute),
+            edited_at: None,
+        }
+    }
+
+    fn follow_up_note(text: &str, minute: u32) -> followups::HistoryEntry {
+        followups::HistoryEntry {
+            tier: 1,
+            outcome: Outcome::Done,
+            scheduled_at: None,
+            done_at: Some(at(minute)),
+            notes: text.into(),
+            by: "u2".into(),
+            by_name: "bob".into(),
+            at: at(minute),
+        }
+    }
+
+    #[test]
+    fn the_card_merges_lead_notes_and_follow_up_notes_latest_first() {
+        let lead_notes = [note("budget approved", 30), note("met at the fair", 10)];
+        let history = [follow_up_note("sent the deck", 20), follow_up_note("", 40)];
+        assert_eq!(
+            recent_notes(&lead_notes, &history),
+            [
+                "budget approved (Maria Rossi)",
+                "sent the deck (@bob)",
+                "met at the fair (Maria Rossi)"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_card_lists_at_most_a_few_notes() {
+        let lead_notes: Vec<_> = (0..8).map(|m| note(&format!("n{m}"), m)).collect();
+        let lines = recent_notes(&lead_notes, &[]);
+        assert_eq!(lines.len(), RECENT_NOTES);
+        assert_eq!(lines[0], "n7 (Maria Rossi)");
+    }
+}
