@@ -411,3 +411,32 @@ async fn a_leads_notes_page_is_one_walk_of_its_index() {
     assert!(text.contains("lead_note_lead"), "{text}");
     assert!(!text.contains("Sort"), "{text}");
 }
+
+#[tokio::test]
+async fn a_merge_moves_the_merged_leads_notes_to_the_kept_lead() {
+    let d = desk().await;
+    let twin = d.app.create_lead(&d.maria_token, "Acme Corporation").await;
+    d.app.add_note(&d.maria_token, &twin, "from the twin").await;
+    d.app
+        .add_note(&d.maria_token, &d.lead, "from the keeper")
+        .await;
+
+    ok(d.app
+        .post(
+            "/api/v1/ai/duplicates/merge",
+            &d.admin,
+            json!({"keep": d.lead, "merge": twin}),
+        )
+        .await)
+    .await;
+
+    let kept = ok(d.app.get(&notes_of(&d.lead), &d.maria_token).await).await;
+    let mut texts: Vec<&str> = kept["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["text"].as_str().unwrap())
+        .collect();
+    texts.sort();
+    assert_eq!(texts, ["from the keeper", "from the twin"], "{kept}");
+}
