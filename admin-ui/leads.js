@@ -1,8 +1,9 @@
 // Leads: the table (filters, sort, search, cursor paging, inline status,
-// bulk actions) and a lead's detail (contacts, follow-ups, calls, timeline).
+// bulk actions) and a lead's detail (contacts, notes, follow-ups, calls,
+// timeline).
 import { get, post, patch, put, del } from './api.js';
 import { el, clear, toast, attempt, field, fmtDate } from './ui.js';
-import { can } from './session.js';
+import { can, canAny, session } from './session.js';
 import { leadAiSection } from './ai.js';
 
 let statusCache = null;
@@ -204,6 +205,8 @@ export async function leadPage(root, id) {
   if (!detail.contacts.length) cl.append(el('li', { class: 'muted', text: 'No contacts.' }));
   root.append(cl);
 
+  const notesBox = el('section', { id: 'notes' });
+  root.append(el('h2', { text: 'Notes' }), notesBox);
   const fuBox = el('section', { id: 'follow-ups' });
   root.append(el('h2', { text: 'Follow-ups' }), fuBox);
   const callsBox = el('section');
@@ -214,6 +217,7 @@ export async function leadPage(root, id) {
   root.append(el('h2', { text: 'Timeline' }), tlBox);
 
   async function refresh() {
+    await loadNotes();
     const fu = await get('/leads/' + id + '/follow-ups');
     clear(fuBox);
     const grid = el('div', { class: 'tiers' });
@@ -249,6 +253,79 @@ export async function leadPage(root, id) {
         if (when.value) body.scheduled_at = new Date(when.value).toISOString();
         await put('/leads/' + id + '/follow-ups/' + t.tier, body);
         toast('Follow-up ' + t.tier + ' saved');
+        await refresh();
+      });
+    });
+    return form;
+  }
+
+  // Notes: newest first, a page at a time; writing one takes what logging
+  // a follow-up takes, changing one is for its author or leads.delete.
+  const mayWrite = canAny('leads.write', 'calls.log');
+  const mayChange = (n) => mayWrite && (n.author.id === session.user.id || can('leads.delete'));
+
+  async function loadNotes() {
+    clear(notesBox);
+    const ul = el('ul', { class: 'list notes', id: 'notes-list' });
+    notesBox.append(ul);
+    const more = el('button', { type: 'button', class: 'link', id: 'notes-more', text: 'Older notes', hidden: true });
+    let cursor = null;
+    async function page() {
+      const p = await get('/leads/' + id + '/notes?limit=20' + (cursor ? '&after=' + encodeURIComponent(cursor) : ''));
+      for (const n of p.items) ul.append(noteItem(n));
+      if (!ul.children.length) ul.append(el('li', { class: 'muted', text: 'No notes.' }));
+      cursor = p.next_cursor || null;
+      more.hidden = !cursor;
+    }
+    more.addEventListener('click', () => attempt(page));
+    await page();
+    notesBox.append(more);
+    if (mayWrite) notesBox.append(noteForm());
+  }
+
+  function noteItem(n) {
+    const when = fmtDate(n.created_at) + (n.edited_at ? ' · edited ' + fmtDate(n.edited_at) : '');
+    const li = el('li', { class: 'note', 'data-note': n.id },
+      el('strong', { text: n.author.name }), ' ', el('span', { class: 'muted', text: when }),
+      el('p', { class: 'note-text', text: n.text }));
+    if (mayChange(n)) {
+      li.append(el('div', { class: 'toolbar' },
+        el('button', { type: 'button', class: 'link', text: 'Edit', 'aria-label': 'Edit note', onclick: () => li.replaceWith(noteEditor(n, li)) }),
+        el('button', { type: 'button', class: 'link', text: 'Delete', 'aria-label': 'Delete note', onclick: () => attempt(async () => {
+          if (!window.confirm('Delete this note?')) return;
+          await del('/leads/' + id + '/notes/' + n.id);
+          toast('Note deleted');
+          await refresh();
+        }) })));
+    }
+    return li;
+  }
+
+  function noteEditor(n, shown) {
+    const text = el('textarea', { rows: 3, maxlength: 10000, 'aria-label': 'Note text' });
+    text.value = n.text;
+    const form = el('form', { class: 'note' }, text, el('div', { class: 'toolbar' },
+      el('button', { type: 'submit', text: 'Save note' }),
+      el('button', { type: 'button', class: 'link', text: 'Cancel', onclick: () => form.replaceWith(shown) })));
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      attempt(async () => {
+        await patch('/leads/' + id + '/notes/' + n.id, { text: text.value });
+        toast('Note saved');
+        await refresh();
+      });
+    });
+    return el('li', {}, form);
+  }
+
+  function noteForm() {
+    const text = el('textarea', { rows: 2, maxlength: 10000, id: 'note-text', 'aria-label': 'New note', placeholder: 'Add a note' });
+    const form = el('form', { id: 'note-form' }, text, el('div', { class: 'toolbar' }, el('button', { type: 'submit', text: 'Add note' })));
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      attempt(async () => {
+        await post('/leads/' + id + '/notes', { text: text.value });
+        toast('Note added');
         await refresh();
       });
     });

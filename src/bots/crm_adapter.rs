@@ -22,7 +22,7 @@ use crate::domain::actor::Actor;
 use crate::domain::chat::reminders;
 use crate::domain::crm::followups::{self, DueScope, FollowUpInput, Outcome};
 use crate::domain::crm::query::{self, FollowUpDue, LeadFilter, PageRequest};
-use crate::domain::crm::{calls, contacts, leads};
+use crate::domain::crm::{calls, contacts, leads, notes};
 use crate::domain::error::DomainError;
 use crate::domain::{links, users, Ctx};
 
@@ -152,6 +152,30 @@ fn tier_state(f: &followups::FollowUp) -> TierState {
     }
 }
 
+/// How many notes a `/show` card lists.
+const RECENT_NOTES: usize = 5;
+
+/// The card's notes, latest first: the lead's own notes and the notes of
+/// its follow-ups, each with its author.
+fn recent_notes(lead_notes: &[notes::Note], history: &[followups::HistoryEntry]) -> Vec<String> {
+    let mut dated: Vec<(DateTime<Utc>, String)> = lead_notes
+        .iter()
+        .map(|n| (n.created_at, format!("{} ({})", n.text, n.author_name)))
+        .chain(
+            history
+                .iter()
+                .filter(|h| !h.notes.is_empty())
+                .map(|h| (h.at, format!("{} (@{})", h.notes, h.by_name))),
+        )
+        .collect();
+    dated.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
+    dated
+        .into_iter()
+        .take(RECENT_NOTES)
+        .map(|(_, line)| line)
+        .collect()
+}
+
 fn contact_of(c: contacts::Contact) -> Contact {
     Contact {
         id: c.id,
@@ -163,10 +187,7 @@ fn contact_of(c: contacts::Contact) -> Contact {
     }
 }
 
-/// Tasks are a separate service still being built; say so rather than
-/// pretend.
 impl DomainCrm {
-    /// A task in the bots' terms: the assignee's username, the client's name.
     /// The actor's open tasks due in `window` ("today" ends at midnight on
     /// their own clock, and includes what is overdue).
     async fn push_due_tasks(
@@ -251,6 +272,7 @@ impl DomainCrm {
         Ok(out)
     }
 
+    /// A task in the bots' terms: the assignee's username, the client's name.
     async fn task_summary(
         &self,
         task: crate::domain::tasks::task::Task,
@@ -418,13 +440,10 @@ impl Crm for DomainCrm {
                     notes: None,
                 })
         };
-        let recent_notes = follow_ups
-            .history
-            .iter()
-            .filter(|h| !h.notes.is_empty())
-            .take(3)
-            .map(|h| format!("{} (@{})", h.notes, h.by_name))
-            .collect();
+        let lead_notes = notes::latest(&self.ctx, actor, &detail.lead.id, RECENT_NOTES)
+            .await
+            .map_err(crm_error)?;
+        let recent_notes = recent_notes(&lead_notes, &follow_ups.history);
         let open_tasks = self.open_tasks_of(actor, &detail.lead.id).await?;
         Ok(LeadCard {
             lead: self.summary(&detail.lead).await,
@@ -515,18 +534,12 @@ impl Crm for DomainCrm {
         Ok(contact_of(contact))
     }
 
-    async fn add_note(
-        &self,
-        chat: &ChatActor,
-        _lead_id: &str,
-        _text: &str,
-    ) -> Result<(), CrmError> {
-        self.actor(chat)?;
-        // The CRM has no free-standing lead notes yet; notes live on calls
-        // and follow-ups.
-        Err(CrmError::Other(
-            "lead notes are not available yet; add notes to a /call or /followup".into(),
-        ))
+    async fn add_note(&self, chat: &ChatActor, lead_id: &str, text: &str) -> Result<(), CrmError> {
+        let actor = self.actor(chat)?;
+        notes::create(&self.ctx, actor, lead_id, text)
+            .await
+            .map_err(crm_error)?;
+        Ok(())
     }
 
     async fn log_call(
@@ -689,5 +702,61 @@ impl Crm for DomainCrm {
             at: reminder.due_at,
             text: reminder.text,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(minute: u32) -> DateTime<Utc> {
+        format!("2026-12-01T10:{minute:02}:00Z").parse().unwrap()
+    }
+
+    fn note(text: &str, minute: u32) -> notes::Note {
+        notes::Note {
+            id: format!("n{minute}"),
+            lead: "l".into(),
+            author: "u1".into(),
+            author_name: "Maria Rossi".into(),
+            text: text.into(),
+            created_at: at(minute),
+            edited_at: None,
+        }
+    }
+
+    fn follow_up_note(text: &str, minute: u32) -> followups::HistoryEntry {
+        followups::HistoryEntry {
+            tier: 1,
+            outcome: Outcome::Done,
+            scheduled_at: None,
+            done_at: Some(at(minute)),
+            notes: text.into(),
+            by: "u2".into(),
+            by_name: "bob".into(),
+            at: at(minute),
+        }
+    }
+
+    #[test]
+    fn the_card_merges_lead_notes_and_follow_up_notes_latest_first() {
+        let lead_notes = [note("budget approved", 30), note("met at the fair", 10)];
+        let history = [follow_up_note("sent the deck", 20), follow_up_note("", 40)];
+        assert_eq!(
+            recent_notes(&lead_notes, &history),
+            [
+                "budget approved (Maria Rossi)",
+                "sent the deck (@bob)",
+                "met at the fair (Maria Rossi)"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_card_lists_at_most_a_few_notes() {
+        let lead_notes: Vec<_> = (0..8).map(|m| note(&format!("n{m}"), m)).collect();
+        let lines = recent_notes(&lead_notes, &[]);
+        assert_eq!(lines.len(), RECENT_NOTES);
+        assert_eq!(lines[0], "n7 (Maria Rossi)");
     }
 }

@@ -96,6 +96,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "second_factor",
         sql: include_str!("migrations/0015_second_factor.surql"),
     },
+    Migration {
+        version: 16,
+        name: "lead_notes",
+        sql: include_str!("migrations/0016_lead_notes.surql"),
+    },
 ];
 
 #[derive(Debug, Deserialize)]

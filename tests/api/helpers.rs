@@ -266,6 +266,18 @@ impl TestApp {
         created["lead"]["id"].as_str().unwrap().to_string()
     }
 
+    /// Adds a note to a lead as the user behind `token`; returns the note.
+    pub async fn add_note(&self, token: &str, lead: &str, text: &str) -> Value {
+        ok(self
+            .post(
+                &format!("/api/v1/leads/{lead}/notes"),
+                token,
+                json!({"text": text}),
+            )
+            .await)
+        .await
+    }
+
     /// A room's whole history, oldest first, read through the API a page at
     /// a time by sequence number.
     pub async fn room_history(&self, token: &str, room: &str) -> Vec<Value> {

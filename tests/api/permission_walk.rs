@@ -244,6 +244,29 @@ fn rules() -> Vec<Rule> {
             "calls.log & leads.read.all|leads.read.own",
             |w| Call::at(&[&w.lead]).json(json!({"outcome": "no_answer"})),
         ),
+        // Notes: src/domain/crm/notes.rs. Writing one takes what logging a
+        // follow-up takes; the admin's note is changed by its author or a
+        // holder of leads.delete.
+        rule(
+            "GET /leads/{id}/notes",
+            "leads.read.all|leads.read.own",
+            |w| Call::at(&[&w.lead]),
+        ),
+        rule(
+            "POST /leads/{id}/notes",
+            "leads.write|calls.log & leads.read.all|leads.read.own",
+            |w| Call::at(&[&w.lead]).json(json!({"text": "walked"})),
+        ),
+        rule(
+            "PATCH /leads/{id}/notes/{note_id}",
+            "leads.write|calls.log & leads.delete & leads.read.all|leads.read.own",
+            |w| Call::at(&[&w.lead, &w.note]).json(json!({"text": "walked"})),
+        ),
+        rule(
+            "DELETE /leads/{id}/notes/{note_id}",
+            "leads.write|calls.log & leads.delete & leads.read.all|leads.read.own",
+            |w| Call::at(&[&w.lead, &w.note_to_delete]),
+        ),
         rule(
             "GET /follow-ups/due",
             "leads.read.all|leads.read.own",
@@ -685,6 +708,9 @@ struct Walk {
     lead_for_bulk: String,
     contact: String,
     contact_to_delete: String,
+    /// The admin's notes on `lead`.
+    note: String,
+    note_to_delete: String,
     task: String,
     task_file: String,
     task_file_to_delete: String,
@@ -746,6 +772,9 @@ impl Walk {
         let lead_to_delete = lead_of(format!("Walk {role} trash")).await;
         let lead_to_merge = lead_of(format!("Walk {role} twin")).await;
         let lead_for_bulk = lead_of(format!("Walk {role} bulk")).await;
+        let lead_id = id_at(&lead, "/lead/id");
+        let note = id_at(&app.add_note(admin, &lead_id, "kept").await, "/id");
+        let note_to_delete = id_at(&app.add_note(admin, &lead_id, "doomed").await, "/id");
 
         let task = made(
             app.post(
@@ -883,9 +912,11 @@ impl Walk {
             admin_id: admin_id.to_string(),
             username,
             token,
-            lead: id_at(&lead, "/lead/id"),
+            lead: lead_id,
             contact: id_at(&lead, "/contacts/0/id"),
             contact_to_delete: id_at(&lead, "/contacts/1/id"),
+            note,
+            note_to_delete,
             lead_to_delete: id_at(&lead_to_delete, "/lead/id"),
             lead_to_merge: id_at(&lead_to_merge, "/lead/id"),
             lead_for_bulk: id_at(&lead_for_bulk, "/lead/id"),
@@ -920,6 +951,7 @@ impl Walk {
         paths.extend(match area {
             "leads" | "ai" => vec![
                 format!("/leads/{}", self.lead),
+                format!("/leads/{}/notes", self.lead),
                 format!("/leads/{}", self.lead_to_delete),
                 format!("/leads/{}", self.lead_to_merge),
                 format!("/leads/{}", self.lead_for_bulk),
@@ -955,6 +987,7 @@ impl Walk {
             format!("/leads/{}/contacts", self.lead),
             format!("/leads/{}/follow-ups", self.lead),
             format!("/leads/{}/calls", self.lead),
+            format!("/leads/{}/notes", self.lead),
             format!("/ai/leads/{}/relations", self.lead),
             "/leads/count".to_string(),
             format!("/tasks/{}/comments", self.task),

@@ -379,6 +379,57 @@ async fn a_telegram_lead_with_its_country_and_state_typed_as_names_is_stored_by_
 }
 
 #[tokio::test]
+async fn a_note_sent_on_telegram_is_stored_and_on_the_lead_card() {
+    let fake = FakeTelegram::start().await;
+    let app = app_with_bot(&fake).await;
+    let admin = app.admin_token().await;
+    let (maria, maria_token) = app.user_with_role(&admin, "maria", "user").await;
+    link(&app, &fake, &maria_token, 555).await;
+    fake.ask(555, "/lead Initech initech.example").await;
+
+    let reply = fake
+        .ask(555, "/note initech.example: wants a demo in March")
+        .await;
+    assert_eq!(reply["text"], "Note added to Initech.", "{reply}");
+
+    let lead = leads_named(&app, &maria_token, "initech").await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let notes: Value = app
+        .get(&format!("/api/v1/leads/{lead}/notes"), &maria_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        notes["items"][0]["text"], "wants a demo in March",
+        "{notes}"
+    );
+    assert_eq!(notes["items"][0]["author"]["id"], json!(maria));
+    let audit: Value = app
+        .get(
+            &format!(
+                "/api/v1/audit?entity=lead_note&entity_id={}",
+                notes["items"][0]["id"].as_str().unwrap()
+            ),
+            &admin,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(audit[0]["channel"], "telegram", "{audit}");
+
+    let card = fake.ask(555, "/show initech").await;
+    let text = card["text"].as_str().unwrap();
+    assert!(
+        text.contains("Notes:\n• wants a demo in March (maria)"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
 async fn an_unlinked_telegram_user_is_told_how_to_link_and_nothing_else() {
     let fake = FakeTelegram::start().await;
     let app = app_with_bot(&fake).await;

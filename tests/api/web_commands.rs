@@ -152,6 +152,61 @@ async fn a_task_list_does_not_name_a_lead_its_reader_cannot_see() {
     assert!(!card.contains("Call the board"), "{card}");
 }
 
+#[tokio::test]
+async fn a_note_typed_in_the_hub_is_stored_as_its_author_and_shown_on_the_card() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (maria, maria_token) = app.user_with_role(&admin, "maria", "user").await;
+    let lead = app.create_lead(&maria_token, "Open Book Ltd").await;
+    ok(app
+        .post(
+            "/api/v1/tasks",
+            &admin,
+            serde_json::json!({"title": "Print the brochure", "task_type": "print",
+                "lead": lead, "assignee": maria}),
+        )
+        .await)
+    .await;
+    let room = group(&app, &admin, "notes", &[&maria]).await;
+    let mut ws = Client::connect(&app, &admin).await;
+    ws.subscribe(&room, None).await;
+
+    say(
+        &app,
+        &maria_token,
+        &room,
+        "/note Open Book Ltd: budget approved for Q1",
+    )
+    .await;
+    let answer = next_bot_message(&mut ws).await;
+    assert_eq!(answer["body"], "Note added to Open Book Ltd.", "{answer}");
+    let notes = ok(app
+        .get(&format!("/api/v1/leads/{lead}/notes"), &maria_token)
+        .await)
+    .await;
+    let note = &notes["items"][0];
+    assert_eq!(note["text"], "budget approved for Q1", "{notes}");
+    assert_eq!(note["author"]["id"], maria.as_str());
+    let audit = ok(app
+        .get(
+            &format!("/api/v1/audit?entity_id={}", note["id"].as_str().unwrap()),
+            &admin,
+        )
+        .await)
+    .await;
+    assert_eq!(audit[0]["channel"], "web", "{audit}");
+
+    say(&app, &maria_token, &room, "/show Open Book Ltd").await;
+    let card = next_bot_message(&mut ws).await;
+    let card = card["body"].as_str().unwrap();
+    assert!(
+        card.contains("Notes:\n• budget approved for Q1 (maria)"),
+        "{card}"
+    );
+    assert!(card.contains("Open tasks:"), "{card}");
+    assert!(card.contains("Print the brochure"), "{card}");
+}
+
 /// Maria in the "field" room, where she made the lead Globex Corp with
 /// `/lead`; an admin's socket follows the room.
 struct Field {

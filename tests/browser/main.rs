@@ -8,6 +8,7 @@ mod tasks;
 mod xss;
 
 use harness::{Panel, ADMIN_PASSWORD};
+use serde_json::json;
 
 #[tokio::test]
 async fn a_user_logs_in_creates_a_lead_finds_it_and_logs_a_follow_up() {
@@ -37,6 +38,78 @@ async fn a_user_logs_in_creates_a_lead_finds_it_and_logs_a_follow_up() {
     b.wait_text("#timeline", "follow-up 1: done").await;
     b.wait_text("#fu-1 h3", "done").await;
     b.screenshot("lead-detail-phone").await;
+    b.close().await;
+}
+
+#[tokio::test]
+async fn a_rep_adds_edits_and_deletes_a_note_and_cannot_change_the_admins() {
+    let Some(panel) = Panel::start().await else {
+        return;
+    };
+    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
+    panel.create_user(&admin, "rita", "user").await;
+    let rita = panel.api_login("rita", harness::USER_PASSWORD).await;
+    let lead = panel
+        .api(
+            &rita,
+            "POST",
+            "/leads",
+            json!({"company_name": "Quill & Co"}),
+        )
+        .await;
+    let lead = lead["lead"]["id"].as_str().unwrap().to_string();
+    panel
+        .api(
+            &admin,
+            "POST",
+            &format!("/leads/{lead}/notes"),
+            json!({"text": "Admin: priced at 40k"}),
+        )
+        .await;
+
+    let b = panel.browser(1280, 800).await;
+    b.login(&panel, "rita", harness::USER_PASSWORD).await;
+    b.goto(&panel, &format!("#/leads/{lead}")).await;
+    b.wait_text("#notes-list", "Admin: priced at 40k").await;
+    // The admin's note offers Rita no edit or delete.
+    let buttons = b
+        .script("return document.querySelectorAll('#notes-list li.note button').length")
+        .await;
+    assert_eq!(buttons, json!(0));
+
+    b.type_into("#note-text", "Rita: wants a demo\nin March")
+        .await;
+    b.click("#note-form button[type=submit]").await;
+    b.wait_text("#notes-list li.note:first-child", "Rita: wants a demo")
+        .await;
+    b.wait_text("#timeline", "note: Rita: wants a demo").await;
+
+    b.click("#notes-list li.note:first-child button[aria-label='Edit note']")
+        .await;
+    b.set_value("#notes-list form.note textarea", "Rita: demo booked")
+        .await;
+    b.click("#notes-list form.note button[type=submit]").await;
+    b.wait_text("#notes-list li.note:first-child", "edited")
+        .await;
+    b.wait_text("#notes-list li.note:first-child", "Rita: demo booked")
+        .await;
+    let notes = panel
+        .api(&rita, "GET", &format!("/leads/{lead}/notes"), json!(null))
+        .await;
+    assert_eq!(notes["items"][0]["text"], "Rita: demo booked", "{notes}");
+
+    b.click("#notes-list li.note:first-child button[aria-label='Delete note']")
+        .await;
+    b.accept_dialog().await;
+    b.wait_exact(
+        "#notes-list li.note:first-child .note-text",
+        "Admin: priced at 40k",
+    )
+    .await;
+    let notes = panel
+        .api(&rita, "GET", &format!("/leads/{lead}/notes"), json!(null))
+        .await;
+    assert_eq!(notes["items"].as_array().unwrap().len(), 1, "{notes}");
     b.close().await;
 }
 

@@ -1,5 +1,5 @@
 //! Hostile text in everything the panel shows: leads, contacts, follow-ups,
-//! calls, tasks, comments, file names, rooms, messages, mentions and a
+//! calls, notes, tasks, comments, file names, rooms, messages, mentions and a
 //! display name. Every page that shows them must show them as text: no
 //! payload runs, no element the data built carries an `on…` attribute, and
 //! no link or source points at `javascript:`.
@@ -134,6 +134,14 @@ async fn hostile_text_renders_as_text_on_every_page() {
             json!({"outcome": "connected", "notes": format!("{SCRIPT} {JS_URL}")}),
         )
         .await;
+    panel
+        .api(
+            &admin,
+            "POST",
+            &format!("/leads/{lead_a}/notes"),
+            json!({"text": format!("{SVG} note {JS_URL}")}),
+        )
+        .await;
     let lead_room = panel
         .api(
             &admin,
@@ -248,6 +256,9 @@ async fn hostile_text_renders_as_text_on_every_page() {
     b.wait_text("main", &format!("{SCRIPT} {JS_URL}")).await;
     b.wait_text("#timeline", &format!("discussion: {SVG} about the deal"))
         .await;
+    b.wait_text("#notes-list", &format!("{SVG} note {JS_URL}"))
+        .await;
+    b.wait_text("#timeline", &format!("note: {SVG} note")).await;
     b.wait_text("#relations-list", &company_b).await;
     b.find("#fu-notes-1").await;
     assert_eq!(

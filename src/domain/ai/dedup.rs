@@ -258,7 +258,7 @@ async fn has_task_table(ctx: &Ctx) -> DomainResult<bool> {
 
 /// Folds `merge_id` into `keep_id` in one transaction: contacts, follow-ups
 /// (a tier both have stays the kept lead's, the other's goes into the
-/// follow-up history so nothing is lost), follow-up history, calls, task
+/// follow-up history so nothing is lost), follow-up history, calls, notes, task
 /// links, audit rows and relationship-map edges (no self-edges, no
 /// duplicates) move; the merged lead is soft-deleted with
 /// `merged_into`, and a `merge` audit row records it.
@@ -326,6 +326,7 @@ pub async fn merge(ctx: &Ctx, actor: &Actor, keep_id: &str, merge_id: &str) -> D
     }
     tx.push("UPDATE follow_up_history SET lead = $keep WHERE lead = $gone");
     tx.push("UPDATE call SET lead = $keep WHERE lead = $gone");
+    tx.push("UPDATE lead_note SET lead = $keep WHERE lead = $gone");
     if tasks {
         tx.push("UPDATE task SET lead = $keep WHERE lead = $gone");
     }

@@ -1,5 +1,5 @@
 //! The CRM core: leads and their contacts, the three follow-up tiers,
-//! calls, the pipeline, settings, import and export.
+//! calls, free-standing notes, the pipeline, settings, import and export.
 
 pub mod bulk;
 pub mod calls;
@@ -10,6 +10,7 @@ pub mod import;
 pub mod import_rows;
 pub mod leads;
 pub mod normalize;
+pub mod notes;
 pub(crate) mod outgoing;
 pub mod pipeline;
 pub mod query;

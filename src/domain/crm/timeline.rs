@@ -1,11 +1,13 @@
 //! The audit log as people read it: filtered lists, and a lead's timeline
-//! that merges its changes, follow-ups, calls and its discussion room.
+//! that merges its changes, follow-ups, calls, notes and its discussion
+//! room.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::leads::load_visible;
+use super::notes;
 use crate::domain::actor::Actor;
 use crate::domain::audit::AuditRow;
 use crate::domain::clock::db_time;
@@ -71,7 +73,7 @@ pub async fn audit_log(
 #[derive(Debug, Clone, Serialize)]
 pub struct TimelineItem {
     pub at: DateTime<Utc>,
-    /// change, follow_up, call or message.
+    /// change, follow_up, call, note or message.
     pub kind: String,
     pub actor: Option<String>,
     pub summary: String,
@@ -90,13 +92,15 @@ pub async fn lead_timeline(
     let results = ctx
         .store
         .run(
-            "SELECT * FROM audit WHERE subject = $lead AND entity NOT IN ['follow_up', 'call'] ORDER BY at DESC LIMIT $limit;
+            "SELECT * FROM audit WHERE subject = $lead AND entity NOT IN ['follow_up', 'call']
+                AND (entity != $note_entity OR action != 'create') ORDER BY at DESC LIMIT $limit;
              SELECT * FROM follow_up_history WHERE lead = $lead ORDER BY at DESC LIMIT $limit;
              SELECT * FROM call WHERE lead = $lead ORDER BY at DESC LIMIT $limit;
              LET $rooms = (SELECT VALUE record::id(id) FROM room WHERE subject_kind = 'lead' AND subject_id = $lead);
              LET $mine = (SELECT VALUE room FROM room_member WHERE user = $me AND room IN $rooms);
-             SELECT * FROM message WHERE room IN $mine AND deleted_at IS NONE ORDER BY created_at DESC LIMIT $limit;",
-            json!({"lead": lead.id, "limit": limit, "me": actor.user_id}),
+             SELECT * FROM message WHERE room IN $mine AND deleted_at IS NONE ORDER BY created_at DESC LIMIT $limit;
+             SELECT *, record::id(id) AS id FROM lead_note WHERE lead = $lead ORDER BY sort_key DESC LIMIT $limit;",
+            json!({"lead": lead.id, "limit": limit, "me": actor.user_id, "note_entity": notes::AUDIT_ENTITY}),
         )
         .await?;
     let mut items = Vec::new();
@@ -152,6 +156,17 @@ pub async fn lead_timeline(
                 .unwrap_or_default()
         );
         items.push(item(&row, "at", "call", row["user_name"].as_str(), summary));
+    }
+    // A note is its own entry; its edits and deletion stay changes.
+    for row in results.rows::<Value>(6)? {
+        let summary = format!("note: {}", row["text"].as_str().unwrap_or(""));
+        items.push(item(
+            &row,
+            "created_at",
+            "note",
+            row["author_name"].as_str(),
+            summary,
+        ));
     }
     // The lead's discussion rooms, those the actor is in.
     for row in results.rows::<Value>(5)? {

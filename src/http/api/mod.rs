@@ -11,6 +11,7 @@ pub mod common;
 pub mod files;
 pub mod geo;
 pub mod leads;
+pub mod notes;
 pub mod notifications;
 pub mod permissions;
 pub mod pipeline;
@@ -38,7 +39,7 @@ pub enum ApiTags {
     Permissions,
     /// API keys for integrators.
     ApiKeys,
-    /// Leads and their contacts.
+    /// Leads, their contacts and notes.
     Leads,
     /// The three follow-up tiers and due lists.
     FollowUps,
@@ -79,6 +80,7 @@ pub type Api = (
     ),
     (
         leads::LeadsApi,
+        notes::NotesApi,
         work_queues::WorkQueuesApi,
         pipeline::PipelineApi,
         geo::GeoApi,
@@ -103,7 +105,7 @@ pub fn service() -> OpenApiService<Api, ()> {
     OpenApiService::new(
         (
             (auth::AuthApi, second_factor::SecondFactorApi, users::UsersApi, roles::RolesApi, permissions::PermissionsApi, api_keys::ApiKeysApi),
-            (leads::LeadsApi, work_queues::WorkQueuesApi, pipeline::PipelineApi, geo::GeoApi, transfer::TransferApi),
+            (leads::LeadsApi, notes::NotesApi, work_queues::WorkQueuesApi, pipeline::PipelineApi, geo::GeoApi, transfer::TransferApi),
             webhooks::WebhooksApi,
             (chat::ChatApi, files::FilesApi, notifications::NotificationsApi, bots::BotsApi),
             ai::AiApi,

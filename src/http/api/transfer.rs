@@ -176,7 +176,7 @@ enum CsvDownload {
 #[oai(skip_serializing_if_is_none)]
 struct TimelineItemView {
     at: DateTime<Utc>,
-    /// change, follow_up, call or message (the lead's discussion room).
+    /// change, follow_up, call, note or message (the lead's discussion room).
     kind: String,
     actor: Option<String>,
     summary: String,
