@@ -14,6 +14,7 @@ const TABS = [
   { key: 'pipeline', label: 'Pipeline', show: () => can('settings.manage'), render: pipeline },
   { key: 'webhooks', label: 'Webhooks', show: () => can('settings.manage'), render: webhooks },
   { key: 'bots', label: 'Bots', show: () => can('bots.manage'), render: botsAdmin },
+  { key: 'maintenance', label: 'Maintenance', show: () => session.user.role === 'admin', render: maintenance },
   { key: 'ai', label: 'AI', show: () => can('ai.manage'), render: aiAdmin },
 ];
 
@@ -168,4 +169,32 @@ async function webhooks(box) {
   const ul = el('ul', { class: 'list' });
   for (const h of hooks.items || hooks) ul.append(el('li', {}, el('strong', { text: h.url }), ' ' + (h.topics || []).join(', ') + ' ', el('button', { type: 'button', text: 'Delete', onclick: () => attempt(async () => { await del('/webhooks/' + h.id); clear(box); await webhooks(box); }) })));
   box.append(form, ul);
+}
+
+// Closing the service to everyone but admins, with a message and an
+// optional end time (admins only: everyone else is shut out meanwhile).
+async function maintenance(box) {
+  const state = await get('/maintenance');
+  const message = el('input', { id: 'maintenance-message', maxLength: 500, value: state.message || '', placeholder: 'What people are told' });
+  const until = el('input', { id: 'maintenance-until', type: 'datetime-local' });
+  const toggle = el('button', { type: 'submit', class: 'primary', text: state.enabled ? 'Turn maintenance off' : 'Turn maintenance on' });
+  const form = el('form', { class: 'card', id: 'maintenance-form' },
+    el('p', { id: 'maintenance-state', text: state.enabled
+      ? 'On since ' + fmtDate(state.since) + (state.until ? ', until ' + fmtDate(state.until) : '') + ': only admins can use EA CRM.'
+      : 'Off: everyone can use EA CRM.' }),
+    state.enabled ? null : field('Message', message),
+    state.enabled ? null : field('Ends by itself at (optional)', until),
+    toggle);
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    attempt(async () => {
+      const body = state.enabled ? { enabled: false } : { enabled: true, message: message.value };
+      if (!state.enabled && until.value) body.until = new Date(until.value).toISOString();
+      await put('/maintenance', body);
+      toast(state.enabled ? 'Maintenance mode is off' : 'Maintenance mode is on');
+      clear(box);
+      await maintenance(box);
+    });
+  });
+  box.append(form);
 }

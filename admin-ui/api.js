@@ -37,6 +37,7 @@ async function errorOf(res) {
     /* not JSON: keep the status text */
   }
   if (res.status === 401) window.dispatchEvent(new CustomEvent('ea:unauthorized'));
+  if (code === 'maintenance') window.dispatchEvent(new CustomEvent('ea:maintenance', { detail: message }));
   // The role came to require a second factor this user has not set up.
   if (code === 'second_factor_setup_required') window.dispatchEvent(new CustomEvent('ea:second-factor-setup'));
   return new ApiError(res.status, code, message);

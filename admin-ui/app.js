@@ -233,6 +233,18 @@ window.addEventListener('ea:unauthorized', () => {
   }
 });
 
+// Closed for maintenance (everyone but admins): one page saying why, with
+// a way to try again, instead of each page failing on its own.
+window.addEventListener('ea:maintenance', (e) => {
+  hub.disconnect();
+  document.getElementById('nav').hidden = true;
+  clear(main);
+  main.append(el('section', { class: 'card login', id: 'maintenance', role: 'alert' },
+    el('h1', { text: 'Down for maintenance' }),
+    el('p', { text: e.detail || 'EA CRM is down for maintenance.' }),
+    el('button', { type: 'button', class: 'primary', text: 'Try again', onclick: () => location.reload() })));
+});
+
 window.addEventListener('ea:second-factor-setup', async () => {
   if (!session.user || session.setupRequired) return;
   hub.disconnect();

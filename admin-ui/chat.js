@@ -125,6 +125,12 @@ function onFrame(f) {
     case 'event':
       onEvent(f.topic, f.payload);
       break;
+    case 'maintenance':
+      // The server closes the socket next; reconnecting is pointless
+      // until it reopens, so the panel shows why instead.
+      hub.disconnect();
+      window.dispatchEvent(new CustomEvent('ea:maintenance', { detail: f.message }));
+      break;
     case 'error':
       toast(f.message, 'error');
       if (f.client_id) hub.pending.delete(f.client_id);

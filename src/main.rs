@@ -81,6 +81,19 @@ enum AdminTask {
         #[arg(long, env = "NEW_PASSWORD", hide_env_values = true)]
         password: Option<String>,
     },
+    /// Close the service to everyone but admins (`on`), or open it again
+    /// (`off`), for when the panel is the problem.
+    Maintenance {
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+        /// What everyone shut out is told.
+        #[arg(long)]
+        message: Option<String>,
+        /// When it ends by itself: an RFC 3339 time, or a span from now
+        /// such as `30m` or `2h`.
+        #[arg(long)]
+        until: Option<String>,
+    },
 }
 
 /// Exit code for a start that cannot succeed as configured.
@@ -123,6 +136,14 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Admin {
             task: AdminTask::ResetPassword { username, password },
         } => reset_password(cli.config, &username, password).await,
+        Command::Admin {
+            task:
+                AdminTask::Maintenance {
+                    state,
+                    message,
+                    until,
+                },
+        } => maintenance(cli.config, state == "on", message, until.as_deref()).await,
         Command::Backup { file } => backup(cli.config, &file).await,
         Command::Restore { file } => restore(cli.config, &file).await,
     }
@@ -226,6 +247,51 @@ async fn reset_password(config: Config, username: &str, password: Option<String>
         }
         Err(e) => {
             eprintln!("ea-crm: cannot reset the password: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn maintenance(
+    config: Config,
+    enabled: bool,
+    message: Option<String>,
+    until: Option<&str>,
+) -> ExitCode {
+    use ea_crm::domain::maintenance::{self, MaintenanceInput};
+    let ctx = match app::open_domain(&config, std::sync::Arc::new(SystemClock)).await {
+        Ok(ctx) => ctx,
+        Err(e) => return startup_failed(e),
+    };
+    let outcome = async {
+        let until = until
+            .map(|raw| maintenance::parse_until(raw, ctx.now()))
+            .transpose()?;
+        let input = MaintenanceInput {
+            enabled,
+            message,
+            until,
+        };
+        maintenance::set(&ctx, &ea_crm::domain::actor::Actor::system(), input).await
+    }
+    .await;
+    drop(ctx);
+    close_store(&config).await;
+    match outcome {
+        Ok(state) if state.enabled => {
+            let until = state
+                .until
+                .map(|u| format!(" until {}", u.to_rfc3339()))
+                .unwrap_or_default();
+            println!("Maintenance mode is on{until}: only admins can use EA CRM.");
+            ExitCode::SUCCESS
+        }
+        Ok(_) => {
+            println!("Maintenance mode is off.");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ea-crm: cannot switch maintenance mode: {e}");
             ExitCode::FAILURE
         }
     }

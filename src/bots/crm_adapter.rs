@@ -114,9 +114,9 @@ pub fn crm_error(e: DomainError) -> CrmError {
         | DomainError::WrongSecondFactor
         | DomainError::SecondFactorSetupRequired => CrmError::Unlinked,
         DomainError::Conflict(message) => CrmError::Other(message),
-        e @ (DomainError::RateLimited { .. } | DomainError::Busy { .. }) => {
-            CrmError::Other(e.to_string())
-        }
+        e @ (DomainError::RateLimited { .. }
+        | DomainError::Busy { .. }
+        | DomainError::Maintenance { .. }) => CrmError::Other(e.to_string()),
         DomainError::Internal(cause) => {
             tracing::warn!(%cause, "bot command failed inside");
             CrmError::Other("something went wrong on our side; try again".into())

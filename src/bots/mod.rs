@@ -36,7 +36,10 @@ pub async fn handle_text(
     text: &str,
     bot_username: Option<&str>,
 ) -> DomainResult<Option<Reply>> {
-    let (sender, engine) = sender_and_engine(ctx, platform, platform_user_id).await?;
+    let (sender, engine) = match sender_and_engine(ctx, platform, platform_user_id).await {
+        Ok(found) => found,
+        Err(e) => return told_why(e),
+    };
     let parse_ctx = parse_context(ctx, &sender, bot_username);
     // Boxed: the engine's future holds every domain call a command may make;
     // inline, it grows each caller's future and, in debug builds, the stack
@@ -60,11 +63,23 @@ pub async fn press_button(
     Ok(Some(match action {
         ButtonAction::Cancel => Reply::text("Cancelled."),
         ButtonAction::Run(commands) => {
-            let (sender, engine) = sender_and_engine(ctx, platform, platform_user_id).await?;
+            let (sender, engine) = match sender_and_engine(ctx, platform, platform_user_id).await {
+                Ok(found) => found,
+                Err(e) => return told_why(e),
+            };
             let parse_ctx = parse_context(ctx, &sender, bot_username);
             Box::pin(engine.run(&sender, commands, &parse_ctx)).await
         }
     }))
+}
+
+/// A refusal the person can act on (the service is closed for maintenance)
+/// becomes the bot's answer; anything else stays an error for the log.
+fn told_why(e: DomainError) -> DomainResult<Option<Reply>> {
+    match e {
+        DomainError::Maintenance { .. } => Ok(Some(Reply::text(e.to_string()))),
+        other => Err(other),
+    }
 }
 
 async fn sender_and_engine(

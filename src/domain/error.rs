@@ -35,6 +35,12 @@ pub enum DomainError {
     /// was done.
     #[error("the service is busy; try again in {retry_after_secs} s")]
     Busy { retry_after_secs: u64 },
+    /// Closed for maintenance to everyone but admins.
+    #[error("{message}")]
+    Maintenance {
+        message: String,
+        retry_after_secs: u64,
+    },
     #[error("internal error")]
     Internal(String),
 }

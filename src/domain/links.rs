@@ -249,7 +249,10 @@ pub async fn actor_of_account(
     )
     .await
     {
-        Ok(actor) => Ok(Some(actor)),
+        Ok(actor) => {
+            super::maintenance::admit(ctx, &actor)?;
+            Ok(Some(actor))
+        }
         Err(DomainError::Unauthenticated) => Ok(None),
         Err(e) => Err(e),
     }

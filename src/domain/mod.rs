@@ -17,6 +17,7 @@ pub mod error;
 pub mod events;
 pub mod geo;
 pub mod links;
+pub mod maintenance;
 pub mod passwords;
 pub mod permissions;
 pub mod roles;
@@ -82,6 +83,8 @@ pub struct Ctx {
     pub credentials: credential_cache::CredentialCache,
     /// Room memberships seen by this instance.
     pub known_members: chat::known_members::KnownMembers,
+    /// Whether the service is closed for maintenance, as last read.
+    pub maintenance: maintenance::MaintenanceSwitch,
 }
 
 impl Ctx {
@@ -124,6 +127,7 @@ impl Ctx {
                 config.auth_cache_ms,
             )),
             known_members: Default::default(),
+            maintenance: Default::default(),
         }
     }
 

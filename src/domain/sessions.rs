@@ -134,6 +134,7 @@ pub async fn login(
             }
             other => other?,
         };
+    super::maintenance::admit_role(ctx, &record.user.role)?;
     let second_factor_setup_required =
         !passed_second_factor && second_factor::role_requires(ctx, &record.user.role).await?;
     limits.failures_per_user_and_client.reset(&user_client_key);

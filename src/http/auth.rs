@@ -16,7 +16,7 @@ use super::AppState;
 use crate::domain::actor::{Actor, Channel};
 use crate::domain::error::DomainError;
 use crate::domain::sessions::SetupSessions;
-use crate::domain::{sessions, tokens};
+use crate::domain::{maintenance, sessions, tokens};
 
 pub const SESSION_COOKIE: &str = "ea_session";
 pub const CSRF_COOKIE: &str = "ea_csrf";
@@ -117,6 +117,7 @@ async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Actor> {
         sessions::authenticate_bearer(&state.ctx, &bearer.token, Channel::Api, setup_sessions(req))
             .await
             .map_err(ApiError)?;
+    maintenance::admit(&state.ctx, &actor).map_err(ApiError)?;
     limit_per_token(req, state, &actor)?;
     Ok(actor)
 }
@@ -134,6 +135,7 @@ async fn check_cookie(req: &Request, cookie: ApiKey) -> poem::Result<Actor> {
             return Err(CsrfError.into());
         }
     }
+    maintenance::admit(&state.ctx, &session.actor).map_err(ApiError)?;
     limit_per_token(req, state, &session.actor)?;
     Ok(session.actor)
 }

@@ -71,6 +71,9 @@ pub enum ErrorCode {
     /// The service is at capacity (sign-ins queue for hashing); see
     /// `Retry-After`.
     Busy,
+    /// Closed for maintenance to everyone but admins; the message says why
+    /// and `Retry-After` when to come back.
+    Maintenance,
     /// A fault on our side; the log has the cause under the request id.
     Internal,
     /// The database does not answer (`/healthz` only).
@@ -96,6 +99,7 @@ impl ErrorCode {
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Busy => "busy",
+            ErrorCode::Maintenance => "maintenance",
             ErrorCode::Internal => "internal",
             ErrorCode::Unavailable => "unavailable",
         }
@@ -125,7 +129,9 @@ impl poem::error::ResponseError for ApiError {
             DomainError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             DomainError::Conflict(_) => StatusCode::CONFLICT,
             DomainError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            DomainError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            DomainError::Busy { .. } | DomainError::Maintenance { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             DomainError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -135,7 +141,10 @@ impl poem::error::ResponseError for ApiError {
         let (code, message) = code_and_message(&self.0);
         let mut response = error_response(status, code, &message);
         if let DomainError::RateLimited { retry_after_secs }
-        | DomainError::Busy { retry_after_secs } = &self.0
+        | DomainError::Busy { retry_after_secs }
+        | DomainError::Maintenance {
+            retry_after_secs, ..
+        } = &self.0
         {
             response.headers_mut().insert(
                 poem::http::header::RETRY_AFTER,
@@ -164,6 +173,7 @@ pub fn code_and_message(e: &DomainError) -> (ErrorCode, String) {
         DomainError::Conflict(_) => (ErrorCode::Conflict, e.to_string()),
         DomainError::RateLimited { .. } => (ErrorCode::RateLimited, e.to_string()),
         DomainError::Busy { .. } => (ErrorCode::Busy, e.to_string()),
+        DomainError::Maintenance { .. } => (ErrorCode::Maintenance, e.to_string()),
         DomainError::Internal(cause) => {
             tracing::error!(%cause, "internal error");
             (ErrorCode::Internal, "internal error".to_string())

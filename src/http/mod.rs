@@ -178,6 +178,17 @@ fn healthz() -> Json<serde_json::Value> {
 #[handler]
 async fn readyz(state: poem::web::Data<&Arc<AppState>>) -> Response {
     if state.ctx.store.ping().await {
+        // Still ready while closed for maintenance: a load balancer that
+        // took the instance out would shut the admins out too.
+        let maintenance = state.ctx.maintenance.current();
+        if maintenance.active_at(state.ctx.now()) {
+            return Json(json!({
+                "status": "maintenance",
+                "message": maintenance.message,
+                "until": maintenance.until,
+            }))
+            .into_response();
+        }
         Json(json!({"status": "ready"})).into_response()
     } else {
         error::error_response(

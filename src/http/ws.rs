@@ -22,7 +22,7 @@ use super::error::{error_response, ApiError, ErrorCode};
 use super::AppState;
 use crate::domain::actor::{Actor, Channel};
 use crate::domain::sessions::SetupSessions;
-use crate::domain::{sessions, socket_tickets};
+use crate::domain::{maintenance, sessions, socket_tickets};
 use crate::realtime::connection;
 
 /// The read and write buffer of each socket, in bytes.
@@ -40,6 +40,9 @@ pub async fn websocket(req: &Request, ws: WebSocket, state: Data<&Arc<AppState>>
         Ok(actor) => actor,
         Err(response) => return response,
     };
+    if let Err(e) = maintenance::admit(&state.ctx, &actor) {
+        return poem::error::ResponseError::as_response(&ApiError(e));
+    }
     let max = (state.config.ws_max_message_kb * 1024) as usize;
     // Small buffers: an idle socket should cost kilobytes, not the 128 KiB
     // read buffer the WebSocket library zero-fills by default; frames

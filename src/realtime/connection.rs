@@ -27,7 +27,7 @@ use crate::domain::chat::presence::Status;
 use crate::domain::chat::rooms;
 use crate::domain::error::DomainError;
 use crate::domain::events;
-use crate::domain::{sessions, Ctx};
+use crate::domain::{maintenance, sessions, Ctx};
 use crate::rate_limit::WindowLimiter;
 
 /// A client that does not take a frame within this long is gone.
@@ -66,6 +66,7 @@ enum End {
     ClientClosed,
     SignedOut,
     ServerClosing,
+    Maintenance,
     Silent,
     TooSlow,
     TooLarge,
@@ -92,6 +93,7 @@ pub async fn run(socket: WebSocketStream, services: Arc<SocketServices>, actor: 
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_heard = tokio::time::Instant::now();
     let mut answers: FuturesOrdered<Answer> = FuturesOrdered::new();
+    let mut maintenance = services.ctx.maintenance.subscribe();
     let mut connection = Connection {
         services: &services,
         actor,
@@ -168,6 +170,22 @@ pub async fn run(socket: WebSocketStream, services: Arc<SocketServices>, actor: 
                     break End::Broken;
                 }
             }
+            Ok(()) = maintenance.changed() => {
+                let state = maintenance.borrow_and_update().clone();
+                if let Err(DomainError::Maintenance { message, retry_after_secs }) =
+                    maintenance::admit(&services.ctx, &connection.actor)
+                {
+                    // Told first, so a client can show why it was closed.
+                    connection.push(json!({
+                        "type": "maintenance",
+                        "message": message,
+                        "until": state.until,
+                        "retry_after_secs": retry_after_secs,
+                    }));
+                    let _ = flush(&mut sink, &mut connection.out).await;
+                    break End::Maintenance;
+                }
+            }
             _ = recheck.tick() => match Box::pin(sessions::recheck(&services.ctx, &connection.actor)).await {
                 Ok(actor) => connection.actor = actor,
                 Err(DomainError::Unauthenticated) => break End::SignedOut,
@@ -188,6 +206,7 @@ pub async fn run(socket: WebSocketStream, services: Arc<SocketServices>, actor: 
             CloseCode::Restart,
             "server restarting: reconnect and resume",
         )),
+        End::Maintenance => Some((CloseCode::Restart, "closed for maintenance")),
         End::Silent => Some((CloseCode::Away, "no answer to pings")),
         End::Broken => None,
     };
@@ -250,6 +269,7 @@ fn domain_error_frame(client_id: Option<&str>, e: &DomainError) -> Value {
         DomainError::Conflict(_) => "conflict",
         DomainError::RateLimited { .. } => "rate_limited",
         DomainError::Busy { .. } => "busy",
+        DomainError::Maintenance { .. } => "maintenance",
         DomainError::Internal(cause) => {
             tracing::error!(%cause, "internal error on the websocket");
             return error_frame(client_id, "internal", "internal error");

@@ -23,6 +23,7 @@ mod geo_names;
 mod import_columns;
 mod import_export;
 mod leads;
+mod maintenance;
 mod notes;
 mod openapi;
 mod openapi_property;

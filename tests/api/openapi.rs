@@ -189,6 +189,8 @@ async fn the_openapi_document_lists_every_operation_with_its_security_schemes() 
         "GET /leads/export",
         "GET /leads/{id}/timeline",
         "GET /audit",
+        "GET /maintenance",
+        "PUT /maintenance",
         "POST /webhooks",
         "POST /webhooks/{id}/rotate-secret",
         "POST /webhooks/{id}/test",

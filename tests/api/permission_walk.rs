@@ -52,6 +52,8 @@ struct Rule {
 
 const PUBLIC: &str = "public";
 const SIGNED_IN: &str = "signed-in";
+/// The Admin role itself, whatever permissions another role holds.
+const ADMIN_ROLE: &str = "admin-role";
 
 fn rule(op: &'static str, needs: &'static str, call: fn(&Walk) -> Call) -> Rule {
     Rule {
@@ -100,6 +102,13 @@ fn rules() -> Vec<Rule> {
         }),
         rule("POST /auth/2fa/disable", SIGNED_IN, |_| {
             Call::at(&[]).json(json!({"password": USER_PASSWORD, "code": "000000"}))
+        }),
+        // Maintenance (src/domain/maintenance.rs): anyone signed in reads
+        // the switch; only the Admin role turns it (off here, so the walk
+        // goes on).
+        rule("GET /maintenance", SIGNED_IN, |_| Call::at(&[])),
+        rule("PUT /maintenance", ADMIN_ROLE, |_| {
+            Call::at(&[]).json(json!({"enabled": false}))
         }),
         // Users: users::list/get need users.read or users.manage (one's own
         // record needs nothing; the walk reads someone else's).
@@ -660,6 +669,7 @@ impl Call {
 enum Needs {
     Public,
     SignedIn,
+    AdminRole,
     /// All of the groups, each satisfied by any one of its permissions.
     Permissions(Vec<Vec<String>>),
 }
@@ -669,6 +679,7 @@ impl Needs {
         match text {
             PUBLIC => Needs::Public,
             SIGNED_IN => Needs::SignedIn,
+            ADMIN_ROLE => Needs::AdminRole,
             _ => Needs::Permissions(
                 text.split('&')
                     .map(|group| group.split('|').map(|p| p.trim().to_string()).collect())
@@ -677,9 +688,10 @@ impl Needs {
         }
     }
 
-    fn met_by(&self, held: &BTreeSet<String>) -> bool {
+    fn met_by(&self, role: &str, held: &BTreeSet<String>) -> bool {
         match self {
             Needs::Public | Needs::SignedIn => true,
+            Needs::AdminRole => role == "admin",
             Needs::Permissions(groups) => groups
                 .iter()
                 .all(|any| any.iter().any(|p| held.contains(p))),
@@ -1263,7 +1275,7 @@ async fn every_operation_answers_every_built_in_role_as_its_permissions_say() {
 
         let (mut allowed, refused): (Vec<&Rule>, Vec<&Rule>) = rules
             .iter()
-            .partition(|r| Needs::parse(r.needs).met_by(held));
+            .partition(|r| Needs::parse(r.needs).met_by(role, held));
         // Deletions last, and the target user's last of all, so the calls
         // before them reach real records.
         allowed.sort_by_key(|r| match r.op {

@@ -621,3 +621,60 @@ async fn an_instance_runs_as_a_database_user_that_reaches_no_other_database() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn maintenance_switched_on_one_instance_closes_the_other() {
+    let Some(server) = SurrealServer::start().await else {
+        return;
+    };
+    let (first, second) = two_instances(&server, |_| {}).await;
+    let admin = first.admin_token().await;
+    let (_, ann) = first.user_with_role(&admin, "ann", "user").await;
+    assert_eq!(
+        second.get("/api/v1/leads", &ann).await.status(),
+        StatusCode::OK
+    );
+
+    let response = first
+        .put_json(
+            "/api/v1/maintenance",
+            &admin,
+            json!({"enabled": true, "message": "restoring last night's backup"}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    // The other instance reads the stored switch within its poll period.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let refused = loop {
+        let response = second.get("/api/v1/leads", &ann).await;
+        if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+            break response;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the second instance still serves: {}",
+            response.status()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "maintenance");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("restoring last night's backup"));
+    // An admin is served there too, and switching off there reopens both.
+    assert_eq!(
+        second.get("/api/v1/leads", &admin).await.status(),
+        StatusCode::OK
+    );
+    let response = second
+        .put_json("/api/v1/maintenance", &admin, json!({"enabled": false}))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while first.get("/api/v1/leads", &ann).await.status() != StatusCode::OK {
+        assert!(Instant::now() < deadline, "the first instance stays closed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

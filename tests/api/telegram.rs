@@ -1226,3 +1226,30 @@ async fn bridged_edits_and_deletes_follow_between_hub_and_telegram() {
         "no echo of the edit"
     );
 }
+
+#[tokio::test]
+async fn during_maintenance_the_bot_answers_with_the_message_and_does_nothing() {
+    let fake = FakeTelegram::start().await;
+    let app = app_with_bot(&fake).await;
+    let admin = app.admin_token().await;
+    let (_, maria_token) = app.user_with_role(&admin, "maria", "user").await;
+    link(&app, &fake, &maria_token, 555).await;
+    let response = app
+        .put_json(
+            "/api/v1/maintenance",
+            &admin,
+            json!({"enabled": true, "message": "moving to a bigger server"}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let reply = fake.ask(555, "/lead Hooli hooli.example").await;
+    let text = reply["text"].as_str().unwrap();
+    assert!(
+        text.contains("down for maintenance") && text.contains("moving to a bigger server"),
+        "{text}"
+    );
+    app.put_json("/api/v1/maintenance", &admin, json!({"enabled": false}))
+        .await;
+    assert!(leads_named(&app, &maria_token, "hooli").await.is_empty());
+}

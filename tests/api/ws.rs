@@ -99,7 +99,26 @@ impl Client {
         }
     }
 
-    /// Frames of `kind` that arrive within `window`.
+    /// Reads to the server's close frame: the JSON frames before it and
+    /// its close code.
+    pub async fn until_closed(&mut self) -> (Vec<Value>, u16) {
+        let mut got: Vec<Value> = self.pending.drain(..).collect();
+        loop {
+            let message = tokio::time::timeout(WAIT, self.socket.next())
+                .await
+                .expect("a frame within the wait");
+            match message {
+                Some(Ok(Message::Text(text))) => got.push(serde_json::from_str(&text).unwrap()),
+                Some(Ok(Message::Close(frame))) => {
+                    let code = frame.map_or(1005, |f| u16::from(f.code));
+                    return (got, code);
+                }
+                Some(Ok(_)) => {}
+                other => panic!("the socket ended without a close frame: {other:?}"),
+            }
+        }
+    }
+
     /// Every frame that arrives within `window`, whatever its type.
     pub async fn collect_all(&mut self, window: Duration) -> Vec<Value> {
         let mut got: Vec<Value> = self.pending.drain(..).collect();

@@ -3,6 +3,7 @@
 //! Chromium or chromedriver is not installed.
 
 mod harness;
+mod maintenance;
 mod second_factor;
 mod tasks;
 mod xss;

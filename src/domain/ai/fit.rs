@@ -360,8 +360,12 @@ pub async fn status(ctx: &Ctx, actor: &Actor) -> DomainResult<Option<LearnedFit>
 /// history without anyone asking.
 pub async fn run_trainer(ctx: Arc<Ctx>) {
     loop {
-        if let Err(e) = retrain(&ctx).await {
-            tracing::warn!(error = %e, "could not retrain the lead fit model");
+        // Retraining rewrites every lead's fit: not while an admin has the
+        // service closed to work on the data.
+        if !crate::domain::maintenance::is_on(&ctx) {
+            if let Err(e) = retrain(&ctx).await {
+                tracing::warn!(error = %e, "could not retrain the lead fit model");
+            }
         }
         tokio::time::sleep(RETRAIN_EVERY).await;
     }

@@ -11,6 +11,7 @@ pub mod common;
 pub mod files;
 pub mod geo;
 pub mod leads;
+pub mod maintenance;
 pub mod notes;
 pub mod notifications;
 pub mod permissions;
@@ -51,6 +52,8 @@ pub enum ApiTags {
     Geo,
     /// The audit log.
     Audit,
+    /// Closing the service to everyone but admins.
+    Maintenance,
     /// Outbound webhooks: endpoints, topics and the delivery log.
     Webhooks,
     /// Chat rooms, messages and pins (the socket is `/api/v1/ws`).
@@ -86,7 +89,7 @@ pub type Api = (
         geo::GeoApi,
         transfer::TransferApi,
     ),
-    webhooks::WebhooksApi,
+    (webhooks::WebhooksApi, maintenance::MaintenanceApi),
     (
         chat::ChatApi,
         files::FilesApi,
@@ -106,7 +109,7 @@ pub fn service() -> OpenApiService<Api, ()> {
         (
             (auth::AuthApi, second_factor::SecondFactorApi, users::UsersApi, roles::RolesApi, permissions::PermissionsApi, api_keys::ApiKeysApi),
             (leads::LeadsApi, notes::NotesApi, work_queues::WorkQueuesApi, pipeline::PipelineApi, geo::GeoApi, transfer::TransferApi),
-            webhooks::WebhooksApi,
+            (webhooks::WebhooksApi, maintenance::MaintenanceApi),
             (chat::ChatApi, files::FilesApi, notifications::NotificationsApi, bots::BotsApi),
             ai::AiApi,
             (tasks::TasksApi, task_files::TaskFilesApi, analytics::AnalyticsApi),
