@@ -61,9 +61,9 @@ async function users(box) {
         await users(box);
       }) })
       : null;
-    tb.append(el('tr', {}, el('td', { text: u.username }), el('td', { text: u.email }), el('td', {}, role), el('td', { text: u.active ? 'active' : 'inactive' }), el('td', { text: u.second_factor ? 'on' : 'off' }), el('td', {}, deact, ' ', reset)));
+    tb.append(el('tr', {}, el('td', { text: u.username }), el('td', { text: u.email }), el('td', {}, role), el('td', { text: u.active ? 'active' : 'inactive' }), el('td', { text: u.second_factor ? 'on' : 'off' }), el('td', { class: 'last-login', text: u.last_login_at ? fmtDate(u.last_login_at) : 'never' }), el('td', {}, deact, ' ', reset)));
   }
-  box.append(el('div', { class: 'table-wrap' }, el('table', { class: 'table' }, el('thead', {}, el('tr', {}, ['User', 'Email', 'Role', 'State', 'Two-factor', ''].map((h) => el('th', { text: h })))), tb)));
+  box.append(el('div', { class: 'table-wrap' }, el('table', { class: 'table', id: 'users-table' }, el('thead', {}, el('tr', {}, ['User', 'Email', 'Role', 'State', 'Two-factor', 'Last sign-in', ''].map((h) => el('th', { text: h })))), tb)));
 }
 
 async function roles(box) {

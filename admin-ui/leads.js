@@ -245,7 +245,7 @@ export async function leadPage(root, id) {
       el('h3', { text: 'Follow-up ' + t.tier + ' — ' + t.outcome }),
       t.done_at ? el('p', { class: 'muted', text: 'Done ' + fmtDate(t.done_at) }) : null,
       field('Outcome', outcome), field('Scheduled', when), field('Notes', notes),
-      can('leads.write') ? el('button', { type: 'submit', text: 'Save follow-up ' + t.tier }) : null);
+      canAny('leads.write', 'calls.log') ? el('button', { type: 'submit', text: 'Save follow-up ' + t.tier }) : null);
     form.addEventListener('submit', (e) => {
       e.preventDefault();
       attempt(async () => {

@@ -105,8 +105,18 @@ const BUILT_IN: &[BuiltIn] = &[
     BuiltIn {
         key: "caller",
         name: "Caller",
-        description: "Works the call queue on their own leads",
-        permissions: &[LeadsReadOwn, CallsLog, TasksRead, ChatUse, UsersRead],
+        description: "Works the call queue and manages their own leads",
+        // Lead management as the original describes it (adding a contact,
+        // correcting a phone number, moving a lead on), within their own
+        // leads: the queue is those leads.
+        permissions: &[
+            LeadsReadOwn,
+            LeadsWrite,
+            CallsLog,
+            TasksRead,
+            ChatUse,
+            UsersRead,
+        ],
     },
     BuiltIn {
         key: "lead_generator",

@@ -175,6 +175,8 @@ pub async fn login(
             last_seen_at = <datetime>$now, expires_at = <datetime>$expires, ip = $ip, user_agent = $agent,
             second_factor = $second_factor",
     );
+    // Not `updated_at`: a sign-in is not an edit of the user.
+    tx.push("UPDATE type::record('user', $user) SET last_login_at = <datetime>$now");
     audit::record(&mut tx, &actor, "user", &user.id, "login", &[], now);
     tx.commit(&ctx.store).await?;
     tracing::info!(user = %user.id, "login");

@@ -31,6 +31,9 @@ pub struct User {
     /// Signs in with a second factor (an authenticator app).
     #[serde(default)]
     pub second_factor: bool,
+    /// The last sign-in with a password; absent if there never was one.
+    #[serde(default)]
+    pub last_login_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -101,6 +101,16 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "lead_notes",
         sql: include_str!("migrations/0016_lead_notes.surql"),
     },
+    Migration {
+        version: 17,
+        name: "last_login",
+        sql: include_str!("migrations/0017_last_login.surql"),
+    },
+    Migration {
+        version: 18,
+        name: "caller_lead_rights",
+        sql: include_str!("migrations/0018_caller_lead_rights.surql"),
+    },
 ];
 
 #[derive(Debug, Deserialize)]

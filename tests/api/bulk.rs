@@ -102,12 +102,15 @@ async fn bulk_assign_changes_every_lead_with_one_audit_row_each_and_reports_unkn
 }
 
 #[tokio::test]
-async fn a_caller_without_the_permission_gets_a_refusal_for_every_lead_and_nothing_changes() {
+async fn a_reader_without_the_permission_gets_a_refusal_for_every_lead_and_nothing_changes() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token().await;
-    let (caller_id, caller) = app.user_with_role(&admin, "carl", "caller").await;
+    // A marketing manager sees every lead but may not change them.
+    let (caller_id, caller) = app
+        .user_with_role(&admin, "carl", "marketing_manager")
+        .await;
     let a = lead(&app, &admin, "Charlie").await;
-    // The caller's own lead is in scope, but callers may not change status.
+    // Even a lead of their own is not theirs to change.
     app.post(
         &format!("/api/v1/leads/{a}/assign"),
         &admin,

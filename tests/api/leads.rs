@@ -825,3 +825,80 @@ async fn list_pages_walk_one_index_range_that_stops_at_the_limit() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_caller_manages_their_own_leads_and_no_one_elses() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (caller_id, caller) = app.user_with_role(&admin, "cleo", "caller").await;
+    let mine = create(
+        &app,
+        &admin,
+        json!({"company_name": "Dialtone", "owner": caller_id,
+               "contacts": [{"name": "Dee", "phone": "+49 30 1234567"}]}),
+    )
+    .await;
+    let mine = mine["lead"]["id"].as_str().unwrap().to_string();
+    let theirs = app.create_lead(&admin, "Elsewhere GmbH").await;
+
+    // A contact added and a phone number corrected on their own lead.
+    let added = app
+        .post(
+            &format!("/api/v1/leads/{mine}/contacts"),
+            &caller,
+            json!({"name": "Ravi", "email": "ravi@dialtone.example"}),
+        )
+        .await;
+    assert_eq!(added.status(), StatusCode::OK);
+    let contacts: Value = app
+        .get(&format!("/api/v1/leads/{mine}/contacts"), &caller)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let dee = contacts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "Dee")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let fixed = app
+        .patch(
+            &format!("/api/v1/leads/{mine}/contacts/{dee}"),
+            &caller,
+            json!({"phone": "+49 30 7654321"}),
+        )
+        .await;
+    assert_eq!(fixed.status(), StatusCode::OK, "{:?}", fixed.text().await);
+
+    // Someone else's lead stays out of reach.
+    let (status, _, _) = error_of(
+        app.post(
+            &format!("/api/v1/leads/{theirs}/contacts"),
+            &caller,
+            json!({"name": "Intruder"}),
+        )
+        .await,
+    )
+    .await;
+    assert!(
+        status == StatusCode::NOT_FOUND || status == StatusCode::FORBIDDEN,
+        "{status}"
+    );
+    let (status, _, _) = error_of(
+        app.patch(
+            &format!("/api/v1/leads/{theirs}"),
+            &caller,
+            json!({"industry": "Telecom"}),
+        )
+        .await,
+    )
+    .await;
+    assert!(
+        status == StatusCode::NOT_FOUND || status == StatusCode::FORBIDDEN,
+        "{status}"
+    );
+}

@@ -198,3 +198,40 @@ async fn built_in_roles_cannot_be_deleted_and_admin_keeps_every_permission() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_database_made_before_gives_callers_lead_rights_once_migrated() {
+    let app = TestApp::spawn().await;
+    let store = &app.ctx().store;
+    // The Caller role as databases made before held it.
+    store
+        .run(
+            "UPDATE role:caller SET permissions = ['leads.read.own', 'calls.log', 'tasks.read', 'chat.use', 'users.read']",
+            json!({}),
+        )
+        .await
+        .unwrap();
+    store
+        .run(
+            include_str!("../../src/store/migrations/0018_caller_lead_rights.surql"),
+            json!({}),
+        )
+        .await
+        .unwrap();
+    let role: Value = store
+        .run("SELECT permissions FROM ONLY role:caller", json!({}))
+        .await
+        .unwrap()
+        .first(0)
+        .unwrap()
+        .unwrap();
+    let permissions: Vec<String> = serde_json::from_value(role["permissions"].clone()).unwrap();
+    assert!(
+        permissions.contains(&"leads.write".to_string()),
+        "{permissions:?}"
+    );
+    assert!(
+        permissions.contains(&"calls.log".to_string()),
+        "kept: {permissions:?}"
+    );
+}

@@ -492,3 +492,45 @@ async fn common_passwords_are_refused_for_new_users_password_changes_and_resets(
 
     app.login("ann", USER_PASSWORD).await;
 }
+
+#[tokio::test]
+async fn the_users_list_shows_when_each_last_signed_in() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let response = app
+        .post(
+            "/api/v1/users",
+            &admin,
+            json!({"username": "nia", "email": "nia@example.com", "password": USER_PASSWORD, "role": "user"}),
+        )
+        .await;
+    let created = crate::helpers::ok(response).await;
+    assert!(
+        created.get("last_login_at").is_none(),
+        "never signed in: {created}"
+    );
+    let id = created["id"].as_str().unwrap().to_string();
+
+    app.clock.advance(chrono::Duration::minutes(5));
+    let signed_in_at = app.clock_now();
+    app.login("nia", USER_PASSWORD).await;
+    // A wrong password is not a sign-in.
+    app.clock.advance(chrono::Duration::minutes(5));
+    app.login_response("nia", "wrong-password-here").await;
+
+    let page = crate::helpers::ok(app.get("/api/v1/users?limit=200", &admin).await).await;
+    let nia = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["id"] == json!(id))
+        .expect("nia listed")
+        .clone();
+    let at: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(nia["last_login_at"].clone()).unwrap();
+    assert_eq!(at.timestamp(), signed_in_at.timestamp(), "{nia}");
+    assert_eq!(
+        nia["updated_at"], created["updated_at"],
+        "a sign-in is not an edit"
+    );
+}

@@ -31,6 +31,8 @@ pub struct UserView {
     pub timezone: String,
     /// Signs in with a second factor (an authenticator app).
     pub second_factor: bool,
+    /// The last sign-in with a password; absent if there never was one.
+    pub last_login_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -44,6 +46,7 @@ impl From<User> for UserView {
             display_name: u.display_name,
             role: u.role,
             second_factor: u.second_factor,
+            last_login_at: u.last_login_at,
             extra_permissions: u.extra_permissions,
             active: u.active,
             timezone: u.timezone,
