@@ -1,5 +1,5 @@
 // The panel's shell: sign-in, navigation by permission, and a hash router.
-import { api, get, post, setCsrf, ApiError } from './api.js';
+import { api, get, post, put, setCsrf, ApiError } from './api.js';
 import { el, clear, toast, attempt, field, fmtDate } from './ui.js';
 import { session, can, canAny } from './session.js';
 import { tasksPage, myTasks } from './tasks.js';
@@ -170,11 +170,13 @@ async function dashboard(root) {
   if (can('chat.use')) {
     const notes = await get('/notifications?unread=true');
     const list = (Array.isArray(notes) ? notes : notes.items || []).filter((n) => !n.read_at);
-    root.append(el('h2', { text: 'Unread mentions' }));
-    if (!list.length) root.append(el('p', { class: 'muted', text: 'No unread mentions.' }));
-    const ul = el('ul', { class: 'list' });
+    root.append(el('h2', { text: 'Unread notifications' }));
+    if (!list.length) root.append(el('p', { class: 'muted', text: 'No unread notifications.' }));
+    const ul = el('ul', { class: 'list', id: 'notifications' });
+    // Each links to what it is about: the lead, the task or the room.
+    const target = (n) => (n.lead ? '#/leads/' + n.lead : n.task ? '#/tasks/' + n.task : '#/chat/' + (n.room || ''));
     for (const n of list.slice(0, 20)) {
-      ul.append(el('li', {}, el('a', { href: '#/chat/' + (n.room || ''), text: n.text }), ' ', el('span', { class: 'muted', text: fmtDate(n.created_at) })));
+      ul.append(el('li', {}, el('a', { href: target(n), text: n.text }), ' ', el('span', { class: 'muted', text: fmtDate(n.created_at) })));
     }
     root.append(ul);
   }
@@ -195,7 +197,53 @@ function accountPage(root) {
       form.reset();
     });
   });
-  root.append(form, secondFactorSection(), chatAccountSection());
+  root.append(form, secondFactorSection(), notificationSection(), chatAccountSection());
+}
+
+/** Where the user hears of what: a hub and a bot switch per kind, and
+ * muted rooms. */
+function notificationSection() {
+  const box = el('section', { class: 'card', id: 'notification-settings' }, el('h2', { text: 'Notifications' }));
+  attempt(async () => {
+    const [s, rooms] = await Promise.all([get('/me/notification-settings'), can('chat.use') ? get('/rooms') : []]);
+    const hub = new Set(s.hub_off);
+    const bot = new Set(s.bot_off);
+    const muted = new Set(s.muted_rooms);
+    const save = () => attempt(async () => {
+      await put('/me/notification-settings', { hub_off: [...hub], bot_off: [...bot], muted_rooms: [...muted] });
+      toast('Notification settings saved');
+    });
+    const toggle = (set, key, label) => {
+      const input = el('input', { type: 'checkbox', checked: !set.has(key), 'aria-label': label });
+      input.addEventListener('change', () => {
+        if (input.checked) set.delete(key);
+        else set.add(key);
+        save();
+      });
+      return input;
+    };
+    const tb = el('tbody');
+    for (const k of s.kinds) {
+      tb.append(el('tr', {}, el('th', { scope: 'row', text: k.description }),
+        el('td', {}, toggle(hub, k.kind, k.kind + ' in the hub')),
+        el('td', {}, toggle(bot, k.kind, k.kind + ' by bot'))));
+    }
+    box.append(el('div', { class: 'table-wrap' }, el('table', { class: 'table' }, el('thead', {}, el('tr', {}, ['', 'In the hub', 'By bot message'].map((h) => el('th', { text: h })))), tb)));
+    const joined = (rooms || []).filter((r) => r.joined);
+    if (joined.length) {
+      box.append(el('h3', { text: 'Muted rooms' }), el('p', { class: 'muted', text: 'Mentions in a muted room reach you nowhere.' }),
+        el('ul', { class: 'list' }, joined.map((r) => {
+          const input = el('input', { type: 'checkbox', checked: muted.has(r.id) });
+          input.addEventListener('change', () => {
+            if (input.checked) muted.add(r.id);
+            else muted.delete(r.id);
+            save();
+          });
+          return el('li', {}, el('label', {}, input, ' ' + (r.name || r.id)));
+        })));
+    }
+  });
+  return box;
 }
 
 let started = false;

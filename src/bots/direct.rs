@@ -86,17 +86,22 @@ pub async fn deliver_notifications(
             }
             Err(RecvError::Closed) => return,
         };
-        if event.topic != notifications::CREATED_TOPIC {
+        if event.topic != notifications::CREATED_TOPIC && event.topic != notifications::DIRECT_TOPIC
+        {
             continue;
         }
         let Ok(note) = serde_json::from_value::<notifications::Notification>(event.payload.clone())
         else {
             continue;
         };
+        // The user chose not to hear of this kind (or this room) by bot.
+        if !note.by_bot {
+            continue;
+        }
         let text = match note.kind.as_str() {
             "reminder" => format!("⏰ {}", note.text),
-            "mention" => note.text.clone(),
-            _ => continue,
+            "follow_up_due" | "task_due" => format!("⏰ {}", note.text),
+            _ => note.text.clone(),
         };
         if let Err(e) = messengers.to_user(&ctx, &note.user, &text).await {
             tracing::warn!(error = %e, "cannot read chat links");

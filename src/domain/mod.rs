@@ -13,6 +13,7 @@ pub mod clock;
 pub mod credential_cache;
 pub mod crm;
 pub mod digests;
+pub mod due_notices;
 pub mod error;
 pub mod events;
 pub mod geo;

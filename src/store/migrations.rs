@@ -111,6 +111,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "caller_lead_rights",
         sql: include_str!("migrations/0018_caller_lead_rights.surql"),
     },
+    Migration {
+        version: 19,
+        name: "notifications",
+        sql: include_str!("migrations/0019_notifications.surql"),
+    },
 ];
 
 #[derive(Debug, Deserialize)]

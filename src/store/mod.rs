@@ -60,6 +60,14 @@ impl From<surrealdb::Error> for StoreError {
     }
 }
 
+/// One `SELECT` statement and nothing else: safe to run again.
+fn is_single_select(sql: &str) -> bool {
+    let sql = sql.trim().trim_end_matches(';');
+    sql.get(..7)
+        .is_some_and(|head| head.eq_ignore_ascii_case("SELECT "))
+        && !sql.contains(';')
+}
+
 /// The handle to the database, cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -133,6 +141,25 @@ impl Store {
     /// Runs SurrealQL with bound variables and returns every statement's
     /// result; any failed statement fails the whole call.
     pub async fn run(&self, sql: &str, vars: Value) -> Result<Results, StoreError> {
+        // A lone SELECT changed nothing, so one that lost a race with a
+        // concurrent write is run again rather than shown to a reader as a
+        // conflict.
+        if !is_single_select(sql) {
+            return self.run_once(sql, vars).await;
+        }
+        let mut retries = 2;
+        loop {
+            match self.run_once(sql, vars.clone()).await {
+                Err(StoreError::Conflict) if retries > 0 => {
+                    retries -= 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    async fn run_once(&self, sql: &str, vars: Value) -> Result<Results, StoreError> {
         let mut response = self.db.query(sql).bind(to_variables(vars)).await?;
         let count = response.num_statements();
         let mut errors = response.take_errors();
@@ -285,5 +312,19 @@ impl Results {
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_single_select;
+
+    #[test]
+    fn only_a_lone_select_counts_as_safe_to_run_again() {
+        assert!(is_single_select("SELECT * FROM lead"));
+        assert!(is_single_select("  select data FROM ONLY setting:x;  "));
+        assert!(!is_single_select("SELECT * FROM a; DELETE b"));
+        assert!(!is_single_select("UPDATE lead SET x = 1"));
+        assert!(!is_single_select("SELECTED"));
     }
 }

@@ -25,6 +25,7 @@ mod import_export;
 mod leads;
 mod maintenance;
 mod notes;
+mod notices;
 mod openapi;
 mod openapi_property;
 mod permission_walk;

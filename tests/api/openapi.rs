@@ -190,6 +190,8 @@ async fn the_openapi_document_lists_every_operation_with_its_security_schemes() 
         "GET /leads/{id}/timeline",
         "GET /audit",
         "GET /maintenance",
+        "GET /me/notification-settings",
+        "PUT /me/notification-settings",
         "PUT /maintenance",
         "POST /webhooks",
         "POST /webhooks/{id}/rotate-secret",

@@ -107,6 +107,15 @@ fn rules() -> Vec<Rule> {
         // the switch; only the Admin role turns it (off here, so the walk
         // goes on).
         rule("GET /maintenance", SIGNED_IN, |_| Call::at(&[])),
+        // One's own notification settings (src/domain/chat/notification_settings.rs).
+        rule(
+            "GET /me/notification-settings",
+            SIGNED_IN,
+            |_| Call::at(&[]),
+        ),
+        rule("PUT /me/notification-settings", SIGNED_IN, |_| {
+            Call::at(&[]).json(json!({"bot_off": ["task_due"]}))
+        }),
         rule("PUT /maintenance", ADMIN_ROLE, |_| {
             Call::at(&[]).json(json!({"enabled": false}))
         }),

@@ -185,10 +185,11 @@ pub async fn submit(ctx: &Ctx, actor: &Actor, input: NewMessage) -> DomainResult
     let recipients = mention_recipients(ctx, actor, &room, &body).await?;
     let preview: String = body.chars().take(200).collect();
     let text = format!("@{} mentioned you: {preview}", actor.username);
-    let notes: Vec<Notification> = recipients
+    let mut notes: Vec<Notification> = recipients
         .iter()
         .map(|user| Notification::new(user, "mention", Some(&room), Some(&id), &text, now))
         .collect();
+    super::notification_settings::settle(ctx, &mut notes).await?;
     let draft = Draft {
         message: Message {
             id,

@@ -10,6 +10,7 @@ pub mod files;
 pub mod known_members;
 pub mod mentions;
 pub mod messages;
+pub mod notification_settings;
 pub mod notifications;
 pub mod pins;
 pub mod presence;

@@ -15,6 +15,9 @@ use crate::store::Transaction;
 
 /// The topic of the event that carries a new notification to its user.
 pub const CREATED_TOPIC: &str = "notification.created";
+/// The topic of a notification the user keeps out of the hub but wants as
+/// a bot direct message: heard by the bots only.
+pub const DIRECT_TOPIC: &str = "notification.direct";
 /// The topic that tells a user's connections their unread count changed.
 pub const READ_TOPIC: &str = "notifications.read";
 
@@ -22,13 +25,29 @@ pub const READ_TOPIC: &str = "notifications.read";
 pub struct Notification {
     pub id: String,
     pub user: String,
-    /// mention, reminder or event.
+    /// One of `notification_settings::KINDS` (older rows: `event`).
     pub kind: String,
     pub room: Option<String>,
     pub message: Option<String>,
+    /// The lead it is about.
+    #[serde(default)]
+    pub lead: Option<String>,
+    /// The task it is about.
+    #[serde(default)]
+    pub task: Option<String>,
     pub text: String,
     pub created_at: DateTime<Utc>,
     pub read_at: Option<DateTime<Utc>>,
+    /// Kept in the hub (the user's choice; see `notification_settings`).
+    #[serde(default = "yes", skip_serializing)]
+    pub in_hub: bool,
+    /// Also sent as a bot direct message (the user's choice).
+    #[serde(default)]
+    pub by_bot: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Notification {
@@ -48,31 +67,49 @@ impl Notification {
             kind: kind.to_string(),
             room: room.map(str::to_string),
             message: message.map(str::to_string),
+            lead: None,
+            task: None,
             text: text.chars().take(300).collect(),
             created_at: now,
             read_at: None,
+            in_hub: true,
+            by_bot: true,
         }
+    }
+
+    pub fn about_lead(mut self, lead: &str) -> Self {
+        self.lead = Some(lead.to_string());
+        self
+    }
+
+    pub fn about_task(mut self, task: &str) -> Self {
+        self.task = Some(task.to_string());
+        self
     }
 }
 
 /// Adds the rows to `tx`, so they land with the change that caused them.
+/// Only those the hub keeps (see `notification_settings::settle`).
 pub(crate) fn add_to(tx: &mut Transaction, notifications: &[Notification]) {
-    if notifications.is_empty() {
+    let rows: Vec<_> = notifications
+        .iter()
+        .filter(|x| x.in_hub)
+        .map(|x| {
+            json!({"id": x.id, "user": x.user, "kind": x.kind, "room": x.room,
+                   "message": x.message, "lead": x.lead, "task": x.task,
+                   "text": x.text, "at": db_time(x.created_at)})
+        })
+        .collect();
+    if rows.is_empty() {
         return;
     }
     let n = tx.next_serial();
-    let rows: Vec<_> = notifications
-        .iter()
-        .map(|x| {
-            json!({"id": x.id, "user": x.user, "kind": x.kind, "room": x.room,
-                   "message": x.message, "text": x.text, "at": db_time(x.created_at)})
-        })
-        .collect();
     tx.bind(&format!("notifications_{n}"), rows);
     tx.push(format!(
         "FOR $n IN $notifications_{n} {{
             CREATE type::record('notification', $n.id) SET user = $n.user, kind = $n.kind,
-                room = $n.room, message = $n.message, text = $n.text, created_at = <datetime>$n.at;
+                room = $n.room, message = $n.message, lead = $n.lead, task = $n.task,
+                text = $n.text, created_at = <datetime>$n.at;
         }}"
     ));
 }
@@ -85,11 +122,17 @@ pub(crate) fn publish(ctx: &Ctx, notifications: &[Notification]) {
 /// `publish`, for a caller that holds only the bus.
 pub(crate) fn publish_to(events: &crate::domain::events::EventBus, notifications: &[Notification]) {
     for n in notifications {
-        events.publish(Event::new(
-            CREATED_TOPIC,
-            Audience::Users(vec![n.user.clone()]),
-            json!(n),
-        ));
+        let event = if n.in_hub {
+            Event::new(
+                CREATED_TOPIC,
+                Audience::Users(vec![n.user.clone()]),
+                json!(n),
+            )
+        } else {
+            // No socket hears it; the bots do.
+            Event::new(DIRECT_TOPIC, Audience::Users(Vec::new()), json!(n))
+        };
+        events.publish(event);
     }
 }
 

@@ -147,26 +147,32 @@ async fn fire(ctx: &Ctx, reminder: &Reminder, now: DateTime<Utc>) -> DomainResul
     } else {
         format!("Reminder: {}", reminder.text)
     };
-    let note = Notification::new(
+    let mut notes = vec![Notification::new(
         &reminder.user,
         "reminder",
         reminder.room.as_deref(),
         reminder.message.as_deref(),
         &text,
         now,
-    );
+    )];
+    super::notification_settings::settle(ctx, &mut notes).await?;
     let mut tx = Transaction::new();
-    tx.bind("id", &reminder.id).bind("now", db_time(now)).bind(
+    tx.bind("id", &reminder.id).bind("now", db_time(now));
+    // Present when the hub keeps it (the user's choice).
+    let kept = notes.iter().find(|n| n.in_hub);
+    tx.bind(
         "note",
-        json!({"id": note.id, "user": note.user, "room": note.room,
-                             "message": note.message, "text": note.text}),
+        kept.map(|note| {
+            json!({"id": note.id, "user": note.user, "room": note.room,
+                   "message": note.message, "text": note.text})
+        }),
     );
     tx.push(
         "LET $claimed = (UPDATE type::record('reminder', $id) SET fired_at = <datetime>$now
             WHERE fired_at IS NONE RETURN VALUE record::id(id))",
     );
     tx.push(
-        "IF array::len($claimed) > 0 {
+        "IF array::len($claimed) > 0 AND $note != NONE {
             CREATE type::record('notification', $note.id) SET user = $note.user, kind = 'reminder',
                 room = $note.room, message = $note.message, text = $note.text, created_at = <datetime>$now;
         }",
@@ -176,7 +182,7 @@ async fn fire(ctx: &Ctx, reminder: &Reminder, now: DateTime<Utc>) -> DomainResul
     let claimed = matches!(results.value(claimed_at), Value::Array(ids) if !ids.is_empty());
     if claimed {
         tracing::debug!(reminder = %reminder.id, "reminder fired");
-        notifications::publish(ctx, &[note]);
+        notifications::publish(ctx, &notes);
     }
     Ok(claimed)
 }
@@ -193,6 +199,9 @@ pub async fn run_scheduler(ctx: std::sync::Arc<Ctx>, every: std::time::Duration)
         ticks.tick().await;
         if let Err(e) = fire_due(&ctx).await {
             tracing::warn!(error = %e, "reminder round failed");
+        }
+        if let Err(e) = crate::domain::due_notices::send(&ctx).await {
+            tracing::warn!(error = %e, "due notices round failed");
         }
         let now = ctx.now();
         if last_housekeeping.is_none_or(|t| now - t >= HOUSEKEEPING_EVERY) {

@@ -346,7 +346,7 @@ impl BurstStatement {
                      message = $m{i}.id, created_at = <datetime>$m{i}.at RETURN NONE"
                 ));
             }
-            for n in &draft.notes {
+            for n in draft.notes.iter().filter(|n| n.in_hub) {
                 vars.insert(
                     format!("n{notes}"),
                     json!({"id": n.id, "user": n.user, "kind": n.kind, "room": n.room,

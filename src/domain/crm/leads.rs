@@ -14,6 +14,7 @@ use super::outgoing::Outgoing;
 use super::{pipeline, settings};
 use crate::domain::actor::Actor;
 use crate::domain::audit::{self, FieldChange};
+use crate::domain::chat::notifications::Notification;
 use crate::domain::clock::db_time;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::events::{Audience, Event};
@@ -619,6 +620,10 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: NewLead) -> DomainResult<Le
         audience(&lead),
         json!({"lead": lead, "contacts": contacts, "via": actor.channel}),
     ));
+    // A new lead given to someone (by the assignment rule or by name).
+    if let Some(notice) = assignment_notice(actor, &lead, lead.created_at) {
+        out.notify(notice);
+    }
     out.commit(ctx, tx).await?;
     Ok(LeadDetail { lead, contacts })
 }
@@ -782,7 +787,29 @@ fn change_events(
             audience,
             json!({"lead": after, "from": before.owner, "to": after.owner, "via": actor.channel}),
         ));
+        if let Some(notice) = assignment_notice(actor, after, after.updated_at) {
+            out.notify(notice);
+        }
     }
+}
+
+/// Tells a lead's new owner, unless they gave it to themselves.
+fn assignment_notice(actor: &Actor, lead: &Lead, now: DateTime<Utc>) -> Option<Notification> {
+    let owner = lead.owner.as_deref().filter(|o| *o != actor.user_id)?;
+    Some(
+        Notification::new(
+            owner,
+            "lead_assigned",
+            None,
+            None,
+            &format!(
+                "@{} assigned you the lead \"{}\"",
+                actor.username, lead.company_name
+            ),
+            now,
+        )
+        .about_lead(&lead.id),
+    )
 }
 
 pub async fn update(ctx: &Ctx, actor: &Actor, id: &str, patch: LeadPatch) -> DomainResult<Lead> {

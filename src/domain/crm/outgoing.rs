@@ -3,6 +3,8 @@
 //! event exists exactly when its change committed); the bus hears about it
 //! after the commit.
 
+use crate::domain::chat::notification_settings;
+use crate::domain::chat::notifications::{self, Notification};
 use crate::domain::error::DomainResult;
 use crate::domain::events::Event;
 use crate::domain::webhooks;
@@ -12,6 +14,9 @@ use crate::store::{Results, Transaction};
 #[derive(Default)]
 pub(crate) struct Outgoing {
     events: Vec<Event>,
+    /// Notifications for people, stored with the change (as their
+    /// recipients chose) and announced after it.
+    notices: Vec<Notification>,
 }
 
 impl Outgoing {
@@ -24,9 +29,16 @@ impl Outgoing {
         self
     }
 
+    pub fn notify(&mut self, notice: Notification) -> &mut Self {
+        self.notices.push(notice);
+        self
+    }
+
     /// Records the webhook events in `tx`, commits it, then publishes.
-    pub async fn commit(self, ctx: &Ctx, mut tx: Transaction) -> DomainResult<Results> {
+    pub async fn commit(mut self, ctx: &Ctx, mut tx: Transaction) -> DomainResult<Results> {
         let now = ctx.now();
+        notification_settings::settle(ctx, &mut self.notices).await?;
+        notifications::add_to(&mut tx, &self.notices);
         for event in &self.events {
             webhooks::record_event(&mut tx, &event.topic, &event.payload, now);
         }
@@ -34,6 +46,7 @@ impl Outgoing {
         for event in self.events {
             ctx.events.publish(event);
         }
+        notifications::publish(ctx, &self.notices);
         Ok(results)
     }
 }

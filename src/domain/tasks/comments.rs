@@ -10,6 +10,7 @@ use super::task::{self, audience};
 use crate::domain::actor::Actor;
 use crate::domain::audit::{self, FieldChange};
 use crate::domain::chat::mentions;
+use crate::domain::chat::notification_settings;
 use crate::domain::chat::notifications::{self, Notification};
 use crate::domain::clock::db_time;
 use crate::domain::crm::outgoing::Outgoing;
@@ -72,7 +73,7 @@ pub async fn add(ctx: &Ctx, actor: &Actor, task_id: &str, body: &str) -> DomainR
         mentions: mentioned.clone(),
         created_at: now,
     };
-    let notices: Vec<Notification> = mentioned
+    let mut notices: Vec<Notification> = mentioned
         .iter()
         .map(|user| {
             Notification::new(
@@ -104,6 +105,7 @@ pub async fn add(ctx: &Ctx, actor: &Actor, task_id: &str, body: &str) -> DomainR
         &[FieldChange::new("comment", None, Some(json!(comment.body)))],
         now,
     );
+    notification_settings::settle(ctx, &mut notices).await?;
     notifications::add_to(&mut tx, &notices);
     let mut people = match audience(&task) {
         Audience::Users(u) => u,

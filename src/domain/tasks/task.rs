@@ -12,6 +12,7 @@ use super::checklist::{self, ChecklistInput, ChecklistItem};
 use super::workflow;
 use crate::domain::actor::Actor;
 use crate::domain::audit::{self, AuditRow};
+use crate::domain::chat::notification_settings;
 use crate::domain::chat::notifications::{self, Notification};
 use crate::domain::clock::db_time;
 use crate::domain::crm::leads;
@@ -316,17 +317,20 @@ pub(crate) fn audience(task: &Task) -> Audience {
 
 fn assignment_notice(actor: &Actor, task: &Task, now: DateTime<Utc>) -> Option<Notification> {
     let to = task.assignee.as_deref().filter(|a| *a != actor.user_id)?;
-    Some(Notification::new(
-        to,
-        "event",
-        None,
-        None,
-        &format!(
-            "@{} assigned you the task \"{}\"",
-            actor.username, task.title
-        ),
-        now,
-    ))
+    Some(
+        Notification::new(
+            to,
+            "task_assigned",
+            None,
+            None,
+            &format!(
+                "@{} assigned you the task \"{}\"",
+                actor.username, task.title
+            ),
+            now,
+        )
+        .about_task(&task.id),
+    )
 }
 
 pub async fn create(ctx: &Ctx, actor: &Actor, input: NewTask) -> DomainResult<Task> {
@@ -413,7 +417,8 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: NewTask) -> DomainResult<Ta
         &audit::created(&audited(&task)),
         now,
     );
-    let notice: Vec<Notification> = assignment_notice(actor, &task, now).into_iter().collect();
+    let mut notice: Vec<Notification> = assignment_notice(actor, &task, now).into_iter().collect();
+    notification_settings::settle(ctx, &mut notice).await?;
     notifications::add_to(&mut tx, &notice);
     let mut out = Outgoing::new();
     out.add(Event::new(
@@ -501,11 +506,12 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: &str, patch: TaskPatch) -> Dom
     push_write(&mut tx, &task);
     let action = if reassigned { "assign" } else { "update" };
     audit::record(&mut tx, actor, "task", &task.id, action, &changes, now);
-    let notice: Vec<Notification> = if reassigned {
+    let mut notice: Vec<Notification> = if reassigned {
         assignment_notice(actor, &task, now).into_iter().collect()
     } else {
         Vec::new()
     };
+    notification_settings::settle(ctx, &mut notice).await?;
     notifications::add_to(&mut tx, &notice);
     let fields: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
     let mut out = Outgoing::new();

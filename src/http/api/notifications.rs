@@ -1,5 +1,6 @@
-//! `/notifications` and `/reminders`: what mentions and reminders left for
-//! you, and the reminders you set.
+//! `/notifications`, `/me/notification-settings` and `/reminders`: what
+//! mentions, assignments, due dates and reminders left for you, where you
+//! want to hear of them, and the reminders you set.
 
 use std::sync::Arc;
 
@@ -10,6 +11,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
 use super::ApiTags;
+use crate::domain::chat::notification_settings::{self, NotificationSettings, KINDS};
 use crate::domain::chat::notifications::{self, Notification};
 use crate::domain::chat::reminders::{self, NewReminder, Reminder};
 use crate::http::auth::Auth;
@@ -22,10 +24,15 @@ pub struct NotificationsApi;
 #[oai(skip_serializing_if_is_none)]
 struct NotificationView {
     id: String,
-    /// mention, reminder or event.
+    /// mention, reminder, lead_assigned, follow_up_due, task_assigned or
+    /// task_due (`event` on older ones).
     kind: String,
     room: Option<String>,
     message: Option<String>,
+    /// The lead it is about.
+    lead: Option<String>,
+    /// The task it is about.
+    task: Option<String>,
     text: String,
     created_at: DateTime<Utc>,
     read_at: Option<DateTime<Utc>>,
@@ -38,6 +45,8 @@ impl From<Notification> for NotificationView {
             kind: n.kind,
             room: n.room,
             message: n.message,
+            lead: n.lead,
+            task: n.task,
             text: n.text,
             created_at: n.created_at,
             read_at: n.read_at,
@@ -102,8 +111,93 @@ impl From<Reminder> for ReminderView {
     }
 }
 
+/// Where you hear of what; everything not listed is on.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+struct NotificationSettingsView {
+    /// Kinds kept out of the hub (no stored notification, no badge).
+    hub_off: Vec<String>,
+    /// Kinds not sent to you as a bot direct message.
+    bot_off: Vec<String>,
+    /// Rooms whose mentions reach you nowhere.
+    muted_rooms: Vec<String>,
+    /// Every kind there is, with what it is for.
+    kinds: Vec<NotificationKindView>,
+}
+
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+struct NotificationKindView {
+    kind: String,
+    description: String,
+}
+
+impl From<NotificationSettings> for NotificationSettingsView {
+    fn from(s: NotificationSettings) -> Self {
+        NotificationSettingsView {
+            hub_off: s.hub_off,
+            bot_off: s.bot_off,
+            muted_rooms: s.muted_rooms,
+            kinds: KINDS
+                .iter()
+                .map(|(kind, description)| NotificationKindView {
+                    kind: kind.to_string(),
+                    description: description.to_string(),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+struct NotificationSettingsInput {
+    #[oai(default)]
+    hub_off: Vec<String>,
+    #[oai(default)]
+    bot_off: Vec<String>,
+    #[oai(default)]
+    muted_rooms: Vec<String>,
+}
+
 #[OpenApi(tag = "ApiTags::Notifications")]
 impl NotificationsApi {
+    /// Your notification settings: which kinds reach you in the hub and by
+    /// bot, and the rooms you muted.
+    #[oai(path = "/me/notification-settings", method = "get")]
+    async fn settings(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+    ) -> ApiResult<Json<NotificationSettingsView>> {
+        Ok(Json(
+            notification_settings::get(&state.ctx, auth.actor())
+                .await?
+                .into(),
+        ))
+    }
+
+    /// Replace your notification settings.
+    #[oai(path = "/me/notification-settings", method = "put")]
+    async fn set_settings(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        body: Json<NotificationSettingsInput>,
+    ) -> ApiResult<Json<NotificationSettingsView>> {
+        let b = body.0;
+        let settings = NotificationSettings {
+            hub_off: b.hub_off,
+            bot_off: b.bot_off,
+            muted_rooms: b.muted_rooms,
+        };
+        Ok(Json(
+            notification_settings::set(&state.ctx, auth.actor(), settings)
+                .await?
+                .into(),
+        ))
+    }
+
     /// Your notifications, newest first, with the unread count.
     #[oai(path = "/notifications", method = "get")]
     async fn list(
