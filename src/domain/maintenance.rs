@@ -18,10 +18,11 @@ use tokio::sync::watch;
 use super::actor::Actor;
 use super::audit;
 use super::clock::db_time;
+use super::crm::settings;
 use super::error::{DomainError, DomainResult};
 use super::roles::ADMIN_ROLE;
 use super::Ctx;
-use crate::store::{Store, Transaction};
+use crate::store::Transaction;
 
 /// The setting's key.
 const KEY: &str = "maintenance";
@@ -142,26 +143,9 @@ pub fn admit_role(ctx: &Ctx, role: &str) -> DomainResult<()> {
     Ok(())
 }
 
-async fn read(store: &Store) -> DomainResult<Maintenance> {
-    let row: Option<serde_json::Value> = store
-        .run(
-            "SELECT data FROM ONLY type::record('setting', $key)",
-            json!({"key": KEY}),
-        )
-        .await?
-        .first(0)?;
-    Ok(row
-        .and_then(|r| {
-            r["data"]
-                .as_str()
-                .and_then(|d| serde_json::from_str(d).ok())
-        })
-        .unwrap_or_default())
-}
-
 /// Re-reads the stored switch into this instance's view.
 pub async fn refresh(ctx: &Ctx) -> DomainResult<Maintenance> {
-    let state = read(&ctx.store).await?;
+    let state: Maintenance = settings::read(ctx, KEY).await?;
     ctx.maintenance.set(state.clone());
     Ok(state)
 }
@@ -202,7 +186,7 @@ pub async fn set(ctx: &Ctx, actor: &Actor, input: MaintenanceInput) -> DomainRes
     if input.until.is_some_and(|until| until <= now) {
         return Err(DomainError::invalid("until", "is not in the future"));
     }
-    let before = read(&ctx.store).await?;
+    let before: Maintenance = settings::read(ctx, KEY).await?;
     let after = if input.enabled {
         Maintenance {
             enabled: true,
