@@ -16,6 +16,7 @@ pub mod digests;
 pub mod error;
 pub mod events;
 pub mod geo;
+pub mod idempotency;
 pub mod links;
 pub mod maintenance;
 pub mod passwords;

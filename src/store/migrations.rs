@@ -101,6 +101,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "lead_notes",
         sql: include_str!("migrations/0016_lead_notes.surql"),
     },
+    Migration {
+        version: 17,
+        name: "idempotency_keys",
+        sql: include_str!("migrations/0017_idempotency_keys.surql"),
+    },
 ];
 
 #[derive(Debug, Deserialize)]
