@@ -113,7 +113,9 @@ pub fn crm_error(e: DomainError) -> CrmError {
         | DomainError::SecondFactorRequired
         | DomainError::WrongSecondFactor
         | DomainError::SecondFactorSetupRequired => CrmError::Unlinked,
-        DomainError::Conflict(message) => CrmError::Other(message),
+        DomainError::Conflict(message) | DomainError::PreconditionFailed(message) => {
+            CrmError::Other(message)
+        }
         e @ (DomainError::RateLimited { .. }
         | DomainError::Busy { .. }
         | DomainError::Maintenance { .. }) => CrmError::Other(e.to_string()),

@@ -29,6 +29,10 @@ pub enum DomainError {
     Invalid { field: &'static str, reason: String },
     #[error("{0}")]
     Conflict(String),
+    /// The caller made the change conditional on a version of the record
+    /// (HTTP `If-Match`) that is no longer the current one; nothing changed.
+    #[error("{0}")]
+    PreconditionFailed(String),
     #[error("too many attempts; try again in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     /// The service has more of this work queued than it takes on; nothing

@@ -17,6 +17,7 @@ pub mod due_notices;
 pub mod error;
 pub mod events;
 pub mod geo;
+pub mod idempotency;
 pub mod links;
 pub mod maintenance;
 pub mod passwords;

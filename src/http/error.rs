@@ -60,6 +60,9 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// The record changed meanwhile, or a unique value is taken.
     Conflict,
+    /// The change was made conditional (`If-Match`) on a version of the
+    /// record that is no longer current; nothing changed.
+    PreconditionFailed,
     /// The body stopped arriving (`HTTP_READ_TIMEOUT_SECONDS`).
     RequestTimeout,
     /// The body is over its limit (`MAX_BODY_KB`, `MAX_UPLOAD_MB`).
@@ -94,6 +97,7 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::Conflict => "conflict",
+            ErrorCode::PreconditionFailed => "precondition_failed",
             ErrorCode::RequestTimeout => "request_timeout",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
@@ -128,6 +132,7 @@ impl poem::error::ResponseError for ApiError {
             }
             DomainError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             DomainError::Conflict(_) => StatusCode::CONFLICT,
+            DomainError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             DomainError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             DomainError::Busy { .. } | DomainError::Maintenance { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -171,6 +176,7 @@ pub fn code_and_message(e: &DomainError) -> (ErrorCode, String) {
         DomainError::Forbidden(_) => (ErrorCode::Forbidden, e.to_string()),
         DomainError::Invalid { .. } => (ErrorCode::Invalid, e.to_string()),
         DomainError::Conflict(_) => (ErrorCode::Conflict, e.to_string()),
+        DomainError::PreconditionFailed(_) => (ErrorCode::PreconditionFailed, e.to_string()),
         DomainError::RateLimited { .. } => (ErrorCode::RateLimited, e.to_string()),
         DomainError::Busy { .. } => (ErrorCode::Busy, e.to_string()),
         DomainError::Maintenance { .. } => (ErrorCode::Maintenance, e.to_string()),

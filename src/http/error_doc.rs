@@ -76,35 +76,51 @@ const ERROR_STATUSES: &[(u16, &str, bool)] = &[
     ),
 ];
 
+/// One error answer as the document shows it: the status, what it means,
+/// the one error body and, where a client should wait, `Retry-After`.
+/// Operations that can answer a status no other can (412 for a
+/// conditional edit) add it to their own answer's document with this.
+pub fn error_answer(status: u16, description: &'static str, retry_after: bool) -> MetaResponse {
+    MetaResponse {
+        description,
+        status: Some(status),
+        status_range: None,
+        content: vec![MetaMediaType {
+            content_type: "application/json; charset=utf-8",
+            schema: MetaSchemaRef::Reference("ErrorBody".into()),
+        }],
+        headers: retry_after
+            .then(|| MetaHeader {
+                name: "Retry-After".into(),
+                description: Some("Seconds to wait before trying again.".into()),
+                required: true,
+                deprecated: false,
+                schema: u64::schema_ref(),
+            })
+            .into_iter()
+            .collect(),
+    }
+}
+
+/// Registers the error body's schema, for an answer that lists an error
+/// status with `error_answer`.
+pub fn register_error_body(registry: &mut Registry) {
+    ErrorBody::register(registry);
+}
+
 impl ApiResponse for ApiError {
     fn meta() -> MetaResponses {
         MetaResponses {
             responses: ERROR_STATUSES
                 .iter()
-                .map(|&(status, description, retry_after)| MetaResponse {
-                    description,
-                    status: Some(status),
-                    status_range: None,
-                    content: vec![MetaMediaType {
-                        content_type: "application/json; charset=utf-8",
-                        schema: MetaSchemaRef::Reference("ErrorBody".into()),
-                    }],
-                    headers: retry_after
-                        .then(|| MetaHeader {
-                            name: "Retry-After".into(),
-                            description: Some("Seconds to wait before trying again.".into()),
-                            required: true,
-                            deprecated: false,
-                            schema: u64::schema_ref(),
-                        })
-                        .into_iter()
-                        .collect(),
+                .map(|&(status, description, retry_after)| {
+                    error_answer(status, description, retry_after)
                 })
                 .collect(),
         }
     }
 
     fn register(registry: &mut Registry) {
-        ErrorBody::register(registry);
+        register_error_body(registry);
     }
 }

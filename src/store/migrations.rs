@@ -116,6 +116,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "notifications",
         sql: include_str!("migrations/0019_notifications.surql"),
     },
+    Migration {
+        version: 20,
+        name: "idempotency_keys",
+        sql: include_str!("migrations/0020_idempotency_keys.surql"),
+    },
 ];
 
 #[derive(Debug, Deserialize)]

@@ -167,6 +167,24 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Sends `body` with an `Idempotency-Key` header, as a client that may
+    /// retry does.
+    pub async fn send_with_key(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        key: &str,
+        body: Value,
+    ) -> Response {
+        self.request(method, path, Some(token))
+            .header("Idempotency-Key", key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn delete(&self, path: &str, token: &str) -> Response {
         self.request(Method::DELETE, path, Some(token))
             .send()

@@ -188,8 +188,9 @@ async fn fire(ctx: &Ctx, reminder: &Reminder, now: DateTime<Utc>) -> DomainResul
 }
 
 /// The scheduler: fires due reminders every `every` until the task is
-/// stopped, and once an hour forgets old idempotency keys and unused
-/// socket tickets. Errors are logged and retried on the next round.
+/// stopped, and once an hour forgets old idempotency keys (chat sends' and
+/// REST creates') and unused socket tickets. Errors are logged and retried
+/// on the next round.
 pub async fn run_scheduler(ctx: std::sync::Arc<Ctx>, every: std::time::Duration) {
     const HOUSEKEEPING_EVERY: chrono::Duration = chrono::Duration::hours(1);
     let mut ticks = tokio::time::interval(every);
@@ -210,6 +211,13 @@ pub async fn run_scheduler(ctx: std::sync::Arc<Ctx>, every: std::time::Duration)
                 Ok(0) => {}
                 Ok(n) => tracing::debug!(removed = n, "old idempotency keys forgotten"),
                 Err(e) => tracing::warn!(error = %e, "could not forget old idempotency keys"),
+            }
+            match crate::domain::idempotency::forget_old(&ctx).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(removed = n, "old request idempotency keys forgotten"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not forget old request idempotency keys")
+                }
             }
             if let Err(e) = crate::domain::socket_tickets::forget_expired(&ctx).await {
                 tracing::warn!(error = %e, "could not forget expired socket tickets");

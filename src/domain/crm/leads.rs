@@ -813,8 +813,23 @@ fn assignment_notice(actor: &Actor, lead: &Lead, now: DateTime<Utc>) -> Option<N
 }
 
 pub async fn update(ctx: &Ctx, actor: &Actor, id: &str, patch: LeadPatch) -> DomainResult<Lead> {
+    update_if(ctx, actor, id, patch, None).await
+}
+
+/// `update`, only if the lead is still at one of the `expected` versions
+/// (`Lead::version`); otherwise `PreconditionFailed` and nothing changes.
+/// A change racing this one between the check and the write is caught by
+/// the write's own guard (`push_update`) as a conflict.
+pub async fn update_if(
+    ctx: &Ctx,
+    actor: &Actor,
+    id: &str,
+    patch: LeadPatch,
+    expected: Option<&[String]>,
+) -> DomainResult<Lead> {
     actor.require(Permission::LeadsWrite)?;
     let before = load_visible(ctx, actor, id, false).await?;
+    before.require_version(expected)?;
     let after = apply_patch(ctx, actor, &before, patch).await?;
     save_changes(ctx, actor, &before, after).await
 }

@@ -8,6 +8,7 @@ pub mod export;
 pub mod followups;
 pub mod import;
 pub mod import_rows;
+mod lead_version;
 pub mod leads;
 pub mod normalize;
 pub mod notes;

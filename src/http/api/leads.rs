@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use poem::web::Data;
-use poem_openapi::param::{Path, Query};
+use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::types::MaybeUndefined;
+use poem_openapi::types::{MaybeUndefined, ToJSON};
 use poem_openapi::{Object, OpenApi};
 
 use super::common::Deleted;
@@ -18,7 +18,9 @@ use crate::domain::crm::followups::{self, FollowUp, FollowUpInput, FollowUps, Hi
 use crate::domain::crm::leads::{self, Lead, LeadDetail, LeadPatch, NewLead};
 use crate::domain::crm::query::{self, FollowUpDue, LeadFilter, PageRequest, SortKey};
 use crate::http::auth::Auth;
+use crate::http::conditional::{expected_versions, Tagged, TaggedChange};
 use crate::http::error::{code_and_message, ApiResult};
+use crate::http::idempotency::{self, Idempotent, KeyHeader};
 use crate::http::AppState;
 
 pub struct LeadsApi;
@@ -168,6 +170,24 @@ struct CreateLead {
     tags: Vec<String>,
     #[oai(default)]
     contacts: Vec<ContactInput>,
+}
+
+impl From<CreateLead> for NewLead {
+    fn from(b: CreateLead) -> Self {
+        NewLead {
+            company_name: b.company_name,
+            website: b.website,
+            industry: b.industry,
+            status: b.status,
+            country: b.country,
+            state: b.state,
+            timezone: b.timezone,
+            owner: b.owner,
+            source: b.source,
+            tags: b.tags,
+            contacts: b.contacts.into_iter().map(Into::into).collect(),
+        }
+    }
 }
 
 /// Absent fields stay; `null` clears.
@@ -370,6 +390,17 @@ struct LogFollowUp {
     notes: Option<String>,
 }
 
+impl From<LogFollowUp> for FollowUpInput {
+    fn from(b: LogFollowUp) -> Self {
+        FollowUpInput {
+            outcome: b.outcome,
+            scheduled_at: b.scheduled_at.into(),
+            done_at: b.done_at,
+            notes: b.notes,
+        }
+    }
+}
+
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct CallView {
@@ -406,6 +437,17 @@ struct LogCall {
     duration_seconds: Option<i64>,
     notes: Option<String>,
     at: Option<DateTime<Utc>>,
+}
+
+impl From<LogCall> for NewCall {
+    fn from(b: LogCall) -> Self {
+        NewCall {
+            outcome: b.outcome,
+            duration_seconds: b.duration_seconds,
+            notes: b.notes,
+            at: b.at,
+        }
+    }
 }
 
 /// The query parameters every list, count and export shares.
@@ -565,49 +607,55 @@ impl LeadsApi {
         &self,
         state: Data<&Arc<AppState>>,
         auth: Auth,
+        /// 1 to 255 printable characters naming this request: a retry with
+        /// the same key and body gets the first answer again instead of a
+        /// second lead (kept 24 h).
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: KeyHeader,
         body: Json<CreateLead>,
-    ) -> ApiResult<Json<LeadDetailView>> {
-        let b = body.0;
-        let input = NewLead {
-            company_name: b.company_name,
-            website: b.website,
-            industry: b.industry,
-            status: b.status,
-            country: b.country,
-            state: b.state,
-            timezone: b.timezone,
-            owner: b.owner,
-            source: b.source,
-            tags: b.tags,
-            contacts: b.contacts.into_iter().map(Into::into).collect(),
-        };
-        Ok(Json(
-            leads::create(&state.ctx, auth.actor(), input).await?.into(),
-        ))
+    ) -> ApiResult<Idempotent<LeadDetailView>> {
+        let request = serde_json::json!({"body": body.0.to_json()});
+        let (ctx, actor) = (Arc::clone(&state.ctx), auth.actor().clone());
+        let input = NewLead::from(body.0);
+        let create = async move { Ok(leads::create(&ctx, &actor, input).await?.into()) };
+        idempotency::once(
+            &state.ctx,
+            auth.actor(),
+            "leads.create",
+            idempotency_key.0.as_deref(),
+            request,
+            create,
+        )
+        .await
     }
 
-    /// One lead with its contacts.
+    /// One lead with its contacts; `ETag` is the lead's version.
     #[oai(path = "/:id", method = "get")]
     async fn get(
         &self,
         state: Data<&Arc<AppState>>,
         auth: Auth,
         id: Path<String>,
-    ) -> ApiResult<Json<LeadDetailView>> {
-        Ok(Json(
-            leads::get(&state.ctx, auth.actor(), &id.0).await?.into(),
-        ))
+    ) -> ApiResult<Tagged<LeadDetailView>> {
+        let detail = leads::get(&state.ctx, auth.actor(), &id.0).await?;
+        let version = detail.lead.version();
+        Ok(Tagged::new(detail.into(), version))
     }
 
-    /// Change a lead; changing the owner needs `leads.assign`.
+    /// Change a lead; changing the owner needs `leads.assign`. With
+    /// `If-Match`, only if the lead is still at that version (its `ETag`).
     #[oai(path = "/:id", method = "patch")]
     async fn update(
         &self,
         state: Data<&Arc<AppState>>,
         auth: Auth,
         id: Path<String>,
+        /// The lead's `ETag` as last read: the change is refused with 412
+        /// if the lead has changed since.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
         body: Json<UpdateLead>,
-    ) -> ApiResult<Json<LeadView>> {
+    ) -> ApiResult<TaggedChange<LeadView>> {
         let b = body.0;
         let patch = LeadPatch {
             company_name: b.company_name,
@@ -621,11 +669,11 @@ impl LeadsApi {
             source: patch_field(b.source),
             tags: b.tags,
         };
-        Ok(Json(
-            leads::update(&state.ctx, auth.actor(), &id.0, patch)
-                .await?
-                .into(),
-        ))
+        let expected = expected_versions(if_match.0.as_deref());
+        let lead =
+            leads::update_if(&state.ctx, auth.actor(), &id.0, patch, expected.as_deref()).await?;
+        let version = lead.version();
+        Ok(TaggedChange(Tagged::new(lead.into(), version)))
     }
 
     /// Move a lead to the trash (restorable).
@@ -773,7 +821,7 @@ impl LeadsApi {
         ))
     }
 
-    /// Log or schedule follow-up 1, 2 or 3.
+    /// Log or schedule follow-up 1, 2 or 3. Each call adds to the history.
     #[oai(path = "/:id/follow-ups/:tier", method = "put")]
     async fn log_follow_up(
         &self,
@@ -781,24 +829,31 @@ impl LeadsApi {
         auth: Auth,
         id: Path<String>,
         tier: Path<u8>,
+        /// 1 to 255 printable characters naming this request: a retry with
+        /// the same key and body gets the first answer again instead of a
+        /// second history entry (kept 24 h).
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: KeyHeader,
         body: Json<LogFollowUp>,
-    ) -> ApiResult<Json<FollowUpsView>> {
-        let b = body.0;
-        let input = FollowUpInput {
-            outcome: b.outcome,
-            scheduled_at: match b.scheduled_at {
-                MaybeUndefined::Undefined => None,
-                MaybeUndefined::Null => Some(None),
-                MaybeUndefined::Value(t) => Some(Some(t)),
-            },
-            done_at: b.done_at,
-            notes: b.notes,
-        };
-        Ok(Json(
-            followups::log(&state.ctx, auth.actor(), &id.0, tier.0, input)
+    ) -> ApiResult<Idempotent<FollowUpsView>> {
+        let request = serde_json::json!({"lead": id.0, "tier": tier.0, "body": body.0.to_json()});
+        let (ctx, actor) = (Arc::clone(&state.ctx), auth.actor().clone());
+        let input = FollowUpInput::from(body.0);
+        let (lead, tier) = (id.0, tier.0);
+        let log = async move {
+            Ok(followups::log(&ctx, &actor, &lead, tier, input)
                 .await?
-                .into(),
-        ))
+                .into())
+        };
+        idempotency::once(
+            &state.ctx,
+            auth.actor(),
+            "leads.follow_ups.log",
+            idempotency_key.0.as_deref(),
+            request,
+            log,
+        )
+        .await
     }
 
     /// The lead's calls, newest first.
@@ -825,19 +880,26 @@ impl LeadsApi {
         state: Data<&Arc<AppState>>,
         auth: Auth,
         id: Path<String>,
+        /// 1 to 255 printable characters naming this request: a retry with
+        /// the same key and body gets the first answer again instead of a
+        /// second call (kept 24 h).
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: KeyHeader,
         body: Json<LogCall>,
-    ) -> ApiResult<Json<CallView>> {
-        let b = body.0;
-        let input = NewCall {
-            outcome: b.outcome,
-            duration_seconds: b.duration_seconds,
-            notes: b.notes,
-            at: b.at,
-        };
-        Ok(Json(
-            calls::log(&state.ctx, auth.actor(), &id.0, input)
-                .await?
-                .into(),
-        ))
+    ) -> ApiResult<Idempotent<CallView>> {
+        let request = serde_json::json!({"lead": id.0, "body": body.0.to_json()});
+        let (ctx, actor) = (Arc::clone(&state.ctx), auth.actor().clone());
+        let input = NewCall::from(body.0);
+        let lead = id.0;
+        let log = async move { Ok(calls::log(&ctx, &actor, &lead, input).await?.into()) };
+        idempotency::once(
+            &state.ctx,
+            auth.actor(),
+            "leads.calls.log",
+            idempotency_key.0.as_deref(),
+            request,
+            log,
+        )
+        .await
     }
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::types::MaybeUndefined;
+use poem_openapi::types::{MaybeUndefined, ToJSON};
 use poem_openapi::{Object, OpenApi};
 
 use super::transfer::AuditRowView;
@@ -21,6 +21,7 @@ use crate::domain::tasks::workflow::{self, NewTaskStatus, TaskStatus};
 use crate::domain::tasks::Task;
 use crate::http::auth::Auth;
 use crate::http::error::ApiResult;
+use crate::http::idempotency::{self, Idempotent, KeyHeader};
 use crate::http::AppState;
 
 pub struct TasksApi;
@@ -135,6 +136,24 @@ struct CreateTask {
     estimate_minutes: Option<i64>,
     #[oai(default)]
     checklist: Vec<ChecklistItemView>,
+}
+
+impl From<CreateTask> for NewTask {
+    fn from(b: CreateTask) -> Self {
+        NewTask {
+            title: b.title,
+            description: b.description,
+            task_type: b.task_type,
+            priority: b.priority,
+            status: b.status,
+            lead: b.lead,
+            assignee: b.assignee,
+            watchers: b.watchers,
+            due_at: b.due_at,
+            estimate_minutes: b.estimate_minutes,
+            checklist: b.checklist.into_iter().map(Into::into).collect(),
+        }
+    }
 }
 
 /// Absent fields stay; `null` clears.
@@ -424,28 +443,26 @@ impl TasksApi {
         &self,
         state: Data<&Arc<AppState>>,
         auth: Auth,
+        /// 1 to 255 printable characters naming this request: a retry with
+        /// the same key and body gets the first answer again instead of a
+        /// second task (kept 24 h).
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: KeyHeader,
         body: Json<CreateTask>,
-    ) -> ApiResult<Json<TaskView>> {
-        let b = body.0;
-        let task = tasks::create(
+    ) -> ApiResult<Idempotent<TaskView>> {
+        let request = serde_json::json!({"body": body.0.to_json()});
+        let (ctx, actor) = (Arc::clone(&state.ctx), auth.actor().clone());
+        let input = NewTask::from(body.0);
+        let create = async move { Ok(tasks::create(&ctx, &actor, input).await?.into()) };
+        idempotency::once(
             &state.ctx,
             auth.actor(),
-            NewTask {
-                title: b.title,
-                description: b.description,
-                task_type: b.task_type,
-                priority: b.priority,
-                status: b.status,
-                lead: b.lead,
-                assignee: b.assignee,
-                watchers: b.watchers,
-                due_at: b.due_at,
-                estimate_minutes: b.estimate_minutes,
-                checklist: b.checklist.into_iter().map(Into::into).collect(),
-            },
+            "tasks.create",
+            idempotency_key.0.as_deref(),
+            request,
+            create,
         )
-        .await?;
-        Ok(Json(task.into()))
+        .await
     }
 
     /// Ranked assignees for a new task of this type (a suggestion only).
@@ -564,9 +581,25 @@ impl TasksApi {
         state: Data<&Arc<AppState>>,
         auth: Auth,
         id: Path<String>,
+        /// 1 to 255 printable characters naming this request: a retry with
+        /// the same key and body gets the first answer again instead of a
+        /// second comment (kept 24 h).
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: KeyHeader,
         body: Json<NewComment>,
-    ) -> ApiResult<Json<CommentView>> {
-        let c = comments::add(&state.ctx, auth.actor(), &id.0, &body.0.body).await?;
-        Ok(Json(c.into()))
+    ) -> ApiResult<Idempotent<CommentView>> {
+        let request = serde_json::json!({"task": id.0, "body": body.0.to_json()});
+        let (ctx, actor) = (Arc::clone(&state.ctx), auth.actor().clone());
+        let (task, text) = (id.0, body.0.body);
+        let add = async move { Ok(comments::add(&ctx, &actor, &task, &text).await?.into()) };
+        idempotency::once(
+            &state.ctx,
+            auth.actor(),
+            "tasks.comments.add",
+            idempotency_key.0.as_deref(),
+            request,
+            add,
+        )
+        .await
     }
 }

@@ -1,0 +1,381 @@
+//! `Idempotency-Key` on the creates a client may retry: a retry gets the
+//! first answer and creates nothing; the key is the caller's own, refused
+//! for a different request, forgotten when the first attempt failed, and
+//! forgotten after a day.
+
+use ea_crm::domain::error::DomainError;
+use ea_crm::domain::idempotency::{self, Claim, IdempotencyKey};
+use reqwest::{Method, Response, StatusCode};
+use serde_json::{json, Value};
+
+use crate::helpers::{error_of, ok, TestApp};
+
+fn replayed(response: &Response) -> bool {
+    response
+        .headers()
+        .get("Idempotency-Replayed")
+        .is_some_and(|v| v == "true")
+}
+
+async fn lead_count(app: &TestApp, token: &str) -> i64 {
+    ok(app.get("/api/v1/leads/count", token).await).await["count"]
+        .as_i64()
+        .unwrap()
+}
+
+async fn create_lead_with_key(app: &TestApp, token: &str, key: &str, body: Value) -> Response {
+    app.send_with_key(Method::POST, "/api/v1/leads", token, key, body)
+        .await
+}
+
+#[tokio::test]
+async fn a_retried_lead_create_answers_the_same_lead_and_creates_one() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let before = lead_count(&app, &admin).await;
+    let body = json!({"company_name": "Retry GmbH", "contacts": [{"name": "Ann"}]});
+
+    let first = create_lead_with_key(&app, &admin, "order-1", body.clone()).await;
+    assert!(!replayed(&first), "a first answer is not a replay");
+    let first = ok(first).await;
+    let again = create_lead_with_key(&app, &admin, "order-1", body).await;
+    assert!(replayed(&again), "the retry says it is the kept answer");
+    let again = ok(again).await;
+
+    assert_eq!(
+        first, again,
+        "the retry gets the first answer, body and all"
+    );
+    assert_eq!(lead_count(&app, &admin).await, before + 1);
+}
+
+#[tokio::test]
+async fn the_same_key_for_a_different_lead_is_refused_and_creates_nothing() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    ok(create_lead_with_key(&app, &admin, "k1", json!({"company_name": "First"})).await).await;
+    let before = lead_count(&app, &admin).await;
+
+    let (status, code, message) =
+        error_of(create_lead_with_key(&app, &admin, "k1", json!({"company_name": "Second"})).await)
+            .await;
+
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(code, "invalid");
+    assert!(message.contains("different request"), "{message}");
+    assert_eq!(lead_count(&app, &admin).await, before);
+}
+
+#[tokio::test]
+async fn two_users_may_use_the_same_key_independently() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (ann_id, ann) = app.user_with_role(&admin, "ann", "user").await;
+    let body = json!({"company_name": "Shared Key AG"});
+
+    let by_admin = ok(create_lead_with_key(&app, &admin, "same", body.clone()).await).await;
+    let by_ann = create_lead_with_key(&app, &ann, "same", body).await;
+    assert!(!replayed(&by_ann), "ann's key is not the admin's");
+    let by_ann = ok(by_ann).await;
+
+    assert_ne!(by_admin["lead"]["id"], by_ann["lead"]["id"]);
+    assert_eq!(by_ann["lead"]["created_by"], ann_id.as_str());
+}
+
+#[tokio::test]
+async fn a_refused_first_attempt_keeps_nothing_so_the_fixed_request_runs() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let before = lead_count(&app, &admin).await;
+
+    let (status, code, _) = error_of(
+        create_lead_with_key(
+            &app,
+            &admin,
+            "fix-me",
+            json!({"company_name": "Fixed", "country": "XX"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid")
+    );
+
+    let fixed = create_lead_with_key(
+        &app,
+        &admin,
+        "fix-me",
+        json!({"company_name": "Fixed", "country": "DE"}),
+    )
+    .await;
+    assert!(!replayed(&fixed));
+    assert_eq!(ok(fixed).await["lead"]["country"], "DE");
+    assert_eq!(lead_count(&app, &admin).await, before + 1);
+}
+
+#[tokio::test]
+async fn a_key_that_is_not_1_to_255_printable_characters_is_refused() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let before = lead_count(&app, &admin).await;
+    for key in ["k".repeat(256), "schlüssel".to_string()] {
+        let response = app
+            .request(Method::POST, "/api/v1/leads", Some(&admin))
+            .header("Idempotency-Key", key.as_bytes())
+            .json(&json!({"company_name": "Keyed"}))
+            .send()
+            .await
+            .unwrap();
+        let (status, code, message) = error_of(response).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "invalid")
+        );
+        assert!(message.starts_with("Idempotency-Key"), "{message}");
+    }
+    assert_eq!(lead_count(&app, &admin).await, before);
+}
+
+#[tokio::test]
+async fn concurrent_sends_with_one_key_create_one_lead() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let before = lead_count(&app, &admin).await;
+    let body = json!({"company_name": "Racing Ltd"});
+
+    let sends = (0..5).map(|_| create_lead_with_key(&app, &admin, "race", body.clone()));
+    let answers = futures_util::future::join_all(sends).await;
+
+    let mut fresh = 0;
+    for answer in answers {
+        match answer.status() {
+            StatusCode::OK if replayed(&answer) => {}
+            StatusCode::OK => fresh += 1,
+            _ => {
+                let (status, code, message) = error_of(answer).await;
+                assert_eq!((status, code.as_str()), (StatusCode::CONFLICT, "conflict"));
+                assert!(message.contains("still being processed"), "{message}");
+            }
+        }
+    }
+    assert_eq!(fresh, 1, "exactly one send ran");
+    assert_eq!(lead_count(&app, &admin).await, before + 1);
+}
+
+#[tokio::test]
+async fn a_key_whose_first_request_still_runs_is_a_conflict_until_answered() {
+    let app = TestApp::spawn().await;
+    let key = IdempotencyKey::parse("running").unwrap();
+    let Claim::Run(claimed) = idempotency::claim(app.ctx(), "u1", "op", &key, "fp")
+        .await
+        .unwrap()
+    else {
+        panic!("a new key is ours to run");
+    };
+    let meanwhile = idempotency::claim(app.ctx(), "u1", "op", &key, "fp").await;
+    assert!(
+        matches!(meanwhile, Err(DomainError::Conflict(_))),
+        "{meanwhile:?}"
+    );
+
+    idempotency::record(app.ctx(), &claimed, 200, "{\"id\":\"x\"}")
+        .await
+        .unwrap();
+    match idempotency::claim(app.ctx(), "u1", "op", &key, "fp").await {
+        Ok(Claim::Replay { status, answer }) => {
+            assert_eq!((status, answer.as_str()), (200, "{\"id\":\"x\"}"))
+        }
+        other => panic!("the answer is kept: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_key_abandoned_by_a_dead_instance_may_run_again_after_five_minutes() {
+    let app = TestApp::spawn().await;
+    let key = IdempotencyKey::parse("orphan").unwrap();
+    let first = idempotency::claim(app.ctx(), "u1", "op", &key, "fp").await;
+    assert!(matches!(first, Ok(Claim::Run(_))));
+    app.clock.advance(chrono::Duration::minutes(6));
+    let retry = idempotency::claim(app.ctx(), "u1", "op", &key, "fp").await;
+    assert!(matches!(retry, Ok(Claim::Run(_))), "{retry:?}");
+}
+
+#[tokio::test]
+async fn keys_are_forgotten_after_a_day() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    ok(create_lead_with_key(&app, &admin, "daily", json!({"company_name": "Monday"})).await).await;
+
+    app.clock.advance(chrono::Duration::hours(25));
+    let removed = idempotency::forget_old(app.ctx()).await.unwrap();
+    assert_eq!(removed, 1);
+
+    let admin = app.admin_token().await;
+    let reused =
+        create_lead_with_key(&app, &admin, "daily", json!({"company_name": "Tuesday"})).await;
+    assert!(!replayed(&reused));
+    assert_eq!(ok(reused).await["lead"]["company_name"], "Tuesday");
+}
+
+#[tokio::test]
+async fn a_retried_task_create_answers_the_same_task_and_creates_one() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let body = json!({"title": "Business cards", "task_type": "print"});
+
+    let first = ok(app
+        .send_with_key(Method::POST, "/api/v1/tasks", &admin, "t-1", body.clone())
+        .await)
+    .await;
+    let again = app
+        .send_with_key(Method::POST, "/api/v1/tasks", &admin, "t-1", body)
+        .await;
+    assert!(replayed(&again));
+    assert_eq!(ok(again).await["id"], first["id"]);
+
+    let tasks = ok(app.get("/api/v1/tasks", &admin).await).await;
+    let cards = tasks["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["title"] == "Business cards")
+        .count();
+    assert_eq!(cards, 1);
+
+    let (status, code, _) = error_of(
+        app.send_with_key(
+            Method::POST,
+            "/api/v1/tasks",
+            &admin,
+            "t-1",
+            json!({"title": "Flyers", "task_type": "print"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid")
+    );
+}
+
+#[tokio::test]
+async fn a_retried_task_comment_is_posted_once() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let task = ok(app
+        .post(
+            "/api/v1/tasks",
+            &admin,
+            json!({"title": "Poster", "task_type": "design"}),
+        )
+        .await)
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/api/v1/tasks/{task}/comments");
+    let body = json!({"body": "Proof attached"});
+
+    let first = ok(app
+        .send_with_key(Method::POST, &path, &admin, "c-1", body.clone())
+        .await)
+    .await;
+    let again = app
+        .send_with_key(Method::POST, &path, &admin, "c-1", body)
+        .await;
+    assert!(replayed(&again));
+    assert_eq!(ok(again).await["id"], first["id"]);
+
+    let comments = ok(app.get(&path, &admin).await).await;
+    assert_eq!(comments.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_retried_follow_up_is_logged_once() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let lead = app.create_lead(&admin, "Follow Co").await;
+    let path = format!("/api/v1/leads/{lead}/follow-ups/1");
+    let body = json!({"outcome": "no_answer", "notes": "rang twice"});
+
+    let first = ok(app
+        .send_with_key(Method::PUT, &path, &admin, "f-1", body.clone())
+        .await)
+    .await;
+    let again = app
+        .send_with_key(Method::PUT, &path, &admin, "f-1", body.clone())
+        .await;
+    assert!(replayed(&again));
+    assert_eq!(ok(again).await, first);
+
+    let now = ok(app
+        .get(&format!("/api/v1/leads/{lead}/follow-ups"), &admin)
+        .await)
+    .await;
+    assert_eq!(now["history"].as_array().unwrap().len(), 1, "{now}");
+
+    // The same key on another tier is another request.
+    let (status, _, message) = error_of(
+        app.send_with_key(
+            Method::PUT,
+            &format!("/api/v1/leads/{lead}/follow-ups/2"),
+            &admin,
+            "f-1",
+            body,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(message.contains("different request"), "{message}");
+}
+
+#[tokio::test]
+async fn a_retried_call_is_logged_once() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let lead = app.create_lead(&admin, "Caller Inc").await;
+    let path = format!("/api/v1/leads/{lead}/calls");
+    let body = json!({"outcome": "connected", "duration_seconds": 120});
+
+    let first = ok(app
+        .send_with_key(Method::POST, &path, &admin, "call-1", body.clone())
+        .await)
+    .await;
+    let again = app
+        .send_with_key(Method::POST, &path, &admin, "call-1", body)
+        .await;
+    assert!(replayed(&again));
+    assert_eq!(ok(again).await["id"], first["id"]);
+
+    let calls = ok(app.get(&path, &admin).await).await;
+    assert_eq!(calls.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn the_openapi_document_shows_the_header_on_each_create_that_takes_it() {
+    let app = TestApp::spawn().await;
+    let spec = app.openapi().await;
+    for (path, method) in [
+        ("/leads", "post"),
+        ("/leads/{id}/follow-ups/{tier}", "put"),
+        ("/leads/{id}/calls", "post"),
+        ("/tasks", "post"),
+        ("/tasks/{id}/comments", "post"),
+    ] {
+        let op = &spec["paths"][path][method];
+        let takes_key = op["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "Idempotency-Key" && p["in"] == "header");
+        assert!(takes_key, "{method} {path} documents Idempotency-Key");
+        assert!(
+            op["responses"]["200"]["headers"]["Idempotency-Replayed"].is_object(),
+            "{method} {path} documents Idempotency-Replayed"
+        );
+    }
+}
