@@ -15,6 +15,7 @@ mod digest;
 mod discord;
 mod errors;
 mod fake_discord;
+mod features;
 mod files;
 mod first_contact;
 mod fit;
