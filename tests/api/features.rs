@@ -303,6 +303,7 @@ async fn every_ai_feature_answers_feature_disabled_while_it_is_off() {
         "lead_scoring",
     )
     .await;
+    assert_disabled(app.get("/api/v1/ai/fit", &admin).await, "lead_scoring").await;
     assert_disabled(
         app.post(
             "/api/v1/ai/intent",

@@ -74,10 +74,14 @@ async fn an_admin_switches_the_chat_off_and_it_leaves_a_users_menu() {
 
     user.refresh().await;
     user.wait_content("#nav", "Leads").await;
-    assert!(!menu_has(&user, "chat").await, "the chat is still in the menu");
+    assert!(
+        !menu_has(&user, "chat").await,
+        "the chat is still in the menu"
+    );
     assert!(menu_has(&user, "leads").await);
     user.goto(&panel, "#/chat").await;
-    user.wait_text("#switched-off", "switched this part off").await;
+    user.wait_text("#switched-off", "switched this part off")
+        .await;
 
     // On again: back after a reload.
     a.goto(&panel, "#/admin/features").await;

@@ -407,6 +407,8 @@ pub async fn run_scorer(
                 tracing::warn!(error = %e, lead = %lead, "could not rescore a lead");
             }
         }
+        // The derived edges are kept up to date even while the relationship
+        // map is switched off, so it is right the moment it is on again.
         if let Err(e) = super::graph::refresh_derived(&ctx, &lead).await {
             tracing::warn!(error = %e, lead = %lead, "could not refresh a lead's relations");
         }
