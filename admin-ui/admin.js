@@ -1,8 +1,9 @@
 // Administration: users, the role permission matrix, API keys, the audit log,
-// pipeline statuses and assignment settings, webhooks, bots and AI.
+// pipeline statuses and assignment settings, webhooks, bots, maintenance,
+// feature switches and AI.
 import { get, post, patch, put, del } from './api.js';
 import { el, clear, toast, attempt, field, fmtDate } from './ui.js';
-import { can, session } from './session.js';
+import { can, session, on, loadFeatures } from './session.js';
 import { botsAdmin } from './bots.js';
 import { aiAdmin } from './ai.js';
 
@@ -12,9 +13,10 @@ const TABS = [
   { key: 'api-keys', label: 'API keys', show: () => can('api_keys.use'), render: apiKeys },
   { key: 'audit', label: 'Audit log', show: () => can('audit.read'), render: audit },
   { key: 'pipeline', label: 'Pipeline', show: () => can('settings.manage'), render: pipeline },
-  { key: 'webhooks', label: 'Webhooks', show: () => can('settings.manage'), render: webhooks },
+  { key: 'webhooks', label: 'Webhooks', show: () => can('settings.manage') && on('webhooks'), render: webhooks },
   { key: 'bots', label: 'Bots', show: () => can('bots.manage'), render: botsAdmin },
   { key: 'maintenance', label: 'Maintenance', show: () => session.user.role === 'admin', render: maintenance },
+  { key: 'features', label: 'Features', show: () => can('settings.manage') || can('ai.manage'), render: features },
   { key: 'ai', label: 'AI', show: () => can('ai.manage'), render: aiAdmin },
 ];
 
@@ -197,4 +199,33 @@ async function maintenance(box) {
     });
   });
   box.append(form);
+}
+
+/** A switch per optional part. `settings.manage` switches every one,
+ * `ai.manage` the AI ones; a part switched off disappears from the menus and
+ * the bots' /help and answers `feature_disabled`. */
+async function features(box) {
+  const list = await loadFeatures(get);
+  const ul = el('ul', { class: 'list plain', id: 'feature-switches' });
+  for (const f of list) {
+    const mayChange = can('settings.manage') || (f.ai && can('ai.manage'));
+    const toggle = el('input', { type: 'checkbox', checked: f.enabled, disabled: !mayChange, id: 'feature-' + f.key });
+    toggle.addEventListener('change', () => attempt(async () => {
+      try {
+        await put('/features/' + f.key, { enabled: toggle.checked });
+        toast(f.name + (toggle.checked ? ' switched on' : ' switched off'));
+      } catch (e) {
+        toggle.checked = !toggle.checked;
+        throw e;
+      }
+      window.dispatchEvent(new CustomEvent('ea:features-changed'));
+    }));
+    const changed = f.updated_at
+      ? el('span', { class: 'muted', text: ' changed ' + fmtDate(f.updated_at) + (f.updated_by_name ? ' by ' + f.updated_by_name : '') })
+      : null;
+    ul.append(el('li', {}, el('label', {}, toggle, ' ' + f.name), changed));
+  }
+  box.append(el('h2', { text: 'Features' }),
+    el('p', { class: 'muted', text: 'A part switched off disappears from the menus and the bots\' /help, and answers that it is switched off; its background work pauses. It holds on every server within a second.' }),
+    ul);
 }

@@ -2,9 +2,9 @@
 // copy, the relationship map (SVG built node by node, with a list holding
 // the same facts), the duplicates page, productivity patterns, and the AI
 // administration tab. Model output is shown as text only; nothing is sent.
-import { get, post, put } from './api.js';
+import { get, post } from './api.js';
 import { el, clear, toast, attempt, field, fmtDate } from './ui.js';
-import { can } from './session.js';
+import { can, on } from './session.js';
 import { copy } from './bots.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
@@ -23,15 +23,27 @@ function svg(tag, attrs, ...children) {
 const KIND_LABEL = { same_domain: 'same website domain', shared_person: 'shared person', referral: 'referral', parent_company: 'parent company' };
 const kindLabel = (k) => KIND_LABEL[k] || k.replace(/_/g, ' ');
 
-/** The lead page's AI part: score, draft, relationship map. */
+/** The lead page's AI part: score, draft, relationship map, each while
+ * its feature is switched on. */
 export async function leadAiSection(root, lead) {
   if (!can('ai.use')) return;
-  const scoreBox = el('section', { id: 'lead-score', class: 'card' });
-  const draftBox = el('section', { id: 'lead-draft', class: 'card' });
-  const mapBox = el('section', { id: 'relations', class: 'card' });
-  root.append(scoreBox, mapBox, draftBox);
-  await Promise.all([showScore(scoreBox, lead), showRelations(mapBox, lead)]);
-  draftSection(draftBox, lead);
+  const shown = [];
+  if (on('lead_scoring')) {
+    const scoreBox = el('section', { id: 'lead-score', class: 'card' });
+    root.append(scoreBox);
+    shown.push(showScore(scoreBox, lead));
+  }
+  if (on('relationship_map')) {
+    const mapBox = el('section', { id: 'relations', class: 'card' });
+    root.append(mapBox);
+    shown.push(showRelations(mapBox, lead));
+  }
+  if (on('drafting')) {
+    const draftBox = el('section', { id: 'lead-draft', class: 'card' });
+    root.append(draftBox);
+    draftSection(draftBox, lead);
+  }
+  await Promise.all(shown);
 }
 
 async function showScore(box, lead) {
@@ -249,7 +261,7 @@ function heatmap(slots, count, name, id, first = 0) {
   return el('div', { class: 'table-wrap' }, el('table', { class: 'table heatmap keep-cols', id }, el('thead', {}, head), el('tbody', {}, row)));
 }
 
-/** Administration tab: provider status, feature switches, token use. */
+/** Administration tab: provider status, token use. */
 export async function aiAdmin(box) {
   const s = await get('/ai/status');
   box.append(el('h2', { text: 'Provider' }),
@@ -257,22 +269,9 @@ export async function aiAdmin(box) {
       el('dt', { text: 'Provider' }), el('dd', { text: s.provider }),
       el('dt', { text: 'Model' }), el('dd', { text: s.model || '—' }),
       el('dt', { text: 'Circuit' }), el('dd', { class: s.circuit_open ? 'error' : '', text: s.circuit_open ? 'open: the model service is resting after failures; the local provider answers' : 'closed (normal)' })));
-  const ul = el('ul', { class: 'list plain', id: 'ai-flags' });
-  for (const f of s.features) {
-    const box2 = el('input', { type: 'checkbox', checked: f.enabled, id: 'ai-flag-' + f.feature });
-    box2.addEventListener('change', () => attempt(async () => {
-      try {
-        await put('/ai/flags/' + f.feature, { enabled: box2.checked });
-        toast(f.feature + (box2.checked ? ' on' : ' off'));
-      } catch (e) {
-        box2.checked = !box2.checked;
-        throw e;
-      }
-    }));
-    ul.append(el('li', {}, el('label', {}, box2, ' ' + f.feature.replace(/_/g, ' ')), f.updated_at ? el('span', { class: 'muted', text: ' changed ' + fmtDate(f.updated_at) }) : null));
-  }
-  box.append(el('h2', { text: 'Features' }), ul,
-    el('button', { type: 'button', text: 'Rescore every lead', onclick: () => attempt(async () => { const r = await post('/ai/scores/recompute'); toast(r.changed + ' scores changed'); }) }));
+  box.append(el('h2', { text: 'Features' }),
+    el('p', {}, 'Each AI feature is switched on and off under ', el('a', { href: '#/admin/features', text: 'Administration → Features' }), '.'),
+    on('lead_scoring') ? el('button', { type: 'button', text: 'Rescore every lead', onclick: () => attempt(async () => { const r = await post('/ai/scores/recompute'); toast(r.changed + ' scores changed'); }) }) : null);
   const tb = el('tbody');
   for (const u of s.usage) tb.append(el('tr', {}, el('td', { text: u.feature }), el('td', { text: u.user || '—' }), el('td', { text: String(u.calls) }), el('td', { text: String(u.failures) }), el('td', { text: String(u.prompt_tokens + u.completion_tokens) })));
   if (!s.usage.length) tb.append(el('tr', {}, el('td', { colspan: 5, class: 'muted', text: 'No model calls yet.' })));

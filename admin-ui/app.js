@@ -1,7 +1,7 @@
 // The panel's shell: sign-in, navigation by permission, and a hash router.
 import { api, get, post, put, setCsrf, ApiError } from './api.js';
 import { el, clear, toast, attempt, field, fmtDate } from './ui.js';
-import { session, can, canAny } from './session.js';
+import { session, can, canAny, on, loadFeatures } from './session.js';
 import { tasksPage, myTasks } from './tasks.js';
 import { analyticsPage } from './dashboards.js';
 import { leadsPage, leadPage } from './leads.js';
@@ -19,10 +19,10 @@ const PAGES = [
   { path: 'leads', label: 'Leads', show: () => canAny('leads.read.all', 'leads.read.own'), render: leadsPage },
   { path: 'tasks', label: 'Tasks', show: () => can('tasks.read'), render: tasksPage },
   { path: 'analytics', label: 'Analytics', show: () => can('analytics.read'), render: analyticsPage },
-  { path: 'import', label: 'Import', show: () => can('leads.import'), render: importPage },
-  { path: 'chat', label: 'Chat', show: () => can('chat.use'), render: chatPage },
-  { path: 'duplicates', label: 'Duplicates', show: () => can('ai.use') && canAny('leads.read.all', 'leads.read.own'), render: duplicatesPage },
-  { path: 'patterns', label: 'Patterns', show: () => can('ai.use'), render: patternsPage },
+  { path: 'import', label: 'Import', feature: 'import', show: () => can('leads.import') && on('import'), render: importPage },
+  { path: 'chat', label: 'Chat', feature: 'chat', show: () => can('chat.use') && on('chat'), render: chatPage },
+  { path: 'duplicates', label: 'Duplicates', feature: 'dedup', show: () => can('ai.use') && on('dedup') && canAny('leads.read.all', 'leads.read.own'), render: duplicatesPage },
+  { path: 'patterns', label: 'Patterns', feature: 'patterns', show: () => can('ai.use') && on('patterns'), render: patternsPage },
   { path: 'admin', label: 'Administration', show: () => canAny('users.read', 'users.manage', 'roles.manage', 'audit.read', 'settings.manage', 'api_keys.use', 'bots.manage', 'ai.manage'), render: adminPage },
 ];
 
@@ -83,6 +83,10 @@ async function route() {
   const def = PAGES.find((p) => p.path === page);
   if (!def) {
     view.append(el('h1', { text: 'Not found' }));
+    return;
+  }
+  if (def.feature && !on(def.feature)) {
+    view.append(el('h1', { text: def.label }), el('p', { class: 'muted', id: 'switched-off', text: 'An admin has switched this part off.' }));
     return;
   }
   if (!def.show()) {
@@ -167,7 +171,7 @@ async function dashboard(root) {
     }
   }
   if (can('tasks.read')) await myTasks(root);
-  if (can('chat.use')) {
+  if (can('chat.use') && on('chat')) {
     const notes = await get('/notifications?unread=true');
     const list = (Array.isArray(notes) ? notes : notes.items || []).filter((n) => !n.read_at);
     root.append(el('h2', { text: 'Unread notifications' }));
@@ -247,9 +251,12 @@ function notificationSection() {
 }
 
 let started = false;
-function start() {
+async function start() {
+  // Without the list every part shows; a page of a switched-off part then
+  // says so itself.
+  await attempt(() => loadFeatures(get));
   buildNav();
-  if (can('chat.use')) hub.connect();
+  if (can('chat.use') && on('chat')) hub.connect();
   if (!started) {
     started = true;
     window.addEventListener('hashchange', route);
@@ -298,6 +305,17 @@ window.addEventListener('ea:second-factor-setup', async () => {
   hub.disconnect();
   await attempt(loadMe);
   enter();
+});
+
+// A part was switched on or off (here, or the socket was told): the menus
+// follow, and a page of a part now off says so.
+window.addEventListener('ea:features-changed', async () => {
+  if (!session.user || session.setupRequired) return;
+  await attempt(() => loadFeatures(get));
+  if (!(can('chat.use') && on('chat'))) hub.disconnect();
+  else hub.connect();
+  buildNav();
+  route();
 });
 
 window.addEventListener('ea:permissions-changed', async () => {

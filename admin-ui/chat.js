@@ -131,6 +131,13 @@ function onFrame(f) {
       hub.disconnect();
       window.dispatchEvent(new CustomEvent('ea:maintenance', { detail: f.message }));
       break;
+    case 'feature_disabled':
+      // An admin switched the chat off: the server closes the socket next,
+      // and the menus drop the chat.
+      hub.disconnect();
+      toast(f.message, 'error');
+      window.dispatchEvent(new CustomEvent('ea:features-changed'));
+      break;
     case 'error':
       toast(f.message, 'error');
       if (f.client_id) hub.pending.delete(f.client_id);

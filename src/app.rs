@@ -120,11 +120,6 @@ impl App {
         )
         .await
         .map_err(|e| StartupError::Database(e.to_string()))?;
-        // A restart during maintenance comes back closed, before the first
-        // request.
-        crate::domain::maintenance::refresh(&ctx)
-            .await
-            .map_err(|e| StartupError::Database(e.to_string()))?;
         let webhooks = if config.webhook_dispatcher {
             let settings = DispatcherSettings::from_config(&config);
             let dispatcher = Dispatcher::new(ctx.clone(), settings)
@@ -179,7 +174,7 @@ impl App {
             )),
             tokio::spawn(crate::bots::web_chat::run(ctx.clone())),
             tokio::spawn(crate::domain::ai::fit::run_trainer(ctx.clone())),
-            tokio::spawn(crate::domain::maintenance::follow(ctx.clone())),
+            tokio::spawn(crate::domain::follow_switches(ctx.clone())),
         ]);
         if let Some(schedule) = crate::backup::schedule::Schedule::from_config(&state.config) {
             background.0.push(tokio::spawn(crate::backup::schedule::run(
@@ -338,6 +333,11 @@ async fn open_domain_on(
         .map_err(|e| StartupError::Database(e.to_string()))?;
     let ctx = Ctx::new(store, clock, config);
     roles::seed_built_in(&ctx)
+        .await
+        .map_err(|e| StartupError::Database(e.to_string()))?;
+    // A restart during maintenance comes back closed, and a switched-off
+    // part stays off, before the first request or command.
+    crate::domain::refresh_switches(&ctx)
         .await
         .map_err(|e| StartupError::Database(e.to_string()))?;
     Ok(ctx)

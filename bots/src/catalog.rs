@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::crm::{Part, PartsOff};
+
 /// Which command a message names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum CommandName {
@@ -40,6 +42,9 @@ pub struct CommandSpec {
     /// The usage line shown in help and in usage errors.
     pub usage: &'static str,
     pub example: &'static str,
+    /// The switchable part the command belongs to, if any: while it is off
+    /// the command is left out of `/help` and refused.
+    pub part: Option<Part>,
 }
 
 /// Every command, in the order menus and `/help` show them.
@@ -51,6 +56,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         summary: "Create a lead",
         usage: "/lead <company> [website] [country=] [industry=] [state=] [@owner] [tags=a,b] [source=]",
         example: "/lead Acme Corp acme.com country=DE industry=SaaS @maria",
+        part: None,
     },
     CommandSpec {
         name: CommandName::Find,
@@ -59,6 +65,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         summary: "Search leads",
         usage: "/find <text>",
         example: "/find acme",
+        part: None,
     },
     CommandSpec {
         name: CommandName::Show,
@@ -67,6 +74,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         summary: "Show a lead card",
         usage: "/show <lead>",
         example: "/show acme.com",
+        part: None,
     },
     CommandSpec {
         name: CommandName::Status,
@@ -75,6 +83,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         summary: "Change a lead's status",
         usage: "/status <lead> <new status>",
         example: "/status \"Acme Corp\" qualified",
+        part: None,
     },
     CommandSpec {
         name: CommandName::FollowUp,
@@ -83,6 +92,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         summary: "Log a follow-up (tier 1-3)",
         usage: "/followup <lead> <tier 1-3> <outcome> [when] [notes]",
         example: "/followup acme.com 2 replied next tue asked for pricing",
+        part: None,
     },
     CommandSpec {
         name: CommandName::Contact,
@@ -91,6 +101,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         summary: "Add a contact to a lead",
         usage: "/contact <lead> <name> [position=] [phone=] [email=] [linkedin=]",
         example: "/contact acme.com \"Jane Doe\" position=CTO jane@acme.com +49301234567",
+        part: None,
     },
     CommandSpec {
         name: CommandName::Note,
@@ -99,6 +110,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         summary: "Add a note to a lead",
         usage: "/note <lead>: <text>",
         example: "/note Acme Corp: budget approved for Q1",
+        part: None,
     },
     CommandSpec {
         name: CommandName::Call,
@@ -107,6 +119,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         summary: "Log a call",
         usage: "/call <lead> <outcome> [duration like 5m or 1h30m] [notes]",
         example: "/call acme.com interested 15m wants a demo",
+        part: None,
     },
     CommandSpec {
         name: CommandName::Task,
@@ -115,6 +128,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         summary: "Create a task",
         usage: "/task <title> [@assignee] [due <when>] [priority=low|normal|high|urgent] [lead=]",
         example: "/task Send proposal @maria due friday priority=high lead=acme.com",
+        part: None,
     },
     CommandSpec {
         name: CommandName::Tasks,
@@ -123,6 +137,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         summary: "List tasks",
         usage: "/tasks [@user] [open|done|all]",
         example: "/tasks @maria open",
+        part: None,
     },
     CommandSpec {
         name: CommandName::Due,
@@ -131,6 +146,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         summary: "My follow-ups and tasks due",
         usage: "/due [today|overdue|week]",
         example: "/due week",
+        part: None,
     },
     CommandSpec {
         name: CommandName::Assign,
@@ -139,6 +155,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         summary: "Assign a lead to someone",
         usage: "/assign <lead> @user",
         example: "/assign acme.com @maria",
+        part: None,
     },
     CommandSpec {
         name: CommandName::Remind,
@@ -147,6 +164,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         summary: "Set a reminder",
         usage: "/remind <when> <text>",
         example: "/remind tomorrow 9am call Acme back",
+        part: Some(Part::Chat),
     },
     CommandSpec {
         name: CommandName::Link,
@@ -155,6 +173,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         summary: "Link this chat account to your CRM user",
         usage: "/link <CODE>",
         example: "/link 7KQ2-M9XD",
+        part: None,
     },
     CommandSpec {
         name: CommandName::Help,
@@ -163,6 +182,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         summary: "List commands or explain one",
         usage: "/help [command]",
         example: "/help followup",
+        part: None,
     },
 ];
 
@@ -195,6 +215,11 @@ impl CommandName {
         format!("/{}", self.spec().word)
     }
 
+    /// The switched-off part this command needs, if `off` holds it.
+    pub fn switched_off(self, off: PartsOff) -> Option<Part> {
+        self.spec().part.filter(|p| off.contains(*p))
+    }
+
     /// Whether the command works before the chat account is linked.
     pub fn works_unlinked(self) -> bool {
         matches!(self, CommandName::Link | CommandName::Help)
@@ -206,18 +231,29 @@ pub fn command_list() -> Vec<(&'static str, &'static str)> {
     COMMANDS.iter().map(|s| (s.word, s.summary)).collect()
 }
 
-/// The `/help` reply: one line per command.
-pub fn help_text() -> String {
+/// The `/help` reply: one line per command, leaving out those of parts that
+/// are switched off (and the plain-words hint while intent is off).
+pub fn help_text(off: PartsOff) -> String {
     let mut out = String::from("Commands:\n");
-    for s in COMMANDS {
+    for s in COMMANDS
+        .iter()
+        .filter(|s| s.part.is_none_or(|p| !off.contains(p)))
+    {
         out.push_str(&format!("/{} - {}\n", s.word, s.summary));
     }
-    out.push_str("\nSend /help <command> for details, or mention me in plain words.");
+    out.push_str(if off.contains(Part::Intent) {
+        "\nSend /help <command> for details."
+    } else {
+        "\nSend /help <command> for details, or mention me in plain words."
+    });
     out
 }
 
 /// The `/help <command>` reply.
-pub fn help_for(name: CommandName) -> String {
+pub fn help_for(name: CommandName, off: PartsOff) -> String {
+    if let Some(part) = name.switched_off(off) {
+        return crate::replies::switched_off(part.name());
+    }
     let s = name.spec();
     format!(
         "/{} - {}\nUsage: {}\nExample: {}",
@@ -317,12 +353,37 @@ mod tests {
 
     #[test]
     fn help_lists_every_command_and_help_for_one_shows_its_usage() {
-        let help = help_text();
+        let help = help_text(PartsOff::default());
         for s in COMMANDS {
             assert!(help.contains(&format!("/{} - ", s.word)));
         }
-        assert!(help_for(CommandName::FollowUp)
+        assert!(help.contains("mention me in plain words"));
+        assert!(help_for(CommandName::FollowUp, PartsOff::default())
             .contains("Usage: /followup <lead> <tier 1-3> <outcome> [when] [notes]"));
+    }
+
+    #[test]
+    fn help_leaves_out_what_is_switched_off() {
+        let no_chat = help_text(PartsOff {
+            chat: true,
+            intent: false,
+        });
+        assert!(!no_chat.contains("/remind"), "{no_chat}");
+        assert!(no_chat.contains("/followup - "));
+        assert!(help_for(
+            CommandName::Remind,
+            PartsOff {
+                chat: true,
+                intent: false
+            }
+        )
+        .contains("Chat is switched off"));
+        let no_intent = help_text(PartsOff {
+            chat: false,
+            intent: true,
+        });
+        assert!(no_intent.contains("/remind - "));
+        assert!(!no_intent.contains("plain words"), "{no_intent}");
     }
 
     #[test]

@@ -37,6 +37,43 @@ impl Platform {
     }
 }
 
+/// A part of the service an admin can switch off that changes what the bots
+/// offer. The platforms' own switches (the Telegram bot, the Discord bot) are
+/// the adapters' business: a switched-off bot never reaches the engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Part {
+    /// The chat hub; reminders are a chat feature.
+    Chat,
+    /// Reading plain words (a mention, a direct message) as a proposal.
+    Intent,
+}
+
+impl Part {
+    /// What people call it, in a sentence.
+    pub fn name(self) -> &'static str {
+        match self {
+            Part::Chat => "Chat",
+            Part::Intent => "Understanding plain words",
+        }
+    }
+}
+
+/// The parts switched off now.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PartsOff {
+    pub chat: bool,
+    pub intent: bool,
+}
+
+impl PartsOff {
+    pub fn contains(self, part: Part) -> bool {
+        match part {
+            Part::Chat => self.chat,
+            Part::Intent => self.intent,
+        }
+    }
+}
+
 /// The CRM user a chat account is linked to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChatActor {
@@ -61,6 +98,9 @@ pub enum CrmError {
     /// The chat account is not linked (or no longer).
     #[error("this chat account is not linked")]
     Unlinked,
+    /// A part the command needs is switched off; the text names it.
+    #[error("{0} is switched off")]
+    SwitchedOff(String),
     /// Something went wrong inside; the text is safe to show (no internals).
     #[error("{0}")]
     Other(String),
@@ -176,6 +216,11 @@ pub struct Reminder {
 /// What the bots need from the CRM. Implemented by the root crate over the domain
 /// services; permissions are checked there.
 pub trait Crm: Send + Sync {
+    /// Which parts are switched off now; `/help` leaves their commands out
+    /// and the engine refuses them. Called once a message, so it should be
+    /// cheap (no storage round trip).
+    fn parts_off(&self) -> PartsOff;
+
     /// Links a chat account with a one-time code from the panel.
     fn link_account(
         &self,

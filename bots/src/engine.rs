@@ -8,7 +8,10 @@
 //! - an ambiguous lead becomes a question with one button per candidate, which
 //!   re-runs the same command (and any that were to follow it) with that lead's id;
 //! - every CRM refusal becomes a short sentence ([`replies::crm_error`]);
-//! - a command addressed to another bot (`/help@OtherBot`) gets no reply at all.
+//! - a command addressed to another bot (`/help@OtherBot`) gets no reply at all;
+//! - while a part is switched off ([`Crm::parts_off`]), `/help` leaves out its
+//!   commands and they are refused with a sentence saying so; while intent is
+//!   off, plain words get that sentence instead of a proposal.
 
 use std::collections::VecDeque;
 
@@ -16,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::{help_for, help_text};
 use crate::command::{Command, LeadRef};
-use crate::crm::{ChatActor, Crm, CrmError, LeadSummary, NewTask, Platform, TaskFilter};
+use crate::crm::{ChatActor, Crm, CrmError, LeadSummary, NewTask, Part, Platform, TaskFilter};
 use crate::intent::{detect_intent, Intent};
 use crate::parse::{addressed_to_other_bot, command_name, parse, ParseContext};
 use crate::replies;
@@ -98,6 +101,9 @@ impl<C: Crm> Engine<C> {
         if from.actor.is_none() {
             return Some(Reply::text(replies::LINK_PROMPT));
         }
+        if self.crm.parts_off().contains(Part::Intent) {
+            return Some(Reply::text(replies::switched_off(Part::Intent.name())));
+        }
         let intent = detect_intent(text, &ctx);
         Some(match intent.proposal(ctx.timezone) {
             Some(p) => Reply {
@@ -174,13 +180,17 @@ impl<C: Crm> Engine<C> {
         ctx: &ParseContext,
     ) -> Result<String, CrmError> {
         let tz = ctx.timezone;
+        let off = self.crm.parts_off();
+        if let Some(part) = command.name().switched_off(off) {
+            return Err(CrmError::SwitchedOff(part.name().to_string()));
+        }
         // `/help` and `/link` are the only commands that need no linked actor.
         let actor = || from.actor.as_ref().ok_or(CrmError::Unlinked);
         Ok(match command {
-            Command::Help { command: None } => help_text(),
+            Command::Help { command: None } => help_text(off),
             Command::Help {
                 command: Some(name),
-            } => help_for(*name),
+            } => help_for(*name, off),
             Command::Link { code } => {
                 let linked = self
                     .crm

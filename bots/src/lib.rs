@@ -56,7 +56,7 @@ pub use command::{
     Command, DueWindow, FollowUpOutcome, LeadRef, NewCall, NewContact, NewFollowUp, NewLead,
     Priority, TaskStatusFilter, Tier,
 };
-pub use crm::{ChatActor, Crm, CrmError, Platform};
+pub use crm::{ChatActor, Crm, CrmError, Part, PartsOff, Platform};
 pub use engine::{Button, ButtonAction, Engine, Reply, Sender};
 pub use intent::{detect_intent, Intent, Proposal};
 pub use parse::{parse, ParseContext, UsageError};

@@ -247,6 +247,11 @@ pub fn ambiguous(candidates: &[LeadSummary]) -> String {
 }
 
 /// A CRM refusal as a short sentence; internal detail stays with the CRM's logs.
+/// The answer when a part the message needs is switched off.
+pub fn switched_off(name: &str) -> String {
+    format!("{name} is switched off by an admin. Send /help to see what I can do.")
+}
+
 pub fn crm_error(e: &CrmError) -> String {
     match e {
         CrmError::Forbidden(what) => format!("You're not allowed to {what}."),
@@ -254,6 +259,7 @@ pub fn crm_error(e: &CrmError) -> String {
         CrmError::Invalid { field, reason } => format!("{field}: {reason}"),
         CrmError::Ambiguous(candidates) => ambiguous(candidates),
         CrmError::Unlinked => LINK_PROMPT.into(),
+        CrmError::SwitchedOff(name) => switched_off(name),
         CrmError::Other(text) => format!("Sorry, that didn't work: {text}"),
     }
 }

@@ -12,7 +12,7 @@ use bots::crm::{
 };
 use bots::{
     Button, ButtonAction, ChatActor, Command, Crm, CrmError, DueWindow, Engine, LeadRef, NewCall,
-    NewContact, NewFollowUp, NewLead, ParseContext, Platform, Reply, Sender, Tier,
+    NewContact, NewFollowUp, NewLead, ParseContext, PartsOff, Platform, Reply, Sender, Tier,
 };
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -35,6 +35,7 @@ struct State {
     writes: Vec<String>,
     reminders: Vec<Reminder>,
     links: Vec<(Platform, String, String)>,
+    off: PartsOff,
 }
 
 /// A CRM with a handful of leads. `viewer` may read but not write.
@@ -94,6 +95,10 @@ impl FakeCrm {
 }
 
 impl Crm for FakeCrm {
+    fn parts_off(&self) -> PartsOff {
+        self.state().off
+    }
+
     async fn link_account(
         &self,
         platform: Platform,
@@ -709,4 +714,38 @@ fn a_command_after_a_mention_of_this_bot_is_still_a_command() {
         say(&engine, &maria(), "@EaCrmBot: /status globex.com won").text,
         "Globex is now won."
     );
+}
+
+#[test]
+fn a_switched_off_part_leaves_help_and_its_commands_are_refused() {
+    let engine = Engine::new(FakeCrm::new());
+    engine.crm().state().off = PartsOff {
+        chat: true,
+        intent: true,
+    };
+    let help = say(&engine, &maria(), "/help");
+    assert!(!help.text.contains("/remind"), "{}", help.text);
+    assert!(!help.text.contains("plain words"), "{}", help.text);
+    assert!(help.text.contains("/followup - "), "{}", help.text);
+
+    let refused = say(&engine, &maria(), "/remind tomorrow 9am call Acme back");
+    assert_eq!(
+        refused.text,
+        "Chat is switched off by an admin. Send /help to see what I can do."
+    );
+    let plain = say(&engine, &maria(), "log a call with Acme, interested");
+    assert!(plain.buttons.is_empty());
+    assert!(
+        plain
+            .text
+            .starts_with("Understanding plain words is switched off"),
+        "{}",
+        plain.text
+    );
+    assert!(engine.crm().writes().is_empty());
+    assert!(engine.crm().state().reminders.is_empty());
+
+    engine.crm().state().off = PartsOff::default();
+    let help = say(&engine, &maria(), "/help");
+    assert!(help.text.contains("/remind - "), "{}", help.text);
 }

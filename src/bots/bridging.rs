@@ -8,6 +8,9 @@
 //! and deletes follow it. Loops cannot happen: what comes in is stored as
 //! a bot-authored hub message, and bot-authored messages (and their
 //! updates) are never sent out; adapters ignore their own bot's messages.
+//!
+//! A bridge pauses, both ways, while the chat or its platform's bot is
+//! switched off: what is said meanwhile is not mirrored, then or later.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -18,6 +21,7 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::domain::bridges::{self, MirroredMessage};
 use crate::domain::chat::{files, messages};
 use crate::domain::events::Event;
+use crate::domain::features::{self, Feature};
 use crate::domain::Ctx;
 
 pub type BridgeFuture<'a, T> = Pin<Box<dyn Future<Output = anyhow::Result<T>> + Send + 'a>>;
@@ -34,6 +38,17 @@ pub trait BridgeSide: Send + Sync {
         text: String,
     ) -> BridgeFuture<'a, ()>;
     fn delete<'a>(&'a self, chat_id: &'a str, message_id: &'a str) -> BridgeFuture<'a, ()>;
+}
+
+/// Whether bridges to `platform` carry messages now: the chat and the
+/// platform's bot both on.
+fn is_open(ctx: &Ctx, platform: &str) -> bool {
+    let bot = match platform {
+        "telegram" => Feature::Telegram,
+        "discord" => Feature::Discord,
+        _ => return false,
+    };
+    features::is_on(ctx, Feature::Chat) && features::is_on(ctx, bot)
 }
 
 /// Follows the hub's messages out to one platform until the bus closes.
@@ -58,6 +73,9 @@ pub async fn mirror_hub_messages(
         };
         let created = event.topic == messages::CREATED_TOPIC;
         if !created && event.topic != messages::UPDATED_TOPIC {
+            continue;
+        }
+        if !is_open(&ctx, side.platform()) {
             continue;
         }
         let Ok(message) = serde_json::from_value::<messages::Message>(event.payload.clone()) else {
@@ -160,6 +178,9 @@ pub async fn mirror_in(
     sender: &str,
     body: &str,
 ) -> anyhow::Result<()> {
+    if !is_open(ctx, platform) {
+        return Ok(());
+    }
     let Some(bridge) = bridges::of_chat(ctx, platform, chat_id).await? else {
         return Ok(());
     };
@@ -190,6 +211,9 @@ pub async fn mirror_in_edit(
     platform_message_id: &str,
     body: &str,
 ) -> anyhow::Result<()> {
+    if !is_open(ctx, platform) {
+        return Ok(());
+    }
     let Some(mirror) =
         bridges::mirror_of_platform_message(ctx, platform, chat_id, platform_message_id).await?
     else {
@@ -210,6 +234,9 @@ pub async fn mirror_in_delete(
     chat_id: &str,
     platform_message_id: &str,
 ) -> anyhow::Result<()> {
+    if !is_open(ctx, platform) {
+        return Ok(());
+    }
     let Some(mirror) =
         bridges::mirror_of_platform_message(ctx, platform, chat_id, platform_message_id).await?
     else {

@@ -15,7 +15,7 @@ use bots::crm::{
     ChatActor, Contact, DueItem, DueKind, LeadCard, LeadSummary, NewTask, Reminder, TaskFilter,
     TaskSummary, TierState,
 };
-use bots::{Crm, CrmError, Platform};
+use bots::{Crm, CrmError, PartsOff, Platform};
 use chrono::{DateTime, Utc};
 
 use crate::domain::actor::Actor;
@@ -24,6 +24,7 @@ use crate::domain::crm::followups::{self, DueScope, FollowUpInput, Outcome};
 use crate::domain::crm::query::{self, FollowUpDue, LeadFilter, PageRequest};
 use crate::domain::crm::{calls, contacts, leads, notes};
 use crate::domain::error::DomainError;
+use crate::domain::features::Feature;
 use crate::domain::{links, users, Ctx};
 
 /// How many leads a search or a name lookup reads.
@@ -116,6 +117,7 @@ pub fn crm_error(e: DomainError) -> CrmError {
         DomainError::Conflict(message) | DomainError::PreconditionFailed(message) => {
             CrmError::Other(message)
         }
+        DomainError::FeatureDisabled { name, .. } => CrmError::SwitchedOff(name.to_string()),
         e @ (DomainError::RateLimited { .. }
         | DomainError::Busy { .. }
         | DomainError::Maintenance { .. }) => CrmError::Other(e.to_string()),
@@ -313,6 +315,15 @@ impl DomainCrm {
 }
 
 impl Crm for DomainCrm {
+    /// This instance's view of the switches: no query per message.
+    fn parts_off(&self) -> PartsOff {
+        let off = self.ctx.features.off();
+        PartsOff {
+            chat: off.contains(Feature::Chat),
+            intent: off.contains(Feature::Intent),
+        }
+    }
+
     async fn link_account(
         &self,
         platform: Platform,

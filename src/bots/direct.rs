@@ -18,6 +18,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::domain::chat::notifications;
 use crate::domain::events::Event;
+use crate::domain::features::{self, Feature};
 use crate::domain::{digests, links, Ctx};
 
 pub type SendFuture<'a> = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send + 'a>>;
@@ -54,12 +55,16 @@ impl Messengers {
     }
 
     /// Sends `text` to each of the user's linked accounts that a connected
-    /// bot can reach (none while the user is deactivated).
+    /// bot can reach (none while the user is deactivated, none on a platform
+    /// whose bot is switched off).
     async fn to_user(&self, ctx: &Ctx, user: &str, text: &str) -> anyhow::Result<()> {
         for account in links::reachable_accounts(ctx, user).await? {
             let Some(messenger) = self.of(&account.platform) else {
                 continue;
             };
+            if !bot_is_on(ctx, &account.platform) {
+                continue;
+            }
             if let Err(e) = messenger
                 .send_dm(&account.platform_user_id, Reply::text(text))
                 .await
@@ -68,6 +73,14 @@ impl Messengers {
             }
         }
         Ok(())
+    }
+}
+
+fn bot_is_on(ctx: &Ctx, platform: &str) -> bool {
+    match platform {
+        "telegram" => features::is_on(ctx, Feature::Telegram),
+        "discord" => features::is_on(ctx, Feature::Discord),
+        _ => false,
     }
 }
 

@@ -21,6 +21,7 @@ use serde_json::json;
 
 use crate::domain::clock::db_time;
 use crate::domain::error::{DomainError, DomainResult};
+use crate::domain::features::{self, Feature};
 use crate::domain::{links, tokens, Ctx};
 pub use crm_adapter::DomainCrm;
 
@@ -36,6 +37,9 @@ pub async fn handle_text(
     text: &str,
     bot_username: Option<&str>,
 ) -> DomainResult<Option<Reply>> {
+    if let Err(e) = platform_on(ctx, platform) {
+        return told_why(e);
+    }
     let (sender, engine) = match sender_and_engine(ctx, platform, platform_user_id).await {
         Ok(found) => found,
         Err(e) => return told_why(e),
@@ -57,6 +61,9 @@ pub async fn press_button(
     key: &str,
     bot_username: Option<&str>,
 ) -> DomainResult<Option<Reply>> {
+    if let Err(e) = platform_on(ctx, platform) {
+        return told_why(e);
+    }
     let Some(action) = take_action(ctx, platform, platform_user_id, key).await? else {
         return Ok(None);
     };
@@ -73,11 +80,33 @@ pub async fn press_button(
     }))
 }
 
-/// A refusal the person can act on (the service is closed for maintenance)
-/// becomes the bot's answer; anything else stays an error for the log.
+/// The switch of a platform's bot: the Telegram and Discord bots have
+/// their own, the web chat's bot is part of the chat.
+pub fn feature_of(platform: Platform) -> Feature {
+    match platform {
+        Platform::Telegram => Feature::Telegram,
+        Platform::Discord => Feature::Discord,
+        Platform::Web => Feature::Chat,
+    }
+}
+
+/// Refuses while the platform's bot is switched off. Someone who writes to
+/// a switched-off bot (a command, a direct message, a mention: never the
+/// group's own chatter, which the adapters do not pass on) is told so
+/// rather than met with silence, which would look like an outage.
+fn platform_on(ctx: &Ctx, platform: Platform) -> DomainResult<()> {
+    features::require(ctx, feature_of(platform))
+}
+
+/// A refusal the person can act on (the service is closed for maintenance,
+/// the bot is switched off) becomes the bot's answer; anything else stays
+/// an error for the log.
 fn told_why(e: DomainError) -> DomainResult<Option<Reply>> {
     match e {
         DomainError::Maintenance { .. } => Ok(Some(Reply::text(e.to_string()))),
+        DomainError::FeatureDisabled { name, .. } => Ok(Some(Reply::text(format!(
+            "{name} is switched off by an admin."
+        )))),
         other => Err(other),
     }
 }

@@ -45,6 +45,12 @@ pub enum DomainError {
         message: String,
         retry_after_secs: u64,
     },
+    /// A part of the service an admin switched off (`domain::features`).
+    #[error("{name} is switched off by an admin (feature `{feature}`)")]
+    FeatureDisabled {
+        feature: &'static str,
+        name: &'static str,
+    },
     #[error("internal error")]
     Internal(String),
 }

@@ -4,7 +4,8 @@
 //! The switch is stored (the `setting:maintenance` row), so it holds on
 //! every instance sharing the database and across restarts. Each instance
 //! keeps the last state it read in a watch channel, re-read every
-//! `POLL_EVERY` and at once after its own changes: a request costs no
+//! `POLL_EVERY` (by `domain::follow_switches`, with the feature switches)
+//! and at once after its own changes: a request costs no
 //! query, and open sockets learn of a change from the channel.
 
 use std::sync::Arc;
@@ -148,18 +149,6 @@ pub async fn refresh(ctx: &Ctx) -> DomainResult<Maintenance> {
     let state: Maintenance = settings::read(ctx, KEY).await?;
     ctx.maintenance.set(state.clone());
     Ok(state)
-}
-
-/// Keeps this instance's view current; runs for the life of the service.
-pub async fn follow(ctx: Arc<Ctx>) {
-    let mut tick = tokio::time::interval(POLL_EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        if let Err(e) = refresh(&ctx).await {
-            tracing::warn!(error = %e, "could not read the maintenance switch");
-        }
-    }
 }
 
 /// The switch as stored (any signed-in user may read it).

@@ -16,6 +16,7 @@ pub mod digests;
 pub mod due_notices;
 pub mod error;
 pub mod events;
+pub mod features;
 pub mod geo;
 pub mod idempotency;
 pub mod links;
@@ -87,6 +88,8 @@ pub struct Ctx {
     pub known_members: chat::known_members::KnownMembers,
     /// Whether the service is closed for maintenance, as last read.
     pub maintenance: maintenance::MaintenanceSwitch,
+    /// Which optional parts are switched off, as last read.
+    pub features: features::FeatureSwitches,
 }
 
 impl Ctx {
@@ -130,10 +133,33 @@ impl Ctx {
             )),
             known_members: Default::default(),
             maintenance: Default::default(),
+            features: Default::default(),
         }
     }
 
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
+    }
+}
+
+/// Re-reads the stored switches (maintenance mode and the feature
+/// switches) into this instance's view, now.
+pub async fn refresh_switches(ctx: &Ctx) -> error::DomainResult<()> {
+    maintenance::refresh(ctx).await?;
+    features::refresh(ctx).await?;
+    Ok(())
+}
+
+/// Keeps this instance's view of the stored switches current, re-reading
+/// them every `maintenance::POLL_EVERY`: how late another instance's change
+/// reaches this one at most. Runs for the life of the service.
+pub async fn follow_switches(ctx: Arc<Ctx>) {
+    let mut tick = tokio::time::interval(maintenance::POLL_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = refresh_switches(&ctx).await {
+            tracing::warn!(error = %e, "could not read the stored switches");
+        }
     }
 }

@@ -77,6 +77,9 @@ pub enum ErrorCode {
     /// Closed for maintenance to everyone but admins; the message says why
     /// and `Retry-After` when to come back.
     Maintenance,
+    /// The part of the service the request needs is switched off by an
+    /// admin (`GET /features` lists the switches).
+    FeatureDisabled,
     /// A fault on our side; the log has the cause under the request id.
     Internal,
     /// The database does not answer (`/healthz` only).
@@ -104,6 +107,7 @@ impl ErrorCode {
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Busy => "busy",
             ErrorCode::Maintenance => "maintenance",
+            ErrorCode::FeatureDisabled => "feature_disabled",
             ErrorCode::Internal => "internal",
             ErrorCode::Unavailable => "unavailable",
         }
@@ -133,6 +137,12 @@ impl poem::error::ResponseError for ApiError {
             DomainError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             DomainError::Conflict(_) => StatusCode::CONFLICT,
             DomainError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            // 409, not 503: the service is up and the request is fine; it
+            // conflicts with the current state of the configuration, and
+            // retrying will not help until an admin switches the part back
+            // on (503 would invite retries after `Retry-After`). The AI
+            // switches answered 409 before, so their clients keep working.
+            DomainError::FeatureDisabled { .. } => StatusCode::CONFLICT,
             DomainError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             DomainError::Busy { .. } | DomainError::Maintenance { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -180,6 +190,7 @@ pub fn code_and_message(e: &DomainError) -> (ErrorCode, String) {
         DomainError::RateLimited { .. } => (ErrorCode::RateLimited, e.to_string()),
         DomainError::Busy { .. } => (ErrorCode::Busy, e.to_string()),
         DomainError::Maintenance { .. } => (ErrorCode::Maintenance, e.to_string()),
+        DomainError::FeatureDisabled { .. } => (ErrorCode::FeatureDisabled, e.to_string()),
         DomainError::Internal(cause) => {
             tracing::error!(%cause, "internal error");
             (ErrorCode::Internal, "internal error".to_string())

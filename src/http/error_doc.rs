@@ -53,7 +53,7 @@ const ERROR_STATUSES: &[(u16, &str, bool)] = &[
     ),
     (
         409,
-        "The record changed meanwhile, or a unique value is taken (`conflict`).",
+        "The record changed meanwhile, or a unique value is taken (`conflict`); or the part of the service it needs is switched off (`feature_disabled`).",
         false,
     ),
     (413, "The body is over its limit (`payload_too_large`).", false),

@@ -21,6 +21,7 @@ use super::auth::SESSION_COOKIE;
 use super::error::{error_response, ApiError, ErrorCode};
 use super::AppState;
 use crate::domain::actor::{Actor, Channel};
+use crate::domain::features::{self, Feature};
 use crate::domain::sessions::SetupSessions;
 use crate::domain::{maintenance, sessions, socket_tickets};
 use crate::realtime::connection;
@@ -40,7 +41,10 @@ pub async fn websocket(req: &Request, ws: WebSocket, state: Data<&Arc<AppState>>
         Ok(actor) => actor,
         Err(response) => return response,
     };
-    if let Err(e) = maintenance::admit(&state.ctx, &actor) {
+    // The socket is the chat's: it does not open while the chat is off.
+    if let Err(e) = maintenance::admit(&state.ctx, &actor)
+        .and_then(|()| features::require(&state.ctx, Feature::Chat))
+    {
         return poem::error::ResponseError::as_response(&ApiError(e));
     }
     let max = (state.config.ws_max_message_kb * 1024) as usize;

@@ -27,6 +27,7 @@ use crate::domain::chat::presence::Status;
 use crate::domain::chat::rooms;
 use crate::domain::error::DomainError;
 use crate::domain::events;
+use crate::domain::features::Feature;
 use crate::domain::{maintenance, sessions, Ctx};
 use crate::rate_limit::WindowLimiter;
 
@@ -67,6 +68,7 @@ enum End {
     SignedOut,
     ServerClosing,
     Maintenance,
+    ChatSwitchedOff,
     Silent,
     TooSlow,
     TooLarge,
@@ -94,6 +96,7 @@ pub async fn run(socket: WebSocketStream, services: Arc<SocketServices>, actor: 
     let mut last_heard = tokio::time::Instant::now();
     let mut answers: FuturesOrdered<Answer> = FuturesOrdered::new();
     let mut maintenance = services.ctx.maintenance.subscribe();
+    let mut switches = services.ctx.features.subscribe();
     let mut connection = Connection {
         services: &services,
         actor,
@@ -186,6 +189,20 @@ pub async fn run(socket: WebSocketStream, services: Arc<SocketServices>, actor: 
                     break End::Maintenance;
                 }
             }
+            Ok(()) = switches.changed() => {
+                let off = *switches.borrow_and_update();
+                if off.contains(Feature::Chat) {
+                    // Told first, so the panel can hide the chat.
+                    let e = Feature::Chat.refusal();
+                    connection.push(json!({
+                        "type": "feature_disabled",
+                        "feature": Feature::Chat.key(),
+                        "message": e.to_string(),
+                    }));
+                    let _ = flush(&mut sink, &mut connection.out).await;
+                    break End::ChatSwitchedOff;
+                }
+            }
             _ = recheck.tick() => match Box::pin(sessions::recheck(&services.ctx, &connection.actor)).await {
                 Ok(actor) => connection.actor = actor,
                 Err(DomainError::Unauthenticated) => break End::SignedOut,
@@ -207,6 +224,7 @@ pub async fn run(socket: WebSocketStream, services: Arc<SocketServices>, actor: 
             "server restarting: reconnect and resume",
         )),
         End::Maintenance => Some((CloseCode::Restart, "closed for maintenance")),
+        End::ChatSwitchedOff => Some((CloseCode::Away, "the chat is switched off")),
         End::Silent => Some((CloseCode::Away, "no answer to pings")),
         End::Broken => None,
     };
@@ -271,6 +289,7 @@ fn domain_error_frame(client_id: Option<&str>, e: &DomainError) -> Value {
         DomainError::RateLimited { .. } => "rate_limited",
         DomainError::Busy { .. } => "busy",
         DomainError::Maintenance { .. } => "maintenance",
+        DomainError::FeatureDisabled { .. } => "feature_disabled",
         DomainError::Internal(cause) => {
             tracing::error!(%cause, "internal error on the websocket");
             return error_frame(client_id, "internal", "internal error");

@@ -121,6 +121,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "idempotency_keys",
         sql: include_str!("migrations/0020_idempotency_keys.surql"),
     },
+    Migration {
+        version: 21,
+        name: "feature_switches",
+        sql: include_str!("migrations/0021_feature_switches.surql"),
+    },
 ];
 
 #[derive(Debug, Deserialize)]
@@ -132,6 +137,13 @@ pub struct AppliedMigration {
 
 /// Applies every migration not yet recorded; returns how many it applied.
 pub async fn migrate(store: &Store) -> Result<usize, StoreError> {
+    migrate_up_to(store, u32::MAX).await
+}
+
+/// Applies the migrations not yet recorded up to version `last`: a
+/// database as an older release left it, for testing what a later
+/// migration does to its data.
+pub async fn migrate_up_to(store: &Store, last: u32) -> Result<usize, StoreError> {
     store
         .run(
             "DEFINE TABLE IF NOT EXISTS migration SCHEMAFULL;
@@ -143,7 +155,7 @@ pub async fn migrate(store: &Store) -> Result<usize, StoreError> {
         )
         .await?;
     let mut applied = 0;
-    for migration in MIGRATIONS {
+    for migration in MIGRATIONS.iter().filter(|m| m.version <= last) {
         let done = applied_versions(store).await?;
         if let Some(previous) = done.iter().find(|m| m.version == migration.version) {
             if previous.checksum != checksum(migration.sql) {

@@ -279,7 +279,7 @@ async fn without_a_key_the_local_provider_answers_and_admins_can_switch_features
 
     let (_, rep) = app.user_with_role(&admin, "rep", "user").await;
     let (status, code, _) = error_of(
-        app.put_json("/api/v1/ai/flags/intent", &rep, json!({"enabled": false}))
+        app.put_json("/api/v1/features/intent", &rep, json!({"enabled": false}))
             .await,
     )
     .await;
@@ -289,15 +289,18 @@ async fn without_a_key_the_local_provider_answers_and_admins_can_switch_features
     );
 
     let off = app
-        .put_json("/api/v1/ai/flags/intent", &admin, json!({"enabled": false}))
+        .put_json("/api/v1/features/intent", &admin, json!({"enabled": false}))
         .await;
     assert_eq!(off.status(), StatusCode::OK);
-    let (status, _, message) = error_of(
+    let (status, code, message) = error_of(
         app.post("/api/v1/ai/intent", &rep, json!({"text": MARK_WON}))
             .await,
     )
     .await;
-    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::CONFLICT, "feature_disabled")
+    );
     assert!(message.contains("switched off"));
     let status: Value = app
         .get("/api/v1/ai/status", &admin)
@@ -315,7 +318,7 @@ async fn without_a_key_the_local_provider_answers_and_admins_can_switch_features
     assert_eq!(intent_flag["enabled"], false);
     let unknown = app
         .put_json(
-            "/api/v1/ai/flags/mind_reading",
+            "/api/v1/features/mind_reading",
             &admin,
             json!({"enabled": true}),
         )

@@ -16,6 +16,7 @@ mod discord;
 mod errors;
 mod etag;
 mod fake_discord;
+mod features;
 mod files;
 mod first_contact;
 mod fit;

@@ -119,6 +119,13 @@ fn rules() -> Vec<Rule> {
         rule("PUT /maintenance", ADMIN_ROLE, |_| {
             Call::at(&[]).json(json!({"enabled": false}))
         }),
+        // Feature switches (src/domain/features.rs): anyone signed in reads
+        // them; `settings.manage` switches (`ai.manage` only the AI ones,
+        // so the walk switches a non-AI one), on here, so the walk goes on.
+        rule("GET /features", SIGNED_IN, |_| Call::at(&[])),
+        rule("PUT /features/{key}", "settings.manage", |_| {
+            Call::at(&["import"]).json(json!({"enabled": true}))
+        }),
         // Users: users::list/get need users.read or users.manage (one's own
         // record needs nothing; the walk reads someone else's).
         rule("GET /users", "users.read|users.manage", |_| Call::at(&[])),
@@ -488,9 +495,6 @@ fn rules() -> Vec<Rule> {
         // AI: src/domain/ai/. Reading a lead's score, draft or relations
         // reads the lead; merging deletes one and edits the other.
         rule("GET /ai/status", "ai.manage", |_| Call::at(&[])),
-        rule("PUT /ai/flags/{feature}", "ai.manage", |w| {
-            Call::at(&["intent"]).json(json!({"enabled": w.intent_enabled}))
-        }),
         rule("GET /ai/fit", "ai.use", |_| Call::at(&[])),
         rule("POST /ai/fit/train", "ai.manage", |_| Call::at(&[])),
         rule("POST /ai/scores/recompute", "ai.manage", |_| Call::at(&[])),
@@ -749,7 +753,6 @@ struct Walk {
     bridge: String,
     after_third: Value,
     assignment: Value,
-    intent_enabled: bool,
 }
 
 /// The body of a 200 answer to a set-up call.
@@ -920,12 +923,6 @@ impl Walk {
             "assignment rule",
         )
         .await;
-        let flags = made(app.get("/api/v1/ai/status", admin).await, "AI status").await;
-        let intent_enabled = flags["features"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|f| f["feature"] == "intent" && f["enabled"] == true);
 
         Walk {
             role: role.to_string(),
@@ -958,7 +955,6 @@ impl Walk {
             bridge: id_at(&bridge, "/id"),
             after_third,
             assignment,
-            intent_enabled,
         }
     }
 

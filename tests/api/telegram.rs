@@ -1253,3 +1253,87 @@ async fn during_maintenance_the_bot_answers_with_the_message_and_does_nothing() 
         .await;
     assert!(leads_named(&app, &maria_token, "hooli").await.is_empty());
 }
+
+#[tokio::test]
+async fn while_the_telegram_bot_is_switched_off_it_says_so_and_does_nothing() {
+    let fake = FakeTelegram::start().await;
+    let app = app_with_bot(&fake).await;
+    let admin = app.admin_token().await;
+    let (_, maria_token) = app.user_with_role(&admin, "maria", "user").await;
+    link(&app, &fake, &maria_token, 555).await;
+    let response = app
+        .put_json(
+            "/api/v1/features/telegram",
+            &admin,
+            json!({"enabled": false}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    // Someone writing to the bot is told why it does not answer, rather
+    // than met with silence.
+    let reply = fake.ask(555, "/lead Hooli hooli.example").await;
+    assert_eq!(
+        reply["text"], "Telegram bot is switched off by an admin.",
+        "{reply}"
+    );
+    assert!(leads_named(&app, &maria_token, "hooli").await.is_empty());
+
+    app.put_json(
+        "/api/v1/features/telegram",
+        &admin,
+        json!({"enabled": true}),
+    )
+    .await;
+    let reply = fake.ask(555, "/lead Hooli hooli.example").await;
+    assert!(
+        reply["text"].as_str().unwrap().starts_with("Lead created"),
+        "{reply}"
+    );
+}
+
+#[tokio::test]
+async fn help_leaves_out_the_commands_of_switched_off_parts_and_they_are_refused() {
+    let fake = FakeTelegram::start().await;
+    let app = app_with_bot(&fake).await;
+    let admin = app.admin_token().await;
+    let (_, maria_token) = app.user_with_role(&admin, "maria", "user").await;
+    link(&app, &fake, &maria_token, 555).await;
+    let help = fake.ask(555, "/help").await;
+    let text = help["text"].as_str().unwrap();
+    assert!(
+        text.contains("/remind") && text.contains("plain words"),
+        "{text}"
+    );
+
+    for key in ["chat", "intent"] {
+        let response = app
+            .put_json(
+                &format!("/api/v1/features/{key}"),
+                &admin,
+                json!({"enabled": false}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let help = fake.ask(555, "/help").await;
+    let text = help["text"].as_str().unwrap();
+    assert!(!text.contains("/remind"), "reminders are chat's: {text}");
+    assert!(!text.contains("plain words"), "{text}");
+    assert!(text.contains("/followup - "), "{text}");
+
+    let refused = fake.ask(555, "/remind tomorrow 9am call Acme back").await;
+    assert_eq!(
+        refused["text"],
+        "Chat is switched off by an admin. Send /help to see what I can do."
+    );
+    let plain = fake.ask(555, "log a call with Acme, interested").await;
+    assert!(
+        plain["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Understanding plain words is switched off"),
+        "{plain}"
+    );
+    assert!(plain.get("reply_markup").is_none(), "no buttons: {plain}");
+}

@@ -436,3 +436,54 @@ async fn a_lead_made_by_slash_command_takes_its_country_and_state_by_name() {
     let page = ok(app.get("/api/v1/leads?q=nowhere", &maria_token).await).await;
     assert_eq!(page["items"], serde_json::json!([]));
 }
+
+#[tokio::test]
+async fn with_intent_off_help_in_the_hub_leaves_out_plain_words_and_a_mention_is_told_why() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (maria, maria_token) = app.user_with_role(&admin, "maria", "user").await;
+    let room = group(&app, &admin, "sales", &[&maria]).await;
+    let mut ws = Client::connect(&app, &admin).await;
+    ws.subscribe(&room, None).await;
+
+    say(&app, &maria_token, &room, "/help").await;
+    let help = next_bot_message(&mut ws).await;
+    assert!(
+        help["body"].as_str().unwrap().contains("plain words"),
+        "{help}"
+    );
+
+    ok(app
+        .put_json(
+            "/api/v1/features/intent",
+            &admin,
+            serde_json::json!({"enabled": false}),
+        )
+        .await)
+    .await;
+    say(&app, &maria_token, &room, "/help").await;
+    let help = next_bot_message(&mut ws).await;
+    let text = help["body"].as_str().unwrap();
+    assert!(!text.contains("plain words"), "{text}");
+    assert!(text.contains("/remind - "), "{text}");
+
+    say(
+        &app,
+        &maria_token,
+        &room,
+        "@bot log a call with Acme, interested",
+    )
+    .await;
+    let answer = next_bot_message(&mut ws).await;
+    assert!(
+        answer["body"]
+            .as_str()
+            .unwrap()
+            .starts_with("Understanding plain words is switched off"),
+        "{answer}"
+    );
+    assert!(
+        answer["actions"].as_array().is_none_or(|a| a.is_empty()),
+        "no buttons: {answer}"
+    );
+}

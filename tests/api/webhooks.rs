@@ -698,3 +698,37 @@ async fn a_webhook_aimed_at_loopback_is_refused_at_delivery_unless_its_range_is_
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(receiver.hits().is_empty(), "nothing reached the receiver");
 }
+
+#[tokio::test]
+async fn a_delivery_waits_while_webhooks_are_switched_off_and_goes_out_when_they_are_on_again() {
+    let app = TestApp::spawn_with(fast).await;
+    let admin = app.admin_token().await;
+    let receiver = Receiver::start(0).await;
+    let (id, _) = register(&app, &admin, &receiver.url, json!(["lead.created"])).await;
+    let off = app
+        .put_json(
+            "/api/v1/features/webhooks",
+            &admin,
+            json!({"enabled": false}),
+        )
+        .await;
+    assert_eq!(off.status(), StatusCode::OK);
+
+    emit(app.ctx(), "lead.created", json!({"id": "L7"})).await;
+    // Ten polls of the dispatcher.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(receiver.hits().is_empty(), "sent while off");
+
+    let on = app
+        .put_json(
+            "/api/v1/features/webhooks",
+            &admin,
+            json!({"enabled": true}),
+        )
+        .await;
+    assert_eq!(on.status(), StatusCode::OK);
+    let hit = receiver.wait_for(1).await.remove(0);
+    assert_eq!(hit.json()["data"], json!({"id": "L7"}));
+    let delivery = wait_for_delivery(&app, &admin, &id, |d| d["status"] == "delivered").await;
+    assert_eq!(delivery["attempts"], 1);
+}

@@ -12,7 +12,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::flags::{self, Feature};
 use crate::domain::actor::Actor;
 use crate::domain::audit::{self, FieldChange};
 use crate::domain::clock::db_time;
@@ -22,6 +21,7 @@ use crate::domain::crm::normalize::company_key;
 use crate::domain::crm::outgoing::Outgoing;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::events::Event;
+use crate::domain::features::{self, Feature};
 use crate::domain::permissions::Permission;
 use crate::domain::Ctx;
 use crate::store::Transaction;
@@ -183,7 +183,7 @@ pub async fn find(
     limit: usize,
 ) -> DomainResult<Vec<Candidate>> {
     actor.require(Permission::AiUse)?;
-    flags::require_enabled(ctx, Feature::Dedup).await?;
+    features::require(ctx, Feature::Dedup)?;
     let scope = Scope::of(actor)?;
     let filter = scope
         .condition()
@@ -266,7 +266,7 @@ pub async fn merge(ctx: &Ctx, actor: &Actor, keep_id: &str, merge_id: &str) -> D
     actor.require(Permission::AiUse)?;
     actor.require(Permission::LeadsWrite)?;
     actor.require(Permission::LeadsDelete)?;
-    flags::require_enabled(ctx, Feature::Dedup).await?;
+    features::require(ctx, Feature::Dedup)?;
     if keep_id == merge_id {
         return Err(DomainError::invalid(
             "merge",

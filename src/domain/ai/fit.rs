@@ -30,6 +30,7 @@ use crate::domain::crm::contacts::Contact;
 use crate::domain::crm::leads::Lead;
 use crate::domain::crm::pipeline;
 use crate::domain::error::DomainResult;
+use crate::domain::features::{self, Feature};
 use crate::domain::permissions::Permission;
 use crate::domain::Ctx;
 
@@ -347,12 +348,14 @@ pub async fn retrain(ctx: &Ctx) -> DomainResult<Training> {
 /// Retrains on request (`ai.manage`).
 pub async fn retrain_now(ctx: &Ctx, actor: &Actor) -> DomainResult<Training> {
     actor.require(Permission::AiManage)?;
+    features::require(ctx, Feature::LeadScoring)?;
     retrain(ctx).await
 }
 
 /// The stored model, for whoever may use the AI features.
 pub async fn status(ctx: &Ctx, actor: &Actor) -> DomainResult<Option<LearnedFit>> {
     actor.require(Permission::AiUse)?;
+    features::require(ctx, Feature::LeadScoring)?;
     current(ctx).await
 }
 
@@ -361,8 +364,9 @@ pub async fn status(ctx: &Ctx, actor: &Actor) -> DomainResult<Option<LearnedFit>
 pub async fn run_trainer(ctx: Arc<Ctx>) {
     loop {
         // Retraining rewrites every lead's fit: not while an admin has the
-        // service closed to work on the data.
-        if !crate::domain::maintenance::is_on(&ctx) {
+        // service closed to work on the data, nor while scoring (whose part
+        // it is) is switched off.
+        if !crate::domain::maintenance::is_on(&ctx) && features::is_on(&ctx, Feature::LeadScoring) {
             if let Err(e) = retrain(&ctx).await {
                 tracing::warn!(error = %e, "could not retrain the lead fit model");
             }

@@ -10,6 +10,7 @@ use crate::domain::audit;
 use crate::domain::clock::db_time;
 use crate::domain::crm::leads::{self, Scope};
 use crate::domain::error::{DomainError, DomainResult};
+use crate::domain::features::{self, Feature};
 use crate::domain::permissions::Permission;
 use crate::domain::Ctx;
 use crate::store::Transaction;
@@ -106,6 +107,7 @@ pub async fn relate(
 ) -> DomainResult<()> {
     actor.require(Permission::AiUse)?;
     actor.require(Permission::LeadsWrite)?;
+    features::require(ctx, Feature::RelationshipMap)?;
     let kind = parse_manual_kind(kind)?;
     if from == to {
         return Err(DomainError::invalid("to", "a lead cannot relate to itself"));
@@ -157,6 +159,7 @@ pub async fn neighbourhood(
     lead_id: &str,
 ) -> DomainResult<Vec<Neighbour>> {
     actor.require(Permission::AiUse)?;
+    features::require(ctx, Feature::RelationshipMap)?;
     let lead = leads::load_visible(ctx, actor, lead_id, false).await?;
     let scope = Scope::of(actor)?;
     let rows: Vec<Neighbour> = ctx

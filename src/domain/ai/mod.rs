@@ -9,7 +9,6 @@
 pub mod dedup;
 pub mod drafting;
 pub mod fit;
-pub mod flags;
 pub mod graph;
 pub mod intent;
 pub mod local;
@@ -25,8 +24,8 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::domain::actor::Actor;
 use crate::domain::error::DomainResult;
+use crate::domain::features::{self, Feature};
 use crate::domain::Ctx;
-use flags::Feature;
 use local::Local;
 use openrouter::{OpenRouter, RemoteSettings};
 use provider::{Answer, Provider, ProviderError};
@@ -140,7 +139,7 @@ pub async fn detect_intent(
     timezone: Option<&str>,
 ) -> DomainResult<Served<intent::IntentView>> {
     actor.require(crate::domain::permissions::Permission::AiUse)?;
-    flags::require_enabled(ctx, Feature::Intent).await?;
+    features::require(ctx, Feature::Intent)?;
     let text: String = text.chars().take(bots::intent::MAX_INTENT_CHARS).collect();
     if text.trim().is_empty() {
         return Err(crate::domain::error::DomainError::invalid(
@@ -184,7 +183,7 @@ pub async fn draft(
     tone: drafting::Tone,
 ) -> DomainResult<Served<drafting::Draft>> {
     actor.require(crate::domain::permissions::Permission::AiUse)?;
-    flags::require_enabled(ctx, Feature::Drafting).await?;
+    features::require(ctx, Feature::Drafting)?;
     let lead = crate::domain::crm::leads::load_visible(ctx, actor, lead_id, false).await?;
     let contacts = crate::domain::crm::contacts::of_lead(ctx, &lead.id).await?;
     let results = ctx

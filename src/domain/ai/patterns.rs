@@ -12,6 +12,7 @@ use serde_json::json;
 use crate::domain::actor::Actor;
 use crate::domain::crm::leads::Scope;
 use crate::domain::error::DomainResult;
+use crate::domain::features::{self, Feature};
 use crate::domain::permissions::Permission;
 use crate::domain::Ctx;
 
@@ -141,6 +142,7 @@ pub async fn patterns(
     timezone: Option<&str>,
 ) -> DomainResult<Patterns> {
     actor.require(Permission::AiUse)?;
+    features::require(ctx, Feature::Patterns)?;
     let scope = Scope::of(actor)?;
     let mut conditions = vec!["deleted_at IS NONE".to_string()];
     conditions.extend(scope.condition().map(str::to_string));

@@ -15,12 +15,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::fit::{self, FitInput, LearnedFit};
-use super::flags::{self, Feature};
 use crate::domain::actor::Actor;
 use crate::domain::crm::contacts::{self, Contact};
 use crate::domain::crm::leads::{self, Lead};
 use crate::domain::crm::pipeline;
 use crate::domain::error::DomainResult;
+use crate::domain::features::{self, Feature};
 use crate::domain::permissions::Permission;
 use crate::domain::Ctx;
 
@@ -330,7 +330,7 @@ pub async fn refresh(ctx: &Ctx, lead_id: &str) -> DomainResult<Option<Scored>> {
 /// A lead's score with its reasons, recomputed now (`GET /ai/leads/{id}/score`).
 pub async fn explain(ctx: &Ctx, actor: &Actor, lead_id: &str) -> DomainResult<Scored> {
     actor.require(Permission::AiUse)?;
-    flags::require_enabled(ctx, Feature::LeadScoring).await?;
+    features::require(ctx, Feature::LeadScoring)?;
     let lead = leads::load_visible(ctx, actor, lead_id, false).await?;
     let fit = fit_model(ctx).await?;
     let scored = compute_for(ctx, &lead, &fit).await?;
@@ -343,7 +343,7 @@ pub async fn explain(ctx: &Ctx, actor: &Actor, lead_id: &str) -> DomainResult<Sc
 /// Rescores every live lead (after switching scoring on, or when fit moved).
 pub async fn recompute_all(ctx: &Ctx, actor: &Actor) -> DomainResult<usize> {
     actor.require(Permission::AiManage)?;
-    flags::require_enabled(ctx, Feature::LeadScoring).await?;
+    features::require(ctx, Feature::LeadScoring)?;
     let leads: Vec<Lead> = ctx
         .store
         .run(
@@ -402,15 +402,13 @@ pub async fn run_scorer(
         let Some(lead) = lead_of(&event.payload) else {
             continue;
         };
-        match flags::is_enabled(&ctx, Feature::LeadScoring).await {
-            Ok(false) => {}
-            Ok(true) => {
-                if let Err(e) = refresh(&ctx, &lead).await {
-                    tracing::warn!(error = %e, lead = %lead, "could not rescore a lead");
-                }
+        if features::is_on(&ctx, Feature::LeadScoring) {
+            if let Err(e) = refresh(&ctx, &lead).await {
+                tracing::warn!(error = %e, lead = %lead, "could not rescore a lead");
             }
-            Err(e) => tracing::warn!(error = %e, "cannot read the scoring flag"),
         }
+        // The derived edges are kept up to date even while the relationship
+        // map is switched off, so it is right the moment it is on again.
         if let Err(e) = super::graph::refresh_derived(&ctx, &lead).await {
             tracing::warn!(error = %e, lead = %lead, "could not refresh a lead's relations");
         }

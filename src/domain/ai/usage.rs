@@ -4,10 +4,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::flags::Feature;
 use super::provider::TokenUse;
 use crate::domain::clock::db_time;
 use crate::domain::error::DomainResult;
+use crate::domain::features::Feature;
 use crate::domain::Ctx;
 
 /// One remote call's record. Failing to write it must not fail the feature.

@@ -14,7 +14,6 @@ use super::rooms;
 use crate::domain::actor::Actor;
 use crate::domain::clock::db_time;
 use crate::domain::error::{DomainError, DomainResult};
-use crate::domain::permissions::Permission;
 use crate::domain::uploads::{self, Accept};
 use crate::domain::{tokens, Ctx};
 
@@ -61,7 +60,7 @@ pub async fn share(
     store: FileStore<'_>,
     upload: Upload,
 ) -> DomainResult<Shared> {
-    actor.require(Permission::ChatUse)?;
+    super::require_chat(ctx, actor)?;
     let room = rooms::require_member(ctx, actor, &upload.room).await?;
     let saved = uploads::save(&store, Accept::Any, upload.name.as_deref(), upload.bytes).await?;
     let id = tokens::new_id();
@@ -124,7 +123,7 @@ pub async fn open(
     id: &str,
     thumbnail: bool,
 ) -> DomainResult<(ChatFile, PathBuf)> {
-    actor.require(Permission::ChatUse)?;
+    super::require_chat(ctx, actor)?;
     let file = find(ctx, id).await?.ok_or(DomainError::NotFound("file"))?;
     rooms::require_membership(ctx, actor, &file.room)
         .await

@@ -166,7 +166,7 @@ pub async fn post(ctx: &Ctx, actor: &Actor, input: NewMessage) -> DomainResult<P
 /// message and queues it, in the order of the calls; the returned future
 /// answers once it is stored.
 pub async fn submit(ctx: &Ctx, actor: &Actor, input: NewMessage) -> DomainResult<PendingPost> {
-    actor.require(Permission::ChatUse)?;
+    super::require_chat(ctx, actor)?;
     let key = parse_idempotency_key(input.idempotency_key.as_deref())?;
     rooms::require_membership(ctx, actor, &input.room).await?;
     let room = input.room;
@@ -405,7 +405,7 @@ pub async fn search(
 
 /// A message the actor can see (member of its room).
 async fn visible(ctx: &Ctx, actor: &Actor, id: &str) -> DomainResult<Message> {
-    actor.require(Permission::ChatUse)?;
+    super::require_chat(ctx, actor)?;
     let message = find(ctx, id)
         .await?
         .ok_or(DomainError::NotFound("message"))?;

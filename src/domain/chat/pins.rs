@@ -26,7 +26,7 @@ pub struct Pin {
 }
 
 pub async fn pin(ctx: &Ctx, actor: &Actor, message_id: &str) -> DomainResult<Pin> {
-    actor.require(Permission::ChatUse)?;
+    super::require_chat(ctx, actor)?;
     let message = messages::get(ctx, actor, message_id).await?;
     if message.deleted_at.is_some() {
         return Err(DomainError::Conflict("the message was deleted".into()));
@@ -53,7 +53,7 @@ pub async fn pin(ctx: &Ctx, actor: &Actor, message_id: &str) -> DomainResult<Pin
 }
 
 pub async fn unpin(ctx: &Ctx, actor: &Actor, message_id: &str) -> DomainResult<()> {
-    actor.require(Permission::ChatUse)?;
+    super::require_chat(ctx, actor)?;
     let message = messages::get(ctx, actor, message_id).await?;
     let pin = find(ctx, &message.room, &message.id)
         .await?

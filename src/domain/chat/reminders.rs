@@ -16,7 +16,6 @@ use crate::domain::actor::Actor;
 use crate::domain::audit::{self, FieldChange};
 use crate::domain::clock::db_time;
 use crate::domain::error::{DomainError, DomainResult};
-use crate::domain::permissions::Permission;
 use crate::domain::{tokens, Ctx};
 use crate::store::Transaction;
 
@@ -45,7 +44,7 @@ pub struct NewReminder {
 const BATCH: usize = 100;
 
 pub async fn create(ctx: &Ctx, actor: &Actor, input: NewReminder) -> DomainResult<Reminder> {
-    actor.require(Permission::ChatUse)?;
+    super::require_chat(ctx, actor)?;
     let text = input.text.trim().to_string();
     if text.chars().count() > 500 {
         return Err(DomainError::invalid(
@@ -101,7 +100,7 @@ async fn find(ctx: &Ctx, id: &str) -> DomainResult<Option<Reminder>> {
 
 /// The actor's reminders, soonest first.
 pub async fn list(ctx: &Ctx, actor: &Actor) -> DomainResult<Vec<Reminder>> {
-    actor.require(Permission::ChatUse)?;
+    super::require_chat(ctx, actor)?;
     Ok(ctx
         .store
         .run(

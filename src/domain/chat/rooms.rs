@@ -114,7 +114,7 @@ fn optional_text(
 
 #[tracing::instrument(skip(ctx, actor, input), fields(actor = %actor.user_id))]
 pub async fn create(ctx: &Ctx, actor: &Actor, input: NewRoom) -> DomainResult<Room> {
-    actor.require(Permission::ChatUse)?;
+    super::require_chat(ctx, actor)?;
     let kind = RoomKind::parse(input.kind.trim())?;
     let topic = optional_text("topic", input.topic, 300)?;
     let subject_kind = optional_text("subject_kind", input.subject_kind, 40)?;
@@ -280,7 +280,7 @@ pub async fn require_member(ctx: &Ctx, actor: &Actor, room_id: &str) -> DomainRe
         room: Room,
         role: Option<String>,
     }
-    actor.require(Permission::ChatUse)?;
+    super::require_chat(ctx, actor)?;
     let found: Option<RoomAndMembership> = ctx
         .store
         .run(
@@ -308,7 +308,7 @@ pub async fn require_member(ctx: &Ctx, actor: &Actor, room_id: &str) -> DomainRe
 /// `require_member` for a caller that needs only the answer: a membership
 /// this instance has seen costs no query (see `known_members`).
 pub async fn require_membership(ctx: &Ctx, actor: &Actor, room_id: &str) -> DomainResult<()> {
-    actor.require(Permission::ChatUse)?;
+    super::require_chat(ctx, actor)?;
     if ctx.known_members.contains(room_id, &actor.user_id) {
         return Ok(());
     }
@@ -322,7 +322,7 @@ pub async fn get(ctx: &Ctx, actor: &Actor, room_id: &str) -> DomainResult<Room> 
 /// The rooms the actor is in, plus every public channel (to join),
 /// channels first, then by name.
 pub async fn list(ctx: &Ctx, actor: &Actor) -> DomainResult<Vec<ListedRoom>> {
-    actor.require(Permission::ChatUse)?;
+    super::require_chat(ctx, actor)?;
     let results = ctx
         .store
         .run(
@@ -358,7 +358,7 @@ pub async fn list(ctx: &Ctx, actor: &Actor) -> DomainResult<Vec<ListedRoom>> {
 
 /// Joins a public channel; joining twice is harmless.
 pub async fn join(ctx: &Ctx, actor: &Actor, room_id: &str) -> DomainResult<Room> {
-    actor.require(Permission::ChatUse)?;
+    super::require_chat(ctx, actor)?;
     let room = find(ctx, room_id)
         .await?
         .ok_or(DomainError::NotFound("room"))?;

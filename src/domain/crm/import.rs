@@ -22,6 +22,7 @@ use crate::domain::actor::Actor;
 use crate::domain::audit;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::events::{Audience, Event};
+use crate::domain::features::{self, Feature};
 use crate::domain::geo;
 use crate::domain::permissions::Permission;
 use crate::domain::Ctx;
@@ -286,7 +287,7 @@ pub async fn import_csv(
     input: impl AsyncRead + Unpin + Send + 'static,
     options: ImportOptions,
 ) -> DomainResult<ImportReport> {
-    require_import(actor)?;
+    require_import(ctx, actor)?;
     let r = csv_reader(input);
     run_import(ctx, actor, r.header, r.lines, r.task, options).await
 }
@@ -299,7 +300,7 @@ pub async fn import_xlsx(
     path: std::path::PathBuf,
     options: ImportOptions,
 ) -> DomainResult<ImportReport> {
-    require_import(actor)?;
+    require_import(ctx, actor)?;
     let r = xlsx_reader(path);
     run_import(ctx, actor, r.header, r.lines, r.task, options).await
 }
@@ -320,16 +321,21 @@ pub struct ColumnPreview {
 
 /// The columns of a CSV file and their automatic mapping.
 pub async fn preview_csv(
+    ctx: &Ctx,
     actor: &Actor,
     input: impl AsyncRead + Unpin + Send + 'static,
 ) -> DomainResult<ColumnPreview> {
-    require_import(actor)?;
+    require_import(ctx, actor)?;
     preview(csv_reader(input)).await
 }
 
 /// The columns of an XLSX workbook's first sheet and their automatic mapping.
-pub async fn preview_xlsx(actor: &Actor, path: std::path::PathBuf) -> DomainResult<ColumnPreview> {
-    require_import(actor)?;
+pub async fn preview_xlsx(
+    ctx: &Ctx,
+    actor: &Actor,
+    path: std::path::PathBuf,
+) -> DomainResult<ColumnPreview> {
+    require_import(ctx, actor)?;
     preview(xlsx_reader(path)).await
 }
 
@@ -461,11 +467,13 @@ fn cell_text(value: &calamine::DataRef<'_>) -> String {
     }
 }
 
-/// Whether the actor may import at all: checked by every import and
-/// preview, and by their callers before an upload is read or spooled.
-pub fn require_import(actor: &Actor) -> DomainResult<()> {
+/// Whether the actor may import at all, and import is switched on: checked
+/// by every import and preview, and by their callers before an upload is
+/// read or spooled.
+pub fn require_import(ctx: &Ctx, actor: &Actor) -> DomainResult<()> {
     actor.require(Permission::LeadsImport)?;
-    actor.require(Permission::LeadsWrite)
+    actor.require(Permission::LeadsWrite)?;
+    features::require(ctx, Feature::Import)
 }
 
 async fn run_import(

@@ -25,6 +25,7 @@ use super::topics;
 use crate::config::Config;
 use crate::domain::clock::db_time;
 use crate::domain::error::{DomainError, DomainResult};
+use crate::domain::features::{self, Feature};
 use crate::domain::{tokens, Ctx};
 
 /// How the dispatcher paces itself; from `Config` in the app, shortened in
@@ -187,8 +188,15 @@ impl Dispatcher {
     }
 
     /// One pass: fan out new events, claim what is due, start deliveries.
+    /// While webhooks are switched off it does nothing: events keep being
+    /// recorded with their changes and wait in the outbox, and pending
+    /// deliveries keep their place, until webhooks are on again (the switch
+    /// wakes the dispatcher).
     async fn pass(&self, tasks: &mut JoinSet<()>) -> DomainResult<()> {
         let ctx = &self.inner.ctx;
+        if !features::is_on(ctx, Feature::Webhooks) {
+            return Ok(());
+        }
         let hooks: HashMap<String, Webhook> = endpoints::all(ctx)
             .await?
             .into_iter()

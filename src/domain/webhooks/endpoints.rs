@@ -16,6 +16,7 @@ use crate::domain::actor::Actor;
 use crate::domain::audit;
 use crate::domain::clock::db_time;
 use crate::domain::error::{DomainError, DomainResult};
+use crate::domain::features::{self, Feature};
 use crate::domain::permissions::Permission;
 use crate::domain::{tokens, Ctx};
 use crate::store::Transaction;
@@ -179,6 +180,13 @@ fn parse_description(raw: &str) -> DomainResult<String> {
     Ok(d.to_string())
 }
 
+/// The first line of every endpoint operation: the actor manages settings,
+/// and webhooks are switched on.
+fn require_webhooks(ctx: &Ctx, actor: &Actor) -> DomainResult<()> {
+    actor.require(Permission::SettingsManage)?;
+    features::require(ctx, Feature::Webhooks)
+}
+
 /// What the audit trail may show of an endpoint: everything but the secret.
 fn audit_view(url: &str, topics: &[String], active: bool, description: &str) -> Value {
     json!({"url": url, "topics": topics, "active": active, "description": description})
@@ -189,7 +197,7 @@ pub async fn create(
     actor: &Actor,
     input: NewWebhook,
 ) -> DomainResult<WebhookWithSecret> {
-    actor.require(Permission::SettingsManage)?;
+    require_webhooks(ctx, actor)?;
     let url = parse_url(&input.url)?;
     let topics = parse_topics(&input.topics)?;
     let description = parse_description(input.description.as_deref().unwrap_or(""))?;
@@ -248,12 +256,12 @@ pub(super) async fn all(ctx: &Ctx) -> DomainResult<Vec<Webhook>> {
 
 /// Every endpoint, oldest first.
 pub async fn list(ctx: &Ctx, actor: &Actor) -> DomainResult<Vec<Webhook>> {
-    actor.require(Permission::SettingsManage)?;
+    require_webhooks(ctx, actor)?;
     all(ctx).await
 }
 
 pub async fn get(ctx: &Ctx, actor: &Actor, id: &str) -> DomainResult<Webhook> {
-    actor.require(Permission::SettingsManage)?;
+    require_webhooks(ctx, actor)?;
     find(ctx, id).await?.ok_or(DomainError::NotFound("webhook"))
 }
 
@@ -263,7 +271,7 @@ pub async fn update(
     id: &str,
     patch: WebhookPatch,
 ) -> DomainResult<Webhook> {
-    actor.require(Permission::SettingsManage)?;
+    require_webhooks(ctx, actor)?;
     let old = find(ctx, id)
         .await?
         .ok_or(DomainError::NotFound("webhook"))?;
@@ -307,7 +315,7 @@ pub async fn update(
 
 /// Deletes an endpoint and its delivery log; pending deliveries are dropped.
 pub async fn delete(ctx: &Ctx, actor: &Actor, id: &str) -> DomainResult<()> {
-    actor.require(Permission::SettingsManage)?;
+    require_webhooks(ctx, actor)?;
     let old = find(ctx, id)
         .await?
         .ok_or(DomainError::NotFound("webhook"))?;
@@ -329,7 +337,7 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: &str) -> DomainResult<()> {
 /// Replaces the signing secret at once; deliveries still pending are signed
 /// with the new one from their next attempt.
 pub async fn rotate_secret(ctx: &Ctx, actor: &Actor, id: &str) -> DomainResult<WebhookWithSecret> {
-    actor.require(Permission::SettingsManage)?;
+    require_webhooks(ctx, actor)?;
     find(ctx, id)
         .await?
         .ok_or(DomainError::NotFound("webhook"))?;
@@ -353,7 +361,7 @@ pub async fn rotate_secret(ctx: &Ctx, actor: &Actor, id: &str) -> DomainResult<W
 
 /// Queues a `webhook.test` event for this endpoint only; returns its id.
 pub async fn send_test(ctx: &Ctx, actor: &Actor, id: &str) -> DomainResult<String> {
-    actor.require(Permission::SettingsManage)?;
+    require_webhooks(ctx, actor)?;
     let hook = find(ctx, id)
         .await?
         .ok_or(DomainError::NotFound("webhook"))?;
@@ -385,7 +393,7 @@ pub async fn deliveries(
     before: Option<&str>,
     limit: usize,
 ) -> DomainResult<DeliveryPage> {
-    actor.require(Permission::SettingsManage)?;
+    require_webhooks(ctx, actor)?;
     find(ctx, id)
         .await?
         .ok_or(DomainError::NotFound("webhook"))?;

@@ -12,9 +12,9 @@ use poem_openapi::{Object, OpenApi};
 use super::leads::LeadView;
 use super::ApiTags;
 use crate::domain::ai::drafting::{DraftChannel, Tone};
-use crate::domain::ai::flags::{self, Feature};
 use crate::domain::ai::intent::IntentView;
 use crate::domain::ai::{self, dedup, fit, graph, patterns, scoring, usage, Served};
+use crate::domain::features;
 use crate::domain::permissions::Permission;
 use crate::http::auth::Auth;
 use crate::http::error::ApiResult;
@@ -143,21 +143,15 @@ struct AiDraftView {
 
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
-struct AiFlagInput {
-    enabled: bool,
-}
-
-#[derive(Object)]
-#[oai(skip_serializing_if_is_none)]
 struct AiFlagView {
-    /// lead_scoring, intent, dedup or drafting.
+    /// lead_scoring, intent, dedup, drafting, relationship_map or patterns.
     feature: String,
     enabled: bool,
     updated_at: Option<DateTime<Utc>>,
 }
 
-impl From<flags::Flag> for AiFlagView {
-    fn from(f: flags::Flag) -> Self {
+impl From<features::Switch> for AiFlagView {
+    fn from(f: features::Switch) -> Self {
         AiFlagView {
             feature: f.feature.key().to_string(),
             enabled: f.enabled,
@@ -185,6 +179,7 @@ struct AiStatusView {
     model: Option<String>,
     /// True while repeated failures keep the model service from being called.
     circuit_open: bool,
+    /// The AI features' switches (switched with `PUT /features/{key}`).
     features: Vec<AiFlagView>,
     usage: Vec<AiUsageView>,
 }
@@ -483,13 +478,17 @@ impl AiApi {
         auth.actor().require(Permission::AiManage)?;
         let ctx = &state.ctx;
         let provider = ctx.ai.status();
-        let features = flags::list(ctx).await?;
+        let switches = features::list(ctx).await?;
         let totals = usage::totals(ctx).await?;
         Ok(Json(AiStatusView {
             provider: provider.provider.to_string(),
             model: provider.model,
             circuit_open: provider.circuit_open,
-            features: features.into_iter().map(Into::into).collect(),
+            features: switches
+                .into_iter()
+                .filter(|s| s.feature.is_ai())
+                .map(Into::into)
+                .collect(),
             usage: totals
                 .into_iter()
                 .map(|u| AiUsageView {
@@ -573,19 +572,5 @@ impl AiApi {
     ) -> ApiResult<Json<Vec<AiNeighbourView>>> {
         graph::relate(&state.ctx, auth.actor(), &id.0, &body.0.to, &body.0.kind).await?;
         self.relations(state, auth, id).await
-    }
-
-    /// Switches one feature on or off (`ai.manage`).
-    #[oai(path = "/flags/:feature", method = "put")]
-    async fn set_flag(
-        &self,
-        state: Data<&Arc<AppState>>,
-        auth: Auth,
-        feature: Path<String>,
-        body: Json<AiFlagInput>,
-    ) -> ApiResult<Json<AiFlagView>> {
-        let feature: Feature = feature.0.parse()?;
-        let flag = flags::set(&state.ctx, auth.actor(), feature, body.0.enabled).await?;
-        Ok(Json(flag.into()))
     }
 }

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod bots;
 pub mod chat;
 pub mod common;
+pub mod features;
 pub mod files;
 pub mod geo;
 pub mod leads;
@@ -54,13 +55,16 @@ pub enum ApiTags {
     Audit,
     /// Closing the service to everyone but admins.
     Maintenance,
+    /// Switching the optional parts (chat, bots, webhooks, import, each AI
+    /// feature) on and off.
+    Features,
     /// Outbound webhooks: endpoints, topics and the delivery log.
     Webhooks,
     /// Chat rooms, messages and pins (the socket is `/api/v1/ws`).
     Chat,
     /// Notifications and reminders.
     Notifications,
-    /// Lead scores, intents, duplicates, drafts; feature switches.
+    /// Lead scores, intents, duplicates, drafts, relations, patterns.
     Ai,
     /// Production tasks: board, lists, comments and the workflow.
     Tasks,
@@ -89,7 +93,11 @@ pub type Api = (
         geo::GeoApi,
         transfer::TransferApi,
     ),
-    (webhooks::WebhooksApi, maintenance::MaintenanceApi),
+    (
+        webhooks::WebhooksApi,
+        maintenance::MaintenanceApi,
+        features::FeaturesApi,
+    ),
     (
         chat::ChatApi,
         files::FilesApi,
@@ -109,7 +117,7 @@ pub fn service() -> OpenApiService<Api, ()> {
         (
             (auth::AuthApi, second_factor::SecondFactorApi, users::UsersApi, roles::RolesApi, permissions::PermissionsApi, api_keys::ApiKeysApi),
             (leads::LeadsApi, notes::NotesApi, work_queues::WorkQueuesApi, pipeline::PipelineApi, geo::GeoApi, transfer::TransferApi),
-            (webhooks::WebhooksApi, maintenance::MaintenanceApi),
+            (webhooks::WebhooksApi, maintenance::MaintenanceApi, features::FeaturesApi),
             (chat::ChatApi, files::FilesApi, notifications::NotificationsApi, bots::BotsApi),
             ai::AiApi,
             (tasks::TasksApi, task_files::TaskFilesApi, analytics::AnalyticsApi),

@@ -265,7 +265,7 @@ impl TransferApi {
             mapping,
         };
         // Refused before a byte of the upload is read or spooled.
-        import::require_import(auth.actor())?;
+        import::require_import(&state.ctx, auth.actor())?;
         let report = match body {
             CsvUpload::Csv(Binary(body)) | CsvUpload::Bytes(Binary(body)) => {
                 import::import_csv(&state.ctx, auth.actor(), body.into_async_read(), options)
@@ -298,15 +298,15 @@ impl TransferApi {
         auth: Auth,
         body: CsvUpload,
     ) -> ApiResult<Json<ImportColumnsView>> {
-        import::require_import(auth.actor())?;
+        import::require_import(&state.ctx, auth.actor())?;
         let preview = match body {
             CsvUpload::Csv(Binary(body)) | CsvUpload::Bytes(Binary(body)) => {
-                import::preview_csv(auth.actor(), body.into_async_read()).await?
+                import::preview_csv(&state.ctx, auth.actor(), body.into_async_read()).await?
             }
             CsvUpload::Xlsx(Binary(body)) => {
                 let path = spool_path(&state);
                 let outcome = match spool(body, &path).await {
-                    Ok(()) => import::preview_xlsx(auth.actor(), path.clone()).await,
+                    Ok(()) => import::preview_xlsx(&state.ctx, auth.actor(), path.clone()).await,
                     Err(e) => Err(e),
                 };
                 let _ = tokio::fs::remove_file(&path).await;
