@@ -101,7 +101,9 @@ impl<T: ToJSON> ApiResponse for TaggedChange<T> {
 /// Weak tags (`W/"…"`) never match, since `If-Match` compares strongly;
 /// a header of only weak tags gives an empty list, which nothing meets.
 pub fn expected_versions(if_match: Option<&str>) -> Option<Vec<String>> {
-    let raw = if_match.map(str::trim).filter(|v| !v.is_empty())?;
+    // `str::is_empty` by name: the `Type` trait in scope has an `is_empty`
+    // of its own that `&str` answers `false`.
+    let raw = if_match.map(str::trim).filter(|v| !str::is_empty(v))?;
     if raw == "*" {
         return None;
     }

@@ -119,7 +119,7 @@ async fn a_change_made_elsewhere_makes_the_etag_stale() {
 }
 
 #[tokio::test]
-async fn if_match_takes_a_list_and_star_and_never_a_weak_tag() {
+async fn if_match_takes_a_list_star_or_nothing_and_never_a_weak_tag() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token().await;
     let lead = app.create_lead(&admin, "Lists BV").await;
@@ -139,6 +139,10 @@ async fn if_match_takes_a_list_and_star_and_never_a_weak_tag() {
 
     let response = patch_if_match(&app, &admin, &lead, "*", json!({"industry": "C"})).await;
     assert_eq!(ok(response).await["industry"], "C");
+
+    // An empty header sets no condition.
+    let response = patch_if_match(&app, &admin, &lead, "", json!({"industry": "D"})).await;
+    assert_eq!(ok(response).await["industry"], "D");
 }
 
 #[tokio::test]
