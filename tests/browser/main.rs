@@ -543,8 +543,10 @@ async fn duplicates_are_merged_after_a_confirmation_patterns_show_and_an_ai_feat
 
     b.goto(&panel, "#/admin/ai").await;
     b.wait_text("#ai-provider", "local").await;
-    b.click("#ai-flag-drafting").await;
-    b.wait_text(".toasts", "drafting off").await;
+    // The AI features are switched with every other part, under Features.
+    b.goto(&panel, "#/admin/features").await;
+    b.click("#feature-drafting").await;
+    b.wait_text(".toasts", "switched off").await;
     let status = panel
         .api(&admin, "GET", "/ai/status", serde_json::json!(null))
         .await;
