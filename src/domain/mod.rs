@@ -12,6 +12,7 @@ pub mod chat;
 pub mod clock;
 pub mod credential_cache;
 pub mod crm;
+pub mod cursor;
 pub mod digests;
 pub mod due_notices;
 pub mod error;

@@ -9,8 +9,7 @@
 //! write and its audit row commit together; the lead's audience hears
 //! `note.created`, `note.updated` or `note.deleted` after the commit.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
+use crate::domain::cursor;
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -91,16 +90,7 @@ pub fn may_change(actor: &Actor, note: &Note) -> DomainResult<()> {
 }
 
 fn encode_cursor(note: &Note) -> String {
-    URL_SAFE_NO_PAD.encode(&note.id)
-}
-
-fn decode_cursor(raw: &str) -> DomainResult<String> {
-    URL_SAFE_NO_PAD
-        .decode(raw.trim())
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .filter(|s| !s.is_empty() && s.len() < 200)
-        .ok_or_else(|| DomainError::invalid("after", "is not a cursor from a previous page"))
+    cursor::encode(&note.id)
 }
 
 /// The lead's notes, newest first, a page at a time (`limit` 1 to 200).
@@ -115,7 +105,7 @@ pub async fn list(
     let limit = limit.clamp(1, 200);
     // The open bound on the first page keeps the walk on the index.
     let bound = match after {
-        Some(a) => decode_cursor(a)?,
+        Some(a) => cursor::decode(a)?,
         None => char::MAX.to_string(),
     };
     let items: Vec<Note> = ctx
@@ -358,8 +348,8 @@ mod tests {
     #[test]
     fn cursors_round_trip_and_garbage_is_refused() {
         let note = note_by("rep");
-        assert_eq!(decode_cursor(&encode_cursor(&note)).unwrap(), "n1");
-        assert!(decode_cursor("not a cursor!").is_err());
-        assert!(decode_cursor("").is_err());
+        assert_eq!(cursor::decode(&encode_cursor(&note)).unwrap(), "n1");
+        assert!(cursor::decode("not a cursor!").is_err());
+        assert!(cursor::decode("").is_err());
     }
 }

@@ -2,8 +2,7 @@
 //! cursor pages on a unique sort key, the board (one column a status), and
 //! the overdue and due-soon views (filters on `due`).
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
+use crate::domain::cursor;
 use chrono::Duration;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
@@ -151,16 +150,7 @@ fn encode_cursor(task: &Task, sort: TaskSort) -> String {
         TaskSort::Created => task.id.clone(),
         TaskSort::Due => sort_due(task),
     };
-    URL_SAFE_NO_PAD.encode(key)
-}
-
-fn decode_cursor(raw: &str) -> DomainResult<String> {
-    URL_SAFE_NO_PAD
-        .decode(raw.trim())
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .filter(|s| !s.is_empty() && s.len() < 200)
-        .ok_or_else(|| DomainError::invalid("after", "is not a cursor from a previous page"))
+    cursor::encode(&key)
 }
 
 pub async fn list(
@@ -181,7 +171,7 @@ pub async fn list(
         TaskSort::Due => ("sort_due", ">", "ASC", String::new()),
     };
     let bound = match after {
-        Some(a) => decode_cursor(a)?,
+        Some(a) => cursor::decode(a)?,
         None => open,
     };
     conds.push(format!("{field} {cmp} $after"));
