@@ -1,10 +1,16 @@
 //! A batch of statements sent as one SurrealDB transaction, so a change and
 //! its audit rows land together or not at all.
 
+use std::time::Duration;
+
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::{Results, Store, StoreError};
+
+/// How often a conflicted transaction is run again before the conflict is
+/// reported; with the jittered pauses that is at most about a second.
+const CONFLICT_RETRIES: usize = 20;
 
 #[derive(Default)]
 pub struct Transaction {
@@ -47,6 +53,59 @@ impl Transaction {
             sql.push_str(";\n");
         }
         sql.push_str("COMMIT TRANSACTION;");
-        store.run(&sql, Value::Object(self.vars)).await
+        let vars = Value::Object(self.vars);
+        // A transaction that lost a race with another writer was rolled back
+        // whole, so it is run again (its conditions checked afresh) rather
+        // than shown to the user as a failure: two reps signing in or
+        // editing at the same moment must both succeed.
+        let mut attempt = 0;
+        loop {
+            match store.run(&sql, vars.clone()).await {
+                Err(StoreError::Conflict) if attempt < CONFLICT_RETRIES => {
+                    attempt += 1;
+                    // Jittered, so writers that collided do not collide again.
+                    let pause =
+                        rand::Rng::gen_range(&mut rand::thread_rng(), 1..=4 * attempt as u64);
+                    tokio::time::sleep(Duration::from_millis(pause)).await;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn writers_racing_on_one_record_all_land() {
+        let store = Store::connect(&Config::for_tests()).await.unwrap();
+        store
+            .run("CREATE counter:one SET n = 0", serde_json::json!({}))
+            .await
+            .unwrap();
+        let writers = (0..40).map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut tx = Transaction::new();
+                tx.push("UPDATE counter:one SET n += 1");
+                tx.push("CREATE mark SET at = time::now()");
+                tx.commit(&store).await
+            })
+        });
+        for outcome in futures_util::future::join_all(writers).await {
+            outcome
+                .unwrap()
+                .expect("a racing write is retried, not refused");
+        }
+        let n: Vec<i64> = store
+            .run("SELECT VALUE n FROM counter:one", serde_json::json!({}))
+            .await
+            .unwrap()
+            .rows(0)
+            .unwrap();
+        assert_eq!(n, vec![40], "every increment counted once");
     }
 }
