@@ -2,10 +2,12 @@
 // CSRF token, and every error body `{error:{code,message}}` becomes an ApiError.
 
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, details = {}) {
     super(message);
     this.status = status;
     this.code = code;
+    // `duplicate` names the stored leads a new one may duplicate.
+    this.candidates = details.candidates || [];
   }
 }
 
@@ -27,11 +29,13 @@ function csrf() {
 async function errorOf(res) {
   let code = 'http_' + res.status;
   let message = res.statusText || 'request failed';
+  let details = {};
   try {
     const body = await res.json();
     if (body && body.error) {
       code = body.error.code || code;
       message = body.error.message || message;
+      details = body.error;
     }
   } catch (_) {
     /* not JSON: keep the status text */
@@ -40,7 +44,7 @@ async function errorOf(res) {
   if (code === 'maintenance') window.dispatchEvent(new CustomEvent('ea:maintenance', { detail: message }));
   // The role came to require a second factor this user has not set up.
   if (code === 'second_factor_setup_required') window.dispatchEvent(new CustomEvent('ea:second-factor-setup'));
-  return new ApiError(res.status, code, message);
+  return new ApiError(res.status, code, message, details);
 }
 
 /** Calls `/api/v1{path}`; a plain object body is sent as JSON. */

@@ -166,23 +166,73 @@ export function scoreBadge(score) {
   return el('span', { class: 'score score-' + band, title: 'AI score ' + n + ' of 100', text: String(n) });
 }
 
+/** The stored leads a new one may duplicate, each a link, with why. */
+function candidateList(candidates) {
+  return el('ul', { class: 'duplicate-candidates' }, ...candidates.map((c) => el('li', {},
+    el('a', { href: '#/leads/' + c.id, text: c.company_name }),
+    el('span', { class: 'muted', text: ' ' + [c.domain, c.status].filter(Boolean).join(' · ') + ' — ' + c.signals.join(', ') }))));
+}
+
 function newLeadForm(done) {
-  const company = el('input', { required: true, id: 'new-lead-company' });
+  const company = el('input', { required: true, id: 'new-lead-company', autocomplete: 'off' });
+  const website = el('input', { id: 'new-lead-website', placeholder: 'acme.com', autocomplete: 'off' });
   const contact = el('input', { id: 'new-lead-contact' });
   const email = el('input', { type: 'email', id: 'new-lead-email' });
-  const form = el('form', { class: 'card inline-form', id: 'new-lead' },
-    field('Company', company), field('Contact name', contact), field('Contact email', email),
-    el('button', { type: 'submit', class: 'primary', text: 'Add lead' }));
-  form.addEventListener('submit', (e) => {
-    e.preventDefault();
-    attempt(async () => {
-      const body = { company_name: company.value };
-      if (contact.value) body.contacts = [{ name: contact.value, email: email.value || null }];
+  // Shown while typing: what the create would refuse as a duplicate.
+  const warning = el('div', { id: 'new-lead-duplicates', class: 'notice', role: 'status', 'aria-live': 'polite', hidden: true });
+  const anyway = el('button', { type: 'button', id: 'new-lead-anyway', text: 'Create anyway', hidden: true });
+  const showCandidates = (candidates) => {
+    clear(warning);
+    warning.hidden = candidates.length === 0;
+    if (candidates.length) warning.append(el('strong', { text: 'This lead may already exist:' }), candidateList(candidates));
+  };
+  let asked = 0;
+  let timer = null;
+  const check = () => {
+    clearTimeout(timer);
+    anyway.hidden = true;
+    timer = setTimeout(async () => {
+      const q = new URLSearchParams();
+      if (company.value.trim()) q.set('company_name', company.value.trim());
+      if (website.value.trim()) q.set('website', website.value.trim());
+      if (email.value.trim()) q.set('email', email.value.trim());
+      if (![...q.keys()].length) return showCandidates([]);
+      const mine = ++asked;
+      try {
+        const found = await get('/leads/duplicates?' + q);
+        if (mine === asked) showCandidates(found.items);
+      } catch (_) {
+        /* a hint only: the create still checks */
+      }
+    }, 300);
+  };
+  [company, website, email].forEach((i) => i.addEventListener('input', check));
+  const create = (allowDuplicate) => attempt(async () => {
+    const body = { company_name: company.value };
+    if (website.value.trim()) body.website = website.value.trim();
+    if (contact.value) body.contacts = [{ name: contact.value, email: email.value || null }];
+    if (allowDuplicate) body.allow_duplicate = true;
+    try {
       const created = await post('/leads', body);
       toast('Lead created: ' + created.lead.company_name);
       form.reset();
+      showCandidates([]);
+      anyway.hidden = true;
       done();
-    });
+    } catch (e) {
+      if (e.code !== 'duplicate') throw e;
+      showCandidates(e.candidates);
+      anyway.hidden = false;
+      anyway.focus();
+    }
+  });
+  anyway.addEventListener('click', () => create(true));
+  const form = el('form', { class: 'card inline-form', id: 'new-lead' },
+    field('Company', company), field('Website', website), field('Contact name', contact), field('Contact email', email),
+    el('button', { type: 'submit', class: 'primary', text: 'Add lead' }), anyway, warning);
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    create(false);
   });
   return el('details', { id: 'new-lead-box' }, el('summary', { text: 'New lead' }), form);
 }

@@ -217,6 +217,10 @@ pub struct NewLead {
     pub owner: Option<String>,
     pub tags: Vec<String>,
     pub source: Option<String>,
+    /// Create it even when it looks like a lead already stored (the
+    /// "create anyway" button).
+    #[serde(default)]
+    pub allow_duplicate: bool,
 }
 
 /// Input for logging a follow-up.

@@ -95,6 +95,10 @@ pub enum CrmError {
     /// More than one lead matches; the engine asks which.
     #[error("more than one lead matches")]
     Ambiguous(Vec<LeadSummary>),
+    /// A new lead looks like these stored ones; nothing was created. The
+    /// engine offers to open one or create the lead anyway.
+    #[error("this lead may already exist")]
+    Duplicate(Vec<LeadSummary>),
     /// The chat account is not linked (or no longer).
     #[error("this chat account is not linked")]
     Unlinked,

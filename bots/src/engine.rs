@@ -7,6 +7,8 @@
 //!   button, and nothing changes until the adapter hands them back to [`Engine::run`];
 //! - an ambiguous lead becomes a question with one button per candidate, which
 //!   re-runs the same command (and any that were to follow it) with that lead's id;
+//! - a new lead that looks like stored ones becomes a question with a button to
+//!   open each and one to create it anyway;
 //! - every CRM refusal becomes a short sentence ([`replies::crm_error`]);
 //! - a command addressed to another bot (`/help@OtherBot`) gets no reply at all;
 //! - while a part is switched off ([`Crm::parts_off`]), `/help` leaves out its
@@ -18,7 +20,7 @@ use std::collections::VecDeque;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::{help_for, help_text};
-use crate::command::{Command, LeadRef};
+use crate::command::{Command, LeadRef, NewLead};
 use crate::crm::{ChatActor, Crm, CrmError, LeadSummary, NewTask, Part, Platform, TaskFilter};
 use crate::intent::{detect_intent, Intent};
 use crate::parse::{addressed_to_other_bot, command_name, parse, ParseContext};
@@ -160,6 +162,13 @@ impl<C: Crm> Engine<C> {
                         buttons,
                     };
                 }
+                Err(CrmError::Duplicate(candidates)) => {
+                    texts.push(replies::duplicate(&candidates));
+                    return Reply {
+                        text: texts.join("\n\n"),
+                        buttons: duplicate_buttons(&command, &queue, &candidates),
+                    };
+                }
                 Err(e) => {
                     texts.push(replies::crm_error(&e));
                     break;
@@ -294,6 +303,44 @@ impl<C: Crm> Engine<C> {
             }
         })
     }
+}
+
+/// What a rep may do about a lead that looks like stored ones: open one of
+/// them, or create it anyway (and run what was to follow).
+fn duplicate_buttons(
+    command: &Command,
+    rest: &VecDeque<Command>,
+    candidates: &[LeadSummary],
+) -> Vec<Button> {
+    let open = candidates
+        .iter()
+        .take(replies::MAX_LIST)
+        .map(|lead| Button {
+            label: format!("Open {}", lead.name),
+            action: ButtonAction::Run(vec![Command::Show {
+                lead: LeadRef::Id(lead.id.clone()),
+            }]),
+        });
+    let anyway = match command {
+        Command::Lead(input) => Some(Button {
+            label: "Create anyway".into(),
+            action: ButtonAction::Run(
+                std::iter::once(Command::Lead(NewLead {
+                    allow_duplicate: true,
+                    ..input.clone()
+                }))
+                .chain(rest.iter().cloned())
+                .collect(),
+            ),
+        }),
+        _ => None,
+    };
+    open.chain(anyway)
+        .chain(std::iter::once(Button {
+            label: "Cancel".into(),
+            action: ButtonAction::Cancel,
+        }))
+        .collect()
 }
 
 /// `command` with its lead replaced by `id`, followed by the rest of the queue; a

@@ -350,6 +350,8 @@ impl Args {
                 .unwrap_or_default(),
             source: self.take_pair(&["source"]),
             company: self.take_pair(&["company", "name"]).unwrap_or_default(),
+            // Only the "create anyway" button sets it.
+            allow_duplicate: false,
         };
         if let Some(website) = &lead.website {
             lead.website = Some(

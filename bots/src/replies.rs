@@ -246,18 +246,31 @@ pub fn ambiguous(candidates: &[LeadSummary]) -> String {
     text
 }
 
-/// A CRM refusal as a short sentence; internal detail stays with the CRM's logs.
+/// The question when a new lead looks like stored ones.
+pub fn duplicate(candidates: &[LeadSummary]) -> String {
+    let mut text = String::from("This lead may already exist:");
+    push_numbered(
+        &mut text,
+        candidates.iter().map(lead_line),
+        candidates.len(),
+    );
+    text.push_str("\nOpen one of them, or create the new lead anyway.");
+    text
+}
+
 /// The answer when a part the message needs is switched off.
 pub fn switched_off(name: &str) -> String {
     format!("{name} is switched off by an admin. Send /help to see what I can do.")
 }
 
+/// A CRM refusal as a short sentence; internal detail stays with the CRM's logs.
 pub fn crm_error(e: &CrmError) -> String {
     match e {
         CrmError::Forbidden(what) => format!("You're not allowed to {what}."),
         CrmError::NotFound(what) => format!("I couldn't find {what}."),
         CrmError::Invalid { field, reason } => format!("{field}: {reason}"),
         CrmError::Ambiguous(candidates) => ambiguous(candidates),
+        CrmError::Duplicate(candidates) => duplicate(candidates),
         CrmError::Unlinked => LINK_PROMPT.into(),
         CrmError::SwitchedOff(name) => switched_off(name),
         CrmError::Other(text) => format!("Sorry, that didn't work: {text}"),

@@ -117,6 +117,19 @@ pub fn crm_error(e: DomainError) -> CrmError {
         DomainError::Conflict(message) | DomainError::PreconditionFailed(message) => {
             CrmError::Other(message)
         }
+        // Owners by id: `create_lead` names them; this is the fallback.
+        DomainError::Duplicate(candidates) => CrmError::Duplicate(
+            candidates
+                .into_iter()
+                .map(|c| LeadSummary {
+                    id: c.id,
+                    name: c.company_name,
+                    domain: c.domain,
+                    status: c.status,
+                    owner: None,
+                })
+                .collect(),
+        ),
         DomainError::FeatureDisabled { name, .. } => CrmError::SwitchedOff(name.to_string()),
         e @ (DomainError::RateLimited { .. }
         | DomainError::Busy { .. }
@@ -417,11 +430,27 @@ impl Crm for DomainCrm {
                     .or_else(|| Some(actor.channel.as_str().to_string())),
                 tags: input.tags,
                 contacts: Vec::new(),
+                allow_duplicate: input.allow_duplicate,
             },
         )
-        .await
-        .map_err(crm_error)?;
-        Ok(self.summary(&detail.lead).await)
+        .await;
+        match detail {
+            Ok(detail) => Ok(self.summary(&detail.lead).await),
+            Err(DomainError::Duplicate(candidates)) => {
+                let mut found = Vec::with_capacity(candidates.len());
+                for c in candidates {
+                    found.push(LeadSummary {
+                        owner: self.username_of(c.owner.as_deref()).await,
+                        id: c.id,
+                        name: c.company_name,
+                        domain: c.domain,
+                        status: c.status,
+                    });
+                }
+                Err(CrmError::Duplicate(found))
+            }
+            Err(e) => Err(crm_error(e)),
+        }
     }
 
     async fn find_leads(&self, chat: &ChatActor, q: &str) -> Result<Vec<LeadSummary>, CrmError> {

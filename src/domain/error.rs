@@ -1,7 +1,19 @@
 //! The one error type of the business rules. HTTP, WebSocket and bot
 //! replies each map it in exactly one place.
 
+use crate::domain::crm::duplicates::DuplicateCandidate;
 use crate::store::StoreError;
+
+fn duplicate_message(candidates: &[DuplicateCandidate]) -> String {
+    let names: Vec<String> = candidates
+        .iter()
+        .map(|c| format!("{} ({})", c.company_name, c.id))
+        .collect();
+    format!(
+        "this lead may already exist: {}; create it anyway with allow_duplicate",
+        names.join(", ")
+    )
+}
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum DomainError {
@@ -29,6 +41,10 @@ pub enum DomainError {
     Invalid { field: &'static str, reason: String },
     #[error("{0}")]
     Conflict(String),
+    /// A new lead looks like leads already stored (`crm::duplicates`);
+    /// nothing was created.
+    #[error("{}", duplicate_message(.0))]
+    Duplicate(Vec<DuplicateCandidate>),
     /// The caller made the change conditional on a version of the record
     /// (HTTP `If-Match`) that is no longer the current one; nothing changed.
     #[error("{0}")]

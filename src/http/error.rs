@@ -6,6 +6,7 @@ use poem::PathPattern;
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 use serde_json::json;
 
+use super::api::leads::DuplicateCandidateView;
 use crate::domain::error::DomainError;
 
 /// A domain error on its way to an HTTP client.
@@ -60,6 +61,10 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// The record changed meanwhile, or a unique value is taken.
     Conflict,
+    /// The new lead looks like leads already stored, listed in
+    /// `candidates`; nothing was created. Send `allow_duplicate: true` to
+    /// create it anyway.
+    Duplicate,
     /// The change was made conditional (`If-Match`) on a version of the
     /// record that is no longer current; nothing changed.
     PreconditionFailed,
@@ -100,6 +105,7 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::Conflict => "conflict",
+            ErrorCode::Duplicate => "duplicate",
             ErrorCode::PreconditionFailed => "precondition_failed",
             ErrorCode::RequestTimeout => "request_timeout",
             ErrorCode::PayloadTooLarge => "payload_too_large",
@@ -123,6 +129,26 @@ pub fn error_response(status: StatusCode, code: ErrorCode, message: &str) -> Res
         .body(body.to_string())
 }
 
+/// The `duplicate` error, which also names the leads it may duplicate.
+fn duplicate_response(
+    status: StatusCode,
+    message: &str,
+    candidates: &[crate::domain::crm::duplicates::DuplicateCandidate],
+) -> Response {
+    use poem_openapi::types::ToJSON;
+    let candidates: Vec<DuplicateCandidateView> =
+        candidates.iter().cloned().map(Into::into).collect();
+    let body = json!({"error": {
+        "code": ErrorCode::Duplicate.as_str(),
+        "message": message,
+        "candidates": candidates.to_json(),
+    }});
+    Response::builder()
+        .status(status)
+        .content_type("application/json; charset=utf-8")
+        .body(body.to_string())
+}
+
 impl poem::error::ResponseError for ApiError {
     fn status(&self) -> StatusCode {
         match &self.0 {
@@ -135,7 +161,7 @@ impl poem::error::ResponseError for ApiError {
                 StatusCode::FORBIDDEN
             }
             DomainError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            DomainError::Conflict(_) => StatusCode::CONFLICT,
+            DomainError::Conflict(_) | DomainError::Duplicate(_) => StatusCode::CONFLICT,
             DomainError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             // 409, not 503: the service is up and the request is fine; it
             // conflicts with the current state of the configuration, and
@@ -154,7 +180,10 @@ impl poem::error::ResponseError for ApiError {
     fn as_response(&self) -> Response {
         let status = self.status();
         let (code, message) = code_and_message(&self.0);
-        let mut response = error_response(status, code, &message);
+        let mut response = match &self.0 {
+            DomainError::Duplicate(candidates) => duplicate_response(status, &message, candidates),
+            _ => error_response(status, code, &message),
+        };
         if let DomainError::RateLimited { retry_after_secs }
         | DomainError::Busy { retry_after_secs }
         | DomainError::Maintenance {
@@ -186,6 +215,7 @@ pub fn code_and_message(e: &DomainError) -> (ErrorCode, String) {
         DomainError::Forbidden(_) => (ErrorCode::Forbidden, e.to_string()),
         DomainError::Invalid { .. } => (ErrorCode::Invalid, e.to_string()),
         DomainError::Conflict(_) => (ErrorCode::Conflict, e.to_string()),
+        DomainError::Duplicate(_) => (ErrorCode::Duplicate, e.to_string()),
         DomainError::PreconditionFailed(_) => (ErrorCode::PreconditionFailed, e.to_string()),
         DomainError::RateLimited { .. } => (ErrorCode::RateLimited, e.to_string()),
         DomainError::Busy { .. } => (ErrorCode::Busy, e.to_string()),

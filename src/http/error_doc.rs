@@ -9,6 +9,7 @@ use poem_openapi::registry::{
 use poem_openapi::types::Type;
 use poem_openapi::{ApiResponse, Object};
 
+use super::api::leads::DuplicateCandidateView;
 use super::error::{ApiError, ErrorCode};
 
 /// `{"error": {"code": …, "message": …}}`, every error's body.
@@ -28,6 +29,9 @@ struct ErrorDetail {
     /// What went wrong, for people; for `invalid`, it starts with the
     /// field's name.
     message: String,
+    /// For `duplicate`: the stored leads the new one may duplicate, most
+    /// likely first.
+    candidates: Option<Vec<DuplicateCandidateView>>,
 }
 
 /// The error statuses any operation may answer, with what each means.
@@ -53,7 +57,7 @@ const ERROR_STATUSES: &[(u16, &str, bool)] = &[
     ),
     (
         409,
-        "The record changed meanwhile, or a unique value is taken (`conflict`); or the part of the service it needs is switched off (`feature_disabled`).",
+        "The record changed meanwhile, or a unique value is taken (`conflict`); a new lead looks like stored ones (`duplicate`, with `candidates`); or the part of the service it needs is switched off (`feature_disabled`).",
         false,
     ),
     (413, "The body is over its limit (`payload_too_large`).", false),

@@ -285,6 +285,7 @@ fn domain_error_frame(client_id: Option<&str>, e: &DomainError) -> Value {
         DomainError::SecondFactorSetupRequired => "second_factor_setup_required",
         DomainError::Invalid { .. } => "invalid",
         DomainError::Conflict(_) => "conflict",
+        DomainError::Duplicate(_) => "duplicate",
         DomainError::PreconditionFailed(_) => "precondition_failed",
         DomainError::RateLimited { .. } => "rate_limited",
         DomainError::Busy { .. } => "busy",

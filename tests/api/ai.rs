@@ -326,7 +326,10 @@ async fn without_a_key_the_local_provider_answers_and_admins_can_switch_features
     assert_eq!(unknown.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
 
-async fn new_lead(app: &TestApp, token: &str, body: Value) -> String {
+/// Creates a lead from `body`, duplicate or not: these tests seed the
+/// duplicates and relations the AI features find.
+async fn new_lead(app: &TestApp, token: &str, mut body: Value) -> String {
+    body["allow_duplicate"] = json!(true);
     let response = app.post("/api/v1/leads", token, body).await;
     assert_eq!(response.status(), StatusCode::OK);
     let created: Value = response.json().await.unwrap();

@@ -150,6 +150,7 @@ async fn the_openapi_document_lists_every_operation_with_its_security_schemes() 
         "GET /tasks/{id}/files/{file_id}/thumbnail",
         "GET /leads",
         "GET /leads/count",
+        "GET /leads/duplicates",
         "POST /leads",
         "GET /leads/{id}",
         "PATCH /leads/{id}",

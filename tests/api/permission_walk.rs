@@ -195,6 +195,11 @@ fn rules() -> Vec<Rule> {
         rule("GET /leads/count", "leads.read.all|leads.read.own", |_| {
             Call::at(&[])
         }),
+        rule(
+            "GET /leads/duplicates",
+            "leads.read.all|leads.read.own",
+            |_| Call::at(&[]).query("company_name=Acme"),
+        ),
         rule("POST /leads", "leads.write", |w| {
             Call::at(&[]).json(json!({"company_name": format!("Made by {}", w.role)}))
         }),

@@ -378,6 +378,66 @@ async fn a_telegram_lead_with_its_country_and_state_typed_as_names_is_stored_by_
     );
 }
 
+/// The buttons under a bot message, as (label, callback data).
+fn buttons_of(message: &Value) -> Vec<(String, String)> {
+    message["reply_markup"]["inline_keyboard"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|row| row.as_array().cloned().unwrap_or_default())
+        .map(|b| {
+            (
+                b["text"].as_str().unwrap_or_default().to_string(),
+                b["callback_data"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_lead_that_may_exist_is_offered_to_open_or_create_anyway() {
+    let fake = FakeTelegram::start().await;
+    let app = app_with_bot(&fake).await;
+    let admin = app.admin_token().await;
+    let (_, maria_token) = app.user_with_role(&admin, "maria", "user").await;
+    link(&app, &fake, &maria_token, 555).await;
+    fake.ask(555, "/lead Acme Corp acme.com").await;
+
+    let question = fake.ask(555, "/lead ACME acme.com industry=SaaS").await;
+    let text = question["text"].as_str().unwrap();
+    assert!(text.starts_with("This lead may already exist:"), "{text}");
+    assert!(text.contains("Acme Corp (acme.com)"), "{text}");
+    let buttons = buttons_of(&question);
+    let labels: Vec<&str> = buttons.iter().map(|(l, _)| l.as_str()).collect();
+    assert_eq!(labels, vec!["Open Acme Corp", "Create anyway", "Cancel"]);
+    assert_eq!(leads_named(&app, &maria_token, "acme").await.len(), 1);
+
+    // "Open" shows the stored lead's card.
+    let before = fake.sent().len();
+    fake.press(555, private_chat(555), &buttons[0].1);
+    let card = fake.nth_sent(before + 1).await;
+    let card_text = card["text"].as_str().unwrap();
+    assert!(card_text.contains("Acme Corp"), "{card_text}");
+    assert_eq!(leads_named(&app, &maria_token, "acme").await.len(), 1);
+
+    // "Create anyway" creates the new one, with what was typed.
+    let question = fake.ask(555, "/lead ACME acme.com industry=SaaS").await;
+    let anyway = buttons_of(&question)[1].1.clone();
+    let before = fake.sent().len();
+    fake.press(555, private_chat(555), &anyway);
+    let done = fake.nth_sent(before + 1).await;
+    assert!(
+        done["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Lead created: ACME"),
+        "{done}"
+    );
+    let leads = leads_named(&app, &maria_token, "acme").await;
+    assert_eq!(leads.len(), 2);
+    assert!(leads.iter().any(|l| l["industry"] == "SaaS"), "{leads:?}");
+}
+
 #[tokio::test]
 async fn a_note_sent_on_telegram_is_stored_and_on_the_lead_card() {
     let fake = FakeTelegram::start().await;

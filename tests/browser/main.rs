@@ -44,6 +44,43 @@ async fn a_user_logs_in_creates_a_lead_finds_it_and_logs_a_follow_up() {
 }
 
 #[tokio::test]
+async fn the_new_lead_form_names_a_possible_duplicate_while_typing_and_creates_it_only_when_told() {
+    let Some(panel) = Panel::start().await else {
+        return;
+    };
+    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
+    panel
+        .api(
+            &admin,
+            "POST",
+            "/leads",
+            json!({"company_name": "Helios Energy", "website": "helios.example"}),
+        )
+        .await;
+
+    let b = panel.browser(1280, 800).await;
+    b.login(&panel, "admin", ADMIN_PASSWORD).await;
+    b.goto(&panel, "#/leads").await;
+    b.click("#new-lead-box summary").await;
+    b.type_into("#new-lead-company", "Helios Solar").await;
+    b.type_into("#new-lead-website", "www.helios.example").await;
+    // Named while typing, before anything is sent.
+    b.wait_text("#new-lead-duplicates", "Helios Energy").await;
+    b.wait_text("#new-lead-duplicates", "same website domain helios.example")
+        .await;
+    b.click("#new-lead button[type=submit]").await;
+    // Refused as a duplicate: still one lead, and a way to go on.
+    b.wait_text("#new-lead-anyway", "Create anyway").await;
+    let count = panel.api(&admin, "GET", "/leads/count", json!(null)).await;
+    assert_eq!(count["count"], 1);
+    b.click("#new-lead-anyway").await;
+    b.wait_text("#leads-table", "Helios Solar").await;
+    let count = panel.api(&admin, "GET", "/leads/count", json!(null)).await;
+    assert_eq!(count["count"], 2);
+    b.close().await;
+}
+
+#[tokio::test]
 async fn a_rep_adds_edits_and_deletes_a_note_and_cannot_change_the_admins() {
     let Some(panel) = Panel::start().await else {
         return;

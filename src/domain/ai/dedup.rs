@@ -68,6 +68,45 @@ pub fn name_similarity(a: &str, b: &str) -> f64 {
 /// Names below this similarity say nothing.
 const NAME_THRESHOLD: f64 = 0.75;
 
+/// How likely two leads are the same company (0..1, two decimals) and the
+/// evidence for it; `None` when nothing links them.
+pub fn likeness(a: &DedupLead, b: &DedupLead) -> Option<(f64, Vec<String>)> {
+    let mut signals = Vec::new();
+    let mut evidence = Vec::new();
+    if a.domain.is_some() && a.domain == b.domain {
+        evidence.push(0.9);
+        signals.push(format!(
+            "same website domain {}",
+            a.domain.as_deref().unwrap_or_default()
+        ));
+    }
+    let shared = |x: &[String], y: &[String]| -> Vec<String> {
+        x.iter()
+            .filter(|v| y.iter().any(|w| w.eq_ignore_ascii_case(v)))
+            .cloned()
+            .collect()
+    };
+    for email in shared(&a.emails, &b.emails) {
+        evidence.push(0.85);
+        signals.push(format!("shared contact email {email}"));
+    }
+    for phone in shared(&a.phones, &b.phones) {
+        evidence.push(0.75);
+        signals.push(format!("shared contact phone {phone}"));
+    }
+    let similarity = name_similarity(&a.company_name, &b.company_name);
+    if similarity >= NAME_THRESHOLD {
+        evidence.push(similarity * 0.8);
+        signals.push(format!("similar names ({:.0}%)", similarity * 100.0));
+    }
+    if evidence.is_empty() {
+        return None;
+    }
+    // Independent signals: the pair is distinct only if every one misleads.
+    let confidence = 1.0 - evidence.iter().map(|e| 1.0 - e).product::<f64>();
+    Some(((confidence * 100.0).round() / 100.0, signals))
+}
+
 /// The pure rule over a set of leads; pairs sorted by confidence, highest first.
 pub fn candidates(leads: &[DedupLead], min_confidence: f64) -> Vec<Candidate> {
     let mut blocks: HashMap<String, Vec<usize>> = HashMap::new();
@@ -112,44 +151,15 @@ pub fn candidates(leads: &[DedupLead], min_confidence: f64) -> Vec<Candidate> {
     let mut out = Vec::new();
     for (i, j) in pairs {
         let (a, b) = (&leads[i], &leads[j]);
-        let mut signals = Vec::new();
-        let mut evidence = Vec::new();
-        if a.domain.is_some() && a.domain == b.domain {
-            evidence.push(0.9);
-            signals.push(format!(
-                "same website domain {}",
-                a.domain.as_deref().unwrap_or_default()
-            ));
-        }
-        let shared = |x: &[String], y: &[String]| -> Vec<String> {
-            x.iter()
-                .filter(|v| y.iter().any(|w| w.eq_ignore_ascii_case(v)))
-                .cloned()
-                .collect()
-        };
-        for email in shared(&a.emails, &b.emails) {
-            evidence.push(0.85);
-            signals.push(format!("shared contact email {email}"));
-        }
-        for phone in shared(&a.phones, &b.phones) {
-            evidence.push(0.75);
-            signals.push(format!("shared contact phone {phone}"));
-        }
-        let similarity = name_similarity(&a.company_name, &b.company_name);
-        if similarity >= NAME_THRESHOLD {
-            evidence.push(similarity * 0.8);
-            signals.push(format!("similar names ({:.0}%)", similarity * 100.0));
-        }
-        // Independent signals: the pair is distinct only if every one misleads.
-        let confidence = 1.0 - evidence.iter().map(|e| 1.0 - e).product::<f64>();
-        let confidence = (confidence * 100.0).round() / 100.0;
-        if !evidence.is_empty() && confidence >= min_confidence {
-            out.push(Candidate {
-                a: a.id.clone(),
-                b: b.id.clone(),
-                confidence,
-                signals,
-            });
+        if let Some((confidence, signals)) = likeness(a, b) {
+            if confidence >= min_confidence {
+                out.push(Candidate {
+                    a: a.id.clone(),
+                    b: b.id.clone(),
+                    confidence,
+                    signals,
+                });
+            }
         }
     }
     out.sort_by(|x, y| {

@@ -300,6 +300,8 @@ impl RowFields {
                 .map(|t| t.split([';', ',', '|']).map(str::to_string).collect())
                 .unwrap_or_default(),
             contacts: self.contact().into_iter().collect(),
+            // The import has its own duplicate policy (`on_duplicate`).
+            allow_duplicate: true,
         }
     }
 }

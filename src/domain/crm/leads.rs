@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::contacts::{self, Contact, NewContact};
 use super::normalize::{company_key, optional_text, parse_company_name, parse_tags, parse_website};
 use super::outgoing::Outgoing;
-use super::{pipeline, settings};
+use super::{duplicates, pipeline, settings};
 use crate::domain::actor::Actor;
 use crate::domain::audit::{self, FieldChange};
 use crate::domain::chat::notifications::Notification;
@@ -186,6 +186,8 @@ pub struct NewLead {
     pub source: Option<String>,
     pub tags: Vec<String>,
     pub contacts: Vec<NewContact>,
+    /// Create it even when it looks like a lead already stored.
+    pub allow_duplicate: bool,
 }
 
 /// A change to a lead. `None`: leave as is; `Some(None)`: clear.
@@ -610,7 +612,14 @@ pub(crate) fn push_create(
 
 #[tracing::instrument(skip_all, fields(actor = %actor.username))]
 pub async fn create(ctx: &Ctx, actor: &Actor, input: NewLead) -> DomainResult<LeadDetail> {
+    let allow_duplicate = input.allow_duplicate;
     let prepared = prepare(ctx, actor, input, &LiveLookups(ctx)).await?;
+    if !allow_duplicate {
+        let candidates = duplicates::of_prepared(ctx, actor, &prepared).await?;
+        if !candidates.is_empty() {
+            return Err(DomainError::Duplicate(candidates));
+        }
+    }
     let mut tx = Transaction::new();
     let contacts = push_create(&mut tx, actor, &prepared);
     let lead = prepared.lead;

@@ -4,6 +4,7 @@
 pub mod bulk;
 pub mod calls;
 pub mod contacts;
+pub mod duplicates;
 pub mod export;
 pub mod followups;
 pub mod import;

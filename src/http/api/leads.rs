@@ -14,6 +14,7 @@ use super::ApiTags;
 use crate::domain::crm::bulk::{self, BulkAction, BulkOutcome};
 use crate::domain::crm::calls::{self, Call, NewCall};
 use crate::domain::crm::contacts::{self, Contact, ContactPatch, NewContact};
+use crate::domain::crm::duplicates::{self, DuplicateCandidate, DuplicateProbe};
 use crate::domain::crm::followups::{self, FollowUp, FollowUpInput, FollowUps, HistoryEntry};
 use crate::domain::crm::leads::{self, Lead, LeadDetail, LeadPatch, NewLead};
 use crate::domain::crm::query::{self, FollowUpDue, LeadFilter, PageRequest, SortKey};
@@ -170,6 +171,10 @@ struct CreateLead {
     tags: Vec<String>,
     #[oai(default)]
     contacts: Vec<ContactInput>,
+    /// Create the lead even when it looks like leads already stored
+    /// (otherwise `409 duplicate` names them).
+    #[oai(default)]
+    allow_duplicate: bool,
 }
 
 impl From<CreateLead> for NewLead {
@@ -186,8 +191,48 @@ impl From<CreateLead> for NewLead {
             source: b.source,
             tags: b.tags,
             contacts: b.contacts.into_iter().map(Into::into).collect(),
+            allow_duplicate: b.allow_duplicate,
         }
     }
+}
+
+/// A stored lead a new one may duplicate.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+pub struct DuplicateCandidateView {
+    pub id: String,
+    pub company_name: String,
+    pub website: Option<String>,
+    /// The website's bare domain.
+    pub domain: Option<String>,
+    pub status: String,
+    /// User id of the owner.
+    pub owner: Option<String>,
+    /// 0–1: the chance it is the same company.
+    pub confidence: f64,
+    /// What the two share, in words.
+    pub signals: Vec<String>,
+}
+
+impl From<DuplicateCandidate> for DuplicateCandidateView {
+    fn from(c: DuplicateCandidate) -> Self {
+        DuplicateCandidateView {
+            id: c.id,
+            company_name: c.company_name,
+            website: c.website,
+            domain: c.domain,
+            status: c.status,
+            owner: c.owner,
+            confidence: c.confidence,
+            signals: c.signals,
+        }
+    }
+}
+
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+struct DuplicateCandidatesView {
+    items: Vec<DuplicateCandidateView>,
 }
 
 /// Absent fields stay; `null` clears.
@@ -557,6 +602,36 @@ impl LeadsApi {
         Ok(Json(LeadPageView {
             items: result.items.into_iter().map(Into::into).collect(),
             next_cursor: result.next_cursor,
+        }))
+    }
+
+    /// The leads a lead about to be created may duplicate, as the create
+    /// would name them: for a form to show while someone types. Values not
+    /// (yet) valid are left out, never refused.
+    #[allow(clippy::too_many_arguments)]
+    #[oai(path = "/duplicates", method = "get")]
+    async fn duplicates(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        company_name: Query<Option<String>>,
+        website: Query<Option<String>>,
+        /// A contact's email.
+        email: Query<Option<String>>,
+        /// A contact's phone; read in `country`'s numbering when it has no `+`.
+        phone: Query<Option<String>>,
+        country: Query<Option<String>>,
+    ) -> ApiResult<Json<DuplicateCandidatesView>> {
+        let probe = DuplicateProbe::typed(
+            company_name.0.as_deref(),
+            website.0.as_deref(),
+            email.0.as_deref(),
+            phone.0.as_deref(),
+            country.0.as_deref(),
+        );
+        let found = duplicates::check(&state.ctx, auth.actor(), &probe).await?;
+        Ok(Json(DuplicateCandidatesView {
+            items: found.into_iter().map(Into::into).collect(),
         }))
     }
 
