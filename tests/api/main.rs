@@ -13,6 +13,7 @@ mod chat;
 mod crash;
 mod digest;
 mod discord;
+mod erasure;
 mod errors;
 mod etag;
 mod fake_discord;
