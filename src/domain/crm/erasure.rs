@@ -450,6 +450,18 @@ mod tests {
     }
 
     #[test]
+    fn a_name_with_a_quote_is_searched_for_as_json_writes_it() {
+        let mut c = contact();
+        c.name = "Jane \"JD\" Doe".into();
+        let r = replacements(&values_held(&c, &[]), "Erased contact a1b2");
+        let name = r
+            .iter()
+            .find(|r| r.from.as_deref() == Some(c.name.as_str()))
+            .unwrap();
+        assert_eq!(name.json_from, "Jane \\\"JD\\\" Doe");
+    }
+
+    #[test]
     fn only_fields_with_something_in_them_are_erased() {
         let c = contact();
         assert_eq!(
