@@ -4,7 +4,7 @@ import { el, clear, toast, attempt, field, fmtDate } from './ui.js';
 import { session, can, canAny, on, loadFeatures } from './session.js';
 import { tasksPage, myTasks } from './tasks.js';
 import { analyticsPage } from './dashboards.js';
-import { leadsPage, leadPage } from './leads.js';
+import { leadsPage, leadPage, trashPage } from './leads.js';
 import { importPage } from './import.js';
 import { chatPage, hub } from './chat.js';
 import { adminPage } from './admin.js';
@@ -17,6 +17,7 @@ const main = document.getElementById('main');
 const PAGES = [
   { path: 'dashboard', label: 'Dashboard', show: () => true, render: dashboard },
   { path: 'leads', label: 'Leads', show: () => canAny('leads.read.all', 'leads.read.own'), render: leadsPage },
+  { path: 'trash', label: 'Trash', show: () => canAny('leads.delete', 'leads.purge') && canAny('leads.read.all', 'leads.read.own'), render: trashPage },
   { path: 'tasks', label: 'Tasks', show: () => can('tasks.read'), render: tasksPage },
   { path: 'analytics', label: 'Analytics', show: () => can('analytics.read'), render: analyticsPage },
   { path: 'import', label: 'Import', feature: 'import', show: () => can('leads.import') && on('import'), render: importPage },

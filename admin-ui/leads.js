@@ -1,6 +1,6 @@
 // Leads: the table (filters, sort, search, cursor paging, inline status,
-// bulk actions) and a lead's detail (contacts, notes, follow-ups, calls,
-// timeline).
+// bulk actions), a lead's detail (contacts, notes, follow-ups, calls,
+// timeline) and the trash (restore, delete forever, empty, retention).
 import { get, post, patch, put, del } from './api.js';
 import { el, clear, toast, attempt, field, fmtDate } from './ui.js';
 import { can, canAny, session } from './session.js';
@@ -250,8 +250,21 @@ export async function leadPage(root, id) {
   if (can('chat.use')) root.append(el('p', {}, el('a', { href: '#/chat/lead:' + lead.id, text: 'Open the discussion room' })));
 
   root.append(el('h2', { text: 'Contacts' }));
-  const cl = el('ul', { class: 'list' });
-  for (const c of detail.contacts) cl.append(el('li', {}, el('strong', { text: c.name }), ' ', [c.position, c.email, c.phone].filter(Boolean).join(' · ')));
+  const cl = el('ul', { class: 'list', id: 'contacts-list' });
+  for (const c of detail.contacts) {
+    const li = el('li', { 'data-contact': c.id }, el('strong', { text: c.name }), ' ', [c.position, c.email, c.phone].filter(Boolean).join(' · '));
+    // GDPR art. 17: the person's data goes everywhere it was copied; the
+    // contact stays as a pseudonym.
+    if (can('contacts.erase')) {
+      li.append(' ', el('button', { type: 'button', class: 'link danger', text: 'Erase personal data', 'aria-label': 'Erase personal data of ' + c.name, onclick: () => attempt(async () => {
+        if (!window.confirm('Erase the personal data of ' + c.name + '? Name, position, phone, email and LinkedIn are removed from this lead, its history, notes and exports for good. This cannot be undone.')) return;
+        const erased = await post('/leads/' + id + '/contacts/' + c.id + '/erase', {});
+        toast('Erased: now ' + erased.name);
+        location.reload();
+      }) }));
+    }
+    cl.append(li);
+  }
   if (!detail.contacts.length) cl.append(el('li', { class: 'muted', text: 'No contacts.' }));
   root.append(cl);
 
@@ -397,4 +410,84 @@ export async function leadPage(root, id) {
     return form;
   }
   await Promise.all([refresh(), leadAiSection(aiBox, lead)]);
+}
+
+/** The trash: leads moved there, to restore or delete for good, and how
+ *  long the trash keeps them. */
+export async function trashPage(root) {
+  root.append(el('h1', { text: 'Trash' }));
+  if (can('settings.manage')) root.append(await retentionForm());
+  const tools = el('div', { class: 'toolbar' });
+  const tbody = el('tbody');
+  const table = el('table', { class: 'table', id: 'trash-table' },
+    el('thead', {}, el('tr', {}, el('th', { text: 'Company' }), el('th', { text: 'Deleted' }), el('th', {}))), tbody);
+  const more = el('button', { type: 'button', text: 'Load more', hidden: true });
+  root.append(tools, el('div', { class: 'table-wrap' }, table), more);
+  let cursor = null;
+
+  async function load(append) {
+    const p = new URLSearchParams({ deleted: 'true', sort: 'updated', limit: '50' });
+    if (append && cursor) p.set('after', cursor);
+    const page = await get('/leads?' + p);
+    if (!append) clear(tbody);
+    for (const lead of page.items) tbody.append(row(lead));
+    if (!tbody.children.length) tbody.append(el('tr', {}, el('td', { colspan: 3, class: 'muted', text: 'The trash is empty.' })));
+    cursor = page.next_cursor;
+    more.hidden = !cursor;
+  }
+  const reload = () => attempt(() => load(false));
+
+  function row(lead) {
+    const actions = el('td', { class: 'toolbar' });
+    if (can('leads.delete')) {
+      actions.append(el('button', { type: 'button', text: 'Restore', 'aria-label': 'Restore ' + lead.company_name, onclick: () => attempt(async () => {
+        await post('/leads/' + lead.id + '/restore', {});
+        toast('Restored: ' + lead.company_name);
+        await load(false);
+      }) }));
+    }
+    if (can('leads.purge')) {
+      actions.append(el('button', { type: 'button', class: 'danger', text: 'Delete forever', 'aria-label': 'Delete ' + lead.company_name + ' forever', onclick: () => attempt(async () => {
+        if (!window.confirm('Delete "' + lead.company_name + '" forever, with its contacts, notes, follow-ups, calls and history? This cannot be undone.')) return;
+        await del('/leads/' + lead.id + '/purge');
+        toast('Deleted forever: ' + lead.company_name);
+        await load(false);
+      }) }));
+    }
+    return el('tr', { 'data-lead': lead.id },
+      el('td', { text: lead.company_name }),
+      el('td', { text: fmtDate(lead.deleted_at || lead.updated_at) }),
+      actions);
+  }
+
+  if (can('leads.purge')) {
+    tools.append(el('button', { type: 'button', class: 'danger', id: 'empty-trash', text: 'Empty trash', onclick: () => attempt(async () => {
+      if (!window.confirm('Delete every lead in the trash forever? This cannot be undone.')) return;
+      const r = await del('/leads/trash');
+      toast(r.purged + ' leads deleted forever' + (r.more ? '; more are left, empty again' : ''));
+      await load(false);
+    }) }));
+  }
+  more.addEventListener('click', () => attempt(() => load(true)));
+  await load(false);
+}
+
+async function retentionForm() {
+  const current = await get('/settings/trash-retention');
+  const days = el('input', { type: 'number', min: 1, max: 3650, step: 1, id: 'trash-retention-days', class: 'narrow', placeholder: 'never' });
+  if (current.trash_retention_days) days.value = String(current.trash_retention_days);
+  const form = el('form', { class: 'toolbar', id: 'trash-retention' },
+    field('Delete trashed leads for good after (days; empty: never)', days),
+    el('button', { type: 'submit', text: 'Save retention' }));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const value = days.value.trim();
+    const body = { trash_retention_days: value ? parseInt(value, 10) : null };
+    if (value && !window.confirm('Leads in the trash longer than ' + value + ' days will be deleted for good, from now on every hour. Continue?')) return;
+    attempt(async () => {
+      await put('/settings/trash-retention', body);
+      toast(value ? 'Trash kept ' + value + ' days' : 'Trash kept until emptied');
+    });
+  });
+  return form;
 }

@@ -37,9 +37,11 @@ permissions! {
     LeadsReadOwn => "leads.read.own", "See only leads assigned to or created by oneself";
     LeadsWrite => "leads.write", "Create and edit leads, contacts and follow-ups";
     LeadsDelete => "leads.delete", "Delete and restore leads";
+    LeadsPurge => "leads.purge", "Delete trashed leads for good and empty the trash";
     LeadsAssign => "leads.assign", "Assign leads to other users";
     LeadsImport => "leads.import", "Import leads from CSV/XLSX";
     LeadsExport => "leads.export", "Export leads to CSV";
+    ContactsErase => "contacts.erase", "Erase a contact's personal data on request (GDPR art. 17)";
     CallsLog => "calls.log", "Log calls and use the call queue";
     TasksRead => "tasks.read", "See production tasks";
     TasksWrite => "tasks.write", "Create tasks and update one's own tasks";

@@ -69,6 +69,7 @@ const BUILT_IN: &[BuiltIn] = &[
             LeadsReadAll,
             LeadsWrite,
             LeadsDelete,
+            LeadsPurge,
             LeadsAssign,
             LeadsImport,
             LeadsExport,

@@ -14,6 +14,7 @@ mod crash;
 mod digest;
 mod discord;
 mod duplicates;
+mod erasure;
 mod errors;
 mod etag;
 mod fake_discord;

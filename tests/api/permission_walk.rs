@@ -221,6 +221,18 @@ fn rules() -> Vec<Rule> {
             "leads.delete & leads.read.all|leads.read.own",
             |w| Call::at(&[&w.lead_to_delete]),
         ),
+        // Only a trashed lead is purged: the live one answers 409 to those
+        // who may. Emptying the trash takes what the walk left there.
+        rule(
+            "DELETE /leads/{id}/purge",
+            "leads.purge & leads.read.all|leads.read.own",
+            |w| Call::at(&[&w.lead]),
+        ),
+        rule(
+            "DELETE /leads/trash",
+            "leads.purge & leads.read.all|leads.read.own",
+            |_| Call::at(&[]),
+        ),
         // From the role's user to the admin: a refusal leaves the owner.
         rule(
             "POST /leads/{id}/assign",
@@ -252,6 +264,11 @@ fn rules() -> Vec<Rule> {
             "DELETE /leads/{id}/contacts/{contact_id}",
             "leads.write & leads.read.all|leads.read.own",
             |w| Call::at(&[&w.lead, &w.contact_to_delete]),
+        ),
+        rule(
+            "POST /leads/{id}/contacts/{contact_id}/erase",
+            "contacts.erase & leads.read.all|leads.read.own",
+            |w| Call::at(&[&w.lead, &w.contact]),
         ),
         // Follow-ups and calls: src/domain/crm/followups.rs, calls.rs.
         rule(
@@ -337,6 +354,14 @@ fn rules() -> Vec<Rule> {
         ),
         rule("PUT /settings/lead-assignment", "settings.manage", |w| {
             Call::at(&[]).json(w.assignment.clone())
+        }),
+        rule(
+            "GET /settings/trash-retention",
+            SIGNED_IN,
+            |_| Call::at(&[]),
+        ),
+        rule("PUT /settings/trash-retention", "settings.manage", |w| {
+            Call::at(&[]).json(w.trash_retention.clone())
         }),
         // Reference data for address forms.
         rule("GET /geo/countries", SIGNED_IN, |_| Call::at(&[])),
@@ -758,6 +783,7 @@ struct Walk {
     bridge: String,
     after_third: Value,
     assignment: Value,
+    trash_retention: Value,
 }
 
 /// The body of a 200 answer to a set-up call.
@@ -928,6 +954,11 @@ impl Walk {
             "assignment rule",
         )
         .await;
+        let trash_retention = made(
+            app.get("/api/v1/settings/trash-retention", admin).await,
+            "trash retention",
+        )
+        .await;
 
         Walk {
             role: role.to_string(),
@@ -960,6 +991,7 @@ impl Walk {
             bridge: id_at(&bridge, "/id"),
             after_third,
             assignment,
+            trash_retention,
         }
     }
 
@@ -995,6 +1027,7 @@ impl Walk {
                 "/pipeline/statuses".to_string(),
                 "/settings/after-third-follow-up".to_string(),
                 "/settings/lead-assignment".to_string(),
+                "/settings/trash-retention".to_string(),
             ],
             "bridges" => vec!["/bridges".to_string()],
             _ => vec![],
@@ -1023,6 +1056,7 @@ impl Walk {
             "/pipeline/statuses".to_string(),
             "/settings/after-third-follow-up".to_string(),
             "/settings/lead-assignment".to_string(),
+            "/settings/trash-retention".to_string(),
             "/ai/status".to_string(),
             "/bridges".to_string(),
             "/audit?limit=50".to_string(),

@@ -188,8 +188,8 @@ async fn fire(ctx: &Ctx, reminder: &Reminder, now: DateTime<Utc>) -> DomainResul
 
 /// The scheduler: fires due reminders every `every` until the task is
 /// stopped, and once an hour forgets old idempotency keys (chat sends' and
-/// REST creates') and unused socket tickets. Errors are logged and retried
-/// on the next round.
+/// REST creates') and unused socket tickets, and deletes the leads past the
+/// trash retention. Errors are logged and retried on the next round.
 pub async fn run_scheduler(ctx: std::sync::Arc<Ctx>, every: std::time::Duration) {
     const HOUSEKEEPING_EVERY: chrono::Duration = chrono::Duration::hours(1);
     let mut ticks = tokio::time::interval(every);
@@ -220,6 +220,14 @@ pub async fn run_scheduler(ctx: std::sync::Arc<Ctx>, every: std::time::Duration)
             }
             if let Err(e) = crate::domain::socket_tickets::forget_expired(&ctx).await {
                 tracing::warn!(error = %e, "could not forget expired socket tickets");
+            }
+            // The trash retention an admin set (off by default).
+            match crate::domain::crm::trash::purge_expired(&ctx).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(purged = n, "leads past the trash retention deleted"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not purge the trash past its retention")
+                }
             }
         }
     }

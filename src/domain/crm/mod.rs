@@ -1,10 +1,12 @@
 //! The CRM core: leads and their contacts, the three follow-up tiers,
-//! calls, free-standing notes, the pipeline, settings, import and export.
+//! calls, free-standing notes, the pipeline, settings, import and export,
+//! the trash and the erasure of a contact's personal data.
 
 pub mod bulk;
 pub mod calls;
 pub mod contacts;
 pub mod duplicates;
+pub mod erasure;
 pub mod export;
 pub mod followups;
 pub mod import;
@@ -18,4 +20,5 @@ pub mod pipeline;
 pub mod query;
 pub mod settings;
 pub mod timeline;
+pub mod trash;
 pub mod xlsx_guard;

@@ -1,5 +1,6 @@
 //! CRM settings admins change: what happens after the third follow-up
-//! without a reply, and how new leads are assigned.
+//! without a reply, how new leads are assigned, and how long the trash
+//! keeps a lead.
 
 use std::collections::BTreeMap;
 
@@ -55,8 +56,19 @@ pub struct AssignmentRule {
     pub territories: BTreeMap<String, String>,
 }
 
+/// How long a lead stays in the trash before it is deleted for good;
+/// `None` (the default) keeps it until someone empties the trash.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub struct TrashRetention {
+    pub trash_retention_days: Option<u32>,
+}
+
+/// The longest retention an admin may set: ten years.
+pub const MAX_TRASH_RETENTION_DAYS: u32 = 3650;
+
 pub const AFTER_THIRD: &str = "after_third_follow_up";
 pub const ASSIGNMENT: &str = "lead_assignment";
+pub const TRASH_RETENTION: &str = "trash_retention";
 
 pub async fn read<T: DeserializeOwned + Default>(ctx: &Ctx, key: &str) -> DomainResult<T> {
     let row: Option<serde_json::Value> = ctx
@@ -151,5 +163,30 @@ pub async fn set_assignment_rule(
     };
     let before = assignment_rule(ctx).await?;
     write(ctx, actor, ASSIGNMENT, &before, &rule).await?;
+    Ok(rule)
+}
+
+pub async fn trash_retention(ctx: &Ctx) -> DomainResult<TrashRetention> {
+    read(ctx, TRASH_RETENTION).await
+}
+
+/// Sets (or, with `None`, switches off) the trash retention
+/// (`settings.manage`): 1 to 3650 days.
+pub async fn set_trash_retention(
+    ctx: &Ctx,
+    actor: &Actor,
+    rule: TrashRetention,
+) -> DomainResult<TrashRetention> {
+    actor.require(Permission::SettingsManage)?;
+    if let Some(days) = rule.trash_retention_days {
+        if !(1..=MAX_TRASH_RETENTION_DAYS).contains(&days) {
+            return Err(DomainError::invalid(
+                "trash_retention_days",
+                format!("must be 1 to {MAX_TRASH_RETENTION_DAYS} days, or null for never"),
+            ));
+        }
+    }
+    let before = trash_retention(ctx).await?;
+    write(ctx, actor, TRASH_RETENTION, &before, &rule).await?;
     Ok(rule)
 }

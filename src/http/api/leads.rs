@@ -15,9 +15,11 @@ use crate::domain::crm::bulk::{self, BulkAction, BulkOutcome};
 use crate::domain::crm::calls::{self, Call, NewCall};
 use crate::domain::crm::contacts::{self, Contact, ContactPatch, NewContact};
 use crate::domain::crm::duplicates::{self, DuplicateCandidate, DuplicateProbe};
+use crate::domain::crm::erasure;
 use crate::domain::crm::followups::{self, FollowUp, FollowUpInput, FollowUps, HistoryEntry};
 use crate::domain::crm::leads::{self, Lead, LeadDetail, LeadPatch, NewLead};
 use crate::domain::crm::query::{self, FollowUpDue, LeadFilter, PageRequest, SortKey};
+use crate::domain::crm::trash::{self, Emptied};
 use crate::http::auth::Auth;
 use crate::http::conditional::{expected_versions, Tagged, TaggedChange};
 use crate::http::error::{code_and_message, ApiResult};
@@ -271,6 +273,25 @@ struct LeadPageView {
 #[oai(skip_serializing_if_is_none)]
 struct CountView {
     count: u64,
+}
+
+/// What emptying the trash did.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+struct EmptiedView {
+    /// Leads deleted for good.
+    purged: u64,
+    /// Trashed leads are left (one call purges at most 1000): call again.
+    more: bool,
+}
+
+impl From<Emptied> for EmptiedView {
+    fn from(e: Emptied) -> Self {
+        EmptiedView {
+            purged: e.purged as u64,
+            more: e.more,
+        }
+    }
 }
 
 #[derive(Object)]
@@ -763,6 +784,32 @@ impl LeadsApi {
         Ok(Json(Deleted { deleted: true }))
     }
 
+    /// Delete a lead in the trash for good (`leads.purge`), with its
+    /// contacts, follow-ups, calls, notes and audit rows; tasks that named
+    /// it stay, unlinked. One `purge` audit row remains, with the lead's id
+    /// and counts only. A lead not in the trash is a `409`.
+    #[oai(path = "/:id/purge", method = "delete")]
+    async fn purge(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+    ) -> ApiResult<Json<Deleted>> {
+        trash::purge(&state.ctx, auth.actor(), &id.0).await?;
+        Ok(Json(Deleted { deleted: true }))
+    }
+
+    /// Empty the trash (`leads.purge`): every trashed lead you may see is
+    /// deleted for good, as by `DELETE /leads/{id}/purge`.
+    #[oai(path = "/trash", method = "delete")]
+    async fn empty_trash(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+    ) -> ApiResult<Json<EmptiedView>> {
+        Ok(Json(trash::empty(&state.ctx, auth.actor()).await?.into()))
+    }
+
     /// Bring a lead back from the trash with everything it had.
     #[oai(path = "/:id/restore", method = "post")]
     async fn restore(
@@ -879,6 +926,27 @@ impl LeadsApi {
     ) -> ApiResult<Json<Deleted>> {
         contacts::delete(&state.ctx, auth.actor(), &id.0, &contact_id.0).await?;
         Ok(Json(Deleted { deleted: true }))
+    }
+
+    /// Erase a contact's personal data on request (GDPR art. 17,
+    /// `contacts.erase`): the name becomes a pseudonym, position, phone,
+    /// email and LinkedIn are cleared, and the values are rewritten in the
+    /// lead's audit rows, notes, follow-ups, calls, linked tasks, search
+    /// text, webhook payloads and stored answers. The erasure is audited
+    /// with the field names only. Works on a lead in the trash too.
+    #[oai(path = "/:id/contacts/:contact_id/erase", method = "post")]
+    async fn erase_contact(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+        contact_id: Path<String>,
+    ) -> ApiResult<Json<ContactView>> {
+        Ok(Json(
+            erasure::erase(&state.ctx, auth.actor(), &id.0, &contact_id.0)
+                .await?
+                .into(),
+        ))
     }
 
     /// The three follow-up tiers and their history.

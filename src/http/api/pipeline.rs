@@ -12,7 +12,9 @@ use poem_openapi::{Enum, Object, OpenApi};
 use super::common::Deleted;
 use super::ApiTags;
 use crate::domain::crm::pipeline::{self, PipelineStatus, StatusInput};
-use crate::domain::crm::settings::{self, AfterThirdRule, AssignmentMode, AssignmentRule};
+use crate::domain::crm::settings::{
+    self, AfterThirdRule, AssignmentMode, AssignmentRule, TrashRetention,
+};
 use crate::http::auth::Auth;
 use crate::http::error::ApiResult;
 use crate::http::AppState;
@@ -71,6 +73,22 @@ struct AfterThirdView {
     enabled: bool,
     /// The status a lead moves to after the third follow-up without a reply.
     status: String,
+}
+
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+struct TrashRetentionView {
+    /// Days a lead stays in the trash before it is deleted for good
+    /// (1–3650); absent or `null`: kept until someone empties the trash.
+    trash_retention_days: Option<u32>,
+}
+
+impl From<TrashRetention> for TrashRetentionView {
+    fn from(r: TrashRetention) -> Self {
+        TrashRetentionView {
+            trash_retention_days: r.trash_retention_days,
+        }
+    }
 }
 
 #[derive(Enum, Clone, Copy)]
@@ -214,6 +232,35 @@ impl PipelineApi {
             enabled: r.enabled,
             status: r.status,
         }))
+    }
+
+    /// How long the trash keeps a lead.
+    #[oai(path = "/settings/trash-retention", method = "get")]
+    async fn trash_retention(
+        &self,
+        state: Data<&Arc<AppState>>,
+        _auth: Auth,
+    ) -> ApiResult<Json<TrashRetentionView>> {
+        Ok(Json(settings::trash_retention(&state.ctx).await?.into()))
+    }
+
+    /// Change the trash retention (`settings.manage`); leads trashed longer
+    /// ago are deleted for good by an hourly round.
+    #[oai(path = "/settings/trash-retention", method = "put")]
+    async fn set_trash_retention(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        body: Json<TrashRetentionView>,
+    ) -> ApiResult<Json<TrashRetentionView>> {
+        let rule = TrashRetention {
+            trash_retention_days: body.0.trash_retention_days,
+        };
+        Ok(Json(
+            settings::set_trash_retention(&state.ctx, auth.actor(), rule)
+                .await?
+                .into(),
+        ))
     }
 
     /// How new leads without an owner are assigned.
