@@ -126,6 +126,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "feature_switches",
         sql: include_str!("migrations/0021_feature_switches.surql"),
     },
+    Migration {
+        version: 22,
+        name: "bot_outbox",
+        sql: include_str!("migrations/0022_bot_outbox.surql"),
+    },
 ];
 
 #[derive(Debug, Deserialize)]
