@@ -10,8 +10,8 @@ use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::{Endpoint, Response};
 
 use crate::bots::direct;
-use crate::bots::outbox::{Couriers, OutboxSettings};
 use crate::bots::discord::DiscordSettings;
+use crate::bots::outbox::{Couriers, OutboxSettings};
 use crate::bots::telegram::{TelegramSettings, WebhookSettings};
 use crate::config::{Config, ConfigError};
 use crate::domain::chat::reminders;

@@ -428,7 +428,10 @@ impl Config {
             ("WS_SEND_QUEUE", self.ws_send_queue as u64),
             ("REMINDER_POLL_MS", self.reminder_poll_ms),
             ("BOT_OUTBOX_POLL_MS", self.bot_outbox_poll_ms),
-            ("BOT_OUTBOX_BACKOFF_BASE_MS", self.bot_outbox_backoff_base_ms),
+            (
+                "BOT_OUTBOX_BACKOFF_BASE_MS",
+                self.bot_outbox_backoff_base_ms,
+            ),
             (
                 "BOT_OUTBOX_BACKOFF_MAX_SECONDS",
                 self.bot_outbox_backoff_max_seconds,

@@ -72,7 +72,15 @@ pub async fn queue_hub_messages(
         if message.author == messages::BOT_AUTHOR {
             continue;
         }
-        match queue(&ctx, &couriers, &message, created, public_base_url.as_deref()).await {
+        match queue(
+            &ctx,
+            &couriers,
+            &message,
+            created,
+            public_base_url.as_deref(),
+        )
+        .await
+        {
             Ok(true) => couriers.wake(),
             Ok(false) => {}
             Err(e) => tracing::warn!(error = %e, "hub message not queued for its bridges"),

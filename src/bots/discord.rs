@@ -25,9 +25,8 @@ use serenity::all::{
     CommandOptionType, ComponentInteraction, ConnectionStage, Context, CreateActionRow,
     CreateButton, CreateCommand, CreateCommandOption, CreateInteractionResponse,
     CreateInteractionResponseMessage, CreateMessage, EditMessage, EventHandler, GatewayIntents,
-    GetMessages,
-    GuildId, Http, HttpBuilder, Interaction, Message, MessageId, MessageUpdateEvent, Ready,
-    ResumedEvent, ShardStageUpdateEvent, UserId,
+    GetMessages, GuildId, Http, HttpBuilder, Interaction, Message, MessageId, MessageUpdateEvent,
+    Ready, ResumedEvent, ShardStageUpdateEvent, UserId,
 };
 use serenity::async_trait;
 
@@ -543,7 +542,9 @@ impl Handler {
         if mirrored {
             let key = history_cursor(&channel);
             let newer = match bot_outbox::cursor(self.ctx(), &key).await? {
-                Some(seen) => seen.parse::<u64>().map_or(true, |seen| message.id.get() > seen),
+                Some(seen) => seen
+                    .parse::<u64>()
+                    .map_or(true, |seen| message.id.get() > seen),
                 None => true,
             };
             if newer {
@@ -560,7 +561,8 @@ impl Handler {
     /// moment has passed.
     async fn catch_up(&self) -> anyhow::Result<()> {
         for bridge in bridges::of_platform(self.ctx(), PLATFORM).await? {
-            let Some(seen) = bot_outbox::cursor(self.ctx(), &history_cursor(&bridge.chat_id)).await?
+            let Some(seen) =
+                bot_outbox::cursor(self.ctx(), &history_cursor(&bridge.chat_id)).await?
             else {
                 continue;
             };

@@ -137,10 +137,7 @@ impl Couriers {
     }
 
     fn connected(&self) -> Vec<Arc<dyn Courier>> {
-        self.connected
-            .read()
-            .map(|c| c.clone())
-            .unwrap_or_default()
+        self.connected.read().map(|c| c.clone()).unwrap_or_default()
     }
 
     /// Tells the sender to look for work now: call after writing rows.
@@ -207,7 +204,11 @@ async fn pass(
                 return Ok(());
             }
             let key = (platform.to_string(), chat.clone());
-            if !busy.lock().unwrap_or_else(|e| e.into_inner()).insert(key.clone()) {
+            if !busy
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key.clone())
+            {
                 continue;
             }
             let guard = Busy {
@@ -264,8 +265,8 @@ async fn drain(
             }
         };
         let lease = tokens::new_id();
-        let lease_for = chrono::Duration::from_std(settings.lease)
-            .unwrap_or(chrono::Duration::minutes(1));
+        let lease_for =
+            chrono::Duration::from_std(settings.lease).unwrap_or(chrono::Duration::minutes(1));
         let item = match bot_outbox::claim(&ctx, &head.id, &lease, lease_for).await {
             Ok(Some(item)) => item,
             // Another instance took it; it drains the chat now.
@@ -337,7 +338,8 @@ async fn attempt(
                     None,
                 )
             });
-            let at = ctx.now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1));
+            let at =
+                ctx.now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1));
             Outcome::Retry { error, at }
         }
     };

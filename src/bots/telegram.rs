@@ -145,7 +145,9 @@ pub async fn run(
                     adapter.handle(update).await;
                     // Stored after handling: after a crash mid-update it is
                     // read again, and a mirrored message is not mirrored twice.
-                    if let Err(e) = bot_outbox::set_cursor(&ctx, OFFSET_CURSOR, &offset.to_string()).await {
+                    if let Err(e) =
+                        bot_outbox::set_cursor(&ctx, OFFSET_CURSOR, &offset.to_string()).await
+                    {
                         tracing::warn!(error = %e, "cannot store the telegram update offset");
                     }
                 }
@@ -637,7 +639,10 @@ mod tests {
             }
         );
         let server = RequestError::Api(ApiError::Unknown("Internal Server Error".into()));
-        assert!(matches!(outbox_error("sendMessage", server), SendError::Retry { after: None, .. }));
+        assert!(matches!(
+            outbox_error("sendMessage", server),
+            SendError::Retry { after: None, .. }
+        ));
         for refusal in [
             ApiError::ChatNotFound,
             ApiError::BotBlocked,

@@ -236,10 +236,7 @@ pub enum Outcome {
     /// Delivered (or nothing was left to do).
     Sent,
     /// Try again at the given time.
-    Retry {
-        error: String,
-        at: DateTime<Utc>,
-    },
+    Retry { error: String, at: DateTime<Utc> },
     /// Refused for good: the row ends, with the reason.
     Refused(String),
 }
@@ -387,8 +384,14 @@ mod tests {
 
     #[test]
     fn keys_depend_on_every_part() {
-        assert_eq!(key_of(&["post", "m1", "telegram"]), key_of(&["post", "m1", "telegram"]));
-        assert_ne!(key_of(&["post", "m1", "telegram"]), key_of(&["post", "m1", "discord"]));
+        assert_eq!(
+            key_of(&["post", "m1", "telegram"]),
+            key_of(&["post", "m1", "telegram"])
+        );
+        assert_ne!(
+            key_of(&["post", "m1", "telegram"]),
+            key_of(&["post", "m1", "discord"])
+        );
         assert_ne!(key_of(&["ab", "c"]), key_of(&["a", "bc"]));
     }
 }

@@ -228,7 +228,10 @@ fn channel_history(
     }
     let query: std::collections::HashMap<String, String> = req.params().unwrap_or_default();
     let after: u64 = query.get("after").and_then(|a| a.parse().ok()).unwrap_or(0);
-    let limit: usize = query.get("limit").and_then(|l| l.parse().ok()).unwrap_or(50);
+    let limit: usize = query
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(50);
     state.record(
         "GET",
         &format!("/channels/{channel}/messages"),
@@ -240,7 +243,13 @@ fn channel_history(
         .unwrap()
         .iter()
         .filter(|m| m["channel_id"] == channel.to_string())
-        .filter(|m| m["id"].as_str().and_then(|id| id.parse::<u64>().ok()).unwrap_or(0) > after)
+        .filter(|m| {
+            m["id"]
+                .as_str()
+                .and_then(|id| id.parse::<u64>().ok())
+                .unwrap_or(0)
+                > after
+        })
         .cloned()
         .collect();
     page.truncate(limit);

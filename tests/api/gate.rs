@@ -21,13 +21,10 @@ impl Gate {
     /// A gate, open, before the service at `url` (`http://127.0.0.1:PORT/…`).
     pub async fn before(url: &str) -> Gate {
         let parsed = reqwest::Url::parse(url).unwrap();
-        let target: SocketAddr = format!(
-            "{}:{}",
-            parsed.host_str().unwrap(),
-            parsed.port().unwrap()
-        )
-        .parse()
-        .unwrap();
+        let target: SocketAddr =
+            format!("{}:{}", parsed.host_str().unwrap(), parsed.port().unwrap())
+                .parse()
+                .unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let mut gated = parsed.clone();
@@ -44,7 +41,8 @@ impl Gate {
                     }
                     let forward = tokio::spawn(async move {
                         if let Ok(mut outbound) = TcpStream::connect(target).await {
-                            let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                            let _ =
+                                tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
                         }
                     });
                     let mut carried = carried.lock().unwrap();
