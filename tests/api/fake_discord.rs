@@ -237,12 +237,13 @@ fn channel_history(
         &format!("/channels/{channel}/messages"),
         json!({"after": after.to_string()}),
     );
+    let channel_id = channel.to_string();
     let mut page: Vec<Value> = state
         .history
         .lock()
         .unwrap()
         .iter()
-        .filter(|m| m["channel_id"] == channel.to_string())
+        .filter(|m| m["channel_id"] == channel_id.as_str())
         .filter(|m| {
             m["id"]
                 .as_str()
