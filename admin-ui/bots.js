@@ -23,6 +23,12 @@ export async function botsAdmin(box) {
     box.append(el('div', { class: 'table-wrap' }, el('table', { class: 'table keep-cols', id: 'bots-status' },
       el('thead', {}, el('tr', {}, ['Platform', 'Bot', 'Connection', 'Last success', 'Last error'].map((h) => el('th', { text: h })))), tb)));
   }
+  for (const b of status.backlog || []) {
+    const age = b.oldest_age_seconds >= 120 ? Math.round(b.oldest_age_seconds / 60) + ' min' : b.oldest_age_seconds + ' s';
+    box.append(el('p', { class: 'warning', 'data-backlog': b.platform, role: 'status',
+      text: b.platform + ': ' + b.pending + ' message' + (b.pending === 1 ? '' : 's') + ' waiting to be sent, the oldest for ' + age
+        + (b.last_error ? '. Last error: ' + b.last_error : '') + '. They go out in order once the platform takes them.' }));
+  }
   box.append(el('h2', { text: 'Bridged rooms' }), el('p', { class: 'muted', text: 'Messages in a bridged room and its platform chat are mirrored both ways.' }));
   let rooms = [];
   if (can('chat.use')) rooms = await get('/rooms');

@@ -9,8 +9,9 @@ use std::time::Duration;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::{Endpoint, Response};
 
-use crate::bots::direct::{self, Messengers};
+use crate::bots::direct;
 use crate::bots::discord::DiscordSettings;
+use crate::bots::outbox::{Couriers, OutboxSettings};
 use crate::bots::telegram::{TelegramSettings, WebhookSettings};
 use crate::config::{Config, ConfigError};
 use crate::domain::chat::reminders;
@@ -190,27 +191,46 @@ impl App {
             .map(|token| DiscordSettings {
                 token,
                 api_url: state.config.discord_api_url.clone(),
-                public_base_url: state.config.public_base_url.clone(),
             });
         if telegram.is_some() || discord.is_some() {
-            let messengers = Arc::new(Messengers::default());
+            let mut configured = Vec::new();
+            if telegram.is_some() {
+                configured.push(crate::bots::telegram::PLATFORM);
+            }
+            if discord.is_some() {
+                configured.push(crate::bots::discord::PLATFORM);
+            }
+            let couriers = Arc::new(Couriers::new(configured));
+            background.0.push(tokio::spawn(crate::bots::outbox::run(
+                ctx.clone(),
+                couriers.clone(),
+                OutboxSettings::from_config(&state.config),
+            )));
+            background
+                .0
+                .push(tokio::spawn(crate::bots::bridging::queue_hub_messages(
+                    ctx.clone(),
+                    couriers.clone(),
+                    ctx.events.subscribe(),
+                    state.config.public_base_url.clone(),
+                )));
             background
                 .0
                 .push(tokio::spawn(direct::deliver_notifications(
                     ctx.clone(),
-                    messengers.clone(),
+                    couriers.clone(),
                     ctx.events.subscribe(),
                 )));
             background.0.push(tokio::spawn(direct::send_digests(
                 ctx.clone(),
-                messengers.clone(),
+                couriers.clone(),
                 reminder_poll,
             )));
             if let Some(settings) = telegram {
                 background.0.push(tokio::spawn(crate::bots::telegram::run(
                     ctx.clone(),
                     state.bot_status.clone(),
-                    messengers.clone(),
+                    couriers.clone(),
                     settings,
                 )));
             }
@@ -218,7 +238,7 @@ impl App {
                 background.0.push(tokio::spawn(crate::bots::discord::run(
                     ctx.clone(),
                     state.bot_status.clone(),
-                    messengers,
+                    couriers,
                     settings,
                 )));
             }
@@ -285,7 +305,6 @@ fn telegram_settings(
         api_url: config.telegram_api_url.clone(),
         poll_timeout_secs: 10,
         webhook,
-        public_base_url: config.public_base_url.clone(),
     }
 }
 

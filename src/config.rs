@@ -243,6 +243,23 @@ pub struct Config {
     #[arg(long, env = "WEBHOOK_PER_ENDPOINT_CONCURRENCY", default_value_t = 4)]
     pub webhook_per_endpoint_concurrency: usize,
 
+    /// How often, in milliseconds, the bots' outbox sender looks for
+    /// messages to send (bridged messages, direct messages) when nothing
+    /// woke it.
+    #[arg(long, env = "BOT_OUTBOX_POLL_MS", default_value_t = 1000)]
+    pub bot_outbox_poll_ms: u64,
+
+    /// First retry delay of a bot message the platform did not take, in
+    /// milliseconds; doubles with each attempt (with jitter). A platform's
+    /// own `retry_after` wins.
+    #[arg(long, env = "BOT_OUTBOX_BACKOFF_BASE_MS", default_value_t = 1000)]
+    pub bot_outbox_backoff_base_ms: u64,
+
+    /// Longest retry delay of a bot message, in seconds. Messages are
+    /// retried for as long as it takes; only a refusal for good ends one.
+    #[arg(long, env = "BOT_OUTBOX_BACKOFF_MAX_SECONDS", default_value_t = 300)]
+    pub bot_outbox_backoff_max_seconds: u64,
+
     /// Private ranges webhooks may be delivered to, comma-separated CIDRs
     /// (e.g. `10.20.0.0/16,127.0.0.1/32`) for receivers on your own network.
     /// Unset: only public addresses; loopback, link-local (cloud metadata),
@@ -410,6 +427,15 @@ impl Config {
             ("WS_MAX_MESSAGE_KB", self.ws_max_message_kb),
             ("WS_SEND_QUEUE", self.ws_send_queue as u64),
             ("REMINDER_POLL_MS", self.reminder_poll_ms),
+            ("BOT_OUTBOX_POLL_MS", self.bot_outbox_poll_ms),
+            (
+                "BOT_OUTBOX_BACKOFF_BASE_MS",
+                self.bot_outbox_backoff_base_ms,
+            ),
+            (
+                "BOT_OUTBOX_BACKOFF_MAX_SECONDS",
+                self.bot_outbox_backoff_max_seconds,
+            ),
             ("WS_AUTH_RECHECK_MS", self.ws_auth_recheck_ms),
             ("PRESENCE_FLUSH_MS", self.presence_flush_ms),
             ("BACKUP_KEEP", self.backup_keep as u64),

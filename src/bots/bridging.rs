@@ -2,43 +2,36 @@
 //! to, for every platform alike: new messages, edits and deletes, and
 //! files as links.
 //!
-//! An adapter supplies a [`BridgeSide`] (post, edit, delete on its
-//! platform) and calls the `*_in` functions for what its chats do. Each
-//! mirrored message is remembered (`bridges::remember_mirror`) so its edits
-//! and deletes follow it. Loops cannot happen: what comes in is stored as
-//! a bot-authored hub message, and bot-authored messages (and their
-//! updates) are never sent out; adapters ignore their own bot's messages.
+//! Out: [`queue_hub_messages`] follows the hub's messages and writes each
+//! new message, edit and delete of a bridged room into the bots' durable
+//! outbox (`domain::bot_outbox`), once per bridged chat; the outbox sender
+//! (`bots::outbox`) delivers them in order per chat, retrying until the
+//! platform takes them, across outages and restarts. A posted message is
+//! remembered (`bridged_message`) with the platform's id, so its edits and
+//! deletes follow it.
+//!
+//! In: an adapter calls the `mirror_in*` functions for what its chats do;
+//! a platform message already mirrored (read again after a restart) is not
+//! mirrored twice.
+//!
+//! Loops cannot happen: what comes in is stored as a bot-authored hub
+//! message, and bot-authored messages (and their updates) are never sent
+//! out; adapters ignore their own bot's messages.
 //!
 //! A bridge pauses, both ways, while the chat or its platform's bot is
 //! switched off: what is said meanwhile is not mirrored, then or later.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use tokio::sync::broadcast::error::RecvError;
 
+use super::outbox::Couriers;
+use crate::domain::bot_outbox::{self, NewItem};
 use crate::domain::bridges::{self, MirroredMessage};
 use crate::domain::chat::{files, messages};
 use crate::domain::events::Event;
 use crate::domain::features::{self, Feature};
 use crate::domain::Ctx;
-
-pub type BridgeFuture<'a, T> = Pin<Box<dyn Future<Output = anyhow::Result<T>> + Send + 'a>>;
-
-/// What a platform does to the other side of a bridge.
-pub trait BridgeSide: Send + Sync {
-    fn platform(&self) -> &'static str;
-    /// Posts `text` in the chat; returns the platform's message id.
-    fn post<'a>(&'a self, chat_id: &'a str, text: String) -> BridgeFuture<'a, String>;
-    fn edit<'a>(
-        &'a self,
-        chat_id: &'a str,
-        message_id: &'a str,
-        text: String,
-    ) -> BridgeFuture<'a, ()>;
-    fn delete<'a>(&'a self, chat_id: &'a str, message_id: &'a str) -> BridgeFuture<'a, ()>;
-}
 
 /// Whether bridges to `platform` carry messages now: the chat and the
 /// platform's bot both on.
@@ -51,10 +44,11 @@ fn is_open(ctx: &Ctx, platform: &str) -> bool {
     features::is_on(ctx, Feature::Chat) && features::is_on(ctx, bot)
 }
 
-/// Follows the hub's messages out to one platform until the bus closes.
-pub async fn mirror_hub_messages(
+/// Follows the hub's messages into the outbox, for every bridged chat of a
+/// platform configured here, until the bus closes.
+pub async fn queue_hub_messages(
     ctx: Arc<Ctx>,
-    side: Arc<dyn BridgeSide>,
+    couriers: Arc<Couriers>,
     mut events: tokio::sync::broadcast::Receiver<Arc<Event>>,
     public_base_url: Option<String>,
 ) {
@@ -62,20 +56,13 @@ pub async fn mirror_hub_messages(
         let event = match events.recv().await {
             Ok(event) => event,
             Err(RecvError::Lagged(missed)) => {
-                tracing::warn!(
-                    missed,
-                    platform = side.platform(),
-                    "bridges fell behind the event bus"
-                );
+                tracing::warn!(missed, "bridges fell behind the event bus");
                 continue;
             }
             Err(RecvError::Closed) => return,
         };
         let created = event.topic == messages::CREATED_TOPIC;
         if !created && event.topic != messages::UPDATED_TOPIC {
-            continue;
-        }
-        if !is_open(&ctx, side.platform()) {
             continue;
         }
         let Ok(message) = serde_json::from_value::<messages::Message>(event.payload.clone()) else {
@@ -85,13 +72,18 @@ pub async fn mirror_hub_messages(
         if message.author == messages::BOT_AUTHOR {
             continue;
         }
-        let outcome = if created {
-            send_out(&ctx, side.as_ref(), &message, public_base_url.as_deref()).await
-        } else {
-            follow_change(&ctx, side.as_ref(), &message, public_base_url.as_deref()).await
-        };
-        if let Err(e) = outcome {
-            tracing::warn!(error = %e, platform = side.platform(), "hub message not mirrored");
+        match queue(
+            &ctx,
+            &couriers,
+            &message,
+            created,
+            public_base_url.as_deref(),
+        )
+        .await
+        {
+            Ok(true) => couriers.wake(),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "hub message not queued for its bridges"),
         }
     }
 }
@@ -104,72 +96,78 @@ async fn text_of(ctx: &Ctx, message: &messages::Message, base: Option<&str>) -> 
     bridges::outgoing_text(message, file_name.as_deref(), base)
 }
 
-async fn send_out(
+/// Writes a new, edited or deleted hub message into the outbox for each
+/// open bridge of its room; returns whether anything was written. A new
+/// message's row is keyed by (message, platform, chat), so writing it again
+/// sends nothing twice. A change that leaves the text as it was on the
+/// platform (a reaction) writes nothing.
+async fn queue(
     ctx: &Ctx,
-    side: &dyn BridgeSide,
+    couriers: &Couriers,
     message: &messages::Message,
+    created: bool,
     base: Option<&str>,
-) -> anyhow::Result<()> {
-    if message.deleted_at.is_some() {
-        return Ok(());
+) -> anyhow::Result<bool> {
+    if created && message.deleted_at.is_some() {
+        return Ok(false);
     }
     let bridges: Vec<_> = bridges::of_room(ctx, &message.room)
         .await?
         .into_iter()
-        .filter(|b| b.platform == side.platform())
+        .filter(|b| couriers.is_configured(&b.platform) && is_open(ctx, &b.platform))
         .collect();
     if bridges.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
-    let text = text_of(ctx, message, base).await;
+    let text = if message.deleted_at.is_some() {
+        String::new()
+    } else {
+        text_of(ctx, message, base).await
+    };
+    let mirrors = if created {
+        Vec::new()
+    } else {
+        bridges::mirrors_of_message(ctx, &message.id).await?
+    };
+    let mut written = false;
     for bridge in &bridges {
-        let body = text.clone();
-        let platform_message_id = side.post(&bridge.chat_id, body.clone()).await?;
-        bridges::remember_mirror(
+        let (kind, key) = if created {
+            let key = bot_outbox::key_of(&["post", &message.id, &bridge.platform, &bridge.chat_id]);
+            (bot_outbox::BRIDGE_POST, Some(key))
+        } else {
+            let mirrored = mirrors
+                .iter()
+                .find(|m| m.platform == bridge.platform && m.chat_id == bridge.chat_id);
+            // Already so on the platform: nothing to send.
+            if mirrored.is_some_and(|m| m.body == text) {
+                continue;
+            }
+            let kind = if message.deleted_at.is_some() {
+                bot_outbox::BRIDGE_DELETE
+            } else {
+                bot_outbox::BRIDGE_EDIT
+            };
+            (kind, None)
+        };
+        written |= bot_outbox::enqueue(
             ctx,
-            &MirroredMessage {
-                message: message.id.clone(),
-                platform: bridge.platform.clone(),
-                chat_id: bridge.chat_id.clone(),
-                platform_message_id,
-                body,
+            &NewItem {
+                key,
+                platform: &bridge.platform,
+                chat_id: &bridge.chat_id,
+                kind,
+                message: Some(&message.id),
+                body: &text,
             },
         )
         .await?;
     }
-    Ok(())
-}
-
-/// An edited or deleted hub message: the same on the platform. A change
-/// that leaves the text as it was (a reaction) sends nothing.
-async fn follow_change(
-    ctx: &Ctx,
-    side: &dyn BridgeSide,
-    message: &messages::Message,
-    base: Option<&str>,
-) -> anyhow::Result<()> {
-    let mirrors = bridges::mirrors_of_message(ctx, &message.id).await?;
-    for mirror in mirrors.iter().filter(|m| m.platform == side.platform()) {
-        if message.deleted_at.is_some() {
-            if !mirror.body.is_empty() {
-                side.delete(&mirror.chat_id, &mirror.platform_message_id)
-                    .await?;
-                bridges::update_mirror_body(ctx, mirror, "").await?;
-            }
-            continue;
-        }
-        let text = text_of(ctx, message, base).await;
-        if text != mirror.body {
-            side.edit(&mirror.chat_id, &mirror.platform_message_id, text.clone())
-                .await?;
-            bridges::update_mirror_body(ctx, mirror, &text).await?;
-        }
-    }
-    Ok(())
+    Ok(written)
 }
 
 /// A platform message into the room its chat is bridged to, under the
 /// sender's name and platform. Does nothing for a chat with no bridge.
+/// Returns whether the message is in the hub now (mirrored now or before).
 pub async fn mirror_in(
     ctx: &Ctx,
     platform: &str,
@@ -177,15 +175,23 @@ pub async fn mirror_in(
     platform_message_id: &str,
     sender: &str,
     body: &str,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<bool> {
     if !is_open(ctx, platform) {
-        return Ok(());
+        return Ok(false);
     }
     let Some(bridge) = bridges::of_chat(ctx, platform, chat_id).await? else {
-        return Ok(());
+        return Ok(false);
     };
     if body.trim().is_empty() {
-        return Ok(());
+        return Ok(false);
+    }
+    // Read again after a restart (an update offset not yet stored, a
+    // history fetch overlapping the gateway): already in the hub.
+    if bridges::mirror_of_platform_message(ctx, platform, chat_id, platform_message_id)
+        .await?
+        .is_some()
+    {
+        return Ok(true);
     }
     let name = format!("{sender} ({platform})");
     let message = messages::post_as_bot(ctx, &bridge.room, &name, body, None).await?;
@@ -200,7 +206,7 @@ pub async fn mirror_in(
         },
     )
     .await?;
-    Ok(())
+    Ok(true)
 }
 
 /// A mirrored platform message was edited there: the hub copy follows.

@@ -1,93 +1,73 @@
 //! Direct messages to linked accounts, whatever the platform: a user's
-//! hub mentions and fired reminders, and the daily digest.
+//! hub mentions, fired reminders, due and assignment notices, and the
+//! daily digest.
 //!
-//! Each platform adapter registers a [`DirectMessenger`] once it is
-//! connected; one notification loop and one digest loop (started by the
-//! app when any bot is configured) deliver to every linked account whose
-//! platform has a messenger. The digest day is claimed once
-//! (`digests::claim_due`), so two bots never race each other for it.
+//! Each is written into the bots' durable outbox (`domain::bot_outbox`)
+//! for every linked account on a platform whose bot this instance runs,
+//! keyed by (notification, account) or (digest day, account) so a second
+//! writer cannot send it twice; the outbox sender (`bots::outbox`)
+//! delivers it, retrying until the platform takes it. One notification
+//! loop and one digest loop run when any bot is configured. The digest day
+//! is claimed once (`digests::claim_due`), so two instances never race
+//! each other for it.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bots::crm::ChatActor;
-use bots::{Crm, DueWindow, Reply};
+use bots::{Crm, DueWindow};
 use tokio::sync::broadcast::error::RecvError;
 
+use super::outbox::{self, Couriers};
+use crate::domain::bot_outbox::{self, NewItem};
 use crate::domain::chat::notifications;
 use crate::domain::events::Event;
-use crate::domain::features::{self, Feature};
 use crate::domain::{digests, links, Ctx};
 
-pub type SendFuture<'a> = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send + 'a>>;
-
-/// Sends a message to one account of one platform, privately.
-pub trait DirectMessenger: Send + Sync {
-    /// `telegram`, `discord`: the platform of the accounts it reaches.
-    fn platform(&self) -> &'static str;
-    fn send_dm<'a>(&'a self, platform_user_id: &'a str, reply: Reply) -> SendFuture<'a>;
-}
-
-/// The messengers of the bots that are connected now.
-#[derive(Default)]
-pub struct Messengers {
-    by_platform: RwLock<Vec<Arc<dyn DirectMessenger>>>,
-}
-
-impl Messengers {
-    /// Adds (or replaces, after a reconnect) the platform's messenger.
-    pub fn register(&self, messenger: Arc<dyn DirectMessenger>) {
-        if let Ok(mut all) = self.by_platform.write() {
-            all.retain(|m| m.platform() != messenger.platform());
-            all.push(messenger);
+/// Writes `text` for each of the user's linked accounts a bot here can
+/// reach (none while the user is deactivated, none on a platform whose bot
+/// is switched off); `key` names what it is, so it is written once.
+async fn to_user(
+    ctx: &Ctx,
+    couriers: &Couriers,
+    user: &str,
+    key: &str,
+    text: &str,
+) -> anyhow::Result<()> {
+    let mut written = false;
+    for account in links::reachable_accounts(ctx, user).await? {
+        if !couriers.is_configured(&account.platform) || !outbox::bot_is_on(ctx, &account.platform)
+        {
+            continue;
         }
+        written |= bot_outbox::enqueue(
+            ctx,
+            &NewItem {
+                key: Some(bot_outbox::key_of(&[
+                    "dm",
+                    key,
+                    &account.platform,
+                    &account.platform_user_id,
+                ])),
+                platform: &account.platform,
+                chat_id: &account.platform_user_id,
+                kind: bot_outbox::DIRECT,
+                message: None,
+                body: text,
+            },
+        )
+        .await?;
     }
-
-    fn of(&self, platform: &str) -> Option<Arc<dyn DirectMessenger>> {
-        self.by_platform
-            .read()
-            .ok()?
-            .iter()
-            .find(|m| m.platform() == platform)
-            .cloned()
+    if written {
+        couriers.wake();
     }
-
-    /// Sends `text` to each of the user's linked accounts that a connected
-    /// bot can reach (none while the user is deactivated, none on a platform
-    /// whose bot is switched off).
-    async fn to_user(&self, ctx: &Ctx, user: &str, text: &str) -> anyhow::Result<()> {
-        for account in links::reachable_accounts(ctx, user).await? {
-            let Some(messenger) = self.of(&account.platform) else {
-                continue;
-            };
-            if !bot_is_on(ctx, &account.platform) {
-                continue;
-            }
-            if let Err(e) = messenger
-                .send_dm(&account.platform_user_id, Reply::text(text))
-                .await
-            {
-                tracing::warn!(platform = %account.platform, error = %e, "direct message not delivered");
-            }
-        }
-        Ok(())
-    }
-}
-
-fn bot_is_on(ctx: &Ctx, platform: &str) -> bool {
-    match platform {
-        "telegram" => features::is_on(ctx, Feature::Telegram),
-        "discord" => features::is_on(ctx, Feature::Discord),
-        _ => false,
-    }
+    Ok(())
 }
 
 /// Delivers mentions and reminders as direct messages until the bus closes.
 pub async fn deliver_notifications(
     ctx: Arc<Ctx>,
-    messengers: Arc<Messengers>,
+    couriers: Arc<Couriers>,
     mut events: tokio::sync::broadcast::Receiver<Arc<Event>>,
 ) {
     loop {
@@ -116,14 +96,15 @@ pub async fn deliver_notifications(
             "follow_up_due" | "task_due" => format!("⏰ {}", note.text),
             _ => note.text.clone(),
         };
-        if let Err(e) = messengers.to_user(&ctx, &note.user, &text).await {
-            tracing::warn!(error = %e, "cannot read chat links");
+        let key = format!("notification:{}", note.id);
+        if let Err(e) = to_user(&ctx, &couriers, &note.user, &key, &text).await {
+            tracing::warn!(error = %e, "direct message not queued");
         }
     }
 }
 
 /// Sends each daily digest whose time has come, once a day per user.
-pub async fn send_digests(ctx: Arc<Ctx>, messengers: Arc<Messengers>, every: Duration) {
+pub async fn send_digests(ctx: Arc<Ctx>, couriers: Arc<Couriers>, every: Duration) {
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -139,8 +120,9 @@ pub async fn send_digests(ctx: Arc<Ctx>, messengers: Arc<Messengers>, every: Dur
         for (user, tz) in due {
             match digest_text(&ctx, &user, tz, now).await {
                 Ok(Some(text)) => {
-                    if let Err(e) = messengers.to_user(&ctx, &user, &text).await {
-                        tracing::warn!(error = %e, "digest not delivered");
+                    let key = format!("digest:{user}:{}", now.with_timezone(&tz).date_naive());
+                    if let Err(e) = to_user(&ctx, &couriers, &user, &key, &text).await {
+                        tracing::warn!(error = %e, "digest not queued");
                     }
                 }
                 Ok(None) => {}

@@ -25,15 +25,15 @@ use serenity::all::{
     CommandOptionType, ComponentInteraction, ConnectionStage, Context, CreateActionRow,
     CreateButton, CreateCommand, CreateCommandOption, CreateInteractionResponse,
     CreateInteractionResponseMessage, CreateMessage, EditMessage, EventHandler, GatewayIntents,
-    GuildId, Http, HttpBuilder, Interaction, Message, MessageId, MessageUpdateEvent, Ready,
-    ResumedEvent, ShardStageUpdateEvent, UserId,
+    GetMessages, GuildId, Http, HttpBuilder, Interaction, Message, MessageId, MessageUpdateEvent,
+    Ready, ResumedEvent, ShardStageUpdateEvent, UserId,
 };
 use serenity::async_trait;
 
-use super::bridging::{self, BridgeFuture, BridgeSide};
-use super::direct::{DirectMessenger, Messengers, SendFuture};
+use super::bridging;
+use super::outbox::{Courier, Couriers, SendError, SendFuture};
 use super::status::StatusBoard;
-use crate::domain::Ctx;
+use crate::domain::{bot_outbox, bridges, Ctx};
 
 pub const PLATFORM: &str = "discord";
 
@@ -54,8 +54,6 @@ pub struct DiscordSettings {
     pub token: String,
     /// `https://discord.com/api` (the default), or a proxy's base URL.
     pub api_url: String,
-    /// Where hub files are linked from in bridged channels.
-    pub public_base_url: Option<String>,
 }
 
 impl DiscordSettings {
@@ -81,7 +79,7 @@ impl DiscordSettings {
 pub async fn run(
     ctx: Arc<Ctx>,
     status: Arc<StatusBoard>,
-    messengers: Arc<Messengers>,
+    couriers: Arc<Couriers>,
     settings: DiscordSettings,
 ) {
     status.register(PLATFORM);
@@ -89,18 +87,13 @@ pub async fn run(
         ctx: ctx.clone(),
         http: Arc::new(settings.http()),
     });
-    let _mirror = AbortOnDrop(tokio::spawn(bridging::mirror_hub_messages(
-        ctx.clone(),
-        out.clone(),
-        ctx.events.subscribe(),
-        settings.public_base_url.clone(),
-    )));
     let handler = Arc::new(Handler {
         out: out.clone(),
         status: status.clone(),
-        messengers,
+        couriers,
         me: RwLock::new(None),
         commands_registered: OnceLock::new(),
+        caught_up: OnceLock::new(),
     });
     let intents = GatewayIntents::GUILD_MESSAGES
         | GatewayIntents::DIRECT_MESSAGES
@@ -121,15 +114,6 @@ pub async fn run(
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
-    }
-}
-
-/// Aborts a helper task when the task that owns it ends.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 
@@ -164,6 +148,14 @@ fn is_transient(e: &serenity::Error) -> bool {
         _ => false,
     }
 }
+
+/// The `bot_cursor` row of a bridged channel's last mirrored message.
+fn history_cursor(channel: &str) -> String {
+    format!("discord:{channel}")
+}
+
+/// Pages of 100 messages read from a channel's history at most, per start.
+const HISTORY_PAGES: usize = 10;
 
 /// What the bot knows of itself once the gateway said READY.
 #[derive(Clone)]
@@ -326,38 +318,67 @@ fn fit(text: &str) -> String {
     cut
 }
 
-impl DirectMessenger for Outbox {
-    fn platform(&self) -> &'static str {
-        PLATFORM
-    }
-
-    fn send_dm<'a>(&'a self, platform_user_id: &'a str, reply: Reply) -> SendFuture<'a> {
-        Box::pin(async move {
-            let user = UserId::new(platform_user_id.parse()?);
-            let channel = self
-                .with_retries(|| user.create_dm_channel(&*self.http))
-                .await
-                .map_err(|e| anyhow::anyhow!("open DM: {}", describe(&e)))?;
-            self.send(channel.id, platform_user_id, reply).await
-        })
+impl Outbox {
+    /// Answers `user` in a direct message (retrying like any reply).
+    async fn dm(&self, platform_user_id: &str, reply: Reply) -> anyhow::Result<()> {
+        let user = UserId::new(platform_user_id.parse()?);
+        let channel = self
+            .with_retries(|| user.create_dm_channel(&*self.http))
+            .await
+            .map_err(|e| anyhow::anyhow!("open DM: {}", describe(&e)))?;
+        self.send(channel.id, platform_user_id, reply).await
     }
 }
 
-impl BridgeSide for Outbox {
+/// Why a request failed, for the outbox: a rate limit, a server error or
+/// the network is worth another try (a 429 reaches here only through a
+/// proxy, and is then waited out for at least a second); a refusal of the
+/// message itself (403 no access, 404 unknown channel, 400) is final.
+fn outbox_error(what: &str, e: serenity::Error) -> SendError {
+    use serenity::http::HttpError;
+    let error = format!("{what}: {}", describe(&e));
+    match &e {
+        serenity::Error::Http(HttpError::UnsuccessfulRequest(r)) => {
+            let code = r.status_code.as_u16();
+            if code == 429 {
+                SendError::Retry {
+                    error,
+                    after: Some(RATE_LIMIT_PAUSE),
+                }
+            } else if r.status_code.is_server_error() || code == 401 || code == 408 {
+                SendError::retry(error)
+            } else {
+                SendError::Refused(error)
+            }
+        }
+        serenity::Error::Model(_) => SendError::Refused(error),
+        _ => SendError::retry(error),
+    }
+}
+
+/// The least a 429 is waited out for when serenity's limiter is off.
+const RATE_LIMIT_PAUSE: Duration = Duration::from_secs(1);
+
+fn id_of(raw: &str) -> Result<u64, SendError> {
+    raw.parse::<u64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| SendError::Refused("not a Discord id".into()))
+}
+
+/// One attempt each; the outbox waits and retries.
+impl Courier for Outbox {
     fn platform(&self) -> &'static str {
         PLATFORM
     }
 
-    fn post<'a>(&'a self, chat_id: &'a str, text: String) -> BridgeFuture<'a, String> {
+    fn post<'a>(&'a self, chat_id: &'a str, text: &'a str) -> SendFuture<'a, String> {
         Box::pin(async move {
-            let channel = ChannelId::new(chat_id.parse()?);
-            let text = fit(&text);
-            let sent = self
-                .with_retries(|| {
-                    channel.send_message(&*self.http, CreateMessage::new().content(text.clone()))
-                })
+            let channel = ChannelId::new(id_of(chat_id)?);
+            let sent = channel
+                .send_message(&*self.http, CreateMessage::new().content(fit(text)))
                 .await
-                .map_err(|e| anyhow::anyhow!("send message: {}", describe(&e)))?;
+                .map_err(|e| outbox_error("send message", e))?;
             Ok(sent.id.to_string())
         })
     }
@@ -366,28 +387,43 @@ impl BridgeSide for Outbox {
         &'a self,
         chat_id: &'a str,
         message_id: &'a str,
-        text: String,
-    ) -> BridgeFuture<'a, ()> {
+        text: &'a str,
+    ) -> SendFuture<'a, ()> {
         Box::pin(async move {
-            let channel = ChannelId::new(chat_id.parse()?);
-            let id = MessageId::new(message_id.parse()?);
-            let text = fit(&text);
-            self.with_retries(|| {
-                channel.edit_message(&*self.http, id, EditMessage::new().content(text.clone()))
-            })
-            .await
-            .map_err(|e| anyhow::anyhow!("edit message: {}", describe(&e)))?;
+            let channel = ChannelId::new(id_of(chat_id)?);
+            let id = MessageId::new(id_of(message_id)?);
+            channel
+                .edit_message(&*self.http, id, EditMessage::new().content(fit(text)))
+                .await
+                .map_err(|e| outbox_error("edit message", e))?;
             Ok(())
         })
     }
 
-    fn delete<'a>(&'a self, chat_id: &'a str, message_id: &'a str) -> BridgeFuture<'a, ()> {
+    fn delete<'a>(&'a self, chat_id: &'a str, message_id: &'a str) -> SendFuture<'a, ()> {
         Box::pin(async move {
-            let channel = ChannelId::new(chat_id.parse()?);
-            let id = MessageId::new(message_id.parse()?);
-            self.with_retries(|| channel.delete_message(&*self.http, id))
+            let channel = ChannelId::new(id_of(chat_id)?);
+            let id = MessageId::new(id_of(message_id)?);
+            channel
+                .delete_message(&*self.http, id)
                 .await
-                .map_err(|e| anyhow::anyhow!("delete message: {}", describe(&e)))?;
+                .map_err(|e| outbox_error("delete message", e))?;
+            Ok(())
+        })
+    }
+
+    fn send_dm<'a>(&'a self, platform_user_id: &'a str, text: &'a str) -> SendFuture<'a, ()> {
+        Box::pin(async move {
+            let user = UserId::new(id_of(platform_user_id)?);
+            let channel = user
+                .create_dm_channel(&*self.http)
+                .await
+                .map_err(|e| outbox_error("open DM", e))?;
+            channel
+                .id
+                .send_message(&*self.http, CreateMessage::new().content(fit(text)))
+                .await
+                .map_err(|e| outbox_error("send message", e))?;
             Ok(())
         })
     }
@@ -397,9 +433,12 @@ impl BridgeSide for Outbox {
 struct Handler {
     out: Arc<Outbox>,
     status: Arc<StatusBoard>,
-    messengers: Arc<Messengers>,
+    couriers: Arc<Couriers>,
     me: RwLock<Option<Me>>,
     commands_registered: OnceLock<()>,
+    /// Set once the history of bridged channels was read, after the first
+    /// READY of this process.
+    caught_up: OnceLock<()>,
 }
 
 impl Handler {
@@ -464,7 +503,7 @@ impl Handler {
         if message.guild_id.is_none() {
             return self.out.send(message.channel_id, user, reply).await;
         }
-        let note = match self.out.send_dm(user, reply).await {
+        let note = match self.out.dm(user, reply).await {
             Ok(()) => format!("<@{user}> I answered you in a direct message."),
             Err(e) => {
                 tracing::info!(error = %e, "a channel question could not be answered by direct message");
@@ -481,22 +520,83 @@ impl Handler {
 
     /// A channel message that is not for the bot goes to the hub room the
     /// channel is bridged to, if any, under the sender's name and platform;
-    /// attachments come along as links.
+    /// attachments come along as links. The last message mirrored in from
+    /// a channel is remembered, so what is said there while the bot is away
+    /// is read from the channel's history when it is back.
     async fn mirror_in(&self, message: &Message) -> anyhow::Result<()> {
         let name = message
             .author
             .global_name
             .as_deref()
             .unwrap_or(&message.author.name);
-        bridging::mirror_in(
+        let channel = message.channel_id.to_string();
+        let mirrored = bridging::mirror_in(
             self.ctx(),
             PLATFORM,
-            &message.channel_id.to_string(),
+            &channel,
             &message.id.to_string(),
             name,
             &incoming_body(&message.content, &message.attachments),
         )
-        .await
+        .await?;
+        if mirrored {
+            let key = history_cursor(&channel);
+            let newer = match bot_outbox::cursor(self.ctx(), &key).await? {
+                Some(seen) => seen
+                    .parse::<u64>()
+                    .map_or(true, |seen| message.id.get() > seen),
+                None => true,
+            };
+            if newer {
+                bot_outbox::set_cursor(self.ctx(), &key, &message.id.to_string()).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Mirrors in what each bridged channel said after the last message
+    /// mirrored from it (serenity resumes a dropped gateway session within
+    /// a process, but a restart starts a new one, which replays nothing).
+    /// Commands and mentions of the bot in that history are not run: their
+    /// moment has passed.
+    async fn catch_up(&self) -> anyhow::Result<()> {
+        for bridge in bridges::of_platform(self.ctx(), PLATFORM).await? {
+            let Some(seen) =
+                bot_outbox::cursor(self.ctx(), &history_cursor(&bridge.chat_id)).await?
+            else {
+                continue;
+            };
+            let (Ok(channel), Ok(mut after)) = (bridge.chat_id.parse::<u64>(), seen.parse::<u64>())
+            else {
+                continue;
+            };
+            let channel = ChannelId::new(channel);
+            for _ in 0..HISTORY_PAGES {
+                let mut page = self
+                    .out
+                    .with_retries(|| {
+                        channel.messages(
+                            &*self.out.http,
+                            GetMessages::new().after(MessageId::new(after)).limit(100),
+                        )
+                    })
+                    .await
+                    .map_err(|e| anyhow::anyhow!("read channel history: {}", describe(&e)))?;
+                page.sort_by_key(|m| m.id);
+                let full = page.len() >= 100;
+                for message in page {
+                    after = after.max(message.id.get());
+                    if message.author.bot || self.text_for_me(&message).is_some() {
+                        continue;
+                    }
+                    self.mirror_in(&message).await?;
+                }
+                if !full {
+                    break;
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn on_command(&self, command: &CommandInteraction) -> anyhow::Result<()> {
@@ -569,7 +669,15 @@ impl EventHandler for Handler {
         self.out.http.set_application_id(ready.application.id);
         self.status
             .connected(PLATFORM, Some(&name), self.ctx().now());
-        self.messengers.register(self.out.clone());
+        self.couriers.register(self.out.clone());
+        if self.caught_up.get().is_none() {
+            match self.catch_up().await {
+                Ok(()) => {
+                    let _ = self.caught_up.set(());
+                }
+                Err(e) => tracing::warn!(error = %e, "discord history not read"),
+            }
+        }
         // Once per process: a reconnect that identifies again finds them
         // registered already.
         if self.commands_registered.get().is_none() {
@@ -675,7 +783,6 @@ mod tests {
         DiscordSettings {
             token: "t".into(),
             api_url: url.into(),
-            public_base_url: None,
         }
     }
 

@@ -22,9 +22,10 @@ use teloxide::types::{
 };
 use teloxide::{ApiError, Bot, RequestError};
 
-use super::bridging::{self, BridgeFuture, BridgeSide};
-use super::direct::{DirectMessenger, Messengers, SendFuture};
+use super::bridging;
+use super::outbox::{Courier, Couriers, SendError, SendFuture};
 use super::status::StatusBoard;
+use crate::domain::bot_outbox;
 use crate::domain::Ctx;
 
 pub const PLATFORM: &str = "telegram";
@@ -38,8 +39,6 @@ pub struct TelegramSettings {
     pub poll_timeout_secs: u32,
     /// Webhook mode instead of long polling.
     pub webhook: Option<WebhookSettings>,
-    /// Where hub files are linked from in bridged chats.
-    pub public_base_url: Option<String>,
 }
 
 /// Telegram posts updates to `url` with `secret` in a header; the HTTP
@@ -79,7 +78,7 @@ const SEND_ATTEMPTS: u32 = 5;
 pub async fn run(
     ctx: Arc<Ctx>,
     status: Arc<StatusBoard>,
-    messengers: Arc<Messengers>,
+    couriers: Arc<Couriers>,
     mut settings: TelegramSettings,
 ) {
     status.register(PLATFORM);
@@ -114,19 +113,19 @@ pub async fn run(
         bot: bot.clone(),
         username,
     });
-    messengers.register(adapter.clone());
-    // Subscribed before polling starts, so nothing published from here on
-    // is missed; stopped with the polling task that owns it.
-    let _mirror = AbortOnDrop(tokio::spawn(bridging::mirror_hub_messages(
-        ctx.clone(),
-        adapter.clone(),
-        ctx.events.subscribe(),
-        settings.public_base_url.clone(),
-    )));
+    couriers.register(adapter.clone());
     if let Some(webhook) = settings.webhook.take() {
         return run_webhook(&ctx, &status, &bot, &adapter, webhook).await;
     }
-    let mut offset: i32 = 0;
+    // Where the last run stopped: Telegram keeps what was sent meanwhile
+    // (for a day), and hands it over from this offset.
+    let mut offset: i32 = match bot_outbox::cursor(&ctx, OFFSET_CURSOR).await {
+        Ok(stored) => stored.and_then(|o| o.parse().ok()).unwrap_or(0),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the stored telegram update offset");
+            0
+        }
+    };
     backoff = FIRST_BACKOFF;
     loop {
         let polled = bot
@@ -144,6 +143,13 @@ pub async fn run(
                     // handler fail is not fetched again and again.
                     offset = offset.max(update.id.0 as i32 + 1);
                     adapter.handle(update).await;
+                    // Stored after handling: after a crash mid-update it is
+                    // read again, and a mirrored message is not mirrored twice.
+                    if let Err(e) =
+                        bot_outbox::set_cursor(&ctx, OFFSET_CURSOR, &offset.to_string()).await
+                    {
+                        tracing::warn!(error = %e, "cannot store the telegram update offset");
+                    }
                 }
             }
             Err(e) => {
@@ -154,14 +160,8 @@ pub async fn run(
     }
 }
 
-/// Aborts a helper task when the task that owns it ends.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
+/// The `bot_cursor` row of the update offset.
+const OFFSET_CURSOR: &str = "telegram";
 
 /// Registers the webhook, then handles the updates the route verified.
 async fn run_webhook(
@@ -312,6 +312,7 @@ impl Adapter {
                     &incoming_body(&message),
                 )
                 .await
+                .map(|_| ())
             }
         };
         let text = self.without_own_mention(text);
@@ -508,17 +509,64 @@ fn incoming_body(message: &Message) -> String {
     body
 }
 
-impl BridgeSide for Adapter {
+/// Why a request failed, for the outbox: the network, Telegram's servers
+/// and its rate limit (with its `retry_after`) are worth another try; an
+/// answer that refuses the message itself (the chat is gone, the bot was
+/// blocked or removed, the text is not acceptable) is final.
+fn outbox_error(method: &str, e: RequestError) -> SendError {
+    let error = format!("{method}: {}", describe(&e));
+    match e {
+        RequestError::RetryAfter(s) => SendError::Retry {
+            error,
+            after: Some(s.duration()),
+        },
+        RequestError::Network(_) | RequestError::InvalidJson { .. } | RequestError::Io(_) => {
+            SendError::retry(error)
+        }
+        // The bot's token or another poller: fixable by an admin, and the
+        // messages should still go out once it is.
+        RequestError::Api(ApiError::InvalidToken | ApiError::TerminatedByOtherGetUpdates) => {
+            SendError::retry(error)
+        }
+        RequestError::Api(ApiError::Unknown(text))
+            if !(text.starts_with("Bad Request") || text.starts_with("Forbidden")) =>
+        {
+            SendError::retry(error)
+        }
+        RequestError::Api(_) | RequestError::MigrateToChatId(_) => SendError::Refused(error),
+    }
+}
+
+fn chat_of(chat_id: &str) -> Result<ChatId, SendError> {
+    chat_id
+        .parse()
+        .map(ChatId)
+        .map_err(|_| SendError::Refused("not a Telegram chat id".into()))
+}
+
+fn message_of(message_id: &str) -> Result<MessageId, SendError> {
+    message_id
+        .parse()
+        .map(MessageId)
+        .map_err(|_| SendError::Refused("not a Telegram message id".into()))
+}
+
+/// One attempt each; the outbox waits and retries. In Telegram a private
+/// chat's id is the user's id, and a bot may write to anyone who has
+/// written to it (which linking required).
+impl Courier for Adapter {
     fn platform(&self) -> &'static str {
         PLATFORM
     }
 
-    fn post<'a>(&'a self, chat_id: &'a str, text: String) -> BridgeFuture<'a, String> {
+    fn post<'a>(&'a self, chat_id: &'a str, text: &'a str) -> SendFuture<'a, String> {
         Box::pin(async move {
-            let chat = ChatId(chat_id.parse()?);
-            let sent = with_retries(|| self.bot.send_message(chat, text.clone()).send())
+            let sent = self
+                .bot
+                .send_message(chat_of(chat_id)?, text)
+                .send()
                 .await
-                .map_err(|e| anyhow::anyhow!("sendMessage: {}", describe(&e)))?;
+                .map_err(|e| outbox_error("sendMessage", e))?;
             Ok(sent.id.0.to_string())
         })
     }
@@ -527,41 +575,44 @@ impl BridgeSide for Adapter {
         &'a self,
         chat_id: &'a str,
         message_id: &'a str,
-        text: String,
-    ) -> BridgeFuture<'a, ()> {
+        text: &'a str,
+    ) -> SendFuture<'a, ()> {
         Box::pin(async move {
-            let chat = ChatId(chat_id.parse()?);
-            let id = MessageId(message_id.parse()?);
-            with_retries(|| self.bot.edit_message_text(chat, id, text.clone()).send())
-                .await
-                .map_err(|e| anyhow::anyhow!("editMessageText: {}", describe(&e)))?;
-            Ok(())
+            let edited = self
+                .bot
+                .edit_message_text(chat_of(chat_id)?, message_of(message_id)?, text)
+                .send()
+                .await;
+            match edited {
+                // Already says so.
+                Ok(_) | Err(RequestError::Api(ApiError::MessageNotModified)) => Ok(()),
+                Err(e) => Err(outbox_error("editMessageText", e)),
+            }
         })
     }
 
-    fn delete<'a>(&'a self, chat_id: &'a str, message_id: &'a str) -> BridgeFuture<'a, ()> {
+    fn delete<'a>(&'a self, chat_id: &'a str, message_id: &'a str) -> SendFuture<'a, ()> {
         Box::pin(async move {
-            let chat = ChatId(chat_id.parse()?);
-            let id = MessageId(message_id.parse()?);
-            with_retries(|| self.bot.delete_message(chat, id).send())
-                .await
-                .map_err(|e| anyhow::anyhow!("deleteMessage: {}", describe(&e)))?;
-            Ok(())
+            let deleted = self
+                .bot
+                .delete_message(chat_of(chat_id)?, message_of(message_id)?)
+                .send()
+                .await;
+            match deleted {
+                // Gone already.
+                Ok(_) | Err(RequestError::Api(ApiError::MessageToDeleteNotFound)) => Ok(()),
+                Err(e) => Err(outbox_error("deleteMessage", e)),
+            }
         })
     }
-}
 
-/// In Telegram a private chat's id is the user's id, and a bot may write
-/// to anyone who has written to it (which linking required).
-impl DirectMessenger for Adapter {
-    fn platform(&self) -> &'static str {
-        PLATFORM
-    }
-
-    fn send_dm<'a>(&'a self, platform_user_id: &'a str, reply: Reply) -> SendFuture<'a> {
+    fn send_dm<'a>(&'a self, platform_user_id: &'a str, text: &'a str) -> SendFuture<'a, ()> {
         Box::pin(async move {
-            let chat: i64 = platform_user_id.parse()?;
-            self.send(ChatId(chat), platform_user_id, reply).await?;
+            self.bot
+                .send_message(chat_of(platform_user_id)?, text)
+                .send()
+                .await
+                .map_err(|e| outbox_error("sendMessage", e))?;
             Ok(())
         })
     }
@@ -575,5 +626,33 @@ mod tests {
     fn errors_are_described_without_the_url() {
         let e = RequestError::RetryAfter(teloxide::types::Seconds::from_seconds(3));
         assert_eq!(describe(&e), "rate limited for 3 s");
+    }
+
+    #[test]
+    fn the_outbox_retries_outages_and_rate_limits_and_stops_at_refusals() {
+        let limited = RequestError::RetryAfter(teloxide::types::Seconds::from_seconds(3));
+        assert_eq!(
+            outbox_error("sendMessage", limited),
+            SendError::Retry {
+                error: "sendMessage: rate limited for 3 s".into(),
+                after: Some(Duration::from_secs(3)),
+            }
+        );
+        let server = RequestError::Api(ApiError::Unknown("Internal Server Error".into()));
+        assert!(matches!(
+            outbox_error("sendMessage", server),
+            SendError::Retry { after: None, .. }
+        ));
+        for refusal in [
+            ApiError::ChatNotFound,
+            ApiError::BotBlocked,
+            ApiError::BotKicked,
+            ApiError::Unknown("Forbidden: bot is not a member of the group chat".into()),
+        ] {
+            assert!(matches!(
+                outbox_error("sendMessage", RequestError::Api(refusal)),
+                SendError::Refused(_)
+            ));
+        }
     }
 }

@@ -176,6 +176,19 @@ pub async fn of_room(ctx: &Ctx, room: &str) -> DomainResult<Vec<Bridge>> {
         .rows(0)?)
 }
 
+/// The bridges to one platform, for reading what their chats said while
+/// the bot was away.
+pub async fn of_platform(ctx: &Ctx, platform: &str) -> DomainResult<Vec<Bridge>> {
+    Ok(ctx
+        .store
+        .run(
+            &format!("{SELECT_BRIDGE} bridge WHERE platform = $platform"),
+            json!({"platform": platform}),
+        )
+        .await?
+        .rows(0)?)
+}
+
 /// The room a platform chat is bridged to, for mirroring its messages in.
 pub async fn of_chat(ctx: &Ctx, platform: &str, chat_id: &str) -> DomainResult<Option<Bridge>> {
     Ok(ctx
@@ -222,6 +235,29 @@ pub async fn remember_mirror(ctx: &Ctx, mirror: &MirroredMessage) -> DomainResul
         )
         .await?;
     Ok(())
+}
+
+/// As `remember_mirror`, inside `tx` (the outbox records a sent message
+/// and what it became in one transaction).
+pub fn push_mirror(tx: &mut Transaction, mirror: &MirroredMessage, now: DateTime<Utc>) {
+    let n = tx.next_serial();
+    tx.bind(
+        &format!("mirror_{n}"),
+        json!({
+            "message": mirror.message,
+            "platform": mirror.platform,
+            "chat": mirror.chat_id,
+            "pmid": mirror.platform_message_id,
+            "body": mirror.body,
+            "now": db_time(now),
+        }),
+    );
+    tx.push(format!(
+        "CREATE bridged_message SET message = $mirror_{n}.message,
+            platform = $mirror_{n}.platform, chat_id = $mirror_{n}.chat,
+            platform_message_id = $mirror_{n}.pmid, body = $mirror_{n}.body,
+            created_at = <datetime>$mirror_{n}.now"
+    ));
 }
 
 const SELECT_MIRROR: &str =

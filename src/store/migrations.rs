@@ -131,6 +131,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "trash_and_erasure",
         sql: include_str!("migrations/0022_trash_and_erasure.surql"),
     },
+    Migration {
+        version: 23,
+        name: "bot_outbox",
+        sql: include_str!("migrations/0023_bot_outbox.surql"),
+    },
 ];
 
 #[derive(Debug, Deserialize)]

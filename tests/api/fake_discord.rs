@@ -57,6 +57,8 @@ pub struct FakeState {
     pub throttle_messages: AtomicU32,
     next_id: AtomicU64,
     ws_url: Mutex<String>,
+    /// What people said in server channels, for history reads.
+    history: Mutex<Vec<Value>>,
 }
 
 #[derive(Clone)]
@@ -211,6 +213,49 @@ fn create_message(
         message["components"] = components.clone();
     }
     Json(message).into_response()
+}
+
+/// `GET /channels/{id}/messages?after=ID&limit=N`: what was said in the
+/// channel after a message, newest first as Discord answers.
+#[handler]
+fn channel_history(
+    req: &poem::Request,
+    Path(channel): Path<u64>,
+    state: Data<&Arc<FakeState>>,
+) -> Response {
+    if !authorized(req) {
+        return unauthorized();
+    }
+    let query: std::collections::HashMap<String, String> = req.params().unwrap_or_default();
+    let after: u64 = query.get("after").and_then(|a| a.parse().ok()).unwrap_or(0);
+    let limit: usize = query
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(50);
+    state.record(
+        "GET",
+        &format!("/channels/{channel}/messages"),
+        json!({"after": after.to_string()}),
+    );
+    let channel_id = channel.to_string();
+    let mut page: Vec<Value> = state
+        .history
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|m| m["channel_id"] == channel_id.as_str())
+        .filter(|m| {
+            m["id"]
+                .as_str()
+                .and_then(|id| id.parse::<u64>().ok())
+                .unwrap_or(0)
+                > after
+        })
+        .cloned()
+        .collect();
+    page.truncate(limit);
+    page.reverse();
+    Json(page).into_response()
 }
 
 #[handler]
@@ -394,7 +439,10 @@ impl FakeDiscord {
             .at("/users/@me", get(current_user))
             .at("/users/@me/channels", post(open_dm))
             .at("/applications/:app/commands", put(set_commands))
-            .at("/channels/:channel/messages", post(create_message))
+            .at(
+                "/channels/:channel/messages",
+                post(create_message).get(channel_history),
+            )
             .at(
                 "/channels/:channel/messages/:message",
                 poem::patch(edit_message).delete(delete_message),
@@ -444,14 +492,14 @@ impl FakeDiscord {
 
     /// `text` from user `from` in the server channel.
     pub fn say_in_channel(&self, from: u64, text: &str) {
-        let message = self.state.message(CHANNEL, user(from), text, true);
-        self.dispatch("MESSAGE_CREATE", message);
+        self.say_in_channel_with_id(from, text);
     }
 
     /// `text` from user `from` in the server channel; returns its id.
     pub fn say_in_channel_with_id(&self, from: u64, text: &str) -> String {
         let message = self.state.message(CHANNEL, user(from), text, true);
         let id = message["id"].as_str().unwrap().to_string();
+        self.state.history.lock().unwrap().push(message.clone());
         self.dispatch("MESSAGE_CREATE", message);
         id
     }

@@ -16,36 +16,38 @@ use serde_json::{json, Value};
 use crate::helpers::TestApp;
 use crate::ws::Client;
 
-const TOKEN: &str = "123456:TEST-token";
+pub(crate) const TOKEN: &str = "123456:TEST-token";
 const BOT_ID: i64 = 999;
 const WAIT: Duration = Duration::from_secs(10);
 
 /// What the fake Bot API holds: updates waiting for `getUpdates`, and
 /// every call the bot made.
 #[derive(Default)]
-struct FakeState {
+pub(crate) struct FakeState {
+    /// Kept, as Telegram keeps them, until a `getUpdates` with a higher
+    /// offset confirms them.
     updates: Mutex<VecDeque<Value>>,
     calls: Mutex<Vec<(String, Value, Instant)>>,
-    next_update: AtomicI64,
+    pub(crate) next_update: AtomicI64,
     next_message: AtomicI64,
     /// How many `sendMessage` calls to refuse with a 429 first.
-    throttle_sends: AtomicU32,
+    pub(crate) throttle_sends: AtomicU32,
     /// Users who never started a private chat with the bot: Telegram
     /// refuses to let the bot write to them first.
     never_started: Mutex<Vec<i64>>,
 }
 
 #[derive(Clone)]
-struct FakeTelegram {
-    url: String,
-    state: Arc<FakeState>,
+pub(crate) struct FakeTelegram {
+    pub(crate) url: String,
+    pub(crate) state: Arc<FakeState>,
 }
 
 fn private_chat(user: i64) -> Value {
     json!({"id": user, "type": "private", "first_name": format!("user{user}")})
 }
 
-fn group_chat() -> Value {
+pub(crate) fn group_chat() -> Value {
     json!({"id": -100, "type": "group", "title": "Sales"})
 }
 
@@ -92,10 +94,17 @@ async fn bot_api(
             "has_main_web_app": false
         }),
         "getUpdates" => {
-            // A short long-poll: hand out what is queued, or wait a little.
+            // As Telegram: an offset confirms (forgets) the updates before
+            // it; the rest are handed out until confirmed. A short
+            // long-poll: what is kept, or wait a little.
+            let offset = body["offset"].as_i64().unwrap_or(0);
             let deadline = Instant::now() + Duration::from_millis(300);
             loop {
-                let batch: Vec<Value> = state.updates.lock().unwrap().drain(..).collect();
+                let batch: Vec<Value> = {
+                    let mut kept = state.updates.lock().unwrap();
+                    kept.retain(|u| u["update_id"].as_i64().unwrap_or(0) >= offset);
+                    kept.iter().cloned().collect()
+                };
                 if !batch.is_empty() || Instant::now() >= deadline {
                     break json!(batch);
                 }
@@ -171,7 +180,7 @@ fn read_body(content_type: &str, body: &str) -> Value {
 }
 
 impl FakeTelegram {
-    async fn start() -> FakeTelegram {
+    pub(crate) async fn start() -> FakeTelegram {
         let state = Arc::new(FakeState::default());
         let acceptor = TcpListener::bind("127.0.0.1:0")
             .into_acceptor()
@@ -188,18 +197,18 @@ impl FakeTelegram {
         }
     }
 
-    fn push(&self, mut update: Value) {
+    pub(crate) fn push(&self, mut update: Value) {
         update["update_id"] = json!(self.state.next_update.fetch_add(1, Ordering::SeqCst) + 1);
         self.state.updates.lock().unwrap().push_back(update);
     }
 
     /// `text` from Telegram user `user` in a private chat with the bot.
-    fn dm(&self, user: i64, text: &str) {
+    pub(crate) fn dm(&self, user: i64, text: &str) {
         self.in_chat(private_chat(user), user, text);
     }
 
     /// `text` from `user` in `chat`; returns the message id.
-    fn in_chat(&self, chat: Value, user: i64, text: &str) -> i64 {
+    pub(crate) fn in_chat(&self, chat: Value, user: i64, text: &str) -> i64 {
         let id = self.state.next_message.fetch_add(1, Ordering::SeqCst) + 1;
         self.push(json!({"message": {
             "message_id": id, "date": 1_700_000_000, "chat": chat,
@@ -226,7 +235,7 @@ impl FakeTelegram {
         }}));
     }
 
-    fn calls(&self, method: &str) -> Vec<(Value, Instant)> {
+    pub(crate) fn calls(&self, method: &str) -> Vec<(Value, Instant)> {
         self.state
             .calls
             .lock()
@@ -237,7 +246,7 @@ impl FakeTelegram {
             .collect()
     }
 
-    fn sent(&self) -> Vec<Value> {
+    pub(crate) fn sent(&self) -> Vec<Value> {
         self.calls("sendMessage")
             .into_iter()
             .map(|(b, _)| b)
@@ -246,7 +255,7 @@ impl FakeTelegram {
 
     /// Waits for the `n`-th message the bot sends (1-based) that succeeded
     /// or not, and returns it.
-    async fn nth_sent(&self, n: usize) -> Value {
+    pub(crate) async fn nth_sent(&self, n: usize) -> Value {
         let deadline = Instant::now() + WAIT;
         loop {
             if let Some(body) = self.sent().get(n - 1) {
@@ -269,7 +278,7 @@ impl FakeTelegram {
     }
 }
 
-async fn app_with_bot(fake: &FakeTelegram) -> TestApp {
+pub(crate) async fn app_with_bot(fake: &FakeTelegram) -> TestApp {
     let url = fake.url.clone();
     TestApp::spawn_with(move |config| {
         config.telegram_bot_token = Some(TOKEN.into());
@@ -279,7 +288,7 @@ async fn app_with_bot(fake: &FakeTelegram) -> TestApp {
 }
 
 /// Links Telegram user `tg_user` to the CRM user behind `token`.
-async fn link(app: &TestApp, fake: &FakeTelegram, token: &str, tg_user: i64) {
+pub(crate) async fn link(app: &TestApp, fake: &FakeTelegram, token: &str, tg_user: i64) {
     let response = app.post("/api/v1/me/link-code", token, json!({})).await;
     assert_eq!(response.status(), StatusCode::OK);
     let code: Value = response.json().await.unwrap();

@@ -13,8 +13,7 @@ use poem_openapi::{Object, OpenApi};
 use super::chat::MessageView;
 use super::common::Deleted;
 use super::ApiTags;
-use crate::domain::permissions::Permission;
-use crate::domain::{bridges, digests, links};
+use crate::domain::{bot_outbox, bridges, digests, links};
 use crate::http::auth::Auth;
 use crate::http::error::ApiResult;
 use crate::http::AppState;
@@ -66,11 +65,32 @@ struct BotStatusView {
     last_error_at: Option<DateTime<Utc>>,
 }
 
+/// Messages a bot still has to send on one platform (bridged messages and
+/// direct messages waiting in the outbox for the platform to take them).
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+struct BacklogView {
+    /// `telegram` or `discord`.
+    platform: String,
+    /// Messages waiting.
+    pending: u64,
+    /// When the oldest waiting message was written.
+    oldest_at: Option<DateTime<Utc>>,
+    /// How long the oldest has waited, in seconds.
+    oldest_age_seconds: Option<i64>,
+    /// Why the last failed attempt failed.
+    last_error: Option<String>,
+    last_error_at: Option<DateTime<Utc>>,
+}
+
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 struct BotStatusList {
     /// One entry per configured bot; empty when no bot token is set.
     bots: Vec<BotStatusView>,
+    /// One entry per platform with messages waiting to be sent; empty when
+    /// everything went out.
+    backlog: Vec<BacklogView>,
 }
 
 #[derive(Object)]
@@ -260,14 +280,27 @@ impl BotsApi {
         Ok(Json(Deleted { deleted: true }))
     }
 
-    /// Whether each bot is connected and its last error (`bots.manage`).
+    /// Whether each bot is connected and its last error, and what waits to
+    /// be sent per platform (`bots.manage`).
     #[oai(path = "/bots/status", method = "get")]
     async fn status(
         &self,
         state: Data<&Arc<AppState>>,
         auth: Auth,
     ) -> ApiResult<Json<BotStatusList>> {
-        auth.actor().require(Permission::BotsManage)?;
+        let now = state.ctx.now();
+        let backlog = bot_outbox::backlog(&state.ctx, auth.actor())
+            .await?
+            .into_iter()
+            .map(|b| BacklogView {
+                platform: b.platform,
+                pending: b.pending,
+                oldest_at: b.oldest_at,
+                oldest_age_seconds: b.oldest_at.map(|at| (now - at).num_seconds().max(0)),
+                last_error: b.last_error,
+                last_error_at: b.last_error_at,
+            })
+            .collect();
         let bots = state
             .bot_status
             .all()
@@ -281,6 +314,6 @@ impl BotsApi {
                 last_error_at: s.last_error_at,
             })
             .collect();
-        Ok(Json(BotStatusList { bots }))
+        Ok(Json(BotStatusList { bots, backlog }))
     }
 }
