@@ -530,8 +530,10 @@ async fn duplicates_are_merged_after_a_confirmation_patterns_show_and_an_ai_feat
                 &admin,
                 "POST",
                 "/leads",
+                // Seeded as duplicates on purpose: the page under test merges them.
                 serde_json::json!({"company_name": name, "website": "https://nimbus-analytics.example",
-                    "country": "DE", "contacts": [{"name": "Eva Nimbus", "email": email}]}),
+                    "country": "DE", "contacts": [{"name": "Eva Nimbus", "email": email}],
+                    "allow_duplicate": true}),
             )
             .await;
         ids.push(created["lead"]["id"].as_str().unwrap().to_string());

@@ -115,7 +115,9 @@ async fn hostile_text_renders_as_text_on_every_page() {
             &admin,
             "POST",
             "/leads",
-            json!({"company_name": company_b, "website": "https://www.hostile-example.com/about"}),
+            // A duplicate of the first on purpose: the duplicates page shows both.
+            json!({"company_name": company_b, "website": "https://www.hostile-example.com/about",
+                   "allow_duplicate": true}),
         )
         .await;
     panel
