@@ -232,7 +232,8 @@ pub fn command_list() -> Vec<(&'static str, &'static str)> {
 }
 
 /// The `/help` reply: one line per command, leaving out those of parts that
-/// are switched off (and the plain-words hint while intent is off).
+/// are switched off. Plain words are always read (by the local rules while
+/// the model's intent detection is off), so their hint always shows.
 pub fn help_text(off: PartsOff) -> String {
     let mut out = String::from("Commands:\n");
     for s in COMMANDS
@@ -241,11 +242,7 @@ pub fn help_text(off: PartsOff) -> String {
     {
         out.push_str(&format!("/{} - {}\n", s.word, s.summary));
     }
-    out.push_str(if off.contains(Part::Intent) {
-        "\nSend /help <command> for details."
-    } else {
-        "\nSend /help <command> for details, or mention me in plain words."
-    });
+    out.push_str("\nSend /help <command> for details, or mention me in plain words.");
     out
 }
 
@@ -383,7 +380,8 @@ mod tests {
             intent: true,
         });
         assert!(no_intent.contains("/remind - "));
-        assert!(!no_intent.contains("plain words"), "{no_intent}");
+        // Without the model the local rules still read plain words.
+        assert!(no_intent.contains("plain words"), "{no_intent}");
     }
 
     #[test]

@@ -18,6 +18,8 @@ use crate::command::{
     DueWindow, FollowUpOutcome, LeadRef, NewCall, NewContact, NewFollowUp, NewLead, Priority,
     TaskStatusFilter, Tier,
 };
+use crate::intent::Intent;
+use crate::parse::ParseContext;
 
 /// Where a message came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -44,7 +46,8 @@ impl Platform {
 pub enum Part {
     /// The chat hub; reminders are a chat feature.
     Chat,
-    /// Reading plain words (a mention, a direct message) as a proposal.
+    /// The model reading plain words (a mention, a direct message); while
+    /// it is off the local rules read them, as they do without a model.
     Intent,
 }
 
@@ -53,7 +56,7 @@ impl Part {
     pub fn name(self) -> &'static str {
         match self {
             Part::Chat => "Chat",
-            Part::Intent => "Understanding plain words",
+            Part::Intent => "AI intent detection",
         }
     }
 }
@@ -224,6 +227,20 @@ pub trait Crm: Send + Sync {
     /// and the engine refuses them. Called once a message, so it should be
     /// cheap (no storage round trip).
     fn parts_off(&self) -> PartsOff;
+
+    /// The model's reading of plain words (`text`, without the bot's own
+    /// mention), read on `ctx`'s clock and in its timezone. `None` whenever
+    /// the model gave no usable reading: none is configured, the actor may
+    /// not use it, or it failed, timed out or answered outside the schema.
+    /// The engine then reads the words with the local rules, so this never
+    /// fails towards the user. The engine does not ask while
+    /// [`Part::Intent`] is switched off. It may take as long as a model call.
+    fn read_intent(
+        &self,
+        actor: &ChatActor,
+        text: &str,
+        ctx: &ParseContext,
+    ) -> impl Future<Output = Option<Intent>> + Send;
 
     /// Links a chat account with a one-time code from the panel.
     fn link_account(

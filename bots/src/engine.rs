@@ -11,9 +11,13 @@
 //!   open each and one to create it anyway;
 //! - every CRM refusal becomes a short sentence ([`replies::crm_error`]);
 //! - a command addressed to another bot (`/help@OtherBot`) gets no reply at all;
+//! - plain words are read by the model when the CRM has one ([`Crm::read_intent`]),
+//!   else by the local rules ([`detect_intent`]): when no model is configured, when
+//!   it fails, times out or answers outside the schema, and while intent is
+//!   switched off (the model is then not asked at all). Every plain-words reply
+//!   ends saying which read it ([`ReadBy::note`]);
 //! - while a part is switched off ([`Crm::parts_off`]), `/help` leaves out its
-//!   commands and they are refused with a sentence saying so; while intent is
-//!   off, plain words get that sentence instead of a proposal.
+//!   commands and they are refused with a sentence saying so.
 
 use std::collections::VecDeque;
 
@@ -22,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::{help_for, help_text};
 use crate::command::{Command, LeadRef, NewLead};
 use crate::crm::{ChatActor, Crm, CrmError, LeadSummary, NewTask, Part, Platform, TaskFilter};
-use crate::intent::{detect_intent, Intent};
+use crate::intent::{detect_intent, plain_words, Intent, ReadBy};
 use crate::parse::{addressed_to_other_bot, command_name, parse, ParseContext};
 use crate::replies;
 
@@ -100,16 +104,14 @@ impl<C: Crm> Engine<C> {
                 Err(e) => Reply::text(e.to_string()),
             });
         }
-        if from.actor.is_none() {
+        let Some(actor) = &from.actor else {
             return Some(Reply::text(replies::LINK_PROMPT));
-        }
-        if self.crm.parts_off().contains(Part::Intent) {
-            return Some(Reply::text(replies::switched_off(Part::Intent.name())));
-        }
-        let intent = detect_intent(text, &ctx);
+        };
+        let (intent, read_by) = self.read(actor, text, &ctx).await;
+        let said = |text: &str| replies::read_by(text, read_by);
         Some(match intent.proposal(ctx.timezone) {
             Some(p) => Reply {
-                text: p.summary,
+                text: said(&p.summary),
                 buttons: vec![
                     Button {
                         label: "Confirm".into(),
@@ -121,13 +123,27 @@ impl<C: Crm> Engine<C> {
                     },
                 ],
             },
-            None if matches!(intent, Intent::Question { .. }) => Reply::text(
+            None if matches!(intent, Intent::Question { .. }) => Reply::text(said(
                 "I can't answer that in words yet. Try /find, /show <lead>, /due or /tasks.",
-            ),
-            None => Reply::text(
+            )),
+            None => Reply::text(said(
                 "I didn't catch that. Try \"log a call with Acme, interested\" or send /help.",
-            ),
+            )),
         })
+    }
+
+    /// Plain words as the model reads them, or as the local rules do when the
+    /// model is switched off or gives no usable reading.
+    async fn read(&self, actor: &ChatActor, text: &str, ctx: &ParseContext) -> (Intent, ReadBy) {
+        if !self.crm.parts_off().contains(Part::Intent) {
+            let words = plain_words(text, ctx);
+            if !words.is_empty() {
+                if let Some(intent) = self.crm.read_intent(actor, &words, ctx).await {
+                    return (intent, ReadBy::Model);
+                }
+            }
+        }
+        (detect_intent(text, ctx), ReadBy::LocalRules)
     }
 
     /// Runs commands in order (a parsed command, or those behind a pressed

@@ -318,12 +318,33 @@ impl Words<'_> {
     }
 }
 
-/// Reads a mention or direct message; see the module docs for the rules.
-pub fn detect_intent(text: &str, ctx: &ParseContext) -> Intent {
-    let text: String = text.chars().take(MAX_INTENT_CHARS).collect();
-    let mut orig: Vec<&str> = text.split_whitespace().collect();
-    // Drop the leading @mentions of this bot (and of anyone, when they lead the
-    // sentence like "@bot @maria …" only the bot's own is dropped).
+/// Who read a plain-words message: the model (when the CRM has one and may
+/// use it) or this module's rules. Every proposal says which.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadBy {
+    Model,
+    LocalRules,
+}
+
+impl ReadBy {
+    /// The note a plain-words reply ends with.
+    pub fn note(self) -> &'static str {
+        match self {
+            ReadBy::Model => "(read by the model)",
+            ReadBy::LocalRules => "(read by the local rules)",
+        }
+    }
+}
+
+/// The words of a message as the rules read them: at most
+/// [`MAX_INTENT_CHARS`], without the leading @mentions of this bot (with no
+/// bot name known, any leading @mention; "@bot @maria …" keeps `@maria`).
+fn sentence_words<'a>(text: &'a str, ctx: &ParseContext) -> Vec<&'a str> {
+    let end = text
+        .char_indices()
+        .nth(MAX_INTENT_CHARS)
+        .map_or(text.len(), |(i, _)| i);
+    let mut orig: Vec<&str> = text[..end].split_whitespace().collect();
     while let Some(first) = orig.first() {
         let name = trim_punct(first.trim_start_matches('@'));
         let is_me = first.starts_with('@')
@@ -336,6 +357,40 @@ pub fn detect_intent(text: &str, ctx: &ParseContext) -> Intent {
         }
         orig.remove(0);
     }
+    orig
+}
+
+/// The message as the model is given it: the words the rules would read,
+/// without the bot's own leading mention, so both read the same sentence.
+pub fn plain_words(text: &str, ctx: &ParseContext) -> String {
+    sentence_words(text, ctx).join(" ")
+}
+
+/// The read-only command that answers a question, as the rules suggest it
+/// ("what's due today?" → `/due today`), whoever decided it is a question.
+pub fn question_suggestion(text: &str, ctx: &ParseContext) -> Option<Command> {
+    let orig = sentence_words(text, ctx);
+    if orig.is_empty() {
+        return None;
+    }
+    let w = words(orig);
+    match question(&w, String::new()) {
+        Intent::Question { suggestion, .. } => suggestion,
+        _ => None,
+    }
+}
+
+fn words(orig: Vec<&str>) -> Words<'_> {
+    let low = orig
+        .iter()
+        .map(|w| trim_punct(w).to_lowercase().replace('’', "'"))
+        .collect();
+    Words { orig, low }
+}
+
+/// Reads a mention or direct message; see the module docs for the rules.
+pub fn detect_intent(text: &str, ctx: &ParseContext) -> Intent {
+    let mut orig = sentence_words(text, ctx);
     // Politeness carries no meaning for the rules: "can you please log a call…".
     loop {
         let first = orig.first().map(|w| trim_punct(w).to_lowercase());
@@ -353,11 +408,7 @@ pub fn detect_intent(text: &str, ctx: &ParseContext) -> Intent {
     if orig.is_empty() {
         return Intent::None;
     }
-    let low = orig
-        .iter()
-        .map(|w| trim_punct(w).to_lowercase().replace('’', "'"))
-        .collect();
-    let w = Words { orig, low };
+    let w = words(orig);
     let sentence = w.text();
 
     if starts_with_question_word(&w.low[0]) {
@@ -968,6 +1019,42 @@ mod tests {
         ] {
             assert_eq!(intent(text), Intent::None, "{text:?}");
         }
+    }
+
+    #[test]
+    fn the_model_is_given_the_words_without_the_bots_own_mention() {
+        assert_eq!(
+            plain_words("@EaCrmBot,  closed   the Hooli deal", &ctx()),
+            "closed the Hooli deal"
+        );
+        assert_eq!(plain_words("@maria thanks", &ctx()), "@maria thanks");
+        assert_eq!(plain_words("@EaCrmBot", &ctx()), "");
+        let long = "a ".repeat(MAX_INTENT_CHARS);
+        assert!(plain_words(&long, &ctx()).chars().count() <= MAX_INTENT_CHARS);
+    }
+
+    #[test]
+    fn a_question_gets_the_rules_suggestion_whoever_read_it() {
+        assert_eq!(
+            question_suggestion("@EaCrmBot anything due this week", &ctx()),
+            Some(Command::Due {
+                window: DueWindow::Week
+            })
+        );
+        assert_eq!(
+            question_suggestion("tell me about Acme Corp", &ctx()),
+            Some(Command::Show {
+                lead: name("Acme Corp")
+            })
+        );
+        assert_eq!(question_suggestion("is the demo still on", &ctx()), None);
+        assert_eq!(question_suggestion("", &ctx()), None);
+    }
+
+    #[test]
+    fn who_read_it_is_said_in_words() {
+        assert_eq!(ReadBy::Model.note(), "(read by the model)");
+        assert_eq!(ReadBy::LocalRules.note(), "(read by the local rules)");
     }
 
     #[test]

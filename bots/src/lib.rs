@@ -8,7 +8,8 @@
 //! - [`parse()`]: `/command` text → [`Command`], or a [`UsageError`] that is the reply;
 //! - [`dates`]: natural dates and times in the user's timezone;
 //! - [`intent`]: plain-language mentions → an [`Intent`] and a proposal of commands
-//!   (never executed without the user's confirmation);
+//!   (never executed without the user's confirmation), by local rules; a model's
+//!   reading comes through [`Crm::read_intent`] and is proposed the same way;
 //! - [`crm`]: the [`Crm`] trait the root crate implements, with its plain input and
 //!   output types;
 //! - [`engine`]: runs a message against a `Crm` and answers with a [`Reply`];
@@ -58,5 +59,5 @@ pub use command::{
 };
 pub use crm::{ChatActor, Crm, CrmError, Part, PartsOff, Platform};
 pub use engine::{Button, ButtonAction, Engine, Reply, Sender};
-pub use intent::{detect_intent, Intent, Proposal};
+pub use intent::{detect_intent, Intent, Proposal, ReadBy};
 pub use parse::{parse, ParseContext, UsageError};

@@ -14,6 +14,7 @@ use crate::crm::{
     Contact, CrmError, DueItem, DueKind, LeadCard, LeadSummary, Reminder, TaskState, TaskSummary,
     TierState,
 };
+use crate::intent::ReadBy;
 
 /// The only thing an unlinked account is told.
 pub const LINK_PROMPT: &str = "Link your account first: /link CODE (get a code in the panel).";
@@ -258,6 +259,11 @@ pub fn duplicate(candidates: &[LeadSummary]) -> String {
     text
 }
 
+/// A plain-words reply with a last line saying who read the words.
+pub fn read_by(text: &str, by: ReadBy) -> String {
+    format!("{text}\n{}", by.note())
+}
+
 /// The answer when a part the message needs is switched off.
 pub fn switched_off(name: &str) -> String {
     format!("{name} is switched off by an admin. Send /help to see what I can do.")
@@ -292,6 +298,18 @@ mod tests {
             status: "qualified".into(),
             owner: Some("maria".into()),
         }
+    }
+
+    #[test]
+    fn a_plain_words_reply_ends_saying_who_read_it() {
+        assert_eq!(
+            read_by("I'll set Acme to won. OK?", ReadBy::Model),
+            "I'll set Acme to won. OK?\n(read by the model)"
+        );
+        assert_eq!(
+            read_by("I didn't catch that.", ReadBy::LocalRules),
+            "I didn't catch that.\n(read by the local rules)"
+        );
     }
 
     #[test]

@@ -11,8 +11,9 @@ use bots::crm::{
     TaskSummary, TierState,
 };
 use bots::{
-    Button, ButtonAction, ChatActor, Command, Crm, CrmError, DueWindow, Engine, LeadRef, NewCall,
-    NewContact, NewFollowUp, NewLead, ParseContext, PartsOff, Platform, Reply, Sender, Tier,
+    Button, ButtonAction, ChatActor, Command, Crm, CrmError, DueWindow, Engine, Intent, LeadRef,
+    NewCall, NewContact, NewFollowUp, NewLead, ParseContext, PartsOff, Platform, Reply, Sender,
+    Tier,
 };
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -36,6 +37,10 @@ struct State {
     reminders: Vec<Reminder>,
     links: Vec<(Platform, String, String)>,
     off: PartsOff,
+    /// What the model reads any plain words as; `None`: no model (or it failed).
+    model: Option<Intent>,
+    /// The words the model was asked to read, in order.
+    asked: Vec<String>,
 }
 
 /// A CRM with a handful of leads. `viewer` may read but not write.
@@ -97,6 +102,17 @@ impl FakeCrm {
 impl Crm for FakeCrm {
     fn parts_off(&self) -> PartsOff {
         self.state().off
+    }
+
+    async fn read_intent(
+        &self,
+        _actor: &ChatActor,
+        text: &str,
+        _ctx: &ParseContext,
+    ) -> Option<Intent> {
+        let mut state = self.state();
+        state.asked.push(text.into());
+        state.model.clone()
     }
 
     async fn link_account(
@@ -553,7 +569,7 @@ fn a_mention_is_proposed_and_runs_only_when_confirmed() {
     );
     assert_eq!(
         reply.text,
-        "I'll log a call with Globex: interested, and log follow-up 1 on Globex as pending for Tue 1 Dec 09:00. OK?"
+        "I'll log a call with Globex: interested, and log follow-up 1 on Globex as pending for Tue 1 Dec 09:00. OK?\n(read by the local rules)"
     );
     assert_eq!(reply.buttons.len(), 2);
     assert_eq!(reply.buttons[1].action, ButtonAction::Cancel);
@@ -605,7 +621,10 @@ fn chatter_gets_a_hint_and_questions_get_a_pointer() {
         .text
         .starts_with("I can't answer that"));
     let due = say(&engine, &maria(), "what's due today?");
-    assert_eq!(due.text, "Shall I show what's due today?");
+    assert_eq!(
+        due.text,
+        "Shall I show what's due today?\n(read by the local rules)"
+    );
     assert_eq!(
         due.buttons[0].action,
         ButtonAction::Run(vec![Command::Due {
@@ -725,7 +744,7 @@ fn a_switched_off_part_leaves_help_and_its_commands_are_refused() {
     };
     let help = say(&engine, &maria(), "/help");
     assert!(!help.text.contains("/remind"), "{}", help.text);
-    assert!(!help.text.contains("plain words"), "{}", help.text);
+    assert!(help.text.contains("plain words"), "{}", help.text);
     assert!(help.text.contains("/followup - "), "{}", help.text);
 
     let refused = say(&engine, &maria(), "/remind tomorrow 9am call Acme back");
@@ -733,19 +752,73 @@ fn a_switched_off_part_leaves_help_and_its_commands_are_refused() {
         refused.text,
         "Chat is switched off by an admin. Send /help to see what I can do."
     );
-    let plain = say(&engine, &maria(), "log a call with Acme, interested");
-    assert!(plain.buttons.is_empty());
-    assert!(
-        plain
-            .text
-            .starts_with("Understanding plain words is switched off"),
-        "{}",
-        plain.text
+    // Intent is the model's reading: while it is off the local rules read
+    // plain words, and the model is not asked.
+    engine.crm().state().model = Some(Intent::None);
+    let plain = say(&engine, &maria(), "log a call with Globex, interested");
+    assert_eq!(
+        plain.text,
+        "I'll log a call with Globex: interested. OK?\n(read by the local rules)"
     );
+    assert!(engine.crm().state().asked.is_empty());
     assert!(engine.crm().writes().is_empty());
     assert!(engine.crm().state().reminders.is_empty());
 
     engine.crm().state().off = PartsOff::default();
     let help = say(&engine, &maria(), "/help");
     assert!(help.text.contains("/remind - "), "{}", help.text);
+}
+
+#[test]
+fn the_models_reading_is_proposed_and_says_so() {
+    let engine = Engine::new(FakeCrm::new());
+    // The local rules see no request in this; the model does.
+    engine.crm().state().model = Some(Intent::ChangeStatus {
+        lead: LeadRef::Domain("globex.com".into()),
+        status: "won".into(),
+    });
+    let reply = say(&engine, &maria(), "@EaCrmBot Globex signed, champagne!");
+    assert_eq!(
+        reply.text,
+        "I'll set globex.com to won. OK?\n(read by the model)"
+    );
+    assert_eq!(
+        engine.crm().state().asked,
+        vec!["Globex signed, champagne!".to_string()],
+        "the model reads the words without the bot's mention"
+    );
+    assert!(engine.crm().writes().is_empty(), "nothing runs unconfirmed");
+    let done = press(&engine, &maria(), &reply.buttons[0]);
+    assert_eq!(done.text, "Globex is now won.");
+    assert_eq!(engine.crm().writes(), vec!["status l3 won".to_string()]);
+
+    // The model's "nothing here" is an answer too, and said to be its own.
+    engine.crm().state().model = Some(Intent::None);
+    let chatter = say(&engine, &maria(), "mark Globex as lost");
+    assert_eq!(chatter.buttons, vec![]);
+    assert!(
+        chatter.text.starts_with("I didn't catch that.")
+            && chatter.text.ends_with("\n(read by the model)"),
+        "{}",
+        chatter.text
+    );
+}
+
+#[test]
+fn without_a_reading_from_the_model_the_local_rules_read_the_words() {
+    let engine = Engine::new(FakeCrm::new());
+    let reply = say(&engine, &maria(), "mark Globex as lost");
+    assert_eq!(
+        reply.text,
+        "I'll set Globex to lost. OK?\n(read by the local rules)"
+    );
+    assert_eq!(engine.crm().state().asked.len(), 1, "the model was asked");
+    // A bare mention has no words for the model.
+    let bare = say(&engine, &maria(), "@EaCrmBot");
+    assert!(
+        bare.text.ends_with("(read by the local rules)"),
+        "{}",
+        bare.text
+    );
+    assert_eq!(engine.crm().state().asked.len(), 1);
 }

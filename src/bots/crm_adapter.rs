@@ -15,10 +15,11 @@ use bots::crm::{
     ChatActor, Contact, DueItem, DueKind, LeadCard, LeadSummary, NewTask, Reminder, TaskFilter,
     TaskSummary, TierState,
 };
-use bots::{Crm, CrmError, PartsOff, Platform};
+use bots::{Crm, CrmError, Intent, ParseContext, PartsOff, Platform};
 use chrono::{DateTime, Utc};
 
 use crate::domain::actor::Actor;
+use crate::domain::ai;
 use crate::domain::chat::reminders;
 use crate::domain::crm::followups::{self, DueScope, FollowUpInput, Outcome};
 use crate::domain::crm::query::{self, FollowUpDue, LeadFilter, PageRequest};
@@ -335,6 +336,35 @@ impl Crm for DomainCrm {
             chat: off.contains(Feature::Chat),
             intent: off.contains(Feature::Intent),
         }
+    }
+
+    /// The same domain call as `POST /api/v1/ai/intent` (the model's answer
+    /// checked against the schema, its tokens recorded for the user, the
+    /// `ai.use` permission and the intent switch checked), taken only when
+    /// the model answered: a local answer from the domain is left for the
+    /// engine's own rules, which keep more than the shared shape does.
+    async fn read_intent(
+        &self,
+        chat: &ChatActor,
+        text: &str,
+        parse: &ParseContext,
+    ) -> Option<Intent> {
+        let actor = self.actor(chat).ok()?;
+        // Without a model the domain would only run the local rules.
+        self.ctx.ai.remote.as_ref()?;
+        let served = ai::detect_intent(&self.ctx, actor, text, Some(parse.timezone.name()))
+            .await
+            .inspect_err(|e| tracing::debug!(error = %e, "the model did not read a bot mention"))
+            .ok()?;
+        // With a model configured, an answer without a fallback reason is its.
+        if served.fallback_reason.is_some() {
+            return None;
+        }
+        ai::intent::to_rules(&served.value, text, parse)
+            .inspect_err(|reason| {
+                tracing::warn!(%reason, "the model's reading of a bot mention does not fit; the local rules read it")
+            })
+            .ok()
     }
 
     async fn link_account(

@@ -9,6 +9,7 @@ pub mod bridging;
 pub mod crm_adapter;
 pub mod direct;
 pub mod discord;
+pub mod lanes;
 pub mod outbox;
 pub mod status;
 pub mod telegram;

@@ -8,12 +8,16 @@
 //! Promises: a 429 is waited out for the `retry_after` Telegram gives and
 //! the request is sent again; a lost connection is retried with doubling
 //! pauses up to a minute; each failure is shown to admins in the bot
-//! status. Tokens and message bodies are never logged.
+//! status. Tokens and message bodies are never logged. Updates are handled
+//! in order within a chat and concurrently across chats ([`Lanes`]), so a
+//! slow answer (the model reading a mention) holds up no other chat.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bots::{Platform, Reply};
+use futures_util::FutureExt;
 use teloxide::payloads::{GetUpdatesSetters, SendMessageSetters, SetWebhookSetters};
 use teloxide::requests::{Request, Requester};
 use teloxide::types::{
@@ -23,6 +27,7 @@ use teloxide::types::{
 use teloxide::{ApiError, Bot, RequestError};
 
 use super::bridging;
+use super::lanes::Lanes;
 use super::outbox::{Courier, Couriers, SendError, SendFuture};
 use super::status::StatusBoard;
 use crate::domain::bot_outbox;
@@ -73,6 +78,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 /// Attempts per outgoing request before it is given up.
 const SEND_ATTEMPTS: u32 = 5;
+/// Updates being handled or waiting for their chat's earlier ones before
+/// polling waits: a `getUpdates` batch is at most 100.
+const UPDATES_IN_FLIGHT: usize = 256;
 
 /// Runs the bot until the task is aborted.
 pub async fn run(
@@ -126,6 +134,8 @@ pub async fn run(
             0
         }
     };
+    let progress = Arc::new(Progress::new(ctx.clone(), offset));
+    let mut lanes = Lanes::new(UPDATES_IN_FLIGHT);
     backoff = FIRST_BACKOFF;
     loop {
         let polled = bot
@@ -140,16 +150,12 @@ pub async fn run(
                 backoff = FIRST_BACKOFF;
                 for update in updates {
                     // Acknowledged before handling: an update that makes the
-                    // handler fail is not fetched again and again.
+                    // handler fail is not fetched again and again. The
+                    // stored offset follows the updates as they finish.
                     offset = offset.max(update.id.0 as i32 + 1);
-                    adapter.handle(update).await;
-                    // Stored after handling: after a crash mid-update it is
-                    // read again, and a mirrored message is not mirrored twice.
-                    if let Err(e) =
-                        bot_outbox::set_cursor(&ctx, OFFSET_CURSOR, &offset.to_string()).await
-                    {
-                        tracing::warn!(error = %e, "cannot store the telegram update offset");
-                    }
+                    let id = update.id.0 as i32;
+                    progress.started(id, offset).await;
+                    dispatch(&mut lanes, &adapter, update, Some((progress.clone(), id))).await;
                 }
             }
             Err(e) => {
@@ -163,12 +169,93 @@ pub async fn run(
 /// The `bot_cursor` row of the update offset.
 const OFFSET_CURSOR: &str = "telegram";
 
+/// Hands an update to its chat's lane: after that chat's earlier updates,
+/// beside other chats'. With `progress`, the update's id is reported done
+/// once it has been handled.
+async fn dispatch(
+    lanes: &mut Lanes<i64>,
+    adapter: &Arc<Adapter>,
+    update: Update,
+    progress: Option<(Arc<Progress>, i32)>,
+) {
+    let lane = update
+        .chat()
+        .map(|chat| chat.id.0)
+        .or_else(|| update.from().map(|user| user.id.0 as i64))
+        .unwrap_or_default();
+    let adapter = adapter.clone();
+    lanes
+        .run(lane, async move {
+            // A handler that panics has still finished with its update:
+            // otherwise the stored offset would stop below it for good.
+            let handled = AssertUnwindSafe(adapter.handle(update))
+                .catch_unwind()
+                .await;
+            if let Some((progress, id)) = progress {
+                progress.finished(id).await;
+            }
+            if let Err(panic) = handled {
+                std::panic::resume_unwind(panic);
+            }
+        })
+        .await;
+}
+
+/// The update offset that is safe to store while updates are handled
+/// concurrently: below every update still being handled, so after a crash
+/// or a restart an unfinished update is read again (a mirrored message is
+/// not mirrored twice) and a finished one is not run twice.
+struct Progress {
+    ctx: Arc<Ctx>,
+    /// Held while the offset is stored, so stored offsets only grow.
+    state: tokio::sync::Mutex<ProgressState>,
+}
+
+struct ProgressState {
+    in_flight: std::collections::BTreeSet<i32>,
+    /// One past the newest update fetched.
+    next: i32,
+    stored: i32,
+}
+
+impl Progress {
+    fn new(ctx: Arc<Ctx>, stored: i32) -> Self {
+        Progress {
+            ctx,
+            state: tokio::sync::Mutex::new(ProgressState {
+                in_flight: Default::default(),
+                next: stored,
+                stored,
+            }),
+        }
+    }
+
+    async fn started(&self, id: i32, next: i32) {
+        let mut state = self.state.lock().await;
+        state.in_flight.insert(id);
+        state.next = state.next.max(next);
+    }
+
+    async fn finished(&self, id: i32) {
+        let mut state = self.state.lock().await;
+        state.in_flight.remove(&id);
+        let safe = state.in_flight.first().copied().unwrap_or(state.next);
+        if safe <= state.stored {
+            return;
+        }
+        match bot_outbox::set_cursor(&self.ctx, OFFSET_CURSOR, &safe.to_string()).await {
+            Ok(()) => state.stored = safe,
+            Err(e) => tracing::warn!(error = %e, "cannot store the telegram update offset"),
+        }
+    }
+}
+
 /// Registers the webhook, then handles the updates the route verified.
 async fn run_webhook(
     ctx: &Ctx,
     status: &StatusBoard,
     bot: &Bot,
-    adapter: &Adapter,
+    adapter: &Arc<Adapter>,
     webhook: WebhookSettings,
 ) {
     let WebhookSettings {
@@ -196,8 +283,9 @@ async fn run_webhook(
         }
     }
     status.connected(PLATFORM, None, ctx.now());
+    let mut lanes = Lanes::new(UPDATES_IN_FLIGHT);
     while let Some(update) = updates.recv().await {
-        adapter.handle(update).await;
+        dispatch(&mut lanes, adapter, update, None).await;
     }
 }
 

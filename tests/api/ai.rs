@@ -15,9 +15,9 @@ use serde_json::{json, Value};
 
 use crate::helpers::{error_of, TestApp};
 
-/// How the fake model service answers.
+/// How the fake model service answers (also used by the bots' tests).
 #[derive(Clone)]
-enum Mode {
+pub(crate) enum Mode {
     /// 200 with this JSON object as the message content.
     Good(Value),
     /// 200 whose content is not JSON.
@@ -28,14 +28,16 @@ enum Mode {
     Slow(Duration),
     /// 503 every time.
     Outage,
+    /// 500 every time, as a broken server answers.
+    ServerError,
     /// 401, as for a wrong key.
     Unauthorized,
 }
 
-struct Fake {
-    mode: Mutex<Mode>,
-    hits: AtomicUsize,
-    last_body: Mutex<Value>,
+pub(crate) struct Fake {
+    pub(crate) mode: Mutex<Mode>,
+    pub(crate) hits: AtomicUsize,
+    pub(crate) last_body: Mutex<Value>,
     last_auth: Mutex<String>,
 }
 
@@ -68,13 +70,17 @@ async fn completions(
         Mode::Outage => Response::builder()
             .status(poem::http::StatusCode::SERVICE_UNAVAILABLE)
             .body("down"),
+        Mode::ServerError => Response::builder()
+            .status(poem::http::StatusCode::INTERNAL_SERVER_ERROR)
+            .body("oops"),
         Mode::Unauthorized => Response::builder()
             .status(poem::http::StatusCode::UNAUTHORIZED)
             .body("bad key"),
     }
 }
 
-async fn fake_llm(mode: Mode) -> (String, Arc<Fake>) {
+/// A fake OpenAI-compatible service on loopback: its base URL and state.
+pub(crate) async fn fake_llm(mode: Mode) -> (String, Arc<Fake>) {
     let fake = Arc::new(Fake {
         mode: Mutex::new(mode),
         hits: AtomicUsize::new(0),
@@ -108,7 +114,8 @@ async fn app_with_llm(base: &str) -> TestApp {
     .await
 }
 
-fn slots(given: Value) -> Value {
+/// Every slot of an intent answer: `given`, the rest null.
+pub(crate) fn slots(given: Value) -> Value {
     let mut all = json!({"company": null, "website": null, "lead": null, "tier": null, "outcome": null,
                          "when": null, "title": null, "assignee": null, "status": null, "text": null});
     all.as_object_mut()

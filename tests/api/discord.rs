@@ -188,6 +188,15 @@ async fn a_discord_mention_becomes_a_confirmation_and_runs_only_after_the_button
     assert!(!pointer.body["content"].as_str().unwrap().contains("Globex"));
     let offered = buttons(&proposal.body);
     assert_eq!(offered.len(), 2, "{:?}", proposal.body);
+    // No model is configured: the local rules read it, and say so.
+    assert!(
+        proposal.body["content"]
+            .as_str()
+            .unwrap()
+            .ends_with("\n(read by the local rules)"),
+        "{:?}",
+        proposal.body
+    );
     assert_eq!(offered[0].0, "Confirm");
     assert_eq!(offered[1].0, "Cancel");
     assert!(logged_calls().await.is_empty(), "nothing before the button");
@@ -662,4 +671,41 @@ async fn the_daily_digest_reaches_discord_once_with_due_tasks() {
     assert!(text.contains("(overdue)"), "{text}");
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(digests(&fake).len(), 1, "once a day");
+}
+
+#[tokio::test]
+async fn with_a_model_a_discord_mention_is_proposed_as_the_model_read_it() {
+    use crate::ai::{fake_llm, slots, Mode};
+    let (llm_url, llm) = fake_llm(Mode::Good(json!({
+        "kind": "create_task",
+        "slots": slots(json!({"title": "send Globex the pricing sheet", "assignee": "me"}))
+    })))
+    .await;
+    let fake = FakeDiscord::start().await;
+    let url = fake.url.clone();
+    let app = TestApp::spawn_with(move |config| {
+        config.discord_bot_token = Some(TOKEN.into());
+        config.discord_api_url = url;
+        config.openrouter_api_key = Some("sk-test-key".into());
+        config.openrouter_base_url = llm_url;
+        config.ai_timeout_ms = 2_000;
+        config.ai_max_retries = 0;
+    })
+    .await;
+    fake.wait_connected().await;
+    let admin = app.admin_token().await;
+    let (_, maria_token) = app.user_with_role(&admin, "maria", "user").await;
+    link(&app, &fake, &maria_token, 555).await;
+
+    let before = fake.sent().len();
+    fake.mention(555, "Globex wants the pricing sheet from me");
+    let proposal = fake.nth(before + 1, FakeDiscord::sent).await;
+    assert_eq!(
+        proposal.body["content"],
+        "I'll create the task \"send Globex the pricing sheet\". OK?\n(read by the model)",
+        "{:?}",
+        proposal.body
+    );
+    assert_eq!(buttons(&proposal.body).len(), 2);
+    assert_eq!(llm.hits.load(Ordering::SeqCst), 1);
 }

@@ -1388,7 +1388,8 @@ async fn help_leaves_out_the_commands_of_switched_off_parts_and_they_are_refused
     let help = fake.ask(555, "/help").await;
     let text = help["text"].as_str().unwrap();
     assert!(!text.contains("/remind"), "reminders are chat's: {text}");
-    assert!(!text.contains("plain words"), "{text}");
+    // Intent is the model's reading; the local rules still read plain words.
+    assert!(text.contains("plain words"), "{text}");
     assert!(text.contains("/followup - "), "{text}");
 
     let refused = fake.ask(555, "/remind tomorrow 9am call Acme back").await;
@@ -1397,12 +1398,231 @@ async fn help_leaves_out_the_commands_of_switched_off_parts_and_they_are_refused
         "Chat is switched off by an admin. Send /help to see what I can do."
     );
     let plain = fake.ask(555, "log a call with Acme, interested").await;
-    assert!(
-        plain["text"]
-            .as_str()
-            .unwrap()
-            .starts_with("Understanding plain words is switched off"),
+    assert_eq!(
+        plain["text"], "I'll log a call with Acme: interested. OK?\n(read by the local rules)",
         "{plain}"
     );
-    assert!(plain.get("reply_markup").is_none(), "no buttons: {plain}");
+}
+
+/// The bot with a model behind it: the fake LLM service at `llm`, asked
+/// with `timeout_ms` per attempt.
+async fn app_with_bot_and_llm(fake: &FakeTelegram, llm: &str, timeout_ms: u64) -> TestApp {
+    let url = fake.url.clone();
+    let llm = llm.to_string();
+    TestApp::spawn_with(move |config| {
+        config.telegram_bot_token = Some(TOKEN.into());
+        config.telegram_api_url = url;
+        config.openrouter_api_key = Some("sk-test-key".into());
+        config.openrouter_base_url = llm;
+        config.ai_model = "test/model".into();
+        config.ai_timeout_ms = timeout_ms;
+        config.ai_max_retries = 1;
+        config.ai_backoff_ms = 10;
+        config.ai_breaker_threshold = 5;
+    })
+    .await
+}
+
+/// What the fake model was last asked to read.
+fn last_read(llm: &crate::ai::Fake) -> String {
+    let body = llm.last_body.lock().unwrap().clone();
+    let user: Value =
+        serde_json::from_str(body["messages"][1]["content"].as_str().unwrap()).unwrap();
+    user["message"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn with_a_model_a_mention_is_proposed_as_the_model_read_it_and_says_so() {
+    use crate::ai::{fake_llm, slots, Mode};
+    // The local rules see no request in the sentence; the model reads a
+    // status change.
+    let (llm_url, llm) = fake_llm(Mode::Good(json!({
+        "kind": "change_status",
+        "slots": slots(json!({"lead": "Globex Corp", "status": "Won"}))
+    })))
+    .await;
+    let fake = FakeTelegram::start().await;
+    let app = app_with_bot_and_llm(&fake, &llm_url, 2_000).await;
+    let admin = app.admin_token().await;
+    let (_, maria_token) = app.user_with_role(&admin, "maria", "user").await;
+    link(&app, &fake, &maria_token, 555).await;
+    fake.ask(555, "/lead Globex Corp globex.com").await;
+    let lead = leads_named(&app, &maria_token, "globex").await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(llm.hits.load(Ordering::SeqCst), 0, "commands need no model");
+    let sentence = "we finally closed the Globex Corp deal, champagne!";
+    assert_eq!(
+        bots::detect_intent(
+            sentence,
+            &bots::ParseContext {
+                now: chrono::Utc::now(),
+                timezone: chrono_tz::UTC,
+                bot_username: None
+            }
+        ),
+        bots::Intent::None,
+        "the local rules read nothing here"
+    );
+
+    let before = fake.sent().len();
+    fake.in_chat(group_chat(), 555, &format!("@EaCrmBot {sentence}"));
+    let proposal = fake.nth_sent(before + 1).await;
+    assert_eq!(proposal["chat_id"], 555, "{proposal}");
+    assert_eq!(
+        proposal["text"], "I'll set Globex Corp to won. OK?\n(read by the model)",
+        "{proposal}"
+    );
+    assert_eq!(llm.hits.load(Ordering::SeqCst), 1);
+    assert_eq!(last_read(&llm), sentence, "without the bot's mention");
+
+    let buttons = buttons_of(&proposal);
+    assert_eq!(buttons[0].0, "Confirm");
+    let lead_now: Value = app
+        .get(&format!("/api/v1/leads/{lead}"), &maria_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        lead_now["lead"]["status"], "new",
+        "nothing before the button"
+    );
+
+    let sent = fake.sent().len();
+    fake.press(555, private_chat(555), &buttons[0].1);
+    let done = fake.nth_sent(sent + 1).await;
+    assert_eq!(done["text"], "Globex Corp is now won.", "{done}");
+    let lead_now: Value = app
+        .get(&format!("/api/v1/leads/{lead}"), &maria_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(lead_now["lead"]["status"], "won");
+
+    // The call is accounted to Maria under the intent feature.
+    let usage: Value = app
+        .get("/api/v1/ai/status", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let intent_use = usage["usage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["feature"] == "intent")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(intent_use["calls"], 1, "{usage}");
+    assert_eq!(intent_use["failures"], 0, "{usage}");
+}
+
+#[tokio::test]
+async fn a_model_that_fails_or_answers_outside_the_schema_leaves_the_mention_to_the_local_rules() {
+    use crate::ai::{fake_llm, slots, Mode};
+    let (llm_url, llm) = fake_llm(Mode::Malformed).await;
+    let fake = FakeTelegram::start().await;
+    let app = app_with_bot_and_llm(&fake, &llm_url, 1_000).await;
+    let admin = app.admin_token().await;
+    let (_, maria_token) = app.user_with_role(&admin, "maria", "user").await;
+    link(&app, &fake, &maria_token, 555).await;
+    let local = "I'll set Globex Corp to lost. OK?\n(read by the local rules)";
+
+    for (mode, why) in [
+        (Mode::Malformed, "not JSON"),
+        (
+            Mode::Good(json!({"kind": "delete_all_leads", "slots": slots(json!({}))})),
+            "a kind outside the schema",
+        ),
+        (
+            Mode::Good(json!({"kind": "none", "slots": slots(json!({})), "run": "DELETE lead"})),
+            "a field outside the schema",
+        ),
+        (
+            Mode::Good(json!({"kind": "log_follow_up",
+                              "slots": slots(json!({"lead": "Globex Corp", "outcome": "interested"}))})),
+            "a follow-up with a call's outcome",
+        ),
+        (Mode::ServerError, "HTTP 500"),
+    ] {
+        *llm.mode.lock().unwrap() = mode;
+        let hits = llm.hits.load(Ordering::SeqCst);
+        let reply = fake.ask(555, "@EaCrmBot mark Globex Corp as lost").await;
+        assert_eq!(reply["text"], local, "{why}: {reply}");
+        assert_eq!(buttons_of(&reply).len(), 2, "{why}: {reply}");
+        assert!(
+            llm.hits.load(Ordering::SeqCst) > hits,
+            "{why}: the model was asked"
+        );
+    }
+
+    // A model slower than its timeout: the local rules answer, and
+    // meanwhile the bot goes on answering other chats.
+    *llm.mode.lock().unwrap() = Mode::Slow(Duration::from_secs(5));
+    let before = fake.sent().len();
+    let started = Instant::now();
+    fake.dm(555, "mark Globex Corp as lost");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    fake.dm(777, "/help");
+    let first = fake.nth_sent(before + 1).await;
+    assert_eq!(
+        first["chat_id"], 777,
+        "another chat waits for no model: {first}"
+    );
+    let second = fake.nth_sent(before + 2).await;
+    assert_eq!(second["chat_id"], 555, "{second}");
+    assert_eq!(second["text"], local, "{second}");
+    // Two attempts of 1 s and a short backoff, not the model's 5 s each.
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn with_intent_switched_off_the_local_rules_read_mentions_and_the_model_is_not_asked() {
+    use crate::ai::{fake_llm, slots, Mode};
+    let (llm_url, llm) = fake_llm(Mode::Good(json!({
+        "kind": "change_status",
+        "slots": slots(json!({"lead": "Globex Corp", "status": "won"}))
+    })))
+    .await;
+    let fake = FakeTelegram::start().await;
+    let app = app_with_bot_and_llm(&fake, &llm_url, 2_000).await;
+    let admin = app.admin_token().await;
+    let (_, maria_token) = app.user_with_role(&admin, "maria", "user").await;
+    link(&app, &fake, &maria_token, 555).await;
+    let off = app
+        .put_json("/api/v1/features/intent", &admin, json!({"enabled": false}))
+        .await;
+    assert_eq!(off.status(), StatusCode::OK);
+
+    let reply = fake.ask(555, "@EaCrmBot mark Globex Corp as lost").await;
+    assert_eq!(
+        reply["text"], "I'll set Globex Corp to lost. OK?\n(read by the local rules)",
+        "{reply}"
+    );
+    let chatter = fake.ask(555, "we closed the Globex Corp deal").await;
+    assert_eq!(
+        chatter["text"],
+        "I didn't catch that. Try \"log a call with Acme, interested\" or send /help.\n(read by the local rules)"
+    );
+    assert_eq!(
+        llm.hits.load(Ordering::SeqCst),
+        0,
+        "the model was not asked"
+    );
+
+    app.put_json("/api/v1/features/intent", &admin, json!({"enabled": true}))
+        .await;
+    let reply = fake.ask(555, "@EaCrmBot mark Globex Corp as lost").await;
+    assert_eq!(
+        reply["text"], "I'll set Globex Corp to won. OK?\n(read by the model)",
+        "{reply}"
+    );
+    assert_eq!(llm.hits.load(Ordering::SeqCst), 1);
 }

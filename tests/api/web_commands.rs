@@ -438,20 +438,38 @@ async fn a_lead_made_by_slash_command_takes_its_country_and_state_by_name() {
 }
 
 #[tokio::test]
-async fn with_intent_off_help_in_the_hub_leaves_out_plain_words_and_a_mention_is_told_why() {
-    let app = TestApp::spawn().await;
+async fn a_hub_mention_is_read_by_the_model_and_by_the_local_rules_while_intent_is_off() {
+    use crate::ai::{fake_llm, slots, Mode};
+    let (llm_url, llm) = fake_llm(Mode::Good(serde_json::json!({
+        "kind": "log_call",
+        "slots": slots(serde_json::json!({"lead": "acme.com", "outcome": "interested"}))
+    })))
+    .await;
+    let app = TestApp::spawn_with(move |c| {
+        c.openrouter_api_key = Some("sk-test-key".into());
+        c.openrouter_base_url = llm_url;
+        c.ai_timeout_ms = 2_000;
+        c.ai_max_retries = 0;
+    })
+    .await;
     let admin = app.admin_token().await;
     let (maria, maria_token) = app.user_with_role(&admin, "maria", "user").await;
     let room = group(&app, &admin, "sales", &[&maria]).await;
     let mut ws = Client::connect(&app, &admin).await;
     ws.subscribe(&room, None).await;
 
-    say(&app, &maria_token, &room, "/help").await;
-    let help = next_bot_message(&mut ws).await;
-    assert!(
-        help["body"].as_str().unwrap().contains("plain words"),
-        "{help}"
+    say(&app, &maria_token, &room, "@bot Acme loved the demo").await;
+    let answer = next_bot_message(&mut ws).await;
+    assert_eq!(
+        answer["body"], "I'll log a call with acme.com: interested. OK?\n(read by the model)",
+        "{answer}"
     );
+    assert_eq!(
+        answer["actions"].as_array().map(Vec::len),
+        Some(2),
+        "{answer}"
+    );
+    assert_eq!(llm.hits.load(std::sync::atomic::Ordering::SeqCst), 1);
 
     ok(app
         .put_json(
@@ -461,11 +479,11 @@ async fn with_intent_off_help_in_the_hub_leaves_out_plain_words_and_a_mention_is
         )
         .await)
     .await;
+    // Plain words are still read, by the local rules, so help still offers them.
     say(&app, &maria_token, &room, "/help").await;
     let help = next_bot_message(&mut ws).await;
     let text = help["body"].as_str().unwrap();
-    assert!(!text.contains("plain words"), "{text}");
-    assert!(text.contains("/remind - "), "{text}");
+    assert!(text.contains("plain words"), "{text}");
 
     say(
         &app,
@@ -475,15 +493,18 @@ async fn with_intent_off_help_in_the_hub_leaves_out_plain_words_and_a_mention_is
     )
     .await;
     let answer = next_bot_message(&mut ws).await;
-    assert!(
-        answer["body"]
-            .as_str()
-            .unwrap()
-            .starts_with("Understanding plain words is switched off"),
+    assert_eq!(
+        answer["body"], "I'll log a call with Acme: interested. OK?\n(read by the local rules)",
         "{answer}"
     );
-    assert!(
-        answer["actions"].as_array().is_none_or(|a| a.is_empty()),
-        "no buttons: {answer}"
+    assert_eq!(
+        answer["actions"].as_array().map(Vec::len),
+        Some(2),
+        "{answer}"
+    );
+    assert_eq!(
+        llm.hits.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the model is not asked while intent is off"
     );
 }

@@ -8,8 +8,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use bots::command::LeadRef;
-use bots::Intent;
+use bots::command::{normalize_domain, FollowUpOutcome, LeadRef, Tier};
+use bots::{Intent, ParseContext};
+
+use crate::domain::crm::calls::CALL_OUTCOMES;
 
 /// The intents, as the API and the model name them.
 pub const KINDS: &[&str] = &[
@@ -187,10 +189,90 @@ pub fn from_model(value: &Value) -> Result<IntentView, String> {
     Ok(IntentView { kind, slots })
 }
 
+/// `closed lost` → `closed_lost`, as the local rules and the CRM spell words.
+fn word(raw: &str) -> String {
+    raw.trim()
+        .to_lowercase()
+        .split(|c: char| c.is_whitespace() || c == '-')
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join("_")
+}
+
+/// A model's reading as the bots' [`Intent`], so a bot proposes it exactly
+/// as it proposes the local rules' reading (the inverse of [`from_rules`]).
+/// `text` is the message the model read: a call's notes are the rep's own
+/// words, as with the rules, and a question gets the read-only command the
+/// rules suggest for it. A slot that does not fit its kind (a follow-up
+/// with a call's outcome, a tier beyond 3) refuses the whole reading, and
+/// the bots then use the local rules.
+pub fn to_rules(view: &IntentView, text: &str, ctx: &ParseContext) -> Result<Intent, String> {
+    let s = &view.slots;
+    let needed = |value: &Option<String>, name: &str| {
+        value
+            .clone()
+            .ok_or_else(|| format!("slots.{name}: required for {}", view.kind))
+    };
+    let lead = || needed(&s.lead, "lead").map(|l| LeadRef::from_text(l.trim_start_matches('@')));
+    Ok(match view.kind.as_str() {
+        "create_lead" => Intent::CreateLead {
+            company: needed(&s.company, "company")?,
+            website: s.website.as_deref().and_then(normalize_domain),
+        },
+        "log_follow_up" => Intent::LogFollowUp {
+            lead: lead()?,
+            tier: match s.tier {
+                None => None,
+                Some(n) => Some(
+                    Tier::from_number(&n.to_string())
+                        .ok_or_else(|| format!("slots.tier: {n} is not 1, 2 or 3"))?,
+                ),
+            },
+            outcome: match &s.outcome {
+                None => FollowUpOutcome::Pending,
+                Some(o) => FollowUpOutcome::from_word(o)
+                    .ok_or_else(|| format!("slots.outcome: {o} is not a follow-up's outcome"))?,
+            },
+            when: s.when,
+        },
+        "create_task" => Intent::CreateTask {
+            title: needed(&s.title, "title")?,
+            assignee: s
+                .assignee
+                .as_deref()
+                .map(|a| a.trim().trim_start_matches('@'))
+                .filter(|a| !a.is_empty() && !matches!(word(a).as_str(), "me" | "myself" | "i"))
+                .map(str::to_string),
+            due: s.when,
+        },
+        "change_status" => Intent::ChangeStatus {
+            lead: lead()?,
+            status: word(&needed(&s.status, "status")?),
+        },
+        "log_call" => Intent::LogCall {
+            lead: lead()?,
+            outcome: match &s.outcome {
+                None => "connected".to_string(),
+                Some(o) if CALL_OUTCOMES.contains(&word(o).as_str()) => word(o),
+                Some(o) => return Err(format!("slots.outcome: {o} is not a call's outcome")),
+            },
+            follow_up_at: s.when,
+            notes: text.to_string(),
+        },
+        "question" => Intent::Question {
+            text: text.to_string(),
+            suggestion: bots::intent::question_suggestion(text, ctx),
+        },
+        "none" => Intent::None,
+        other => return Err(format!("kind: {other} is not an intent")),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::ai::schema::validate;
+    use chrono::TimeZone;
 
     fn answer(kind: &str, slots: Value) -> Value {
         let mut all = json!({"company": null, "website": null, "lead": null, "tier": null, "outcome": null,
@@ -221,6 +303,129 @@ mod tests {
             json!({"title": "x", "when": "tomorrow"})
         ))
         .is_err());
+    }
+
+    fn ctx() -> bots::ParseContext {
+        bots::ParseContext {
+            now: DateTime::parse_from_rfc3339("2026-11-27T09:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc),
+            timezone: chrono_tz::Europe::Berlin,
+            bot_username: Some("EaCrmBot".into()),
+        }
+    }
+
+    fn read(kind: &str, slots: Value, text: &str) -> Result<Intent, String> {
+        let v = answer(kind, slots);
+        assert_eq!(validate(&schema(), &v), Ok(()), "{v}");
+        to_rules(&from_model(&v)?, text, &ctx())
+    }
+
+    #[test]
+    fn the_local_rules_reading_survives_the_shared_shape_and_back() {
+        for text in [
+            "new lead Acme Corp acme.com",
+            "mark Acme Corp as closed lost",
+            "move initech.com to won",
+            "second follow-up with Hooli done",
+            "follow up with Stark Industries next monday",
+            "remind @maria to update the deck by friday",
+            "todo: prepare Q1 pricing sheet",
+            "called Globex, voicemail, try again tomorrow",
+            "what's due this week?",
+            "who owns Acme?",
+            "good morning team",
+        ] {
+            let rules = bots::detect_intent(text, &ctx());
+            let back = to_rules(&from_rules(&rules), text, &ctx());
+            assert_eq!(back, Ok(rules), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_model_reading_becomes_the_bots_intent() {
+        assert_eq!(
+            read(
+                "change_status",
+                json!({"lead": "Hooli", "status": "Closed Won"}),
+                "we closed the Hooli deal"
+            ),
+            Ok(Intent::ChangeStatus {
+                lead: LeadRef::Name("Hooli".into()),
+                status: "closed_won".into()
+            })
+        );
+        assert_eq!(
+            read(
+                "log_call",
+                json!({"lead": "https://www.globex.com/", "outcome": "not_interested", "when": "2026-12-01T08:00:00Z"}),
+                "rang globex, nope, try again tuesday"
+            ),
+            Ok(Intent::LogCall {
+                lead: LeadRef::Domain("globex.com".into()),
+                outcome: "not_interested".into(),
+                follow_up_at: Some(Utc.with_ymd_and_hms(2026, 12, 1, 8, 0, 0).unwrap()),
+                notes: "rang globex, nope, try again tuesday".into(),
+            })
+        );
+        assert_eq!(
+            read(
+                "create_task",
+                json!({"title": "send the deck", "assignee": "me"}),
+                "I need to send the deck"
+            ),
+            Ok(Intent::CreateTask {
+                title: "send the deck".into(),
+                assignee: None,
+                due: None
+            })
+        );
+        assert_eq!(
+            read(
+                "create_lead",
+                json!({"company": "Umbrella", "website": "not a site"}),
+                "x"
+            ),
+            Ok(Intent::CreateLead {
+                company: "Umbrella".into(),
+                website: None
+            })
+        );
+        assert_eq!(
+            read(
+                "question",
+                json!({"text": "whatever"}),
+                "anything due this week?"
+            ),
+            Ok(Intent::Question {
+                text: "anything due this week?".into(),
+                suggestion: Some(bots::Command::Due {
+                    window: bots::DueWindow::Week
+                })
+            })
+        );
+        assert_eq!(read("none", json!({}), "hi"), Ok(Intent::None));
+    }
+
+    #[test]
+    fn slots_that_do_not_fit_their_kind_refuse_the_reading() {
+        assert!(read(
+            "log_follow_up",
+            json!({"lead": "Acme", "outcome": "interested"}),
+            "x"
+        )
+        .is_err());
+        assert!(read(
+            "log_call",
+            json!({"lead": "Acme", "outcome": "replied"}),
+            "x"
+        )
+        .is_err());
+        let view = IntentView {
+            kind: "drop_tables".into(),
+            slots: IntentSlots::default(),
+        };
+        assert!(to_rules(&view, "x", &ctx()).is_err());
     }
 
     #[test]
