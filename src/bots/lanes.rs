@@ -87,32 +87,46 @@ mod tests {
     use std::time::Duration;
     use tokio::sync::mpsc;
 
+    async fn next(
+        rx: &mut mpsc::UnboundedReceiver<&'static str>,
+    ) -> Result<Option<&'static str>, tokio::time::error::Elapsed> {
+        tokio::time::timeout(Duration::from_secs(5), rx.recv()).await
+    }
+
     #[tokio::test]
     async fn work_under_one_key_keeps_its_order_and_a_slow_key_holds_up_no_other() {
         let mut lanes = Lanes::new(16);
         let (tx, mut rx) = mpsc::unbounded_channel();
-        for (key, label, wait) in [
-            (1, "a1", 300),
-            (2, "b1", 0),
-            (1, "a2", 0),
-            (2, "b2", 0),
-            (1, "a3", 0),
+        // The first piece under key 1 waits until the test opens the gate,
+        // as a model call would take its time.
+        let (open, gate) = tokio::sync::watch::channel(false);
+        for (key, label, slow) in [
+            (1, "a1", true),
+            (2, "b1", false),
+            (1, "a2", false),
+            (2, "b2", false),
+            (1, "a3", false),
         ] {
             let tx = tx.clone();
+            let mut gate = gate.clone();
             lanes
                 .run(key, async move {
-                    tokio::time::sleep(Duration::from_millis(wait)).await;
+                    if slow {
+                        let _ = gate.wait_for(|open| *open).await;
+                    }
                     let _ = tx.send(label);
                 })
                 .await;
         }
         drop(tx);
-        let mut seen = Vec::new();
-        while let Some(label) = rx.recv().await {
-            seen.push(label);
+        assert_eq!(next(&mut rx).await, Ok(Some("b1")));
+        assert_eq!(next(&mut rx).await, Ok(Some("b2")));
+        let _ = open.send(true);
+        for label in ["a1", "a2", "a3"] {
+            assert_eq!(next(&mut rx).await, Ok(Some(label)));
         }
-        assert_eq!(seen, ["b1", "b2", "a1", "a2", "a3"]);
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(next(&mut rx).await, Ok(None));
+        tokio::time::sleep(Duration::from_millis(50)).await;
         assert_eq!(lanes.busy(), 0, "finished lanes are forgotten");
     }
 
