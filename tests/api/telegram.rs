@@ -304,6 +304,15 @@ pub(crate) async fn link(app: &TestApp, fake: &FakeTelegram, token: &str, tg_use
     );
 }
 
+/// Maria, a sales rep linked to Telegram account 555: (admin token,
+/// Maria's id, Maria's token).
+async fn linked_maria(app: &TestApp, fake: &FakeTelegram) -> (String, String, String) {
+    let admin = app.admin_token().await;
+    let (maria, maria_token) = app.user_with_role(&admin, "maria", "user").await;
+    link(app, fake, &maria_token, 555).await;
+    (admin, maria, maria_token)
+}
+
 async fn leads_named(app: &TestApp, token: &str, q: &str) -> Vec<Value> {
     let page: Value = app
         .get(&format!("/api/v1/leads?q={q}"), token)
@@ -318,9 +327,7 @@ async fn leads_named(app: &TestApp, token: &str, q: &str) -> Vec<Value> {
 async fn a_linked_telegram_user_creates_a_lead_and_the_web_hub_sees_it() {
     let fake = FakeTelegram::start().await;
     let app = app_with_bot(&fake).await;
-    let admin = app.admin_token().await;
-    let (maria, maria_token) = app.user_with_role(&admin, "maria", "user").await;
-    link(&app, &fake, &maria_token, 555).await;
+    let (admin, maria, maria_token) = linked_maria(&app, &fake).await;
     let mut hub = Client::connect(&app, &maria_token).await;
 
     let reply = fake.ask(555, "/lead Acme Corp acme.com country=DE").await;
@@ -363,9 +370,7 @@ async fn a_linked_telegram_user_creates_a_lead_and_the_web_hub_sees_it() {
 async fn a_telegram_lead_with_its_country_and_state_typed_as_names_is_stored_by_code() {
     let fake = FakeTelegram::start().await;
     let app = app_with_bot(&fake).await;
-    let admin = app.admin_token().await;
-    let (_, maria_token) = app.user_with_role(&admin, "maria", "user").await;
-    link(&app, &fake, &maria_token, 555).await;
+    let (_admin, _maria, maria_token) = linked_maria(&app, &fake).await;
 
     let reply = fake
         .ask(
@@ -407,9 +412,7 @@ fn buttons_of(message: &Value) -> Vec<(String, String)> {
 async fn a_lead_that_may_exist_is_offered_to_open_or_create_anyway() {
     let fake = FakeTelegram::start().await;
     let app = app_with_bot(&fake).await;
-    let admin = app.admin_token().await;
-    let (_, maria_token) = app.user_with_role(&admin, "maria", "user").await;
-    link(&app, &fake, &maria_token, 555).await;
+    let (_admin, _maria, maria_token) = linked_maria(&app, &fake).await;
     fake.ask(555, "/lead Acme Corp acme.com").await;
 
     let question = fake.ask(555, "/lead ACME acme.com industry=SaaS").await;
@@ -451,9 +454,7 @@ async fn a_lead_that_may_exist_is_offered_to_open_or_create_anyway() {
 async fn a_note_sent_on_telegram_is_stored_and_on_the_lead_card() {
     let fake = FakeTelegram::start().await;
     let app = app_with_bot(&fake).await;
-    let admin = app.admin_token().await;
-    let (maria, maria_token) = app.user_with_role(&admin, "maria", "user").await;
-    link(&app, &fake, &maria_token, 555).await;
+    let (admin, maria, maria_token) = linked_maria(&app, &fake).await;
     fake.ask(555, "/lead Initech initech.example").await;
 
     let reply = fake
@@ -604,9 +605,7 @@ async fn a_bad_command_gets_its_usage() {
 async fn a_mention_becomes_a_confirmation_and_runs_only_after_the_button() {
     let fake = FakeTelegram::start().await;
     let app = app_with_bot(&fake).await;
-    let admin = app.admin_token().await;
-    let (_, maria_token) = app.user_with_role(&admin, "maria", "user").await;
-    link(&app, &fake, &maria_token, 555).await;
+    let (_admin, _maria, maria_token) = linked_maria(&app, &fake).await;
     fake.ask(555, "/lead Globex Corp globex.com").await;
     let lead = leads_named(&app, &maria_token, "globex").await[0]["id"]
         .as_str()
@@ -704,9 +703,7 @@ async fn a_mention_becomes_a_confirmation_and_runs_only_after_the_button() {
 async fn a_question_in_a_group_is_never_answered_with_crm_data_in_the_group() {
     let fake = FakeTelegram::start().await;
     let app = app_with_bot(&fake).await;
-    let admin = app.admin_token().await;
-    let (_, maria_token) = app.user_with_role(&admin, "maria", "user").await;
-    link(&app, &fake, &maria_token, 555).await;
+    let (_admin, _maria, _maria_token) = linked_maria(&app, &fake).await;
     fake.ask(555, "/lead Initech initech.example").await;
 
     // Asked in the group, the lead card goes to Maria's private chat.
@@ -809,9 +806,7 @@ async fn admins_see_the_telegram_bot_connected_and_others_may_not() {
 async fn a_linked_user_gets_their_hub_mentions_as_a_telegram_direct_message() {
     let fake = FakeTelegram::start().await;
     let app = app_with_bot(&fake).await;
-    let admin = app.admin_token().await;
-    let (maria, maria_token) = app.user_with_role(&admin, "maria", "user").await;
-    link(&app, &fake, &maria_token, 555).await;
+    let (admin, maria, _maria_token) = linked_maria(&app, &fake).await;
     let room = crate::chat::group(&app, &admin, "deals", &[&maria]).await;
 
     let before = fake.sent().len();
@@ -941,9 +936,7 @@ async fn links_of(app: &TestApp, token: &str, user: Option<&str>) -> Vec<Value> 
 async fn a_user_unlinks_their_telegram_account_and_it_acts_as_nobody_from_then_on() {
     let fake = FakeTelegram::start().await;
     let app = app_with_bot(&fake).await;
-    let admin = app.admin_token().await;
-    let (_, maria_token) = app.user_with_role(&admin, "maria", "user").await;
-    link(&app, &fake, &maria_token, 555).await;
+    let (admin, _maria, maria_token) = linked_maria(&app, &fake).await;
     let linked = links_of(&app, &maria_token, None).await;
     assert_eq!(linked.len(), 1);
     assert_eq!(linked[0]["platform"], "telegram");
@@ -1180,9 +1173,7 @@ async fn the_daily_digest_arrives_once_a_day_at_the_chosen_time() {
         config.reminder_poll_ms = 100;
     })
     .await;
-    let admin = app.admin_token().await;
-    let (_, maria_token) = app.user_with_role(&admin, "maria", "user").await;
-    link(&app, &fake, &maria_token, 555).await;
+    let (_admin, _maria, maria_token) = linked_maria(&app, &fake).await;
     let bad = app
         .put_json("/api/v1/me/digest", &maria_token, json!({"time": "8am"}))
         .await;
@@ -1300,9 +1291,7 @@ async fn bridged_edits_and_deletes_follow_between_hub_and_telegram() {
 async fn during_maintenance_the_bot_answers_with_the_message_and_does_nothing() {
     let fake = FakeTelegram::start().await;
     let app = app_with_bot(&fake).await;
-    let admin = app.admin_token().await;
-    let (_, maria_token) = app.user_with_role(&admin, "maria", "user").await;
-    link(&app, &fake, &maria_token, 555).await;
+    let (admin, _maria, maria_token) = linked_maria(&app, &fake).await;
     let response = app
         .put_json(
             "/api/v1/maintenance",
@@ -1327,9 +1316,7 @@ async fn during_maintenance_the_bot_answers_with_the_message_and_does_nothing() 
 async fn while_the_telegram_bot_is_switched_off_it_says_so_and_does_nothing() {
     let fake = FakeTelegram::start().await;
     let app = app_with_bot(&fake).await;
-    let admin = app.admin_token().await;
-    let (_, maria_token) = app.user_with_role(&admin, "maria", "user").await;
-    link(&app, &fake, &maria_token, 555).await;
+    let (admin, _maria, maria_token) = linked_maria(&app, &fake).await;
     let response = app
         .put_json(
             "/api/v1/features/telegram",
@@ -1365,9 +1352,7 @@ async fn while_the_telegram_bot_is_switched_off_it_says_so_and_does_nothing() {
 async fn help_leaves_out_the_commands_of_switched_off_parts_and_they_are_refused() {
     let fake = FakeTelegram::start().await;
     let app = app_with_bot(&fake).await;
-    let admin = app.admin_token().await;
-    let (_, maria_token) = app.user_with_role(&admin, "maria", "user").await;
-    link(&app, &fake, &maria_token, 555).await;
+    let (admin, _maria, _maria_token) = linked_maria(&app, &fake).await;
     let help = fake.ask(555, "/help").await;
     let text = help["text"].as_str().unwrap();
     assert!(
@@ -1443,9 +1428,7 @@ async fn with_a_model_a_mention_is_proposed_as_the_model_read_it_and_says_so() {
     .await;
     let fake = FakeTelegram::start().await;
     let app = app_with_bot_and_llm(&fake, &llm_url, 2_000).await;
-    let admin = app.admin_token().await;
-    let (_, maria_token) = app.user_with_role(&admin, "maria", "user").await;
-    link(&app, &fake, &maria_token, 555).await;
+    let (admin, _maria, maria_token) = linked_maria(&app, &fake).await;
     fake.ask(555, "/lead Globex Corp globex.com").await;
     let lead = leads_named(&app, &maria_token, "globex").await[0]["id"]
         .as_str()
@@ -1526,9 +1509,7 @@ async fn a_model_that_fails_or_answers_outside_the_schema_leaves_the_mention_to_
     let (llm_url, llm) = fake_llm(Mode::Malformed).await;
     let fake = FakeTelegram::start().await;
     let app = app_with_bot_and_llm(&fake, &llm_url, 1_000).await;
-    let admin = app.admin_token().await;
-    let (_, maria_token) = app.user_with_role(&admin, "maria", "user").await;
-    link(&app, &fake, &maria_token, 555).await;
+    let (_admin, _maria, _maria_token) = linked_maria(&app, &fake).await;
     let local = "I'll set Globex Corp to lost. OK?\n(read by the local rules)";
 
     for (mode, why) in [
@@ -1593,9 +1574,7 @@ async fn with_intent_switched_off_the_local_rules_read_mentions_and_the_model_is
     .await;
     let fake = FakeTelegram::start().await;
     let app = app_with_bot_and_llm(&fake, &llm_url, 2_000).await;
-    let admin = app.admin_token().await;
-    let (_, maria_token) = app.user_with_role(&admin, "maria", "user").await;
-    link(&app, &fake, &maria_token, 555).await;
+    let (admin, _maria, _maria_token) = linked_maria(&app, &fake).await;
     let off = app
         .put_json("/api/v1/features/intent", &admin, json!({"enabled": false}))
         .await;
