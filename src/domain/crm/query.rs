@@ -238,6 +238,16 @@ async fn filter_conditions(
         }
         conds.push("search_text @@ $f_q".into());
         vars.insert("f_q".into(), json!(words.join(" ")));
+        // The full-text index can keep a word a record no longer holds
+        // (seen after a contact's erasure rewrote the search text), so each
+        // hit is checked against the stored text, folded as the analyzer
+        // folds it.
+        for (i, word) in words.iter().enumerate() {
+            conds.push(format!(
+                "string::contains(string::slug(search_text), string::slug($f_w{i}))"
+            ));
+            vars.insert(format!("f_w{i}"), json!(word));
+        }
     }
     Ok((conds, vars))
 }
