@@ -11,6 +11,7 @@ mod error_doc;
 pub mod idempotency;
 pub mod metrics;
 pub mod middleware;
+pub mod query_params;
 pub mod server;
 pub mod ws;
 

@@ -1,3 +1,5 @@
+use std::collections::BTreeMap;
+
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -289,6 +291,93 @@ async fn every_operation_documents_its_error_answers_with_the_one_error_body() {
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
     let body: Value = unknown.json().await.unwrap();
     assert!(codes.contains(&body["error"]["code"].as_str().unwrap()));
+}
+
+/// The query parameters an operation takes, by name.
+fn query_params<'a>(spec: &'a Value, op: &str) -> BTreeMap<&'a str, &'a Value> {
+    let (method, path) = op.split_once(' ').unwrap();
+    spec["paths"][path][method]["parameters"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{op} has parameters"))
+        .iter()
+        .filter(|p| p["in"] == "query")
+        .map(|p| (p["name"].as_str().unwrap(), p))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_shared_filters_are_the_same_documented_parameters_wherever_they_are_taken() {
+    let app = TestApp::spawn().await;
+    let spec: Value = app.openapi().await;
+    let shared = [
+        (
+            ["get /leads", "get /leads/count", "get /leads/export"].as_slice(),
+            [
+                "status",
+                "owner",
+                "country",
+                "state",
+                "industry",
+                "tag",
+                "created_from",
+                "created_to",
+                "follow_up_due",
+                "q",
+                "deleted",
+                "score_min",
+            ]
+            .as_slice(),
+        ),
+        (
+            ["get /tasks", "get /tasks/board"].as_slice(),
+            [
+                "assignee",
+                "lead",
+                "priority",
+                "task_type",
+                "due",
+                "soon_hours",
+            ]
+            .as_slice(),
+        ),
+    ];
+    for (ops, filters) in shared {
+        let first = query_params(&spec, ops[0]);
+        for name in filters {
+            let param = first
+                .get(name)
+                .unwrap_or_else(|| panic!("{} takes {name}", ops[0]));
+            assert!(
+                param["description"].as_str().is_some_and(|d| !d.is_empty()),
+                "{} {name} is described: {param}",
+                ops[0]
+            );
+            assert_eq!(param["required"], false, "{name}");
+            assert!(param["schema"]["type"].is_string(), "{name}: {param}");
+            for op in &ops[1..] {
+                assert_eq!(
+                    query_params(&spec, op).get(name),
+                    Some(param),
+                    "{op} takes {name} as {} does",
+                    ops[0]
+                );
+            }
+        }
+    }
+    let mut lead_filters = shared[0].1.to_vec();
+    lead_filters.sort();
+    assert_eq!(
+        query_params(&spec, "get /leads/count")
+            .keys()
+            .copied()
+            .collect::<Vec<_>>(),
+        lead_filters,
+        "the count takes the filters and nothing else"
+    );
+    let typed = query_params(&spec, "get /leads");
+    assert_eq!(typed["created_from"]["schema"]["format"], "date-time");
+    assert_eq!(typed["deleted"]["schema"]["type"], "boolean");
+    assert_eq!(typed["score_min"]["schema"]["type"], "integer");
 }
 
 /// The schema `schema` stands for, through `$ref`s and the `allOf` that
