@@ -11,7 +11,9 @@ mod error_doc;
 pub mod idempotency;
 pub mod metrics;
 pub mod middleware;
+pub mod query_params;
 pub mod server;
+mod webhook_doc;
 pub mod ws;
 
 use std::sync::Arc;
@@ -19,7 +21,7 @@ use std::sync::Arc;
 use poem::endpoint::make_sync;
 use poem::http::StatusCode;
 use poem::middleware::CookieJarManager;
-use poem::web::Json;
+use poem::web::{Html, Json};
 use poem::{get, handler, Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
 use serde_json::json;
 
@@ -126,8 +128,12 @@ pub fn client_info(req: &Request, config: &Config) -> ClientInfo {
 /// Every route of the service.
 pub fn routes(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
     let api = api::service();
-    let spec = api.spec();
-    let docs = api.swagger_ui();
+    let generated = api.spec();
+    let spec = webhook_doc::with_webhooks(&generated);
+    // Swagger UI shows the same document: poem-openapi's page embeds the
+    // one it generated, verbatim.
+    let docs_page = api.swagger_ui_html().replacen(&generated, &spec, 1);
+    let docs = Route::new().at("/", make_sync(move |_| Html(docs_page.clone())));
     let around_state = state.clone();
     Route::new()
         .at("/api/v1/ws", get(ws::websocket))

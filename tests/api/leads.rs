@@ -902,3 +902,76 @@ async fn a_caller_manages_their_own_leads_and_no_one_elses() {
         "{status}"
     );
 }
+
+#[tokio::test]
+async fn the_list_the_count_and_the_export_take_the_same_filters() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    create(
+        &app,
+        &admin,
+        json!({"company_name": "Early Fair Ltd", "tags": ["fair"]}),
+    )
+    .await;
+    let cut = app.clock_now() + chrono::Duration::hours(1);
+    app.clock.advance(chrono::Duration::hours(2));
+    create(
+        &app,
+        &admin,
+        json!({"company_name": "Late Fair Ltd", "tags": ["fair"]}),
+    )
+    .await;
+    create(&app, &admin, json!({"company_name": "Late Web Ltd"})).await;
+    let cut = cut.format("%Y-%m-%dT%H:%M:%SZ");
+
+    for (query, expected) in [
+        (format!("created_from={cut}&tag=fair"), "Late Fair Ltd"),
+        (format!("created_to={cut}"), "Early Fair Ltd"),
+    ] {
+        let list: Value = app
+            .get(&format!("/api/v1/leads?{query}"), &admin)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let names: Vec<&str> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|l| l["company_name"].as_str())
+            .collect();
+        assert_eq!(names, [expected], "list ?{query}");
+
+        let count: Value = app
+            .get(&format!("/api/v1/leads/count?{query}"), &admin)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(count["count"], 1, "count ?{query}");
+
+        let export = app
+            .get(&format!("/api/v1/leads/export?{query}"), &admin)
+            .await;
+        assert_eq!(export.status(), StatusCode::OK, "export ?{query}");
+        let csv = export.text().await.unwrap();
+        assert_eq!(csv.lines().count(), 2, "a header and one lead: {csv}");
+        assert!(csv.contains(expected), "export ?{query}: {csv}");
+    }
+
+    // A value that does not parse is refused alike, with the error body.
+    for path in [
+        "/api/v1/leads",
+        "/api/v1/leads/count",
+        "/api/v1/leads/export",
+    ] {
+        let (status, code, message) = error_of(
+            app.get(&format!("{path}?created_from=yesterday"), &admin)
+                .await,
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}");
+        assert_eq!(code, "bad_request", "{path}");
+        assert!(message.contains("created_from"), "{path}: {message}");
+    }
+}

@@ -1,7 +1,11 @@
+use std::collections::BTreeMap;
+
+use ea_crm::domain::webhooks::WEBHOOK_TOPICS;
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::helpers::TestApp;
+use crate::webhooks;
 
 #[tokio::test]
 async fn the_openapi_document_lists_every_operation_with_its_security_schemes() {
@@ -214,12 +218,12 @@ async fn swagger_ui_is_served_at_docs() {
     let app = TestApp::spawn().await;
     let response = app.client.get(app.url("/docs")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    assert!(response
-        .text()
-        .await
-        .unwrap()
-        .to_lowercase()
-        .contains("swagger"));
+    let page = response.text().await.unwrap();
+    assert!(page.to_lowercase().contains("swagger"));
+    assert!(
+        page.contains("\"callbacks\"") && page.contains("X-EA-Signature"),
+        "the page shows the served document, webhooks included"
+    );
 }
 
 #[tokio::test]
@@ -289,6 +293,265 @@ async fn every_operation_documents_its_error_answers_with_the_one_error_body() {
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
     let body: Value = unknown.json().await.unwrap();
     assert!(codes.contains(&body["error"]["code"].as_str().unwrap()));
+}
+
+/// The request a webhook endpoint receives for `topic`, as documented.
+fn webhook_callback<'a>(spec: &'a Value, topic: &str) -> &'a Value {
+    &spec["paths"]["/webhooks"]["post"]["callbacks"][topic]["{$request.body#/url}"]["post"]
+}
+
+/// The headers a webhook request carries, as documented: name to
+/// parameter (a shared one through its `$ref`).
+fn webhook_headers<'a>(spec: &'a Value, callback: &'a Value) -> BTreeMap<String, &'a Value> {
+    callback["parameters"]
+        .as_array()
+        .expect("a callback lists its headers")
+        .iter()
+        .map(|p| match p["$ref"].as_str() {
+            Some(reference) => {
+                let name = reference.trim_start_matches("#/components/parameters/");
+                &spec["components"]["parameters"][name]
+            }
+            None => p,
+        })
+        .filter(|p| p["in"] == "header")
+        .map(|p| (p["name"].as_str().unwrap().to_ascii_lowercase(), p))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_document_holds_a_callback_for_every_webhook_topic_with_its_signature_header() {
+    let app = TestApp::spawn().await;
+    let spec: Value = app.openapi().await;
+    let callbacks = spec["paths"]["/webhooks"]["post"]["callbacks"]
+        .as_object()
+        .expect("POST /webhooks documents its callbacks");
+    let listed: Value = app
+        .get("/api/v1/webhooks/topics", &app.admin_token().await)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut topics: Vec<&str> = WEBHOOK_TOPICS.iter().map(|(t, _)| *t).collect();
+    topics.sort();
+    let mut served: Vec<&str> = listed
+        .as_array()
+        .expect("a topic list")
+        .iter()
+        .filter_map(|t| t["topic"].as_str())
+        .collect();
+    served.sort();
+    assert_eq!(served, topics, "GET /webhooks/topics lists the catalogue");
+    assert_eq!(
+        callbacks.keys().map(String::as_str).collect::<Vec<_>>(),
+        topics,
+        "one callback a topic"
+    );
+    let envelope = &spec["components"]["schemas"]["WebhookEvent"];
+    let enumerated: Vec<&str> = envelope["properties"]["topic"]["enum"]
+        .as_array()
+        .expect("the envelope enumerates its topics")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for topic in &topics {
+        assert!(enumerated.contains(topic), "{topic} in {enumerated:?}");
+        let callback = webhook_callback(&spec, topic);
+        let headers = webhook_headers(&spec, callback);
+        let signature = headers
+            .get("x-ea-signature")
+            .unwrap_or_else(|| panic!("{topic} documents X-EA-Signature"));
+        assert_eq!(signature["required"], true);
+        let how = signature["description"].as_str().unwrap_or_default();
+        assert!(
+            how.contains("HMAC-SHA256") && how.contains("X-EA-Timestamp"),
+            "{topic}: the signature says how to check it: {how}"
+        );
+        assert_eq!(headers["x-ea-event"]["schema"]["enum"], json!([topic]));
+        let body = &callback["requestBody"]["content"]["application/json"]["schema"];
+        assert_eq!(
+            body["allOf"][0]["$ref"], "#/components/schemas/WebhookEvent",
+            "{topic}: {body}"
+        );
+        assert!(callback["responses"]["2XX"].is_object(), "{topic}");
+    }
+}
+
+#[tokio::test]
+async fn a_real_webhook_delivery_carries_exactly_the_headers_and_fields_the_document_names() {
+    let app = TestApp::spawn_with(webhooks::fast).await;
+    let admin = app.admin_token().await;
+    let spec: Value = app.openapi().await;
+    let receiver = webhooks::Receiver::start(0).await;
+    let (id, secret) =
+        webhooks::register(&app, &admin, &receiver.url, json!(["lead.created"])).await;
+    app.create_lead(&admin, "Documented Delivery Ltd").await;
+    let tested = app
+        .post(&format!("/api/v1/webhooks/{id}/test"), &admin, json!({}))
+        .await;
+    assert_eq!(tested.status(), StatusCode::OK);
+    let hits = receiver.wait_for(2).await;
+
+    let envelope = &spec["components"]["schemas"]["WebhookEvent"];
+    let mut fields: Vec<&str> = envelope["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    fields.sort();
+    let mut required: Vec<&str> = envelope["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    required.sort();
+    assert_eq!(required, fields, "every field is always sent");
+
+    let mut seen_topics = Vec::new();
+    for hit in &hits {
+        let body = hit.json();
+        let topic = body["topic"].as_str().expect("a topic").to_string();
+        let callback = webhook_callback(&spec, &topic);
+        assert!(callback.is_object(), "{topic} is documented");
+
+        // The headers the document names, no more and no fewer of ours.
+        let documented: Vec<String> = webhook_headers(&spec, callback).into_keys().collect();
+        let mut sent: Vec<String> = hit
+            .headers
+            .iter()
+            .map(|(name, _)| name.clone())
+            .filter(|name| name.starts_with("x-ea-"))
+            .collect();
+        sent.sort();
+        assert_eq!(sent, documented, "{topic}");
+        let content_type = hit
+            .headers
+            .iter()
+            .find(|(name, _)| name == "content-type")
+            .map(|(_, value)| value.as_str());
+        let documented_type = callback["requestBody"]["content"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .next()
+            .cloned();
+        assert_eq!(content_type, documented_type.as_deref(), "{topic}");
+
+        // Their values as described.
+        assert_eq!(hit.event, topic);
+        assert!(hit.timestamp.parse::<i64>().is_ok(), "{}", hit.timestamp);
+        assert!(!hit.delivery.is_empty());
+        assert_eq!(
+            hit.signature,
+            webhooks::expected_signature(&secret, &hit.timestamp, &hit.body),
+            "signed as the document says"
+        );
+
+        // The body's fields, exactly the envelope's, typed as documented.
+        let mut keys: Vec<&str> = body
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort();
+        assert_eq!(keys, fields, "{topic}: {body}");
+        assert!(body["id"].is_string() && body["data"].is_object(), "{body}");
+        let at = body["created_at"].as_str().unwrap();
+        assert!(chrono::DateTime::parse_from_rfc3339(at).is_ok(), "{at}");
+        seen_topics.push(topic);
+    }
+    seen_topics.sort();
+    assert_eq!(seen_topics, ["lead.created", "webhook.test"]);
+}
+
+/// The query parameters an operation takes, by name.
+fn query_params<'a>(spec: &'a Value, op: &str) -> BTreeMap<&'a str, &'a Value> {
+    let (method, path) = op.split_once(' ').unwrap();
+    spec["paths"][path][method]["parameters"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{op} has parameters"))
+        .iter()
+        .filter(|p| p["in"] == "query")
+        .map(|p| (p["name"].as_str().unwrap(), p))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_shared_filters_are_the_same_documented_parameters_wherever_they_are_taken() {
+    let app = TestApp::spawn().await;
+    let spec: Value = app.openapi().await;
+    let shared = [
+        (
+            ["get /leads", "get /leads/count", "get /leads/export"].as_slice(),
+            [
+                "status",
+                "owner",
+                "country",
+                "state",
+                "industry",
+                "tag",
+                "created_from",
+                "created_to",
+                "follow_up_due",
+                "q",
+                "deleted",
+                "score_min",
+            ]
+            .as_slice(),
+        ),
+        (
+            ["get /tasks", "get /tasks/board"].as_slice(),
+            [
+                "assignee",
+                "lead",
+                "priority",
+                "task_type",
+                "due",
+                "soon_hours",
+            ]
+            .as_slice(),
+        ),
+    ];
+    for (ops, filters) in shared {
+        let first = query_params(&spec, ops[0]);
+        for name in filters {
+            let param = first
+                .get(name)
+                .unwrap_or_else(|| panic!("{} takes {name}", ops[0]));
+            assert!(
+                param["description"].as_str().is_some_and(|d| !d.is_empty()),
+                "{} {name} is described: {param}",
+                ops[0]
+            );
+            assert_eq!(param["required"], false, "{name}");
+            assert!(param["schema"]["type"].is_string(), "{name}: {param}");
+            for op in &ops[1..] {
+                assert_eq!(
+                    query_params(&spec, op).get(name),
+                    Some(param),
+                    "{op} takes {name} as {} does",
+                    ops[0]
+                );
+            }
+        }
+    }
+    let mut lead_filters = shared[0].1.to_vec();
+    lead_filters.sort();
+    assert_eq!(
+        query_params(&spec, "get /leads/count")
+            .keys()
+            .copied()
+            .collect::<Vec<_>>(),
+        lead_filters,
+        "the count takes the filters and nothing else"
+    );
+    let typed = query_params(&spec, "get /leads");
+    assert_eq!(typed["created_from"]["schema"]["format"], "date-time");
+    assert_eq!(typed["deleted"]["schema"]["type"], "boolean");
+    assert_eq!(typed["score_min"]["schema"]["type"], "integer");
 }
 
 /// The schema `schema` stands for, through `$ref`s and the `allOf` that

@@ -20,28 +20,30 @@ use crate::helpers::{error_of, TestApp};
 
 /// One request as the receiver saw it.
 #[derive(Debug, Clone)]
-struct Hit {
-    event: String,
-    delivery: String,
-    timestamp: String,
-    signature: String,
-    body: String,
+pub(crate) struct Hit {
+    pub event: String,
+    pub delivery: String,
+    pub timestamp: String,
+    pub signature: String,
+    /// Every header, names in lower case, in the order received.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
 }
 
 impl Hit {
-    fn json(&self) -> Value {
+    pub fn json(&self) -> Value {
         serde_json::from_str(&self.body).expect("webhook body is JSON")
     }
 }
 
 /// A webhook receiver that answers 500 to its first `fail_first` requests.
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub url: String,
     hits: Arc<Mutex<Vec<Hit>>>,
 }
 
 impl Receiver {
-    async fn start(fail_first: usize) -> Receiver {
+    pub async fn start(fail_first: usize) -> Receiver {
         Self::start_with(fail_first, Duration::ZERO).await
     }
 
@@ -64,6 +66,14 @@ impl Receiver {
                     delivery: header("x-ea-delivery"),
                     timestamp: header("x-ea-timestamp"),
                     signature: header("x-ea-signature"),
+                    headers: req
+                        .headers()
+                        .iter()
+                        .map(|(name, value)| {
+                            let value = value.to_str().unwrap_or_default().to_string();
+                            (name.as_str().to_string(), value)
+                        })
+                        .collect(),
                     body: String::new(),
                 };
                 let body = req.take_body().into_string().await.unwrap_or_default();
@@ -94,7 +104,7 @@ impl Receiver {
         self.hits.lock().unwrap().clone()
     }
 
-    async fn wait_for(&self, count: usize) -> Vec<Hit> {
+    pub async fn wait_for(&self, count: usize) -> Vec<Hit> {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let hits = self.hits();
@@ -113,7 +123,7 @@ impl Receiver {
 
 /// Quick retries, and the receivers' loopback allowed as an on-premises
 /// range would be (webhooks reach only public addresses by default).
-fn fast(config: &mut Config) {
+pub(crate) fn fast(config: &mut Config) {
     config.webhook_poll_ms = 50;
     config.webhook_backoff_base_seconds = 60;
     config.webhook_max_attempts = 3;
@@ -121,7 +131,12 @@ fn fast(config: &mut Config) {
 }
 
 /// Registers an endpoint; returns (id, secret).
-async fn register(app: &TestApp, admin: &str, url: &str, topics: Value) -> (String, String) {
+pub(crate) async fn register(
+    app: &TestApp,
+    admin: &str,
+    url: &str,
+    topics: Value,
+) -> (String, String) {
     let response = app
         .post(
             "/api/v1/webhooks",
@@ -175,7 +190,7 @@ async fn wait_for_delivery(
     }
 }
 
-fn expected_signature(secret: &str, timestamp: &str, body: &str) -> String {
+pub(crate) fn expected_signature(secret: &str, timestamp: &str, body: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(format!("{timestamp}.{body}").as_bytes());
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))

@@ -20,10 +20,12 @@ use crate::domain::crm::followups::{self, FollowUp, FollowUpInput, FollowUps, Hi
 use crate::domain::crm::leads::{self, Lead, LeadDetail, LeadPatch, NewLead};
 use crate::domain::crm::query::{self, FollowUpDue, LeadFilter, PageRequest, SortKey};
 use crate::domain::crm::trash::{self, Emptied};
+use crate::domain::error::DomainError;
 use crate::http::auth::Auth;
 use crate::http::conditional::{expected_versions, Tagged, TaggedChange};
 use crate::http::error::{code_and_message, ApiResult};
 use crate::http::idempotency::{self, Idempotent, KeyHeader};
+use crate::http::query_params::query_params;
 use crate::http::AppState;
 
 pub struct LeadsApi;
@@ -516,42 +518,57 @@ impl From<LogCall> for NewCall {
     }
 }
 
-/// The query parameters every list, count and export shares.
-#[derive(Default)]
-pub struct FilterParams {
-    pub status: Option<String>,
-    pub owner: Option<String>,
-    pub country: Option<String>,
-    pub state: Option<String>,
-    pub industry: Option<String>,
-    pub tag: Option<String>,
-    pub created_from: Option<DateTime<Utc>>,
-    pub created_to: Option<DateTime<Utc>>,
-    pub follow_up_due: Option<String>,
-    pub q: Option<String>,
-    pub deleted: Option<bool>,
-    pub score_min: Option<i64>,
+query_params! {
+    /// The lead filters, the same on the list, the count and the export.
+    pub struct LeadFilterQuery {
+        /// A pipeline status key.
+        status: Option<String>,
+        /// The owner's user id.
+        owner: Option<String>,
+        /// A country code or name, as on a lead.
+        country: Option<String>,
+        /// A full ISO 3166-2 code; with `country` also its part after the dash or a name.
+        state: Option<String>,
+        /// An industry, exactly as on a lead.
+        industry: Option<String>,
+        /// Leads carrying this tag.
+        tag: Option<String>,
+        /// Created at or after this instant.
+        created_from: Option<DateTime<Utc>>,
+        /// Created before this instant.
+        created_to: Option<DateTime<Utc>>,
+        /// today, overdue or week (in your timezone).
+        follow_up_due: Option<String>,
+        /// Full-text search over company, website, contact names and emails.
+        q: Option<String>,
+        /// The trash (deleted leads) instead.
+        deleted: Option<bool>,
+        /// Only leads whose AI score is at least this (0–100).
+        score_min: Option<i64>,
+    }
 }
 
-impl FilterParams {
-    pub fn into_filter(self) -> ApiResult<LeadFilter> {
+impl TryFrom<LeadFilterQuery> for LeadFilter {
+    type Error = DomainError;
+
+    fn try_from(f: LeadFilterQuery) -> Result<Self, DomainError> {
         Ok(LeadFilter {
-            status: self.status,
-            owner: self.owner,
-            country: self.country,
-            state: self.state,
-            industry: self.industry,
-            tag: self.tag,
-            created_from: self.created_from,
-            created_to: self.created_to,
-            follow_up_due: self
+            status: f.status,
+            owner: f.owner,
+            country: f.country,
+            state: f.state,
+            industry: f.industry,
+            tag: f.tag,
+            created_from: f.created_from,
+            created_to: f.created_to,
+            follow_up_due: f
                 .follow_up_due
                 .as_deref()
                 .map(FollowUpDue::parse)
                 .transpose()?,
-            q: self.q,
-            deleted: self.deleted.unwrap_or(false),
-            score_min: self.score_min,
+            q: f.q,
+            deleted: f.deleted.unwrap_or(false),
+            score_min: f.score_min,
         })
     }
 }
@@ -565,25 +582,7 @@ impl LeadsApi {
         &self,
         state: Data<&Arc<AppState>>,
         auth: Auth,
-        status: Query<Option<String>>,
-        owner: Query<Option<String>>,
-        /// A country code or name, as on a lead.
-        country: Query<Option<String>>,
-        /// A full ISO 3166-2 code; with `country` also its part after the dash or a name.
-        #[oai(name = "state")]
-        region: Query<Option<String>>,
-        industry: Query<Option<String>>,
-        tag: Query<Option<String>>,
-        created_from: Query<Option<DateTime<Utc>>>,
-        created_to: Query<Option<DateTime<Utc>>>,
-        /// today, overdue or week (in your timezone).
-        follow_up_due: Query<Option<String>>,
-        /// Full-text search over company, website, contact names and emails.
-        q: Query<Option<String>>,
-        /// The trash (deleted leads) instead.
-        deleted: Query<Option<bool>>,
-        /// Only leads whose AI score is at least this (0–100).
-        score_min: Query<Option<i64>>,
+        filter: LeadFilterQuery,
         /// created (default), updated, company or score.
         sort: Query<Option<String>>,
         /// asc or desc (default desc).
@@ -593,21 +592,7 @@ impl LeadsApi {
         /// 1 to 500, default 50.
         limit: Query<Option<u32>>,
     ) -> ApiResult<Json<LeadPageView>> {
-        let filter = FilterParams {
-            status: status.0,
-            owner: owner.0,
-            country: country.0,
-            state: region.0,
-            industry: industry.0,
-            tag: tag.0,
-            created_from: created_from.0,
-            created_to: created_to.0,
-            follow_up_due: follow_up_due.0,
-            q: q.0,
-            deleted: deleted.0,
-            score_min: score_min.0,
-        }
-        .into_filter()?;
+        let filter = LeadFilter::try_from(filter)?;
         let page = PageRequest {
             sort: sort
                 .0
@@ -657,41 +642,14 @@ impl LeadsApi {
     }
 
     /// How many leads match the filter, within what the caller may see.
-    #[allow(clippy::too_many_arguments)]
     #[oai(path = "/count", method = "get")]
     async fn count(
         &self,
         state: Data<&Arc<AppState>>,
         auth: Auth,
-        status: Query<Option<String>>,
-        owner: Query<Option<String>>,
-        /// A country code or name, as on a lead.
-        country: Query<Option<String>>,
-        /// A full ISO 3166-2 code; with `country` also its part after the dash or a name.
-        #[oai(name = "state")]
-        region: Query<Option<String>>,
-        industry: Query<Option<String>>,
-        tag: Query<Option<String>>,
-        follow_up_due: Query<Option<String>>,
-        q: Query<Option<String>>,
-        deleted: Query<Option<bool>>,
-        /// Only leads whose AI score is at least this (0–100).
-        score_min: Query<Option<i64>>,
+        filter: LeadFilterQuery,
     ) -> ApiResult<Json<CountView>> {
-        let filter = FilterParams {
-            status: status.0,
-            owner: owner.0,
-            country: country.0,
-            state: region.0,
-            industry: industry.0,
-            tag: tag.0,
-            follow_up_due: follow_up_due.0,
-            q: q.0,
-            deleted: deleted.0,
-            score_min: score_min.0,
-            ..Default::default()
-        }
-        .into_filter()?;
+        let filter = LeadFilter::try_from(filter)?;
         Ok(Json(CountView {
             count: query::count(&state.ctx, auth.actor(), &filter).await?,
         }))

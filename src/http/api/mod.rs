@@ -28,6 +28,8 @@ pub mod work_queues;
 
 use poem_openapi::{OpenApiService, Tags};
 
+use super::query_params::Expanded;
+
 #[derive(Tags)]
 pub enum ApiTags {
     /// Sign in and out, the current user, password changes, two-factor
@@ -112,16 +114,16 @@ pub type Api = (
     ),
 );
 
-pub fn service() -> OpenApiService<Api, ()> {
+pub fn service() -> OpenApiService<Expanded<Api>, ()> {
     OpenApiService::new(
-        (
+        Expanded((
             (auth::AuthApi, second_factor::SecondFactorApi, users::UsersApi, roles::RolesApi, permissions::PermissionsApi, api_keys::ApiKeysApi),
             (leads::LeadsApi, notes::NotesApi, work_queues::WorkQueuesApi, pipeline::PipelineApi, geo::GeoApi, transfer::TransferApi),
             (webhooks::WebhooksApi, maintenance::MaintenanceApi, features::FeaturesApi),
             (chat::ChatApi, files::FilesApi, notifications::NotificationsApi, bots::BotsApi),
             ai::AiApi,
             (tasks::TasksApi, task_files::TaskFilesApi, analytics::AnalyticsApi),
-        ),
+        )),
         "EA CRM",
         env!("CARGO_PKG_VERSION"),
     )

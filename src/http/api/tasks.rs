@@ -22,6 +22,7 @@ use crate::domain::tasks::Task;
 use crate::http::auth::Auth;
 use crate::http::error::ApiResult;
 use crate::http::idempotency::{self, Idempotent, KeyHeader};
+use crate::http::query_params::query_params;
 use crate::http::AppState;
 
 pub struct TasksApi;
@@ -313,29 +314,42 @@ impl From<Candidate> for CandidateView {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn filter(
-    status: Option<String>,
-    assignee: Option<String>,
-    lead: Option<String>,
-    priority: Option<String>,
-    task_type: Option<String>,
-    due: Option<String>,
-    soon_hours: Option<i64>,
-    open: Option<bool>,
-) -> ApiResult<TaskFilter> {
-    Ok(TaskFilter {
-        status,
-        assignee,
-        lead,
-        priority,
-        task_type,
-        due: due
-            .as_deref()
-            .map(|d| Due::parse(d, soon_hours))
-            .transpose()?,
-        open_only: open.unwrap_or(false),
-    })
+query_params! {
+    /// The task filters, the same on the list and the board.
+    pub struct TaskFilterQuery {
+        /// A user id, or `me`.
+        assignee: Option<String>,
+        /// The client lead's id.
+        lead: Option<String>,
+        /// low, normal, high or urgent.
+        priority: Option<String>,
+        /// A task type.
+        task_type: Option<String>,
+        /// overdue, soon or none.
+        due: Option<String>,
+        /// The due-soon window in hours (default 48).
+        soon_hours: Option<i64>,
+    }
+}
+
+impl TaskFilterQuery {
+    /// The filter, with the list's own refinements: one workflow status,
+    /// open tasks only (the board has a column per status instead).
+    fn into_filter(self, status: Option<String>, open_only: bool) -> ApiResult<TaskFilter> {
+        Ok(TaskFilter {
+            status,
+            assignee: self.assignee,
+            lead: self.lead,
+            priority: self.priority,
+            task_type: self.task_type,
+            due: self
+                .due
+                .as_deref()
+                .map(|d| Due::parse(d, self.soon_hours))
+                .transpose()?,
+            open_only,
+        })
+    }
 }
 
 #[OpenApi(tag = "ApiTags::Tasks")]
@@ -348,34 +362,19 @@ impl TasksApi {
         &self,
         state: Data<&Arc<AppState>>,
         auth: Auth,
+        filter: TaskFilterQuery,
+        /// A workflow status key.
         status: Query<Option<String>>,
-        /// A user id, or `me`.
-        assignee: Query<Option<String>>,
-        /// The client lead's id.
-        lead: Query<Option<String>>,
-        priority: Query<Option<String>>,
-        task_type: Query<Option<String>>,
-        /// overdue, soon or none.
-        due: Query<Option<String>>,
-        /// The due-soon window in hours (default 48).
-        soon_hours: Query<Option<i64>>,
         /// Only open tasks.
         open: Query<Option<bool>>,
         /// created (newest first, default) or due (soonest first).
         sort: Query<Option<String>>,
+        /// The `next_cursor` of the previous page.
         after: Query<Option<String>>,
+        /// 1 to 500, default 50.
         limit: Query<Option<u32>>,
     ) -> ApiResult<Json<TaskPageView>> {
-        let f = filter(
-            status.0,
-            assignee.0,
-            lead.0,
-            priority.0,
-            task_type.0,
-            due.0,
-            soon_hours.0,
-            open.0,
-        )?;
+        let f = filter.into_filter(status.0, open.0.unwrap_or(false))?;
         let sort = sort
             .0
             .as_deref()
@@ -396,31 +395,17 @@ impl TasksApi {
 
     /// The board: one column a workflow status with its count and first page.
     #[oai(path = "/tasks/board", method = "get")]
-    #[allow(clippy::too_many_arguments)]
     async fn board(
         &self,
         state: Data<&Arc<AppState>>,
         auth: Auth,
-        assignee: Query<Option<String>>,
-        lead: Query<Option<String>>,
-        priority: Query<Option<String>>,
-        task_type: Query<Option<String>>,
-        due: Query<Option<String>>,
-        soon_hours: Query<Option<i64>>,
+        filter: TaskFilterQuery,
+        /// created (newest first, default) or due (soonest first).
         sort: Query<Option<String>>,
         /// Tasks per column (default 50).
         limit: Query<Option<u32>>,
     ) -> ApiResult<Json<Vec<BoardColumnView>>> {
-        let f = filter(
-            None,
-            assignee.0,
-            lead.0,
-            priority.0,
-            task_type.0,
-            due.0,
-            soon_hours.0,
-            None,
-        )?;
+        let f = filter.into_filter(None, false)?;
         let sort = sort
             .0
             .as_deref()

@@ -10,11 +10,12 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::{Binary, Json};
 use poem_openapi::{ApiRequest, ApiResponse, Object, OpenApi};
 
-use super::leads::FilterParams;
+use super::leads::LeadFilterQuery;
 use super::ApiTags;
 use crate::domain::audit::AuditRow;
 use crate::domain::crm::export;
 use crate::domain::crm::import::{self, ImportOptions, ImportReport, NameRead, RowError};
+use crate::domain::crm::query::LeadFilter;
 use crate::domain::crm::timeline::{self, AuditFilter, TimelineItem};
 use crate::domain::error::DomainError;
 use crate::http::auth::Auth;
@@ -317,22 +318,12 @@ impl TransferApi {
     }
 
     /// The leads a filter (or an `ids` list) selects, as CSV (`leads.export`), streamed.
-    #[allow(clippy::too_many_arguments)]
     #[oai(path = "/leads/export", method = "get")]
     async fn export(
         &self,
         state: Data<&Arc<AppState>>,
         auth: Auth,
-        status: Query<Option<String>>,
-        owner: Query<Option<String>>,
-        /// A country code or name, as on a lead.
-        country: Query<Option<String>>,
-        /// A full ISO 3166-2 code; with `country` also its part after the dash or a name.
-        #[oai(name = "state")]
-        region: Query<Option<String>>,
-        industry: Query<Option<String>>,
-        tag: Query<Option<String>>,
-        q: Query<Option<String>>,
+        filter: LeadFilterQuery,
         /// Comma-separated lead ids (a selection, at most 500): exports
         /// exactly these, in this order, instead of a filter.
         ids: Query<Option<String>>,
@@ -346,17 +337,7 @@ impl TransferApi {
             .filter(|id| !id.is_empty())
             .map(str::to_string)
             .collect();
-        let filter = FilterParams {
-            status: status.0,
-            owner: owner.0,
-            country: country.0,
-            state: region.0,
-            industry: industry.0,
-            tag: tag.0,
-            q: q.0,
-            ..Default::default()
-        }
-        .into_filter()?;
+        let filter = LeadFilter::try_from(filter)?;
         let selection = if ids.is_empty() {
             export::Selection::Filter(filter)
         } else {
