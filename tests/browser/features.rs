@@ -52,8 +52,7 @@ async fn wait_for_chat(panel: &Panel, admin: &str, enabled: bool) {
     }
 }
 
-#[tokio::test]
-async fn an_admin_switches_the_chat_off_and_it_leaves_a_users_menu() {
+pub async fn an_admin_switches_the_chat_off_and_it_leaves_a_users_menu() {
     let Some(panel) = Panel::start().await else {
         return;
     };

@@ -34,6 +34,14 @@ pub struct Panel {
     shutdown: Option<oneshot::Sender<()>>,
 }
 
+/// What is missing to run the browser tests, if anything.
+pub fn missing_browser() -> Option<String> {
+    [CHROMIUM, CHROMEDRIVER]
+        .into_iter()
+        .find(|path| !Path::new(path).exists())
+        .map(String::from)
+}
+
 impl Panel {
     /// The app and a chromedriver, or `None` when the browser is missing.
     pub async fn start() -> Option<Panel> {
@@ -42,10 +50,7 @@ impl Panel {
 
     /// As `start`, with the app's configuration adjusted first.
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Option<Panel> {
-        if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
-            println!(
-                "browser tests skipped: chromium/chromedriver not installed; .ci/run installs them"
-            );
+        if missing_browser().is_some() {
             return None;
         }
         let mut config = Config::for_tests();
@@ -449,7 +454,13 @@ impl Browser {
         self.find("#nav a").await;
     }
 
+    /// Saves the page as `docs/screenshots/<name>.png` for the README, only
+    /// when `EA_CRM_SCREENSHOTS` is set: the pictures are refreshed on
+    /// purpose, not rewritten (and left changed in the tree) by every run.
     pub async fn screenshot(&self, name: &str) {
+        if std::env::var_os("EA_CRM_SCREENSHOTS").is_none() {
+            return;
+        }
         let png = self.client.screenshot().await.unwrap();
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
         std::fs::create_dir_all(&dir).unwrap();

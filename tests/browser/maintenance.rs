@@ -5,8 +5,7 @@ use serde_json::json;
 
 use crate::harness::{self, Panel, ADMIN_PASSWORD};
 
-#[tokio::test]
-async fn an_admin_closes_the_panel_and_a_signed_in_user_sees_why() {
+pub async fn an_admin_closes_the_panel_and_a_signed_in_user_sees_why() {
     let Some(panel) = Panel::start().await else {
         return;
     };

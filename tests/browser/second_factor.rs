@@ -15,8 +15,7 @@ fn code_now(panel: &Panel, secret: &str) -> String {
     totp::app_code(secret, panel.clock.now().timestamp())
 }
 
-#[tokio::test]
-async fn a_role_requiring_two_factor_sends_its_holder_to_set_it_up_then_asks_for_codes() {
+pub async fn a_role_requiring_two_factor_sends_its_holder_to_set_it_up_then_asks_for_codes() {
     let Some(panel) = Panel::start().await else {
         return;
     };

