@@ -1,7 +1,9 @@
 //! The one place where errors become HTTP: status, `{error:{code,message}}`,
 //! and nothing internal. Internal causes go to the log with the request id.
 
-use poem::http::StatusCode;
+use std::sync::Arc;
+
+use poem::http::{header, HeaderValue, StatusCode};
 use poem::PathPattern;
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 use serde_json::json;
@@ -244,26 +246,106 @@ impl poem::error::ResponseError for CsrfError {
 }
 
 /// Gives every error leaving the server the JSON shape, whatever raised it
-/// (a bad JSON body, an unknown route, a body over the size limit).
-pub struct JsonErrors;
+/// (a bad JSON body, an unknown route, a body over the size limit), and a
+/// `405` the `Allow` header RFC 9110 asks for.
+pub struct JsonErrors {
+    allowed: Arc<AllowedMethods>,
+}
+
+impl JsonErrors {
+    pub fn new(allowed: Arc<AllowedMethods>) -> Self {
+        JsonErrors { allowed }
+    }
+}
 
 impl<E: Endpoint> Middleware<E> for JsonErrors {
     type Output = JsonErrorsEndpoint<E>;
     fn transform(&self, ep: E) -> Self::Output {
-        JsonErrorsEndpoint(ep)
+        JsonErrorsEndpoint {
+            inner: ep,
+            allowed: self.allowed.clone(),
+        }
     }
 }
 
-pub struct JsonErrorsEndpoint<E>(E);
+pub struct JsonErrorsEndpoint<E> {
+    inner: E,
+    allowed: Arc<AllowedMethods>,
+}
 
 impl<E: Endpoint> Endpoint for JsonErrorsEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, req: Request) -> poem::Result<Response> {
-        match self.0.call(req).await {
+        let path = req.uri().path().to_string();
+        match self.inner.call(req).await {
             Ok(output) => Ok(output.into_response()),
-            Err(err) => Ok(shape(err)),
+            Err(err) => {
+                let mut response = shape(err);
+                if response.status() == StatusCode::METHOD_NOT_ALLOWED {
+                    if let Some(allow) = self.allowed.of(&path) {
+                        if let Ok(value) = HeaderValue::from_str(&allow) {
+                            response.headers_mut().insert(header::ALLOW, value);
+                        }
+                    }
+                }
+                Ok(response)
+            }
         }
+    }
+}
+
+/// The methods each documented path answers, read off the OpenAPI document.
+pub struct AllowedMethods {
+    /// Path templates split into segments (`None`: a `{parameter}`), with
+    /// their methods as an `Allow` value.
+    paths: Vec<(Vec<Option<String>>, String)>,
+}
+
+impl AllowedMethods {
+    /// From the served document; its paths are relative to `prefix`.
+    pub fn from_document(spec: &str, prefix: &str) -> Self {
+        const METHODS: [&str; 8] = [
+            "get", "put", "post", "delete", "options", "head", "patch", "trace",
+        ];
+        let doc: serde_json::Value = serde_json::from_str(spec).unwrap_or_default();
+        let mut paths = Vec::new();
+        if let Some(items) = doc["paths"].as_object() {
+            for (template, item) in items {
+                let methods: Vec<String> = METHODS
+                    .iter()
+                    .filter(|m| item.get(**m).is_some())
+                    .map(|m| m.to_uppercase())
+                    .collect();
+                if methods.is_empty() {
+                    continue;
+                }
+                let segments = format!("{prefix}{template}")
+                    .split('/')
+                    .map(|s| (!(s.starts_with('{') && s.ends_with('}'))).then(|| s.to_string()))
+                    .collect();
+                paths.push((segments, methods.join(", ")));
+            }
+        }
+        AllowedMethods { paths }
+    }
+
+    /// The `Allow` value for a request path, if a documented path matches;
+    /// a literal segment wins over a parameter (`/leads/trash` before
+    /// `/leads/{id}`).
+    pub fn of(&self, path: &str) -> Option<String> {
+        let segments: Vec<&str> = path.split('/').collect();
+        self.paths
+            .iter()
+            .filter(|(template, _)| {
+                template.len() == segments.len()
+                    && template
+                        .iter()
+                        .zip(&segments)
+                        .all(|(t, s)| t.as_deref().map_or(!s.is_empty(), |t| t == *s))
+            })
+            .max_by_key(|(template, _)| template.iter().filter(|t| t.is_some()).count())
+            .map(|(_, allow)| allow.clone())
     }
 }
 
@@ -336,6 +418,25 @@ fn client_message(err: &poem::Error) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_path_is_allowed_the_methods_its_template_documents() {
+        let spec = r#"{"paths": {
+            "/leads": {"get": {}, "post": {}},
+            "/leads/{id}": {"get": {}, "patch": {}, "delete": {}},
+            "/leads/trash": {"delete": {}}
+        }}"#;
+        let allowed = AllowedMethods::from_document(spec, "/api/v1");
+        assert_eq!(allowed.of("/api/v1/leads").as_deref(), Some("GET, POST"));
+        assert_eq!(
+            allowed.of("/api/v1/leads/01abc").as_deref(),
+            Some("GET, DELETE, PATCH")
+        );
+        assert_eq!(allowed.of("/api/v1/leads/trash").as_deref(), Some("DELETE"));
+        assert_eq!(allowed.of("/api/v1/leads//"), None);
+        assert_eq!(allowed.of("/api/v1/nothing"), None);
+    }
+
     use super::*;
     use poem::error::ResponseError;
 

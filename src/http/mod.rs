@@ -6,12 +6,14 @@ pub mod api;
 pub mod assets;
 pub mod auth;
 pub mod conditional;
+mod doc_tree;
 pub mod error;
 mod error_doc;
 pub mod idempotency;
 pub mod metrics;
 pub mod middleware;
 pub mod query_params;
+mod request_nulls;
 pub mod server;
 mod webhook_doc;
 pub mod ws;
@@ -129,7 +131,8 @@ pub fn client_info(req: &Request, config: &Config) -> ClientInfo {
 pub fn routes(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
     let api = api::service();
     let generated = api.spec();
-    let spec = webhook_doc::with_webhooks(&generated);
+    let spec = request_nulls::documented(&webhook_doc::with_webhooks(&generated));
+    let allowed_methods = Arc::new(error::AllowedMethods::from_document(&spec, "/api/v1"));
     // Swagger UI shows the same document: poem-openapi's page embeds the
     // one it generated, verbatim.
     let docs_page = api.swagger_ui_html().replacen(&generated, &spec, 1);
@@ -150,7 +153,7 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
         .at("/readyz", get(readyz))
         .at("/metrics", get(metrics_text))
         .nest("/", assets::endpoint())
-        .with(error::JsonErrors)
+        .with(error::JsonErrors::new(allowed_methods))
         .with(CookieJarManager::new())
         .data(state)
         .around(move |ep, req| middleware::around(ep, req, around_state.clone()))

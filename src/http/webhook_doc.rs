@@ -11,8 +11,9 @@
 //! `domain::webhooks::delivery` sends and `outbox` puts in the body.
 
 use indexmap::IndexMap;
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+
+use super::doc_tree::Node;
 
 use crate::domain::webhooks::signing::SECRET_PREFIX;
 use crate::domain::webhooks::{TEST_TOPIC, WEBHOOK_TOPICS};
@@ -30,7 +31,7 @@ pub const CALLBACK_URL: &str = "{$request.body#/url}";
 /// When `spec` is not JSON or has no `POST /webhooks`: both are fixed when
 /// the binary is built, and every test starts the real routes.
 pub fn with_webhooks(spec: &str) -> String {
-    let mut doc: Node = serde_json::from_str(spec).expect("poem-openapi writes JSON");
+    let mut doc = Node::parse(spec);
     let callbacks = WEBHOOK_TOPICS
         .iter()
         .map(|&(topic, about)| {
@@ -56,33 +57,7 @@ pub fn with_webhooks(spec: &str) -> String {
     doc.object(&["components", "schemas"])
         .expect("the document has schemas")
         .insert(EVENT_SCHEMA.into(), Node::Leaf(envelope_schema()));
-    serde_json::to_string_pretty(&doc).expect("a JSON tree serializes")
-}
-
-/// A JSON document read with its objects' keys in their order.
-#[derive(Serialize, Deserialize)]
-#[serde(untagged)]
-enum Node {
-    Object(IndexMap<String, Node>),
-    Array(Vec<Node>),
-    Leaf(Value),
-}
-
-impl Node {
-    /// The object at `path`, if there is one.
-    fn object(&mut self, path: &[&str]) -> Option<&mut IndexMap<String, Node>> {
-        let mut here = self;
-        for key in path {
-            let Node::Object(map) = here else {
-                return None;
-            };
-            here = map.get_mut(*key)?;
-        }
-        match here {
-            Node::Object(map) => Some(map),
-            _ => None,
-        }
-    }
+    doc.to_text()
 }
 
 /// The body of every webhook request, as `outbox::fan_out` builds it.
