@@ -672,6 +672,9 @@ impl LeadsApi {
         region: Query<Option<String>>,
         industry: Query<Option<String>>,
         tag: Query<Option<String>>,
+        created_from: Query<Option<DateTime<Utc>>>,
+        created_to: Query<Option<DateTime<Utc>>>,
+        /// today, overdue or week (in your timezone).
         follow_up_due: Query<Option<String>>,
         q: Query<Option<String>>,
         deleted: Query<Option<bool>>,
@@ -685,11 +688,12 @@ impl LeadsApi {
             state: region.0,
             industry: industry.0,
             tag: tag.0,
+            created_from: created_from.0,
+            created_to: created_to.0,
             follow_up_due: follow_up_due.0,
             q: q.0,
             deleted: deleted.0,
             score_min: score_min.0,
-            ..Default::default()
         }
         .into_filter()?;
         Ok(Json(CountView {

@@ -332,6 +332,12 @@ impl TransferApi {
         region: Query<Option<String>>,
         industry: Query<Option<String>>,
         tag: Query<Option<String>>,
+        created_from: Query<Option<DateTime<Utc>>>,
+        created_to: Query<Option<DateTime<Utc>>>,
+        /// today, overdue or week (in your timezone).
+        follow_up_due: Query<Option<String>>,
+        /// Only leads whose AI score is at least this (0–100).
+        score_min: Query<Option<i64>>,
         q: Query<Option<String>>,
         /// Comma-separated lead ids (a selection, at most 500): exports
         /// exactly these, in this order, instead of a filter.
@@ -353,6 +359,10 @@ impl TransferApi {
             state: region.0,
             industry: industry.0,
             tag: tag.0,
+            created_from: created_from.0,
+            created_to: created_to.0,
+            follow_up_due: follow_up_due.0,
+            score_min: score_min.0,
             q: q.0,
             ..Default::default()
         }
