@@ -4,6 +4,7 @@
 
 mod features;
 mod harness;
+mod leads;
 mod maintenance;
 mod second_factor;
 mod tasks;
