@@ -157,7 +157,7 @@ async function dashboard(root) {
     kpi('Leads', total.count ?? total, '#/leads');
     for (const s of statuses.filter((s) => !s.is_lost).slice(0, 3)) {
       const c = await get('/leads/count?status=' + encodeURIComponent(s.id));
-      kpi(s.name, c.count ?? c, '#/leads');
+      kpi(s.name, c.count ?? c, '#/leads?status=' + encodeURIComponent(s.id));
     }
     const due = await get('/follow-ups/due');
     root.append(el('h2', { text: 'My follow-ups due and overdue' }));

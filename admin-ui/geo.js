@@ -72,7 +72,8 @@ export async function geoPickers(prefix, initial = {}) {
     const c = list.find((x) => x.code === country.value);
     const z = zoneFor(c, state.value, states, zones);
     timezone.value = z;
-    hint.textContent = z ? 'Inferred from the ' + (state.value && z !== (c && c.default_timezone) ? 'state' : 'country') + '; pick another to override.' : '';
+    if (z) hint.textContent = 'Inferred from the ' + (state.value && z !== (c && c.default_timezone) ? 'state' : 'country') + '; pick another to override.';
+    else hint.textContent = zones.length > 1 ? 'This country has ' + zones.length + ' time zones: pick the lead\'s.' : '';
   };
   const loadCountry = async (code, keepState, keepZone) => {
     clear(state);

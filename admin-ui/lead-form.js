@@ -67,7 +67,7 @@ export async function leadForm({ lead, etag, statuses, users, onSaved, onStale }
 
   // A new lead: its contacts, one block each.
   const contacts = [];
-  const contactsBox = el('fieldset', { class: 'contacts-inputs' }, el('legend', { text: 'Contacts' }));
+  const contactsBox = el('div', { class: 'contacts-inputs' });
   const addContact = () => {
     const n = contacts.length + 1;
     // The first contact keeps the ids the form always had.
@@ -78,7 +78,7 @@ export async function leadForm({ lead, etag, statuses, users, onSaved, onStale }
     }
     c.inputs.name.required = false;
     contacts.push(c);
-    contactsBox.insertBefore(c.node, addButton);
+    contactsBox.insertBefore(el('fieldset', { class: 'contact-box' }, el('legend', { text: 'Contact ' + n }), c.node), addButton);
     return c;
   };
   const addButton = el('button', { type: 'button', id: 'new-lead-add-contact', text: 'Add another contact', onclick: () => addContact().inputs.name.focus() });

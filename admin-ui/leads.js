@@ -218,7 +218,7 @@ export async function leadPage(root, id) {
     const calls = await get('/leads/' + id + '/calls');
     clear(callsBox);
     const ul = el('ul', { class: 'list' });
-    for (const c of calls) ul.append(el('li', {}, el('strong', { text: c.outcome }), ' ' + fmtDate(c.at || c.created_at) + ' ' + (c.user_name || ''), c.notes ? ' — ' + c.notes : ''));
+    for (const c of calls) ul.append(el('li', {}, el('strong', { text: (CALL_OUTCOMES.find(([v]) => v === c.outcome) || [c.outcome, c.outcome])[1] }), ' ' + fmtDate(c.at || c.created_at) + ' ' + (c.user_name || ''), c.notes ? ' — ' + c.notes : ''));
     if (!calls.length) ul.append(el('li', { class: 'muted', text: 'No calls logged.' }));
     callsBox.append(ul);
     if (can('calls.log')) callsBox.append(callForm());

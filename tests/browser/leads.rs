@@ -333,7 +333,7 @@ async fn the_caller_logs_a_call_from_the_queue_in_one_click() {
     assert!(!nav.contains("Call queue"), "{nav}");
     b.close().await;
 
-    let b = panel.browser(390, 844).await;
+    let b = panel.browser_with(390, 844, true).await;
     b.login(&panel, "carla", USER_PASSWORD).await;
     b.find("#nav a[href='#/calls']").await;
     b.goto(&panel, "#/calls").await;
