@@ -21,11 +21,10 @@ export async function callQueuePage(root) {
   root.append(el('div', { class: 'toolbar' }, refresh), list);
 
   async function load() {
+    // Each entry brings its lead's contacts: the numbers to call.
     const entries = await get('/calls/queue?limit=50');
-    // The phones to call, one request a lead, all at once.
-    const contacts = await Promise.all(entries.map((e) => get('/leads/' + e.lead.id + '/contacts').catch(() => [])));
     clear(list);
-    entries.forEach((e, i) => list.append(entry(e, contacts[i])));
+    for (const e of entries) list.append(entry(e, e.contacts || []));
     if (!entries.length) list.append(el('li', { class: 'muted', id: 'call-queue-empty', text: 'Nobody to call right now.' }));
   }
 
