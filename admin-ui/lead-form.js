@@ -15,6 +15,9 @@ function candidateList(candidates) {
     el('span', { class: 'muted', text: ' ' + [c.domain, c.status].filter(Boolean).join(' · ') + ' — ' + c.signals.join(', ') }))));
 }
 
+/** The lead's fields the form shows and saves. */
+const EDITABLE = ['company_name', 'website', 'industry', 'status', 'country', 'state', 'timezone', 'owner', 'source', 'tags'];
+
 /** Comma-separated tags as the API's list, blanks and repeats dropped. */
 export function parseTags(text) {
   return [...new Set(text.split(',').map((t) => t.trim()).filter(Boolean))];
@@ -198,6 +201,12 @@ export async function leadForm({ lead, etag, statuses, users, onSaved, onStale }
     el('div', { class: 'toolbar' },
       el('button', { type: 'submit', class: 'primary', text: editing ? 'Save lead' : 'Add lead' }), anyway),
     warning, conflict);
+  /** Takes `etag` as the version to edit, if `fresh` (the lead as stored
+   *  now) differs from the loaded lead in none of the form's fields. */
+  form.adoptVersion = (fresh, etag) => {
+    const same = EDITABLE.every((k) => JSON.stringify(fresh[k] ?? null) === JSON.stringify(l[k] ?? null));
+    if (same) version = etag;
+  };
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     if (editing) save();

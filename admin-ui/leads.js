@@ -185,9 +185,18 @@ export async function leadPage(root, id) {
     if (v) facts.append(el('dt', { text: k }), el('dd', {}, v));
   }
   root.append(facts);
+  // A follow-up or call logged here moves the lead's dates and so its
+  // version; the edit form takes the new one when nothing it shows changed.
+  let editForm = null;
+  const syncVersion = async () => {
+    if (!editForm) return;
+    const fresh = await getTagged('/leads/' + id);
+    editForm.adoptVersion(fresh.body.lead, fresh.etag);
+  };
   if (can('leads.write')) {
     const box = el('details', { id: 'edit-lead-box' }, el('summary', { text: 'Edit lead' }));
-    box.append(await leadForm({ lead, etag: tagged.etag, statuses: list, users, onSaved: redraw, onStale: redraw }));
+    editForm = await leadForm({ lead, etag: tagged.etag, statuses: list, users, onSaved: redraw, onStale: redraw });
+    box.append(editForm);
     root.append(box);
   }
   if (can('chat.use')) root.append(el('p', {}, el('a', { href: '#/chat/lead:' + lead.id, text: 'Open the discussion room' })));
@@ -201,7 +210,7 @@ export async function leadPage(root, id) {
   root.append(el('h2', { text: 'Notes' }), notesBox);
   const fuBox = el('section', { id: 'follow-ups' });
   root.append(el('h2', { text: 'Follow-ups' }), fuBox);
-  const callsBox = el('section');
+  const callsBox = el('section', { id: 'calls' });
   root.append(el('h2', { text: 'Calls' }), callsBox);
   const aiBox = el('div', { class: 'ai-panels' });
   root.append(aiBox);
@@ -245,6 +254,7 @@ export async function leadPage(root, id) {
         if (when.value) body.scheduled_at = new Date(when.value).toISOString();
         await put('/leads/' + id + '/follow-ups/' + t.tier, body);
         toast('Follow-up ' + t.tier + ' saved');
+        await syncVersion();
         await refresh();
       });
     });
@@ -327,12 +337,13 @@ export async function leadPage(root, id) {
   function callForm() {
     const outcome = el('select', { 'aria-label': 'Call outcome' }, CALL_OUTCOMES.map(([value, label]) => el('option', { value, text: label })));
     const notes = el('input', { 'aria-label': 'Call notes', placeholder: 'Notes' });
-    const form = el('form', { class: 'toolbar' }, outcome, notes, el('button', { type: 'submit', text: 'Log call' }));
+    const form = el('form', { class: 'toolbar', id: 'call-form' }, outcome, notes, el('button', { type: 'submit', text: 'Log call' }));
     form.addEventListener('submit', (e) => {
       e.preventDefault();
       attempt(async () => {
         await post('/leads/' + id + '/calls', { outcome: outcome.value, notes: notes.value || null });
         toast('Call logged');
+        await syncVersion();
         await refresh();
       });
     });
