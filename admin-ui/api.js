@@ -49,7 +49,7 @@ async function errorOf(res) {
 
 /** Calls `/api/v1{path}`; a plain object body is sent as JSON. */
 export async function api(method, path, body, opts = {}) {
-  const headers = {};
+  const headers = { ...(opts.headers || {}) };
   if (method !== 'GET') {
     const t = csrf();
     if (t) headers['X-CSRF-Token'] = t;
@@ -80,6 +80,19 @@ export const post = (p, b) => api('POST', p, b === undefined ? {} : b);
 export const patch = (p, b) => api('PATCH', p, b);
 export const put = (p, b) => api('PUT', p, b);
 export const del = (p) => api('DELETE', p);
+
+/** GET with the record's version: `{ body, etag }`. */
+export async function getTagged(p) {
+  const res = await api('GET', p, undefined, { raw: true });
+  return { body: await res.json(), etag: res.headers.get('ETag') };
+}
+
+/** PATCH only if the record is still at `etag` (412 `precondition_failed`
+ *  otherwise); resolves to `{ body, etag }` with the new version. */
+export async function patchIfMatch(p, b, etag) {
+  const res = await api('PATCH', p, b, { raw: true, headers: etag ? { 'If-Match': etag } : {} });
+  return { body: await res.json(), etag: res.headers.get('ETag') };
+}
 
 /** Uploads with progress (fetch has no upload progress); resolves to JSON. */
 export function upload(path, body, contentType, onProgress) {

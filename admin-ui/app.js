@@ -5,6 +5,7 @@ import { session, can, canAny, on, loadFeatures } from './session.js';
 import { tasksPage, myTasks } from './tasks.js';
 import { analyticsPage } from './dashboards.js';
 import { leadsPage, leadPage, trashPage } from './leads.js';
+import { callQueuePage } from './call-queue.js';
 import { importPage } from './import.js';
 import { chatPage, hub } from './chat.js';
 import { adminPage } from './admin.js';
@@ -17,6 +18,7 @@ const main = document.getElementById('main');
 const PAGES = [
   { path: 'dashboard', label: 'Dashboard', show: () => true, render: dashboard },
   { path: 'leads', label: 'Leads', show: () => canAny('leads.read.all', 'leads.read.own'), render: leadsPage },
+  { path: 'calls', label: 'Call queue', show: () => can('calls.log') && canAny('leads.read.all', 'leads.read.own'), render: callQueuePage },
   { path: 'trash', label: 'Trash', show: () => canAny('leads.delete', 'leads.purge') && canAny('leads.read.all', 'leads.read.own'), render: trashPage },
   { path: 'tasks', label: 'Tasks', show: () => can('tasks.read'), render: tasksPage },
   { path: 'analytics', label: 'Analytics', show: () => can('analytics.read'), render: analyticsPage },
@@ -64,7 +66,8 @@ function buildNav() {
 }
 
 async function route() {
-  const hash = location.hash.replace(/^#\/?/, '') || 'dashboard';
+  // `#/leads?country=DE`: the part after `?` is the page's own state.
+  const hash = location.hash.replace(/^#\/?/, '').split('?')[0] || 'dashboard';
   const [page, ...rest] = hash.split('/');
   if (!session.user) {
     renderLogin();
@@ -154,7 +157,7 @@ async function dashboard(root) {
     kpi('Leads', total.count ?? total, '#/leads');
     for (const s of statuses.filter((s) => !s.is_lost).slice(0, 3)) {
       const c = await get('/leads/count?status=' + encodeURIComponent(s.id));
-      kpi(s.name, c.count ?? c, '#/leads');
+      kpi(s.name, c.count ?? c, '#/leads?status=' + encodeURIComponent(s.id));
     }
     const due = await get('/follow-ups/due');
     root.append(el('h2', { text: 'My follow-ups due and overdue' }));

@@ -1,15 +1,25 @@
 // Leads: the table (filters, sort, search, cursor paging, inline status,
 // bulk actions), a lead's detail (contacts, notes, follow-ups, calls,
 // timeline) and the trash (restore, delete forever, empty, retention).
-import { get, post, patch, put, del } from './api.js';
+import { get, getTagged, post, patch, put, del } from './api.js';
 import { el, clear, toast, attempt, field, fmtDate } from './ui.js';
 import { can, canAny, session } from './session.js';
 import { leadAiSection } from './ai.js';
+import { leadForm } from './lead-form.js';
+import { leadFilters } from './lead-filters.js';
+import { contactsSection } from './contacts.js';
+import { CALL_OUTCOMES } from './call-queue.js';
 
 let statusCache = null;
 async function statuses() {
   if (!statusCache) statusCache = await get('/pipeline/statuses');
   return statusCache;
+}
+
+/** The people a lead can belong to, when the user may see the users. */
+async function assignable() {
+  if (!can('users.read')) return [];
+  return (await get('/users?limit=200')).items;
 }
 
 function statusSelect(list, value, withAny) {
@@ -22,53 +32,47 @@ function statusSelect(list, value, withAny) {
 
 export async function leadsPage(root) {
   const list = await statuses();
-  let users = [];
-  if (can('users.read')) users = (await get('/users?limit=200')).items;
-  const userName = (id) => (users.find((u) => u.id === id) || {}).username || '';
+  const users = await assignable();
+  const userName = (id) => { const u = users.find((x) => x.id === id); return u ? u.display_name || u.username : ''; };
 
   root.append(el('h1', { text: 'Leads' }));
-  const q = el('input', { type: 'search', placeholder: 'Search company, contact, email…', id: 'lead-search', 'aria-label': 'Search leads' });
-  const status = statusSelect(list, '', true);
-  status.setAttribute('aria-label', 'Status filter');
-  const owner = el('select', { 'aria-label': 'Owner filter' }, el('option', { value: '', text: 'Any owner' }), users.map((u) => el('option', { value: u.id, text: u.username })));
-  const sort = el('select', { 'aria-label': 'Sort' }, ['created', 'updated', 'company', 'score'].map((k) => el('option', { value: k, text: 'Sort: ' + k })));
-  const order = el('select', { 'aria-label': 'Order' }, el('option', { value: 'desc', text: 'Descending' }), el('option', { value: 'asc', text: 'Ascending' }));
-  const minScore = el('input', { type: 'number', min: 0, max: 100, step: 1, placeholder: 'Min. score', id: 'lead-min-score', 'aria-label': 'Minimum AI score', class: 'narrow' });
-  const filters = el('form', { class: 'toolbar', role: 'search' }, q, status, users.length ? owner : null, minScore, sort, order, el('button', { type: 'submit', text: 'Apply' }));
-  root.append(filters);
+  const filters = await leadFilters({ statuses: list, users, onChange: () => reload() });
+  root.append(filters.node);
 
-  if (can('leads.write')) root.append(newLeadForm(() => reload()));
+  if (can('leads.write')) {
+    const box = el('details', { id: 'new-lead-box' }, el('summary', { text: 'New lead' }));
+    const fresh = async () => {
+      const form = await leadForm({ statuses: list, users, onSaved: async () => {
+        await fresh();
+        box.querySelector('#new-lead-company').focus();
+        await reload();
+      } });
+      const old = box.querySelector('form');
+      if (old) old.replaceWith(form);
+      else box.append(form);
+    };
+    await fresh();
+    root.append(box);
+  }
 
   const bulk = el('div', { class: 'toolbar bulk' });
   const tbody = el('tbody');
   const selectAll = el('input', { type: 'checkbox', 'aria-label': 'Select all' });
   const table = el('table', { class: 'table', id: 'leads-table' },
-    el('thead', {}, el('tr', {}, el('th', {}, selectAll), el('th', { text: 'Company' }), el('th', { text: 'Status' }), el('th', { text: 'Owner' }), el('th', { text: 'Next follow-up' }), el('th', { text: 'Created' }), el('th', {}, el('button', { type: 'button', class: 'link', id: 'sort-by-score', title: 'Sort by AI score', text: 'Score', onclick: () => {
-      // A second click on the header flips the order.
-      order.value = sort.value === 'score' && order.value === 'desc' ? 'asc' : 'desc';
-      sort.value = 'score';
-      reload();
-    } })))),
+    el('thead', {}, el('tr', {}, el('th', {}, selectAll), el('th', { text: 'Company' }), el('th', { text: 'Status' }), el('th', { text: 'Owner' }), el('th', { text: 'Country' }), el('th', { text: 'Next follow-up' }), el('th', { text: 'Created' }), el('th', {}, el('button', { type: 'button', class: 'link', id: 'sort-by-score', title: 'Sort by AI score', text: 'Score', onclick: () => filters.sortBy('score') })))),
     tbody);
   const more = el('button', { type: 'button', text: 'Load more', hidden: true });
-  const count = el('p', { class: 'muted' });
+  const count = el('p', { class: 'muted', id: 'leads-count', 'aria-live': 'polite' });
   root.append(bulk, el('div', { class: 'table-wrap' }, table), more, count);
 
   let cursor = null;
-  const params = () => {
-    const p = new URLSearchParams();
-    if (q.value.trim()) p.set('q', q.value.trim());
-    if (status.value) p.set('status', status.value);
-    if (owner.value) p.set('owner', owner.value);
-    if (minScore.value !== '') p.set('score_min', String(Math.max(0, Math.min(100, parseInt(minScore.value, 10) || 0))));
-    return p;
-  };
+  const params = () => filters.apiParams();
   const selected = () => [...tbody.querySelectorAll('input[type=checkbox]:checked')].map((c) => c.value);
 
   async function load(append) {
     const p = params();
-    p.set('sort', sort.value);
-    p.set('order', order.value);
+    p.set('sort', filters.sort());
+    p.set('order', filters.order());
     p.set('limit', '25');
     if (append && cursor) p.set('after', cursor);
     const page = await get('/leads?' + p);
@@ -78,7 +82,7 @@ export async function leadsPage(root) {
     more.hidden = !cursor;
     if (!append) {
       const c = await get('/leads/count?' + params());
-      count.textContent = c.count + ' leads';
+      count.textContent = c.count + (c.count === 1 ? ' lead' : ' leads');
     }
   }
   const reload = () => attempt(() => load(false));
@@ -96,6 +100,7 @@ export async function leadsPage(root) {
       el('td', {}, el('a', { href: '#/leads/' + lead.id, text: lead.company_name })),
       el('td', {}, sel),
       el('td', { text: userName(lead.owner) }),
+      el('td', { text: [lead.country, lead.state].filter(Boolean).join(' · ') }),
       el('td', { text: fmtDate(lead.next_follow_up_at) }),
       el('td', { text: fmtDate(lead.created_at) }),
       el('td', {}, scoreBadge(lead.score)));
@@ -104,11 +109,6 @@ export async function leadsPage(root) {
   selectAll.addEventListener('change', () => {
     for (const c of tbody.querySelectorAll('input[type=checkbox]')) c.checked = selectAll.checked;
   });
-  filters.addEventListener('submit', (e) => {
-    e.preventDefault();
-    reload();
-  });
-  for (const s of [status, owner, sort, order]) s.addEventListener('change', reload);
   more.addEventListener('click', () => attempt(() => load(true)));
 
   // One request for the whole selection; the server answers per lead.
@@ -166,113 +166,51 @@ export function scoreBadge(score) {
   return el('span', { class: 'score score-' + band, title: 'AI score ' + n + ' of 100', text: String(n) });
 }
 
-/** The stored leads a new one may duplicate, each a link, with why. */
-function candidateList(candidates) {
-  return el('ul', { class: 'duplicate-candidates' }, ...candidates.map((c) => el('li', {},
-    el('a', { href: '#/leads/' + c.id, text: c.company_name }),
-    el('span', { class: 'muted', text: ' ' + [c.domain, c.status].filter(Boolean).join(' · ') + ' — ' + c.signals.join(', ') }))));
-}
-
-function newLeadForm(done) {
-  const company = el('input', { required: true, id: 'new-lead-company', autocomplete: 'off' });
-  const website = el('input', { id: 'new-lead-website', placeholder: 'acme.com', autocomplete: 'off' });
-  const contact = el('input', { id: 'new-lead-contact' });
-  const email = el('input', { type: 'email', id: 'new-lead-email' });
-  // Shown while typing: what the create would refuse as a duplicate.
-  const warning = el('div', { id: 'new-lead-duplicates', class: 'notice', role: 'status', 'aria-live': 'polite', hidden: true });
-  const anyway = el('button', { type: 'button', id: 'new-lead-anyway', text: 'Create anyway', hidden: true });
-  const showCandidates = (candidates) => {
-    clear(warning);
-    warning.hidden = candidates.length === 0;
-    if (candidates.length) warning.append(el('strong', { text: 'This lead may already exist:' }), candidateList(candidates));
-  };
-  let asked = 0;
-  let timer = null;
-  const check = () => {
-    clearTimeout(timer);
-    anyway.hidden = true;
-    timer = setTimeout(async () => {
-      const q = new URLSearchParams();
-      if (company.value.trim()) q.set('company_name', company.value.trim());
-      if (website.value.trim()) q.set('website', website.value.trim());
-      if (email.value.trim()) q.set('email', email.value.trim());
-      if (![...q.keys()].length) return showCandidates([]);
-      const mine = ++asked;
-      try {
-        const found = await get('/leads/duplicates?' + q);
-        if (mine === asked) showCandidates(found.items);
-      } catch (_) {
-        /* a hint only: the create still checks */
-      }
-    }, 300);
-  };
-  [company, website, email].forEach((i) => i.addEventListener('input', check));
-  const create = (allowDuplicate) => attempt(async () => {
-    const body = { company_name: company.value };
-    if (website.value.trim()) body.website = website.value.trim();
-    if (contact.value) body.contacts = [{ name: contact.value, email: email.value || null }];
-    if (allowDuplicate) body.allow_duplicate = true;
-    try {
-      const created = await post('/leads', body);
-      toast('Lead created: ' + created.lead.company_name);
-      form.reset();
-      showCandidates([]);
-      anyway.hidden = true;
-      done();
-    } catch (e) {
-      if (e.code !== 'duplicate') throw e;
-      showCandidates(e.candidates);
-      anyway.hidden = false;
-      anyway.focus();
-    }
-  });
-  anyway.addEventListener('click', () => create(true));
-  const form = el('form', { class: 'card inline-form', id: 'new-lead' },
-    field('Company', company), field('Website', website), field('Contact name', contact), field('Contact email', email),
-    el('button', { type: 'submit', class: 'primary', text: 'Add lead' }), anyway, warning);
-  form.addEventListener('submit', (e) => {
-    e.preventDefault();
-    create(false);
-  });
-  return el('details', { id: 'new-lead-box' }, el('summary', { text: 'New lead' }), form);
-}
-
 export async function leadPage(root, id) {
-  const [detail, list] = await Promise.all([get('/leads/' + id), statuses()]);
+  const [tagged, list, users] = await Promise.all([getTagged('/leads/' + id), statuses(), assignable()]);
+  const detail = tagged.body;
   const lead = detail.lead;
+  // Saved or stale: the page is drawn again from the stored lead.
+  const redraw = () => attempt(async () => {
+    const fresh = el('div', { class: 'view' });
+    root.replaceWith(fresh);
+    await leadPage(fresh, id);
+  });
+  const userName = (uid) => { const u = users.find((x) => x.id === uid); return u ? u.display_name || u.username : uid; };
   root.append(el('p', {}, el('a', { href: '#/leads', text: '← Leads' })));
   root.append(el('h1', { text: lead.company_name, id: 'lead-title' }));
-  const facts = el('dl', { class: 'facts' });
-  for (const [k, v] of [['Status', (list.find((s) => s.id === lead.status) || {}).name || lead.status], ['Website', lead.website], ['Industry', lead.industry], ['Country', lead.country], ['Source', lead.source], ['Tags', lead.tags.join(', ')], ['Next follow-up', fmtDate(lead.next_follow_up_at)], ['Created', fmtDate(lead.created_at)]]) {
-    if (v) facts.append(el('dt', { text: k }), el('dd', { text: v }));
+  const facts = el('dl', { class: 'facts', id: 'lead-facts' });
+  const website = lead.website ? el('a', { href: /^https?:\/\//i.test(lead.website) ? lead.website : 'https://' + lead.website, target: '_blank', rel: 'noopener noreferrer', text: lead.website }) : null;
+  for (const [k, v] of [['Status', (list.find((s) => s.id === lead.status) || {}).name || lead.status], ['Website', website], ['Industry', lead.industry], ['Country', lead.country], ['State', lead.state], ['Time zone', lead.timezone], ['Owner', lead.owner ? userName(lead.owner) : ''], ['Source', lead.source], ['Tags', lead.tags.join(', ')], ['Next follow-up', fmtDate(lead.next_follow_up_at)], ['Created', fmtDate(lead.created_at)]]) {
+    if (v) facts.append(el('dt', { text: k }), el('dd', {}, v));
   }
   root.append(facts);
+  // A follow-up or call logged here moves the lead's dates and so its
+  // version; the edit form takes the new one when nothing it shows changed.
+  let editForm = null;
+  const syncVersion = async () => {
+    if (!editForm) return;
+    const fresh = await getTagged('/leads/' + id);
+    editForm.adoptVersion(fresh.body.lead, fresh.etag);
+  };
+  if (can('leads.write')) {
+    const box = el('details', { id: 'edit-lead-box' }, el('summary', { text: 'Edit lead' }));
+    editForm = await leadForm({ lead, etag: tagged.etag, statuses: list, users, onSaved: redraw, onStale: redraw });
+    box.append(editForm);
+    root.append(box);
+  }
   if (can('chat.use')) root.append(el('p', {}, el('a', { href: '#/chat/lead:' + lead.id, text: 'Open the discussion room' })));
 
   root.append(el('h2', { text: 'Contacts' }));
-  const cl = el('ul', { class: 'list', id: 'contacts-list' });
-  for (const c of detail.contacts) {
-    const li = el('li', { 'data-contact': c.id }, el('strong', { text: c.name }), ' ', [c.position, c.email, c.phone].filter(Boolean).join(' · '));
-    // GDPR art. 17: the person's data goes everywhere it was copied; the
-    // contact stays as a pseudonym.
-    if (can('contacts.erase')) {
-      li.append(' ', el('button', { type: 'button', class: 'link danger', text: 'Erase personal data', 'aria-label': 'Erase personal data of ' + c.name, onclick: () => attempt(async () => {
-        if (!window.confirm('Erase the personal data of ' + c.name + '? Name, position, phone, email and LinkedIn are removed from this lead, its history, notes and exports for good. This cannot be undone.')) return;
-        const erased = await post('/leads/' + id + '/contacts/' + c.id + '/erase', {});
-        toast('Erased: now ' + erased.name);
-        location.reload();
-      }) }));
-    }
-    cl.append(li);
-  }
-  if (!detail.contacts.length) cl.append(el('li', { class: 'muted', text: 'No contacts.' }));
-  root.append(cl);
+  const contactsBox = el('section', { id: 'contacts' });
+  root.append(contactsBox);
+  await contactsSection(contactsBox, id, detail.contacts);
 
   const notesBox = el('section', { id: 'notes' });
   root.append(el('h2', { text: 'Notes' }), notesBox);
   const fuBox = el('section', { id: 'follow-ups' });
   root.append(el('h2', { text: 'Follow-ups' }), fuBox);
-  const callsBox = el('section');
+  const callsBox = el('section', { id: 'calls' });
   root.append(el('h2', { text: 'Calls' }), callsBox);
   const aiBox = el('div', { class: 'ai-panels' });
   root.append(aiBox);
@@ -289,7 +227,7 @@ export async function leadPage(root, id) {
     const calls = await get('/leads/' + id + '/calls');
     clear(callsBox);
     const ul = el('ul', { class: 'list' });
-    for (const c of calls) ul.append(el('li', {}, el('strong', { text: c.outcome }), ' ' + fmtDate(c.at || c.created_at) + ' ' + (c.user_name || ''), c.notes ? ' — ' + c.notes : ''));
+    for (const c of calls) ul.append(el('li', {}, el('strong', { text: (CALL_OUTCOMES.find(([v]) => v === c.outcome) || [c.outcome, c.outcome])[1] }), ' ' + fmtDate(c.at || c.created_at) + ' ' + (c.user_name || ''), c.notes ? ' — ' + c.notes : ''));
     if (!calls.length) ul.append(el('li', { class: 'muted', text: 'No calls logged.' }));
     callsBox.append(ul);
     if (can('calls.log')) callsBox.append(callForm());
@@ -316,6 +254,7 @@ export async function leadPage(root, id) {
         if (when.value) body.scheduled_at = new Date(when.value).toISOString();
         await put('/leads/' + id + '/follow-ups/' + t.tier, body);
         toast('Follow-up ' + t.tier + ' saved');
+        await syncVersion();
         await refresh();
       });
     });
@@ -396,14 +335,15 @@ export async function leadPage(root, id) {
   }
 
   function callForm() {
-    const outcome = el('select', { 'aria-label': 'Call outcome' }, ['connected', 'no_answer', 'voicemail', 'busy', 'wrong_number', 'interested', 'not_interested', 'callback'].map((o) => el('option', { value: o, text: o })));
+    const outcome = el('select', { 'aria-label': 'Call outcome' }, CALL_OUTCOMES.map(([value, label]) => el('option', { value, text: label })));
     const notes = el('input', { 'aria-label': 'Call notes', placeholder: 'Notes' });
-    const form = el('form', { class: 'toolbar' }, outcome, notes, el('button', { type: 'submit', text: 'Log call' }));
+    const form = el('form', { class: 'toolbar', id: 'call-form' }, outcome, notes, el('button', { type: 'submit', text: 'Log call' }));
     form.addEventListener('submit', (e) => {
       e.preventDefault();
       attempt(async () => {
         await post('/leads/' + id + '/calls', { outcome: outcome.value, notes: notes.value || null });
         toast('Call logged');
+        await syncVersion();
         await refresh();
       });
     });

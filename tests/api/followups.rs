@@ -437,3 +437,54 @@ async fn the_call_queue_offers_only_leads_in_business_hours_in_their_own_timezon
         StatusCode::FORBIDDEN
     );
 }
+
+/// The call queue page calls from the queue's own answer: each entry
+/// carries its lead's contacts with their phones, no other lead's.
+#[tokio::test]
+async fn each_call_queue_entry_carries_its_leads_contacts_to_call() {
+    let app = TestApp::spawn_with(long_sessions).await;
+    let admin = app.admin_token().await;
+    let (_, caller) = app.user_with_role(&admin, "dialer", "caller").await;
+    let berlin = lead(
+        &app,
+        &admin,
+        json!({"company_name": "Berlin GmbH", "country": "DE", "owner": "dialer",
+               "contacts": [{"name": "Otto", "phone": "+49 30 901820"},
+                            {"name": "Ute", "email": "ute@berlin.example"}]}),
+    )
+    .await;
+    lead(
+        &app,
+        &admin,
+        json!({"company_name": "Hamburg AG", "country": "DE", "owner": "dialer"}),
+    )
+    .await;
+    // Next Wednesday 12:00 UTC: 13:00 in Berlin.
+    let now = Utc::now();
+    let mut target = now.date_naive().and_hms_opt(12, 0, 0).unwrap().and_utc();
+    while target <= now || chrono::Datelike::weekday(&target) != chrono::Weekday::Wed {
+        target += Duration::days(1);
+    }
+    app.clock.advance(target - now);
+    let queue: Value = crate::helpers::ok(app.get("/api/v1/calls/queue", &caller).await).await;
+    let entries = queue.as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{queue}");
+    let of = |id: &str| {
+        entries
+            .iter()
+            .find(|e| e["lead"]["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    let entry = of(&berlin);
+    let contacts = entry["contacts"].as_array().unwrap();
+    assert_eq!(contacts.len(), 2, "{entry}");
+    assert_eq!(contacts[0]["name"], "Otto");
+    assert_eq!(contacts[0]["phone"], "+4930901820");
+    assert_eq!(contacts[1]["email"], "ute@berlin.example");
+    let other = entries
+        .iter()
+        .find(|e| e["lead"]["id"] != berlin.as_str())
+        .unwrap();
+    assert_eq!(other["contacts"], json!([]), "{other}");
+}

@@ -975,3 +975,68 @@ async fn the_list_the_count_and_the_export_take_the_same_filters() {
         assert!(message.contains("created_from"), "{path}: {message}");
     }
 }
+
+/// The panel shows one filter for the list, its count and its export: a
+/// created range, a minimum score and a follow-up view narrow all three alike.
+#[tokio::test]
+async fn count_and_export_take_the_same_filters_as_the_list() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    for company in ["Old One", "Old Two", "Old Three"] {
+        app.create_lead(&admin, company).await;
+    }
+    app.clock.advance(chrono::Duration::days(3));
+    let since = (app.clock_now() - chrono::Duration::minutes(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let admin = app.admin_token().await;
+    for company in ["New One", "New Two"] {
+        app.create_lead(&admin, company).await;
+    }
+    let filter = format!("created_from={since}");
+    let listed: Value =
+        crate::helpers::ok(app.get(&format!("/api/v1/leads?{filter}"), &admin).await).await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 2);
+    let counted: Value = crate::helpers::ok(
+        app.get(&format!("/api/v1/leads/count?{filter}"), &admin)
+            .await,
+    )
+    .await;
+    assert_eq!(counted["count"], 2, "the count follows the created range");
+    let before: Value = crate::helpers::ok(
+        app.get(&format!("/api/v1/leads/count?created_to={since}"), &admin)
+            .await,
+    )
+    .await;
+    assert_eq!(before["count"], 3);
+
+    let csv = app
+        .get(&format!("/api/v1/leads/export?{filter}"), &admin)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.contains("New One") && csv.contains("New Two"), "{csv}");
+    assert!(
+        !csv.contains("Old One"),
+        "the export follows the created range: {csv}"
+    );
+    let none = app
+        .get("/api/v1/leads/export?score_min=100", &admin)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !none.contains("New One"),
+        "the export follows the score: {none}"
+    );
+    let (status, code, _) = error_of(
+        app.get("/api/v1/leads/export?follow_up_due=someday", &admin)
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid")
+    );
+}

@@ -9,6 +9,7 @@
 
 mod features;
 mod harness;
+mod leads;
 mod maintenance;
 mod panel;
 mod second_factor;
@@ -47,6 +48,10 @@ fn main() -> ExitCode {
         panel::an_admin_sees_the_bots_bridges_a_room_and_creates_a_link_code,
         panel::duplicates_are_merged_after_a_confirmation_patterns_show_and_an_ai_feature_is_switched_off,
         panel::the_new_pages_work_at_phone_width_in_the_dark_scheme,
+        leads::a_lead_is_created_with_two_contacts_through_the_pickers_and_edited_in_place,
+        leads::an_edit_of_a_lead_someone_else_changed_meanwhile_is_refused_with_a_reload,
+        leads::a_bookmarked_leads_view_opens_with_its_filters_and_the_filters_follow_the_address,
+        leads::the_caller_logs_a_call_from_the_queue_in_one_click,
         features::an_admin_switches_the_chat_off_and_it_leaves_a_users_menu,
         maintenance::an_admin_closes_the_panel_and_a_signed_in_user_sees_why,
         second_factor::a_role_requiring_two_factor_sends_its_holder_to_set_it_up_then_asks_for_codes,

@@ -158,6 +158,8 @@ pub struct QueueEntry {
     /// Why the lead is in the queue: `follow_up_due` or `never_contacted`.
     pub reason: String,
     pub local_time: String,
+    /// The lead's contacts, oldest first: the numbers to call.
+    pub contacts: Vec<contacts::Contact>,
 }
 
 /// The caller's next leads: due follow-ups first (longest overdue first),
@@ -209,20 +211,35 @@ pub async fn queue(ctx: &Ctx, actor: &Actor, limit: usize) -> DomainResult<Vec<Q
         .into_iter()
         .filter_map(|l| open_now(&l).map(|t| (l, t)))
         .collect();
-    let entries = due
+    let mut entries: Vec<QueueEntry> = due
         .into_iter()
         .map(|(lead, local_time)| QueueEntry {
             lead,
             reason: "follow_up_due".into(),
             local_time,
+            contacts: Vec::new(),
         })
         .chain(fresh.into_iter().map(|(lead, local_time)| QueueEntry {
             lead,
             reason: "never_contacted".into(),
             local_time,
+            contacts: Vec::new(),
         }))
         .take(limit.clamp(1, 200))
         .collect();
+    // The phones come with the queue: one lookup for all its leads.
+    let ids: Vec<&str> = entries.iter().map(|e| e.lead.id.as_str()).collect();
+    let all: Vec<contacts::Contact> = crate::store::lookups::rows_for_all(
+        &ctx.store,
+        "SELECT *, record::id(id) AS id FROM contact WHERE lead IN $list ORDER BY created_at, id",
+        &ids,
+    )
+    .await?;
+    for contact in all {
+        if let Some(e) = entries.iter_mut().find(|e| e.lead.id == contact.lead) {
+            e.contacts.push(contact);
+        }
+    }
     Ok(entries)
 }
 

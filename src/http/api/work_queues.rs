@@ -8,7 +8,7 @@ use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
-use super::leads::LeadView;
+use super::leads::{ContactView, LeadView};
 use super::ApiTags;
 use crate::domain::crm::calls;
 use crate::domain::crm::followups::{self, DueScope};
@@ -39,6 +39,8 @@ struct QueueEntryView {
     reason: String,
     /// The lead's local weekday and time now.
     local_time: String,
+    /// The lead's contacts, oldest first: the numbers to call.
+    contacts: Vec<ContactView>,
 }
 
 #[OpenApi(tag = "ApiTags::FollowUps")]
@@ -95,6 +97,7 @@ impl WorkQueuesApi {
                     lead: e.lead.into(),
                     reason: e.reason,
                     local_time: e.local_time,
+                    contacts: e.contacts.into_iter().map(Into::into).collect(),
                 })
                 .collect(),
         ))
