@@ -69,6 +69,9 @@ pub struct ListedRoom {
     #[serde(flatten)]
     pub room: Room,
     pub joined: bool,
+    /// The highest sequence number this user has read here (see
+    /// `read_markers`; 0 when nothing yet).
+    pub last_read: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -330,22 +333,37 @@ pub async fn list(ctx: &Ctx, actor: &Actor) -> DomainResult<Vec<ListedRoom>> {
                 "LET $mine = (SELECT VALUE room FROM room_member WHERE user = $user);
                  {SELECT_ROOM} array::map($mine, |$r| type::record('room', $r));
                  {SELECT_ROOM} room WHERE kind = 'channel' ORDER BY name LIMIT 1000;
-                 RETURN $mine;"
+                 SELECT room, seq FROM room_read WHERE user = $user;"
             ),
             json!({"user": actor.user_id}),
         )
         .await?;
     let mine: Vec<Room> = results.rows(1)?;
     let channels: Vec<Room> = results.rows(2)?;
+    #[derive(Deserialize)]
+    struct Marker {
+        room: String,
+        seq: i64,
+    }
+    let read: std::collections::HashMap<String, i64> = results
+        .rows::<Marker>(3)?
+        .into_iter()
+        .map(|m| (m.room, m.seq))
+        .collect();
     let mut listed: Vec<ListedRoom> = mine
         .into_iter()
-        .map(|room| ListedRoom { room, joined: true })
+        .map(|room| ListedRoom {
+            last_read: read.get(&room.id).copied().unwrap_or(0),
+            room,
+            joined: true,
+        })
         .collect();
     for room in channels {
         if !listed.iter().any(|l| l.room.id == room.id) {
             listed.push(ListedRoom {
                 room,
                 joined: false,
+                last_read: 0,
             });
         }
     }
