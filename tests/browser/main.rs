@@ -2,6 +2,7 @@
 //! headless Chromium by WebDriver. Skipped, with one line saying so, where
 //! Chromium or chromedriver is not installed.
 
+mod chat_hub;
 mod features;
 mod harness;
 mod maintenance;

@@ -61,6 +61,9 @@ pub struct Room {
     pub created_at: DateTime<Utc>,
     /// The sequence number of the newest message (0: none yet).
     pub last_seq: i64,
+    /// A direct room's two user ids, sorted and joined by `:`.
+    #[serde(default)]
+    pub direct_key: Option<String>,
 }
 
 /// A room as listed for one user: whether they are in it.

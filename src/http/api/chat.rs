@@ -39,6 +39,8 @@ pub struct RoomView {
     last_seq: i64,
     /// Whether you are a member (public channels are listed either way).
     joined: bool,
+    /// A direct room's two people (user ids); it has no name of its own.
+    direct_pair: Option<Vec<String>>,
     /// In the room list: the highest sequence number you have read here,
     /// kept on the server (`PUT /rooms/{id}/read`), so it follows you
     /// across devices.
@@ -61,6 +63,9 @@ impl RoomView {
             created_at: room.created_at,
             last_seq: room.last_seq,
             joined,
+            direct_pair: room
+                .direct_key
+                .map(|k| k.split(':').map(str::to_string).collect()),
             last_read: None,
             unread: None,
         }
