@@ -319,3 +319,36 @@ async fn the_unread_count_follows_the_user_to_a_second_browser_session() {
     phone.close().await;
     laptop.close().await;
 }
+
+#[tokio::test]
+async fn a_shared_image_shows_its_thumbnail_and_another_file_its_name() {
+    let Some(panel) = panel().await else {
+        return;
+    };
+    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
+    let room = room(&panel, &admin, "files", "channel", &[]).await;
+    let mut png = Vec::new();
+    image::RgbImage::from_pixel(640, 320, image::Rgb([30, 120, 200]))
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    let path = format!("/rooms/{room}/files");
+    panel.upload(&admin, &path, &[], "chart.png", &png).await;
+    panel
+        .upload(&admin, &path, &[], "minutes.txt", b"we agreed")
+        .await;
+    let a = panel.browser(390, 844).await;
+    a.login(&panel, "admin", ADMIN_PASSWORD).await;
+    a.goto(&panel, &format!("#/chat/{room}")).await;
+    a.wait_text("#messages [data-seq='2'] a.file", "minutes.txt")
+        .await;
+    eventually("the thumbnail never loaded", async || {
+        a.script(
+            "const i = document.querySelector('#messages [data-seq=\"1\"] img.thumb');
+             return !!i && i.complete && i.naturalWidth > 0;",
+        )
+        .await
+            == json!(true)
+    })
+    .await;
+    a.close().await;
+}
