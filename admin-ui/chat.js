@@ -189,6 +189,13 @@ function onEvent(topic, payload) {
     // Read on another device (or tab): the badge falls here too.
     if ((seen[payload.room] || 0) < payload.seq) seen[payload.room] = payload.seq;
     updateBadges();
+  } else if (topic === 'room.member_removed') {
+    // Taken out of a room (here or on another device): it leaves the list.
+    refreshRooms().catch(() => null);
+    if (view && view.room === payload.room) {
+      toast('You are no longer in this room');
+      leaveView();
+    }
   } else if (topic === 'pins.changed' && view) {
     view.loadPins();
   } else if (topic === 'message.updated' && view && payload && payload.room === view.room) {
@@ -210,6 +217,11 @@ function beep() {
   } catch (_) {
     /* no audio: the toast is enough */
   }
+}
+
+// Back to the hub's first room (a different hash, so the page redraws).
+function leaveView() {
+  location.hash = location.hash === '#/chat' ? '#/chat/' : '#/chat';
 }
 
 let directory = null; // the user list, for names, DMs and member pickers
@@ -436,11 +448,31 @@ class RoomView {
   membersBox(r) {
     if (r.kind === 'direct') return null;
     const list = el('ul', { class: 'member-list', id: 'member-list' });
+    const mayRemove = r.created_by === session.user.id || can('chat.moderate');
+    const box = el('details', { class: 'members-box', open: this.membersOpen }, el('summary', { text: 'Members (' + (this.members || []).length + ')' }), list);
+    box.addEventListener('toggle', () => { this.membersOpen = box.open; });
+    const redraw = async () => {
+      this.members = await get('/rooms/' + r.id + '/members');
+      box.replaceWith(this.membersBox(r));
+      this.renderPresence();
+    };
     for (const mem of this.members || []) {
       const u = this.users.find((u) => u.id === mem.user);
-      list.append(el('li', { text: (u ? u.username : mem.user.slice(0, 8)) + (mem.role === 'owner' ? ' (owner)' : '') }));
+      const name = u ? u.username : mem.user.slice(0, 8);
+      const self = mem.user === session.user.id;
+      list.append(el('li', { 'data-user': name }, name + (mem.role === 'owner' ? ' (owner)' : ''),
+        self ? el('button', { type: 'button', class: 'link', text: 'Leave', 'data-action': 'leave', onclick: () => {
+          if (!confirm('Leave this room?')) return;
+          attempt(async () => {
+            await del('/rooms/' + r.id + '/members/' + mem.user);
+            toast('You left ' + roomLabel(r, this.users));
+            await refreshRooms();
+            leaveView();
+          });
+        } }) : null,
+        !self && mayRemove ? el('button', { type: 'button', class: 'link', text: 'Remove', 'aria-label': 'Remove ' + name, 'data-action': 'remove',
+          onclick: () => attempt(async () => { await del('/rooms/' + r.id + '/members/' + mem.user); toast('Removed ' + name); await redraw(); }) }) : null));
     }
-    const box = el('details', { class: 'members-box' }, el('summary', { text: 'Members (' + (this.members || []).length + ')' }), list);
     const mayAdd = r.kind === 'group' || r.created_by === session.user.id || can('chat.moderate');
     if (mayAdd) {
       const inRoom = new Set((this.members || []).map((m) => m.user));
@@ -453,9 +485,7 @@ class RoomView {
         attempt(async () => {
           await post('/rooms/' + r.id + '/members', { user: pick.value });
           toast('Added ' + pick.selectedOptions[0].textContent);
-          this.members = await get('/rooms/' + r.id + '/members');
-          box.replaceWith(this.membersBox(r));
-          this.renderPresence();
+          await redraw();
         });
       });
       box.append(form);

@@ -12,6 +12,8 @@ use surrealdb::types::{Action, Value};
 
 use super::hub::Hub;
 use crate::domain::chat::messages::Message;
+use crate::domain::chat::rooms;
+use crate::domain::Ctx;
 use crate::store::Store;
 
 /// Pause before opening the live query again after it failed or ended.
@@ -59,4 +61,44 @@ fn wake(hub: &Hub, data: serde_json::Value) {
         .ok()
         .map(|m| serde_json::json!(m));
     hub.room_message(room, seq, message.as_ref());
+}
+
+/// Hears when a membership ends on any instance sharing the database:
+/// this instance forgets the memberships it remembered and stops
+/// delivering the room to that person's connections here.
+pub async fn listen_memberships(ctx: Arc<Ctx>, hub: Arc<Hub>) {
+    loop {
+        match ctx
+            .store
+            .raw()
+            .query("LIVE SELECT room, user FROM room_member")
+            .await
+        {
+            Ok(mut response) => match response.stream::<Value>(0) {
+                Ok(mut notifications) => {
+                    while let Some(item) = notifications.next().await {
+                        match item {
+                            Ok(n) if n.action == Action::Delete => {
+                                rooms::forget_membership(&ctx);
+                                let data = n.data.into_json_value();
+                                if let (Some(room), Some(user)) =
+                                    (data["room"].as_str(), data["user"].as_str())
+                                {
+                                    hub.stop_following(room, user);
+                                }
+                            }
+                            Ok(_) => {}
+                            Err(e) => {
+                                tracing::warn!(error = %e, "live membership notification failed")
+                            }
+                        }
+                    }
+                    tracing::debug!("the live membership query ended; reopening");
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot stream the live membership query"),
+            },
+            Err(e) => tracing::warn!(error = %e, "cannot open the live membership query"),
+        }
+        tokio::time::sleep(RETRY_AFTER).await;
+    }
 }

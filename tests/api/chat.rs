@@ -608,3 +608,86 @@ async fn search_finds_messages_in_every_room_of_the_caller_and_no_other() {
         (StatusCode::UNPROCESSABLE_ENTITY, "invalid")
     );
 }
+
+#[tokio::test]
+async fn members_leave_or_are_removed_by_the_creator_and_then_read_nothing() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (ann, ann_token) = app.user_with_role(&admin, "ann", "user").await;
+    let (bob, bob_token) = app.user_with_role(&admin, "bob", "user").await;
+    let room = group(&app, &admin, "deal desk", &[&ann, &bob]).await;
+    say(&app, &admin, &room, "numbers for Q3").await;
+    let history = format!("/api/v1/rooms/{room}/messages");
+    // Both have read the room, so each instance remembers them as members.
+    assert_eq!(app.get(&history, &ann_token).await.status(), StatusCode::OK);
+    let other = app.second_instance().await;
+    assert_eq!(
+        other.get(&history, &bob_token).await.status(),
+        StatusCode::OK
+    );
+
+    // A plain member removes nobody else.
+    let (status, code, _) = error_of(
+        app.delete(&format!("/api/v1/rooms/{room}/members/{ann}"), &bob_token)
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::FORBIDDEN, "forbidden")
+    );
+
+    // Ann leaves; she reads and posts nothing there any more.
+    ok(app
+        .delete(&format!("/api/v1/rooms/{room}/members/{ann}"), &ann_token)
+        .await)
+    .await;
+    let (status, _, _) = error_of(app.get(&history, &ann_token).await).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // The creator removes Bob on this instance; the other instance, which
+    // had Bob's membership remembered, hears of it too.
+    ok(app
+        .delete(&format!("/api/v1/rooms/{room}/members/{bob}"), &admin)
+        .await)
+    .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while other.get(&history, &bob_token).await.status() != StatusCode::NOT_FOUND {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the other instance still lets Bob read"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let members = ok(app
+        .get(&format!("/api/v1/rooms/{room}/members"), &admin)
+        .await)
+    .await;
+    assert_eq!(members.as_array().unwrap().len(), 1);
+    let (status, _, _) = error_of(
+        app.delete(&format!("/api/v1/rooms/{room}/members/{bob}"), &admin)
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // A direct room keeps its two people.
+    let dm = ok(app
+        .post(
+            "/api/v1/rooms",
+            &admin,
+            json!({"kind": "direct", "members": [ann]}),
+        )
+        .await)
+    .await;
+    let dm = dm["id"].as_str().unwrap();
+    let (status, code, _) = error_of(
+        app.delete(&format!("/api/v1/rooms/{dm}/members/{ann}"), &admin)
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid")
+    );
+}

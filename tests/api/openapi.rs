@@ -68,6 +68,7 @@ async fn the_openapi_document_lists_every_operation_with_its_security_schemes() 
         "DELETE /reminders/{id}",
         "GET /messages/search",
         "PUT /rooms/{id}/read",
+        "DELETE /rooms/{id}/members/{user}",
         "GET /rooms",
         "GET /rooms/{id}",
         "GET /rooms/{id}/members",

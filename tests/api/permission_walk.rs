@@ -453,6 +453,12 @@ fn rules() -> Vec<Rule> {
             Call::at(&[&w.room]).json(json!({"body": "walked"}))
         }),
         rule("GET /rooms/{id}/pins", "chat.use", |w| Call::at(&[&w.room])),
+        // Someone else out of a channel: its creator or a moderator.
+        rule(
+            "DELETE /rooms/{id}/members/{user}",
+            "chat.use & chat.moderate",
+            |w| Call::at(&[&w.room, &w.target_user]),
+        ),
         rule("PUT /rooms/{id}/read", "chat.use", |w| {
             Call::at(&[&w.room]).json(json!({"seq": 1}))
         }),

@@ -352,3 +352,66 @@ async fn a_shared_image_shows_its_thumbnail_and_another_file_its_name() {
     .await;
     a.close().await;
 }
+
+#[tokio::test]
+async fn a_private_group_is_made_with_its_people_who_are_then_added_and_removed() {
+    let Some(panel) = panel().await else {
+        return;
+    };
+    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
+    panel.create_user(&admin, "bea", "user").await;
+    panel.create_user(&admin, "cyd", "user").await;
+    let bea_id = user_id(&panel, &admin, "bea").await;
+    let cy_id = user_id(&panel, &admin, "cyd").await;
+    let a = panel.browser(390, 844).await;
+    a.login(&panel, "admin", ADMIN_PASSWORD).await;
+    a.goto(&panel, "#/chat").await;
+    a.select("#new-room-kind", "group").await;
+    a.type_into("#new-room-name", "war room").await;
+    a.select("#new-room-members", &bea_id).await;
+    a.click("#new-room button[type=submit]").await;
+    a.wait_text("#room-title", "war room").await;
+    a.click(".members-box summary").await;
+    a.wait_text("#member-list", "bea").await;
+    a.select("#add-member", &cy_id).await;
+    a.click(".members-box form button[type=submit]").await;
+    a.wait_text("#member-list", "cyd").await;
+    a.click("#member-list li[data-user=bea] [data-action=remove]")
+        .await;
+    eventually("Bea was never removed", async || {
+        a.script("return !document.querySelector('#member-list li[data-user=bea]');")
+            .await
+            == json!(true)
+    })
+    .await;
+
+    let rooms = panel.api(&admin, "GET", "/rooms", Value::Null).await;
+    let group = rooms
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "war room")
+        .unwrap()
+        .clone();
+    assert_eq!(group["kind"], "group");
+    let members = panel
+        .api(
+            &admin,
+            "GET",
+            &format!("/rooms/{}/members", group["id"].as_str().unwrap()),
+            Value::Null,
+        )
+        .await;
+    let mut ids: Vec<&str> = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["user"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    let admin_id = user_id(&panel, &admin, "admin").await;
+    let mut want = vec![admin_id.as_str(), cy_id.as_str()];
+    want.sort();
+    assert_eq!(ids, want);
+    a.close().await;
+}

@@ -421,6 +421,72 @@ pub async fn add_member(
     add(ctx, actor, &room, user_id).await
 }
 
+/// Told to every instance when someone leaves a room or is removed (the
+/// hub stops delivering the room to them; `known_members` forgets).
+pub const MEMBER_REMOVED_TOPIC: &str = "room.member_removed";
+
+/// Takes someone out of a channel or group: anyone may leave; removing
+/// someone else takes the room's creator or a moderator. A direct room
+/// keeps its two people.
+#[tracing::instrument(skip(ctx, actor), fields(actor = %actor.user_id))]
+pub async fn remove_member(
+    ctx: &Ctx,
+    actor: &Actor,
+    room_id: &str,
+    user_id: &str,
+) -> DomainResult<()> {
+    let room = require_member(ctx, actor, room_id).await?;
+    if room.kind == RoomKind::Direct {
+        return Err(DomainError::invalid(
+            "room",
+            "a direct room keeps its two people",
+        ));
+    }
+    if user_id != actor.user_id && room.created_by != actor.user_id {
+        actor.require(Permission::ChatModerate)?;
+    }
+    let is_member: Option<String> = ctx
+        .store
+        .run(
+            "SELECT VALUE user FROM room_member WHERE room = $room AND user = $user LIMIT 1",
+            json!({"room": room.id, "user": user_id}),
+        )
+        .await?
+        .first(0)?;
+    if is_member.is_none() {
+        return Err(DomainError::NotFound("member"));
+    }
+    let now = ctx.now();
+    let mut tx = Transaction::new();
+    tx.bind("room", &room.id).bind("user", user_id);
+    tx.push("DELETE room_member WHERE room = $room AND user = $user");
+    let changes = vec![FieldChange::new("member", Some(json!(user_id)), None)];
+    audit::record(
+        &mut tx,
+        actor,
+        "room",
+        &room.id,
+        "remove_member",
+        &changes,
+        now,
+    );
+    tx.commit(&ctx.store).await?;
+    forget_membership(ctx);
+    ctx.events.publish(crate::domain::events::Event::new(
+        MEMBER_REMOVED_TOPIC,
+        crate::domain::events::Audience::Users(vec![user_id.to_string()]),
+        json!({"room": room.id, "user": user_id}),
+    ));
+    Ok(())
+}
+
+/// A membership ended (here or, through the live query on `room_member`,
+/// on another instance): the memberships this instance remembered may be
+/// stale, so they are read again.
+pub fn forget_membership(ctx: &Ctx) {
+    ctx.known_members.forget_all();
+}
+
 async fn add(ctx: &Ctx, actor: &Actor, room: &Room, user_id: &str) -> DomainResult<()> {
     let now = ctx.now();
     let mut tx = Transaction::new();

@@ -390,6 +390,20 @@ impl ChatApi {
         Ok(Json(Done { ok: true }))
     }
 
+    /// Take someone out of a channel or group: leave (your own id), or
+    /// remove another member (the room's creator or `chat.moderate`).
+    #[oai(path = "/rooms/:id/members/:user", method = "delete")]
+    async fn remove_member(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+        user: Path<String>,
+    ) -> ApiResult<Json<Done>> {
+        rooms::remove_member(&state.ctx, auth.actor(), &id.0, &user.0).await?;
+        Ok(Json(Done { ok: true }))
+    }
+
     /// History by sequence number, oldest first: the newest page, or
     /// `before`/`after` a sequence number; with `q`, a search (newest
     /// first).
