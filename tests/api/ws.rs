@@ -904,3 +904,25 @@ async fn reading_a_room_on_one_connection_tells_the_users_other_connections() {
     assert_eq!(event["topic"], "room.read");
     assert_eq!(event["payload"], json!({"room": room, "seq": 2}));
 }
+
+#[tokio::test]
+async fn a_room_read_through_one_instance_is_told_to_the_users_sockets_on_another() {
+    let app = TestApp::spawn().await;
+    let other = app.second_instance().await;
+    let admin = app.admin_token().await;
+    let (bob, bob_token) = app.user_with_role(&admin, "bob", "user").await;
+    let room = group(&app, &admin, "desk", &[&bob]).await;
+    say(&app, &admin, &room, "one").await;
+    let mut bob_ws = Client::connect(&other, &bob_token).await;
+    let response = app
+        .put_json(
+            &format!("/api/v1/rooms/{room}/read"),
+            &bob_token,
+            json!({"seq": 1}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let event = bob_ws.next_of("event").await;
+    assert_eq!(event["topic"], "room.read");
+    assert_eq!(event["payload"], json!({"room": room, "seq": 1}));
+}
