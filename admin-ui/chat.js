@@ -267,7 +267,7 @@ function newRoomForm(people) {
     whoField.hidden = kind.value === 'channel';
     who.multiple = kind.value !== 'direct';
   });
-  const form = el('form', { class: 'new-room', id: 'new-room' }, el('h2', { text: 'New conversation' }), kind, name, whoField,
+  const form = el('form', { class: 'new-room', id: 'new-room' }, kind, name, whoField,
     el('button', { type: 'submit', text: 'Create' }));
   form.addEventListener('submit', (e) => {
     e.preventDefault();
@@ -279,7 +279,8 @@ function newRoomForm(people) {
       location.hash = '#/chat/' + r.id;
     });
   });
-  return form;
+  // Folded, so at phone width the room is not pushed below the fold.
+  return el('details', { class: 'new-room-box', id: 'new-room-box' }, el('summary', { text: 'New conversation' }), form);
 }
 
 // Search across every room the user is in.
@@ -497,12 +498,16 @@ class RoomView {
     const jump = Number(decodeURIComponent((location.hash.split('/')[3]) || '')) || 0;
     const path = jump ? '/messages?before=' + (jump + 25) + '&limit=50' : '/messages?limit=50';
     const list = await get('/rooms/' + this.room + path);
-    this.messages = list;
-    this.byId = new Map(list.map((m) => [m.id, m]));
+    // Messages that arrived live while the page was read stay (the page
+    // may have been read before they were stored).
+    const last = list.length ? list[list.length - 1].seq : 0;
+    const live = jump ? [] : this.messages.filter((m) => m.seq > last);
+    this.messages = list.concat(live);
+    this.byId = new Map(this.messages.map((m) => [m.id, m]));
     this.oldest = list.length ? list[0].seq : null;
     this.exhausted = list.length < 50 || this.oldest <= 1;
     this.renderAll();
-    const top = list.reduce((a, m) => Math.max(a, m.seq), 0);
+    const top = this.messages.reduce((a, m) => Math.max(a, m.seq), 0);
     if (top > (lastSeq.get(this.room) || 0)) lastSeq.set(this.room, top);
     if (jump) {
       const hit = this.msgs.querySelector('[data-seq="' + jump + '"]');

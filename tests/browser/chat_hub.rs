@@ -199,6 +199,7 @@ async fn opening_a_direct_message_names_it_after_the_other_person() {
     let a = panel.browser_with(1280, 800, true).await;
     a.login(&panel, "admin", ADMIN_PASSWORD).await;
     a.goto(&panel, "#/chat").await;
+    a.click("#new-room-box summary").await;
     a.select("#new-room-kind", "direct").await;
     a.select("#new-room-members", &bea_id).await;
     a.click("#new-room button[type=submit]").await;
@@ -366,6 +367,7 @@ async fn a_private_group_is_made_with_its_people_who_are_then_added_and_removed(
     let a = panel.browser(390, 844).await;
     a.login(&panel, "admin", ADMIN_PASSWORD).await;
     a.goto(&panel, "#/chat").await;
+    a.click("#new-room-box summary").await;
     a.select("#new-room-kind", "group").await;
     a.type_into("#new-room-name", "war room").await;
     a.select("#new-room-members", &bea_id).await;
@@ -413,5 +415,41 @@ async fn a_private_group_is_made_with_its_people_who_are_then_added_and_removed(
     let mut want = vec![admin_id.as_str(), cy_id.as_str()];
     want.sort();
     assert_eq!(ids, want);
+    a.close().await;
+}
+
+#[tokio::test]
+async fn a_message_is_pinned_and_unpinned_and_a_reminder_set_on_it_is_cancelled() {
+    let Some(panel) = panel().await else {
+        return;
+    };
+    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
+    let room = room(&panel, &admin, "ops", "channel", &[]).await;
+    say(&panel, &admin, &room, "renew the Acme contract").await;
+    let a = panel.browser_with(390, 844, true).await;
+    a.login(&panel, "admin", ADMIN_PASSWORD).await;
+    a.goto(&panel, &format!("#/chat/{room}")).await;
+    a.wait_text("#messages", "renew the Acme contract").await;
+
+    a.click("#messages [data-seq='1'] [data-action=pin]").await;
+    a.wait_content("#pins", "renew the Acme contract").await;
+    a.find("#messages [data-seq='1'] [data-action=unpin]").await;
+    a.click("#messages [data-seq='1'] [data-action=unpin]")
+        .await;
+    a.wait_content("#pins", "Nothing pinned.").await;
+    a.find("#messages [data-seq='1'] [data-action=pin]").await;
+
+    // "Remind me" asks in how many minutes; the default (30) is taken.
+    a.click("#messages [data-seq='1'] [data-action=remind]")
+        .await;
+    a.accept_dialog().await;
+    a.wait_text(".toasts", "Reminder set").await;
+    a.click(".reminders-box summary").await;
+    a.wait_text("#reminders", "renew the Acme contract").await;
+    a.screenshot("chat-hub-phone-dark").await;
+    a.click("#reminders button").await;
+    a.wait_text("#reminders", "No reminders.").await;
+    let left = panel.api(&admin, "GET", "/reminders", Value::Null).await;
+    assert_eq!(left, json!([]));
     a.close().await;
 }
