@@ -607,6 +607,10 @@ async fn search_finds_messages_in_every_room_of_the_caller_and_no_other() {
         (status, code.as_str()),
         (StatusCode::UNPROCESSABLE_ENTITY, "invalid")
     );
+    // Without a query at all: the same error shape.
+    let (status, _, message) = error_of(app.get("/api/v1/messages/search", &ann_token).await).await;
+    assert!(status.is_client_error(), "{status}");
+    assert!(message.contains('q'), "{message}");
 }
 
 #[tokio::test]
