@@ -446,7 +446,6 @@ async fn a_message_is_pinned_and_unpinned_and_a_reminder_set_on_it_is_cancelled(
     a.wait_text(".toasts", "Reminder set").await;
     a.click(".reminders-box summary").await;
     a.wait_text("#reminders", "renew the Acme contract").await;
-    a.screenshot("chat-hub-phone-dark").await;
     a.click("#reminders button").await;
     a.wait_text("#reminders", "No reminders.").await;
     let left = panel.api(&admin, "GET", "/reminders", Value::Null).await;
