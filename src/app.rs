@@ -162,6 +162,14 @@ impl App {
         let mut background = BackgroundTasks(vec![
             tokio::spawn(realtime::pump_events(ctx.events.clone(), state.hub.clone())),
             tokio::spawn(realtime::live::listen(ctx.store.clone(), state.hub.clone())),
+            tokio::spawn(realtime::live::listen_read_markers(
+                state.hub.clone(),
+                ctx.store.clone(),
+            )),
+            tokio::spawn(realtime::live::listen_memberships(
+                ctx.clone(),
+                state.hub.clone(),
+            )),
             tokio::spawn(reminders::run_scheduler(ctx.clone(), reminder_poll)),
             tokio::spawn(realtime::flush_presence(state.hub.clone(), presence_every)),
             tokio::spawn(realtime::presence_sync::run(

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
-use crate::domain::chat::messages;
 use crate::domain::chat::presence::{Presence, PresenceTracker, Status};
+use crate::domain::chat::{messages, rooms};
 use crate::domain::clock::Clock;
 use crate::domain::events::{Audience, Event};
 
@@ -202,6 +202,26 @@ impl Hub {
         state.followers.entry(room).or_default().insert(id);
     }
 
+    /// Someone left a room or was removed: none of their connections
+    /// follows it any more.
+    pub fn stop_following(&self, room: &str, user: &str) {
+        let mut state = self.lock();
+        let ids: Vec<u64> = state
+            .by_user
+            .get(user)
+            .map(|ids| ids.iter().copied().collect())
+            .unwrap_or_default();
+        for id in ids {
+            let followed = state
+                .connections
+                .get_mut(&id)
+                .is_some_and(|c| c.rooms.remove(room));
+            if followed {
+                unfollow(&mut state, room, id);
+            }
+        }
+    }
+
     pub fn unsubscribe(&self, id: u64, room: &str) {
         let mut state = self.lock();
         let Some(connection) = state.connections.get_mut(&id) else {
@@ -236,6 +256,14 @@ impl Hub {
 
     /// Routes a domain event to the connections its audience allows.
     pub fn dispatch(&self, event: &Event) {
+        if event.topic == rooms::MEMBER_REMOVED_TOPIC {
+            if let (Some(room), Some(user)) = (
+                event.payload["room"].as_str(),
+                event.payload["user"].as_str(),
+            ) {
+                self.stop_following(room, user);
+            }
+        }
         if event.topic == messages::CREATED_TOPIC {
             if let (Audience::Room(room), Some(seq)) =
                 (&event.audience, event.payload["seq"].as_i64())

@@ -12,6 +12,9 @@ use surrealdb::types::{Action, Value};
 
 use super::hub::Hub;
 use crate::domain::chat::messages::Message;
+use crate::domain::chat::{read_markers, rooms};
+use crate::domain::events::{Audience, Event};
+use crate::domain::Ctx;
 use crate::store::Store;
 
 /// Pause before opening the live query again after it failed or ended.
@@ -59,4 +62,90 @@ fn wake(hub: &Hub, data: serde_json::Value) {
         .ok()
         .map(|m| serde_json::json!(m));
     hub.room_message(room, seq, message.as_ref());
+}
+
+/// Hears when a membership ends on any instance sharing the database:
+/// this instance forgets the memberships it remembered and stops
+/// delivering the room to that person's connections here.
+pub async fn listen_memberships(ctx: Arc<Ctx>, hub: Arc<Hub>) {
+    loop {
+        match ctx
+            .store
+            .raw()
+            .query("LIVE SELECT room, user FROM room_member")
+            .await
+        {
+            Ok(mut response) => match response.stream::<Value>(0) {
+                Ok(mut notifications) => {
+                    while let Some(item) = notifications.next().await {
+                        match item {
+                            Ok(n) if n.action == Action::Delete => {
+                                rooms::forget_membership(&ctx);
+                                let data = n.data.into_json_value();
+                                if let (Some(room), Some(user)) =
+                                    (data["room"].as_str(), data["user"].as_str())
+                                {
+                                    hub.stop_following(room, user);
+                                }
+                            }
+                            Ok(_) => {}
+                            Err(e) => {
+                                tracing::warn!(error = %e, "live membership notification failed")
+                            }
+                        }
+                    }
+                    tracing::debug!("the live membership query ended; reopening");
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot stream the live membership query"),
+            },
+            Err(e) => tracing::warn!(error = %e, "cannot open the live membership query"),
+        }
+        tokio::time::sleep(RETRY_AFTER).await;
+    }
+}
+
+/// Carries read markers to every instance: a user who reads a room on a
+/// device connected to one instance has the badge fall on their devices
+/// connected to the others (`room.read`). The instance that stored the
+/// marker has already told its own connections; hearing it twice changes
+/// nothing, as a marker only rises.
+pub async fn listen_read_markers(hub: Arc<Hub>, store: Store) {
+    loop {
+        match store
+            .raw()
+            .query("LIVE SELECT room, user, seq FROM room_read")
+            .await
+        {
+            Ok(mut response) => match response.stream::<Value>(0) {
+                Ok(mut notifications) => {
+                    while let Some(item) = notifications.next().await {
+                        match item {
+                            Ok(n) if n.action == Action::Create || n.action == Action::Update => {
+                                let data = n.data.into_json_value();
+                                if let (Some(room), Some(user), Some(seq)) = (
+                                    data["room"].as_str(),
+                                    data["user"].as_str(),
+                                    data["seq"].as_i64(),
+                                ) {
+                                    hub.dispatch(&Event::new(
+                                        read_markers::READ_TOPIC,
+                                        Audience::Users(vec![user.to_string()]),
+                                        serde_json::json!({"room": room, "seq": seq}),
+                                    ));
+                                }
+                            }
+                            Ok(_) => {}
+                            Err(e) => {
+                                tracing::warn!(error = %e, "live read marker notification failed")
+                            }
+                        }
+                    }
+                    tracing::debug!("the live read marker query ended; reopening");
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot stream the live read marker query"),
+            },
+            Err(e) => tracing::warn!(error = %e, "cannot open the live read marker query"),
+        }
+        tokio::time::sleep(RETRY_AFTER).await;
+    }
 }

@@ -136,6 +136,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "bot_outbox",
         sql: include_str!("migrations/0023_bot_outbox.surql"),
     },
+    Migration {
+        version: 24,
+        name: "room_read_markers",
+        sql: include_str!("migrations/0024_room_read_markers.surql"),
+    },
 ];
 
 #[derive(Debug, Deserialize)]

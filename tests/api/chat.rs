@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{error_of, TestApp};
+use crate::helpers::{error_of, ok, TestApp, USER_PASSWORD};
 
 /// A group room made by `owner` with `members`; returns its id.
 pub async fn group(app: &TestApp, owner: &str, name: &str, members: &[&str]) -> String {
@@ -503,5 +503,195 @@ async fn idempotency_keys_are_forgotten_after_a_week() {
     assert_eq!(
         again["duplicate"], false,
         "a key may be reused once forgotten"
+    );
+}
+
+/// Ann's room list, as `(unread, last_read)` for `room`.
+async fn unread_in(app: &TestApp, token: &str, room: &str) -> (i64, i64) {
+    let rooms = ok(app.get("/api/v1/rooms", token).await).await;
+    let found = rooms
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == room)
+        .unwrap_or_else(|| panic!("room {room} not listed: {rooms}"))
+        .clone();
+    (
+        found["unread"].as_i64().unwrap(),
+        found["last_read"].as_i64().unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn the_read_marker_is_kept_on_the_server_and_follows_the_user_to_another_session() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (ann, laptop) = app.user_with_role(&admin, "ann", "user").await;
+    let room = group(&app, &admin, "sales", &[&ann]).await;
+    for i in 1..=3 {
+        say(&app, &admin, &room, &format!("m{i}")).await;
+    }
+    assert_eq!(unread_in(&app, &laptop, &room).await, (3, 0));
+
+    let read = format!("/api/v1/rooms/{room}/read");
+    let marker = ok(app.put_json(&read, &laptop, json!({"seq": 2})).await).await;
+    assert_eq!(marker["last_read"], 2);
+    assert_eq!(marker["room"], room.as_str());
+
+    // The phone is a second session of the same person: it sees the same.
+    let phone = app.login("ann", USER_PASSWORD).await;
+    assert_eq!(unread_in(&app, &phone, &room).await, (1, 2));
+
+    // A device that reports an older position moves nothing back.
+    let marker = ok(app.put_json(&read, &phone, json!({"seq": 1})).await).await;
+    assert_eq!(marker["last_read"], 2);
+    // Past the newest message counts as the newest.
+    let marker = ok(app.put_json(&read, &phone, json!({"seq": 99})).await).await;
+    assert_eq!(marker["last_read"], 3);
+    assert_eq!(unread_in(&app, &laptop, &room).await, (0, 3));
+    // The admin's own marker is apart from Ann's.
+    assert_eq!(unread_in(&app, &admin, &room).await, (3, 0));
+
+    let (status, code, _) = error_of(app.put_json(&read, &phone, json!({"seq": -1})).await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid")
+    );
+
+    // Someone outside a private room cannot mark it, nor learn it exists.
+    let (_, bob) = app.user_with_role(&admin, "bob", "user").await;
+    let (status, _, _) = error_of(app.put_json(&read, &bob, json!({"seq": 1})).await).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn search_finds_messages_in_every_room_of_the_caller_and_no_other() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (ann, ann_token) = app.user_with_role(&admin, "ann", "user").await;
+    let sales = group(&app, &admin, "sales", &[&ann]).await;
+    let support = group(&app, &admin, "support", &[&ann]).await;
+    let board = group(&app, &admin, "board", &[]).await;
+    say(&app, &admin, &sales, "Pricing for Acme").await;
+    say(&app, &ann_token, &support, "acme PRICING question").await;
+    say(&app, &admin, &board, "secret pricing plan").await;
+    say(&app, &admin, &sales, "nothing to see").await;
+    let deleted = say(&app, &admin, &sales, "old pricing, withdrawn").await;
+    let id = deleted["id"].as_str().unwrap();
+    ok(app.delete(&format!("/api/v1/messages/{id}"), &admin).await).await;
+
+    let found = ok(app
+        .get("/api/v1/messages/search?q=pricing", &ann_token)
+        .await)
+    .await;
+    let hits: Vec<(&str, &str)> = found
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["room"].as_str().unwrap(), m["body"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        hits,
+        [
+            (support.as_str(), "acme PRICING question"),
+            (sales.as_str(), "Pricing for Acme")
+        ]
+    );
+    // The admin is in all three.
+    let found = ok(app.get("/api/v1/messages/search?q=pricing", &admin).await).await;
+    assert_eq!(found.as_array().unwrap().len(), 3);
+
+    let (status, code, _) =
+        error_of(app.get("/api/v1/messages/search?q=%20", &ann_token).await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid")
+    );
+    // Without a query at all: the same error shape.
+    let (status, _, message) = error_of(app.get("/api/v1/messages/search", &ann_token).await).await;
+    assert!(status.is_client_error(), "{status}");
+    assert!(message.contains('q'), "{message}");
+}
+
+#[tokio::test]
+async fn members_leave_or_are_removed_by_the_creator_and_then_read_nothing() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (ann, ann_token) = app.user_with_role(&admin, "ann", "user").await;
+    let (bob, bob_token) = app.user_with_role(&admin, "bob", "user").await;
+    let room = group(&app, &admin, "deal desk", &[&ann, &bob]).await;
+    say(&app, &admin, &room, "numbers for Q3").await;
+    let history = format!("/api/v1/rooms/{room}/messages");
+    // Both have read the room, so each instance remembers them as members.
+    assert_eq!(app.get(&history, &ann_token).await.status(), StatusCode::OK);
+    let other = app.second_instance().await;
+    assert_eq!(
+        other.get(&history, &bob_token).await.status(),
+        StatusCode::OK
+    );
+
+    // A plain member removes nobody else.
+    let (status, code, _) = error_of(
+        app.delete(&format!("/api/v1/rooms/{room}/members/{ann}"), &bob_token)
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::FORBIDDEN, "forbidden")
+    );
+
+    // Ann leaves; she reads and posts nothing there any more.
+    ok(app
+        .delete(&format!("/api/v1/rooms/{room}/members/{ann}"), &ann_token)
+        .await)
+    .await;
+    let (status, _, _) = error_of(app.get(&history, &ann_token).await).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // The creator removes Bob on this instance; the other instance, which
+    // had Bob's membership remembered, hears of it too.
+    ok(app
+        .delete(&format!("/api/v1/rooms/{room}/members/{bob}"), &admin)
+        .await)
+    .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while other.get(&history, &bob_token).await.status() != StatusCode::NOT_FOUND {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the other instance still lets Bob read"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let members = ok(app
+        .get(&format!("/api/v1/rooms/{room}/members"), &admin)
+        .await)
+    .await;
+    assert_eq!(members.as_array().unwrap().len(), 1);
+    let (status, _, _) = error_of(
+        app.delete(&format!("/api/v1/rooms/{room}/members/{bob}"), &admin)
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // A direct room keeps its two people.
+    let dm = ok(app
+        .post(
+            "/api/v1/rooms",
+            &admin,
+            json!({"kind": "direct", "members": [ann]}),
+        )
+        .await)
+    .await;
+    let dm = dm["id"].as_str().unwrap();
+    let (status, code, _) = error_of(
+        app.delete(&format!("/api/v1/rooms/{dm}/members/{ann}"), &admin)
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid")
     );
 }

@@ -453,6 +453,18 @@ fn rules() -> Vec<Rule> {
             Call::at(&[&w.room]).json(json!({"body": "walked"}))
         }),
         rule("GET /rooms/{id}/pins", "chat.use", |w| Call::at(&[&w.room])),
+        // Someone else out of a channel: its creator or a moderator.
+        rule(
+            "DELETE /rooms/{id}/members/{user}",
+            "chat.use & chat.moderate",
+            |w| Call::at(&[&w.room, &w.target_user]),
+        ),
+        rule("PUT /rooms/{id}/read", "chat.use", |w| {
+            Call::at(&[&w.room]).json(json!({"seq": 1}))
+        }),
+        rule("GET /messages/search", "chat.use", |_| {
+            Call::at(&[]).query("q=walk")
+        }),
         rule("POST /rooms/{id}/files", "chat.use", |w| {
             Call::at(&[&w.room]).file("walk.txt")
         }),
@@ -493,6 +505,9 @@ fn rules() -> Vec<Rule> {
             Call::at(&[]).json(json!({}))
         }),
         rule("GET /reminders", "chat.use", |_| Call::at(&[])),
+        rule("DELETE /reminders/{id}", "chat.use", |_| {
+            Call::at(&["no-such-reminder"])
+        }),
         rule("POST /reminders", "chat.use", |_| {
             Call::at(&[]).json(json!({"due_at": "2100-01-01T09:00:00Z", "text": "walk"}))
         }),

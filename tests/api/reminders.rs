@@ -151,3 +151,37 @@ async fn two_instances_fire_each_reminder_exactly_once() {
     assert_eq!(notes.len(), 12, "{notes:?}");
     assert_eq!(texts.len(), 12);
 }
+
+#[tokio::test]
+async fn a_reminder_is_cancelled_by_its_owner_only_and_then_never_fires() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (_, ann) = app.user_with_role(&admin, "ann", "user").await;
+    let reminder = remind(&app, &ann, "call Acme", 5).await;
+    let path = format!("/api/v1/reminders/{}", reminder["id"].as_str().unwrap());
+
+    // Someone else's reminder is not found, and stays.
+    let (status, code, _) = error_of(app.delete(&path, &admin).await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
+
+    let response = app.delete(&path, &ann).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let listed: Value = app
+        .get("/api/v1/reminders", &ann)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed, json!([]));
+    let (status, _, _) = error_of(app.delete(&path, &ann).await).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    app.clock.advance(chrono::Duration::minutes(10));
+    ea_crm::domain::chat::reminders::fire_due(app.ctx())
+        .await
+        .unwrap();
+    assert!(fired(&app).await.is_empty(), "a cancelled reminder fired");
+}

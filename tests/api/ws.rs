@@ -858,3 +858,71 @@ async fn followers_see_edits_and_deletes_live() {
     assert!(deleted["payload"]["deleted_at"].is_string());
     assert_eq!(deleted["payload"]["body"], "");
 }
+
+#[tokio::test]
+async fn a_removed_member_stops_receiving_the_rooms_messages_on_the_socket() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (bob, bob_token) = app.user_with_role(&admin, "bob", "user").await;
+    let room = group(&app, &admin, "closing", &[&bob]).await;
+    let mut bob_ws = Client::connect(&app, &bob_token).await;
+    bob_ws.subscribe(&room, None).await;
+    say(&app, &admin, &room, "before").await;
+    assert_eq!(bob_ws.next_of("message").await["message"]["body"], "before");
+
+    let response = app
+        .delete(&format!("/api/v1/rooms/{room}/members/{bob}"), &admin)
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let event = bob_ws.next_of("event").await;
+    assert_eq!(event["topic"], "room.member_removed");
+    say(&app, &admin, &room, "after").await;
+    let later = bob_ws
+        .collect_of("message", Duration::from_millis(500))
+        .await;
+    assert!(later.is_empty(), "a removed member still got {later:?}");
+}
+
+#[tokio::test]
+async fn reading_a_room_on_one_connection_tells_the_users_other_connections() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (bob, bob_token) = app.user_with_role(&admin, "bob", "user").await;
+    let room = group(&app, &admin, "desk", &[&bob]).await;
+    say(&app, &admin, &room, "one").await;
+    say(&app, &admin, &room, "two").await;
+    let mut bob_ws = Client::connect(&app, &bob_token).await;
+    let response = app
+        .put_json(
+            &format!("/api/v1/rooms/{room}/read"),
+            &bob_token,
+            json!({"seq": 2}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let event = bob_ws.next_of("event").await;
+    assert_eq!(event["topic"], "room.read");
+    assert_eq!(event["payload"], json!({"room": room, "seq": 2}));
+}
+
+#[tokio::test]
+async fn a_room_read_through_one_instance_is_told_to_the_users_sockets_on_another() {
+    let app = TestApp::spawn().await;
+    let other = app.second_instance().await;
+    let admin = app.admin_token().await;
+    let (bob, bob_token) = app.user_with_role(&admin, "bob", "user").await;
+    let room = group(&app, &admin, "desk", &[&bob]).await;
+    say(&app, &admin, &room, "one").await;
+    let mut bob_ws = Client::connect(&other, &bob_token).await;
+    let response = app
+        .put_json(
+            &format!("/api/v1/rooms/{room}/read"),
+            &bob_token,
+            json!({"seq": 1}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let event = bob_ws.next_of("event").await;
+    assert_eq!(event["topic"], "room.read");
+    assert_eq!(event["payload"], json!({"room": room, "seq": 1}));
+}

@@ -7,6 +7,7 @@
 //! missing browser fails every one of them, as the scale-out tests do for a
 //! missing SurrealDB server. `.ci/run` installs Chromium.
 
+mod chat_hub;
 mod features;
 mod harness;
 mod leads;
@@ -52,6 +53,14 @@ fn main() -> ExitCode {
         leads::an_edit_of_a_lead_someone_else_changed_meanwhile_is_refused_with_a_reload,
         leads::a_bookmarked_leads_view_opens_with_its_filters_and_the_filters_follow_the_address,
         leads::the_caller_logs_a_call_from_the_queue_in_one_click,
+        chat_hub::scrolling_to_the_top_loads_older_pages_back_to_the_first_of_200_messages,
+        chat_hub::a_member_edits_replies_reacts_and_deletes_in_the_room,
+        chat_hub::opening_a_direct_message_names_it_after_the_other_person,
+        chat_hub::search_finds_messages_across_rooms_and_opens_the_one_picked,
+        chat_hub::the_unread_count_follows_the_user_to_a_second_browser_session,
+        chat_hub::a_shared_image_shows_its_thumbnail_and_another_file_its_name,
+        chat_hub::a_private_group_is_made_with_its_people_who_are_then_added_and_removed,
+        chat_hub::a_message_is_pinned_and_unpinned_and_a_reminder_set_on_it_is_cancelled,
         features::an_admin_switches_the_chat_off_and_it_leaves_a_users_menu,
         maintenance::an_admin_closes_the_panel_and_a_signed_in_user_sees_why,
         second_factor::a_role_requiring_two_factor_sends_its_holder_to_set_it_up_then_asks_for_codes,

@@ -3,10 +3,11 @@
 //! room.
 //!
 //! Only "is a member" is remembered, never "is not": someone added on
-//! another instance is found by the next check. A remembered membership
-//! cannot go stale because memberships are never removed (there is no
-//! leave or kick; a deactivated user keeps their rows and loses their
-//! sessions). Whatever comes to remove one must call `forget_all`.
+//! another instance is found by the next check. A membership ends only
+//! through `rooms::remove_member`, which calls `forget_all` here, and every
+//! other instance does the same when its live query on `room_member` sees
+//! the row go (`realtime::live::listen_memberships`). A deactivated user
+//! keeps their rows and loses their sessions.
 
 use std::collections::HashSet;
 use std::sync::Mutex;

@@ -403,6 +403,35 @@ pub async fn search(
         .rows(0)?)
 }
 
+/// Messages whose text contains `query` (case-insensitive) in every room
+/// the actor is a member of, newest first: the hub's search box. Rooms the
+/// actor is not in (public channels not joined included) are not searched.
+pub async fn search_my_rooms(
+    ctx: &Ctx,
+    actor: &Actor,
+    query: &str,
+    limit: usize,
+) -> DomainResult<Vec<Message>> {
+    super::require_chat(ctx, actor)?;
+    let query = query.trim().to_lowercase();
+    if query.is_empty() || query.chars().count() > 200 {
+        return Err(DomainError::invalid("q", "must be 1 to 200 characters"));
+    }
+    Ok(ctx
+        .store
+        .run(
+            &format!(
+                "LET $mine = (SELECT VALUE room FROM room_member WHERE user = $user);
+                 {SELECT_MESSAGE} message WHERE room IN $mine AND deleted_at IS NONE
+                 AND string::contains(string::lowercase(body), $query)
+                 ORDER BY created_at DESC LIMIT $limit"
+            ),
+            json!({"user": actor.user_id, "query": query, "limit": limit.clamp(1, MAX_PAGE)}),
+        )
+        .await?
+        .rows(1)?)
+}
+
 /// A message the actor can see (member of its room).
 async fn visible(ctx: &Ctx, actor: &Actor, id: &str) -> DomainResult<Message> {
     super::require_chat(ctx, actor)?;

@@ -17,6 +17,7 @@ pub mod notification_settings;
 pub mod notifications;
 pub mod pins;
 pub mod presence;
+pub mod read_markers;
 pub mod reminders;
 pub mod rooms;
 pub mod writer;

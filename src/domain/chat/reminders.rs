@@ -111,6 +111,36 @@ pub async fn list(ctx: &Ctx, actor: &Actor) -> DomainResult<Vec<Reminder>> {
         .rows(0)?)
 }
 
+/// Cancels one of the actor's reminders (fired or not: a fired one is
+/// cleared from the list). Someone else's reminder is not found.
+pub async fn cancel(ctx: &Ctx, actor: &Actor, id: &str) -> DomainResult<()> {
+    super::require_chat(ctx, actor)?;
+    let reminder = find(ctx, id)
+        .await?
+        .filter(|r| r.user == actor.user_id)
+        .ok_or(DomainError::NotFound("reminder"))?;
+    let now = ctx.now();
+    let mut tx = Transaction::new();
+    tx.bind("id", &reminder.id);
+    tx.push("DELETE type::record('reminder', $id)");
+    let changes = vec![FieldChange::new(
+        "due_at",
+        Some(json!(reminder.due_at)),
+        None,
+    )];
+    audit::record(
+        &mut tx,
+        actor,
+        "reminder",
+        &reminder.id,
+        "cancel",
+        &changes,
+        now,
+    );
+    tx.commit(&ctx.store).await?;
+    Ok(())
+}
+
 /// Fires every reminder due at `ctx.now()`; returns how many this call
 /// fired (reminders claimed by another instance are not counted).
 pub async fn fire_due(ctx: &Ctx) -> DomainResult<usize> {

@@ -61,6 +61,9 @@ pub struct Room {
     pub created_at: DateTime<Utc>,
     /// The sequence number of the newest message (0: none yet).
     pub last_seq: i64,
+    /// A direct room's two user ids, sorted and joined by `:`.
+    #[serde(default)]
+    pub direct_key: Option<String>,
 }
 
 /// A room as listed for one user: whether they are in it.
@@ -69,6 +72,9 @@ pub struct ListedRoom {
     #[serde(flatten)]
     pub room: Room,
     pub joined: bool,
+    /// The highest sequence number this user has read here (see
+    /// `read_markers`; 0 when nothing yet).
+    pub last_read: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -330,22 +336,37 @@ pub async fn list(ctx: &Ctx, actor: &Actor) -> DomainResult<Vec<ListedRoom>> {
                 "LET $mine = (SELECT VALUE room FROM room_member WHERE user = $user);
                  {SELECT_ROOM} array::map($mine, |$r| type::record('room', $r));
                  {SELECT_ROOM} room WHERE kind = 'channel' ORDER BY name LIMIT 1000;
-                 RETURN $mine;"
+                 SELECT room, seq FROM room_read WHERE user = $user;"
             ),
             json!({"user": actor.user_id}),
         )
         .await?;
     let mine: Vec<Room> = results.rows(1)?;
     let channels: Vec<Room> = results.rows(2)?;
+    #[derive(Deserialize)]
+    struct Marker {
+        room: String,
+        seq: i64,
+    }
+    let read: std::collections::HashMap<String, i64> = results
+        .rows::<Marker>(3)?
+        .into_iter()
+        .map(|m| (m.room, m.seq))
+        .collect();
     let mut listed: Vec<ListedRoom> = mine
         .into_iter()
-        .map(|room| ListedRoom { room, joined: true })
+        .map(|room| ListedRoom {
+            last_read: read.get(&room.id).copied().unwrap_or(0),
+            room,
+            joined: true,
+        })
         .collect();
     for room in channels {
         if !listed.iter().any(|l| l.room.id == room.id) {
             listed.push(ListedRoom {
                 room,
                 joined: false,
+                last_read: 0,
             });
         }
     }
@@ -398,6 +419,72 @@ pub async fn add_member(
         return Ok(());
     }
     add(ctx, actor, &room, user_id).await
+}
+
+/// Told to every instance when someone leaves a room or is removed (the
+/// hub stops delivering the room to them; `known_members` forgets).
+pub const MEMBER_REMOVED_TOPIC: &str = "room.member_removed";
+
+/// Takes someone out of a channel or group: anyone may leave; removing
+/// someone else takes the room's creator or a moderator. A direct room
+/// keeps its two people.
+#[tracing::instrument(skip(ctx, actor), fields(actor = %actor.user_id))]
+pub async fn remove_member(
+    ctx: &Ctx,
+    actor: &Actor,
+    room_id: &str,
+    user_id: &str,
+) -> DomainResult<()> {
+    let room = require_member(ctx, actor, room_id).await?;
+    if room.kind == RoomKind::Direct {
+        return Err(DomainError::invalid(
+            "room",
+            "a direct room keeps its two people",
+        ));
+    }
+    if user_id != actor.user_id && room.created_by != actor.user_id {
+        actor.require(Permission::ChatModerate)?;
+    }
+    let is_member: Option<String> = ctx
+        .store
+        .run(
+            "SELECT VALUE user FROM room_member WHERE room = $room AND user = $user LIMIT 1",
+            json!({"room": room.id, "user": user_id}),
+        )
+        .await?
+        .first(0)?;
+    if is_member.is_none() {
+        return Err(DomainError::NotFound("member"));
+    }
+    let now = ctx.now();
+    let mut tx = Transaction::new();
+    tx.bind("room", &room.id).bind("user", user_id);
+    tx.push("DELETE room_member WHERE room = $room AND user = $user");
+    let changes = vec![FieldChange::new("member", Some(json!(user_id)), None)];
+    audit::record(
+        &mut tx,
+        actor,
+        "room",
+        &room.id,
+        "remove_member",
+        &changes,
+        now,
+    );
+    tx.commit(&ctx.store).await?;
+    forget_membership(ctx);
+    ctx.events.publish(crate::domain::events::Event::new(
+        MEMBER_REMOVED_TOPIC,
+        crate::domain::events::Audience::Users(vec![user_id.to_string()]),
+        json!({"room": room.id, "user": user_id}),
+    ));
+    Ok(())
+}
+
+/// A membership ended (here or, through the live query on `room_member`,
+/// on another instance): the memberships this instance remembered may be
+/// stale, so they are read again.
+pub fn forget_membership(ctx: &Ctx) {
+    ctx.known_members.forget_all();
 }
 
 async fn add(ctx: &Ctx, actor: &Actor, room: &Room, user_id: &str) -> DomainResult<()> {

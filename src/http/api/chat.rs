@@ -13,6 +13,7 @@ use super::common::Done;
 use super::ApiTags;
 use crate::domain::chat::messages::{self, Message, NewMessage, Page};
 use crate::domain::chat::pins::{self, Pin};
+use crate::domain::chat::read_markers;
 use crate::domain::chat::rooms::{self, ListedRoom, Member, NewRoom, Room};
 use crate::domain::error::DomainError;
 use crate::domain::socket_tickets;
@@ -38,6 +39,15 @@ pub struct RoomView {
     last_seq: i64,
     /// Whether you are a member (public channels are listed either way).
     joined: bool,
+    /// A direct room's two people (user ids); it has no name of its own.
+    direct_pair: Option<Vec<String>>,
+    /// In the room list: the highest sequence number you have read here,
+    /// kept on the server (`PUT /rooms/{id}/read`), so it follows you
+    /// across devices.
+    last_read: Option<i64>,
+    /// In the room list: messages after `last_read` (0 for rooms you are
+    /// not in).
+    unread: Option<i64>,
 }
 
 impl RoomView {
@@ -53,14 +63,45 @@ impl RoomView {
             created_at: room.created_at,
             last_seq: room.last_seq,
             joined,
+            direct_pair: room
+                .direct_key
+                .map(|k| k.split(':').map(str::to_string).collect()),
+            last_read: None,
+            unread: None,
         }
     }
 }
 
 impl From<ListedRoom> for RoomView {
     fn from(l: ListedRoom) -> Self {
-        RoomView::of(l.room, l.joined)
+        let unread = if l.joined {
+            (l.room.last_seq - l.last_read).max(0)
+        } else {
+            0
+        };
+        RoomView {
+            last_read: Some(l.last_read),
+            unread: Some(unread),
+            ..RoomView::of(l.room, l.joined)
+        }
     }
+}
+
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+struct MarkRoomRead {
+    /// The highest sequence number you have seen; past the newest message
+    /// it counts as the newest.
+    seq: i64,
+}
+
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+struct ReadMarkerView {
+    room: String,
+    /// Your read position now: never lower than before.
+    last_read: i64,
+    updated_at: DateTime<Utc>,
 }
 
 #[derive(Object)]
@@ -349,6 +390,20 @@ impl ChatApi {
         Ok(Json(Done { ok: true }))
     }
 
+    /// Take someone out of a channel or group: leave (your own id), or
+    /// remove another member (the room's creator or `chat.moderate`).
+    #[oai(path = "/rooms/:id/members/:user", method = "delete")]
+    async fn remove_member(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+        user: Path<String>,
+    ) -> ApiResult<Json<Done>> {
+        rooms::remove_member(&state.ctx, auth.actor(), &id.0, &user.0).await?;
+        Ok(Json(Done { ok: true }))
+    }
+
     /// History by sequence number, oldest first: the newest page, or
     /// `before`/`after` a sequence number; with `q`, a search (newest
     /// first).
@@ -382,6 +437,39 @@ impl ChatApi {
                 messages::history(&state.ctx, actor, &id.0, Page::Latest, limit).await?
             }
         };
+        Ok(Json(found.into_iter().map(Into::into).collect()))
+    }
+
+    /// Record how far you have read a room. The position only rises, and
+    /// your other devices hear of it (a `room.read` event) so their unread
+    /// counts follow.
+    #[oai(path = "/rooms/:id/read", method = "put")]
+    async fn mark_room_read(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+        body: Json<MarkRoomRead>,
+    ) -> ApiResult<Json<ReadMarkerView>> {
+        let marker = read_markers::mark(&state.ctx, auth.actor(), &id.0, body.0.seq).await?;
+        Ok(Json(ReadMarkerView {
+            room: marker.room,
+            last_read: marker.seq,
+            updated_at: marker.updated_at,
+        }))
+    }
+
+    /// Search the messages of every room you are in, newest first.
+    #[oai(path = "/messages/search", method = "get")]
+    async fn search_messages(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        q: Query<String>,
+        limit: Query<Option<u32>>,
+    ) -> ApiResult<Json<Vec<MessageView>>> {
+        let limit = limit.0.unwrap_or(50) as usize;
+        let found = messages::search_my_rooms(&state.ctx, auth.actor(), &q.0, limit).await?;
         Ok(Json(found.into_iter().map(Into::into).collect()))
     }
 

@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use poem::web::Data;
-use poem_openapi::param::Query;
+use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
+use super::common::Done;
 use super::ApiTags;
 use crate::domain::chat::notification_settings::{self, NotificationSettings, KINDS};
 use crate::domain::chat::notifications::{self, Notification};
@@ -278,5 +279,17 @@ impl NotificationsApi {
     ) -> ApiResult<Json<Vec<ReminderView>>> {
         let reminders = reminders::list(&state.ctx, auth.actor()).await?;
         Ok(Json(reminders.into_iter().map(Into::into).collect()))
+    }
+
+    /// Cancel one of your reminders (a fired one is cleared from the list).
+    #[oai(path = "/reminders/:id", method = "delete")]
+    async fn cancel_reminder(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+    ) -> ApiResult<Json<Done>> {
+        reminders::cancel(&state.ctx, auth.actor(), &id.0).await?;
+        Ok(Json(Done { ok: true }))
     }
 }
