@@ -16,6 +16,7 @@ pub mod query_params;
 mod request_nulls;
 pub mod server;
 mod webhook_doc;
+mod webhook_payloads;
 pub mod ws;
 
 use std::sync::Arc;

@@ -15,8 +15,9 @@ use serde_json::{json, Value};
 
 use super::doc_tree::Node;
 
+use super::webhook_payloads;
 use crate::domain::webhooks::signing::SECRET_PREFIX;
-use crate::domain::webhooks::{TEST_TOPIC, WEBHOOK_TOPICS};
+use crate::domain::webhooks::{PAYLOAD_VERSION, TEST_TOPIC, WEBHOOK_TOPICS};
 
 /// The envelope's schema name under `components/schemas`.
 pub const EVENT_SCHEMA: &str = "WebhookEvent";
@@ -54,9 +55,13 @@ pub fn with_webhooks(spec: &str) -> String {
     for (name, parameter) in shared_headers() {
         parameters.insert(name.into(), Node::Leaf(parameter));
     }
-    doc.object(&["components", "schemas"])
-        .expect("the document has schemas")
-        .insert(EVENT_SCHEMA.into(), Node::Leaf(envelope_schema()));
+    let schemas = doc
+        .object(&["components", "schemas"])
+        .expect("the document has schemas");
+    schemas.insert(EVENT_SCHEMA.into(), Node::Leaf(envelope_schema()));
+    for (name, schema) in webhook_payloads::shared_schemas() {
+        schemas.insert(name.into(), Node::Leaf(schema));
+    }
     doc.to_text()
 }
 
@@ -66,7 +71,7 @@ fn envelope_schema() -> Value {
     json!({
         "type": "object",
         "description": "The body of every webhook request. The same event goes to every endpoint subscribed to its topic; a retry sends the same bytes again.",
-        "required": ["id", "topic", "created_at", "data"],
+        "required": ["id", "topic", "version", "created_at", "data"],
         "properties": {
             "id": {
                 "type": "string",
@@ -77,6 +82,11 @@ fn envelope_schema() -> Value {
                 "enum": topics,
                 "description": "What happened; the same as the `X-EA-Event` header."
             },
+            "version": {
+                "type": "integer",
+                "enum": [PAYLOAD_VERSION],
+                "description": "The version of the payloads' format. Within a version fields may be added, never removed, renamed or retyped; a change that would do that comes as a new version, announced in the changelog ahead."
+            },
             "created_at": {
                 "type": "string",
                 "format": "date-time",
@@ -84,7 +94,7 @@ fn envelope_schema() -> Value {
             },
             "data": {
                 "type": "object",
-                "description": "The event's details; their fields depend on the topic."
+                "description": "The event's details; their fields depend on the topic (each topic's callback gives them). As in every answer, a field without a value is left out, never sent as null."
             }
         }
     })
@@ -117,7 +127,13 @@ fn delivery(topic: &str, about: &str) -> Value {
                     "schema": {
                         "allOf": [
                             {"$ref": format!("#/components/schemas/{EVENT_SCHEMA}")},
-                            {"type": "object", "properties": {"topic": {"type": "string", "enum": [topic]}}}
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "topic": {"type": "string", "enum": [topic]},
+                                    "data": webhook_payloads::data_schema(topic).expect("every topic has a data schema")
+                                }
+                            }
                         ]
                     }
                 }

@@ -49,6 +49,7 @@ mod tasks;
 mod telegram;
 mod users;
 mod web_commands;
+mod webhook_payloads;
 mod webhooks;
 mod ws;
 mod ws_chaos;

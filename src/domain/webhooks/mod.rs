@@ -25,6 +25,11 @@ pub use dispatcher::{Dispatcher, DispatcherHandle, DispatcherSettings};
 pub use outbox::record_event;
 pub use topics::{TEST_TOPIC, WEBHOOK_TOPICS};
 
+/// The version of the webhook payloads' format, sent in every body. Raise it
+/// (and say so in the changelog) for a change that removes, renames or
+/// retypes a field; adding one keeps it.
+pub const PAYLOAD_VERSION: u32 = 1;
+
 use super::Ctx;
 
 /// Tells the dispatcher to look for work now instead of at its next poll.

@@ -72,6 +72,18 @@ struct PendingEvent {
 /// Events fanned out per pass; the rest wait for the next pass.
 const FAN_OUT_BATCH: usize = 100;
 
+/// Drops every `null` member of every object in `value`.
+fn without_nulls(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            map.values_mut().for_each(without_nulls);
+        }
+        Value::Array(items) => items.iter_mut().for_each(without_nulls),
+        _ => {}
+    }
+}
+
 /// Turns undispatched events into deliveries for each active endpoint that
 /// wants them. Safe to run from several dispatchers at once: each event is
 /// claimed inside its own transaction, and delivery keys are derived from
@@ -96,11 +108,14 @@ pub(super) async fn fan_out(ctx: &Ctx, hooks: &[Webhook]) -> DomainResult<usize>
                 None => h.active && topics::wants(&h.topics, &event.topic),
             })
             .collect();
-        let data: Value = serde_json::from_str(&event.payload).unwrap_or(Value::Null);
+        let mut data: Value = serde_json::from_str(&event.payload).unwrap_or(Value::Null);
+        // One rule for absent values, as in the API's answers: left out.
+        without_nulls(&mut data);
         // Keys are sorted by serde_json, so the bytes are stable.
         let body = json!({
             "id": event.id,
             "topic": event.topic,
+            "version": super::PAYLOAD_VERSION,
             "created_at": event.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             "data": data,
         })
