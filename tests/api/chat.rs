@@ -169,6 +169,57 @@ async fn a_retried_post_with_the_same_idempotency_key_lands_once() {
     assert_eq!(bodies(&app, &admin, &path).await, ["ship it"]);
 }
 
+/// Notifications page like every list: `after` the last page's
+/// `next_cursor`, each once, in order, even when they share an instant (the
+/// test clock stands still).
+#[tokio::test]
+async fn notifications_page_by_cursor_without_repeats_or_gaps() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (ann, ann_token) = app.user_with_role(&admin, "ann", "user").await;
+    let room = group(&app, &admin, "deals", &[&ann]).await;
+    for n in 0..5 {
+        say(&app, &admin, &room, &format!("@ann call number {n}")).await;
+    }
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    for _ in 0..5 {
+        let query = after
+            .as_deref()
+            .map(|a| format!("&after={a}"))
+            .unwrap_or_default();
+        let page = ok(app
+            .get(&format!("/api/v1/notifications?limit=2{query}"), &ann_token)
+            .await)
+        .await;
+        for item in page["items"].as_array().unwrap() {
+            seen.push(item["text"].as_str().unwrap().to_string());
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => after = Some(next.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 5, "{seen:?}");
+    for n in 0..5 {
+        let want = format!("call number {n}");
+        assert_eq!(
+            seen.iter().filter(|t| t.contains(&want)).count(),
+            1,
+            "{seen:?}"
+        );
+    }
+    let (status, code, _) = error_of(
+        app.get("/api/v1/notifications?after=not-a-cursor", &ann_token)
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid")
+    );
+}
+
 #[tokio::test]
 async fn a_mention_leaves_a_notification_with_an_unread_count_until_read() {
     let app = TestApp::spawn().await;

@@ -747,3 +747,53 @@ async fn a_delivery_waits_while_webhooks_are_switched_off_and_goes_out_when_they
     let delivery = wait_for_delivery(&app, &admin, &id, |d| d["status"] == "delivered").await;
     assert_eq!(delivery["attempts"], 1);
 }
+
+/// The delivery log pages like every list (`after` = `next_cursor`); the
+/// old name `before` still reads the same cursor.
+#[tokio::test]
+async fn the_delivery_log_pages_by_after_and_still_reads_before() {
+    let app = TestApp::spawn_with(fast).await;
+    let admin = app.admin_token().await;
+    let receiver = Receiver::start(0).await;
+    let (id, _) = register(&app, &admin, &receiver.url, json!(["lead.created"])).await;
+    for _ in 0..3 {
+        let tested = app
+            .post(&format!("/api/v1/webhooks/{id}/test"), &admin, json!({}))
+            .await;
+        assert_eq!(tested.status(), StatusCode::OK);
+    }
+    receiver.wait_for(3).await;
+    let page = |param: &'static str, cursor: Option<String>| {
+        let app = &app;
+        let admin = &admin;
+        let id = &id;
+        async move {
+            let query = cursor.map(|c| format!("&{param}={c}")).unwrap_or_default();
+            crate::helpers::ok(
+                app.get(
+                    &format!("/api/v1/webhooks/{id}/deliveries?limit=2{query}"),
+                    admin,
+                )
+                .await,
+            )
+            .await
+        }
+    };
+    let first = page("after", None).await;
+    let next = first["next_cursor"].as_str().unwrap().to_string();
+    let second = page("after", Some(next.clone())).await;
+    let old_name = page("before", Some(next)).await;
+    let ids = |v: &Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids(&first).len(), 2);
+    assert_eq!(ids(&second).len(), 1);
+    assert!(second.get("next_cursor").is_none(), "{second}");
+    assert!(!ids(&first).contains(&ids(&second)[0]));
+    assert_eq!(ids(&old_name), ids(&second));
+}

@@ -10,7 +10,7 @@ use crate::domain::clock::db_time;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::events::{Audience, Event};
 use crate::domain::permissions::Permission;
-use crate::domain::{tokens, Ctx};
+use crate::domain::{cursor, tokens, Ctx};
 use crate::store::Transaction;
 
 /// The topic of the event that carries a new notification to its user.
@@ -136,35 +136,82 @@ pub(crate) fn publish_to(events: &crate::domain::events::EventBus, notifications
     }
 }
 
-/// The actor's notifications, newest first; `before` is the `created_at`
-/// of the last one of the previous page.
+/// Where a page of notifications starts.
+#[derive(Debug, Clone, Default)]
+pub enum NotificationsFrom {
+    /// The newest.
+    #[default]
+    Newest,
+    /// After the page that gave this `next_cursor` (as every list pages).
+    After(String),
+    /// Older than this instant (the `before` parameter kept for clients
+    /// written before `after`).
+    Before(DateTime<Utc>),
+}
+
+/// A page of notifications and the cursor of the next, if any.
+#[derive(Debug, Clone)]
+pub struct NotificationPage {
+    pub items: Vec<Notification>,
+    pub next_cursor: Option<String>,
+}
+
+/// The actor's notifications, newest first, a page at a time; ties on the
+/// time are ordered by id, so a page never repeats or skips one.
 pub async fn list(
     ctx: &Ctx,
     actor: &Actor,
     unread_only: bool,
-    before: Option<DateTime<Utc>>,
+    from: NotificationsFrom,
     limit: usize,
-) -> DomainResult<Vec<Notification>> {
+) -> DomainResult<NotificationPage> {
     actor.require(Permission::ChatUse)?;
+    let limit = limit.clamp(1, 200);
     let filter = if unread_only {
         " AND read_at IS NONE"
     } else {
         ""
     };
+    let (start, at, id) = match from {
+        NotificationsFrom::Newest => ("", None, None),
+        NotificationsFrom::Before(at) => (" AND created_at < <datetime>$at", Some(at), None),
+        NotificationsFrom::After(raw) => {
+            let (at, id) = decode_cursor(&raw)?;
+            (
+                " AND (created_at < <datetime>$at OR (created_at = <datetime>$at AND id < type::record('notification', $id)))",
+                Some(at),
+                Some(id),
+            )
+        }
+    };
     let sql = format!(
         "SELECT *, record::id(id) AS id FROM notification
-         WHERE user = $user AND created_at < <datetime>$before{filter}
-         ORDER BY created_at DESC LIMIT $limit"
+         WHERE user = $user{start}{filter}
+         ORDER BY created_at DESC, id DESC LIMIT $limit"
     );
-    let before = before.unwrap_or_else(|| ctx.now() + chrono::Duration::days(3650));
-    Ok(ctx
+    let items: Vec<Notification> = ctx
         .store
         .run(
             &sql,
-            json!({"user": actor.user_id, "before": db_time(before), "limit": limit.clamp(1, 200)}),
+            json!({"user": actor.user_id, "at": at.map(db_time), "id": id, "limit": limit}),
         )
         .await?
-        .rows(0)?)
+        .rows(0)?;
+    let next_cursor = (items.len() == limit)
+        .then(|| items.last())
+        .flatten()
+        .map(|n| cursor::encode(&format!("{}|{}", db_time(n.created_at), n.id)));
+    Ok(NotificationPage { items, next_cursor })
+}
+
+fn decode_cursor(raw: &str) -> DomainResult<(DateTime<Utc>, String)> {
+    let key = cursor::decode(raw)?;
+    key.split_once('|')
+        .and_then(|(at, id)| {
+            let at = DateTime::parse_from_rfc3339(at).ok()?.with_timezone(&Utc);
+            (!id.is_empty()).then(|| (at, id.to_string()))
+        })
+        .ok_or_else(|| DomainError::invalid("after", "is not a cursor from a previous page"))
 }
 
 pub async fn unread_count(ctx: &Ctx, actor: &Actor) -> DomainResult<u64> {

@@ -101,7 +101,7 @@ pub struct Delivery {
 #[derive(Debug, Clone)]
 pub struct DeliveryPage {
     pub items: Vec<Delivery>,
-    /// Pass back as `before` for the next page; `None` on the last page.
+    /// Pass back as `after` for the next page; `None` on the last page.
     pub next_cursor: Option<String>,
 }
 
@@ -428,7 +428,7 @@ fn cursor_of(d: &Delivery) -> String {
 }
 
 fn parse_cursor(raw: &str) -> DomainResult<(DateTime<Utc>, String)> {
-    let bad = || DomainError::invalid("before", "not a cursor returned by this endpoint");
+    let bad = || DomainError::invalid("after", "not a cursor returned by this endpoint");
     let (micros, id) = raw.split_once('_').ok_or_else(bad)?;
     let micros: i64 = micros.parse().map_err(|_| bad())?;
     let at = DateTime::from_timestamp_micros(micros).ok_or_else(bad)?;

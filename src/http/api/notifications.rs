@@ -13,7 +13,7 @@ use poem_openapi::{Object, OpenApi};
 use super::common::Done;
 use super::ApiTags;
 use crate::domain::chat::notification_settings::{self, NotificationSettings, KINDS};
-use crate::domain::chat::notifications::{self, Notification};
+use crate::domain::chat::notifications::{self, Notification, NotificationsFrom};
 use crate::domain::chat::reminders::{self, NewReminder, Reminder};
 use crate::http::auth::Auth;
 use crate::http::error::ApiResult;
@@ -59,6 +59,8 @@ impl From<Notification> for NotificationView {
 #[oai(skip_serializing_if_is_none)]
 struct NotificationPage {
     items: Vec<NotificationView>,
+    /// Pass back as `after` for the next page; absent on the last page.
+    next_cursor: Option<String>,
     unread_count: u64,
 }
 
@@ -206,21 +208,31 @@ impl NotificationsApi {
         state: Data<&Arc<AppState>>,
         auth: Auth,
         unread: Query<Option<bool>>,
+        /// The `next_cursor` of the previous page.
+        after: Query<Option<String>>,
+        /// Deprecated: older than this instant. Use `after`.
+        #[oai(deprecated)]
         before: Query<Option<DateTime<Utc>>>,
         limit: Query<Option<u32>>,
     ) -> ApiResult<Json<NotificationPage>> {
         let actor = auth.actor();
-        let items = notifications::list(
+        let from = match (after.0, before.0) {
+            (Some(cursor), _) => NotificationsFrom::After(cursor),
+            (None, Some(at)) => NotificationsFrom::Before(at),
+            (None, None) => NotificationsFrom::Newest,
+        };
+        let page = notifications::list(
             &state.ctx,
             actor,
             unread.0.unwrap_or(false),
-            before.0,
+            from,
             limit.0.unwrap_or(50) as usize,
         )
         .await?;
         let unread_count = notifications::unread_count(&state.ctx, actor).await?;
         Ok(Json(NotificationPage {
-            items: items.into_iter().map(Into::into).collect(),
+            items: page.items.into_iter().map(Into::into).collect(),
+            next_cursor: page.next_cursor,
             unread_count,
         }))
     }

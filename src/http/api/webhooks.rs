@@ -160,7 +160,7 @@ impl From<Delivery> for DeliveryView {
 #[oai(skip_serializing_if_is_none)]
 struct DeliveryPageView {
     items: Vec<DeliveryView>,
-    /// Pass as `before` for the next page; absent on the last page.
+    /// Pass back as `after` for the next page; absent on the last page.
     next_cursor: Option<String>,
 }
 
@@ -299,14 +299,17 @@ impl WebhooksApi {
         auth: Auth,
         id: Path<String>,
         /// The `next_cursor` of the previous page.
+        after: Query<Option<String>>,
+        /// Deprecated: the same cursor under its old name. Use `after`.
+        #[oai(deprecated)]
         before: Query<Option<String>>,
         /// Page size, 1 to 200 (default 50).
         limit: Query<Option<u32>>,
     ) -> ApiResult<Json<DeliveryPageView>> {
         let limit = limit.0.unwrap_or(50).clamp(1, 200) as usize;
-        let page =
-            endpoints::deliveries(&state.ctx, auth.actor(), &id.0, before.0.as_deref(), limit)
-                .await?;
+        let cursor = after.0.or(before.0);
+        let page = endpoints::deliveries(&state.ctx, auth.actor(), &id.0, cursor.as_deref(), limit)
+            .await?;
         Ok(Json(DeliveryPageView {
             items: page.items.into_iter().map(Into::into).collect(),
             next_cursor: page.next_cursor,
