@@ -180,6 +180,15 @@ async fn audit_rows_and_the_lead_timeline_read_as_sentences_with_names() {
         .await)
     .await;
 
+    ok(app
+        .put_json(
+            &format!("/api/v1/leads/{lead}/follow-ups/1"),
+            &anna,
+            json!({"outcome": "done", "notes": "sent the deck"}),
+        )
+        .await)
+    .await;
+
     let timeline = ok(app
         .get(&format!("/api/v1/leads/{lead}/timeline"), &anna)
         .await)
@@ -192,6 +201,10 @@ async fn audit_rows_and_the_lead_timeline_read_as_sentences_with_names() {
         .collect();
     assert!(
         summaries.contains(&"Anna Adler changed the status of Acme GmbH from New to Contacted"),
+        "{summaries:?}"
+    );
+    assert!(
+        summaries.contains(&"Anna Adler logged follow-up 1 on Acme GmbH: done — sent the deck"),
         "{summaries:?}"
     );
     assert!(

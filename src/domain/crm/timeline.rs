@@ -74,7 +74,15 @@ pub async fn audit_log(
 /// The names the audit rows refer to: people and leads by id, statuses and
 /// roles by key. One query each, whatever the number of rows.
 pub async fn names_for(ctx: &Ctx, rows: &[AuditRow]) -> DomainResult<Names> {
-    let (users, leads) = audit_text::wanted_ids(rows);
+    names_with(ctx, rows, Vec::new()).await
+}
+
+/// Like `names_for`, also naming the people in `more_users`.
+async fn names_with(ctx: &Ctx, rows: &[AuditRow], more_users: Vec<String>) -> DomainResult<Names> {
+    let (mut users, leads) = audit_text::wanted_ids(rows);
+    users.extend(more_users);
+    users.sort();
+    users.dedup();
     let results = ctx
         .store
         .run(
@@ -172,7 +180,25 @@ pub async fn lead_timeline(
         })
         .collect::<Result<_, _>>()
         .map_err(|e| DomainError::Internal(format!("an audit row did not read back: {e}")))?;
-    let mut names = names_for(ctx, &audit_rows).await?;
+    let follow_ups = results.rows::<Value>(1)?;
+    let calls = results.rows::<Value>(2)?;
+    // Follow-ups and calls keep who logged them by id and username; people
+    // read display names.
+    let loggers: Vec<String> = follow_ups
+        .iter()
+        .filter_map(|r| r["by"].as_str())
+        .chain(calls.iter().filter_map(|r| r["user"].as_str()))
+        .map(str::to_string)
+        .collect();
+    let mut names = names_with(ctx, &audit_rows, loggers).await?;
+    let person = |id: &Value, recorded: &Value| -> String {
+        id.as_str()
+            .and_then(|id| names.users.get(id))
+            .map(String::as_str)
+            .or(recorded.as_str())
+            .unwrap_or("Someone")
+            .to_string()
+    };
     names
         .leads
         .insert(lead.id.clone(), lead.company_name.clone());
@@ -189,10 +215,10 @@ pub async fn lead_timeline(
         items.push(it);
     }
     let company = lead.company_name.clone();
-    for row in results.rows::<Value>(1)? {
+    for row in follow_ups {
+        let who = person(&row["by"], &row["by_name"]);
         let summary = format!(
-            "{} logged follow-up {} on {company}: {}{}",
-            row["by_name"].as_str().unwrap_or("Someone"),
+            "{who} logged follow-up {} on {company}: {}{}",
             row["tier"],
             row["outcome"].as_str().unwrap_or(""),
             row["notes"]
@@ -201,18 +227,12 @@ pub async fn lead_timeline(
                 .map(|n| format!(" — {n}"))
                 .unwrap_or_default()
         );
-        items.push(item(
-            &row,
-            "at",
-            "follow_up",
-            row["by_name"].as_str(),
-            summary,
-        ));
+        items.push(item(&row, "at", "follow_up", Some(&who), summary));
     }
-    for row in results.rows::<Value>(2)? {
+    for row in calls {
+        let who = person(&row["user"], &row["user_name"]);
         let summary = format!(
-            "{} called {company}: {} ({} s){}",
-            row["user_name"].as_str().unwrap_or("Someone"),
+            "{who} called {company}: {} ({} s){}",
             row["outcome"].as_str().unwrap_or(""),
             row["duration_seconds"],
             row["notes"]
@@ -221,7 +241,7 @@ pub async fn lead_timeline(
                 .map(|n| format!(" — {n}"))
                 .unwrap_or_default()
         );
-        items.push(item(&row, "at", "call", row["user_name"].as_str(), summary));
+        items.push(item(&row, "at", "call", Some(&who), summary));
     }
     // A note is its own entry; its edits and deletion stay changes.
     for row in results.rows::<Value>(6)? {
