@@ -287,7 +287,7 @@ async function audit(box) {
       const changes = r.field === '*' ? r.changes || [] : [];
       tb.append(el('tr', {}, el('td', { text: fmtDate(r.at) }),
         el('td', { class: 'audit-sentence' }, el('span', { text: r.sentence || (r.actor_name + ' ' + r.action + ' ' + r.entity) }),
-          changes.length ? el('ul', { class: 'changes' }, changes.map((c) => el('li', {}, el('span', { class: 'muted', text: c.label + ': ' }), (c.before ?? '—') + ' → ' + (c.after ?? '—')))) : null),
+          changes.length ? el('ul', { class: 'changes' }, changes.map((c) => el('li', {}, el('span', { class: 'muted', text: c.label + ': ' }), c.after ?? '—'))) : null),
         el('td', { text: r.channel })));
     }
     if (!append && !rows.length) tb.append(el('tr', {}, el('td', { colspan: 3, class: 'muted', text: 'Nothing was recorded for this filter.' })));

@@ -244,6 +244,7 @@ pub async fn the_audit_log_is_filtered_by_a_person_picked_by_name_and_exported_a
     a.click("#audit-filter button[type=submit]").await;
     a.wait_text("#audit-table", "Anna Adler created the lead Acme GmbH")
         .await;
+    a.screenshot("audit-by-person-phone").await;
     let shown = a.find("#audit-table").await.text().await.unwrap();
     assert!(!shown.contains("Bobcat"), "{shown}");
 
@@ -300,5 +301,6 @@ pub async fn sign_out_everywhere_else_ends_the_other_sessions_and_keeps_this_one
     // This browser is still signed in.
     b.refresh().await;
     b.wait_text("#session-list", "This browser").await;
+    b.screenshot("account-phone-dark").await;
     b.close().await;
 }
