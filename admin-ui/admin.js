@@ -29,47 +29,119 @@ export async function adminPage(root, args) {
   if (current) await current.render(box);
 }
 
-async function users(box) {
-  const [page, roleList] = await Promise.all([get('/users?limit=200'), get('/roles')]);
+/** The users, a page at a time, searchable; with `users.manage` each can be
+ * edited (name, email, timezone, role, extra permissions), given a new
+ * password, deactivated or reactivated, and deleted. The server refuses
+ * what the manager may not do (grant what they lack, manage admins). */
+async function users(box, state = { q: '', pages: [''] }) {
+  const after = state.pages[state.pages.length - 1];
+  const query = new URLSearchParams({ limit: '50' });
+  if (state.q) query.set('q', state.q);
+  if (after) query.set('after', after);
+  const [page, roleList, perms] = await Promise.all([get('/users?' + query), get('/roles'), can('users.manage') ? get('/permissions') : []]);
+  const reload = async (next = state) => { clear(box); await users(box, next); };
   if (can('users.manage')) {
-    const f = { username: el('input', { required: true, id: 'new-user-name' }), email: el('input', { type: 'email', required: true }), password: el('input', { type: 'password', required: true, minLength: 8 }), role: el('select', {}, roleList.map((r) => el('option', { value: r.id, text: r.name }))) };
+    const f = { username: el('input', { required: true, id: 'new-user-name', autocomplete: 'off' }), email: el('input', { type: 'email', required: true, id: 'new-user-email' }), password: el('input', { type: 'password', required: true, minLength: 8, id: 'new-user-password', autocomplete: 'new-password' }), role: el('select', { id: 'new-user-role' }, roleList.map((r) => el('option', { value: r.id, text: r.name }))) };
     const form = el('form', { class: 'card inline-form' }, field('Username', f.username), field('Email', f.email), field('Password', f.password), field('Role', f.role), el('button', { type: 'submit', class: 'primary', text: 'Create user' }));
     form.addEventListener('submit', (e) => {
       e.preventDefault();
       attempt(async () => {
         await post('/users', { username: f.username.value, email: f.email.value, password: f.password.value, role: f.role.value });
         toast('User created');
-        clear(box);
-        await users(box);
+        await reload();
       });
     });
     box.append(el('details', {}, el('summary', { text: 'New user' }), form));
   }
+  const search = el('input', { type: 'search', id: 'user-search', value: state.q, placeholder: 'Name, username or email' });
+  const searchForm = el('form', { class: 'toolbar', role: 'search' }, field('Find a user', search), el('button', { type: 'submit', text: 'Search' }));
+  searchForm.addEventListener('submit', (e) => {
+    e.preventDefault();
+    attempt(() => reload({ q: search.value.trim(), pages: [''] }));
+  });
+  box.append(searchForm);
   const tb = el('tbody');
   for (const u of page.items) {
-    const role = el('select', { 'aria-label': 'Role of ' + u.username, disabled: !can('users.manage') }, roleList.map((r) => el('option', { value: r.id, text: r.name, selected: r.id === u.role })));
+    const self = u.id === session.user.id;
+    const manage = can('users.manage') && !self;
+    const role = el('select', { 'aria-label': 'Role of ' + u.username, disabled: !manage, 'data-role-of': u.username }, roleList.map((r) => el('option', { value: r.id, text: r.name, selected: r.id === u.role })));
     role.addEventListener('change', () => attempt(async () => { await patch('/users/' + u.id, { role: role.value }); toast('Role changed'); }));
-    const deact = can('users.manage') && u.active && u.id !== session.user.id
-      ? el('button', { type: 'button', text: 'Deactivate', onclick: () => attempt(async () => { await post('/users/' + u.id + '/deactivate'); toast('Deactivated'); clear(box); await users(box); }) })
-      : null;
+    const actions = [];
+    if (manage) {
+      actions.push(u.active
+        ? el('button', { type: 'button', text: 'Deactivate', 'data-deactivate': u.username, onclick: () => attempt(async () => { await post('/users/' + u.id + '/deactivate'); toast('Deactivated ' + u.username); await reload(); }) })
+        : el('button', { type: 'button', text: 'Reactivate', 'data-reactivate': u.username, onclick: () => attempt(async () => { await patch('/users/' + u.id, { active: true }); toast('Reactivated ' + u.username); await reload(); }) }));
+      actions.push(el('button', { type: 'button', text: 'Delete', class: 'danger', 'data-delete-user': u.username, onclick: () => attempt(async () => {
+        if (!window.confirm('Delete ' + u.username + ' with their sessions, API keys and chat links? Their history stays in the audit log.')) return;
+        await del('/users/' + u.id);
+        toast('Deleted ' + u.username);
+        await reload();
+      }) }));
+    }
     // For a lost phone: the user signs in with the password again (and
     // sets up a new app if the role requires one).
-    const reset = can('users.manage') && u.second_factor && u.id !== session.user.id
-      ? el('button', { type: 'button', text: 'Reset two-factor', 'data-reset-2fa': u.username, onclick: () => attempt(async () => {
+    if (manage && u.second_factor) {
+      actions.push(el('button', { type: 'button', text: 'Reset two-factor', 'data-reset-2fa': u.username, onclick: () => attempt(async () => {
         if (!window.confirm('Remove the authenticator app of ' + u.username + ' and sign them out everywhere?')) return;
         await del('/users/' + u.id + '/2fa');
         toast('Two-factor sign-in reset for ' + u.username);
-        clear(box);
-        await users(box);
-      }) })
-      : null;
-    tb.append(el('tr', {}, el('td', { text: u.username }), el('td', { text: u.email }), el('td', {}, role), el('td', { text: u.active ? 'active' : 'inactive' }), el('td', { text: u.second_factor ? 'on' : 'off' }), el('td', { class: 'last-login', text: u.last_login_at ? fmtDate(u.last_login_at) : 'never' }), el('td', {}, deact, ' ', reset)));
+        await reload();
+      }) }));
+    }
+    const name = el('td', {}, el('strong', { text: u.display_name || u.username }), u.display_name && u.display_name !== u.username ? el('span', { class: 'muted', text: ' ' + u.username }) : null);
+    tb.append(el('tr', { 'data-user': u.username }, name, el('td', { text: u.email }), el('td', {}, role),
+      el('td', { class: 'user-state', text: u.active ? 'active' : 'inactive' }), el('td', { text: u.second_factor ? 'on' : 'off' }),
+      el('td', { class: 'last-login', text: u.last_login_at ? fmtDate(u.last_login_at) : 'never' }), el('td', { class: 'actions' }, actions)));
+    if (manage) tb.append(el('tr', { class: 'user-edit' }, el('td', { colspan: 7 }, userEditor(u, perms, reload))));
   }
-  box.append(el('div', { class: 'table-wrap' }, el('table', { class: 'table', id: 'users-table' }, el('thead', {}, el('tr', {}, ['User', 'Email', 'Role', 'State', 'Two-factor', 'Last sign-in', ''].map((h) => el('th', { text: h })))), tb)));
+  if (!page.items.length) tb.append(el('tr', {}, el('td', { colspan: 7, class: 'muted', text: state.q ? 'No user matches “' + state.q + '”.' : 'No users.' })));
+  const pager = el('nav', { class: 'toolbar pager', 'aria-label': 'User pages' },
+    state.pages.length > 1 ? el('button', { type: 'button', text: 'Previous page', id: 'users-prev', onclick: () => attempt(() => reload({ q: state.q, pages: state.pages.slice(0, -1) })) }) : null,
+    page.next_cursor ? el('button', { type: 'button', text: 'Next page', id: 'users-next', onclick: () => attempt(() => reload({ q: state.q, pages: [...state.pages, page.next_cursor] })) }) : null);
+  box.append(el('div', { class: 'table-wrap' }, el('table', { class: 'table', id: 'users-table' }, el('thead', {}, el('tr', {}, ['User', 'Email', 'Role', 'State', 'Two-factor', 'Last sign-in', ''].map((h) => el('th', { text: h })))), tb)), pager);
+}
+
+/** The edit form of one user, folded: name, email, timezone, extra
+ * permissions, a new password. */
+function userEditor(u, perms, reload) {
+  const slug = u.username.replace(/[^a-z0-9_-]/g, '-');
+  const name = el('input', { value: u.display_name || '', maxLength: 100, id: 'edit-name-' + slug });
+  const email = el('input', { type: 'email', value: u.email, id: 'edit-email-' + slug });
+  const zone = el('input', { value: u.timezone, id: 'edit-timezone-' + slug });
+  const extras = new Set(u.extra_permissions);
+  const extraBoxes = el('fieldset', { class: 'extra-permissions' }, el('legend', { text: 'Extra permissions (beyond the role)' }),
+    perms.map((p) => {
+      const input = el('input', { type: 'checkbox', checked: extras.has(p.key), 'data-extra': p.key });
+      input.addEventListener('change', () => (input.checked ? extras.add(p.key) : extras.delete(p.key)));
+      return el('label', { class: 'check', title: p.description }, input, ' ' + p.key);
+    }));
+  const form = el('form', { class: 'inline-form', 'data-edit-user': u.username }, field('Display name', name), field('Email', email), field('Time zone', zone), extraBoxes,
+    el('button', { type: 'submit', class: 'primary', text: 'Save changes' }));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    attempt(async () => {
+      await patch('/users/' + u.id, { display_name: name.value, email: email.value, timezone: zone.value, extra_permissions: [...extras] });
+      toast('Saved ' + u.username);
+      await reload();
+    });
+  });
+  const password = el('input', { type: 'password', minLength: 8, required: true, autocomplete: 'new-password', id: 'reset-password-' + slug });
+  const resetForm = el('form', { class: 'inline-form', 'data-reset-password': u.username }, field('New password (ends their sessions, API keys and chat links)', password),
+    el('button', { type: 'submit', text: 'Reset password' }));
+  resetForm.addEventListener('submit', (e) => {
+    e.preventDefault();
+    attempt(async () => {
+      await patch('/users/' + u.id, { password: password.value });
+      toast('Password reset for ' + u.username);
+      resetForm.reset();
+    });
+  });
+  return el('details', {}, el('summary', { text: 'Edit ' + u.username }), form, resetForm);
 }
 
 async function roles(box) {
-  const m = await get('/roles/matrix');
+  const [m, list] = await Promise.all([get('/roles/matrix'), get('/roles')]);
+  const reload = async () => { clear(box); await roles(box); };
   const head = el('tr', {}, el('th', { text: 'Permission' }), m.roles.map((r) => el('th', { text: r.name })));
   const tb = el('tbody');
   for (const p of m.permissions) {
@@ -79,7 +151,12 @@ async function roles(box) {
         const set = new Set(r.permissions);
         if (box2.checked) set.add(p.key);
         else set.delete(p.key);
-        await patch('/roles/' + r.role, { permissions: [...set] });
+        try {
+          await patch('/roles/' + r.role, { permissions: [...set] });
+        } catch (e) {
+          box2.checked = !box2.checked;
+          throw e;
+        }
         r.permissions = [...set];
         toast(r.name + ': ' + (box2.checked ? 'granted ' : 'removed ') + p.key);
       }));
@@ -101,7 +178,40 @@ async function roles(box) {
     }));
     return el('td', {}, box2);
   })));
-  box.append(el('div', { class: 'table-wrap' }, el('table', { class: 'table matrix', id: 'role-matrix' }, el('thead', {}, head), tb)));
+  // A new custom role starts empty; its permissions are ticked in the matrix.
+  const key = el('input', { id: 'new-role-key', required: true, pattern: '[a-z][a-z0-9_]{1,39}', title: '2 to 40 lowercase letters, digits and _, starting with a letter', placeholder: 'e.g. field_sales' });
+  const name = el('input', { id: 'new-role-name', required: true, maxLength: 100 });
+  const description = el('input', { id: 'new-role-description', maxLength: 300 });
+  const create = el('form', { class: 'card inline-form', id: 'new-role-form' }, el('h2', { text: 'New custom role' }), field('Key', key), field('Name', name), field('Description', description),
+    el('button', { type: 'submit', class: 'primary', text: 'Create role' }));
+  create.addEventListener('submit', (e) => {
+    e.preventDefault();
+    attempt(async () => {
+      await post('/roles', { key: key.value.trim(), name: name.value.trim(), description: description.value.trim() });
+      toast('Role ' + name.value.trim() + ' created: tick its permissions in the matrix');
+      await reload();
+    });
+  });
+  const custom = el('ul', { class: 'list', id: 'custom-roles' });
+  for (const r of list.filter((r) => !r.built_in)) {
+    const rname = el('input', { value: r.name, maxLength: 100, 'aria-label': 'Name of role ' + r.id });
+    const rdesc = el('input', { value: r.description, maxLength: 300, 'aria-label': 'Description of role ' + r.id });
+    const edit = el('form', { class: 'toolbar', 'data-custom-role': r.id }, el('code', { text: r.id }), rname, rdesc,
+      el('button', { type: 'submit', text: 'Rename' }),
+      el('button', { type: 'button', class: 'danger', text: 'Delete', 'data-delete-role': r.id, onclick: () => attempt(async () => {
+        if (!window.confirm('Delete the role ' + r.name + '?')) return;
+        await del('/roles/' + r.id);
+        toast('Role ' + r.name + ' deleted');
+        await reload();
+      }) }));
+    edit.addEventListener('submit', (e) => {
+      e.preventDefault();
+      attempt(async () => { await patch('/roles/' + r.id, { name: rname.value, description: rdesc.value }); toast('Role saved'); await reload(); });
+    });
+    custom.append(el('li', {}, edit));
+  }
+  box.append(el('div', { class: 'table-wrap' }, el('table', { class: 'table matrix', id: 'role-matrix' }, el('thead', {}, head), tb)),
+    create, el('h2', { text: 'Custom roles' }), custom.childElementCount ? custom : el('p', { class: 'muted', text: 'No custom roles yet.' }));
 }
 
 async function apiKeys(box) {
@@ -122,22 +232,72 @@ async function apiKeys(box) {
   box.append(form, shown, ul);
 }
 
+/** The audit log as sentences, filtered by what, by a person picked by
+ * name and by a date range; the same filter downloads as CSV. */
 async function audit(box) {
-  const entity = el('input', { placeholder: 'entity (lead, user…)', 'aria-label': 'Entity' });
-  const actor = el('input', { placeholder: 'user id', 'aria-label': 'User id' });
-  const form = el('form', { class: 'toolbar' }, entity, actor, el('button', { type: 'submit', text: 'Filter' }));
+  const entity = el('select', { id: 'audit-entity' }, [['', 'Anything'], ['lead', 'Leads'], ['contact', 'Contacts'], ['user', 'Users'], ['role', 'Roles'], ['task', 'Tasks'], ['message', 'Chat messages'], ['webhook', 'Webhooks'], ['setting', 'Settings'], ['api_key', 'API keys']].map(([v, t]) => el('option', { value: v, text: t })));
+  const person = el('input', { id: 'audit-person', list: 'audit-people', autocomplete: 'off', placeholder: 'Anyone' });
+  const people = el('datalist', { id: 'audit-people' });
+  const from = el('input', { type: 'date', id: 'audit-from' });
+  const to = el('input', { type: 'date', id: 'audit-to' });
+  const exportLink = el('a', { id: 'audit-export', class: 'button', download: '', href: '/api/v1/audit/export', text: 'Export CSV' });
+  const form = el('form', { class: 'toolbar', id: 'audit-filter' }, field('What', entity), field('Person', person), people, field('From', from), field('To (inclusive)', to), el('button', { type: 'submit', text: 'Filter' }), exportLink);
+  const byLabel = new Map();
+  // People are picked by name: the list follows what is typed.
+  let typed = null;
+  person.addEventListener('input', () => {
+    clearTimeout(typed);
+    typed = setTimeout(() => attempt(async () => {
+      const page = await get('/users?limit=20&q=' + encodeURIComponent(person.value.trim()));
+      clear(people);
+      for (const u of page.items) {
+        const label = (u.display_name || u.username) + ' (' + u.username + ')';
+        byLabel.set(label, u.id);
+        people.append(el('option', { value: label }));
+      }
+    }), 200);
+  });
   const tb = el('tbody');
-  const load = () => attempt(async () => {
+  const more = el('button', { type: 'button', id: 'audit-more', text: 'Older entries', hidden: true });
+  let last = null;
+  const params = () => {
     const q = new URLSearchParams();
     if (entity.value) q.set('entity', entity.value);
-    if (actor.value) q.set('user', actor.value);
+    const id = byLabel.get(person.value);
+    if (person.value.trim() && !id) throw new Error('Pick a person from the list');
+    if (id) q.set('user', id);
+    if (from.value) q.set('from', new Date(from.value + 'T00:00:00').toISOString());
+    if (to.value) {
+      const end = new Date(to.value + 'T00:00:00');
+      end.setDate(end.getDate() + 1);
+      q.set('to', end.toISOString());
+    }
+    return q;
+  };
+  const load = (append) => attempt(async () => {
+    const q = params();
+    exportLink.href = '/api/v1/audit/export?' + q;
+    q.set('limit', '100');
+    if (append && last) q.set('after', last);
     const rows = await get('/audit?' + q);
-    clear(tb);
-    for (const r of rows.items || rows) tb.append(el('tr', {}, el('td', { text: fmtDate(r.at) }), el('td', { text: r.actor_name || r.actor }), el('td', { text: r.action }), el('td', { text: r.entity + ' ' + (r.entity_id || '') }), el('td', { text: (r.field || '') + ' ' + (r.old ?? '') + ' → ' + (r.new ?? '') }), el('td', { text: r.channel })));
+    if (!append) clear(tb);
+    for (const r of rows) {
+      // A single field's before and after are in the sentence; a creation
+      // lists what was set.
+      const changes = r.field === '*' ? r.changes || [] : [];
+      tb.append(el('tr', {}, el('td', { text: fmtDate(r.at) }),
+        el('td', { class: 'audit-sentence' }, el('span', { text: r.sentence || (r.actor_name + ' ' + r.action + ' ' + r.entity) }),
+          changes.length ? el('ul', { class: 'changes' }, changes.map((c) => el('li', {}, el('span', { class: 'muted', text: c.label + ': ' }), c.after ?? '—'))) : null),
+        el('td', { text: r.channel })));
+    }
+    if (!append && !rows.length) tb.append(el('tr', {}, el('td', { colspan: 3, class: 'muted', text: 'Nothing was recorded for this filter.' })));
+    last = rows.length ? rows[rows.length - 1].id : null;
+    more.hidden = rows.length < 100;
   });
-  form.addEventListener('submit', (e) => { e.preventDefault(); load(); });
-  box.append(form, el('div', { class: 'table-wrap' }, el('table', { class: 'table' }, el('thead', {}, el('tr', {}, ['When', 'Who', 'Action', 'What', 'Change', 'Via'].map((h) => el('th', { text: h })))), tb)));
-  await load();
+  more.addEventListener('click', () => load(true));
+  form.addEventListener('submit', (e) => { e.preventDefault(); load(false); });
+  box.append(form, el('div', { class: 'table-wrap' }, el('table', { class: 'table', id: 'audit-table' }, el('thead', {}, el('tr', {}, ['When', 'What happened', 'Via'].map((h) => el('th', { text: h })))), tb)), more);
+  await load(false);
 }
 
 async function pipeline(box) {

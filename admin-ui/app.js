@@ -1,5 +1,5 @@
 // The panel's shell: sign-in, navigation by permission, and a hash router.
-import { api, get, post, put, setCsrf, ApiError } from './api.js';
+import { api, get, post, setCsrf, ApiError } from './api.js';
 import { el, clear, toast, attempt, field, fmtDate } from './ui.js';
 import { session, can, canAny, on, loadFeatures } from './session.js';
 import { tasksPage, myTasks } from './tasks.js';
@@ -10,8 +10,8 @@ import { importPage } from './import.js';
 import { chatPage, hub } from './chat.js';
 import { adminPage } from './admin.js';
 import { duplicatesPage, patternsPage } from './ai.js';
-import { chatAccountSection } from './bots.js';
-import { secondFactorSection, setupRequiredPage } from './second-factor.js';
+import { setupRequiredPage } from './second-factor.js';
+import { accountPage } from './account.js';
 
 const main = document.getElementById('main');
 
@@ -188,70 +188,6 @@ async function dashboard(root) {
     }
     root.append(ul);
   }
-}
-
-function accountPage(root) {
-  root.append(el('h1', { text: 'Account' }));
-  const u = session.user;
-  root.append(el('p', {}, 'Signed in as ', el('strong', { text: u.username }), ' (' + u.role + ')'));
-  const cur = el('input', { type: 'password', autocomplete: 'current-password', required: true });
-  const next = el('input', { type: 'password', autocomplete: 'new-password', required: true, minLength: 8 });
-  const form = el('form', { class: 'card' }, el('h2', { text: 'Change password' }), field('Current password', cur), field('New password', next), el('button', { type: 'submit', class: 'primary', text: 'Change password' }));
-  form.addEventListener('submit', (e) => {
-    e.preventDefault();
-    attempt(async () => {
-      await post('/auth/password', { current_password: cur.value, new_password: next.value });
-      toast('Password changed');
-      form.reset();
-    });
-  });
-  root.append(form, secondFactorSection(), notificationSection(), chatAccountSection());
-}
-
-/** Where the user hears of what: a hub and a bot switch per kind, and
- * muted rooms. */
-function notificationSection() {
-  const box = el('section', { class: 'card', id: 'notification-settings' }, el('h2', { text: 'Notifications' }));
-  attempt(async () => {
-    const [s, rooms] = await Promise.all([get('/me/notification-settings'), can('chat.use') ? get('/rooms') : []]);
-    const hub = new Set(s.hub_off);
-    const bot = new Set(s.bot_off);
-    const muted = new Set(s.muted_rooms);
-    const save = () => attempt(async () => {
-      await put('/me/notification-settings', { hub_off: [...hub], bot_off: [...bot], muted_rooms: [...muted] });
-      toast('Notification settings saved');
-    });
-    const toggle = (set, key, label) => {
-      const input = el('input', { type: 'checkbox', checked: !set.has(key), 'aria-label': label });
-      input.addEventListener('change', () => {
-        if (input.checked) set.delete(key);
-        else set.add(key);
-        save();
-      });
-      return input;
-    };
-    const tb = el('tbody');
-    for (const k of s.kinds) {
-      tb.append(el('tr', {}, el('th', { scope: 'row', text: k.description }),
-        el('td', {}, toggle(hub, k.kind, k.kind + ' in the hub')),
-        el('td', {}, toggle(bot, k.kind, k.kind + ' by bot'))));
-    }
-    box.append(el('div', { class: 'table-wrap' }, el('table', { class: 'table' }, el('thead', {}, el('tr', {}, ['', 'In the hub', 'By bot message'].map((h) => el('th', { text: h })))), tb)));
-    const joined = (rooms || []).filter((r) => r.joined);
-    if (joined.length) {
-      box.append(el('h3', { text: 'Muted rooms' }), el('p', { class: 'muted', text: 'Mentions in a muted room reach you nowhere.' }),
-        el('ul', { class: 'list' }, joined.map((r) => {
-          const input = el('input', { type: 'checkbox', checked: muted.has(r.id) });
-          input.addEventListener('change', () => {
-            if (input.checked) muted.add(r.id);
-            else muted.delete(r.id);
-            save();
-          });
-          return el('li', {}, el('label', {}, input, ' ' + (r.name || r.id)));
-        })));
-    }
-  });
-  return box;
 }
 
 let started = false;

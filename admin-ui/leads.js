@@ -233,7 +233,13 @@ export async function leadPage(root, id) {
     if (can('calls.log')) callsBox.append(callForm());
     const tl = await get('/leads/' + id + '/timeline');
     clear(tlBox);
-    for (const item of tl) tlBox.append(el('li', {}, el('span', { class: 'muted', text: fmtDate(item.at) + ' · ' + (item.actor || '') }), ' ', item.summary));
+    // Each entry is a sentence with names; a creation lists what was set
+    // (a single change already says from what to what).
+    for (const item of tl) {
+      const set = item.kind === 'change' && item.details && item.details.field === '*' ? item.changes || [] : [];
+      tlBox.append(el('li', {}, el('span', { class: 'muted', text: fmtDate(item.at) }), ' ', el('span', { class: 'timeline-text', text: item.summary }),
+        set.length ? el('ul', { class: 'changes' }, set.map((c) => el('li', {}, el('span', { class: 'muted', text: c.label + ': ' }), c.after ?? '—'))) : null));
+    }
   }
 
   function tierCard(t) {

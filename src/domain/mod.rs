@@ -7,6 +7,7 @@ pub mod ai;
 pub mod analytics;
 pub mod api_keys;
 pub mod audit;
+pub mod audit_text;
 pub mod bot_outbox;
 pub mod bridges;
 pub mod chat;

@@ -2,7 +2,7 @@
 //! key) into an `Actor`.
 
 use chrono::{DateTime, Duration, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::actor::{Actor, Channel, Credential};
@@ -385,4 +385,122 @@ mod tests {
         assert_eq!(parsed.algorithm.as_str(), "argon2id");
         assert_eq!(parsed.params.get_decimal("m"), Some(19456));
     }
+}
+
+/// One of the actor's open sessions, as their account page lists it. The
+/// `id` is derived from the stored key (never the key itself), so the list
+/// hands out nothing that could be replayed.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionInfo {
+    pub id: String,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// The session this request came with.
+    pub current: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct OpenSession {
+    key: String,
+    created_at: DateTime<Utc>,
+    last_seen_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    ip: Option<String>,
+    user_agent: Option<String>,
+}
+
+/// The public handle of a stored session key.
+fn handle_of(key: &str) -> String {
+    tokens::hash_token(key).chars().take(24).collect()
+}
+
+async fn open_sessions(ctx: &Ctx, user_id: &str) -> DomainResult<Vec<OpenSession>> {
+    Ok(ctx
+        .store
+        .run(
+            "SELECT record::id(id) AS key, created_at, last_seen_at, expires_at, ip, user_agent
+                FROM session WHERE user = $user AND expires_at > <datetime>$now ORDER BY last_seen_at DESC",
+            json!({"user": user_id, "now": db_time(ctx.now())}),
+        )
+        .await?
+        .rows(0)?)
+}
+
+/// The actor's own open sessions, most recently used first.
+pub async fn list_own(ctx: &Ctx, actor: &Actor) -> DomainResult<Vec<SessionInfo>> {
+    let current = match &actor.credential {
+        Credential::Session(key) => Some(key.as_str()),
+        _ => None,
+    };
+    Ok(open_sessions(ctx, &actor.user_id)
+        .await?
+        .into_iter()
+        .map(|s| SessionInfo {
+            id: handle_of(&s.key),
+            current: current == Some(s.key.as_str()),
+            created_at: s.created_at,
+            last_seen_at: s.last_seen_at,
+            expires_at: s.expires_at,
+            ip: s.ip,
+            user_agent: s.user_agent,
+        })
+        .collect())
+}
+
+/// Ends one of the actor's own sessions by its handle from `list_own`.
+pub async fn end_own(ctx: &Ctx, actor: &Actor, id: &str) -> DomainResult<()> {
+    let session = open_sessions(ctx, &actor.user_id)
+        .await?
+        .into_iter()
+        .find(|s| handle_of(&s.key) == id.trim())
+        .ok_or(DomainError::NotFound("session"))?;
+    end_keys(ctx, actor, &[session.key]).await
+}
+
+/// "Sign out everywhere else": ends every session of the actor but the one
+/// this request came with (all of them when it came with an API key).
+/// Says how many ended.
+pub async fn end_others(ctx: &Ctx, actor: &Actor) -> DomainResult<usize> {
+    let current = match &actor.credential {
+        Credential::Session(key) => key.clone(),
+        _ => String::new(),
+    };
+    let keys: Vec<String> = open_sessions(ctx, &actor.user_id)
+        .await?
+        .into_iter()
+        .map(|s| s.key)
+        .filter(|k| *k != current)
+        .collect();
+    end_keys(ctx, actor, &keys).await?;
+    Ok(keys.len())
+}
+
+async fn end_keys(ctx: &Ctx, actor: &Actor, keys: &[String]) -> DomainResult<()> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let now = ctx.now();
+    let mut tx = Transaction::new();
+    tx.bind("keys", keys).bind("user", &actor.user_id);
+    tx.push("DELETE array::map($keys, |$k| type::record('session', $k)) WHERE user = $user");
+    let changes = [audit::FieldChange::new(
+        "sessions",
+        None,
+        Some(json!(keys.len())),
+    )];
+    audit::record(
+        &mut tx,
+        actor,
+        "user",
+        &actor.user_id,
+        "end_sessions",
+        &changes,
+        now,
+    );
+    tx.commit(&ctx.store).await?;
+    ctx.credentials.forget_all();
+    Ok(())
 }

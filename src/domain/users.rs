@@ -322,25 +322,111 @@ async fn insert(ctx: &Ctx, actor: &Actor, input: NewUser) -> DomainResult<User> 
 }
 
 /// A page of users ordered by username; `after` is the last username of
-/// the previous page.
+/// the previous page; `search`, when given, keeps those whose username,
+/// display name or email contains it (any case).
 pub async fn list(
     ctx: &Ctx,
     actor: &Actor,
     after: Option<&str>,
+    search: Option<&str>,
     limit: usize,
 ) -> DomainResult<Vec<User>> {
     actor.require_any(&[Permission::UsersRead, Permission::UsersManage])?;
     let limit = limit.clamp(1, 200);
+    let search = search
+        .map(|q| q.trim().to_lowercase())
+        .filter(|q| !q.is_empty());
+    if search.as_ref().is_some_and(|q| q.chars().count() > 100) {
+        return Err(DomainError::invalid("q", "must be at most 100 characters"));
+    }
+    let matches = if search.is_some() {
+        " AND (string::contains(username, $q) OR string::contains(string::lowercase(display_name), $q)
+            OR string::contains(email, $q))"
+    } else {
+        ""
+    };
     Ok(ctx
         .store
         .run(
             &format!(
-                "{SELECT_USER} user WHERE username > $after ORDER BY username ASC LIMIT $limit"
+                "{SELECT_USER} user WHERE username > $after{matches} ORDER BY username ASC LIMIT $limit"
             ),
-            json!({"after": after.unwrap_or(""), "limit": limit}),
+            json!({"after": after.unwrap_or(""), "limit": limit, "q": search}),
         )
         .await?
         .rows(0)?)
+}
+
+/// What a person may change about their own account.
+#[derive(Debug, Clone, Default)]
+pub struct ProfilePatch {
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    pub timezone: Option<String>,
+}
+
+/// The actor changes their own display name, email or timezone (the
+/// timezone drives their due views, reminders and digest). No permission
+/// is needed for one's own account; role, permissions and activity stay
+/// with `update`.
+pub async fn update_profile(ctx: &Ctx, actor: &Actor, patch: ProfilePatch) -> DomainResult<User> {
+    let before = find_record(ctx, &actor.user_id)
+        .await?
+        .ok_or(DomainError::Unauthenticated)?
+        .user;
+    let mut after = before.clone();
+    if let Some(email) = &patch.email {
+        after.email = parse_email(email)?;
+    }
+    if let Some(name) = &patch.display_name {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(DomainError::invalid(
+                "display_name",
+                "must be 1 to 100 characters",
+            ));
+        }
+        after.display_name = name.to_string();
+    }
+    if let Some(tz) = &patch.timezone {
+        after.timezone = parse_timezone(tz)?;
+    }
+    let view = |u: &User| json!({"email": u.email, "display_name": u.display_name, "timezone": u.timezone});
+    let changes = audit::diff(&view(&before), &view(&after), &[]);
+    if changes.is_empty() {
+        return Ok(before);
+    }
+    let now = ctx.now();
+    let mut tx = Transaction::new();
+    tx.bind("id", &actor.user_id)
+        .bind("email", &after.email)
+        .bind("display_name", &after.display_name)
+        .bind("timezone", &after.timezone)
+        .bind("now", db_time(now));
+    tx.push(
+        "UPDATE type::record('user', $id) SET email = $email, display_name = $display_name,
+            timezone = $timezone, updated_at = <datetime>$now",
+    );
+    audit::record(
+        &mut tx,
+        actor,
+        "user",
+        &actor.user_id,
+        "update",
+        &changes,
+        now,
+    );
+    tx.commit(&ctx.store).await.map_err(|e| match e {
+        StoreError::Duplicate(_) => {
+            DomainError::Conflict("a user with that email already exists".into())
+        }
+        other => other.into(),
+    })?;
+    ctx.credentials.forget_all();
+    Ok(find_record(ctx, &actor.user_id)
+        .await?
+        .ok_or(DomainError::NotFound("user"))?
+        .user)
 }
 
 pub async fn get(ctx: &Ctx, actor: &Actor, id: &str) -> DomainResult<User> {

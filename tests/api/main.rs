@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod account;
 mod ai;
 mod analytics;
 mod api_keys;

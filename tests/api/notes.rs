@@ -384,7 +384,10 @@ async fn notes_are_on_the_lead_timeline_with_their_authors_name() {
     let notes: Vec<&Value> = items.iter().filter(|i| i["kind"] == "note").collect();
     assert_eq!(notes.len(), 1, "{timeline}");
     assert_eq!(notes[0]["actor"], "Maria Rossi");
-    assert_eq!(notes[0]["summary"], "note: met them at the Hannover fair");
+    assert_eq!(
+        notes[0]["summary"],
+        "Maria Rossi added a note: met them at the Hannover fair"
+    );
     assert_eq!(notes[0]["at"], note["created_at"]);
     // The edit is a change of its own; the creation is the note itself.
     let note_changes: Vec<&str> = items

@@ -85,6 +85,15 @@ fn rules() -> Vec<Rule> {
             Call::at(&[]).with_spare_session()
         }),
         rule("GET /auth/me", SIGNED_IN, |_| Call::at(&[])),
+        rule("PATCH /auth/me", SIGNED_IN, |_| {
+            Call::at(&[]).json(json!({"timezone": "UTC"}))
+        }),
+        rule("GET /auth/sessions", SIGNED_IN, |_| Call::at(&[])),
+        rule("DELETE /auth/sessions/{id}", SIGNED_IN, |_| {
+            Call::at(&["no-such-session"])
+        }),
+        // Ends the caller's other sessions and keeps the one it came with.
+        rule("DELETE /auth/sessions/others", SIGNED_IN, |_| Call::at(&[])),
         // A new password that is too short: refused without ending sessions.
         rule("POST /auth/password", SIGNED_IN, |_| {
             Call::at(&[]).json(json!({"current_password": USER_PASSWORD, "new_password": "short"}))
@@ -399,6 +408,7 @@ fn rules() -> Vec<Rule> {
             |w| Call::at(&[&w.lead]),
         ),
         rule("GET /audit", "audit.read", |_| Call::at(&[])),
+        rule("GET /audit/export", "audit.read", |_| Call::at(&[])),
         // Webhooks: every operation needs settings.manage
         // (src/domain/webhooks/endpoints.rs) but the topic catalogue.
         rule("GET /webhooks", "settings.manage", |_| Call::at(&[])),

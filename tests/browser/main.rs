@@ -7,6 +7,7 @@
 //! missing browser fails every one of them, as the scale-out tests do for a
 //! missing SurrealDB server. `.ci/run` installs Chromium.
 
+mod admin_profile;
 mod chat_hub;
 mod features;
 mod harness;
@@ -38,6 +39,12 @@ macro_rules! browser_tests {
 fn main() -> ExitCode {
     let args = Arguments::from_args();
     let tests = browser_tests![
+        admin_profile::a_custom_role_is_created_and_given_to_a_user_who_then_sees_what_it_grants,
+        admin_profile::a_user_is_deactivated_reactivated_and_given_a_new_password,
+        admin_profile::changing_your_timezone_moves_what_is_due_today,
+        admin_profile::a_lead_timeline_reads_as_sentences_with_names,
+        admin_profile::the_audit_log_is_filtered_by_a_person_picked_by_name_and_exported_as_csv,
+        admin_profile::sign_out_everywhere_else_ends_the_other_sessions_and_keeps_this_one,
         panel::a_user_logs_in_creates_a_lead_finds_it_and_logs_a_follow_up,
         panel::the_new_lead_form_names_a_possible_duplicate_while_typing_and_creates_it_only_when_told,
         panel::a_rep_adds_edits_and_deletes_a_note_and_cannot_change_the_admins,

@@ -28,7 +28,8 @@ pub async fn a_user_logs_in_creates_a_lead_finds_it_and_logs_a_follow_up() {
     b.type_into("#fu-notes-1", "Spoke to Ada, wants a demo")
         .await;
     b.click("#fu-1 button[type=submit]").await;
-    b.wait_text("#timeline", "follow-up 1: done").await;
+    b.wait_text("#timeline", "logged follow-up 1 on Zephyr Robotics: done")
+        .await;
     b.wait_text("#fu-1 h3", "done").await;
     b.screenshot("lead-detail-phone").await;
     b.close().await;

@@ -10,6 +10,7 @@ use super::leads::load_visible;
 use super::notes;
 use crate::domain::actor::Actor;
 use crate::domain::audit::AuditRow;
+use crate::domain::audit_text::{self, ChangeText, Described, Names};
 use crate::domain::clock::db_time;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::permissions::Permission;
@@ -70,13 +71,76 @@ pub async fn audit_log(
     Ok(ctx.store.run(&sql, Value::Object(vars)).await?.rows(0)?)
 }
 
+/// The names the audit rows refer to: people and leads by id, statuses and
+/// roles by key. One query each, whatever the number of rows.
+pub async fn names_for(ctx: &Ctx, rows: &[AuditRow]) -> DomainResult<Names> {
+    names_with(ctx, rows, Vec::new()).await
+}
+
+/// Like `names_for`, also naming the people in `more_users`.
+async fn names_with(ctx: &Ctx, rows: &[AuditRow], more_users: Vec<String>) -> DomainResult<Names> {
+    let (mut users, leads) = audit_text::wanted_ids(rows);
+    users.extend(more_users);
+    users.sort();
+    users.dedup();
+    let results = ctx
+        .store
+        .run(
+            "SELECT record::id(id) AS id, display_name AS name FROM array::map($users, |$u| type::record('user', $u))
+                WHERE id IS NOT NONE;
+             SELECT record::id(id) AS id, company_name AS name FROM array::map($leads, |$l| type::record('lead', $l))
+                WHERE id IS NOT NONE;
+             SELECT record::id(id) AS id, name FROM pipeline_status;
+             SELECT record::id(id) AS id, name FROM role;",
+            json!({"users": users, "leads": leads}),
+        )
+        .await?;
+    let pairs = |i: usize| -> DomainResult<std::collections::HashMap<String, String>> {
+        Ok(results
+            .rows::<Value>(i)?
+            .into_iter()
+            .filter_map(|r| {
+                Some((
+                    r["id"].as_str()?.to_string(),
+                    r["name"].as_str()?.to_string(),
+                ))
+            })
+            .collect())
+    };
+    Ok(Names {
+        users: pairs(0)?,
+        leads: pairs(1)?,
+        statuses: pairs(2)?,
+        roles: pairs(3)?,
+    })
+}
+
+/// Audit rows, each with its sentence (see `audit_text`).
+pub async fn describe_rows(
+    ctx: &Ctx,
+    rows: Vec<AuditRow>,
+) -> DomainResult<Vec<(AuditRow, Described)>> {
+    let names = names_for(ctx, &rows).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let d = audit_text::describe(&r, &names);
+            (r, d)
+        })
+        .collect())
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct TimelineItem {
     pub at: DateTime<Utc>,
     /// change, follow_up, call, note or message.
     pub kind: String,
     pub actor: Option<String>,
+    /// A sentence with names, e.g. "Anna changed the status of Acme GmbH
+    /// from New to Contacted".
     pub summary: String,
+    /// For a change: each field with its readable value before and after.
+    pub changes: Vec<ChangeText>,
     pub details: Value,
 }
 
@@ -104,30 +168,57 @@ pub async fn lead_timeline(
         )
         .await?;
     let mut items = Vec::new();
-    for row in results.rows::<Value>(0)? {
-        let (entity, action) = (
-            row["entity"].as_str().unwrap_or(""),
-            row["action"].as_str().unwrap_or(""),
-        );
-        let summary = match row["field"].as_str() {
-            Some(field) => format!(
-                "{entity} {action}: {field} {} → {}",
-                row["old"].as_str().unwrap_or("∅"),
-                row["new"].as_str().unwrap_or("∅")
-            ),
-            None => format!("{entity} {action}"),
-        };
-        items.push(item(
-            &row,
+    let raw_changes = results.rows::<Value>(0)?;
+    let audit_rows: Vec<AuditRow> = raw_changes
+        .iter()
+        .map(|row| {
+            let mut row = row.clone();
+            if let Value::Object(map) = &mut row {
+                map.insert("id".into(), json!(""));
+            }
+            serde_json::from_value(row)
+        })
+        .collect::<Result<_, _>>()
+        .map_err(|e| DomainError::Internal(format!("an audit row did not read back: {e}")))?;
+    let follow_ups = results.rows::<Value>(1)?;
+    let calls = results.rows::<Value>(2)?;
+    // Follow-ups and calls keep who logged them by id and username; people
+    // read display names.
+    let loggers: Vec<String> = follow_ups
+        .iter()
+        .filter_map(|r| r["by"].as_str())
+        .chain(calls.iter().filter_map(|r| r["user"].as_str()))
+        .map(str::to_string)
+        .collect();
+    let mut names = names_with(ctx, &audit_rows, loggers).await?;
+    let person = |id: &Value, recorded: &Value| -> String {
+        id.as_str()
+            .and_then(|id| names.users.get(id))
+            .map(String::as_str)
+            .or(recorded.as_str())
+            .unwrap_or("Someone")
+            .to_string()
+    };
+    names
+        .leads
+        .insert(lead.id.clone(), lead.company_name.clone());
+    for (row, audit_row) in raw_changes.iter().zip(&audit_rows) {
+        let described = audit_text::describe(audit_row, &names);
+        let mut it = item(
+            row,
             "at",
             "change",
-            row["actor_name"].as_str(),
-            summary,
-        ));
+            Some(&described.actor),
+            described.sentence,
+        );
+        it.changes = described.changes;
+        items.push(it);
     }
-    for row in results.rows::<Value>(1)? {
+    let company = lead.company_name.clone();
+    for row in follow_ups {
+        let who = person(&row["by"], &row["by_name"]);
         let summary = format!(
-            "follow-up {}: {}{}",
+            "{who} logged follow-up {} on {company}: {}{}",
             row["tier"],
             row["outcome"].as_str().unwrap_or(""),
             row["notes"]
@@ -136,17 +227,12 @@ pub async fn lead_timeline(
                 .map(|n| format!(" — {n}"))
                 .unwrap_or_default()
         );
-        items.push(item(
-            &row,
-            "at",
-            "follow_up",
-            row["by_name"].as_str(),
-            summary,
-        ));
+        items.push(item(&row, "at", "follow_up", Some(&who), summary));
     }
-    for row in results.rows::<Value>(2)? {
+    for row in calls {
+        let who = person(&row["user"], &row["user_name"]);
         let summary = format!(
-            "call: {} ({} s){}",
+            "{who} called {company}: {} ({} s){}",
             row["outcome"].as_str().unwrap_or(""),
             row["duration_seconds"],
             row["notes"]
@@ -155,11 +241,15 @@ pub async fn lead_timeline(
                 .map(|n| format!(" — {n}"))
                 .unwrap_or_default()
         );
-        items.push(item(&row, "at", "call", row["user_name"].as_str(), summary));
+        items.push(item(&row, "at", "call", Some(&who), summary));
     }
     // A note is its own entry; its edits and deletion stay changes.
     for row in results.rows::<Value>(6)? {
-        let summary = format!("note: {}", row["text"].as_str().unwrap_or(""));
+        let summary = format!(
+            "{} added a note: {}",
+            row["author_name"].as_str().unwrap_or("Someone"),
+            row["text"].as_str().unwrap_or("")
+        );
         items.push(item(
             &row,
             "created_at",
@@ -170,7 +260,11 @@ pub async fn lead_timeline(
     }
     // The lead's discussion rooms, those the actor is in.
     for row in results.rows::<Value>(5)? {
-        let summary = format!("discussion: {}", row["body"].as_str().unwrap_or(""));
+        let summary = format!(
+            "{} wrote in the discussion: {}",
+            row["author_name"].as_str().unwrap_or("Someone"),
+            row["body"].as_str().unwrap_or("")
+        );
         items.push(item(
             &row,
             "created_at",
@@ -200,6 +294,67 @@ fn item(
         kind: kind.into(),
         actor: actor.map(str::to_string),
         summary,
+        changes: Vec::new(),
         details,
     }
+}
+
+/// The most rows one audit export holds; narrow the filter for more.
+pub const AUDIT_EXPORT_MAX: usize = 10_000;
+
+/// The audit rows a filter selects (newest first, at most
+/// `AUDIT_EXPORT_MAX`) as CSV with a header: when, who, channel, the
+/// sentence, then the raw entity, id, field and readable before/after, so a
+/// spreadsheet reads it and a script can still join on ids (`audit.read`).
+pub async fn audit_csv(ctx: &Ctx, actor: &Actor, filter: AuditFilter) -> DomainResult<Vec<u8>> {
+    actor.require(Permission::AuditRead)?;
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let csv_err = |e: csv::Error| DomainError::Internal(format!("audit csv: {e}"));
+    out.write_record([
+        "at",
+        "actor",
+        "channel",
+        "sentence",
+        "entity",
+        "entity_id",
+        "action",
+        "field",
+        "before",
+        "after",
+    ])
+    .map_err(csv_err)?;
+    let mut after = filter.after.clone();
+    let mut written = 0;
+    while written < AUDIT_EXPORT_MAX {
+        let page = AuditFilter {
+            after: after.clone(),
+            limit: 500.min(AUDIT_EXPORT_MAX - written),
+            ..filter.clone()
+        };
+        let rows = audit_log(ctx, actor, page).await?;
+        let full = rows.len() == 500;
+        after = rows.last().map(|r| r.id.clone());
+        written += rows.len();
+        for (row, d) in describe_rows(ctx, rows).await? {
+            let change = d.changes.first();
+            out.write_record([
+                row.at.to_rfc3339(),
+                d.actor.clone(),
+                row.channel.clone(),
+                d.sentence.clone(),
+                row.entity.clone(),
+                row.entity_id.clone(),
+                row.action.clone(),
+                row.field.clone().unwrap_or_default(),
+                change.and_then(|c| c.before.clone()).unwrap_or_default(),
+                change.and_then(|c| c.after.clone()).unwrap_or_default(),
+            ])
+            .map_err(csv_err)?;
+        }
+        if !full {
+            break;
+        }
+    }
+    out.into_inner()
+        .map_err(|e| DomainError::Internal(format!("audit csv: {e}")))
 }

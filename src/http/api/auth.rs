@@ -24,6 +24,48 @@ pub struct AuthApi;
 
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
+struct ProfileUpdate {
+    display_name: Option<String>,
+    email: Option<String>,
+    /// An IANA zone, e.g. `Europe/Berlin`.
+    timezone: Option<String>,
+}
+
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+struct SessionView {
+    /// A handle for ending this session (not its token).
+    id: String,
+    created_at: DateTime<Utc>,
+    last_seen_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    /// The session this request came with.
+    current: bool,
+}
+
+impl From<sessions::SessionInfo> for SessionView {
+    fn from(s: sessions::SessionInfo) -> Self {
+        SessionView {
+            id: s.id,
+            created_at: s.created_at,
+            last_seen_at: s.last_seen_at,
+            expires_at: s.expires_at,
+            ip: s.ip,
+            user_agent: s.user_agent,
+            current: s.current,
+        }
+    }
+}
+
+#[derive(Object)]
+struct SessionsEnded {
+    sessions_ended: u64,
+}
+
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct LoginRequest {
     username: String,
     password: String,
@@ -178,6 +220,71 @@ impl AuthApi {
             csrf_token,
             second_factor: second_factor::status(&state.ctx, actor).await?.into(),
         }))
+    }
+
+    /// Change one's own display name, email or timezone (the timezone
+    /// drives due views, reminders and the digest).
+    #[oai(path = "/me", method = "patch")]
+    async fn update_me(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        body: Json<ProfileUpdate>,
+    ) -> ApiResult<Json<UserView>> {
+        let b = body.0;
+        let patch = users::ProfilePatch {
+            display_name: b.display_name,
+            email: b.email,
+            timezone: b.timezone,
+        };
+        Ok(Json(
+            users::update_profile(&state.ctx, auth.actor(), patch)
+                .await?
+                .into(),
+        ))
+    }
+
+    /// One's own open sessions, most recently used first; `current` marks
+    /// the one this request came with.
+    #[oai(path = "/sessions", method = "get")]
+    async fn sessions(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+    ) -> ApiResult<Json<Vec<SessionView>>> {
+        Ok(Json(
+            sessions::list_own(&state.ctx, auth.actor())
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+        ))
+    }
+
+    /// Sign out everywhere else: ends every session of one's own but this
+    /// one.
+    #[oai(path = "/sessions/others", method = "delete")]
+    async fn end_other_sessions(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+    ) -> ApiResult<Json<SessionsEnded>> {
+        let ended = sessions::end_others(&state.ctx, auth.actor()).await?;
+        Ok(Json(SessionsEnded {
+            sessions_ended: ended as u64,
+        }))
+    }
+
+    /// End one of one's own sessions (by the `id` from the list).
+    #[oai(path = "/sessions/:id", method = "delete")]
+    async fn end_session(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: poem_openapi::param::Path<String>,
+    ) -> ApiResult<Json<Done>> {
+        sessions::end_own(&state.ctx, auth.actor(), &id.0).await?;
+        Ok(Json(Done { ok: true }))
     }
 
     /// Change one's own password: every other session of the user ends,

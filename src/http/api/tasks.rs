@@ -545,6 +545,7 @@ impl TasksApi {
         id: Path<String>,
     ) -> ApiResult<Json<Vec<AuditRowView>>> {
         let rows = tasks::history(&state.ctx, auth.actor(), &id.0).await?;
+        let rows = crate::domain::crm::timeline::describe_rows(&state.ctx, rows).await?;
         Ok(Json(rows.into_iter().map(Into::into).collect()))
     }
 

@@ -13,6 +13,7 @@ use poem_openapi::{ApiRequest, ApiResponse, Object, OpenApi};
 use super::leads::LeadFilterQuery;
 use super::ApiTags;
 use crate::domain::audit::AuditRow;
+use crate::domain::audit_text::{ChangeText, Described};
 use crate::domain::crm::export;
 use crate::domain::crm::import::{self, ImportOptions, ImportReport, NameRead, RowError};
 use crate::domain::crm::query::LeadFilter;
@@ -173,15 +174,54 @@ enum CsvDownload {
     Csv(Binary<Body>, #[oai(header = "Content-Disposition")] String),
 }
 
+#[derive(ApiResponse)]
+enum AuditCsv {
+    /// The audit rows as CSV: at, actor, channel, sentence, entity,
+    /// entity_id, action, field, before, after.
+    #[oai(status = 200, content_type = "text/csv; charset=utf-8")]
+    Csv(
+        Binary<Vec<u8>>,
+        #[oai(header = "Content-Disposition")] String,
+    ),
+}
+
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 struct TimelineItemView {
     at: DateTime<Utc>,
     /// change, follow_up, call, note or message (the lead's discussion room).
     kind: String,
+    /// Who did it, by display name.
     actor: Option<String>,
+    /// A sentence with names: "Anna changed the status of Acme GmbH from
+    /// New to Contacted".
     summary: String,
+    /// For a change: each field, its value before and after, readable.
+    changes: Vec<ChangeTextView>,
     details: serde_json::Value,
+}
+
+/// One changed field, worded for people (ids replaced by names, no JSON).
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+pub(crate) struct ChangeTextView {
+    field: String,
+    label: String,
+    /// Absent: nothing was there.
+    before: Option<String>,
+    /// Absent: nothing is there now.
+    after: Option<String>,
+}
+
+impl From<ChangeText> for ChangeTextView {
+    fn from(c: ChangeText) -> Self {
+        ChangeTextView {
+            field: c.field,
+            label: c.label,
+            before: c.before,
+            after: c.after,
+        }
+    }
 }
 
 impl From<TimelineItem> for TimelineItemView {
@@ -191,6 +231,7 @@ impl From<TimelineItem> for TimelineItemView {
             kind: t.kind,
             actor: t.actor,
             summary: t.summary,
+            changes: t.changes.into_iter().map(Into::into).collect(),
             details: t.details,
         }
     }
@@ -214,11 +255,23 @@ pub(crate) struct AuditRowView {
     /// JSON text of the value after.
     new: Option<String>,
     subject: Option<String>,
+    /// Who acted, by display name ("The system" for the service itself).
+    actor_display: String,
+    /// What it was done to, by name.
+    target: String,
+    /// The row as a sentence with names.
+    sentence: String,
+    /// The change, readable: before → after.
+    changes: Vec<ChangeTextView>,
 }
 
-impl From<AuditRow> for AuditRowView {
-    fn from(r: AuditRow) -> Self {
+impl From<(AuditRow, Described)> for AuditRowView {
+    fn from((r, d): (AuditRow, Described)) -> Self {
         AuditRowView {
+            actor_display: d.actor,
+            target: d.target,
+            sentence: d.sentence,
+            changes: d.changes.into_iter().map(Into::into).collect(),
             id: r.id,
             at: r.at,
             actor: r.actor,
@@ -402,7 +455,41 @@ impl TransferApi {
             limit: limit.0.unwrap_or(100) as usize,
         };
         let rows = timeline::audit_log(&state.ctx, auth.actor(), filter).await?;
+        let rows = timeline::describe_rows(&state.ctx, rows).await?;
         Ok(Json(rows.into_iter().map(Into::into).collect()))
+    }
+
+    /// The audit log as CSV (`audit.read`), with the same filters, newest
+    /// first, each row as a sentence beside its raw fields; at most 10,000
+    /// rows (narrow the dates for more).
+    #[allow(clippy::too_many_arguments)]
+    #[oai(path = "/audit/export", method = "get", tag = "ApiTags::Audit")]
+    async fn audit_export(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        entity: Query<Option<String>>,
+        entity_id: Query<Option<String>>,
+        /// A user id: their actions.
+        user: Query<Option<String>>,
+        from: Query<Option<DateTime<Utc>>>,
+        to: Query<Option<DateTime<Utc>>>,
+    ) -> ApiResult<AuditCsv> {
+        let filter = AuditFilter {
+            entity: entity.0,
+            entity_id: entity_id.0,
+            user: user.0,
+            from: from.0,
+            to: to.0,
+            after: None,
+            limit: 500,
+        };
+        let body = timeline::audit_csv(&state.ctx, auth.actor(), filter).await?;
+        let name = format!(
+            "attachment; filename=\"audit-{}.csv\"",
+            state.ctx.now().format("%Y%m%d-%H%M%S")
+        );
+        Ok(AuditCsv::Csv(Binary(body), name))
     }
 }
 

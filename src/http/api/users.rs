@@ -102,9 +102,19 @@ impl UsersApi {
         after: Query<Option<String>>,
         /// Page size, 1 to 200 (default 50).
         limit: Query<Option<u32>>,
+        /// Only users whose username, display name or email contains this
+        /// (any case).
+        q: Query<Option<String>>,
     ) -> ApiResult<Json<UserPage>> {
         let limit = limit.0.unwrap_or(50).clamp(1, 200) as usize;
-        let items = users::list(&state.ctx, auth.actor(), after.0.as_deref(), limit).await?;
+        let items = users::list(
+            &state.ctx,
+            auth.actor(),
+            after.0.as_deref(),
+            q.0.as_deref(),
+            limit,
+        )
+        .await?;
         let next_cursor = (items.len() == limit)
             .then(|| items.last().map(|u| u.username.clone()))
             .flatten();
