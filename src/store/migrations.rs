@@ -136,6 +136,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "bot_outbox",
         sql: include_str!("migrations/0023_bot_outbox.surql"),
     },
+    Migration {
+        version: 24,
+        name: "import_jobs",
+        sql: include_str!("migrations/0024_import_jobs.surql"),
+    },
 ];
 
 #[derive(Debug, Deserialize)]
