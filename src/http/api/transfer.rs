@@ -139,7 +139,7 @@ enum ImportAnswer {
 
 #[derive(Object)]
 struct ImportJobAnswer {
-    job: ImportJobView,
+    job: Box<ImportJobView>,
 }
 
 #[derive(Object)]
@@ -439,7 +439,7 @@ impl TransferApi {
         };
         let Some(lease) = lease else {
             return Ok(ImportAnswer::Accepted(Json(ImportJobAnswer {
-                job: job.into(),
+                job: Box::new(job.into()),
             })));
         };
         let job = import_jobs::run_held(&state.ctx, auth.actor(), &job.id, &lease).await?;
