@@ -403,6 +403,29 @@ async fn an_undo_after_the_window_or_of_a_dry_run_is_refused() {
     assert_eq!((status, code.as_str()), (StatusCode::CONFLICT, "conflict"));
     assert!(message.contains("3 days"), "{message}");
     assert_eq!(count(&app, &admin, "").await, 3, "nothing was undone");
+
+    // Past the window, what the import changed is forgotten.
+    let kept = |app: &TestApp| {
+        let store = app.ctx().store.clone();
+        let job = job["id"].clone();
+        async move {
+            let rows: Vec<Value> = store
+                .run(
+                    "SELECT lead FROM import_change WHERE job = $job",
+                    json!({"job": job}),
+                )
+                .await
+                .unwrap()
+                .rows(0)
+                .unwrap();
+            rows.len()
+        }
+    };
+    assert_eq!(kept(&app).await, 3);
+    ea_crm::domain::crm::import_jobs::sweep(app.ctx(), 20)
+        .await
+        .unwrap();
+    assert_eq!(kept(&app).await, 0);
 }
 
 #[tokio::test]

@@ -16,7 +16,8 @@
 //!   undone: the leads it created go to the trash, the leads it updated get
 //!   their earlier values back and lose the contacts it added, each audited
 //!   as `import_undo`. A lead changed by anything else since the import is
-//!   left alone and listed in the undo's summary.
+//!   left alone and listed in the undo's summary. Past the window, what the
+//!   import changed is forgotten (`sweep`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -666,6 +667,7 @@ async fn claim_next(ctx: &Ctx, lease: &str) -> DomainResult<Option<JobRow>> {
 pub async fn run_worker(ctx: Arc<Ctx>) {
     let lease = tokens::new_id();
     let settings = ctx.import_jobs.clone();
+    let mut last_sweep = std::time::Instant::now() - SWEEP_EVERY;
     loop {
         match claim_next(&ctx, &lease).await {
             Ok(Some(row)) => {
@@ -683,6 +685,12 @@ pub async fn run_worker(ctx: Arc<Ctx>) {
             Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, "looking for import jobs"),
         }
+        if last_sweep.elapsed() >= SWEEP_EVERY {
+            last_sweep = std::time::Instant::now();
+            if let Err(e) = sweep(&ctx, 20).await {
+                tracing::warn!(error = %e, "forgetting the changes of old imports");
+            }
+        }
         tokio::select! {
             _ = settings.wake.notified() => {}
             _ = tokio::time::sleep(settings.poll) => {}
@@ -691,6 +699,10 @@ pub async fn run_worker(ctx: Arc<Ctx>) {
 }
 
 const UNDO_BATCH: usize = 200;
+
+/// How often an idle worker forgets the changes of imports past their undo
+/// window.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Notes a lead the undo leaves alone; returns the reason.
 fn leave(summary: &mut UndoSummary, lead: &str, reason: &str) -> String {
@@ -768,7 +780,7 @@ pub async fn undo(ctx: &Ctx, actor: &Actor, id: &str) -> DomainResult<ImportJob>
         if changes.is_empty() {
             break;
         }
-        undo_batch(ctx, actor, changes, &mut summary).await?;
+        undo_batch(ctx, actor, id, changes, &mut summary).await?;
     }
     ctx.store
         .run(
@@ -789,6 +801,7 @@ pub async fn undo(ctx: &Ctx, actor: &Actor, id: &str) -> DomainResult<ImportJob>
 async fn undo_batch(
     ctx: &Ctx,
     actor: &Actor,
+    job: &str,
     changes: Vec<ChangeRow>,
     summary: &mut UndoSummary,
 ) -> DomainResult<()> {
@@ -860,8 +873,44 @@ async fn undo_batch(
                 result = $undone_result_{n}"
         ));
     }
+    // The summary so far goes with the batch, so an undo cut off and asked
+    // again goes on and counts everything.
+    tx.bind("undo_job", job).bind(
+        "undo_summary",
+        serde_json::to_string(summary).unwrap_or_default(),
+    );
+    tx.push("UPDATE type::record('import_job', $undo_job) SET undo = $undo_summary");
     out.commit(ctx, tx).await?;
     Ok(())
+}
+
+/// Forgets what finished imports changed once their undo window has
+/// passed: at most `limit` jobs a call.
+pub async fn sweep(ctx: &Ctx, limit: usize) -> DomainResult<usize> {
+    #[derive(Deserialize)]
+    struct Expired {
+        id: String,
+    }
+    let cutoff = ctx.now() - ctx.import_jobs.undo_window;
+    let expired: Vec<Expired> = ctx
+        .store
+        .run(
+            "SELECT record::id(id) AS id, finished_at FROM import_job
+             WHERE changes_kept = true AND finished_at < <datetime>$cutoff LIMIT $limit",
+            json!({"cutoff": db_time(cutoff), "limit": limit}),
+        )
+        .await?
+        .rows(0)?;
+    for job in &expired {
+        ctx.store
+            .run(
+                "DELETE import_change WHERE job = $id;
+                 UPDATE type::record('import_job', $id) SET changes_kept = false;",
+                json!({"id": job.id}),
+            )
+            .await?;
+    }
+    Ok(expired.len())
 }
 
 /// Puts back the values `lead` had before the import and removes the
