@@ -1,7 +1,11 @@
 // The import wizard: pick a CSV/XLSX file, check and change how its columns
-// map to fields, dry-run with per-row errors, import with progress, report.
-import { upload } from './api.js';
-import { el, clear, toast, field } from './ui.js';
+// map to fields, dry-run with per-row errors, import with progress, report,
+// and undo within the window. Each check or import is a job on the server:
+// the upload is answered at once, progress comes from the job (read every
+// half second, and from the live connection's import.progress events), so
+// closing the page does not stop an import.
+import { upload, get, post } from './api.js';
+import { el, clear, toast, field, fmtDate } from './ui.js';
 
 const XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
 
@@ -88,30 +92,39 @@ export async function importPage(root) {
     if (!f) return toast('Choose a file first', 'error');
     const m = mapping();
     if (!Object.values(m).includes('company_name')) return toast('Map one column to company_name', 'error');
-    const q = new URLSearchParams({ dry_run: String(dryRun), policy: policy.value, mapping: JSON.stringify(m) });
+    const q = new URLSearchParams({ dry_run: String(dryRun), policy: policy.value, mapping: JSON.stringify(m), name: f.name });
     progress.hidden = false;
     progress.value = 0;
     progressText.textContent = 'Uploading…';
     dry.disabled = true;
     run.disabled = true;
     clear(report);
-    // Rows done, from the server's progress events (when the live
-    // connection is up); the upload's own progress until then.
+    // The job's progress: from its events when the live connection is up,
+    // and from reading the job in between.
+    let jobId = null;
+    const showProgress = (rows, total) => {
+      progressText.textContent = rows + (total ? ' of ' + total : '') + ' rows';
+      if (total) progress.value = Math.min(1, rows / total);
+    };
     const onProgress = (e) => {
       const { topic, payload } = e.detail;
-      if (topic !== 'import.progress' || payload.dry_run !== dryRun) return;
-      progressText.textContent = payload.rows + (checkedRows ? ' of ' + checkedRows : '') + ' rows';
-      if (checkedRows) progress.value = Math.min(1, payload.rows / checkedRows);
+      if (topic !== 'import.progress' || payload.job !== jobId) return;
+      showProgress(payload.rows_done, payload.rows_total);
     };
     window.addEventListener('ea:event', onProgress);
     try {
-      const r = await upload('/leads/import?' + q, f, typeOf(f), (p) => {
+      const answer = await upload('/leads/import?' + q, f, typeOf(f), (p) => {
         progress.value = p;
         if (p >= 1) progressText.textContent = 'Processing rows…';
       });
+      jobId = answer.job.id;
+      progress.value = 0;
+      const job = await follow(jobId, showProgress);
       progress.value = 1;
-      showReport(r);
-      if (dryRun) checkedRows = r.rows;
+      if (job.status === 'failed') throw new Error(job.error || 'The import failed');
+      showReport(job.report);
+      if (!dryRun) showUndo(job);
+      if (dryRun) checkedRows = job.report.rows;
       run.disabled = !dryRun;
     } catch (e) {
       report.append(el('p', { class: 'error', role: 'alert', text: e.message }));
@@ -121,6 +134,40 @@ export async function importPage(root) {
       progressText.textContent = '';
       dry.disabled = false;
     }
+  }
+
+  // Reads the job until it has finished.
+  async function follow(id, onRows) {
+    for (;;) {
+      const job = await get('/leads/imports/' + encodeURIComponent(id));
+      if (job.status !== 'queued' && job.status !== 'running') return job;
+      onRows(job.rows_done, job.rows_total);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+
+  function showUndo(job) {
+    if (!job.undo_until) return;
+    const undo = el('button', { type: 'button', id: 'import-undo', text: 'Undo this import' });
+    const note = el('span', { class: 'muted', text: ' until ' + fmtDate(job.undo_until) + ': created leads go to the trash, updated leads get their earlier values back.' });
+    const box = el('p', { id: 'import-undo-box' }, undo, note);
+    undo.addEventListener('click', async () => {
+      if (!window.confirm('Undo this import? The leads it created go to the trash and the leads it updated get their earlier values back.')) return;
+      undo.disabled = true;
+      try {
+        const done = await post('/leads/imports/' + encodeURIComponent(job.id) + '/undo');
+        const u = done.undo;
+        clear(box);
+        box.append(el('span', { id: 'import-undone', text: `Undone: ${u.trashed} created leads moved to the trash, ${u.restored} updated leads restored.` }));
+        if (u.left_count) {
+          box.append(el('span', { class: 'error', text: ` ${u.left_count} leads changed since the import were left as they are.` }));
+        }
+      } catch (e) {
+        undo.disabled = false;
+        toast(e.message, 'error');
+      }
+    });
+    report.append(box);
   }
 
   function showReport(r) {

@@ -184,6 +184,7 @@ impl App {
             tokio::spawn(crate::bots::web_chat::run(ctx.clone())),
             tokio::spawn(crate::domain::ai::fit::run_trainer(ctx.clone())),
             tokio::spawn(crate::domain::follow_switches(ctx.clone())),
+            tokio::spawn(crate::domain::crm::import_jobs::run_worker(ctx.clone())),
         ]);
         if let Some(schedule) = crate::backup::schedule::Schedule::from_config(&state.config) {
             background.0.push(tokio::spawn(crate::backup::schedule::run(

@@ -205,6 +205,20 @@ pub struct Config {
     )]
     pub cookie_secure: Option<bool>,
 
+    /// How many days after it finished an import can be undone
+    /// (`POST /leads/imports/{id}/undo`).
+    #[arg(long, env = "IMPORT_UNDO_DAYS", default_value_t = 7)]
+    pub import_undo_days: u64,
+
+    /// Rows an import commits in one transaction (one batch of a job).
+    #[arg(long, env = "IMPORT_BATCH_ROWS", default_value_t = 250)]
+    pub import_batch_rows: usize,
+
+    /// Test hook: this instance's import worker stops, as if the process
+    /// died, after this many batches.
+    #[arg(long, env = "IMPORT_STOP_AFTER_BATCHES", hide = true)]
+    pub import_stop_after_batches: Option<u64>,
+
     /// Run the webhook dispatcher in this instance. Any number of instances
     /// may run it against one database; switch it off to keep outbound
     /// traffic on some of them only.

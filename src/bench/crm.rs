@@ -81,7 +81,7 @@ async fn measure(
     let file = tokio::fs::File::open(&csv_path).await?;
     let started = Instant::now();
     let report: Value = client
-        .post(format!("{base}/api/v1/leads/import"))
+        .post(format!("{base}/api/v1/leads/import?wait=true"))
         .bearer_auth(token)
         .header("content-type", "text/csv")
         .body(reqwest::Body::wrap_stream(

@@ -93,6 +93,8 @@ pub struct Ctx {
     pub maintenance: maintenance::MaintenanceSwitch,
     /// Which optional parts are switched off, as last read.
     pub features: features::FeatureSwitches,
+    /// How import jobs run, and the poke for their worker.
+    pub import_jobs: crm::import_jobs::JobSettings,
 }
 
 impl Ctx {
@@ -137,6 +139,7 @@ impl Ctx {
             known_members: Default::default(),
             maintenance: Default::default(),
             features: Default::default(),
+            import_jobs: crm::import_jobs::JobSettings::from_config(config),
         }
     }
 

@@ -141,6 +141,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "room_read_markers",
         sql: include_str!("migrations/0024_room_read_markers.surql"),
     },
+    Migration {
+        version: 25,
+        name: "import_jobs",
+        sql: include_str!("migrations/0025_import_jobs.surql"),
+    },
 ];
 
 #[derive(Debug, Deserialize)]

@@ -241,7 +241,7 @@ async fn with_import_off_an_import_and_its_preview_are_refused() {
     assert_eq!(count["count"], 0);
 
     switch(&app, &admin, "import", true).await;
-    let report = ok(import_csv(&app, &admin, "/api/v1/leads/import").await).await;
+    let report = ok(import_csv(&app, &admin, "/api/v1/leads/import?wait=true").await).await;
     assert_eq!(report["created"], 1, "{report}");
 }
 

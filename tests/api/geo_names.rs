@@ -7,7 +7,12 @@ use serde_json::{json, Value};
 
 use crate::helpers::{error_of, ok, TestApp};
 
+/// Imports within the request (`wait=true`) and returns the report.
 async fn import(app: &TestApp, token: &str, query: &str, csv: &str) -> Value {
+    let query = match query {
+        "" => "?wait=true".to_string(),
+        q => format!("{q}&wait=true"),
+    };
     ok(app
         .post_file(
             &format!("/api/v1/leads/import{query}"),

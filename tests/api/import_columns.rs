@@ -66,7 +66,10 @@ async fn a_csv_shows_its_columns_and_an_import_follows_the_changed_mapping() {
 
     // The user maps Branche to industry and leaves Notes out.
     let mapping = json!({"Branche": "industry", "Notes": ""}).to_string();
-    let path = format!("/api/v1/leads/import?mapping={}", url_escape(&mapping));
+    let path = format!(
+        "/api/v1/leads/import?wait=true&mapping={}",
+        url_escape(&mapping)
+    );
     let report: Value = send(&app, &admin, &path, "text/csv", csv.into())
         .await
         .json()

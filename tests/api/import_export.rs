@@ -4,7 +4,12 @@ use serde_json::{json, Value};
 
 use crate::helpers::{error_of, xlsx_with_one_lead, xlsx_with_part, TestApp, XLSX};
 
+/// Imports `csv` within the request (`wait=true`), answered with the report.
 async fn import(app: &TestApp, token: &str, query: &str, csv: &str) -> reqwest::Response {
+    let query = match query {
+        "" => "?wait=true".to_string(),
+        q => format!("{q}&wait=true"),
+    };
     app.client
         .post(app.url(&format!("/api/v1/leads/import{query}")))
         .bearer_auth(token)
@@ -517,7 +522,7 @@ async fn an_xlsx_workbook_imports_like_a_csv() {
     let bytes = book.save_to_buffer().unwrap();
     let response = app
         .client
-        .post(app.url("/api/v1/leads/import"))
+        .post(app.url("/api/v1/leads/import?wait=true"))
         .bearer_auth(&admin)
         .header(
             "content-type",
@@ -555,7 +560,7 @@ async fn an_xlsx_workbook_imports_like_a_csv() {
 
     let not_a_workbook = app
         .client
-        .post(app.url("/api/v1/leads/import"))
+        .post(app.url("/api/v1/leads/import?wait=true"))
         .bearer_auth(&admin)
         .header(
             "content-type",
@@ -600,7 +605,7 @@ async fn a_tiny_workbook_claiming_four_billion_shared_strings_is_refused_and_the
     assert_eq!(count(&app, &admin).await, 0);
     let response = app
         .post_file(
-            "/api/v1/leads/import",
+            "/api/v1/leads/import?wait=true",
             &admin,
             XLSX,
             xlsx_with_one_lead("Honest Co"),
@@ -633,7 +638,7 @@ async fn a_shared_strings_zip_bomb_is_refused_and_the_service_keeps_running() {
     assert_eq!(count(&app, &admin).await, 0);
     let response = app
         .post_file(
-            "/api/v1/leads/import",
+            "/api/v1/leads/import?wait=true",
             &admin,
             XLSX,
             xlsx_with_one_lead("Honest Co"),

@@ -30,6 +30,7 @@ mod geo_names;
 mod idempotency;
 mod import_columns;
 mod import_export;
+mod import_jobs;
 mod leads;
 mod maintenance;
 mod notes;

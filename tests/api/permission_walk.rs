@@ -397,6 +397,17 @@ fn rules() -> Vec<Rule> {
             "leads.import & leads.write",
             |_| Call::at(&[]).csv("Company\nWalk Import\n"),
         ),
+        // Import jobs: src/domain/crm/import_jobs.rs. A job nobody made is
+        // not found for those who may look.
+        rule("GET /leads/imports", "leads.import", |_| Call::at(&[])),
+        rule("GET /leads/imports/{id}", "leads.import", |_| {
+            Call::at(&["no-such-job"])
+        }),
+        rule(
+            "POST /leads/imports/{id}/undo",
+            "leads.import & leads.write",
+            |_| Call::at(&["no-such-job"]),
+        ),
         rule(
             "GET /leads/export",
             "leads.export & leads.read.all|leads.read.own",

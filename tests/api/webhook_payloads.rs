@@ -109,7 +109,11 @@ async fn every_topic_is_delivered_exactly_as_its_callback_documents() {
     ok(app.delete(&leads, &admin).await).await;
     ok(app.delete(&format!("{leads}/purge"), &admin).await).await;
     let imported = app
-        .request(reqwest::Method::POST, "/api/v1/leads/import", Some(&admin))
+        .request(
+            reqwest::Method::POST,
+            "/api/v1/leads/import?wait=true",
+            Some(&admin),
+        )
         .header("content-type", "text/csv")
         .body("company_name,website\nImported Payload AG,https://imported-payload.example\n")
         .send()

@@ -176,6 +176,11 @@ pub async fn an_import_with_one_bad_row_shows_the_report() {
         .await;
     b.wait_text("#import-report dd[data-key=failed]", "1").await;
     b.screenshot("import-report").await;
+    // Within the window the import can be undone: its leads go to the trash.
+    b.click("#import-undo").await;
+    b.accept_dialog().await;
+    b.wait_text("#import-undone", "2 created leads moved to the trash")
+        .await;
     b.close().await;
 }
 

@@ -110,7 +110,7 @@ const WRITE_CONTACT: &str =
     position = $c.position, phone = $c.phone, email = $c.email, linkedin = $c.linkedin,
     created_at = <datetime>$c.created_at, updated_at = <datetime>$c.updated_at";
 
-fn audited(c: &Contact) -> serde_json::Value {
+pub(crate) fn audited(c: &Contact) -> serde_json::Value {
     json!({"name": c.name, "position": c.position, "phone": c.phone, "email": c.email, "linkedin": c.linkedin})
 }
 

@@ -7,8 +7,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use serde::Serialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 use tokio::io::AsyncRead;
 use tokio::sync::mpsc;
 
@@ -63,7 +63,7 @@ pub struct ImportOptions {
     pub mapping: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RowError {
     /// The line in the file (the header is line 1).
     pub row: usize,
@@ -71,7 +71,7 @@ pub struct RowError {
     pub reason: String,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ImportReport {
     pub dry_run: bool,
     pub rows: usize,
@@ -90,20 +90,33 @@ pub struct ImportReport {
     pub names_read: Vec<NameRead>,
     /// Where each (field, spelling) is in `names_read`.
     #[serde(skip)]
-    names_seen: HashMap<(&'static str, String), usize>,
+    names_seen: HashMap<(String, String), usize>,
+}
+
+impl ImportReport {
+    /// A report read back from where a job stored it, ready to go on.
+    pub(crate) fn resumed(mut self) -> Self {
+        self.names_seen = self
+            .names_read
+            .iter()
+            .enumerate()
+            .map(|(i, n)| ((n.field.clone(), n.typed.clone()), i))
+            .collect();
+        self
+    }
 }
 
 /// A country or state name in the file and the ISO code it was read as,
 /// e.g. country "Germany" read as DE.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct NameRead {
     /// `country` or `state`.
-    pub field: &'static str,
+    pub field: String,
     /// The column it was read from.
     pub column: Option<String>,
     /// As written in the file.
     pub typed: String,
-    pub read_as: &'static str,
+    pub read_as: String,
     /// The first row (line) with this spelling.
     pub first_row: usize,
     /// How many rows had it.
@@ -288,8 +301,7 @@ pub async fn import_csv(
     options: ImportOptions,
 ) -> DomainResult<ImportReport> {
     require_import(ctx, actor)?;
-    let r = csv_reader(input);
-    run_import(ctx, actor, r.header, r.lines, r.task, options).await
+    run_import(ctx, actor, csv_reader(input), options, BATCH_ROWS, None).await
 }
 
 /// Imports the first sheet of the XLSX file at `path`, read cell by cell
@@ -301,8 +313,138 @@ pub async fn import_xlsx(
     options: ImportOptions,
 ) -> DomainResult<ImportReport> {
     require_import(ctx, actor)?;
-    let r = xlsx_reader(path);
-    run_import(ctx, actor, r.header, r.lines, r.task, options).await
+    run_import(ctx, actor, xlsx_reader(path), options, BATCH_ROWS, None).await
+}
+
+/// A spooled upload: CSV or the first sheet of an XLSX workbook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileFormat {
+    Csv,
+    Xlsx,
+}
+
+impl FileFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileFormat::Csv => "csv",
+            FileFormat::Xlsx => "xlsx",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<FileFormat> {
+        match name {
+            "csv" => Some(FileFormat::Csv),
+            "xlsx" => Some(FileFormat::Xlsx),
+            _ => None,
+        }
+    }
+}
+
+async fn file_reader(path: &std::path::Path, format: FileFormat) -> DomainResult<FileReader> {
+    Ok(match format {
+        FileFormat::Csv => {
+            let file = tokio::fs::File::open(path)
+                .await
+                .map_err(|e| DomainError::Internal(format!("cannot open a spooled import: {e}")))?;
+            csv_reader(file)
+        }
+        FileFormat::Xlsx => xlsx_reader(path.to_path_buf()),
+    })
+}
+
+/// Reads the header of a spooled file and checks `mapping` against it, so
+/// a file or mapping that cannot be imported is refused before a job is
+/// made for it.
+pub async fn check_file(
+    path: &std::path::Path,
+    format: FileFormat,
+    mapping: &BTreeMap<String, String>,
+) -> DomainResult<()> {
+    let reader = file_reader(path, format).await?;
+    let headers = reader
+        .header
+        .await
+        .map_err(|_| DomainError::invalid("file", "the file cannot be read"))?
+        .map_err(|reason| DomainError::invalid("file", reason))?;
+    drop(reader.lines);
+    let _ = reader.task.await;
+    map_headers(&headers, mapping)?;
+    Ok(())
+}
+
+/// The data rows of a spooled file, read through once.
+pub(crate) async fn count_rows(path: &std::path::Path, format: FileFormat) -> DomainResult<usize> {
+    let mut reader = file_reader(path, format).await?;
+    reader
+        .header
+        .await
+        .map_err(|_| DomainError::invalid("file", "the file cannot be read"))?
+        .map_err(|reason| DomainError::invalid("file", reason))?;
+    let mut rows = 0;
+    while reader.lines.recv().await.is_some() {
+        rows += 1;
+    }
+    let _ = reader.task.await;
+    Ok(rows)
+}
+
+/// What a batch did to a stored lead, kept by an import job for its undo.
+#[derive(Debug, Clone)]
+pub(crate) enum LeadChange {
+    Created {
+        lead: String,
+        left_at: chrono::DateTime<chrono::Utc>,
+    },
+    Updated {
+        before: Box<Lead>,
+        left_at: chrono::DateTime<chrono::Utc>,
+        contact: Option<String>,
+    },
+}
+
+/// How an import job takes part in the import: where it starts, what it
+/// writes with each batch (in the batch's transaction) and at the end.
+pub(crate) trait JobHooks: Send {
+    /// Data rows already imported by an earlier run, skipped now.
+    fn skip_rows(&self) -> usize;
+    /// The report as an earlier run left it.
+    fn take_report(&mut self) -> Option<ImportReport>;
+    /// Adds the job's progress (and what the batch changed) to the batch's
+    /// transaction.
+    fn push_batch(&mut self, tx: &mut Transaction, report: &ImportReport, changes: &[LeadChange]);
+    /// After a batch committed; `false` stops the import here.
+    fn committed(&mut self) -> bool;
+    /// Adds the job's end to the last transaction.
+    fn push_finish(&mut self, tx: &mut Transaction, report: &ImportReport);
+    /// What `import.progress` says about the job.
+    fn progress(&self) -> serde_json::Value;
+}
+
+/// Imports a spooled file as a job: from `hooks.skip_rows()` on, in
+/// batches of `batch_rows`, the job's progress committed with each batch.
+/// `None` when the hooks stopped it before the end.
+pub(crate) async fn import_file(
+    ctx: &Ctx,
+    actor: &Actor,
+    path: &std::path::Path,
+    format: FileFormat,
+    options: ImportOptions,
+    batch_rows: usize,
+    hooks: &mut dyn JobHooks,
+) -> DomainResult<Option<ImportReport>> {
+    require_import(ctx, actor)?;
+    let reader = file_reader(path, format).await?;
+    let mut stopped = false;
+    let report = run_import(
+        ctx,
+        actor,
+        reader,
+        options,
+        batch_rows,
+        Some((hooks, &mut stopped)),
+    )
+    .await?;
+    Ok((!stopped).then_some(report))
 }
 
 /// How many data rows a column preview shows.
@@ -479,11 +621,16 @@ pub fn require_import(ctx: &Ctx, actor: &Actor) -> DomainResult<()> {
 async fn run_import(
     ctx: &Ctx,
     actor: &Actor,
-    header_rx: tokio::sync::oneshot::Receiver<Result<Vec<String>, String>>,
-    mut line_rx: mpsc::Receiver<Line>,
-    reader: tokio::task::JoinHandle<()>,
+    file: FileReader,
     options: ImportOptions,
+    batch_rows: usize,
+    mut job: Option<(&mut dyn JobHooks, &mut bool)>,
 ) -> DomainResult<ImportReport> {
+    let FileReader {
+        header: header_rx,
+        lines: mut line_rx,
+        task: reader,
+    } = file;
     let scope = Scope::of(actor)?;
     let headers = header_rx
         .await
@@ -504,18 +651,34 @@ async fn run_import(
             .find(|(_, f)| **f == field)
             .map(|(i, _)| headers[*i].clone())
     };
+    let mut skip = 0;
+    if let Some((hooks, _)) = job.as_mut() {
+        skip = hooks.skip_rows();
+        if let Some(earlier) = hooks.take_report() {
+            report = ImportReport {
+                mapping: report.mapping,
+                ..earlier.resumed()
+            };
+        }
+    }
     let lookups = CachedLookups::load(ctx).await?;
     let mut known = KnownLeads::default();
-    let mut batch: Vec<Line> = Vec::with_capacity(BATCH_ROWS);
+    let batch_rows = batch_rows.max(1);
+    let mut batch: Vec<Line> = Vec::with_capacity(batch_rows);
     loop {
         let next = line_rx.recv().await;
         let done = next.is_none();
         if let Some(line) = next {
+            if skip > 0 {
+                // Imported by an earlier run of this job.
+                skip -= 1;
+                continue;
+            }
             batch.push(line);
         }
-        if batch.len() >= BATCH_ROWS || (done && !batch.is_empty()) {
+        if batch.len() >= batch_rows || (done && !batch.is_empty()) {
             let lines = std::mem::take(&mut batch);
-            run_batch(
+            let (mut tx, writes, changes) = run_batch(
                 ctx,
                 actor,
                 &scope,
@@ -528,11 +691,34 @@ async fn run_import(
                 &mut report,
             )
             .await?;
+            let mut progress = json!({"rows": report.rows, "created": report.created,
+                "updated": report.updated, "skipped": report.skipped, "failed": report.failed,
+                "dry_run": report.dry_run});
+            match job.as_mut() {
+                Some((hooks, stopped)) => {
+                    hooks.push_batch(&mut tx, &report, &changes);
+                    tx.commit(&ctx.store).await?;
+                    if let (Value::Object(p), Value::Object(extra)) =
+                        (&mut progress, hooks.progress())
+                    {
+                        p.extend(extra);
+                    }
+                    if !hooks.committed() {
+                        **stopped = true;
+                        drop(line_rx);
+                        let _ = reader.await;
+                        return Ok(report);
+                    }
+                }
+                None if writes > 0 => {
+                    tx.commit(&ctx.store).await?;
+                }
+                None => {}
+            }
             ctx.events.publish(Event::new(
                 "import.progress",
                 Audience::Users(vec![actor.user_id.clone()]),
-                json!({"rows": report.rows, "created": report.created, "updated": report.updated,
-                       "skipped": report.skipped, "failed": report.failed, "dry_run": report.dry_run}),
+                progress,
             ));
         }
         if done {
@@ -540,16 +726,20 @@ async fn run_import(
         }
     }
     let _ = reader.await;
+    let mut tx = Transaction::new();
+    let mut out = Outgoing::new();
     if !options.dry_run {
         // Integrators hear of an import once, not once per row.
-        let mut out = Outgoing::new();
         out.add(Event::new(
             "import.completed",
             Audience::Users(vec![actor.user_id.clone()]),
             serde_json::to_value(&report).unwrap_or_default(),
         ));
-        out.commit(ctx, Transaction::new()).await?;
     }
+    if let Some((hooks, _)) = job.as_mut() {
+        hooks.push_finish(&mut tx, &report);
+    }
+    out.commit(ctx, tx).await?;
     Ok(report)
 }
 
@@ -581,7 +771,7 @@ async fn run_batch(
     known: &mut KnownLeads,
     lines: Vec<Line>,
     report: &mut ImportReport,
-) -> DomainResult<()> {
+) -> DomainResult<(Transaction, usize, Vec<LeadChange>)> {
     let mut rows: Vec<(usize, RowFields, DomainResult<LeadDraft>)> =
         Vec::with_capacity(lines.len());
     for line in lines {
@@ -647,6 +837,7 @@ async fn run_batch(
 
     let mut tx = Transaction::new();
     let mut writes = 0;
+    let mut lead_changes: Vec<LeadChange> = Vec::new();
     // Contacts of leads written in this batch, for their search text.
     let mut batch_contacts: HashMap<String, Vec<(String, Option<String>)>> = HashMap::new();
     for (_, outcome) in &outcomes {
@@ -661,6 +852,10 @@ async fn run_batch(
                         .map(|c| (c.name.clone(), c.email.clone()))
                         .collect();
                     batch_contacts.insert(prepared.lead.id.clone(), names);
+                    lead_changes.push(LeadChange::Created {
+                        lead: prepared.lead.id.clone(),
+                        left_at: prepared.lead.updated_at,
+                    });
                     writes += 1;
                 }
             }
@@ -689,6 +884,11 @@ async fn run_batch(
                     if let Some(c) = contact {
                         contacts::push_insert(&mut tx, actor, c);
                     }
+                    lead_changes.push(LeadChange::Updated {
+                        before: before.clone(),
+                        left_at: after.updated_at,
+                        contact: contact.as_ref().map(|c| c.id.clone()),
+                    });
                     writes += 1;
                 }
             }
@@ -700,6 +900,11 @@ async fn run_batch(
                         search_names(ctx, &mut batch_contacts, &lead.id, Some(contact)).await?;
                     leads::push_write(&mut tx, lead, &names);
                     contacts::push_insert(&mut tx, actor, contact);
+                    lead_changes.push(LeadChange::Updated {
+                        before: lead.clone(),
+                        left_at: lead.updated_at,
+                        contact: Some(contact.id.clone()),
+                    });
                     writes += 1;
                 }
             }
@@ -707,10 +912,7 @@ async fn run_batch(
             Outcome::Skip => report.skipped += 1,
         }
     }
-    if writes > 0 {
-        tx.commit(&ctx.store).await?;
-    }
-    Ok(())
+    Ok((tx, writes, lead_changes))
 }
 
 /// The contact names and emails of a lead for its search text: those
@@ -954,7 +1156,7 @@ fn note_names(
         let Some((reading, typed)) = read.filter(|(r, _)| r.by_name) else {
             continue;
         };
-        let key = (field, typed);
+        let key = (field.to_string(), typed);
         if let Some(&at) = report.names_seen.get(&key) {
             report.names_read[at].rows += 1;
         } else if report.names_read.len() < MAX_REPORTED_NAMES {
@@ -962,10 +1164,10 @@ fn note_names(
                 .names_seen
                 .insert(key.clone(), report.names_read.len());
             report.names_read.push(NameRead {
-                field,
+                field: field.to_string(),
                 column: column_of(field),
                 typed: key.1,
-                read_as: reading.code,
+                read_as: reading.code.to_string(),
                 first_row: row,
                 rows: 1,
             });

@@ -10,6 +10,7 @@ pub mod erasure;
 pub mod export;
 pub mod followups;
 pub mod import;
+pub mod import_jobs;
 pub mod import_rows;
 mod lead_version;
 pub mod leads;

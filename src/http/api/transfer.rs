@@ -15,7 +15,10 @@ use super::ApiTags;
 use crate::domain::audit::AuditRow;
 use crate::domain::audit_text::{ChangeText, Described};
 use crate::domain::crm::export;
-use crate::domain::crm::import::{self, ImportOptions, ImportReport, NameRead, RowError};
+use crate::domain::crm::import::{
+    self, FileFormat, ImportOptions, ImportReport, NameRead, RowError,
+};
+use crate::domain::crm::import_jobs::{self, ImportJob, UndoSummary};
 use crate::domain::crm::query::LeadFilter;
 use crate::domain::crm::timeline::{self, AuditFilter, TimelineItem};
 use crate::domain::error::DomainError;
@@ -78,10 +81,10 @@ struct NameReadView {
 impl From<NameRead> for NameReadView {
     fn from(n: NameRead) -> Self {
         NameReadView {
-            field: n.field.to_string(),
+            field: n.field,
             column: n.column,
             typed: n.typed,
-            read_as: n.read_as.to_string(),
+            read_as: n.read_as,
             first_row: n.first_row as u64,
             rows: n.rows as u64,
         }
@@ -121,6 +124,127 @@ impl From<ImportReport> for ImportReportView {
             mapping: r.mapping,
             errors: r.errors.into_iter().map(Into::into).collect(),
             names_read: r.names_read.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+enum ImportAnswer {
+    /// `wait=true`: the import ran to its end; its report.
+    #[oai(status = 200)]
+    Report(Json<ImportReportView>),
+    /// The job is queued; follow it at `GET /leads/imports/{id}`.
+    #[oai(status = 202)]
+    Accepted(Json<ImportJobAnswer>),
+}
+
+#[derive(Object)]
+struct ImportJobAnswer {
+    job: Box<ImportJobView>,
+}
+
+#[derive(Object)]
+struct ImportJobList {
+    items: Vec<ImportJobView>,
+}
+
+/// A lead an undo left alone, and why.
+#[derive(Object)]
+struct LeftAloneView {
+    lead: String,
+    reason: String,
+}
+
+#[derive(Object)]
+struct UndoSummaryView {
+    /// Leads the import created, now in the trash.
+    trashed: u64,
+    /// Leads the import updated, back to their earlier values.
+    restored: u64,
+    /// Leads left alone because they changed after the import (the first 1,000).
+    left: Vec<LeftAloneView>,
+    left_count: u64,
+}
+
+impl From<UndoSummary> for UndoSummaryView {
+    fn from(u: UndoSummary) -> Self {
+        UndoSummaryView {
+            trashed: u.trashed as u64,
+            restored: u.restored as u64,
+            left: u
+                .left
+                .into_iter()
+                .map(|l| LeftAloneView {
+                    lead: l.lead,
+                    reason: l.reason,
+                })
+                .collect(),
+            left_count: u.left_count as u64,
+        }
+    }
+}
+
+/// An import job: a file being imported in the background.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+struct ImportJobView {
+    id: String,
+    /// The importer's user id and username.
+    owner: String,
+    owner_name: String,
+    file_name: Option<String>,
+    /// csv or xlsx.
+    format: String,
+    dry_run: bool,
+    /// skip, update or create.
+    policy: String,
+    /// queued, running, completed, failed or undone.
+    status: String,
+    /// Data rows in the file, once counted.
+    rows_total: Option<u64>,
+    /// Data rows imported so far.
+    rows_done: u64,
+    /// 0 to 100.
+    percent: u32,
+    /// The report so far; final once the job completed.
+    report: ImportReportView,
+    /// Why the job failed.
+    error: Option<String>,
+    created_at: DateTime<Utc>,
+    started_at: Option<DateTime<Utc>>,
+    updated_at: DateTime<Utc>,
+    finished_at: Option<DateTime<Utc>>,
+    /// Until when the import can be undone; absent when it cannot.
+    undo_until: Option<DateTime<Utc>>,
+    undone_at: Option<DateTime<Utc>>,
+    undone_by: Option<String>,
+    undo: Option<UndoSummaryView>,
+}
+
+impl From<ImportJob> for ImportJobView {
+    fn from(j: ImportJob) -> Self {
+        ImportJobView {
+            id: j.id,
+            owner: j.owner,
+            owner_name: j.owner_name,
+            file_name: j.file_name,
+            format: j.format,
+            dry_run: j.dry_run,
+            policy: j.policy,
+            status: j.status,
+            rows_total: j.rows_total,
+            rows_done: j.rows_done,
+            percent: j.percent,
+            report: j.report.into(),
+            error: j.error,
+            created_at: j.created_at,
+            started_at: j.started_at,
+            updated_at: j.updated_at,
+            finished_at: j.finished_at,
+            undo_until: j.undo_until,
+            undone_at: j.undone_at,
+            undone_by: j.undone_by,
+            undo: j.undo.map(Into::into),
         }
     }
 }
@@ -290,10 +414,17 @@ impl From<(AuditRow, Described)> for AuditRowView {
 
 #[OpenApi(tag = "ApiTags::Leads")]
 impl TransferApi {
-    /// Import leads and contacts from CSV. Bad rows are reported while good
-    /// rows go in; duplicates (same domain, company name or contact email)
-    /// follow `policy`; `dry_run` checks without writing.
+    /// Import leads and contacts from CSV or XLSX as a job. The file is
+    /// stored and the answer comes at once (202) with the job, which runs in
+    /// the background: follow it at `GET /leads/imports/{id}` or by the
+    /// `import.progress` socket events; `import.completed` fires once at the
+    /// end. Bad rows are reported while good rows go in; duplicates (same
+    /// domain, company name or contact email) follow `policy`; `dry_run`
+    /// checks without writing. A file or mapping that cannot be read is
+    /// refused before a job is made. With `wait=true` the request runs the
+    /// job itself and answers (200) with the finished report.
     #[oai(path = "/leads/import", method = "post")]
+    #[allow(clippy::too_many_arguments)]
     async fn import(
         &self,
         state: Data<&Arc<AppState>>,
@@ -304,8 +435,12 @@ impl TransferApi {
         policy: Query<Option<String>>,
         /// JSON object header -> field, for columns the auto-mapping misses.
         mapping: Query<Option<String>>,
+        /// Run the import within this request and answer with its report.
+        wait: Query<Option<bool>>,
+        /// The file's name, shown in the list of imports.
+        name: Query<Option<String>>,
         body: CsvUpload,
-    ) -> ApiResult<Json<ImportReportView>> {
+    ) -> ApiResult<ImportAnswer> {
         let mapping: BTreeMap<String, String> =
             match mapping.0.as_deref().filter(|m| !m.trim().is_empty()) {
                 Some(m) => serde_json::from_str(m).map_err(|_| {
@@ -320,26 +455,102 @@ impl TransferApi {
         };
         // Refused before a byte of the upload is read or spooled.
         import::require_import(&state.ctx, auth.actor())?;
-        let report = match body {
+        let (body, format) = match body {
             CsvUpload::Csv(Binary(body)) | CsvUpload::Bytes(Binary(body)) => {
-                import::import_csv(&state.ctx, auth.actor(), body.into_async_read(), options)
-                    .await?
+                (body, FileFormat::Csv)
             }
-            CsvUpload::Xlsx(Binary(body)) => {
-                // A workbook is a zip archive read from its end, so it is
-                // spooled to disk first, never into memory.
-                let path = spool_path(&state);
-                let outcome = match spool(body, &path).await {
-                    Ok(()) => {
-                        import::import_xlsx(&state.ctx, auth.actor(), path.clone(), options).await
-                    }
-                    Err(e) => Err(e),
-                };
+            CsvUpload::Xlsx(Binary(body)) => (body, FileFormat::Xlsx),
+        };
+        // The file is spooled to disk (never into memory) so the job can
+        // read it again after a restart.
+        let file = format!(
+            ".import-{}.{}",
+            uuid::Uuid::new_v4().simple(),
+            format.as_str()
+        );
+        let path = state.config.upload_dir.join(&file);
+        let wait = wait.0.unwrap_or(false);
+        let lease = wait.then(crate::domain::tokens::new_id);
+        let new_job = import_jobs::NewJob {
+            file,
+            format,
+            file_name: name.0.map(|n| n.chars().take(200).collect()),
+            options,
+        };
+        let created = match spool(body, &path).await {
+            Ok(()) => {
+                import_jobs::create(&state.ctx, auth.actor(), new_job, lease.as_deref()).await
+            }
+            Err(e) => Err(e),
+        };
+        let job = match created {
+            Ok(job) => job,
+            Err(e) => {
                 let _ = tokio::fs::remove_file(&path).await;
-                outcome?
+                return Err(e.into());
             }
         };
-        Ok(Json(report.into()))
+        let Some(lease) = lease else {
+            return Ok(ImportAnswer::Accepted(Json(ImportJobAnswer {
+                job: Box::new(job.into()),
+            })));
+        };
+        let job = import_jobs::run_held(&state.ctx, auth.actor(), &job.id, &lease).await?;
+        if job.status == import_jobs::FAILED {
+            return Err(DomainError::invalid(
+                "file",
+                job.error.unwrap_or_else(|| "the import failed".into()),
+            )
+            .into());
+        }
+        Ok(ImportAnswer::Report(Json(job.report.into())))
+    }
+
+    /// The caller's imports, newest first; with `leads.import` and
+    /// `leads.read.all`, everyone's.
+    #[oai(path = "/leads/imports", method = "get")]
+    async fn imports(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        /// At most this many (default 50, at most 200).
+        limit: Query<Option<u32>>,
+    ) -> ApiResult<Json<ImportJobList>> {
+        let jobs =
+            import_jobs::list(&state.ctx, auth.actor(), limit.0.unwrap_or(50) as usize).await?;
+        Ok(Json(ImportJobList {
+            items: jobs.into_iter().map(Into::into).collect(),
+        }))
+    }
+
+    /// One import: its status, progress and report (so far).
+    #[oai(path = "/leads/imports/:id", method = "get")]
+    async fn import_job(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+    ) -> ApiResult<Json<ImportJobView>> {
+        let job = import_jobs::get(&state.ctx, auth.actor(), &id.0).await?;
+        Ok(Json(job.into()))
+    }
+
+    /// Undoes a finished import within the undo window (`IMPORT_UNDO_DAYS`,
+    /// default 7): the leads it created go to the trash, the leads it
+    /// updated get their earlier values back and lose the contacts it added,
+    /// all audited as `import_undo`. A lead changed by anything else since
+    /// the import is left alone and listed in `undo.left`. The importer, or
+    /// anyone with `leads.import` and `leads.read.all`, may undo. 409 for a
+    /// dry run, a job still running, one undone already, or after the window.
+    #[oai(path = "/leads/imports/:id/undo", method = "post")]
+    async fn undo_import(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+    ) -> ApiResult<Json<ImportJobView>> {
+        let job = import_jobs::undo(&state.ctx, auth.actor(), &id.0).await?;
+        Ok(Json(job.into()))
     }
 
     /// A file's columns, the field each fills automatically and a few sample
