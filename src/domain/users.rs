@@ -365,6 +365,28 @@ pub struct ProfilePatch {
     pub timezone: Option<String>,
 }
 
+/// Applies and checks the fields a person may change on their own account
+/// (and an admin on anyone's).
+fn apply_profile(user: &mut User, patch: &ProfilePatch) -> DomainResult<()> {
+    if let Some(email) = &patch.email {
+        user.email = parse_email(email)?;
+    }
+    if let Some(name) = &patch.display_name {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(DomainError::invalid(
+                "display_name",
+                "must be 1 to 100 characters",
+            ));
+        }
+        user.display_name = name.to_string();
+    }
+    if let Some(tz) = &patch.timezone {
+        user.timezone = parse_timezone(tz)?;
+    }
+    Ok(())
+}
+
 /// The actor changes their own display name, email or timezone (the
 /// timezone drives their due views, reminders and digest). No permission
 /// is needed for one's own account; role, permissions and activity stay
@@ -375,22 +397,7 @@ pub async fn update_profile(ctx: &Ctx, actor: &Actor, patch: ProfilePatch) -> Do
         .ok_or(DomainError::Unauthenticated)?
         .user;
     let mut after = before.clone();
-    if let Some(email) = &patch.email {
-        after.email = parse_email(email)?;
-    }
-    if let Some(name) = &patch.display_name {
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > 100 {
-            return Err(DomainError::invalid(
-                "display_name",
-                "must be 1 to 100 characters",
-            ));
-        }
-        after.display_name = name.to_string();
-    }
-    if let Some(tz) = &patch.timezone {
-        after.timezone = parse_timezone(tz)?;
-    }
+    apply_profile(&mut after, &patch)?;
     let view = |u: &User| json!({"email": u.email, "display_name": u.display_name, "timezone": u.timezone});
     let changes = audit::diff(&view(&before), &view(&after), &[]);
     if changes.is_empty() {
@@ -464,19 +471,14 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: &str, patch: UserPatch) -> Dom
     let before = record.user;
     check_may_manage(ctx, actor, &before.role, &before.extra_permissions).await?;
     let mut after = before.clone();
-    if let Some(email) = &patch.email {
-        after.email = parse_email(email)?;
-    }
-    if let Some(name) = &patch.display_name {
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > 100 {
-            return Err(DomainError::invalid(
-                "display_name",
-                "must be 1 to 100 characters",
-            ));
-        }
-        after.display_name = name.to_string();
-    }
+    apply_profile(
+        &mut after,
+        &ProfilePatch {
+            display_name: patch.display_name.clone(),
+            email: patch.email.clone(),
+            timezone: patch.timezone.clone(),
+        },
+    )?;
     if let Some(role) = &patch.role {
         after.role = require_role(ctx, role).await?;
     }
@@ -485,9 +487,6 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: &str, patch: UserPatch) -> Dom
     }
     if let Some(active) = patch.active {
         after.active = active;
-    }
-    if let Some(tz) = &patch.timezone {
-        after.timezone = parse_timezone(tz)?;
     }
     if after.role != before.role || after.extra_permissions != before.extra_permissions {
         check_may_manage(ctx, actor, &after.role, &after.extra_permissions).await?;
