@@ -1,0 +1,145 @@
+//! The API operations that had no place in the panel (#15): a webhook's
+//! delivery log and secret rotation, the after-third-follow-up setting, the
+//! time-to-first-contact table on the dashboards and the lead-fit model on
+//! the AI page.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::harness::{Panel, ADMIN_PASSWORD};
+
+pub async fn a_webhook_test_delivery_shows_in_its_log_and_its_secret_rotates() {
+    let Some(panel) = Panel::start_with(|c| {
+        c.webhook_poll_ms = 50;
+        c.webhook_backoff_base_seconds = 60;
+        c.webhook_max_attempts = 3;
+        c.webhook_allow_private = vec!["127.0.0.0/8".parse().unwrap()];
+    })
+    .await
+    else {
+        return;
+    };
+    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
+    // Nothing listens on port 9: the delivery is tried and fails.
+    let created = panel
+        .api(
+            &admin,
+            "POST",
+            "/webhooks",
+            json!({"url": "http://127.0.0.1:9/hook", "topics": ["lead.created"]}),
+        )
+        .await;
+    let id = created["webhook"]["id"].as_str().unwrap().to_string();
+    let first_secret = created["secret"].as_str().unwrap().to_string();
+
+    let b = panel.browser(390, 844).await;
+    b.login(&panel, "admin", ADMIN_PASSWORD).await;
+    b.goto(&panel, "#/admin/webhooks").await;
+    let row = format!("li[data-webhook=\"{id}\"]");
+    b.click(&format!("{row} .actions button:nth-of-type(2)"))
+        .await;
+    b.wait_text(".toasts", "Test event queued").await;
+
+    // The delivery is logged once the event fans out.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let page = panel
+            .api(
+                &admin,
+                "GET",
+                &format!("/webhooks/{id}/deliveries"),
+                json!(null),
+            )
+            .await;
+        if page["items"].as_array().is_some_and(|a| !a.is_empty()) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{page}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    b.click(&format!("{row} .actions button:nth-of-type(1)"))
+        .await;
+    b.wait_content(&format!("{row} .webhook-deliveries tbody"), "webhook.test")
+        .await;
+    let head = b
+        .find(&format!("{row} .webhook-deliveries thead"))
+        .await
+        .prop("textContent")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(
+        head.contains("Attempts") && head.contains("Last error"),
+        "{head}"
+    );
+
+    // Rotating asks first, then shows the new secret once.
+    b.click(&format!("{row} .actions button:nth-of-type(3)"))
+        .await;
+    b.accept_dialog().await;
+    b.wait_text(".toasts", "Secret rotated").await;
+    let shown = b
+        .find(&format!("{row} .secret-value"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!shown.is_empty());
+    assert_ne!(shown, first_secret);
+}
+
+pub async fn the_after_third_follow_up_setting_saves_and_reloads() {
+    let Some(panel) = Panel::start().await else {
+        return;
+    };
+    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
+    let before = panel
+        .api(
+            &admin,
+            "GET",
+            "/settings/after-third-follow-up",
+            json!(null),
+        )
+        .await;
+    let statuses = panel
+        .api(&admin, "GET", "/pipeline/statuses", json!(null))
+        .await;
+    let other = statuses
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .find(|s| *s != before["status"].as_str().unwrap_or_default())
+        .unwrap();
+
+    let b = panel.browser_with(390, 844, true).await;
+    b.login(&panel, "admin", ADMIN_PASSWORD).await;
+    b.goto(&panel, "#/admin/pipeline").await;
+    b.find("#after-third-form").await;
+    let was_on = before["enabled"].as_bool().unwrap();
+    if was_on {
+        b.click("#after-third-enabled").await;
+    }
+    b.select("#after-third-status", &other).await;
+    b.click("#after-third-form button[type=submit]").await;
+    b.wait_text(".toasts", "After the third follow-up").await;
+    let after = panel
+        .api(
+            &admin,
+            "GET",
+            "/settings/after-third-follow-up",
+            json!(null),
+        )
+        .await;
+    assert_eq!(after["status"], other.as_str());
+    assert_eq!(after["enabled"], false);
+
+    // A reload shows what was saved.
+    b.refresh().await;
+    b.find("#after-third-form").await;
+    let shown = b
+        .script("return [document.querySelector('#after-third-status').value, document.querySelector('#after-third-enabled').checked]")
+        .await;
+    assert_eq!(shown, json!([other, false]));
+}
