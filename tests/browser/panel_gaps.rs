@@ -143,3 +143,82 @@ pub async fn the_after_third_follow_up_setting_saves_and_reloads() {
         .await;
     assert_eq!(shown, json!([other, false]));
 }
+
+pub async fn the_marketing_dashboard_shows_time_to_first_contact_and_responses() {
+    let Some(panel) = Panel::start().await else {
+        return;
+    };
+    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
+    for company in ["Fresh One", "Fresh Two"] {
+        panel
+            .api(&admin, "POST", "/leads", json!({"company_name": company}))
+            .await;
+    }
+    let b = panel.browser_with(390, 844, true).await;
+    b.login(&panel, "admin", ADMIN_PASSWORD).await;
+    b.goto(&panel, "#/analytics/marketing").await;
+    b.wait_content("#table-first-contact", "All leads").await;
+    let table = b
+        .find("#table-first-contact")
+        .await
+        .prop("textContent")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(
+        table.contains("Median time") && table.contains("Within a day"),
+        "{table}"
+    );
+    // Two leads created, none contacted yet.
+    let overall = b
+        .script("return [...document.querySelectorAll('#table-first-contact tbody tr:first-child td')].map((c) => c.textContent)")
+        .await;
+    assert_eq!(overall[0], "2", "{overall}");
+    assert_eq!(overall[1], "0", "{overall}");
+    b.find("#table-responses-rep").await;
+
+    // The same range controls redraw it.
+    b.select("#first-contact-by", "source").await;
+    b.wait_content("#table-first-contact figcaption", "by source")
+        .await;
+}
+
+pub async fn the_fit_model_is_trained_from_the_ai_page() {
+    let Some(panel) = Panel::start().await else {
+        return;
+    };
+    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
+    // 20 won print leads and 20 lost mining leads: enough to learn from.
+    let countries = ["DE", "US", "FR"];
+    for i in 0..20 {
+        for (industry, status) in [("print", "won"), ("mining", "lost")] {
+            panel
+                .api(
+                    &admin,
+                    "POST",
+                    "/leads",
+                    json!({"company_name": format!("{industry} {i}"), "industry": industry,
+                           "status": status, "country": countries[i % 3], "source": "web"}),
+                )
+                .await;
+        }
+    }
+    let b = panel.browser(1280, 900).await;
+    b.login(&panel, "admin", ADMIN_PASSWORD).await;
+    b.goto(&panel, "#/admin/ai").await;
+    b.wait_text("#ai-fit-mode", "win-rate rule").await;
+    b.wait_text("#ai-fit-facts", "never").await;
+    b.click("#ai-fit-train").await;
+    b.wait_text(".toasts", "Fit model trained on 40 leads")
+        .await;
+    b.wait_text("#ai-fit-mode", "learned").await;
+    b.find("#ai-fit-weights tbody tr").await;
+    let status = panel.api(&admin, "GET", "/ai/fit", json!(null)).await;
+    assert_eq!(status["mode"], "learned");
+    assert_eq!(status["samples"], 40);
+    // The page shows the same after a reload.
+    b.refresh().await;
+    b.wait_text("#ai-fit-mode", "learned").await;
+    let facts = b.find("#ai-fit-facts").await.text().await.unwrap();
+    assert!(facts.contains("40") && !facts.contains("never"), "{facts}");
+}
