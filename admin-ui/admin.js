@@ -355,19 +355,19 @@ async function webhooks(box) {
   for (const h of hooks.items || hooks) {
     const log = el('div', { class: 'webhook-deliveries', hidden: true });
     const secret = el('div', { class: 'webhook-secret', role: 'status' });
-    const toggle = el('button', { type: 'button', text: 'Deliveries', 'aria-expanded': 'false', onclick: () => attempt(async () => {
+    const toggle = el('button', { type: 'button', 'data-action': 'deliveries', text: 'Deliveries', 'aria-expanded': 'false', onclick: () => attempt(async () => {
       if (!log.hidden) { log.hidden = true; toggle.setAttribute('aria-expanded', 'false'); return; }
       clear(log);
       log.hidden = false;
       toggle.setAttribute('aria-expanded', 'true');
       await deliveries(log, h);
     }) });
-    const test = el('button', { type: 'button', text: 'Send test event', onclick: () => attempt(async () => {
+    const test = el('button', { type: 'button', 'data-action': 'test', text: 'Send test event', onclick: () => attempt(async () => {
       await post('/webhooks/' + h.id + '/test', {});
       toast('Test event queued');
       if (!log.hidden) { clear(log); await deliveries(log, h); }
     }) });
-    const rotate = el('button', { type: 'button', text: 'Rotate secret', onclick: () => {
+    const rotate = el('button', { type: 'button', 'data-action': 'rotate', text: 'Rotate secret', onclick: () => {
       if (!window.confirm('Replace the signing secret of ' + h.url + '? The receiver must be given the new one; the old one stops working now.')) return;
       attempt(async () => {
         const r = await post('/webhooks/' + h.id + '/rotate-secret', {});

@@ -37,8 +37,7 @@ pub async fn a_webhook_test_delivery_shows_in_its_log_and_its_secret_rotates() {
     b.login(&panel, "admin", ADMIN_PASSWORD).await;
     b.goto(&panel, "#/admin/webhooks").await;
     let row = format!("li[data-webhook=\"{id}\"]");
-    b.click(&format!("{row} .actions button:nth-of-type(2)"))
-        .await;
+    b.click(&format!("{row} button[data-action=test]")).await;
     b.wait_text(".toasts", "Test event queued").await;
 
     // The delivery is logged once the event fans out.
@@ -58,7 +57,7 @@ pub async fn a_webhook_test_delivery_shows_in_its_log_and_its_secret_rotates() {
         assert!(tokio::time::Instant::now() < deadline, "{page}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    b.click(&format!("{row} .actions button:nth-of-type(1)"))
+    b.click(&format!("{row} button[data-action=deliveries]"))
         .await;
     b.wait_content(&format!("{row} .webhook-deliveries tbody"), "webhook.test")
         .await;
@@ -75,8 +74,7 @@ pub async fn a_webhook_test_delivery_shows_in_its_log_and_its_secret_rotates() {
     );
 
     // Rotating asks first, then shows the new secret once.
-    b.click(&format!("{row} .actions button:nth-of-type(3)"))
-        .await;
+    b.click(&format!("{row} button[data-action=rotate]")).await;
     b.accept_dialog().await;
     b.wait_text(".toasts", "Secret rotated").await;
     let shown = b
