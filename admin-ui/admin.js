@@ -387,8 +387,8 @@ async function webhooks(box) {
 /** The delivery log of one endpoint, newest first; "Older" pages on. */
 async function deliveries(box, hook) {
   const tb = el('tbody');
-  const more = el('button', { type: 'button', text: 'Older', hidden: true });
-  const reload = el('button', { type: 'button', text: 'Refresh', onclick: () => attempt(async () => { clear(box); await deliveries(box, hook); }) });
+  const more = el('button', { type: 'button', 'data-action': 'older', text: 'Older', hidden: true });
+  const reload = el('button', { type: 'button', 'data-action': 'refresh', text: 'Refresh', onclick: () => attempt(async () => { clear(box); await deliveries(box, hook); }) });
   let cursor = null;
   const load = async () => {
     const q = new URLSearchParams({ limit: '50' });

@@ -73,6 +73,40 @@ pub async fn a_webhook_test_delivery_shows_in_its_log_and_its_secret_rotates() {
         "{head}"
     );
 
+    // Fifty more: the log shows the newest fifty, and "Older" the rest.
+    for _ in 0..50 {
+        panel
+            .api(&admin, "POST", &format!("/webhooks/{id}/test"), json!({}))
+            .await;
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let page = panel
+            .api(
+                &admin,
+                "GET",
+                &format!("/webhooks/{id}/deliveries?limit=200"),
+                json!(null),
+            )
+            .await;
+        if page["items"].as_array().is_some_and(|a| a.len() >= 51) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{page}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let count = format!(
+        "return document.querySelectorAll('li[data-webhook=\"{id}\"] tr[data-delivery]').length"
+    );
+    b.click(&format!("{row} button[data-action=refresh]")).await;
+    wait_for(&b, &count, 50).await;
+    b.click(&format!("{row} button[data-action=older]")).await;
+    wait_for(&b, &count, 51).await;
+    let older_hidden = b
+        .script(&format!("return document.querySelector('li[data-webhook=\"{id}\"] button[data-action=older]').hidden"))
+        .await;
+    assert_eq!(older_hidden, json!(true));
+
     // Rotating asks first, then shows the new secret once.
     b.click(&format!("{row} button[data-action=rotate]")).await;
     b.accept_dialog().await;
@@ -219,4 +253,17 @@ pub async fn the_fit_model_is_trained_from_the_ai_page() {
     b.wait_text("#ai-fit-mode", "learned").await;
     let facts = b.find("#ai-fit-facts").await.text().await.unwrap();
     assert!(facts.contains("40") && !facts.contains("never"), "{facts}");
+}
+
+/** Waits until the script's answer is `want`. */
+async fn wait_for(b: &crate::harness::Browser, script: &str, want: u64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = b.script(script).await;
+        if got == json!(want) {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{script}: {got}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
