@@ -316,6 +316,29 @@ async function pipeline(box) {
   pre.value = JSON.stringify(rules, null, 2);
   const save = el('button', { type: 'button', text: 'Save assignment rules', onclick: () => attempt(async () => { await put('/settings/lead-assignment', JSON.parse(pre.value)); toast('Saved'); }) });
   box.append(el('h2', { text: 'Statuses' }), ul, form, el('h2', { text: 'Lead assignment' }), pre, save);
+  await afterThird(box, sts);
+}
+
+/** Where a lead goes after its third follow-up without a reply. */
+async function afterThird(box, sts) {
+  const rule = await get('/settings/after-third-follow-up');
+  const enabled = el('input', { type: 'checkbox', id: 'after-third-enabled', checked: !!rule.enabled });
+  const status = el('select', { id: 'after-third-status' }, sts.map((s) => el('option', { value: s.id, text: s.name, selected: s.id === rule.status })));
+  if (rule.status && !sts.some((s) => s.id === rule.status)) status.append(el('option', { value: rule.status, text: rule.status, selected: true }));
+  const form = el('form', { class: 'card inline-form', id: 'after-third-form' },
+    el('label', { class: 'check' }, enabled, ' Move a lead after its third follow-up without a reply'),
+    field('Move it to', status),
+    el('button', { type: 'submit', class: 'primary', text: 'Save' }));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    attempt(async () => {
+      const saved = await put('/settings/after-third-follow-up', { enabled: enabled.checked, status: status.value });
+      enabled.checked = saved.enabled;
+      status.value = saved.status;
+      toast('After the third follow-up: ' + (saved.enabled ? 'moves to ' + saved.status : 'stays where it is'));
+    });
+  });
+  box.append(el('h2', { text: 'After the third follow-up' }), form);
 }
 
 async function webhooks(box) {
@@ -328,9 +351,70 @@ async function webhooks(box) {
     e.preventDefault();
     attempt(async () => { await post('/webhooks', { url: url.value, topics: [...topic.selectedOptions].map((o) => o.value) }); clear(box); await webhooks(box); });
   });
-  const ul = el('ul', { class: 'list' });
-  for (const h of hooks.items || hooks) ul.append(el('li', {}, el('strong', { text: h.url }), ' ' + (h.topics || []).join(', ') + ' ', el('button', { type: 'button', text: 'Delete', onclick: () => attempt(async () => { await del('/webhooks/' + h.id); clear(box); await webhooks(box); }) })));
+  const ul = el('ul', { class: 'list', id: 'webhook-list' });
+  for (const h of hooks.items || hooks) {
+    const log = el('div', { class: 'webhook-deliveries', hidden: true });
+    const secret = el('div', { class: 'webhook-secret', role: 'status' });
+    const toggle = el('button', { type: 'button', 'data-action': 'deliveries', text: 'Deliveries', 'aria-expanded': 'false', onclick: () => attempt(async () => {
+      if (!log.hidden) { log.hidden = true; toggle.setAttribute('aria-expanded', 'false'); return; }
+      clear(log);
+      log.hidden = false;
+      toggle.setAttribute('aria-expanded', 'true');
+      await deliveries(log, h);
+    }) });
+    const test = el('button', { type: 'button', 'data-action': 'test', text: 'Send test event', onclick: () => attempt(async () => {
+      await post('/webhooks/' + h.id + '/test', {});
+      toast('Test event queued');
+      if (!log.hidden) { clear(log); await deliveries(log, h); }
+    }) });
+    const rotate = el('button', { type: 'button', 'data-action': 'rotate', text: 'Rotate secret', onclick: () => {
+      if (!window.confirm('Replace the signing secret of ' + h.url + '? The receiver must be given the new one; the old one stops working now.')) return;
+      attempt(async () => {
+        const r = await post('/webhooks/' + h.id + '/rotate-secret', {});
+        const code = el('code', { class: 'mono secret-value', text: r.secret });
+        clear(secret);
+        secret.append(el('p', {}, 'New signing secret (shown only this once): ', code));
+        toast('Secret rotated');
+      });
+    } });
+    ul.append(el('li', { 'data-webhook': h.id }, el('strong', { text: h.url }), ' ' + (h.topics || []).join(', ') + ' ',
+      el('span', { class: 'actions' }, toggle, ' ', test, ' ', rotate, ' ', el('button', { type: 'button', text: 'Delete', onclick: () => attempt(async () => { await del('/webhooks/' + h.id); clear(box); await webhooks(box); }) })),
+      secret, log));
+  }
   box.append(form, ul);
+}
+
+/** The delivery log of one endpoint, newest first; "Older" pages on. */
+async function deliveries(box, hook) {
+  const tb = el('tbody');
+  const more = el('button', { type: 'button', 'data-action': 'older', text: 'Older', hidden: true });
+  const reload = el('button', { type: 'button', 'data-action': 'refresh', text: 'Refresh', onclick: () => attempt(async () => { clear(box); await deliveries(box, hook); }) });
+  let cursor = null;
+  const load = async () => {
+    const q = new URLSearchParams({ limit: '50' });
+    if (cursor) q.set('after', cursor);
+    const page = await get('/webhooks/' + hook.id + '/deliveries?' + q);
+    for (const d of page.items) {
+      tb.append(el('tr', { 'data-delivery': d.id, 'data-status': d.status },
+        el('td', { text: fmtDate(d.created_at) }),
+        el('td', { text: d.topic }),
+        el('td', { text: d.status }),
+        el('td', { text: String(d.attempts) }),
+        el('td', { text: d.last_status != null ? String(d.last_status) : '—' }),
+        el('td', { class: 'wrap', text: d.last_error || '—' }),
+        el('td', { text: d.status === 'pending' ? fmtDate(d.next_attempt_at) : '—' })));
+    }
+    if (!cursor && !page.items.length) tb.append(el('tr', {}, el('td', { colspan: 7, class: 'muted', text: 'Nothing delivered yet.' })));
+    cursor = page.next_cursor || null;
+    more.hidden = !cursor;
+  };
+  more.addEventListener('click', () => attempt(load));
+  box.append(el('h3', { text: 'Deliveries to ' + hook.url }),
+    el('div', { class: 'table-wrap' }, el('table', { class: 'table' },
+      el('caption', { class: 'visually-hidden', text: 'Deliveries to ' + hook.url }),
+      el('thead', {}, el('tr', {}, ['Created', 'Topic', 'Status', 'Attempts', 'Last HTTP status', 'Last error', 'Next attempt'].map((t) => el('th', { scope: 'col', text: t })))), tb)),
+    el('div', { class: 'toolbar' }, more, reload));
+  await load();
 }
 
 // Closing the service to everyone but admins, with a message and an

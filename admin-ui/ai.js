@@ -272,8 +272,45 @@ export async function aiAdmin(box) {
   box.append(el('h2', { text: 'Features' }),
     el('p', {}, 'Each AI feature is switched on and off under ', el('a', { href: '#/admin/features', text: 'Administration → Features' }), '.'),
     on('lead_scoring') ? el('button', { type: 'button', text: 'Rescore every lead', onclick: () => attempt(async () => { const r = await post('/ai/scores/recompute'); toast(r.changed + ' scores changed'); }) }) : null);
+  if (on('lead_scoring')) {
+    const fitBox = el('section', { id: 'ai-fit', 'aria-labelledby': 'ai-fit-title' });
+    box.append(fitBox);
+    await fitModel(fitBox);
+  }
   const tb = el('tbody');
   for (const u of s.usage) tb.append(el('tr', {}, el('td', { text: u.feature }), el('td', { text: u.user || '—' }), el('td', { text: String(u.calls) }), el('td', { text: String(u.failures) }), el('td', { text: String(u.prompt_tokens + u.completion_tokens) })));
   if (!s.usage.length) tb.append(el('tr', {}, el('td', { colspan: 5, class: 'muted', text: 'No model calls yet.' })));
   box.append(el('h2', { text: 'Token use' }), el('div', { class: 'table-wrap' }, el('table', { class: 'table keep-cols', id: 'ai-usage' }, el('thead', {}, el('tr', {}, ['Feature', 'User', 'Calls', 'Failures', 'Tokens'].map((h) => el('th', { text: h })))), tb)));
+}
+
+/** The lead-fit model: whether a learned model or the win-rate rule scores
+ * fit, when and on how many closed leads it was trained, its weights; with
+ * `ai.manage` it is retrained on demand. */
+async function fitModel(box, fit) {
+  const f = fit || await get('/ai/fit');
+  clear(box);
+  const learned = f.mode === 'learned';
+  box.append(el('h2', { id: 'ai-fit-title', text: 'Lead fit model' }),
+    el('p', { id: 'ai-fit-mode', text: learned
+      ? 'A model learned from this instance\'s won and lost leads scores fit.'
+      : 'The win-rate rule scores fit: a model is learned once there are ' + f.min_closed + ' closed leads with both outcomes (now ' + f.samples + ').' }),
+    el('dl', { class: 'facts', id: 'ai-fit-facts' },
+      el('dt', { text: 'Trained' }), el('dd', { text: f.trained_at ? fmtDate(f.trained_at) : 'never' }),
+      el('dt', { text: 'Closed leads' }), el('dd', { text: String(f.samples) }),
+      el('dt', { text: 'Won' }), el('dd', { text: String(f.won) }),
+      el('dt', { text: 'Lost' }), el('dd', { text: String(f.lost) }),
+      el('dt', { text: 'Needed' }), el('dd', { text: String(f.min_closed) })));
+  if (f.weights && f.weights.length) {
+    box.append(el('div', { class: 'table-wrap' }, el('table', { class: 'table keep-cols', id: 'ai-fit-weights' },
+      el('caption', { text: 'Learned weights, strongest first (positive favours winning)' }),
+      el('thead', {}, el('tr', {}, ['Feature', 'Weight'].map((h) => el('th', { scope: 'col', text: h })))),
+      el('tbody', {}, f.weights.map((w) => el('tr', {}, el('th', { scope: 'row', text: w.feature }), el('td', { text: w.weight.toFixed(3) })))))));
+  }
+  if (can('ai.manage')) {
+    box.append(el('button', { type: 'button', id: 'ai-fit-train', text: 'Train now', onclick: () => attempt(async () => {
+      const r = await post('/ai/fit/train', {});
+      toast(r.mode === 'learned' ? 'Fit model trained on ' + r.samples + ' leads' : 'Too little history: ' + r.samples + ' of ' + r.min_closed + ' closed leads');
+      await fitModel(box, r);
+    }) }));
+  }
 }

@@ -1,5 +1,6 @@
 // Analytics dashboards (`analytics.read`): Marketing (funnel with stage
-// conversion, leads by source and other dimensions) and Production
+// conversion, leads by source and other dimensions, time to first contact
+// and responses to contact attempts) and Production
 // (workload, overdue, throughput, cycle time), over a chosen date range.
 import { get } from './api.js';
 import { el, clear, attempt, fmtDate } from './ui.js';
@@ -129,6 +130,43 @@ async function marketing(box) {
   dimension.addEventListener('change', () => attempt(async () => drawBreakdown(await get('/analytics/leads?by=' + dimension.value + '&' + b.query), dimension.value)));
   box.append(el('h2', {}, 'Leads ', dimension), breakdown);
   drawBreakdown(bySource, 'source');
+  await contact(box, b, name);
+}
+
+/** A plain table in a card, with a caption and a note when empty. */
+function reportTable(id, caption, head, rows) {
+  return el('figure', { class: 'card report', id },
+    el('figcaption', { text: caption }),
+    rows.length
+      ? el('div', { class: 'table-wrap' }, el('table', { class: 'table keep-cols' },
+        el('thead', {}, el('tr', {}, head.map((h) => el('th', { scope: 'col', text: h })))),
+        el('tbody', {}, rows.map((r) => el('tr', {}, r.map((c, i) => (i === 0 ? el('th', { scope: 'row', text: String(c) }) : el('td', { text: String(c) }))))))))
+      : el('p', { class: 'muted', text: 'No data in this range.' }));
+}
+
+/** Time to first contact (GET /analytics/first-contact) and responses to
+ * contact attempts (GET /analytics/responses) over the same range. */
+async function contact(box, b, name) {
+  const by = el('select', { 'aria-label': 'Break first contact down by', id: 'first-contact-by' },
+    ['owner', 'source', 'country', 'industry'].map((d) => el('option', { value: d, text: 'by ' + d })));
+  const holder = el('div', { id: 'first-contact' });
+  const contactRow = (label, r) => [label, r.leads, r.contacted, pct(r.contacted_rate), hours(r.median_hours), hours(r.mean_hours), r.within_hour, r.within_day];
+  const head = ['Leads created', 'Contacted', 'Contacted rate', 'Median time', 'Mean time', 'Within an hour', 'Within a day'];
+  const draw = (report, dim) => {
+    const label = (k) => (dim === 'owner' ? (k ? name(k) : 'No owner') : k || '(none)');
+    const rows = report.overall.leads ? [contactRow('All leads', report.overall), ...report.groups.map((g) => contactRow(label(g.key), g))] : [];
+    clear(holder).append(reportTable('table-first-contact', 'Time to first contact (a call, or a follow-up done) for leads created in the range, by ' + dim,
+      [dim[0].toUpperCase() + dim.slice(1), ...head], rows));
+  };
+  const [first, responses] = await Promise.all([get('/analytics/first-contact?by=owner&' + b.query), get('/analytics/responses?' + b.query)]);
+  by.addEventListener('change', () => attempt(async () => draw(await get('/analytics/first-contact?by=' + by.value + '&' + b.query), by.value)));
+  box.append(el('h2', {}, 'First contact ', by), holder);
+  draw(first, 'owner');
+  const respRow = (label, r) => [label, r.calls, r.calls_answered, r.follow_ups, r.follow_ups_replied, pct(r.response_rate)];
+  const respHead = ['Calls', 'Answered', 'Follow-ups', 'Replied', 'Response rate'];
+  box.append(el('h2', { text: 'Responses' }),
+    reportTable('table-responses-rep', 'Contact attempts made in the range per rep, and how many got a response', ['Rep', ...respHead], responses.by_rep.map((r) => respRow(name(r.key), r))),
+    reportTable('table-responses-day', 'Contact attempts per day', ['Day', ...respHead], responses.per_day.map((r) => respRow(r.key, r))));
 }
 
 async function production(box) {

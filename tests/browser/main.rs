@@ -14,6 +14,7 @@ mod harness;
 mod leads;
 mod maintenance;
 mod panel;
+mod panel_gaps;
 mod second_factor;
 mod tasks;
 mod xss;
@@ -39,6 +40,10 @@ macro_rules! browser_tests {
 fn main() -> ExitCode {
     let args = Arguments::from_args();
     let tests = browser_tests![
+        panel_gaps::a_webhook_test_delivery_shows_in_its_log_and_its_secret_rotates,
+        panel_gaps::the_after_third_follow_up_setting_saves_and_reloads,
+        panel_gaps::the_marketing_dashboard_shows_time_to_first_contact_and_responses,
+        panel_gaps::the_fit_model_is_trained_from_the_ai_page,
         admin_profile::a_custom_role_is_created_and_given_to_a_user_who_then_sees_what_it_grants,
         admin_profile::a_user_is_deactivated_reactivated_and_given_a_new_password,
         admin_profile::changing_your_timezone_moves_what_is_due_today,
