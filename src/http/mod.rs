@@ -132,7 +132,11 @@ pub fn client_info(req: &Request, config: &Config) -> ClientInfo {
 pub fn routes(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
     let api = api::service();
     let generated = api.spec();
-    let spec = request_nulls::documented(&webhook_doc::with_webhooks(&generated));
+    // The served document: poem-openapi's, read once and amended in place.
+    let mut served = doc_tree::Node::parse(&generated);
+    webhook_doc::add_webhooks(&mut served);
+    request_nulls::mark_nullable(&mut served);
+    let spec = served.to_text();
     let allowed_methods = Arc::new(error::AllowedMethods::from_document(&spec, "/api/v1"));
     // Swagger UI shows the same document: poem-openapi's page embeds the
     // one it generated, verbatim.

@@ -14,9 +14,8 @@ use super::doc_tree::Node;
 
 const SCHEMA_PREFIX: &str = "#/components/schemas/";
 
-/// `spec` with the optional properties of request schemas marked nullable.
-pub fn documented(spec: &str) -> String {
-    let mut doc = Node::parse(spec);
+/// Marks the optional properties of request schemas in `doc` nullable.
+pub fn mark_nullable(doc: &mut Node) {
     let mut pending = Vec::new();
     if let Some(paths) = doc.object(&["paths"]) {
         for item in paths.values_mut() {
@@ -40,7 +39,7 @@ pub fn documented(spec: &str) -> String {
         }
     }
     let Some(schemas) = doc.object(&["components", "schemas"]) else {
-        return doc.to_text();
+        return;
     };
     // Schemas used by request bodies, and the schemas they use in turn.
     let mut used = BTreeSet::new();
@@ -60,7 +59,6 @@ pub fn documented(spec: &str) -> String {
             mark_optional_nullable(schema);
         }
     }
-    doc.to_text()
 }
 
 /// Marks the properties of `schema` that `required` does not name.
@@ -121,7 +119,9 @@ mod tests {
             "Out": {"type": "object", "properties": {"id": {"type": "string"}}}
           }}
         }"##;
-        let doc: Value = serde_json::from_str(&documented(spec)).unwrap();
+        let mut tree = Node::parse(spec);
+        mark_nullable(&mut tree);
+        let doc: Value = serde_json::from_str(&tree.to_text()).unwrap();
         let schemas = &doc["components"]["schemas"];
         assert_eq!(schemas["In"]["properties"]["note"]["nullable"], true);
         assert!(schemas["In"]["properties"]["name"]

@@ -25,14 +25,13 @@ pub const EVENT_SCHEMA: &str = "WebhookEvent";
 /// Where a callback is sent: the `url` the endpoint was registered with.
 pub const CALLBACK_URL: &str = "{$request.body#/url}";
 
-/// `spec`, the document poem-openapi wrote, with the webhooks added; the
-/// order of its keys is kept.
+/// Adds the webhooks to `doc`, the document poem-openapi wrote; the order
+/// of its keys is kept.
 ///
 /// # Panics
-/// When `spec` is not JSON or has no `POST /webhooks`: both are fixed when
-/// the binary is built, and every test starts the real routes.
-pub fn with_webhooks(spec: &str) -> String {
-    let mut doc = Node::parse(spec);
+/// When `doc` has no `POST /webhooks`: fixed when the binary is built, and
+/// every test starts the real routes.
+pub fn add_webhooks(doc: &mut Node) {
     let callbacks = WEBHOOK_TOPICS
         .iter()
         .map(|&(topic, about)| {
@@ -62,7 +61,6 @@ pub fn with_webhooks(spec: &str) -> String {
     for (name, schema) in webhook_payloads::shared_schemas() {
         schemas.insert(name.into(), Node::Leaf(schema));
     }
-    doc.to_text()
 }
 
 /// The body of every webhook request, as `outbox::fan_out` builds it.
@@ -212,7 +210,9 @@ mod tests {
     #[test]
     fn the_webhooks_join_the_document_and_its_order_is_kept() {
         let spec = r#"{"openapi":"3.0.0","paths":{"/webhooks":{"post":{"summary":"Register"}}},"components":{"schemas":{"Zed":{"properties":{"b":{},"a":{}}}}}}"#;
-        let out = with_webhooks(spec);
+        let mut doc = Node::parse(spec);
+        add_webhooks(&mut doc);
+        let out = doc.to_text();
         let keys = |s: &str| {
             let doc: Node = serde_json::from_str(s).unwrap();
             let Node::Object(map) = doc else { panic!() };
