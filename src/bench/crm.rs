@@ -158,6 +158,12 @@ async fn measure(
         .await?
         .json()
         .await?;
+    // Counts the tally answers (none, status), and one it cannot (country),
+    // which walks its index.
+    let count_url = |query: &str| format!("{base}/api/v1/leads/count{query}");
+    let count_all = sample(&client, token, &count_url(""), args.samples).await?;
+    let count_status = sample(&client, token, &count_url("?status=new"), args.samples).await?;
+    let count_country = sample(&client, token, &count_url("?country=DE"), args.samples).await?;
 
     let suite = if args.surrealkv {
         "crm (surrealkv)"
@@ -200,6 +206,12 @@ async fn measure(
         ),
         Figure::millis(suite, "search p50", search.p50),
         Figure::millis(suite, "search p99", search.p99),
+        Figure::millis(suite, "count p50", count_all.p50),
+        Figure::millis(suite, "count p99", count_all.p99),
+        Figure::millis(suite, "count by status p50", count_status.p50),
+        Figure::millis(suite, "count by status p99", count_status.p99),
+        Figure::millis(suite, "count by country (walked) p50", count_country.p50),
+        Figure::millis(suite, "count by country (walked) p99", count_country.p99),
     ])
 }
 

@@ -232,6 +232,14 @@ impl Hub {
         }
     }
 
+    /// Whether a wake-up for `seq` in `room` would tell anyone anything: the
+    /// room is followed here and `seq` was not announced yet. Lets the live
+    /// query's listener skip decoding the messages this instance stored.
+    pub fn would_announce(&self, room: &str, seq: i64) -> bool {
+        let state = self.lock();
+        state.followers.contains_key(room) && state.announced.get(room).is_none_or(|&top| seq > top)
+    }
+
     /// A room reached `seq`: every connection following it is told, with
     /// the message's frame when `message` is given.
     pub fn room_message(&self, room: &str, seq: i64, message: Option<&Value>) {

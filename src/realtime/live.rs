@@ -56,6 +56,10 @@ fn wake(hub: &Hub, data: serde_json::Value) {
     let (Some(room), Some(seq)) = (data["room"].as_str(), data["seq"].as_i64()) else {
         return;
     };
+    // Most wake-ups are this instance's own messages, already announced.
+    if !hub.would_announce(room, seq) {
+        return;
+    }
     // Sent as the same JSON the domain publishes; a row that does not read
     // as a message only wakes the connections, which then read it.
     let message = serde_json::from_value::<Message>(data.clone())

@@ -146,6 +146,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "import_jobs",
         sql: include_str!("migrations/0025_import_jobs.surql"),
     },
+    Migration {
+        version: 26,
+        name: "lead_count",
+        sql: include_str!("migrations/0026_lead_count.surql"),
+    },
 ];
 
 #[derive(Debug, Deserialize)]

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use crate::helpers::{error_of, ok, TestApp};
 
 /// Uploads `csv` as a job and returns the 202 answer's job.
-async fn upload(app: &TestApp, token: &str, query: &str, csv: &str) -> Value {
+pub(crate) async fn upload(app: &TestApp, token: &str, query: &str, csv: &str) -> Value {
     let response = app
         .post_file(
             &format!("/api/v1/leads/import{query}"),
@@ -27,7 +27,7 @@ async fn upload(app: &TestApp, token: &str, query: &str, csv: &str) -> Value {
 }
 
 /// Reads the job until it has finished.
-async fn finished(app: &TestApp, token: &str, id: &str) -> Value {
+pub(crate) async fn finished(app: &TestApp, token: &str, id: &str) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
         let job = ok(app.get(&format!("/api/v1/leads/imports/{id}"), token).await).await;

@@ -216,7 +216,8 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, key: &str) -> DomainResult<()> {
     let now = ctx.now();
     let mut tx = Transaction::new();
     tx.bind("key", key);
-    tx.push("IF (SELECT count() FROM lead WHERE status = $key GROUP ALL)[0].count > 0 { THROW 'leads still have this status; move them first' }");
+    // Trashed leads count too: restoring one must find its status.
+    tx.push("IF math::sum((SELECT VALUE leads FROM lead_count WHERE status = $key)) > 0 { THROW 'leads still have this status; move them first' }");
     tx.push("DELETE type::record('pipeline_status', $key)");
     audit::record(&mut tx, actor, "pipeline_status", key, "delete", &[], now);
     tx.commit(&ctx.store).await?;
