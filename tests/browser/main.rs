@@ -11,6 +11,7 @@ mod admin_profile;
 mod chat_hub;
 mod features;
 mod harness;
+mod imports;
 mod leads;
 mod maintenance;
 mod panel;
@@ -79,6 +80,8 @@ fn main() -> ExitCode {
         tasks::a_production_manager_moves_a_task_to_done_and_the_dashboard_counts_it,
         tasks::a_task_page_edits_fields_checklist_time_and_shows_comments_live,
         xss::hostile_text_renders_as_text_on_every_page,
+        imports::the_older_of_two_imports_is_undone_from_the_list_of_past_imports,
+        admin_profile::a_user_manager_is_offered_only_the_extra_permissions_they_hold,
     ];
 
     let missing = harness::missing_browser();
