@@ -109,8 +109,11 @@ function userEditor(u, perms, reload) {
   const email = el('input', { type: 'email', value: u.email, id: 'edit-email-' + slug });
   const zone = el('input', { value: u.timezone, id: 'edit-timezone-' + slug });
   const extras = new Set(u.extra_permissions);
+  // Only what the manager may grant: the server gives only permissions the
+  // acting user holds (those of /auth/me). Extras the user has that are not
+  // offered stay as they are.
   const extraBoxes = el('fieldset', { class: 'extra-permissions' }, el('legend', { text: 'Extra permissions (beyond the role)' }),
-    perms.map((p) => {
+    perms.filter((p) => can(p.key)).map((p) => {
       const input = el('input', { type: 'checkbox', checked: extras.has(p.key), 'data-extra': p.key });
       input.addEventListener('change', () => (input.checked ? extras.add(p.key) : extras.delete(p.key)));
       return el('label', { class: 'check', title: p.description }, input, ' ' + p.key);
@@ -146,7 +149,10 @@ async function roles(box) {
   const tb = el('tbody');
   for (const p of m.permissions) {
     tb.append(el('tr', {}, el('th', { scope: 'row', title: p.description, text: p.key }), m.roles.map((r) => {
-      const box2 = el('input', { type: 'checkbox', checked: r.permissions.includes(p.key), disabled: !r.editable, 'aria-label': r.name + ': ' + p.key, 'data-role': r.role, 'data-perm': p.key });
+      // A role gains only what the editor holds (the server's rule, with
+      // the editor's permissions from /auth/me); what it has may go.
+      const has = r.permissions.includes(p.key);
+      const box2 = el('input', { type: 'checkbox', checked: has, disabled: !r.editable || (!has && !can(p.key)), 'aria-label': r.name + ': ' + p.key, 'data-role': r.role, 'data-perm': p.key });
       box2.addEventListener('change', () => attempt(async () => {
         const set = new Set(r.permissions);
         if (box2.checked) set.add(p.key);

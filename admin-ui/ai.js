@@ -140,7 +140,7 @@ function relationSvg(lead, nodes) {
   });
   const w = box.maxX - box.minX;
   const h = box.maxY - box.minY;
-  return svg('svg', { viewBox: [box.minX, box.minY, w, h].join(' '), width: w, height: h, class: 'relmap', role: 'img', id: 'relations-map', 'aria-label': 'Relationship map of ' + lead.company_name + ' with ' + nodes.length + ' related leads' },
+  return svg('svg', { viewBox: [box.minX, box.minY, w, h].join(' '), width: w, height: h, class: 'relmap', role: 'group', id: 'relations-map', 'aria-label': 'Relationship map of ' + lead.company_name + ' with ' + nodes.length + ' related leads' },
     edges,
     svg('circle', { cx: c, cy: c, r: 13, class: 'node node-centre' }),
     label(lead.company_name, c, c + 30, 'node-label centre-label'),

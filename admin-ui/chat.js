@@ -548,7 +548,7 @@ class RoomView {
     let prev = null;
     for (const m of this.messages) {
       if (m.seq > this.readBefore && (!prev || prev.seq <= this.readBefore) && this.readBefore > 0) {
-        this.msgs.append(el('li', { class: 'divider', role: 'separator', text: 'New messages' }));
+        this.msgs.append(el('li', { class: 'divider', text: 'New messages' }));
         prev = null;
       }
       this.msgs.append(this.item(m, prev));

@@ -3,9 +3,11 @@
 // and undo within the window. Each check or import is a job on the server:
 // the upload is answered at once, progress comes from the job (read every
 // half second, and from the live connection's import.progress events), so
-// closing the page does not stop an import.
+// closing the page does not stop an import. Below, the past imports (the
+// user's own; everyone's with leads.read.all), each with its report and an
+// Undo button while the server's undo window lasts.
 import { upload, get, post } from './api.js';
-import { el, clear, toast, field, fmtDate } from './ui.js';
+import { el, clear, toast, attempt, field, fmtDate } from './ui.js';
 
 const XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
 
@@ -25,6 +27,11 @@ export async function importPage(root) {
   root.append(
     el('div', { class: 'card' }, field('1. File (CSV or XLSX)', file), policy, mapBox, el('div', { class: 'toolbar' }, dry, run, progress, progressText)),
     report);
+  const past = el('section', { id: 'import-history', 'aria-labelledby': 'import-history-title' });
+  root.append(past);
+  let historyLimit = 20;
+  const refreshHistory = () => attempt(() => showHistory(past, historyLimit, (more) => { historyLimit = more; refreshHistory(); }));
+  refreshHistory();
 
   // header -> its <select>; the mapping sent is every column's choice.
   const selects = new Map();
@@ -122,8 +129,9 @@ export async function importPage(root) {
       const job = await follow(jobId, showProgress);
       progress.value = 1;
       if (job.status === 'failed') throw new Error(job.error || 'The import failed');
-      showReport(job.report);
-      if (!dryRun) showUndo(job);
+      showReport(report, job.report);
+      if (!dryRun) showUndo(job, report, refreshHistory);
+      refreshHistory();
       if (dryRun) checkedRows = job.report.rows;
       run.disabled = !dryRun;
     } catch (e) {
@@ -146,48 +154,106 @@ export async function importPage(root) {
     }
   }
 
-  function showUndo(job) {
-    if (!job.undo_until) return;
-    const undo = el('button', { type: 'button', id: 'import-undo', text: 'Undo this import' });
-    const note = el('span', { class: 'muted', text: ' until ' + fmtDate(job.undo_until) + ': created leads go to the trash, updated leads get their earlier values back.' });
-    const box = el('p', { id: 'import-undo-box' }, undo, note);
-    undo.addEventListener('click', async () => {
-      if (!window.confirm('Undo this import? The leads it created go to the trash and the leads it updated get their earlier values back.')) return;
-      undo.disabled = true;
-      try {
-        const done = await post('/leads/imports/' + encodeURIComponent(job.id) + '/undo');
-        const u = done.undo;
-        clear(box);
-        box.append(el('span', { id: 'import-undone', text: `Undone: ${u.trashed} created leads moved to the trash, ${u.restored} updated leads restored.` }));
-        if (u.left_count) {
-          box.append(el('span', { class: 'error', text: ` ${u.left_count} leads changed since the import were left as they are.` }));
-        }
-      } catch (e) {
-        undo.disabled = false;
-        toast(e.message, 'error');
-      }
-    });
-    report.append(box);
-  }
-
-  function showReport(r) {
-    report.append(el('h2', { text: r.dry_run ? 'Dry run: nothing was written' : 'Import finished' }));
-    const dl = el('dl', { class: 'facts' });
-    for (const k of ['rows', 'created', 'updated', 'unchanged', 'skipped', 'failed', 'contacts_added']) dl.append(el('dt', { text: k.replace('_', ' ') }), el('dd', { text: String(r[k]), 'data-key': k }));
-    report.append(dl);
-    if (r.errors.length) {
-      const tb = el('tbody');
-      for (const e of r.errors) tb.append(el('tr', {}, el('td', { text: String(e.row) }), el('td', { text: e.column || '' }), el('td', { text: e.reason })));
-      report.append(el('h3', { text: 'Rows with errors' }), el('div', { class: 'table-wrap' }, el('table', { class: 'table', id: 'import-errors' }, el('thead', {}, el('tr', {}, el('th', { text: 'Row' }), el('th', { text: 'Column' }), el('th', { text: 'Problem' }))), tb)));
-    } else if (r.dry_run) {
-      report.append(el('p', { class: 'muted', text: 'No errors found. Import when ready.' }));
-    }
-    if (r.names_read && r.names_read.length) {
-      const tb = el('tbody');
-      for (const n of r.names_read) tb.append(el('tr', {}, el('td', { text: `${n.field} "${n.typed}"` }), el('td', { text: n.read_as }), el('td', { text: String(n.first_row) }), el('td', { text: String(n.rows) })));
-      report.append(el('h3', { text: 'Names read as codes' }), el('div', { class: 'table-wrap' }, el('table', { class: 'table', id: 'import-names' }, el('thead', {}, el('tr', {}, el('th', { text: 'Typed' }), el('th', { text: 'Read as' }), el('th', { text: 'First row' }), el('th', { text: 'Rows' }))), tb)));
-    }
-  }
   dry.addEventListener('click', () => send(true));
   run.addEventListener('click', () => send(false));
+}
+
+function showUndo(job, report, after) {
+  if (!job.undo_until) return;
+  const undo = el('button', { type: 'button', id: 'import-undo', text: 'Undo this import' });
+  const note = el('span', { class: 'muted', text: ' until ' + fmtDate(job.undo_until) + ': created leads go to the trash, updated leads get their earlier values back.' });
+  const box = el('p', { id: 'import-undo-box' }, undo, note);
+  undo.addEventListener('click', async () => {
+    if (!window.confirm('Undo this import? The leads it created go to the trash and the leads it updated get their earlier values back.')) return;
+    undo.disabled = true;
+    try {
+      const done = await post('/leads/imports/' + encodeURIComponent(job.id) + '/undo');
+      const u = done.undo;
+      clear(box);
+      box.append(el('span', { id: 'import-undone', text: `Undone: ${u.trashed} created leads moved to the trash, ${u.restored} updated leads restored.` }));
+      if (u.left_count) {
+        box.append(el('span', { class: 'error', text: ` ${u.left_count} leads changed since the import were left as they are.` }));
+      }
+      if (after) after();
+    } catch (e) {
+      undo.disabled = false;
+      toast(e.message, 'error');
+    }
+  });
+  report.append(box);
+}
+
+/** A job's report into `report`; `live` for the import just run (whose
+ * tables carry ids), not for one of the past imports. */
+function showReport(report, r, live = true) {
+  report.append(el(live ? 'h2' : 'h3', { text: r.dry_run ? 'Dry run: nothing was written' : 'Import finished' }));
+  const dl = el('dl', { class: 'facts' });
+  for (const k of ['rows', 'created', 'updated', 'unchanged', 'skipped', 'failed', 'contacts_added']) dl.append(el('dt', { text: k.replace('_', ' ') }), el('dd', { text: String(r[k]), 'data-key': k }));
+  report.append(dl);
+  if (r.errors.length) {
+    const tb = el('tbody');
+    for (const e of r.errors) tb.append(el('tr', {}, el('td', { text: String(e.row) }), el('td', { text: e.column || '' }), el('td', { text: e.reason })));
+    report.append(el(live ? 'h3' : 'h4', { text: 'Rows with errors' }), el('div', { class: 'table-wrap' }, el('table', { class: 'table', id: live ? 'import-errors' : null }, el('thead', {}, el('tr', {}, el('th', { text: 'Row' }), el('th', { text: 'Column' }), el('th', { text: 'Problem' }))), tb)));
+  } else if (r.dry_run) {
+    report.append(el('p', { class: 'muted', text: 'No errors found. Import when ready.' }));
+  }
+  if (r.names_read && r.names_read.length) {
+    const tb = el('tbody');
+    for (const n of r.names_read) tb.append(el('tr', {}, el('td', { text: `${n.field} "${n.typed}"` }), el('td', { text: n.read_as }), el('td', { text: String(n.first_row) }), el('td', { text: String(n.rows) })));
+    report.append(el(live ? 'h3' : 'h4', { text: 'Names read as codes' }), el('div', { class: 'table-wrap' }, el('table', { class: 'table', id: live ? 'import-names' : null }, el('thead', {}, el('tr', {}, el('th', { text: 'Typed' }), el('th', { text: 'Read as' }), el('th', { text: 'First row' }), el('th', { text: 'Rows' }))), tb)));
+  }
+}
+
+const STATES = { queued: 'Queued', running: 'Running', completed: 'Completed', failed: 'Failed', undone: 'Undone' };
+
+/** Whether the server still takes an undo of `job`: it names the end of
+ * the window (`undo_until`) only for a finished import not undone yet. */
+const undoable = (job) => Boolean(job.undo_until) && new Date(job.undo_until) > new Date();
+
+/** The past imports, newest first, `limit` of them; `more(n)` shows n. */
+async function showHistory(box, limit, more) {
+  const list = await get('/leads/imports?limit=' + limit);
+  clear(box);
+  box.append(el('h2', { id: 'import-history-title', text: 'Past imports' }));
+  if (!list.items.length) {
+    box.append(el('p', { class: 'muted', text: 'No imports yet.' }));
+    return;
+  }
+  const ul = el('ul', { class: 'list import-jobs' });
+  for (const job of list.items) {
+    const r = job.report;
+    const counts = job.status === 'queued' || job.status === 'running'
+      ? `${job.rows_done}${job.rows_total ? ' of ' + job.rows_total : ''} rows so far`
+      : `${r.rows} rows: ${r.created} created, ${r.updated} updated, ${r.skipped} skipped, ${r.failed} failed`;
+    const name = job.file_name || 'Import ' + job.id;
+    const details = el('details', {}, el('summary', { text: 'Report' }));
+    showReport(details, r, false);
+    if (job.error) details.append(el('p', { class: 'error', text: job.error }));
+    const actions = el('div', { class: 'toolbar' });
+    if (undoable(job)) {
+      actions.append(
+        el('button', { type: 'button', 'data-action': 'undo', text: 'Undo', 'aria-label': 'Undo the import of ' + name, onclick: (e) => attempt(async () => {
+          if (!window.confirm('Undo the import of ' + name + '? The leads it created go to the trash and the leads it updated get their earlier values back.')) return;
+          e.currentTarget.disabled = true;
+          const done = await post('/leads/imports/' + encodeURIComponent(job.id) + '/undo');
+          const u = done.undo;
+          toast(`Undone: ${u.trashed} created leads moved to the trash, ${u.restored} updated leads restored` + (u.left_count ? `; ${u.left_count} changed since were left as they are` : '') + '.');
+          more(limit);
+        }) }),
+        el('span', { class: 'muted', text: ' until ' + fmtDate(job.undo_until) }));
+    } else if (job.undone_at) {
+      actions.append(el('span', { class: 'muted', text: 'Undone ' + fmtDate(job.undone_at) }));
+    } else if (job.undo_until) {
+      actions.append(el('span', { class: 'muted', text: 'Could be undone until ' + fmtDate(job.undo_until) }));
+    }
+    ul.append(el('li', { 'data-import': job.id, 'data-status': job.status },
+      el('strong', { text: name }), ' ',
+      el('span', { class: 'import-state', text: (job.dry_run ? 'Dry run, ' : '') + (STATES[job.status] || job.status) }),
+      el('div', { class: 'muted', text: `${counts} · by ${job.owner_name} · ${fmtDate(job.created_at)}` }),
+      details, actions));
+  }
+  box.append(ul);
+  if (list.items.length >= limit && limit < 200) {
+    box.append(el('button', { type: 'button', id: 'import-history-more', text: 'Show older imports', onclick: () => more(200) }));
+  }
 }

@@ -173,7 +173,7 @@ export async function taskPage(root, id) {
         el('td', { text: r.action }), el('td', { text: r.field || '' }),
         el('td', { text: shown(r.field, r.old) }), el('td', { text: shown(r.field, r.new) })));
     }
-    clear(history).append(el('div', { class: 'table-wrap' }, el('table', { class: 'table keep-cols', id: 'task-history-table' },
+    clear(history).append(el('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': 'History of changes' }, el('table', { class: 'table keep-cols', id: 'task-history-table' },
       el('thead', {}, el('tr', {}, ['When', 'Who', 'Action', 'Field', 'Before', 'After'].map((h) => el('th', { text: h })))), tbody)));
   }
 

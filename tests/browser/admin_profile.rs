@@ -8,12 +8,11 @@ use chrono::{Duration, Timelike};
 use ea_crm::domain::clock::Clock;
 use serde_json::{json, Value};
 
-use crate::harness::{Panel, ADMIN_PASSWORD, USER_PASSWORD};
+use crate::harness::{Panel, USER_PASSWORD};
 
 /// Logs `username` in through the API and gives them a display name.
-async fn named_user(panel: &Panel, admin: &str, username: &str, display_name: &str) -> String {
-    panel.create_user(admin, username, "user").await;
-    let token = panel.api_login(username, USER_PASSWORD).await;
+async fn named_user(panel: &Panel, username: &str, display_name: &str) -> String {
+    let token = panel.user(username, "user").await;
     panel
         .api(
             &token,
@@ -36,11 +35,10 @@ pub async fn a_custom_role_is_created_and_given_to_a_user_who_then_sees_what_it_
     let Some(panel) = Panel::start().await else {
         return;
     };
-    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
+    let admin = panel.admin().await;
     panel.create_user(&admin, "vera", "user").await;
 
-    let a = panel.browser(1280, 900).await;
-    a.login(&panel, "admin", ADMIN_PASSWORD).await;
+    let a = panel.signed_in("admin", 1280, 900).await;
     a.goto(&panel, "#/admin/roles").await;
     a.type_into("#new-role-key", "reviewer").await;
     a.type_into("#new-role-name", "Reviewer").await;
@@ -54,8 +52,7 @@ pub async fn a_custom_role_is_created_and_given_to_a_user_who_then_sees_what_it_
     a.find("form[data-custom-role=reviewer]").await;
 
     // Vera has no audit log before.
-    let v = panel.browser(390, 844).await;
-    v.login(&panel, "vera", USER_PASSWORD).await;
+    let v = panel.signed_in("vera", 390, 844).await;
     v.goto(&panel, "#/admin/audit").await;
     let before = v
         .find("nav.tabs")
@@ -107,12 +104,9 @@ pub async fn a_user_is_deactivated_reactivated_and_given_a_new_password() {
     let Some(panel) = Panel::start().await else {
         return;
     };
-    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
-    panel.create_user(&admin, "walt", "user").await;
-    let walt = panel.api_login("walt", USER_PASSWORD).await;
+    let walt = panel.user("walt", "user").await;
 
-    let a = panel.browser(1280, 900).await;
-    a.login(&panel, "admin", ADMIN_PASSWORD).await;
+    let a = panel.signed_in("admin", 1280, 900).await;
     a.goto(&panel, "#/admin/users").await;
     a.type_into("#user-search", "wal").await;
     a.click("form[role=search] button[type=submit]").await;
@@ -153,8 +147,7 @@ pub async fn changing_your_timezone_moves_what_is_due_today() {
     let now = panel.clock.now();
     let to_eight_pm = (20 * 3600 - now.num_seconds_from_midnight() as i64).rem_euclid(86_400);
     panel.clock.advance(Duration::seconds(to_eight_pm));
-    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
-    let tina = named_user(&panel, &admin, "tina", "Tina Tanaka").await;
+    let tina = named_user(&panel, "tina", "Tina Tanaka").await;
     let lead = create_lead(&panel, &tina, "Tokyo Trading").await;
     let at = panel.clock.now() + Duration::hours(6);
     panel
@@ -189,8 +182,7 @@ pub async fn a_lead_timeline_reads_as_sentences_with_names() {
     let Some(panel) = Panel::start().await else {
         return;
     };
-    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
-    let anna = named_user(&panel, &admin, "anna", "Anna Adler").await;
+    let anna = named_user(&panel, "anna", "Anna Adler").await;
     let lead = create_lead(&panel, &anna, "Acme GmbH").await;
     panel
         .api(
@@ -201,8 +193,7 @@ pub async fn a_lead_timeline_reads_as_sentences_with_names() {
         )
         .await;
 
-    let b = panel.browser(1280, 900).await;
-    b.login(&panel, "anna", USER_PASSWORD).await;
+    let b = panel.signed_in("anna", 1280, 900).await;
     b.goto(&panel, &format!("#/leads/{lead}")).await;
     b.wait_text(
         "#timeline",
@@ -223,14 +214,12 @@ pub async fn the_audit_log_is_filtered_by_a_person_picked_by_name_and_exported_a
     let Some(panel) = Panel::start().await else {
         return;
     };
-    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
-    let anna = named_user(&panel, &admin, "anna", "Anna Adler").await;
-    let bob = named_user(&panel, &admin, "bob", "Bob Baker").await;
+    let anna = named_user(&panel, "anna", "Anna Adler").await;
+    let bob = named_user(&panel, "bob", "Bob Baker").await;
     create_lead(&panel, &anna, "Acme GmbH").await;
     create_lead(&panel, &bob, "Bobcat Ltd").await;
 
-    let a = panel.browser(390, 844).await;
-    a.login(&panel, "admin", ADMIN_PASSWORD).await;
+    let a = panel.signed_in("admin", 390, 844).await;
     a.goto(&panel, "#/admin/audit").await;
     a.wait_text("#audit-table", "Bob Baker created the lead Bobcat Ltd")
         .await;
@@ -278,9 +267,7 @@ pub async fn sign_out_everywhere_else_ends_the_other_sessions_and_keeps_this_one
     let Some(panel) = Panel::start().await else {
         return;
     };
-    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
-    panel.create_user(&admin, "sam", "user").await;
-    let elsewhere = panel.api_login("sam", USER_PASSWORD).await;
+    let elsewhere = panel.user("sam", "user").await;
 
     let b = panel.browser_with(390, 844, true).await;
     b.login(&panel, "sam", USER_PASSWORD).await;
@@ -303,4 +290,79 @@ pub async fn sign_out_everywhere_else_ends_the_other_sessions_and_keeps_this_one
     b.wait_text("#session-list", "This browser").await;
     b.screenshot("account-phone-dark").await;
     b.close().await;
+}
+
+/// A custom role with these permissions, made by the admin.
+async fn role(panel: &Panel, admin: &str, key: &str, permissions: &[&str]) {
+    panel
+        .api(
+            admin,
+            "POST",
+            "/roles",
+            json!({"key": key, "name": key, "description": ""}),
+        )
+        .await;
+    panel
+        .api(
+            admin,
+            "PATCH",
+            &format!("/roles/{key}"),
+            json!({"permissions": permissions}),
+        )
+        .await;
+}
+
+/// The permission keys the edit form of `username` offers as extras.
+async fn offered_extras(b: &crate::harness::Browser, username: &str) -> Vec<String> {
+    b.find(&format!(
+        "form[data-edit-user={username}] input[data-extra]"
+    ))
+    .await;
+    let keys = b
+        .script(&format!(
+            "return [...document.querySelectorAll('form[data-edit-user={username}] input[data-extra]')].map((i) => i.dataset.extra)"
+        ))
+        .await;
+    serde_json::from_value(keys).unwrap()
+}
+
+pub async fn a_user_manager_is_offered_only_the_extra_permissions_they_hold() {
+    let Some(panel) = Panel::start().await else {
+        return;
+    };
+    let admin = panel.admin().await;
+    let manager_permissions = ["users.read", "users.manage", "leads.read.own", "tasks.read"];
+    role(&panel, &admin, "people_lead", &manager_permissions).await;
+    role(&panel, &admin, "intern", &["leads.read.own"]).await;
+    panel.user("mia", "people_lead").await;
+    panel.user("ivo", "intern").await;
+
+    // Mia manages users but holds four permissions: only those are offered.
+    let m = panel.signed_in("mia", 1280, 900).await;
+    m.goto(&panel, "#/admin/users").await;
+    let mut offered = offered_extras(&m, "ivo").await;
+    offered.sort();
+    let mut want: Vec<String> = manager_permissions.iter().map(|p| p.to_string()).collect();
+    want.sort();
+    assert_eq!(offered, want);
+
+    // What she ticks is granted.
+    m.click("tr[data-user=ivo] + tr.user-edit summary").await;
+    m.click("form[data-edit-user=ivo] input[data-extra=\"tasks.read\"]")
+        .await;
+    m.click("form[data-edit-user=ivo] button[type=submit]")
+        .await;
+    m.wait_text(".toasts", "Saved ivo").await;
+    let ivo = panel.api(&admin, "GET", "/users?q=ivo", json!(null)).await;
+    assert_eq!(ivo["items"][0]["extra_permissions"], json!(["tasks.read"]));
+
+    // The admin, who holds everything, is offered the whole catalogue.
+    let catalogue = panel.api(&admin, "GET", "/permissions", json!(null)).await;
+    let a = panel.signed_in("admin", 1280, 900).await;
+    a.goto(&panel, "#/admin/users").await;
+    let all = offered_extras(&a, "ivo").await;
+    assert_eq!(all.len(), catalogue.as_array().unwrap().len());
+    assert!(all.iter().any(|p| p == "leads.delete"));
+    m.close().await;
+    a.close().await;
 }

@@ -83,13 +83,12 @@ pub async fn scrolling_to_the_top_loads_older_pages_back_to_the_first_of_200_mes
     let Some(panel) = panel().await else {
         return;
     };
-    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
+    let admin = panel.admin().await;
     let room = room(&panel, &admin, "history", "channel", &[]).await;
     for i in 1..=200 {
         say(&panel, &admin, &room, &format!("line {i:03}")).await;
     }
-    let a = panel.browser(1280, 800).await;
-    a.login(&panel, "admin", ADMIN_PASSWORD).await;
+    let a = panel.signed_in("admin", 1280, 800).await;
     a.goto(&panel, &format!("#/chat/{room}")).await;
     a.wait_text("#messages", "line 200").await;
     assert_eq!(shown(&a).await.len(), 50, "the newest page first");
@@ -123,10 +122,9 @@ pub async fn a_member_edits_replies_reacts_and_deletes_in_the_room() {
     let Some(panel) = panel().await else {
         return;
     };
-    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
+    let admin = panel.admin().await;
     let room = room(&panel, &admin, "team", "channel", &[]).await;
-    let a = panel.browser(390, 844).await;
-    a.login(&panel, "admin", ADMIN_PASSWORD).await;
+    let a = panel.signed_in("admin", 390, 844).await;
     a.goto(&panel, &format!("#/chat/{room}")).await;
     a.find("#chat-input").await;
     a.type_into("#chat-input", "frist draft").await;
@@ -190,7 +188,7 @@ pub async fn opening_a_direct_message_names_it_after_the_other_person() {
     let Some(panel) = panel().await else {
         return;
     };
-    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
+    let admin = panel.admin().await;
     panel.create_user(&admin, "bea", "user").await;
     let bea_id = user_id(&panel, &admin, "bea").await;
     let a = panel.browser_with(1280, 800, true).await;
@@ -222,14 +220,13 @@ pub async fn search_finds_messages_across_rooms_and_opens_the_one_picked() {
     let Some(panel) = panel().await else {
         return;
     };
-    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
+    let admin = panel.admin().await;
     let sales = room(&panel, &admin, "sales", "channel", &[]).await;
     let support = room(&panel, &admin, "support", "group", &[]).await;
     say(&panel, &admin, &sales, "Northwind wants a quote").await;
     say(&panel, &admin, &support, "northwind printer is broken").await;
     say(&panel, &admin, &support, "unrelated").await;
-    let a = panel.browser(1280, 800).await;
-    a.login(&panel, "admin", ADMIN_PASSWORD).await;
+    let a = panel.signed_in("admin", 1280, 800).await;
     a.goto(&panel, &format!("#/chat/{sales}")).await;
     a.find("#chat-search").await;
     a.type_into("#chat-search", "NORTHWIND").await;
@@ -254,7 +251,7 @@ pub async fn the_unread_count_follows_the_user_to_a_second_browser_session() {
     let Some(panel) = panel().await else {
         return;
     };
-    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
+    let admin = panel.admin().await;
     panel.create_user(&admin, "bea", "user").await;
     let bea_id = user_id(&panel, &admin, "bea").await;
     let deals = room(&panel, &admin, "deals", "group", &[&bea_id]).await;
@@ -264,15 +261,13 @@ pub async fn the_unread_count_follows_the_user_to_a_second_browser_session() {
     }
 
     // Bea's phone shows three unread in deals, then she reads them there.
-    let phone = panel.browser(390, 844).await;
-    phone.login(&panel, "bea", USER_PASSWORD).await;
+    let phone = panel.signed_in("bea", 390, 844).await;
     phone.goto(&panel, &format!("#/chat/{lobby}")).await;
     phone
         .wait_text("#room-list a[data-room=deals] .badge", "3")
         .await;
     // Her laptop, another browser with its own storage, sees the same.
-    let laptop = panel.browser(1280, 800).await;
-    laptop.login(&panel, "bea", USER_PASSWORD).await;
+    let laptop = panel.signed_in("bea", 1280, 800).await;
     laptop.goto(&panel, &format!("#/chat/{lobby}")).await;
     laptop
         .wait_text("#room-list a[data-room=deals] .badge", "3")
@@ -320,7 +315,7 @@ pub async fn a_shared_image_shows_its_thumbnail_and_another_file_its_name() {
     let Some(panel) = panel().await else {
         return;
     };
-    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
+    let admin = panel.admin().await;
     let room = room(&panel, &admin, "files", "channel", &[]).await;
     let mut png = Vec::new();
     image::RgbImage::from_pixel(640, 320, image::Rgb([30, 120, 200]))
@@ -331,8 +326,7 @@ pub async fn a_shared_image_shows_its_thumbnail_and_another_file_its_name() {
     panel
         .upload(&admin, &path, &[], "minutes.txt", b"we agreed")
         .await;
-    let a = panel.browser(390, 844).await;
-    a.login(&panel, "admin", ADMIN_PASSWORD).await;
+    let a = panel.signed_in("admin", 390, 844).await;
     a.goto(&panel, &format!("#/chat/{room}")).await;
     a.wait_text("#messages [data-seq='2'] a.file", "minutes.txt")
         .await;
@@ -352,13 +346,12 @@ pub async fn a_private_group_is_made_with_its_people_who_are_then_added_and_remo
     let Some(panel) = panel().await else {
         return;
     };
-    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
+    let admin = panel.admin().await;
     panel.create_user(&admin, "bea", "user").await;
     panel.create_user(&admin, "cyd", "user").await;
     let bea_id = user_id(&panel, &admin, "bea").await;
     let cy_id = user_id(&panel, &admin, "cyd").await;
-    let a = panel.browser(390, 844).await;
-    a.login(&panel, "admin", ADMIN_PASSWORD).await;
+    let a = panel.signed_in("admin", 390, 844).await;
     a.goto(&panel, "#/chat").await;
     a.click("#new-room-box summary").await;
     a.select("#new-room-kind", "group").await;
@@ -415,7 +408,7 @@ pub async fn a_message_is_pinned_and_unpinned_and_a_reminder_set_on_it_is_cancel
     let Some(panel) = panel().await else {
         return;
     };
-    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
+    let admin = panel.admin().await;
     let room = room(&panel, &admin, "ops", "channel", &[]).await;
     say(&panel, &admin, &room, "renew the Acme contract").await;
     let a = panel.browser_with(390, 844, true).await;

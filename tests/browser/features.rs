@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::harness::{self, Panel, ADMIN_PASSWORD};
+use crate::harness::{self, Panel};
 
 /// Whether the menu has a link to `page`.
 async fn menu_has(b: &harness::Browser, page: &str) -> bool {
@@ -56,14 +56,12 @@ pub async fn an_admin_switches_the_chat_off_and_it_leaves_a_users_menu() {
     let Some(panel) = Panel::start().await else {
         return;
     };
-    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
-    panel.create_user(&admin, "ugo", "user").await;
-    let user = panel.browser(1280, 800).await;
-    user.login(&panel, "ugo", harness::USER_PASSWORD).await;
+    let admin = panel.admin().await;
+    panel.user("ugo", "user").await;
+    let user = panel.signed_in("ugo", 1280, 800).await;
     user.wait_content("#nav", "Chat").await;
 
-    let a = panel.browser(1280, 800).await;
-    a.login(&panel, "admin", ADMIN_PASSWORD).await;
+    let a = panel.signed_in("admin", 1280, 800).await;
     a.goto(&panel, "#/admin/features").await;
     a.wait_text("#feature-switches", "Relationship map").await;
     a.click("#feature-chat").await;

@@ -12,7 +12,9 @@ use std::time::Duration;
 use ea_crm::app::App;
 use ea_crm::config::Config;
 use ea_crm::domain::clock::ManualClock;
-use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
+use fantoccini::actions::{
+    InputSource, KeyAction, KeyActions, MouseActions, PointerAction, MOUSE_BUTTON_LEFT,
+};
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
@@ -32,6 +34,25 @@ pub struct Panel {
     driver: Child,
     http: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
+}
+
+/// Where the accessibility test finds axe-core's `axe.min.js`: the file
+/// named by `EA_CRM_AXE_JS` (`.ci/run` installs axe-core from npm, pinned,
+/// and sets it), else the newest such install in the same cache.
+pub fn axe_script_path() -> Option<std::path::PathBuf> {
+    if let Some(path) = std::env::var_os("EA_CRM_AXE_JS") {
+        return Some(path.into()).filter(|p: &std::path::PathBuf| p.is_file());
+    }
+    let tools = Path::new(&std::env::var_os("HOME")?).join(".cache/ea-crm/tools");
+    let mut found: Vec<_> = std::fs::read_dir(tools)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("axe-core-"))
+        .map(|e| e.path().join("node_modules/axe-core/axe.min.js"))
+        .filter(|p| p.is_file())
+        .collect();
+    found.sort();
+    found.pop()
 }
 
 /// What is missing to run the browser tests, if anything.
@@ -198,6 +219,30 @@ impl Panel {
         serde_json::from_str(&text).unwrap_or(Value::Null)
     }
 
+    /// Posts `bytes` as the body with this content type; returns the JSON
+    /// answer (a CSV import, say).
+    pub async fn post_bytes(
+        &self,
+        token: &str,
+        path: &str,
+        content_type: &str,
+        bytes: &[u8],
+    ) -> Value {
+        let res = self
+            .http
+            .post(format!("{}/api/v1{path}", self.base))
+            .bearer_auth(token)
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(bytes.to_vec())
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        assert!(status.is_success(), "{path}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
     pub async fn status(&self, token: &str, path: &str) -> u16 {
         self.http
             .get(format!("{}/api/v1{path}", self.base))
@@ -207,6 +252,32 @@ impl Panel {
             .unwrap()
             .status()
             .as_u16()
+    }
+
+    /// The admin's API token.
+    pub async fn admin(&self) -> String {
+        self.api_login("admin", ADMIN_PASSWORD).await
+    }
+
+    /// A new user `username` with `role`, made by the admin (password
+    /// `USER_PASSWORD`), signed in through the API: their token.
+    pub async fn user(&self, username: &str, role: &str) -> String {
+        let admin = self.admin().await;
+        self.create_user(&admin, username, role).await;
+        self.api_login(username, USER_PASSWORD).await
+    }
+
+    /// A fresh browser of this size signed in to the panel as `username`
+    /// (the admin, or a user made with `user` or `create_user`).
+    pub async fn signed_in(&self, username: &str, width: u32, height: u32) -> Browser {
+        let b = self.browser(width, height).await;
+        let password = if username == "admin" {
+            ADMIN_PASSWORD
+        } else {
+            USER_PASSWORD
+        };
+        b.login(self, username, password).await;
+        b
     }
 
     pub async fn create_user(&self, admin: &str, username: &str, role: &str) {
@@ -380,6 +451,25 @@ impl Browser {
     /// Runs a script in the page and returns its result.
     pub async fn script(&self, js: &str) -> Value {
         self.client.execute(js, vec![]).await.unwrap()
+    }
+
+    /// Runs an asynchronous script in the page: its last argument is the
+    /// callback that hands back the result.
+    pub async fn script_async(&self, js: &str, args: Vec<Value>) -> Value {
+        self.client.execute_async(js, args).await.unwrap()
+    }
+
+    /// Presses Tab `times` times, as a keyboard user moving through the page.
+    pub async fn press_tab(&self, times: usize) {
+        const TAB: char = '\u{E004}';
+        let mut keys = KeyActions::new("keyboard".into());
+        for _ in 0..times {
+            keys = keys
+                .then(KeyAction::Down { value: TAB })
+                .then(KeyAction::Up { value: TAB });
+        }
+        self.client.perform_actions(keys).await.unwrap();
+        self.client.release_actions().await.ok();
     }
 
     /// Fires the HTML5 drag-and-drop events (dragstart, dragenter,

@@ -52,9 +52,8 @@ pub async fn a_lead_is_created_with_two_contacts_through_the_pickers_and_edited_
     let Some(panel) = Panel::start().await else {
         return;
     };
-    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
-    let b = panel.browser(1280, 900).await;
-    b.login(&panel, "admin", ADMIN_PASSWORD).await;
+    let admin = panel.admin().await;
+    let b = panel.signed_in("admin", 1280, 900).await;
     b.goto(&panel, "#/leads").await;
     b.click("#new-lead-box summary").await;
     b.type_into("#new-lead-company", "Kestrel Analytics").await;
@@ -188,7 +187,7 @@ pub async fn an_edit_of_a_lead_someone_else_changed_meanwhile_is_refused_with_a_
     let Some(panel) = Panel::start().await else {
         return;
     };
-    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
+    let admin = panel.admin().await;
     let created = panel
         .api(
             &admin,
@@ -198,8 +197,7 @@ pub async fn an_edit_of_a_lead_someone_else_changed_meanwhile_is_refused_with_a_
         )
         .await;
     let id = created["lead"]["id"].as_str().unwrap().to_string();
-    let b = panel.browser(390, 844).await;
-    b.login(&panel, "admin", ADMIN_PASSWORD).await;
+    let b = panel.signed_in("admin", 390, 844).await;
     b.goto(&panel, &format!("#/leads/{id}")).await;
     b.wait_text("#lead-title", "Osprey Logistics").await;
     b.click("#edit-lead-box summary").await;
@@ -243,7 +241,7 @@ pub async fn a_bookmarked_leads_view_opens_with_its_filters_and_the_filters_foll
     let Some(panel) = Panel::start().await else {
         return;
     };
-    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
+    let admin = panel.admin().await;
     for (company, country, industry, tags) in [
         ("Berlin Bytes", "DE", "SaaS", json!(["hot"])),
         ("Munich Metrics", "DE", "SaaS", json!([])),
@@ -312,7 +310,7 @@ pub async fn the_caller_logs_a_call_from_the_queue_in_one_click() {
         .unwrap();
     panel.clock.advance(target - now);
 
-    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
+    let admin = panel.admin().await;
     panel.create_user(&admin, "carla", "caller").await;
     panel.create_user(&admin, "gina", "lead_generator").await;
     let created = panel
@@ -328,8 +326,7 @@ pub async fn the_caller_logs_a_call_from_the_queue_in_one_click() {
     assert_eq!(created["lead"]["timezone"], "Europe/Berlin");
 
     // Without calls.log there is no queue in the menu.
-    let b = panel.browser(390, 844).await;
-    b.login(&panel, "gina", USER_PASSWORD).await;
+    let b = panel.signed_in("gina", 390, 844).await;
     b.wait_content("#nav", "Leads").await;
     let nav = b
         .find("#nav")

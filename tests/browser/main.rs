@@ -5,12 +5,16 @@
 //! without Chromium reports them as *ignored* in the summary, with a note
 //! saying why, instead of passing them silently; under CI (`CI` set) a
 //! missing browser fails every one of them, as the scale-out tests do for a
-//! missing SurrealDB server. `.ci/run` installs Chromium.
+//! missing SurrealDB server. `.ci/run` installs Chromium. The same goes for
+//! the accessibility test (`a11y`) and axe-core, which `.ci/run` installs
+//! from npm.
 
+mod a11y;
 mod admin_profile;
 mod chat_hub;
 mod features;
 mod harness;
+mod imports;
 mod leads;
 mod maintenance;
 mod panel;
@@ -79,6 +83,9 @@ fn main() -> ExitCode {
         tasks::a_production_manager_moves_a_task_to_done_and_the_dashboard_counts_it,
         tasks::a_task_page_edits_fields_checklist_time_and_shows_comments_live,
         xss::hostile_text_renders_as_text_on_every_page,
+        imports::the_older_of_two_imports_is_undone_from_the_list_of_past_imports,
+        admin_profile::a_user_manager_is_offered_only_the_extra_permissions_they_hold,
+        a11y::every_page_passes_the_accessibility_checks_in_both_schemes,
     ];
 
     let missing = harness::missing_browser();
@@ -93,11 +100,29 @@ fn main() -> ExitCode {
         }
     }
 
+    // The accessibility test also needs axe-core (installed by .ci/run).
+    let missing_axe = harness::axe_script_path()
+        .is_none()
+        .then(|| String::from("axe-core (axe.min.js; or set EA_CRM_AXE_JS)"));
+    if let (None, Some(what)) = (&missing, &missing_axe) {
+        if under_ci {
+            eprintln!("the accessibility test cannot run under CI: {what} is not installed (.ci/run installs it)");
+        } else {
+            eprintln!(
+                "the accessibility test is ignored: {what} is not installed; .ci/run installs it"
+            );
+        }
+    }
+
     let trials = tests
         .into_iter()
         .map(|(name, test)| {
+            let missing = match &missing {
+                Some(what) => Some(what.clone()),
+                None if name.starts_with("a11y::") => missing_axe.clone(),
+                None => None,
+            };
             let ignored = missing.is_some() && !under_ci;
-            let missing = missing.clone();
             Trial::test(name, move || match missing {
                 Some(what) => Err(Failed::from(format!(
                     "{what} is not installed; .ci/run installs it"

@@ -3,19 +3,17 @@
 
 use serde_json::json;
 
-use crate::harness::{self, Panel, ADMIN_PASSWORD};
+use crate::harness::Panel;
 
 pub async fn an_admin_closes_the_panel_and_a_signed_in_user_sees_why() {
     let Some(panel) = Panel::start().await else {
         return;
     };
-    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
-    panel.create_user(&admin, "ugo", "user").await;
-    let user = panel.browser(390, 844).await;
-    user.login(&panel, "ugo", harness::USER_PASSWORD).await;
+    let admin = panel.admin().await;
+    panel.user("ugo", "user").await;
+    let user = panel.signed_in("ugo", 390, 844).await;
 
-    let a = panel.browser(1280, 800).await;
-    a.login(&panel, "admin", ADMIN_PASSWORD).await;
+    let a = panel.signed_in("admin", 1280, 800).await;
     a.goto(&panel, "#/admin/maintenance").await;
     a.type_into("#maintenance-message", "Back after lunch")
         .await;

@@ -8,8 +8,7 @@ pub async fn a_user_logs_in_creates_a_lead_finds_it_and_logs_a_follow_up() {
     let Some(panel) = Panel::start().await else {
         return;
     };
-    let b = panel.browser(390, 844).await;
-    b.login(&panel, "admin", ADMIN_PASSWORD).await;
+    let b = panel.signed_in("admin", 390, 844).await;
     b.goto(&panel, "#/leads").await;
     b.click("#new-lead-box summary").await;
     b.type_into("#new-lead-company", "Zephyr Robotics").await;
@@ -40,7 +39,7 @@ pub async fn the_new_lead_form_names_a_possible_duplicate_while_typing_and_creat
     let Some(panel) = Panel::start().await else {
         return;
     };
-    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
+    let admin = panel.admin().await;
     panel
         .api(
             &admin,
@@ -50,8 +49,7 @@ pub async fn the_new_lead_form_names_a_possible_duplicate_while_typing_and_creat
         )
         .await;
 
-    let b = panel.browser(1280, 800).await;
-    b.login(&panel, "admin", ADMIN_PASSWORD).await;
+    let b = panel.signed_in("admin", 1280, 800).await;
     b.goto(&panel, "#/leads").await;
     b.click("#new-lead-box summary").await;
     b.type_into("#new-lead-company", "Helios Solar").await;
@@ -76,9 +74,8 @@ pub async fn a_rep_adds_edits_and_deletes_a_note_and_cannot_change_the_admins() 
     let Some(panel) = Panel::start().await else {
         return;
     };
-    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
-    panel.create_user(&admin, "rita", "user").await;
-    let rita = panel.api_login("rita", harness::USER_PASSWORD).await;
+    let admin = panel.admin().await;
+    let rita = panel.user("rita", "user").await;
     let lead = panel
         .api(
             &rita,
@@ -97,8 +94,7 @@ pub async fn a_rep_adds_edits_and_deletes_a_note_and_cannot_change_the_admins() 
         )
         .await;
 
-    let b = panel.browser(1280, 800).await;
-    b.login(&panel, "rita", harness::USER_PASSWORD).await;
+    let b = panel.signed_in("rita", 1280, 800).await;
     b.goto(&panel, &format!("#/leads/{lead}")).await;
     b.wait_text("#notes-list", "Admin: priced at 40k").await;
     // The admin's note offers Rita no edit or delete.
@@ -154,8 +150,7 @@ pub async fn an_import_with_one_bad_row_shows_the_report() {
         "Company,Contact,Email,Status,Country\nNorthwind,Nancy Davolio,nancy@northwind.example,new,Germany\n,Nobody,bad-row@example.com,new,\nContoso,Kim Abercrombie,kim@contoso.example,contacted,US\n",
     )
     .unwrap();
-    let b = panel.browser(1280, 800).await;
-    b.login(&panel, "admin", ADMIN_PASSWORD).await;
+    let b = panel.signed_in("admin", 1280, 800).await;
     b.goto(&panel, "#/import").await;
     let file = b.find("#import-file").await;
     file.send_keys(csv.to_str().unwrap()).await.unwrap();
@@ -188,7 +183,7 @@ pub async fn two_people_chat_and_a_mention_raises_the_others_badge() {
     let Some(panel) = Panel::start().await else {
         return;
     };
-    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
+    let admin = panel.admin().await;
     panel.create_user(&admin, "bea", "user").await;
     let room = panel
         .api(
@@ -209,10 +204,8 @@ pub async fn two_people_chat_and_a_mention_raises_the_others_badge() {
         )
         .await;
 
-    let a = panel.browser(1280, 800).await;
-    a.login(&panel, "admin", ADMIN_PASSWORD).await;
-    let bea = panel.browser(390, 844).await;
-    bea.login(&panel, "bea", harness::USER_PASSWORD).await;
+    let a = panel.signed_in("admin", 1280, 800).await;
+    let bea = panel.signed_in("bea", 390, 844).await;
     bea.goto(&panel, "#/dashboard").await;
 
     a.goto(&panel, &format!("#/chat/{room}")).await;
@@ -263,17 +256,13 @@ pub async fn removing_a_permission_takes_away_the_page_and_the_api_call() {
     let Some(panel) = Panel::start().await else {
         return;
     };
-    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
-    panel.create_user(&admin, "sam", "user").await;
-    let sam_token = panel.api_login("sam", harness::USER_PASSWORD).await;
+    let sam_token = panel.user("sam", "user").await;
     assert_eq!(panel.status(&sam_token, "/leads").await, 200);
 
-    let sam = panel.browser(1280, 800).await;
-    sam.login(&panel, "sam", harness::USER_PASSWORD).await;
+    let sam = panel.signed_in("sam", 1280, 800).await;
     sam.wait_text("#nav", "Leads").await;
 
-    let a = panel.browser(1280, 800).await;
-    a.login(&panel, "admin", ADMIN_PASSWORD).await;
+    let a = panel.signed_in("admin", 1280, 800).await;
     a.goto(&panel, "#/admin/roles").await;
     for perm in ["leads.read.all", "leads.read.own"] {
         let sel = format!("#role-matrix input[data-role=user][data-perm='{perm}']");
@@ -300,7 +289,7 @@ pub async fn selected_leads_are_bulk_assigned_and_the_new_owner_shows_in_the_tab
     let Some(panel) = Panel::start().await else {
         return;
     };
-    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
+    let admin = panel.admin().await;
     panel.create_user(&admin, "olga", "user").await;
     let mut ids = Vec::new();
     for name in ["Orion Labs", "Pegasus Freight", "Quasar Foods"] {
@@ -314,8 +303,7 @@ pub async fn selected_leads_are_bulk_assigned_and_the_new_owner_shows_in_the_tab
             .await;
         ids.push(created["lead"]["id"].as_str().unwrap().to_string());
     }
-    let b = panel.browser(1280, 800).await;
-    b.login(&panel, "admin", ADMIN_PASSWORD).await;
+    let b = panel.signed_in("admin", 1280, 800).await;
     b.goto(&panel, "#/leads").await;
     b.wait_text("#leads-table", "Quasar Foods").await;
     for id in &ids[..2] {
@@ -365,7 +353,7 @@ pub async fn a_leads_relationship_map_shows_its_neighbour_and_a_draft_can_be_edi
     let Some(panel) = Panel::start().await else {
         return;
     };
-    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
+    let admin = panel.admin().await;
     let lead = |name: &'static str| {
         let (panel, admin) = (&panel, &admin);
         async move {
@@ -394,8 +382,7 @@ pub async fn a_leads_relationship_map_shows_its_neighbour_and_a_draft_can_be_edi
         )
         .await;
 
-    let b = panel.browser(1280, 900).await;
-    b.login(&panel, "admin", ADMIN_PASSWORD).await;
+    let b = panel.signed_in("admin", 1280, 900).await;
     b.goto(&panel, &format!("#/leads/{atlas}")).await;
     b.wait_text("#lead-title", "Atlas Shipping").await;
     b.wait_text("#relations-list", "Borealis Trade").await;
@@ -445,7 +432,7 @@ pub async fn an_admin_sees_the_bots_bridges_a_room_and_creates_a_link_code() {
     else {
         return;
     };
-    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
+    let admin = panel.admin().await;
     // The bot connects in the background; the page shows what it reached.
     let mut connected = false;
     for _ in 0..100 {
@@ -467,8 +454,7 @@ pub async fn an_admin_sees_the_bots_bridges_a_room_and_creates_a_link_code() {
             serde_json::json!({"name": "sales-floor", "kind": "channel"}),
         )
         .await;
-    let b = panel.browser(1280, 800).await;
-    b.login(&panel, "admin", ADMIN_PASSWORD).await;
+    let b = panel.signed_in("admin", 1280, 800).await;
     b.goto(&panel, "#/admin/bots").await;
     b.wait_text("#main", "Bridged rooms").await;
     b.find("#bots-status tr[data-platform=telegram] .dot.online")
@@ -508,7 +494,7 @@ pub async fn duplicates_are_merged_after_a_confirmation_patterns_show_and_an_ai_
     let Some(panel) = Panel::start().await else {
         return;
     };
-    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
+    let admin = panel.admin().await;
     let mut ids = Vec::new();
     for (name, email) in [
         ("Nimbus Analytics", "eva@nimbus-analytics.example"),
@@ -548,8 +534,7 @@ pub async fn duplicates_are_merged_after_a_confirmation_patterns_show_and_an_ai_
             .await;
     }
 
-    let b = panel.browser(1280, 900).await;
-    b.login(&panel, "admin", ADMIN_PASSWORD).await;
+    let b = panel.signed_in("admin", 1280, 900).await;
     b.goto(&panel, "#/duplicates").await;
     b.wait_text("#duplicates", "likely the same").await;
     b.wait_text("#duplicates", "Nimbus Analytics GmbH").await;
@@ -592,7 +577,7 @@ pub async fn the_new_pages_work_at_phone_width_in_the_dark_scheme() {
     let Some(panel) = Panel::start().await else {
         return;
     };
-    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
+    let admin = panel.admin().await;
     for name in ["Umbra Works", "Vesper Hotels"] {
         panel
             .api(

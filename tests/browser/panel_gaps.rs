@@ -20,7 +20,7 @@ pub async fn a_webhook_test_delivery_shows_in_its_log_and_its_secret_rotates() {
     else {
         return;
     };
-    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
+    let admin = panel.admin().await;
     // Nothing listens on port 9: the delivery is tried and fails.
     let created = panel
         .api(
@@ -33,8 +33,7 @@ pub async fn a_webhook_test_delivery_shows_in_its_log_and_its_secret_rotates() {
     let id = created["webhook"]["id"].as_str().unwrap().to_string();
     let first_secret = created["secret"].as_str().unwrap().to_string();
 
-    let b = panel.browser(390, 844).await;
-    b.login(&panel, "admin", ADMIN_PASSWORD).await;
+    let b = panel.signed_in("admin", 390, 844).await;
     b.goto(&panel, "#/admin/webhooks").await;
     let row = format!("li[data-webhook=\"{id}\"]");
     b.click(&format!("{row} button[data-action=test]")).await;
@@ -125,7 +124,7 @@ pub async fn the_after_third_follow_up_setting_saves_and_reloads() {
     let Some(panel) = Panel::start().await else {
         return;
     };
-    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
+    let admin = panel.admin().await;
     let before = panel
         .api(
             &admin,
@@ -180,7 +179,7 @@ pub async fn the_marketing_dashboard_shows_time_to_first_contact_and_responses()
     let Some(panel) = Panel::start().await else {
         return;
     };
-    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
+    let admin = panel.admin().await;
     for company in ["Fresh One", "Fresh Two"] {
         panel
             .api(&admin, "POST", "/leads", json!({"company_name": company}))
@@ -219,7 +218,7 @@ pub async fn the_fit_model_is_trained_from_the_ai_page() {
     let Some(panel) = Panel::start().await else {
         return;
     };
-    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
+    let admin = panel.admin().await;
     // 20 won print leads and 20 lost mining leads: enough to learn from.
     let countries = ["DE", "US", "FR"];
     for i in 0..20 {
@@ -235,8 +234,7 @@ pub async fn the_fit_model_is_trained_from_the_ai_page() {
                 .await;
         }
     }
-    let b = panel.browser(1280, 900).await;
-    b.login(&panel, "admin", ADMIN_PASSWORD).await;
+    let b = panel.signed_in("admin", 1280, 900).await;
     b.goto(&panel, "#/admin/ai").await;
     b.wait_text("#ai-fit-mode", "win-rate rule").await;
     b.wait_text("#ai-fit-facts", "never").await;

@@ -9,7 +9,7 @@ use chrono::Duration;
 use ea_crm::domain::clock::Clock;
 use serde_json::json;
 
-use crate::harness::{self, Panel, ADMIN_PASSWORD};
+use crate::harness::{self, Panel};
 
 fn code_now(panel: &Panel, secret: &str) -> String {
     totp::app_code(secret, panel.clock.now().timestamp())
@@ -19,12 +19,11 @@ pub async fn a_role_requiring_two_factor_sends_its_holder_to_set_it_up_then_asks
     let Some(panel) = Panel::start().await else {
         return;
     };
-    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
+    let admin = panel.admin().await;
     panel.create_user(&admin, "tess", "user").await;
 
     // The admin turns the requirement on in the role matrix.
-    let a = panel.browser(1280, 800).await;
-    a.login(&panel, "admin", ADMIN_PASSWORD).await;
+    let a = panel.signed_in("admin", 1280, 800).await;
     a.goto(&panel, "#/admin/roles").await;
     a.click("#role-matrix input[data-role=user][data-second-factor=required]")
         .await;

@@ -5,7 +5,7 @@ use std::time::Duration;
 use chrono::Utc;
 use serde_json::{json, Value};
 
-use crate::harness::{Panel, ADMIN_PASSWORD, USER_PASSWORD};
+use crate::harness::Panel;
 
 async fn task(panel: &Panel, token: &str, body: Value, status: &str) -> String {
     let created = panel.api(token, "POST", "/tasks", body).await;
@@ -27,10 +27,9 @@ pub async fn a_production_manager_moves_a_task_to_done_and_the_dashboard_counts_
     let Some(panel) = Panel::start().await else {
         return;
     };
-    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
-    panel.create_user(&admin, "pam", "production_manager").await;
-    panel.create_user(&admin, "ann", "user").await;
-    let pam = panel.api_login("pam", USER_PASSWORD).await;
+    let admin = panel.admin().await;
+    let pam = panel.user("pam", "production_manager").await;
+    panel.user("ann", "user").await;
     let now = Utc::now();
     let flyers = task(
         &panel,
@@ -64,8 +63,7 @@ pub async fn a_production_manager_moves_a_task_to_done_and_the_dashboard_counts_
     )
     .await;
 
-    let b = panel.browser(1280, 1000).await;
-    b.login(&panel, "pam", USER_PASSWORD).await;
+    let b = panel.signed_in("pam", 1280, 1000).await;
     b.goto(&panel, "#/analytics/production").await;
     b.wait_exact("#kpi-open .kpi-value", "4").await;
     b.wait_exact("#kpi-overdue .kpi-value", "1").await;
@@ -172,11 +170,8 @@ pub async fn a_task_page_edits_fields_checklist_time_and_shows_comments_live() {
     let Some(panel) = Panel::start().await else {
         return;
     };
-    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
-    panel.create_user(&admin, "pam", "production_manager").await;
-    panel.create_user(&admin, "ann", "user").await;
-    let pam = panel.api_login("pam", USER_PASSWORD).await;
-    let ann = panel.api_login("ann", USER_PASSWORD).await;
+    let pam = panel.user("pam", "production_manager").await;
+    let ann = panel.user("ann", "user").await;
     let id = task(
         &panel,
         &pam,
@@ -186,8 +181,7 @@ pub async fn a_task_page_edits_fields_checklist_time_and_shows_comments_live() {
     )
     .await;
 
-    let b = panel.browser(390, 844).await;
-    b.login(&panel, "pam", USER_PASSWORD).await;
+    let b = panel.signed_in("pam", 390, 844).await;
     b.goto(&panel, &format!("#/tasks/{id}")).await;
     b.wait_text("#task-title", "Print the Northwind flyers")
         .await;

@@ -11,7 +11,7 @@
 use chrono::Utc;
 use serde_json::{json, Value};
 
-use crate::harness::{Browser, Panel, ADMIN_PASSWORD, USER_PASSWORD};
+use crate::harness::{Browser, Panel};
 
 const IMG: &str = r#"<img src=x onerror="window.__xss=1">"#;
 const SCRIPT: &str = "<script>window.__xss=2</script>";
@@ -63,7 +63,7 @@ pub async fn hostile_text_renders_as_text_on_every_page() {
     let Some(panel) = Panel::start().await else {
         return;
     };
-    let admin = panel.api_login("admin", ADMIN_PASSWORD).await;
+    let admin = panel.admin().await;
     let me = panel.api(&admin, "GET", "/auth/me", Value::Null).await;
     let admin_id = me["user"]["id"].as_str().unwrap().to_string();
     panel
@@ -74,8 +74,7 @@ pub async fn hostile_text_renders_as_text_on_every_page() {
             json!({"display_name": IMG}),
         )
         .await;
-    panel.create_user(&admin, "bea", "user").await;
-    let bea = panel.api_login("bea", USER_PASSWORD).await;
+    let bea = panel.user("bea", "user").await;
 
     // Fields the panel could make links of refuse anything but web addresses.
     for body in [
@@ -228,8 +227,7 @@ pub async fn hostile_text_renders_as_text_on_every_page() {
         )
         .await;
 
-    let b = panel.browser(1280, 1000).await;
-    b.login(&panel, "admin", ADMIN_PASSWORD).await;
+    let b = panel.signed_in("admin", 1280, 1000).await;
 
     // The dashboard: the display name, my tasks, the unread mention.
     b.wait_text("#whoami", "<img src=x onerror=").await;
