@@ -470,8 +470,10 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_junk_is_refused() {
-        assert!(parse_cursor("1700000000000000_abc123").is_ok());
+        let delivery_at = DateTime::from_timestamp_micros(1_700_000_000_000_000).unwrap();
+        let raw = cursor::encode_at(delivery_at, "abc123");
+        assert_eq!(parse_cursor(&raw).unwrap(), (delivery_at, "abc123".into()));
         assert!(parse_cursor("nonsense").is_err());
-        assert!(parse_cursor("12_x'; DROP").is_err());
+        assert!(parse_cursor(&cursor::encode_at(delivery_at, "x'; DROP")).is_err());
     }
 }
