@@ -285,7 +285,8 @@ async function audit(box) {
     exportLink.href = '/api/v1/audit/export?' + q;
     q.set('limit', '100');
     if (append && last) q.set('after', last);
-    const rows = await get('/audit?' + q);
+    const page = await get('/audit?' + q);
+    const rows = page.items;
     if (!append) clear(tb);
     for (const r of rows) {
       // A single field's before and after are in the sentence; a creation
@@ -297,8 +298,8 @@ async function audit(box) {
         el('td', { text: r.channel })));
     }
     if (!append && !rows.length) tb.append(el('tr', {}, el('td', { colspan: 3, class: 'muted', text: 'Nothing was recorded for this filter.' })));
-    last = rows.length ? rows[rows.length - 1].id : null;
-    more.hidden = rows.length < 100;
+    last = page.next_cursor || null;
+    more.hidden = !last;
   });
   more.addEventListener('click', () => load(true));
   form.addEventListener('submit', (e) => { e.preventDefault(); load(false); });

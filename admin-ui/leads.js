@@ -215,7 +215,10 @@ export async function leadPage(root, id) {
   const aiBox = el('div', { class: 'ai-panels' });
   root.append(aiBox);
   const tlBox = el('ol', { class: 'timeline', id: 'timeline' });
-  root.append(el('h2', { text: 'Timeline' }), tlBox);
+  const tlMore = el('button', { type: 'button', class: 'link', id: 'timeline-more', text: 'Older entries', hidden: true });
+  let tlAfter = null;
+  tlMore.addEventListener('click', () => attempt(() => loadTimeline(true)));
+  root.append(el('h2', { text: 'Timeline' }), tlBox, tlMore);
 
   async function refresh() {
     await loadNotes();
@@ -231,15 +234,25 @@ export async function leadPage(root, id) {
     if (!calls.length) ul.append(el('li', { class: 'muted', text: 'No calls logged.' }));
     callsBox.append(ul);
     if (can('calls.log')) callsBox.append(callForm());
-    const tl = await get('/leads/' + id + '/timeline');
-    clear(tlBox);
+    await loadTimeline(false);
+  }
+
+  /** The timeline's newest page, or with `older` the page after the last
+   * one shown ("Older entries" pages on by `after=next_cursor`). */
+  async function loadTimeline(older) {
+    const q = new URLSearchParams({ limit: '50' });
+    if (older && tlAfter) q.set('after', tlAfter);
+    const tl = await get('/leads/' + id + '/timeline?' + q);
+    if (!older) clear(tlBox);
     // Each entry is a sentence with names; a creation lists what was set
     // (a single change already says from what to what).
-    for (const item of tl) {
+    for (const item of tl.items) {
       const set = item.kind === 'change' && item.details && item.details.field === '*' ? item.changes || [] : [];
       tlBox.append(el('li', {}, el('span', { class: 'muted', text: fmtDate(item.at) }), ' ', el('span', { class: 'timeline-text', text: item.summary }),
         set.length ? el('ul', { class: 'changes' }, set.map((c) => el('li', {}, el('span', { class: 'muted', text: c.label + ': ' }), c.after ?? '—'))) : null));
     }
+    tlAfter = tl.next_cursor || null;
+    tlMore.hidden = !tlAfter;
   }
 
   function tierCard(t) {

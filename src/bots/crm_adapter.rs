@@ -106,10 +106,12 @@ pub fn crm_error(e: DomainError) -> CrmError {
         DomainError::Forbidden(permission) => {
             CrmError::Forbidden(format!("do that (it needs the `{permission}` permission)"))
         }
-        DomainError::Invalid { field, reason } => CrmError::Invalid {
-            field: field.to_string(),
-            reason,
-        },
+        DomainError::Invalid { field, reason } | DomainError::Malformed { field, reason } => {
+            CrmError::Invalid {
+                field: field.to_string(),
+                reason,
+            }
+        }
         DomainError::Unauthenticated
         | DomainError::BadCredentials
         | DomainError::SecondFactorRequired

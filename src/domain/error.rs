@@ -39,6 +39,10 @@ pub enum DomainError {
     Forbidden(String),
     #[error("{field}: {reason}")]
     Invalid { field: &'static str, reason: String },
+    /// A value that is not even of its kind (a paging cursor that no page
+    /// gave out): the request is malformed, not against a rule.
+    #[error("{field}: {reason}")]
+    Malformed { field: &'static str, reason: String },
     #[error("{0}")]
     Conflict(String),
     /// A new lead looks like leads already stored (`crm::duplicates`);

@@ -163,6 +163,7 @@ impl poem::error::ResponseError for ApiError {
                 StatusCode::FORBIDDEN
             }
             DomainError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            DomainError::Malformed { .. } => StatusCode::BAD_REQUEST,
             DomainError::Conflict(_) | DomainError::Duplicate(_) => StatusCode::CONFLICT,
             DomainError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             // 409, not 503: the service is up and the request is fine; it
@@ -216,6 +217,7 @@ pub fn code_and_message(e: &DomainError) -> (ErrorCode, String) {
         }
         DomainError::Forbidden(_) => (ErrorCode::Forbidden, e.to_string()),
         DomainError::Invalid { .. } => (ErrorCode::Invalid, e.to_string()),
+        DomainError::Malformed { .. } => (ErrorCode::BadRequest, e.to_string()),
         DomainError::Conflict(_) => (ErrorCode::Conflict, e.to_string()),
         DomainError::Duplicate(_) => (ErrorCode::Duplicate, e.to_string()),
         DomainError::PreconditionFailed(_) => (ErrorCode::PreconditionFailed, e.to_string()),

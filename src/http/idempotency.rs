@@ -64,18 +64,26 @@ impl<'a> ApiExtractor<'a> for KeyHeader {
     }
 }
 
-/// A JSON answer to a create that may have been sent before.
-pub struct Idempotent<T> {
+/// A JSON answer to a create that may have been sent before. `Doc` is how
+/// the document shows the answer: by default the JSON of `T` with 200; an
+/// operation whose first answer may take one of several statuses names
+/// its own `ApiResponse` (see `once_with_status`).
+pub struct Idempotent<T, Doc = Json<T>> {
     status: StatusCode,
     body: String,
     replayed: bool,
-    answer: PhantomData<fn() -> T>,
+    answer: PhantomData<fn() -> (T, Doc)>,
 }
 
-impl<T: ToJSON> Idempotent<T> {
-    fn fresh(body: String) -> Self {
+impl<T, Doc> Idempotent<T, Doc> {
+    /// Whether this is the kept answer of an earlier request.
+    pub fn replayed(&self) -> bool {
+        self.replayed
+    }
+
+    fn fresh(status: StatusCode, body: String) -> Self {
         Idempotent {
-            status: StatusCode::OK,
+            status,
             body,
             replayed: false,
             answer: PhantomData,
@@ -84,11 +92,11 @@ impl<T: ToJSON> Idempotent<T> {
 }
 
 /// The JSON text of an answer, as sent and as kept.
-fn json_text<T: ToJSON>(answer: &T) -> String {
+pub fn json_text<T: ToJSON>(answer: &T) -> String {
     serde_json::to_string(&answer.to_json()).unwrap_or_else(|_| "null".into())
 }
 
-impl<T> IntoResponse for Idempotent<T> {
+impl<T, Doc> IntoResponse for Idempotent<T, Doc> {
     fn into_response(self) -> Response {
         let mut response = Response::builder()
             .status(self.status)
@@ -100,9 +108,9 @@ impl<T> IntoResponse for Idempotent<T> {
     }
 }
 
-impl<T: ToJSON> ApiResponse for Idempotent<T> {
+impl<T: Send, Doc: ApiResponse> ApiResponse for Idempotent<T, Doc> {
     fn meta() -> MetaResponses {
-        let mut meta = Json::<T>::meta();
+        let mut meta = Doc::meta();
         for answer in &mut meta.responses {
             answer.headers.push(MetaHeader {
                 name: REPLAYED.into(),
@@ -120,7 +128,7 @@ impl<T: ToJSON> ApiResponse for Idempotent<T> {
     }
 
     fn register(registry: &mut Registry) {
-        Json::<T>::register(registry);
+        Doc::register(registry);
     }
 }
 
@@ -141,8 +149,26 @@ where
     T: ToJSON + Send + 'static,
     F: Future<Output = DomainResult<T>> + Send + 'static,
 {
+    let create = async move { Ok((StatusCode::OK, json_text(&create.await?))) };
+    once_with_status(ctx, actor, operation, key, request, create).await
+}
+
+/// `once` for a create whose success may answer with one of several
+/// statuses: `create` gives the status and the JSON text it answers with.
+pub async fn once_with_status<T, Doc, F>(
+    ctx: &Arc<Ctx>,
+    actor: &Actor,
+    operation: &'static str,
+    key: Option<&str>,
+    request: Value,
+    create: F,
+) -> ApiResult<Idempotent<T, Doc>>
+where
+    F: Future<Output = DomainResult<(StatusCode, String)>> + Send + 'static,
+{
     let Some(raw) = key else {
-        return Ok(Idempotent::fresh(json_text(&create.await?)));
+        let (status, body) = create.await?;
+        return Ok(Idempotent::fresh(status, body));
     };
     let key = IdempotencyKey::parse(raw)?;
     let fingerprint = tokens::hash_token(&request.to_string());
@@ -162,9 +188,9 @@ where
     // cancel a create half done: its outcome is kept for the retry.
     let ctx = Arc::clone(ctx);
     let run = tokio::spawn(async move {
-        let outcome = create.await.map(|answer| json_text(&answer));
+        let outcome = create.await;
         let kept = match &outcome {
-            Ok(body) => idempotency::record(&ctx, &claimed, StatusCode::OK.as_u16(), body).await,
+            Ok((status, body)) => idempotency::record(&ctx, &claimed, status.as_u16(), body).await,
             Err(_) => idempotency::release(&ctx, claimed).await,
         };
         if let Err(e) = kept {
@@ -173,7 +199,10 @@ where
         outcome
     });
     match run.await {
-        Ok(outcome) => Ok(Idempotent::fresh(outcome?)),
+        Ok(outcome) => {
+            let (status, body) = outcome?;
+            Ok(Idempotent::fresh(status, body))
+        }
         Err(e) => Err(DomainError::Internal(format!("{operation} stopped: {e}")).into()),
     }
 }

@@ -13,6 +13,8 @@ pub mod idempotency;
 pub mod metrics;
 pub mod middleware;
 pub mod query_params;
+mod rate_limit_doc;
+mod request_examples;
 mod request_nulls;
 pub mod server;
 mod webhook_doc;
@@ -136,6 +138,8 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
     let mut served = doc_tree::Node::parse(&generated);
     webhook_doc::add_webhooks(&mut served);
     request_nulls::mark_nullable(&mut served);
+    rate_limit_doc::add_rate_limit_headers(&mut served);
+    request_examples::add_examples(&mut served);
     let spec = served.to_text();
     let allowed_methods = Arc::new(error::AllowedMethods::from_document(&spec, "/api/v1"));
     // Swagger UI shows the same document: poem-openapi's page embeds the

@@ -284,6 +284,7 @@ fn domain_error_frame(client_id: Option<&str>, e: &DomainError) -> Value {
         DomainError::Forbidden(_) => "forbidden",
         DomainError::SecondFactorSetupRequired => "second_factor_setup_required",
         DomainError::Invalid { .. } => "invalid",
+        DomainError::Malformed { .. } => "bad_request",
         DomainError::Conflict(_) => "conflict",
         DomainError::Duplicate(_) => "duplicate",
         DomainError::PreconditionFailed(_) => "precondition_failed",

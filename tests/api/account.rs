@@ -193,7 +193,7 @@ async fn audit_rows_and_the_lead_timeline_read_as_sentences_with_names() {
         .get(&format!("/api/v1/leads/{lead}/timeline"), &anna)
         .await)
     .await;
-    let summaries: Vec<&str> = timeline
+    let summaries: Vec<&str> = timeline["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -211,7 +211,7 @@ async fn audit_rows_and_the_lead_timeline_read_as_sentences_with_names() {
         summaries.contains(&"Anna Adler created the lead Acme GmbH"),
         "{summaries:?}"
     );
-    let created = timeline
+    let created = timeline["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -232,7 +232,7 @@ async fn audit_rows_and_the_lead_timeline_read_as_sentences_with_names() {
         .get(&format!("/api/v1/audit?user={anna_id}&entity=lead"), &admin)
         .await)
     .await;
-    let rows = audit.as_array().unwrap();
+    let rows = audit["items"].as_array().unwrap();
     assert!(rows.iter().all(|r| r["actor"] == anna_id.as_str()));
     let status_row = rows.iter().find(|r| r["field"] == "status").unwrap();
     assert_eq!(
@@ -309,7 +309,7 @@ async fn audit_rows_of_a_deleted_user_read_with_the_name_recorded_at_the_time() 
         .get(&format!("/api/v1/audit?user={gone_id}"), &admin)
         .await)
     .await;
-    let sentences: Vec<&str> = rows
+    let sentences: Vec<&str> = rows["items"]
         .as_array()
         .unwrap()
         .iter()

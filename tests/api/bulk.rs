@@ -32,7 +32,7 @@ async fn audit_of(app: &TestApp, admin: &str, id: &str) -> Vec<Value> {
         .json()
         .await
         .unwrap();
-    rows.as_array().unwrap().clone()
+    rows["items"].as_array().unwrap().clone()
 }
 
 fn ids(v: &Value) -> Vec<String> {

@@ -216,7 +216,7 @@ async fn notifications_page_by_cursor_without_repeats_or_gaps() {
     .await;
     assert_eq!(
         (status, code.as_str()),
-        (StatusCode::UNPROCESSABLE_ENTITY, "invalid")
+        (StatusCode::BAD_REQUEST, "bad_request")
     );
 }
 

@@ -45,8 +45,7 @@ async fn lead_with_contact(app: &TestApp, token: &str, company: &str) -> (String
 }
 
 async fn audit_rows(app: &TestApp, admin: &str, query: &str) -> Vec<Value> {
-    ok(app.get(&format!("/api/v1/audit?{query}"), admin).await)
-        .await
+    ok(app.get(&format!("/api/v1/audit?{query}"), admin).await).await["items"]
         .as_array()
         .unwrap()
         .clone()

@@ -385,6 +385,45 @@ fn header_number(response: &reqwest::Response, name: &str) -> u64 {
 }
 
 #[tokio::test]
+async fn the_rate_limit_headers_come_with_a_200_a_404_a_405_and_a_429() {
+    let app = TestApp::spawn_with(|c| c.rate_limit_per_token = 4).await;
+    let admin = app.admin_token().await;
+    let limits = |answer: &reqwest::Response| {
+        (
+            header_number(answer, "ratelimit-limit"),
+            header_number(answer, "ratelimit-remaining"),
+            header_number(answer, "ratelimit-reset"),
+        )
+    };
+    let fine = app.get("/api/v1/auth/me", &admin).await;
+    assert_eq!(fine.status(), StatusCode::OK);
+    assert_eq!(limits(&fine).0, 4);
+    let missing = app.get("/api/v1/leads/no-such-lead", &admin).await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert_eq!(limits(&missing).0, 4);
+    assert_eq!(limits(&missing).1 + 1, limits(&fine).1, "one less");
+    let unknown_route = app.get("/api/v1/no-such-thing", &admin).await;
+    assert_eq!(unknown_route.status(), StatusCode::NOT_FOUND);
+    assert!(limits(&unknown_route).0 >= 1);
+    let wrong_method = app.delete("/api/v1/auth/me", &admin).await;
+    assert_eq!(wrong_method.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert!(limits(&wrong_method).0 >= 1);
+    let mut refused = None;
+    for _ in 0..10 {
+        let answer = app.get("/api/v1/auth/me", &admin).await;
+        if answer.status() == StatusCode::TOO_MANY_REQUESTS {
+            refused = Some(answer);
+            break;
+        }
+    }
+    let refused = refused.expect("the fifth request on a limit of four is refused");
+    let (limit, remaining, reset) = limits(&refused);
+    assert_eq!((limit, remaining), (4, 0));
+    assert!((1..=60).contains(&reset), "{reset}");
+    assert!(header_number(&refused, "retry-after") >= 1);
+}
+
+#[tokio::test]
 async fn every_answer_says_what_is_left_of_the_request_limit() {
     let app = TestApp::spawn_with(|c| c.rate_limit_per_token = 5).await;
     let admin = app.admin_token().await;

@@ -379,3 +379,130 @@ async fn the_openapi_document_shows_the_header_on_each_create_that_takes_it() {
         );
     }
 }
+
+/// Sends `body` to `path` twice under one key, then a different body under
+/// the same key; returns the first answer. The retry must get that answer
+/// back, marked replayed; the different body the documented refusal.
+async fn retried_twice_then_reused(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    body: Value,
+    other: Value,
+) -> Value {
+    let key = format!("retry {path}");
+    let first = app
+        .send_with_key(Method::POST, path, token, &key, body.clone())
+        .await;
+    assert!(!replayed(&first), "{path}");
+    let first = ok(first).await;
+    let again = app
+        .send_with_key(Method::POST, path, token, &key, body)
+        .await;
+    assert!(replayed(&again), "{path}: the retry is the kept answer");
+    assert_eq!(ok(again).await, first, "{path}");
+    let (status, code, message) = error_of(
+        app.send_with_key(Method::POST, path, token, &key, other)
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+        "{path}"
+    );
+    assert!(message.contains("different request"), "{path}: {message}");
+    first
+}
+
+#[tokio::test]
+async fn retried_contact_note_and_webhook_creates_make_one_each_and_answer_the_same() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let lead = app.create_lead(&admin, "Retried Creates Ltd").await;
+
+    retried_twice_then_reused(
+        &app,
+        &admin,
+        &format!("/api/v1/leads/{lead}/contacts"),
+        json!({"name": "Rita Retry", "email": "rita@retried.example"}),
+        json!({"name": "Someone Else"}),
+    )
+    .await;
+    let contacts = ok(app
+        .get(&format!("/api/v1/leads/{lead}/contacts"), &admin)
+        .await)
+    .await;
+    assert_eq!(contacts.as_array().unwrap().len(), 1, "{contacts}");
+
+    retried_twice_then_reused(
+        &app,
+        &admin,
+        &format!("/api/v1/leads/{lead}/notes"),
+        json!({"text": "asked for a demo"}),
+        json!({"text": "another note"}),
+    )
+    .await;
+    let notes = ok(app
+        .get(&format!("/api/v1/leads/{lead}/notes"), &admin)
+        .await)
+    .await;
+    assert_eq!(notes["items"].as_array().unwrap().len(), 1, "{notes}");
+
+    let hook = retried_twice_then_reused(
+        &app,
+        &admin,
+        "/api/v1/webhooks",
+        json!({"url": "http://127.0.0.1:9/retried", "topics": ["lead.created"]}),
+        json!({"url": "http://127.0.0.1:9/other", "topics": ["lead.created"]}),
+    )
+    .await;
+    assert!(hook["secret"].as_str().is_some_and(|s| !s.is_empty()));
+    let hooks = ok(app.get("/api/v1/webhooks", &admin).await).await;
+    assert_eq!(hooks.as_array().unwrap().len(), 1, "{hooks}");
+}
+
+#[tokio::test]
+async fn a_retried_import_upload_makes_one_job_and_answers_the_same() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let upload = |csv: &'static str, key: &'static str| {
+        app.request(
+            Method::POST,
+            "/api/v1/leads/import?policy=skip",
+            Some(&admin),
+        )
+        .header("content-type", "text/csv")
+        .header("Idempotency-Key", key)
+        .body(csv)
+        .send()
+    };
+    let csv = "company_name,website\nUpload Once GmbH,https://upload-once.example\n";
+    let first = upload(csv, "import-1").await.unwrap();
+    assert_eq!(first.status(), StatusCode::ACCEPTED);
+    assert!(!replayed(&first));
+    let first: Value = first.json().await.unwrap();
+    let again = upload(csv, "import-1").await.unwrap();
+    assert_eq!(again.status(), StatusCode::ACCEPTED, "the kept status too");
+    assert!(replayed(&again));
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again, first);
+
+    let other = "company_name\nSomething Else AG\n";
+    let (status, code, _) = error_of(upload(other, "import-1").await.unwrap()).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid")
+    );
+    let jobs = ok(app.get("/api/v1/leads/imports", &admin).await).await;
+    assert_eq!(jobs["items"].as_array().unwrap().len(), 1, "{jobs}");
+    // Only the first upload's file stays, for its job.
+    let spooled = std::fs::read_dir(app.upload_dir())
+        .map(|dir| {
+            dir.filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().starts_with(".import-"))
+                .count()
+        })
+        .unwrap_or(0);
+    assert!(spooled <= 1, "{spooled} spooled files");
+}

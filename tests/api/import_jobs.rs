@@ -308,7 +308,7 @@ async fn an_undo_trashes_what_the_import_created_and_restores_what_it_updated_au
         )
         .await)
     .await;
-    let undo_rows: Vec<&Value> = audit
+    let undo_rows: Vec<&Value> = audit["items"]
         .as_array()
         .unwrap()
         .iter()

@@ -107,7 +107,7 @@ async fn an_admin_closes_the_service_and_everyone_else_is_told_why_until_it_reop
         .await)
     .await;
     assert!(
-        audit.as_array().unwrap().len() >= 2,
+        audit["items"].as_array().unwrap().len() >= 2,
         "both switches are audited: {audit}"
     );
 }

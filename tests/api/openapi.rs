@@ -4,7 +4,8 @@ use ea_crm::domain::webhooks::WEBHOOK_TOPICS;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::TestApp;
+use crate::helpers::{ok, TestApp};
+use crate::schema_check::conform;
 use crate::webhooks;
 
 #[tokio::test]
@@ -305,6 +306,55 @@ async fn every_operation_documents_its_error_answers_with_the_one_error_body() {
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
     let body: Value = unknown.json().await.unwrap();
     assert!(codes.contains(&body["error"]["code"].as_str().unwrap()));
+}
+
+#[tokio::test]
+async fn every_answer_of_every_operation_documents_the_rate_limit_headers() {
+    let app = TestApp::spawn().await;
+    let spec: Value = app.openapi().await;
+    let declared = &spec["components"]["headers"];
+    for name in [
+        "RateLimit-Limit",
+        "RateLimit-Remaining",
+        "RateLimit-Reset",
+        "Retry-After",
+    ] {
+        assert_eq!(declared[name]["schema"]["type"], "integer", "{name}");
+        assert_eq!(declared[name]["required"], true, "{name}");
+    }
+    let header = |answer: &Value, name: &str| -> Value {
+        let header = &answer["headers"][name];
+        match header["$ref"].as_str() {
+            Some(target) => {
+                let name = target.strip_prefix("#/components/headers/").unwrap();
+                declared[name].clone()
+            }
+            None => header.clone(),
+        }
+    };
+    let mut answers = 0;
+    for (path, ops) in spec["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            for (status, answer) in op["responses"].as_object().unwrap() {
+                answers += 1;
+                for name in ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"] {
+                    assert_eq!(
+                        header(answer, name)["schema"]["type"],
+                        "integer",
+                        "{method} {path} {status} documents {name}"
+                    );
+                }
+                if status == "429" {
+                    assert_eq!(
+                        header(answer, "Retry-After")["schema"]["type"],
+                        "integer",
+                        "{method} {path} 429 documents Retry-After"
+                    );
+                }
+            }
+        }
+    }
+    assert!(answers > 1000, "{answers}");
 }
 
 /// The request a webhook endpoint receives for `topic`, as documented.
@@ -658,4 +708,117 @@ async fn answers_leave_absent_values_out_instead_of_sending_null() {
     }
     assert!(checked >= 40, "only {checked} answers checked");
     assert!(nulls.is_empty(), "sent as null: {nulls:#?}");
+}
+
+#[tokio::test]
+async fn every_request_example_fits_its_schema_and_the_service_takes_it() {
+    let app = TestApp::spawn().await;
+    let spec: Value = app.openapi().await;
+    let mut bodies: BTreeMap<(String, String), Value> = BTreeMap::new();
+    let mut parameters = 0;
+    for (path, ops) in spec["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            for (media_type, body) in op["requestBody"]["content"]
+                .as_object()
+                .into_iter()
+                .flatten()
+            {
+                let Some(example) = body.get("example") else {
+                    continue;
+                };
+                let mut problems = Vec::new();
+                conform(&spec, &body["schema"], example, "$", &mut problems);
+                assert!(
+                    problems.is_empty(),
+                    "{method} {path} {media_type}: {problems:#?}"
+                );
+                bodies.insert((method.clone(), path.clone()), example.clone());
+            }
+            for parameter in op["parameters"].as_array().into_iter().flatten() {
+                if let Some(example) = parameter.get("example") {
+                    let mut problems = Vec::new();
+                    conform(&spec, &parameter["schema"], example, "$", &mut problems);
+                    assert!(
+                        problems.is_empty(),
+                        "{method} {path} {parameter}: {problems:#?}"
+                    );
+                    parameters += 1;
+                }
+            }
+        }
+    }
+    for (method, path) in [
+        ("post", "/leads"),
+        ("patch", "/leads/{id}"),
+        ("put", "/leads/{id}/follow-ups/{tier}"),
+        ("post", "/leads/{id}/contacts"),
+        ("post", "/tasks"),
+        ("post", "/webhooks"),
+        ("post", "/roles"),
+        ("post", "/leads/bulk"),
+        ("post", "/rooms/{id}/messages"),
+    ] {
+        assert!(
+            bodies.contains_key(&(method.to_string(), path.to_string())),
+            "{method} {path} has an example"
+        );
+    }
+    assert!(parameters >= 2, "the import's options have examples");
+
+    // Each example is a request the service takes as it is.
+    let admin = app.admin_token().await;
+    let example =
+        |method: &str, path: &str| bodies[&(method.to_string(), path.to_string())].clone();
+    let lead = ok(app
+        .post("/api/v1/leads", &admin, example("post", "/leads"))
+        .await)
+    .await;
+    assert_eq!(lead["contacts"].as_array().unwrap().len(), 2, "{lead}");
+    let lead = lead["lead"]["id"].as_str().unwrap().to_string();
+    ok(app
+        .patch(
+            &format!("/api/v1/leads/{lead}"),
+            &admin,
+            example("patch", "/leads/{id}"),
+        )
+        .await)
+    .await;
+    ok(app
+        .put_json(
+            &format!("/api/v1/leads/{lead}/follow-ups/1"),
+            &admin,
+            example("put", "/leads/{id}/follow-ups/{tier}"),
+        )
+        .await)
+    .await;
+    ok(app
+        .post(
+            &format!("/api/v1/leads/{lead}/contacts"),
+            &admin,
+            example("post", "/leads/{id}/contacts"),
+        )
+        .await)
+    .await;
+    for path in ["/tasks", "/webhooks", "/roles"] {
+        ok(app
+            .post(&format!("/api/v1{path}"), &admin, example("post", path))
+            .await)
+        .await;
+    }
+    let room = ok(app
+        .post(
+            "/api/v1/rooms",
+            &admin,
+            json!({"name": "examples", "kind": "group"}),
+        )
+        .await)
+    .await;
+    ok(app
+        .post(
+            &format!("/api/v1/rooms/{}/messages", room["id"].as_str().unwrap()),
+            &admin,
+            example("post", "/rooms/{id}/messages"),
+        )
+        .await)
+    .await;
 }

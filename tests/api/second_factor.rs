@@ -254,7 +254,7 @@ async fn a_user_turns_the_factor_off_with_password_and_code_and_renews_recovery_
     );
 
     let audit = json_of(app.get("/api/v1/audit?entity=user&limit=100", &admin).await).await;
-    let actions: Vec<&str> = audit
+    let actions: Vec<&str> = audit["items"]
         .as_array()
         .unwrap()
         .iter()

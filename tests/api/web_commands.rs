@@ -194,7 +194,7 @@ async fn a_note_typed_in_the_hub_is_stored_as_its_author_and_shown_on_the_card()
         )
         .await)
     .await;
-    assert_eq!(audit[0]["channel"], "web", "{audit}");
+    assert_eq!(audit["items"][0]["channel"], "web", "{audit}");
 
     say(&app, &maria_token, &room, "/show Open Book Ltd").await;
     let card = next_bot_message(&mut ws).await;

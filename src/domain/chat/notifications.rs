@@ -176,7 +176,7 @@ pub async fn list(
         NotificationsFrom::Newest => ("", None, None),
         NotificationsFrom::Before(at) => (" AND created_at < <datetime>$at", Some(at), None),
         NotificationsFrom::After(raw) => {
-            let (at, id) = decode_cursor(&raw)?;
+            let (at, id) = cursor::decode_at(&raw)?;
             (
                 " AND (created_at < <datetime>$at OR (created_at = <datetime>$at AND id < type::record('notification', $id)))",
                 Some(at),
@@ -200,18 +200,8 @@ pub async fn list(
     let next_cursor = (items.len() == limit)
         .then(|| items.last())
         .flatten()
-        .map(|n| cursor::encode(&format!("{}|{}", db_time(n.created_at), n.id)));
+        .map(|n| cursor::encode_at(n.created_at, &n.id));
     Ok(NotificationPage { items, next_cursor })
-}
-
-fn decode_cursor(raw: &str) -> DomainResult<(DateTime<Utc>, String)> {
-    let key = cursor::decode(raw)?;
-    key.split_once('|')
-        .and_then(|(at, id)| {
-            let at = DateTime::parse_from_rfc3339(at).ok()?.with_timezone(&Utc);
-            (!id.is_empty()).then(|| (at, id.to_string()))
-        })
-        .ok_or_else(|| DomainError::invalid("after", "is not a cursor from a previous page"))
 }
 
 pub async fn unread_count(ctx: &Ctx, actor: &Actor) -> DomainResult<u64> {

@@ -499,6 +499,7 @@ fn ends_the_job(e: &DomainError) -> bool {
     matches!(
         e,
         DomainError::Invalid { .. }
+            | DomainError::Malformed { .. }
             | DomainError::Forbidden(_)
             | DomainError::Unauthenticated
             | DomainError::FeatureDisabled { .. }

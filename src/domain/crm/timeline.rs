@@ -12,6 +12,7 @@ use crate::domain::actor::Actor;
 use crate::domain::audit::AuditRow;
 use crate::domain::audit_text::{self, ChangeText, Described, Names};
 use crate::domain::clock::db_time;
+use crate::domain::cursor::{self, Page};
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::permissions::Permission;
 use crate::domain::Ctx;
@@ -23,17 +24,29 @@ pub struct AuditFilter {
     pub user: Option<String>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
-    /// The id of the last row of the previous page.
+    /// The `next_cursor` of the previous page (or, as before cursors, the
+    /// id of its last row).
     pub after: Option<String>,
     pub limit: usize,
 }
 
-/// Audit rows, newest first (`audit.read`).
+/// The audit row id an `after` names: a cursor from `audit_log`, or the
+/// bare row id that pages were continued with before (deprecated).
+fn audit_after(raw: &str) -> DomainResult<uuid::Uuid> {
+    if let Ok(id) = uuid::Uuid::parse_str(raw.trim()) {
+        return Ok(id);
+    }
+    uuid::Uuid::parse_str(&cursor::decode(raw)?).map_err(|_| cursor::not_a_cursor())
+}
+
+/// Audit rows, newest first (`audit.read`), a page at a time: the row ids
+/// are UUIDv7, so id order is time order and a page is a range scan of
+/// the table from the cursor.
 pub async fn audit_log(
     ctx: &Ctx,
     actor: &Actor,
     filter: AuditFilter,
-) -> DomainResult<Vec<AuditRow>> {
+) -> DomainResult<Page<AuditRow>> {
     actor.require(Permission::AuditRead)?;
     let mut conds: Vec<&str> = Vec::new();
     let mut vars = Map::new();
@@ -55,20 +68,22 @@ pub async fn audit_log(
         vars.insert("to".into(), json!(db_time(to)));
     }
     if let Some(after) = &filter.after {
-        let uuid = uuid::Uuid::parse_str(after.trim()).map_err(|_| {
-            DomainError::invalid("after", "is not an audit row id from a previous page")
-        })?;
+        let uuid = audit_after(after)?;
         conds.push("id < type::record('audit', <uuid>$after)");
         vars.insert("after".into(), json!(uuid.to_string()));
     }
-    vars.insert("limit".into(), json!(filter.limit.clamp(1, 500)));
+    let limit = filter.limit.clamp(1, 500);
+    vars.insert("limit".into(), json!(limit + 1));
     let condition = if conds.is_empty() {
         String::new()
     } else {
         format!("WHERE {}", conds.join(" AND "))
     };
     let sql = format!("SELECT *, <string>record::id(id) AS id FROM audit {condition} ORDER BY id DESC LIMIT $limit");
-    Ok(ctx.store.run(&sql, Value::Object(vars)).await?.rows(0)?)
+    let rows: Vec<AuditRow> = ctx.store.run(&sql, Value::Object(vars)).await?.rows(0)?;
+    Ok(Page::from_one_more(rows, limit, |row| {
+        cursor::encode(&row.id)
+    }))
 }
 
 /// The names the audit rows refer to: people and leads by id, statuses and
@@ -142,29 +157,110 @@ pub struct TimelineItem {
     /// For a change: each field with its readable value before and after.
     pub changes: Vec<ChangeText>,
     pub details: Value,
+    /// The stored row's id: with `at` and `kind`, the item's place in the
+    /// timeline, which its cursor holds.
+    #[serde(skip)]
+    pub row_id: String,
 }
 
-/// Everything that happened to a lead, newest first.
+impl TimelineItem {
+    /// The timeline's order, newest first: time, then kind, then row id.
+    fn place(&self) -> (DateTime<Utc>, &str, &str) {
+        (self.at, &self.kind, &self.row_id)
+    }
+
+    fn cursor(&self) -> String {
+        cursor::encode_at(self.at, &format!("{}:{}", self.kind, self.row_id))
+    }
+}
+
+/// Where a timeline page starts: after the item a cursor names.
+struct TimelineAfter {
+    at: DateTime<Utc>,
+    kind: String,
+    row_id: String,
+}
+
+impl TimelineAfter {
+    fn decode(raw: &str) -> DomainResult<TimelineAfter> {
+        let (at, place) = cursor::decode_at(raw)?;
+        let (kind, row_id) = place
+            .split_once(':')
+            .filter(|(kind, id)| TIMELINE_KINDS.contains(kind) && !id.is_empty())
+            .ok_or_else(cursor::not_a_cursor)?;
+        Ok(TimelineAfter {
+            at,
+            kind: kind.to_string(),
+            row_id: row_id.to_string(),
+        })
+    }
+
+    /// The condition on one source's rows (of `kind`, timed by `at_field`)
+    /// that keeps those after the cursor in the timeline's order; binds
+    /// `$after_at` and `$after_id`.
+    fn condition(&self, kind: &str, at_field: &str) -> String {
+        let at = format!("{at_field} < <datetime>$after_at");
+        let tie = format!("{at_field} = <datetime>$after_at");
+        match kind.cmp(self.kind.as_str()) {
+            std::cmp::Ordering::Less => format!(" AND ({at} OR {tie})"),
+            std::cmp::Ordering::Greater => format!(" AND {at}"),
+            std::cmp::Ordering::Equal => {
+                format!(" AND ({at} OR ({tie} AND <string>record::id(id) < $after_id))")
+            }
+        }
+    }
+}
+
+/// The kinds of timeline item, in the order they take at the same time.
+const TIMELINE_KINDS: [&str; 5] = ["call", "change", "follow_up", "message", "note"];
+
+/// Everything that happened to a lead, newest first, a page at a time.
+/// Each source (changes, follow-ups, calls, notes, the discussion) is read
+/// by its lead index from the cursor on, at most a page and one more of
+/// each; merged, the first page of them is the answer.
 pub async fn lead_timeline(
     ctx: &Ctx,
     actor: &Actor,
     lead_id: &str,
+    after: Option<&str>,
     limit: usize,
-) -> DomainResult<Vec<TimelineItem>> {
+) -> DomainResult<Page<TimelineItem>> {
+    let after = after.map(TimelineAfter::decode).transpose()?;
     let lead = load_visible(ctx, actor, lead_id, true).await?;
     let limit = limit.clamp(1, 500);
+    let from = |kind: &str, at_field: &str| {
+        after
+            .as_ref()
+            .map(|a| a.condition(kind, at_field))
+            .unwrap_or_default()
+    };
+    let sql = format!(
+        "SELECT *, <string>record::id(id) AS row_id FROM audit WHERE subject = $lead AND entity NOT IN ['follow_up', 'call']
+            AND (entity != $note_entity OR action != 'create'){changes} ORDER BY at DESC, id DESC LIMIT $limit;
+         SELECT *, <string>record::id(id) AS row_id FROM follow_up_history WHERE lead = $lead{follow_ups} ORDER BY at DESC, id DESC LIMIT $limit;
+         SELECT *, <string>record::id(id) AS row_id FROM call WHERE lead = $lead{calls} ORDER BY at DESC, id DESC LIMIT $limit;
+         LET $rooms = (SELECT VALUE record::id(id) FROM room WHERE subject_kind = 'lead' AND subject_id = $lead);
+         LET $mine = (SELECT VALUE room FROM room_member WHERE user = $me AND room IN $rooms);
+         SELECT *, <string>record::id(id) AS row_id FROM message WHERE room IN $mine AND deleted_at IS NONE{messages}
+            ORDER BY created_at DESC, id DESC LIMIT $limit;
+         SELECT *, record::id(id) AS id FROM lead_note WHERE lead = $lead{notes}
+            ORDER BY created_at DESC, id DESC LIMIT $limit;",
+        changes = from("change", "at"),
+        follow_ups = from("follow_up", "at"),
+        calls = from("call", "at"),
+        messages = from("message", "created_at"),
+        notes = from("note", "created_at"),
+    );
     let results = ctx
         .store
         .run(
-            "SELECT * FROM audit WHERE subject = $lead AND entity NOT IN ['follow_up', 'call']
-                AND (entity != $note_entity OR action != 'create') ORDER BY at DESC LIMIT $limit;
-             SELECT * FROM follow_up_history WHERE lead = $lead ORDER BY at DESC LIMIT $limit;
-             SELECT * FROM call WHERE lead = $lead ORDER BY at DESC LIMIT $limit;
-             LET $rooms = (SELECT VALUE record::id(id) FROM room WHERE subject_kind = 'lead' AND subject_id = $lead);
-             LET $mine = (SELECT VALUE room FROM room_member WHERE user = $me AND room IN $rooms);
-             SELECT * FROM message WHERE room IN $mine AND deleted_at IS NONE ORDER BY created_at DESC LIMIT $limit;
-             SELECT *, record::id(id) AS id FROM lead_note WHERE lead = $lead ORDER BY sort_key DESC LIMIT $limit;",
-            json!({"lead": lead.id, "limit": limit, "me": actor.user_id, "note_entity": notes::AUDIT_ENTITY}),
+            &sql,
+            json!({
+                "lead": lead.id, "limit": limit + 1, "me": actor.user_id,
+                "note_entity": notes::AUDIT_ENTITY,
+                "after_at": after.as_ref().map(|a| db_time(a.at)),
+                "after_id": after.as_ref().map(|a| a.row_id.clone()),
+            }),
         )
         .await?;
     let mut items = Vec::new();
@@ -273,9 +369,8 @@ pub async fn lead_timeline(
             summary,
         ));
     }
-    items.sort_by_key(|item| std::cmp::Reverse(item.at));
-    items.truncate(limit);
-    Ok(items)
+    items.sort_by(|a, b| b.place().cmp(&a.place()));
+    Ok(Page::from_one_more(items, limit, TimelineItem::cursor))
 }
 
 fn item(
@@ -288,8 +383,15 @@ fn item(
     let mut details = row.clone();
     if let Value::Object(map) = &mut details {
         map.remove("id");
+        map.remove("row_id");
     }
     TimelineItem {
+        // A note's row has its plain id already (the answer shows it).
+        row_id: row["row_id"]
+            .as_str()
+            .or(row["id"].as_str())
+            .unwrap_or_default()
+            .to_string(),
         at: serde_json::from_value(row[at_field].clone()).unwrap_or_default(),
         kind: kind.into(),
         actor: actor.map(str::to_string),
@@ -331,9 +433,12 @@ pub async fn audit_csv(ctx: &Ctx, actor: &Actor, filter: AuditFilter) -> DomainR
             limit: 500.min(AUDIT_EXPORT_MAX - written),
             ..filter.clone()
         };
-        let rows = audit_log(ctx, actor, page).await?;
-        let full = rows.len() == 500;
-        after = rows.last().map(|r| r.id.clone());
+        let Page {
+            items: rows,
+            next_cursor,
+        } = audit_log(ctx, actor, page).await?;
+        let full = next_cursor.is_some();
+        after = next_cursor;
         written += rows.len();
         for (row, d) in describe_rows(ctx, rows).await? {
             let change = d.changes.first();

@@ -15,6 +15,7 @@ use super::topics::{self, ALL_TOPICS, TEST_TOPIC};
 use crate::domain::actor::Actor;
 use crate::domain::audit;
 use crate::domain::clock::db_time;
+use crate::domain::cursor;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::features::{self, Feature};
 use crate::domain::permissions::Permission;
@@ -424,18 +425,15 @@ pub async fn deliveries(
 }
 
 fn cursor_of(d: &Delivery) -> String {
-    format!("{}_{}", d.created_at.timestamp_micros(), d.id)
+    cursor::encode_at(d.created_at, &d.id)
 }
 
 fn parse_cursor(raw: &str) -> DomainResult<(DateTime<Utc>, String)> {
-    let bad = || DomainError::invalid("after", "not a cursor returned by this endpoint");
-    let (micros, id) = raw.split_once('_').ok_or_else(bad)?;
-    let micros: i64 = micros.parse().map_err(|_| bad())?;
-    let at = DateTime::from_timestamp_micros(micros).ok_or_else(bad)?;
-    if id.is_empty() || !id.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(bad());
+    let (at, id) = cursor::decode_at(raw)?;
+    if !id.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(cursor::not_a_cursor());
     }
-    Ok((at, id.to_string()))
+    Ok((at, id))
 }
 
 #[cfg(test)]
@@ -472,8 +470,10 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_junk_is_refused() {
-        assert!(parse_cursor("1700000000000000_abc123").is_ok());
+        let delivery_at = DateTime::from_timestamp_micros(1_700_000_000_000_000).unwrap();
+        let raw = cursor::encode_at(delivery_at, "abc123");
+        assert_eq!(parse_cursor(&raw).unwrap(), (delivery_at, "abc123".into()));
         assert!(parse_cursor("nonsense").is_err());
-        assert!(parse_cursor("12_x'; DROP").is_err());
+        assert!(parse_cursor(&cursor::encode_at(delivery_at, "x'; DROP")).is_err());
     }
 }

@@ -839,13 +839,26 @@ impl LeadsApi {
         state: Data<&Arc<AppState>>,
         auth: Auth,
         id: Path<String>,
+        /// 1 to 255 printable characters naming this request: a retry with
+        /// the same key and body gets the first answer again instead of a
+        /// second contact (kept 24 h).
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: KeyHeader,
         body: Json<ContactInput>,
-    ) -> ApiResult<Json<ContactView>> {
-        Ok(Json(
-            contacts::add(&state.ctx, auth.actor(), &id.0, body.0.into())
-                .await?
-                .into(),
-        ))
+    ) -> ApiResult<Idempotent<ContactView>> {
+        let request = serde_json::json!({"lead": id.0, "body": body.0.to_json()});
+        let (ctx, actor, lead) = (Arc::clone(&state.ctx), auth.actor().clone(), id.0);
+        let input = NewContact::from(body.0);
+        let add = async move { Ok(contacts::add(&ctx, &actor, &lead, input).await?.into()) };
+        idempotency::once(
+            &state.ctx,
+            auth.actor(),
+            "leads.contacts.add",
+            idempotency_key.0.as_deref(),
+            request,
+            add,
+        )
+        .await
     }
 
     /// Change a contact; `null` clears a field.

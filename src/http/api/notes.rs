@@ -14,6 +14,7 @@ use super::ApiTags;
 use crate::domain::crm::notes::{self, Note, NotePage};
 use crate::http::auth::Auth;
 use crate::http::error::ApiResult;
+use crate::http::idempotency::{self, Idempotent, KeyHeader};
 use crate::http::AppState;
 
 pub struct NotesApi;
@@ -112,13 +113,26 @@ impl NotesApi {
         state: Data<&Arc<AppState>>,
         auth: Auth,
         id: Path<String>,
+        /// 1 to 255 printable characters naming this request: a retry with
+        /// the same key and body gets the first answer again instead of a
+        /// second note (kept 24 h).
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: KeyHeader,
         body: Json<NoteInput>,
-    ) -> ApiResult<Json<NoteView>> {
-        Ok(Json(
-            notes::create(&state.ctx, auth.actor(), &id.0, &body.0.text)
-                .await?
-                .into(),
-        ))
+    ) -> ApiResult<Idempotent<NoteView>> {
+        let request = serde_json::json!({"lead": id.0, "text": body.0.text});
+        let (ctx, actor) = (Arc::clone(&state.ctx), auth.actor().clone());
+        let (lead, text) = (id.0, body.0.text);
+        let create = async move { Ok(notes::create(&ctx, &actor, &lead, &text).await?.into()) };
+        idempotency::once(
+            &state.ctx,
+            auth.actor(),
+            "leads.notes.create",
+            idempotency_key.0.as_deref(),
+            request,
+            create,
+        )
+        .await
     }
 
     /// Change a note's text: its author, or someone with `leads.delete`.

@@ -24,6 +24,7 @@ use crate::domain::crm::timeline::{self, AuditFilter, TimelineItem};
 use crate::domain::error::DomainError;
 use crate::http::auth::Auth;
 use crate::http::error::ApiResult;
+use crate::http::idempotency::{self, Idempotent, KeyHeader};
 use crate::http::AppState;
 
 pub struct TransferApi;
@@ -136,6 +137,22 @@ enum ImportAnswer {
     /// The job is queued; follow it at `GET /leads/imports/{id}`.
     #[oai(status = 202)]
     Accepted(Json<ImportJobAnswer>),
+}
+
+impl ImportAnswer {
+    /// The status and JSON text of this answer, as `Idempotent` sends and
+    /// keeps it.
+    fn parts(self) -> (poem::http::StatusCode, String) {
+        match self {
+            ImportAnswer::Report(Json(report)) => {
+                (poem::http::StatusCode::OK, idempotency::json_text(&report))
+            }
+            ImportAnswer::Accepted(Json(job)) => (
+                poem::http::StatusCode::ACCEPTED,
+                idempotency::json_text(&job),
+            ),
+        }
+    }
 }
 
 #[derive(Object)]
@@ -309,6 +326,24 @@ enum AuditCsv {
     ),
 }
 
+/// A page of a lead's timeline.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+struct TimelinePage {
+    items: Vec<TimelineItemView>,
+    /// Pass back as `after` for the next page; absent on the last page.
+    next_cursor: Option<String>,
+}
+
+/// A page of the audit log.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+struct AuditPage {
+    items: Vec<AuditRowView>,
+    /// Pass back as `after` for the next page; absent on the last page.
+    next_cursor: Option<String>,
+}
+
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 struct TimelineItemView {
@@ -439,8 +474,13 @@ impl TransferApi {
         wait: Query<Option<bool>>,
         /// The file's name, shown in the list of imports.
         name: Query<Option<String>>,
+        /// 1 to 255 printable characters naming this upload: a retry with
+        /// the same key, options and file gets the first answer again
+        /// instead of a second job (kept 24 h).
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: KeyHeader,
         body: CsvUpload,
-    ) -> ApiResult<ImportAnswer> {
+    ) -> ApiResult<Idempotent<(), ImportAnswer>> {
         let mapping: BTreeMap<String, String> =
             match mapping.0.as_deref().filter(|m| !m.trim().is_empty()) {
                 Some(m) => serde_json::from_str(m).map_err(|_| {
@@ -471,39 +511,74 @@ impl TransferApi {
         let path = state.config.upload_dir.join(&file);
         let wait = wait.0.unwrap_or(false);
         let lease = wait.then(crate::domain::tokens::new_id);
+        if let Err(e) = spool(body, &path).await {
+            let _ = tokio::fs::remove_file(&path).await;
+            return Err(e.into());
+        }
+        // A retry is the same options and the same file.
+        let request = match &idempotency_key.0 {
+            Some(_) => serde_json::json!({
+                "dry_run": options.dry_run,
+                "policy": policy.0.as_deref(),
+                "mapping": options.mapping,
+                "wait": wait,
+                "name": name.0.as_deref(),
+                "format": format.as_str(),
+                "file": file_digest(&path).await?,
+            }),
+            None => serde_json::Value::Null,
+        };
         let new_job = import_jobs::NewJob {
             file,
             format,
             file_name: name.0.map(|n| n.chars().take(200).collect()),
             options,
         };
-        let created = match spool(body, &path).await {
-            Ok(()) => {
-                import_jobs::create(&state.ctx, auth.actor(), new_job, lease.as_deref()).await
+        let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (ctx, actor, spooled) = (Arc::clone(&state.ctx), auth.actor().clone(), path.clone());
+        let run = {
+            let ran = Arc::clone(&ran);
+            async move {
+                ran.store(true, std::sync::atomic::Ordering::SeqCst);
+                let job = match import_jobs::create(&ctx, &actor, new_job, lease.as_deref()).await {
+                    Ok(job) => job,
+                    Err(e) => {
+                        let _ = tokio::fs::remove_file(&spooled).await;
+                        return Err(e);
+                    }
+                };
+                let Some(lease) = lease else {
+                    return Ok(ImportAnswer::Accepted(Json(ImportJobAnswer {
+                        job: Box::new(job.into()),
+                    }))
+                    .parts());
+                };
+                let job = import_jobs::run_held(&ctx, &actor, &job.id, &lease).await?;
+                if job.status == import_jobs::FAILED {
+                    return Err(DomainError::invalid(
+                        "file",
+                        job.error.unwrap_or_else(|| "the import failed".into()),
+                    ));
+                }
+                Ok(ImportAnswer::Report(Json(job.report.into())).parts())
             }
-            Err(e) => Err(e),
         };
-        let job = match created {
-            Ok(job) => job,
-            Err(e) => {
-                let _ = tokio::fs::remove_file(&path).await;
-                return Err(e.into());
-            }
-        };
-        let Some(lease) = lease else {
-            return Ok(ImportAnswer::Accepted(Json(ImportJobAnswer {
-                job: Box::new(job.into()),
-            })));
-        };
-        let job = import_jobs::run_held(&state.ctx, auth.actor(), &job.id, &lease).await?;
-        if job.status == import_jobs::FAILED {
-            return Err(DomainError::invalid(
-                "file",
-                job.error.unwrap_or_else(|| "the import failed".into()),
-            )
-            .into());
+        let answer = idempotency::once_with_status(
+            &state.ctx,
+            auth.actor(),
+            "leads.import",
+            idempotency_key.0.as_deref(),
+            request,
+            run,
+        )
+        .await;
+        // A retry answered from the first upload, or a key refused, made
+        // no job of this copy of the file.
+        let kept = answer.as_ref().is_ok_and(|a| a.replayed());
+        if kept || !ran.load(std::sync::atomic::Ordering::SeqCst) {
+            let _ = tokio::fs::remove_file(&path).await;
         }
-        Ok(ImportAnswer::Report(Json(job.report.into())))
+        answer
     }
 
     /// The caller's imports, newest first; with `leads.import` and
@@ -619,24 +694,32 @@ impl TransferApi {
         ))
     }
 
-    /// Everything that happened to a lead: changes, follow-ups, calls and
-    /// its discussion room's messages.
+    /// Everything that happened to a lead, newest first: changes,
+    /// follow-ups, calls, notes and its discussion room's messages, a page
+    /// at a time.
     #[oai(path = "/leads/:id/timeline", method = "get")]
     async fn timeline(
         &self,
         state: Data<&Arc<AppState>>,
         auth: Auth,
         id: Path<String>,
+        /// The `next_cursor` of the previous page.
+        after: Query<Option<String>>,
+        /// At most this many (default 100, at most 500).
         limit: Query<Option<u32>>,
-    ) -> ApiResult<Json<Vec<TimelineItemView>>> {
-        let items = timeline::lead_timeline(
+    ) -> ApiResult<Json<TimelinePage>> {
+        let page = timeline::lead_timeline(
             &state.ctx,
             auth.actor(),
             &id.0,
+            after.0.as_deref(),
             limit.0.unwrap_or(100) as usize,
         )
         .await?;
-        Ok(Json(items.into_iter().map(Into::into).collect()))
+        Ok(Json(TimelinePage {
+            items: page.items.into_iter().map(Into::into).collect(),
+            next_cursor: page.next_cursor,
+        }))
     }
 
     /// The audit log (`audit.read`), newest first, filtered by entity, user and date.
@@ -652,10 +735,13 @@ impl TransferApi {
         user: Query<Option<String>>,
         from: Query<Option<DateTime<Utc>>>,
         to: Query<Option<DateTime<Utc>>>,
-        /// The id of the last row of the previous page.
+        /// The `next_cursor` of the previous page. (The id of the previous
+        /// page's last row, which pages were continued with before cursors,
+        /// is still taken but deprecated.)
         after: Query<Option<String>>,
+        /// At most this many (default 100, at most 500).
         limit: Query<Option<u32>>,
-    ) -> ApiResult<Json<Vec<AuditRowView>>> {
+    ) -> ApiResult<Json<AuditPage>> {
         let filter = AuditFilter {
             entity: entity.0,
             entity_id: entity_id.0,
@@ -665,9 +751,12 @@ impl TransferApi {
             after: after.0,
             limit: limit.0.unwrap_or(100) as usize,
         };
-        let rows = timeline::audit_log(&state.ctx, auth.actor(), filter).await?;
-        let rows = timeline::describe_rows(&state.ctx, rows).await?;
-        Ok(Json(rows.into_iter().map(Into::into).collect()))
+        let page = timeline::audit_log(&state.ctx, auth.actor(), filter).await?;
+        let rows = timeline::describe_rows(&state.ctx, page.items).await?;
+        Ok(Json(AuditPage {
+            items: rows.into_iter().map(Into::into).collect(),
+            next_cursor: page.next_cursor,
+        }))
     }
 
     /// The audit log as CSV (`audit.read`), with the same filters, newest
@@ -709,6 +798,24 @@ fn spool_path(state: &AppState) -> std::path::PathBuf {
         .config
         .upload_dir
         .join(format!(".import-{}.xlsx", uuid::Uuid::new_v4().simple()))
+}
+
+/// The SHA-256 of a spooled file, read back in pieces.
+async fn file_digest(path: &std::path::Path) -> Result<String, DomainError> {
+    use sha2::{Digest, Sha256};
+    use tokio::io::AsyncReadExt;
+    let cannot =
+        |e: std::io::Error| DomainError::Internal(format!("cannot read a spooled upload: {e}"));
+    let mut file = tokio::fs::File::open(path).await.map_err(cannot)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        let read = file.read(&mut buffer).await.map_err(cannot)?;
+        if read == 0 {
+            return Ok(hex::encode(hasher.finalize()));
+        }
+        hasher.update(&buffer[..read]);
+    }
 }
 
 async fn spool(body: Body, path: &std::path::Path) -> Result<(), DomainError> {

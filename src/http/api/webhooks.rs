@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
+use poem_openapi::types::ToJSON;
 use poem_openapi::{Object, OpenApi};
 
 use super::common::Deleted;
@@ -17,6 +18,7 @@ use crate::domain::webhooks::endpoints::{
 use crate::domain::webhooks::WEBHOOK_TOPICS;
 use crate::http::auth::Auth;
 use crate::http::error::ApiResult;
+use crate::http::idempotency::{self, Idempotent, KeyHeader};
 use crate::http::AppState;
 
 pub struct WebhooksApi;
@@ -180,8 +182,14 @@ impl WebhooksApi {
         &self,
         state: Data<&Arc<AppState>>,
         auth: Auth,
+        /// 1 to 255 printable characters naming this request: a retry with
+        /// the same key and body gets the first answer again (with the same
+        /// secret) instead of a second endpoint (kept 24 h).
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: KeyHeader,
         body: Json<CreateWebhook>,
-    ) -> ApiResult<Json<WebhookWithSecretView>> {
+    ) -> ApiResult<Idempotent<WebhookWithSecretView>> {
+        let request = serde_json::json!({"body": body.0.to_json()});
         let b = body.0;
         let input = NewWebhook {
             url: b.url,
@@ -189,11 +197,17 @@ impl WebhooksApi {
             description: b.description,
             active: b.active,
         };
-        Ok(Json(
-            endpoints::create(&state.ctx, auth.actor(), input)
-                .await?
-                .into(),
-        ))
+        let (ctx, actor) = (Arc::clone(&state.ctx), auth.actor().clone());
+        let create = async move { Ok(endpoints::create(&ctx, &actor, input).await?.into()) };
+        idempotency::once(
+            &state.ctx,
+            auth.actor(),
+            "webhooks.create",
+            idempotency_key.0.as_deref(),
+            request,
+            create,
+        )
+        .await
     }
 
     /// Every endpoint, oldest first.
