@@ -64,6 +64,17 @@ struct NotificationPage {
     unread_count: u64,
 }
 
+impl NotificationPage {
+    /// The unread count is over all your notifications, not only this page.
+    fn new(page: notifications::NotificationPage, unread_count: u64) -> Self {
+        NotificationPage {
+            items: page.items.into_iter().map(Into::into).collect(),
+            next_cursor: page.next_cursor,
+            unread_count,
+        }
+    }
+}
+
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 struct UnreadCount {
@@ -86,6 +97,16 @@ struct CreateReminder {
     text: String,
     /// Remind about this message.
     message: Option<String>,
+}
+
+impl From<CreateReminder> for NewReminder {
+    fn from(b: CreateReminder) -> Self {
+        NewReminder {
+            text: b.text,
+            due_at: b.due_at,
+            message: b.message,
+        }
+    }
 }
 
 #[derive(Object)]
@@ -163,6 +184,16 @@ struct NotificationSettingsInput {
     muted_rooms: Vec<String>,
 }
 
+impl From<NotificationSettingsInput> for NotificationSettings {
+    fn from(b: NotificationSettingsInput) -> Self {
+        NotificationSettings {
+            hub_off: b.hub_off,
+            bot_off: b.bot_off,
+            muted_rooms: b.muted_rooms,
+        }
+    }
+}
+
 #[OpenApi(tag = "ApiTags::Notifications")]
 impl NotificationsApi {
     /// Your notification settings: which kinds reach you in the hub and by
@@ -188,14 +219,8 @@ impl NotificationsApi {
         auth: Auth,
         body: Json<NotificationSettingsInput>,
     ) -> ApiResult<Json<NotificationSettingsView>> {
-        let b = body.0;
-        let settings = NotificationSettings {
-            hub_off: b.hub_off,
-            bot_off: b.bot_off,
-            muted_rooms: b.muted_rooms,
-        };
         Ok(Json(
-            notification_settings::set(&state.ctx, auth.actor(), settings)
+            notification_settings::set(&state.ctx, auth.actor(), body.0.into())
                 .await?
                 .into(),
         ))
@@ -230,11 +255,7 @@ impl NotificationsApi {
         )
         .await?;
         let unread_count = notifications::unread_count(&state.ctx, actor).await?;
-        Ok(Json(NotificationPage {
-            items: page.items.into_iter().map(Into::into).collect(),
-            next_cursor: page.next_cursor,
-            unread_count,
-        }))
+        Ok(Json(NotificationPage::new(page, unread_count)))
     }
 
     /// How many of your notifications are unread.
@@ -268,17 +289,7 @@ impl NotificationsApi {
         auth: Auth,
         body: Json<CreateReminder>,
     ) -> ApiResult<Json<ReminderView>> {
-        let b = body.0;
-        let reminder = reminders::create(
-            &state.ctx,
-            auth.actor(),
-            NewReminder {
-                text: b.text,
-                due_at: b.due_at,
-                message: b.message,
-            },
-        )
-        .await?;
+        let reminder = reminders::create(&state.ctx, auth.actor(), body.0.into()).await?;
         Ok(Json(reminder.into()))
     }
 
