@@ -156,19 +156,23 @@ struct NotificationKindView {
     description: String,
 }
 
+/// A row of the kind catalogue, `(kind, description)`.
+impl From<&(&str, &str)> for NotificationKindView {
+    fn from((kind, description): &(&str, &str)) -> Self {
+        NotificationKindView {
+            kind: kind.to_string(),
+            description: description.to_string(),
+        }
+    }
+}
+
 impl From<NotificationSettings> for NotificationSettingsView {
     fn from(s: NotificationSettings) -> Self {
         NotificationSettingsView {
             hub_off: s.hub_off,
             bot_off: s.bot_off,
             muted_rooms: s.muted_rooms,
-            kinds: KINDS
-                .iter()
-                .map(|(kind, description)| NotificationKindView {
-                    kind: kind.to_string(),
-                    description: description.to_string(),
-                })
-                .collect(),
+            kinds: KINDS.iter().map(Into::into).collect(),
         }
     }
 }
