@@ -108,15 +108,25 @@ struct LoginResponse {
     second_factor_setup_required: bool,
 }
 
-/// The answer to a bearer sign-in, token included; a cookie sign-in drops it.
-impl From<sessions::NewSession> for LoginResponse {
-    fn from(s: sessions::NewSession) -> Self {
+/// Named constructors, not `From`: whether the token is in the answer
+/// depends on how the client signed in, not on the session.
+impl LoginResponse {
+    /// A bearer sign-in: the token is the answer.
+    fn bearer(s: sessions::NewSession) -> Self {
         LoginResponse {
             token: Some(s.token),
             csrf_token: s.csrf_token,
             expires_at: s.expires_at,
             user: s.user.into(),
             second_factor_setup_required: s.second_factor_setup_required,
+        }
+    }
+
+    /// A cookie sign-in: the token travels only in the HttpOnly cookie.
+    fn cookie(s: sessions::NewSession) -> Self {
+        LoginResponse {
+            token: None,
+            ..Self::bearer(s)
         }
     }
 }
@@ -182,7 +192,7 @@ impl AuthApi {
         let session =
             sessions::login(&state.ctx, sign_in, &client_info(req, &state.config)).await?;
         if !body.cookie {
-            return Ok(Json(session.into()));
+            return Ok(Json(LoginResponse::bearer(session)));
         }
         let max_age = (session.expires_at - state.ctx.now())
             .to_std()
@@ -200,10 +210,7 @@ impl AuthApi {
         csrf.set_secure(state.config.secure_cookies());
         csrf.set_max_age(max_age);
         req.cookie().add(csrf);
-        Ok(Json(LoginResponse {
-            token: None,
-            ..session.into()
-        }))
+        Ok(Json(LoginResponse::cookie(session)))
     }
 
     /// Sign out: ends this session and clears the cookies.
