@@ -11,8 +11,8 @@ use poem_openapi::{Object, OpenApi};
 
 use super::leads::LeadView;
 use super::ApiTags;
-use crate::domain::ai::drafting::{DraftChannel, Tone};
-use crate::domain::ai::intent::IntentView;
+use crate::domain::ai::drafting::{self, DraftChannel, Tone};
+use crate::domain::ai::intent::{self, IntentView};
 use crate::domain::ai::{self, dedup, fit, graph, patterns, scoring, usage, Served};
 use crate::domain::features;
 use crate::domain::permissions::Permission;
@@ -32,6 +32,17 @@ struct AiReasonView {
     detail: String,
 }
 
+impl From<scoring::Reason> for AiReasonView {
+    fn from(r: scoring::Reason) -> Self {
+        AiReasonView {
+            factor: r.factor.to_string(),
+            points: r.points,
+            max: r.max,
+            detail: r.detail,
+        }
+    }
+}
+
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 struct AiScoreView {
@@ -39,6 +50,17 @@ struct AiScoreView {
     /// 0–100.
     score: i64,
     reasons: Vec<AiReasonView>,
+}
+
+impl AiScoreView {
+    /// The score does not carry its lead's id; the caller names it.
+    fn new(lead_id: String, scored: scoring::Scored) -> Self {
+        AiScoreView {
+            lead_id,
+            score: scored.score,
+            reasons: scored.reasons.into_iter().map(Into::into).collect(),
+        }
+    }
 }
 
 #[derive(Object)]
@@ -65,6 +87,23 @@ struct AiIntentSlotsView {
     text: Option<String>,
 }
 
+impl From<intent::IntentSlots> for AiIntentSlotsView {
+    fn from(v: intent::IntentSlots) -> Self {
+        AiIntentSlotsView {
+            company: v.company,
+            website: v.website,
+            lead: v.lead,
+            tier: v.tier,
+            outcome: v.outcome,
+            when: v.when,
+            title: v.title,
+            assignee: v.assignee,
+            status: v.status,
+            text: v.text,
+        }
+    }
+}
+
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 struct AiIntentResultView {
@@ -81,21 +120,9 @@ struct AiIntentResultView {
 
 impl From<Served<IntentView>> for AiIntentResultView {
     fn from(s: Served<IntentView>) -> Self {
-        let v = s.value.slots;
         AiIntentResultView {
             kind: s.value.kind,
-            slots: AiIntentSlotsView {
-                company: v.company,
-                website: v.website,
-                lead: v.lead,
-                tier: v.tier,
-                outcome: v.outcome,
-                when: v.when,
-                title: v.title,
-                assignee: v.assignee,
-                status: v.status,
-                text: v.text,
-            },
+            slots: s.value.slots.into(),
             provider: s.provider.to_string(),
             fallback_reason: s.fallback_reason.map(str::to_string),
             needs_confirmation: true,
@@ -112,6 +139,17 @@ struct AiDuplicateView {
     confidence: f64,
     /// What the two leads share.
     signals: Vec<String>,
+}
+
+impl From<dedup::Candidate> for AiDuplicateView {
+    fn from(c: dedup::Candidate) -> Self {
+        AiDuplicateView {
+            lead_a: c.a,
+            lead_b: c.b,
+            confidence: c.confidence,
+            signals: c.signals,
+        }
+    }
 }
 
 #[derive(Object)]
@@ -139,6 +177,17 @@ struct AiDraftView {
     body: String,
     provider: String,
     fallback_reason: Option<String>,
+}
+
+impl From<Served<drafting::Draft>> for AiDraftView {
+    fn from(s: Served<drafting::Draft>) -> Self {
+        AiDraftView {
+            subject: s.value.subject,
+            body: s.value.body,
+            provider: s.provider.to_string(),
+            fallback_reason: s.fallback_reason.map(str::to_string),
+        }
+    }
 }
 
 #[derive(Object)]
@@ -171,6 +220,19 @@ struct AiUsageView {
     completion_tokens: i64,
 }
 
+impl From<usage::UsageTotal> for AiUsageView {
+    fn from(u: usage::UsageTotal) -> Self {
+        AiUsageView {
+            feature: u.feature,
+            user: u.user,
+            calls: u.calls,
+            failures: u.failures,
+            prompt_tokens: u.prompt_tokens,
+            completion_tokens: u.completion_tokens,
+        }
+    }
+}
+
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 struct AiStatusView {
@@ -182,6 +244,27 @@ struct AiStatusView {
     /// The AI features' switches (switched with `PUT /features/{key}`).
     features: Vec<AiFlagView>,
     usage: Vec<AiUsageView>,
+}
+
+impl AiStatusView {
+    /// The provider, the feature switches and the usage come from three places.
+    fn new(
+        provider: ai::ProviderStatus,
+        switches: Vec<features::Switch>,
+        totals: Vec<usage::UsageTotal>,
+    ) -> Self {
+        AiStatusView {
+            provider: provider.provider.to_string(),
+            model: provider.model,
+            circuit_open: provider.circuit_open,
+            features: switches
+                .into_iter()
+                .filter(|s| s.feature.is_ai())
+                .map(Into::into)
+                .collect(),
+            usage: totals.into_iter().map(Into::into).collect(),
+        }
+    }
 }
 
 #[derive(Object)]
@@ -220,6 +303,17 @@ struct AiRepPatternView {
     busiest_hour_utc: u32,
 }
 
+impl From<patterns::RepPattern> for AiRepPatternView {
+    fn from(r: patterns::RepPattern) -> Self {
+        AiRepPatternView {
+            user: r.user,
+            activities: r.activities,
+            reach_rate: r.reach_rate,
+            busiest_hour_utc: r.busiest_hour_utc,
+        }
+    }
+}
+
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 struct AiPatternsView {
@@ -228,6 +322,17 @@ struct AiPatternsView {
     best_hours: Vec<AiSlotView>,
     best_days: Vec<AiSlotView>,
     reps: Vec<AiRepPatternView>,
+}
+
+impl From<patterns::Patterns> for AiPatternsView {
+    fn from(p: patterns::Patterns) -> Self {
+        AiPatternsView {
+            touches: p.touches,
+            best_hours: p.best_hours.into_iter().map(Into::into).collect(),
+            best_days: p.best_days.into_iter().map(Into::into).collect(),
+            reps: p.reps.into_iter().map(Into::into).collect(),
+        }
+    }
 }
 
 #[derive(Object)]
@@ -249,6 +354,18 @@ struct AiNeighbourView {
     /// out: this lead points at the neighbour; in: the neighbour points here.
     direction: String,
     detail: Option<String>,
+}
+
+impl From<graph::Neighbour> for AiNeighbourView {
+    fn from(n: graph::Neighbour) -> Self {
+        AiNeighbourView {
+            lead: n.lead,
+            company_name: n.company_name,
+            kind: n.kind,
+            direction: n.direction,
+            detail: n.detail,
+        }
+    }
 }
 
 #[derive(Object)]
@@ -277,8 +394,8 @@ struct AiFitView {
     weights: Vec<AiFitWeightView>,
 }
 
-impl AiFitView {
-    fn learned(model: fit::LearnedFit) -> Self {
+impl From<fit::LearnedFit> for AiFitView {
+    fn from(model: fit::LearnedFit) -> Self {
         let mut weights: Vec<AiFitWeightView> = model
             .features
             .iter()
@@ -299,7 +416,10 @@ impl AiFitView {
             weights,
         }
     }
+}
 
+impl AiFitView {
+    /// The win-rate rule has no model to convert, only its closed-lead counts.
     fn rule(won: usize, lost: usize) -> Self {
         AiFitView {
             mode: "rule".into(),
@@ -324,7 +444,7 @@ impl AiApi {
         auth: Auth,
     ) -> ApiResult<Json<AiFitView>> {
         Ok(Json(match fit::status(&state.ctx, auth.actor()).await? {
-            Some(model) => AiFitView::learned(model),
+            Some(model) => model.into(),
             None => {
                 let rule = scoring::fit_model(&state.ctx).await?;
                 AiFitView::rule(rule.won, rule.lost)
@@ -343,7 +463,7 @@ impl AiApi {
     ) -> ApiResult<Json<AiFitView>> {
         Ok(Json(
             match fit::retrain_now(&state.ctx, auth.actor()).await? {
-                fit::Training::Trained(model) => AiFitView::learned(model),
+                fit::Training::Trained(model) => model.into(),
                 fit::Training::NotEnoughHistory { won, lost } => AiFitView::rule(won, lost),
             },
         ))
@@ -358,20 +478,7 @@ impl AiApi {
         id: Path<String>,
     ) -> ApiResult<Json<AiScoreView>> {
         let scored = scoring::explain(&state.ctx, auth.actor(), &id.0).await?;
-        Ok(Json(AiScoreView {
-            lead_id: id.0,
-            score: scored.score,
-            reasons: scored
-                .reasons
-                .into_iter()
-                .map(|r| AiReasonView {
-                    factor: r.factor.to_string(),
-                    points: r.points,
-                    max: r.max,
-                    detail: r.detail,
-                })
-                .collect(),
-        }))
+        Ok(Json(AiScoreView::new(id.0, scored)))
     }
 
     /// Rescores every lead (`ai.manage`).
@@ -422,17 +529,7 @@ impl AiApi {
             limit.0.unwrap_or(100) as usize,
         )
         .await?;
-        Ok(Json(
-            found
-                .into_iter()
-                .map(|c| AiDuplicateView {
-                    lead_a: c.a,
-                    lead_b: c.b,
-                    confidence: c.confidence,
-                    signals: c.signals,
-                })
-                .collect(),
-        ))
+        Ok(Json(found.into_iter().map(Into::into).collect()))
     }
 
     /// Folds one lead into another, keeping every related record.
@@ -459,12 +556,7 @@ impl AiApi {
         let channel = DraftChannel::parse(body.0.channel.as_deref().unwrap_or("email"))?;
         let tone = Tone::parse(body.0.tone.as_deref().unwrap_or("friendly"))?;
         let served = ai::draft(&state.ctx, auth.actor(), &id.0, channel, tone).await?;
-        Ok(Json(AiDraftView {
-            subject: served.value.subject,
-            body: served.value.body,
-            provider: served.provider.to_string(),
-            fallback_reason: served.fallback_reason.map(str::to_string),
-        }))
+        Ok(Json(served.into()))
     }
 
     /// Which provider answers, whether its circuit is open, each feature's
@@ -480,27 +572,7 @@ impl AiApi {
         let provider = ctx.ai.status();
         let switches = features::list(ctx).await?;
         let totals = usage::totals(ctx).await?;
-        Ok(Json(AiStatusView {
-            provider: provider.provider.to_string(),
-            model: provider.model,
-            circuit_open: provider.circuit_open,
-            features: switches
-                .into_iter()
-                .filter(|s| s.feature.is_ai())
-                .map(Into::into)
-                .collect(),
-            usage: totals
-                .into_iter()
-                .map(|u| AiUsageView {
-                    feature: u.feature,
-                    user: u.user,
-                    calls: u.calls,
-                    failures: u.failures,
-                    prompt_tokens: u.prompt_tokens,
-                    completion_tokens: u.completion_tokens,
-                })
-                .collect(),
-        }))
+        Ok(Json(AiStatusView::new(provider, switches, totals)))
     }
 
     /// When calls and follow-ups reach people, on the leads' own clocks,
@@ -521,21 +593,7 @@ impl AiApi {
             timezone.0.as_deref(),
         )
         .await?;
-        Ok(Json(AiPatternsView {
-            touches: p.touches,
-            best_hours: p.best_hours.into_iter().map(Into::into).collect(),
-            best_days: p.best_days.into_iter().map(Into::into).collect(),
-            reps: p
-                .reps
-                .into_iter()
-                .map(|r| AiRepPatternView {
-                    user: r.user,
-                    activities: r.activities,
-                    reach_rate: r.reach_rate,
-                    busiest_hour_utc: r.busiest_hour_utc,
-                })
-                .collect(),
-        }))
+        Ok(Json(p.into()))
     }
 
     /// A lead's neighbourhood in the relationship map.
@@ -547,18 +605,7 @@ impl AiApi {
         id: Path<String>,
     ) -> ApiResult<Json<Vec<AiNeighbourView>>> {
         let found = graph::neighbourhood(&state.ctx, auth.actor(), &id.0).await?;
-        Ok(Json(
-            found
-                .into_iter()
-                .map(|n| AiNeighbourView {
-                    lead: n.lead,
-                    company_name: n.company_name,
-                    kind: n.kind,
-                    direction: n.direction,
-                    detail: n.detail,
-                })
-                .collect(),
-        ))
+        Ok(Json(found.into_iter().map(Into::into).collect()))
     }
 
     /// Records a referral or a parent company between two leads.

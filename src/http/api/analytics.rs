@@ -33,6 +33,20 @@ struct FunnelStageView {
     conversion: Option<f64>,
 }
 
+impl From<analytics::FunnelStage> for FunnelStageView {
+    fn from(s: analytics::FunnelStage) -> Self {
+        FunnelStageView {
+            status: s.status,
+            name: s.name,
+            is_won: s.is_won,
+            is_lost: s.is_lost,
+            current: s.current,
+            reached: s.reached,
+            conversion: s.conversion,
+        }
+    }
+}
+
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 struct BreakdownView {
@@ -45,6 +59,18 @@ struct BreakdownView {
     win_rate: Option<f64>,
 }
 
+impl From<analytics::Breakdown> for BreakdownView {
+    fn from(b: analytics::Breakdown) -> Self {
+        BreakdownView {
+            key: b.key,
+            leads: b.leads,
+            won: b.won,
+            lost: b.lost,
+            win_rate: b.win_rate,
+        }
+    }
+}
+
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 struct ComplianceView {
@@ -53,6 +79,18 @@ struct ComplianceView {
     done: u64,
     done_on_time: u64,
     on_time_rate: Option<f64>,
+}
+
+impl From<analytics::Compliance> for ComplianceView {
+    fn from(c: analytics::Compliance) -> Self {
+        ComplianceView {
+            owner: c.owner,
+            due: c.due,
+            done: c.done,
+            done_on_time: c.done_on_time,
+            on_time_rate: c.on_time_rate,
+        }
+    }
 }
 
 #[derive(Object)]
@@ -67,12 +105,35 @@ struct ThroughputView {
     on_time_rate: Option<f64>,
 }
 
+impl From<analytics::Throughput> for ThroughputView {
+    fn from(t: analytics::Throughput) -> Self {
+        ThroughputView {
+            assignee: t.assignee,
+            task_type: t.task_type,
+            done: t.done,
+            mean_cycle_hours: t.mean_cycle_hours,
+            with_due: t.with_due,
+            on_time: t.on_time,
+            on_time_rate: t.on_time_rate,
+        }
+    }
+}
+
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 struct DayCountView {
     /// YYYY-MM-DD (UTC).
     day: String,
     count: u64,
+}
+
+impl From<analytics::DayCount> for DayCountView {
+    fn from(d: analytics::DayCount) -> Self {
+        DayCountView {
+            day: d.day,
+            count: d.count,
+        }
+    }
 }
 
 #[derive(Object)]
@@ -82,11 +143,29 @@ struct TaskReportView {
     done_per_day: Vec<DayCountView>,
 }
 
+impl From<analytics::TaskReport> for TaskReportView {
+    fn from(r: analytics::TaskReport) -> Self {
+        TaskReportView {
+            by_person_and_type: r.by_person_and_type.into_iter().map(Into::into).collect(),
+            done_per_day: r.done_per_day.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 struct StatusCountView {
     status: String,
     count: u64,
+}
+
+impl From<analytics::StatusCount> for StatusCountView {
+    fn from(s: analytics::StatusCount) -> Self {
+        StatusCountView {
+            status: s.status,
+            count: s.count,
+        }
+    }
 }
 
 #[derive(Object)]
@@ -100,6 +179,17 @@ struct WorkloadView {
     by_status: Vec<StatusCountView>,
 }
 
+impl From<analytics::Workload> for WorkloadView {
+    fn from(w: analytics::Workload) -> Self {
+        WorkloadView {
+            assignee: w.assignee,
+            open: w.open,
+            overdue: w.overdue,
+            by_status: w.by_status.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 struct AuthorCountView {
@@ -107,11 +197,29 @@ struct AuthorCountView {
     messages: u64,
 }
 
+impl From<analytics::AuthorCount> for AuthorCountView {
+    fn from(a: analytics::AuthorCount) -> Self {
+        AuthorCountView {
+            user: a.user,
+            messages: a.messages,
+        }
+    }
+}
+
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 struct ChatReportView {
     messages_per_day: Vec<DayCountView>,
     by_author: Vec<AuthorCountView>,
+}
+
+impl From<analytics::ChatReport> for ChatReportView {
+    fn from(r: analytics::ChatReport) -> Self {
+        ChatReportView {
+            messages_per_day: r.messages_per_day.into_iter().map(Into::into).collect(),
+            by_author: r.by_author.into_iter().map(Into::into).collect(),
+        }
+    }
 }
 
 #[derive(Object)]
@@ -157,6 +265,16 @@ struct FirstContactReportView {
     per_day: Vec<FirstContactView>,
 }
 
+impl From<contact::FirstContactReport> for FirstContactReportView {
+    fn from(r: contact::FirstContactReport) -> Self {
+        FirstContactReportView {
+            overall: r.overall.into(),
+            groups: r.groups.into_iter().map(Into::into).collect(),
+            per_day: r.per_day.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 struct ResponseView {
@@ -193,13 +311,13 @@ struct ResponseReportView {
     per_day: Vec<ResponseView>,
 }
 
-fn days(list: Vec<analytics::DayCount>) -> Vec<DayCountView> {
-    list.into_iter()
-        .map(|d| DayCountView {
-            day: d.day,
-            count: d.count,
-        })
-        .collect()
+impl From<contact::ResponseReport> for ResponseReportView {
+    fn from(r: contact::ResponseReport) -> Self {
+        ResponseReportView {
+            by_rep: r.by_rep.into_iter().map(Into::into).collect(),
+            per_day: r.per_day.into_iter().map(Into::into).collect(),
+        }
+    }
 }
 
 fn range(
@@ -224,20 +342,7 @@ impl AnalyticsApi {
     ) -> ApiResult<Json<Vec<FunnelStageView>>> {
         let r = range(&state, from.0, to.0)?;
         let stages = analytics::funnel(&state.ctx, auth.actor(), r).await?;
-        Ok(Json(
-            stages
-                .into_iter()
-                .map(|s| FunnelStageView {
-                    status: s.status,
-                    name: s.name,
-                    is_won: s.is_won,
-                    is_lost: s.is_lost,
-                    current: s.current,
-                    reached: s.reached,
-                    conversion: s.conversion,
-                })
-                .collect(),
-        ))
+        Ok(Json(stages.into_iter().map(Into::into).collect()))
     }
 
     /// Leads created in the range by source, owner, country or industry,
@@ -255,17 +360,7 @@ impl AnalyticsApi {
         let r = range(&state, from.0, to.0)?;
         let by = Dimension::parse(&by.0)?;
         let rows = analytics::leads_by(&state.ctx, auth.actor(), by, r).await?;
-        Ok(Json(
-            rows.into_iter()
-                .map(|b| BreakdownView {
-                    key: b.key,
-                    leads: b.leads,
-                    won: b.won,
-                    lost: b.lost,
-                    win_rate: b.win_rate,
-                })
-                .collect(),
-        ))
+        Ok(Json(rows.into_iter().map(Into::into).collect()))
     }
 
     /// Follow-up compliance per rep: the share of due follow-ups done on
@@ -280,17 +375,7 @@ impl AnalyticsApi {
     ) -> ApiResult<Json<Vec<ComplianceView>>> {
         let r = range(&state, from.0, to.0)?;
         let rows = analytics::follow_up_compliance(&state.ctx, auth.actor(), r).await?;
-        Ok(Json(
-            rows.into_iter()
-                .map(|c| ComplianceView {
-                    owner: c.owner,
-                    due: c.due,
-                    done: c.done,
-                    done_on_time: c.done_on_time,
-                    on_time_rate: c.on_time_rate,
-                })
-                .collect(),
-        ))
+        Ok(Json(rows.into_iter().map(Into::into).collect()))
     }
 
     /// Task throughput, cycle time and on-time rate per person and type,
@@ -305,22 +390,7 @@ impl AnalyticsApi {
     ) -> ApiResult<Json<TaskReportView>> {
         let r = range(&state, from.0, to.0)?;
         let report = analytics::tasks(&state.ctx, auth.actor(), r).await?;
-        Ok(Json(TaskReportView {
-            by_person_and_type: report
-                .by_person_and_type
-                .into_iter()
-                .map(|t| ThroughputView {
-                    assignee: t.assignee,
-                    task_type: t.task_type,
-                    done: t.done,
-                    mean_cycle_hours: t.mean_cycle_hours,
-                    with_due: t.with_due,
-                    on_time: t.on_time,
-                    on_time_rate: t.on_time_rate,
-                })
-                .collect(),
-            done_per_day: days(report.done_per_day),
-        }))
+        Ok(Json(report.into()))
     }
 
     /// Open tasks per assignee right now, by status, with how many are
@@ -332,23 +402,7 @@ impl AnalyticsApi {
         auth: Auth,
     ) -> ApiResult<Json<Vec<WorkloadView>>> {
         let rows = analytics::workload(&state.ctx, auth.actor()).await?;
-        Ok(Json(
-            rows.into_iter()
-                .map(|w| WorkloadView {
-                    assignee: w.assignee,
-                    open: w.open,
-                    overdue: w.overdue,
-                    by_status: w
-                        .by_status
-                        .into_iter()
-                        .map(|s| StatusCountView {
-                            status: s.status,
-                            count: s.count,
-                        })
-                        .collect(),
-                })
-                .collect(),
-        ))
+        Ok(Json(rows.into_iter().map(Into::into).collect()))
     }
 
     /// Chat messages per day and per author.
@@ -362,17 +416,7 @@ impl AnalyticsApi {
     ) -> ApiResult<Json<ChatReportView>> {
         let r = range(&state, from.0, to.0)?;
         let report = analytics::chat(&state.ctx, auth.actor(), r).await?;
-        Ok(Json(ChatReportView {
-            messages_per_day: days(report.messages_per_day),
-            by_author: report
-                .by_author
-                .into_iter()
-                .map(|a| AuthorCountView {
-                    user: a.user,
-                    messages: a.messages,
-                })
-                .collect(),
-        }))
+        Ok(Json(report.into()))
     }
 
     /// Time to first contact for leads created in the range (first call or
@@ -392,11 +436,7 @@ impl AnalyticsApi {
         let r = range(&state, from.0, to.0)?;
         let by = Dimension::parse(by.0.as_deref().unwrap_or("owner"))?;
         let report = contact::first_contact(&state.ctx, auth.actor(), by, r).await?;
-        Ok(Json(FirstContactReportView {
-            overall: report.overall.into(),
-            groups: report.groups.into_iter().map(Into::into).collect(),
-            per_day: report.per_day.into_iter().map(Into::into).collect(),
-        }))
+        Ok(Json(report.into()))
     }
 
     /// Contact attempts made in the range per rep and per day, and how many
@@ -411,9 +451,6 @@ impl AnalyticsApi {
     ) -> ApiResult<Json<ResponseReportView>> {
         let r = range(&state, from.0, to.0)?;
         let report = contact::responses(&state.ctx, auth.actor(), r).await?;
-        Ok(Json(ResponseReportView {
-            by_rep: report.by_rep.into_iter().map(Into::into).collect(),
-            per_day: report.per_day.into_iter().map(Into::into).collect(),
-        }))
+        Ok(Json(report.into()))
     }
 }

@@ -57,12 +57,31 @@ struct CreateApiKey {
     expires_at: Option<DateTime<Utc>>,
 }
 
+impl From<CreateApiKey> for NewApiKey {
+    fn from(b: CreateApiKey) -> Self {
+        NewApiKey {
+            name: b.name,
+            permissions: b.permissions,
+            expires_at: b.expires_at,
+        }
+    }
+}
+
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 struct CreatedApiKey {
     /// The full key. It is shown now and never again.
     key: String,
     api_key: ApiKeyView,
+}
+
+impl From<api_keys::CreatedApiKey> for CreatedApiKey {
+    fn from(c: api_keys::CreatedApiKey) -> Self {
+        CreatedApiKey {
+            key: c.secret,
+            api_key: c.key.into(),
+        }
+    }
 }
 
 #[OpenApi(prefix_path = "/api-keys", tag = "ApiTags::ApiKeys")]
@@ -75,21 +94,8 @@ impl ApiKeysApi {
         auth: Auth,
         body: Json<CreateApiKey>,
     ) -> ApiResult<Json<CreatedApiKey>> {
-        let b = body.0;
-        let created = api_keys::create(
-            &state.ctx,
-            auth.actor(),
-            NewApiKey {
-                name: b.name,
-                permissions: b.permissions,
-                expires_at: b.expires_at,
-            },
-        )
-        .await?;
-        Ok(Json(CreatedApiKey {
-            key: created.secret,
-            api_key: created.key.into(),
-        }))
+        let created = api_keys::create(&state.ctx, auth.actor(), body.0.into()).await?;
+        Ok(Json(created.into()))
     }
 
     /// Your keys, newest first; `all=true` lists everyone's (`users.manage`).

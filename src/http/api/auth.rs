@@ -31,6 +31,16 @@ struct ProfileUpdate {
     timezone: Option<String>,
 }
 
+impl From<ProfileUpdate> for users::ProfilePatch {
+    fn from(b: ProfileUpdate) -> Self {
+        users::ProfilePatch {
+            display_name: b.display_name,
+            email: b.email,
+            timezone: b.timezone,
+        }
+    }
+}
+
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 struct SessionView {
@@ -98,6 +108,29 @@ struct LoginResponse {
     second_factor_setup_required: bool,
 }
 
+/// Named constructors, not `From`: whether the token is in the answer
+/// depends on how the client signed in, not on the session.
+impl LoginResponse {
+    /// A bearer sign-in: the token is the answer.
+    fn bearer(s: sessions::NewSession) -> Self {
+        LoginResponse {
+            token: Some(s.token),
+            csrf_token: s.csrf_token,
+            expires_at: s.expires_at,
+            user: s.user.into(),
+            second_factor_setup_required: s.second_factor_setup_required,
+        }
+    }
+
+    /// A cookie sign-in: the token travels only in the HttpOnly cookie.
+    fn cookie(s: sessions::NewSession) -> Self {
+        LoginResponse {
+            token: None,
+            ..Self::bearer(s)
+        }
+    }
+}
+
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 struct Me {
@@ -130,6 +163,17 @@ struct PasswordChanged {
     chat_links_removed: u64,
 }
 
+impl From<users::EndedCredentials> for PasswordChanged {
+    fn from(e: users::EndedCredentials) -> Self {
+        PasswordChanged {
+            ok: true,
+            sessions_ended: e.sessions as u64,
+            api_keys_revoked: e.api_keys as u64,
+            chat_links_removed: e.chat_links as u64,
+        }
+    }
+}
+
 #[OpenApi(prefix_path = "/auth", tag = "ApiTags::Auth")]
 impl AuthApi {
     /// Sign in. Returns a session token and sets the HttpOnly session cookie.
@@ -148,13 +192,7 @@ impl AuthApi {
         let session =
             sessions::login(&state.ctx, sign_in, &client_info(req, &state.config)).await?;
         if !body.cookie {
-            return Ok(Json(LoginResponse {
-                token: Some(session.token),
-                csrf_token: session.csrf_token,
-                expires_at: session.expires_at,
-                user: session.user.into(),
-                second_factor_setup_required: session.second_factor_setup_required,
-            }));
+            return Ok(Json(LoginResponse::bearer(session)));
         }
         let max_age = (session.expires_at - state.ctx.now())
             .to_std()
@@ -172,13 +210,7 @@ impl AuthApi {
         csrf.set_secure(state.config.secure_cookies());
         csrf.set_max_age(max_age);
         req.cookie().add(csrf);
-        Ok(Json(LoginResponse {
-            token: None,
-            csrf_token: session.csrf_token,
-            expires_at: session.expires_at,
-            user: session.user.into(),
-            second_factor_setup_required: session.second_factor_setup_required,
-        }))
+        Ok(Json(LoginResponse::cookie(session)))
     }
 
     /// Sign out: ends this session and clears the cookies.
@@ -231,14 +263,8 @@ impl AuthApi {
         auth: Auth,
         body: Json<ProfileUpdate>,
     ) -> ApiResult<Json<UserView>> {
-        let b = body.0;
-        let patch = users::ProfilePatch {
-            display_name: b.display_name,
-            email: b.email,
-            timezone: b.timezone,
-        };
         Ok(Json(
-            users::update_profile(&state.ctx, auth.actor(), patch)
+            users::update_profile(&state.ctx, auth.actor(), body.0.into())
                 .await?
                 .into(),
         ))
@@ -303,11 +329,6 @@ impl AuthApi {
             &body.new_password,
         )
         .await?;
-        Ok(Json(PasswordChanged {
-            ok: true,
-            sessions_ended: ended.sessions as u64,
-            api_keys_revoked: ended.api_keys as u64,
-            chat_links_removed: ended.chat_links as u64,
-        }))
+        Ok(Json(ended.into()))
     }
 }

@@ -13,6 +13,7 @@ use poem_openapi::{Object, OpenApi};
 use super::chat::MessageView;
 use super::common::Deleted;
 use super::ApiTags;
+use crate::bots::status::BotStatus;
 use crate::domain::{bot_outbox, bridges, digests, links};
 use crate::http::auth::Auth;
 use crate::http::error::ApiResult;
@@ -26,6 +27,15 @@ struct LinkCodeView {
     /// Send `/link CODE` to the Telegram or Discord bot. Works once.
     code: String,
     expires_at: DateTime<Utc>,
+}
+
+impl From<links::LinkCode> for LinkCodeView {
+    fn from(c: links::LinkCode) -> Self {
+        LinkCodeView {
+            code: c.code,
+            expires_at: c.expires_at,
+        }
+    }
 }
 
 /// A Telegram or Discord account linked to a CRM user.
@@ -65,6 +75,19 @@ struct BotStatusView {
     last_error_at: Option<DateTime<Utc>>,
 }
 
+impl From<BotStatus> for BotStatusView {
+    fn from(s: BotStatus) -> Self {
+        BotStatusView {
+            platform: s.platform,
+            username: s.username,
+            connected: s.connected,
+            last_ok_at: s.last_ok_at,
+            last_error: s.last_error,
+            last_error_at: s.last_error_at,
+        }
+    }
+}
+
 /// Messages a bot still has to send on one platform (bridged messages and
 /// direct messages waiting in the outbox for the platform to take them).
 #[derive(Object)]
@@ -81,6 +104,20 @@ struct BacklogView {
     /// Why the last failed attempt failed.
     last_error: Option<String>,
     last_error_at: Option<DateTime<Utc>>,
+}
+
+impl BacklogView {
+    /// The oldest message's age is counted from `now`, which the backlog does not hold.
+    fn new(b: bot_outbox::Backlog, now: DateTime<Utc>) -> Self {
+        BacklogView {
+            platform: b.platform,
+            pending: b.pending,
+            oldest_at: b.oldest_at,
+            oldest_age_seconds: b.oldest_at.map(|at| (now - at).num_seconds().max(0)),
+            last_error: b.last_error,
+            last_error_at: b.last_error_at,
+        }
+    }
 }
 
 #[derive(Object)]
@@ -147,10 +184,7 @@ impl BotsApi {
         auth: Auth,
     ) -> ApiResult<Json<LinkCodeView>> {
         let code = links::create_code(&state.ctx, auth.actor()).await?;
-        Ok(Json(LinkCodeView {
-            code: code.code,
-            expires_at: code.expires_at,
-        }))
+        Ok(Json(code.into()))
     }
 
     /// Your linked Telegram and Discord accounts (from a login session).
@@ -292,28 +326,9 @@ impl BotsApi {
         let backlog = bot_outbox::backlog(&state.ctx, auth.actor())
             .await?
             .into_iter()
-            .map(|b| BacklogView {
-                platform: b.platform,
-                pending: b.pending,
-                oldest_at: b.oldest_at,
-                oldest_age_seconds: b.oldest_at.map(|at| (now - at).num_seconds().max(0)),
-                last_error: b.last_error,
-                last_error_at: b.last_error_at,
-            })
+            .map(|b| BacklogView::new(b, now))
             .collect();
-        let bots = state
-            .bot_status
-            .all()
-            .into_iter()
-            .map(|s| BotStatusView {
-                platform: s.platform,
-                username: s.username,
-                connected: s.connected,
-                last_ok_at: s.last_ok_at,
-                last_error: s.last_error,
-                last_error_at: s.last_error_at,
-            })
-            .collect();
+        let bots = state.bot_status.all().into_iter().map(Into::into).collect();
         Ok(Json(BotStatusList { bots, backlog }))
     }
 }

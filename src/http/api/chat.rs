@@ -11,7 +11,7 @@ use poem_openapi::{Object, OpenApi};
 
 use super::common::Done;
 use super::ApiTags;
-use crate::domain::chat::messages::{self, Message, NewMessage, Page};
+use crate::domain::chat::messages::{self, Message, MessageAction, NewMessage, Page, Reaction};
 use crate::domain::chat::pins::{self, Pin};
 use crate::domain::chat::read_markers;
 use crate::domain::chat::rooms::{self, ListedRoom, Member, NewRoom, Room};
@@ -50,8 +50,9 @@ pub struct RoomView {
     unread: Option<i64>,
 }
 
-impl RoomView {
-    fn of(room: Room, joined: bool) -> Self {
+/// A room as created, read or joined: you are in it.
+impl From<Room> for RoomView {
+    fn from(room: Room) -> Self {
         RoomView {
             id: room.id,
             name: room.name,
@@ -62,7 +63,7 @@ impl RoomView {
             created_by: room.created_by,
             created_at: room.created_at,
             last_seq: room.last_seq,
-            joined,
+            joined: true,
             direct_pair: room
                 .direct_key
                 .map(|k| k.split(':').map(str::to_string).collect()),
@@ -80,9 +81,10 @@ impl From<ListedRoom> for RoomView {
             0
         };
         RoomView {
+            joined: l.joined,
             last_read: Some(l.last_read),
             unread: Some(unread),
-            ..RoomView::of(l.room, l.joined)
+            ..l.room.into()
         }
     }
 }
@@ -104,6 +106,16 @@ struct ReadMarkerView {
     updated_at: DateTime<Utc>,
 }
 
+impl From<read_markers::ReadMarker> for ReadMarkerView {
+    fn from(m: read_markers::ReadMarker) -> Self {
+        ReadMarkerView {
+            room: m.room,
+            last_read: m.seq,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 struct CreateRoom {
@@ -119,6 +131,19 @@ struct CreateRoom {
     /// User ids to add; a direct room takes exactly one.
     #[oai(default)]
     members: Vec<String>,
+}
+
+impl From<CreateRoom> for NewRoom {
+    fn from(b: CreateRoom) -> Self {
+        NewRoom {
+            name: b.name,
+            kind: b.kind,
+            topic: b.topic,
+            subject_kind: b.subject_kind,
+            subject_id: b.subject_id,
+            members: b.members,
+        }
+    }
 }
 
 #[derive(Object)]
@@ -152,6 +177,15 @@ pub struct ReactionView {
     user: String,
 }
 
+impl From<Reaction> for ReactionView {
+    fn from(r: Reaction) -> Self {
+        ReactionView {
+            emoji: r.emoji,
+            user: r.user,
+        }
+    }
+}
+
 /// A button under a bot message; press it with
 /// `POST /api/v1/messages/{id}/actions/{key}`.
 #[derive(Object)]
@@ -159,6 +193,15 @@ pub struct ReactionView {
 pub struct MessageActionView {
     label: String,
     key: String,
+}
+
+impl From<MessageAction> for MessageActionView {
+    fn from(a: MessageAction) -> Self {
+        MessageActionView {
+            label: a.label,
+            key: a.key,
+        }
+    }
 }
 
 #[derive(Object)]
@@ -193,26 +236,13 @@ impl From<Message> for MessageView {
             body: m.body,
             reply_to: m.reply_to,
             file: m.file,
-            reactions: m
-                .reactions
-                .into_iter()
-                .map(|r| ReactionView {
-                    emoji: r.emoji,
-                    user: r.user,
-                })
-                .collect(),
+            reactions: m.reactions.into_iter().map(Into::into).collect(),
             created_at: m.created_at,
             edited_at: m.edited_at,
             deleted_at: m.deleted_at,
-            actions: m.actions.map(|actions| {
-                actions
-                    .into_iter()
-                    .map(|a| MessageActionView {
-                        label: a.label,
-                        key: a.key,
-                    })
-                    .collect()
-            }),
+            actions: m
+                .actions
+                .map(|actions| actions.into_iter().map(Into::into).collect()),
         }
     }
 }
@@ -227,12 +257,34 @@ struct PostMessage {
     idempotency_key: Option<String>,
 }
 
+impl PostMessage {
+    /// The room comes from the path, not the body.
+    fn into_message(self, room: String) -> NewMessage {
+        NewMessage {
+            room,
+            body: self.body,
+            reply_to: self.reply_to,
+            idempotency_key: self.idempotency_key,
+            file: None,
+        }
+    }
+}
+
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 struct PostedMessage {
     message: MessageView,
     /// True when an earlier send with the same idempotency key stored it.
     duplicate: bool,
+}
+
+impl From<messages::Posted> for PostedMessage {
+    fn from(p: messages::Posted) -> Self {
+        PostedMessage {
+            message: p.message.into(),
+            duplicate: p.duplicate,
+        }
+    }
 }
 
 #[derive(Object)]
@@ -284,6 +336,15 @@ struct SocketTicket {
     expires_at: DateTime<Utc>,
 }
 
+impl From<socket_tickets::Ticket> for SocketTicket {
+    fn from(t: socket_tickets::Ticket) -> Self {
+        SocketTicket {
+            ticket: t.ticket,
+            expires_at: t.expires_at,
+        }
+    }
+}
+
 #[OpenApi(tag = "ApiTags::Chat")]
 impl ChatApi {
     /// A ticket to open the chat socket with, for clients that cannot set
@@ -297,10 +358,7 @@ impl ChatApi {
         auth: Auth,
     ) -> ApiResult<Json<SocketTicket>> {
         let issued = socket_tickets::issue(&state.ctx, auth.actor()).await?;
-        Ok(Json(SocketTicket {
-            ticket: issued.ticket,
-            expires_at: issued.expires_at,
-        }))
+        Ok(Json(issued.into()))
     }
 
     /// Your rooms and every public channel.
@@ -323,21 +381,8 @@ impl ChatApi {
         auth: Auth,
         body: Json<CreateRoom>,
     ) -> ApiResult<Json<RoomView>> {
-        let b = body.0;
-        let room = rooms::create(
-            &state.ctx,
-            auth.actor(),
-            NewRoom {
-                name: b.name,
-                kind: b.kind,
-                topic: b.topic,
-                subject_kind: b.subject_kind,
-                subject_id: b.subject_id,
-                members: b.members,
-            },
-        )
-        .await?;
-        Ok(Json(RoomView::of(room, true)))
+        let room = rooms::create(&state.ctx, auth.actor(), body.0.into()).await?;
+        Ok(Json(room.into()))
     }
 
     /// One room you are in.
@@ -349,7 +394,7 @@ impl ChatApi {
         id: Path<String>,
     ) -> ApiResult<Json<RoomView>> {
         let room = rooms::get(&state.ctx, auth.actor(), &id.0).await?;
-        Ok(Json(RoomView::of(room, true)))
+        Ok(Json(room.into()))
     }
 
     /// Join a public channel.
@@ -361,7 +406,7 @@ impl ChatApi {
         id: Path<String>,
     ) -> ApiResult<Json<RoomView>> {
         let room = rooms::join(&state.ctx, auth.actor(), &id.0).await?;
-        Ok(Json(RoomView::of(room, true)))
+        Ok(Json(room.into()))
     }
 
     /// The room's members.
@@ -452,11 +497,7 @@ impl ChatApi {
         body: Json<MarkRoomRead>,
     ) -> ApiResult<Json<ReadMarkerView>> {
         let marker = read_markers::mark(&state.ctx, auth.actor(), &id.0, body.0.seq).await?;
-        Ok(Json(ReadMarkerView {
-            room: marker.room,
-            last_read: marker.seq,
-            updated_at: marker.updated_at,
-        }))
+        Ok(Json(marker.into()))
     }
 
     /// Search the messages of every room you are in, newest first.
@@ -483,23 +524,8 @@ impl ChatApi {
         id: Path<String>,
         body: Json<PostMessage>,
     ) -> ApiResult<Json<PostedMessage>> {
-        let b = body.0;
-        let posted = messages::post(
-            &state.ctx,
-            auth.actor(),
-            NewMessage {
-                room: id.0,
-                body: b.body,
-                reply_to: b.reply_to,
-                idempotency_key: b.idempotency_key,
-                file: None,
-            },
-        )
-        .await?;
-        Ok(Json(PostedMessage {
-            message: posted.message.into(),
-            duplicate: posted.duplicate,
-        }))
+        let posted = messages::post(&state.ctx, auth.actor(), body.0.into_message(id.0)).await?;
+        Ok(Json(posted.into()))
     }
 
     /// Edit your own message.

@@ -70,6 +70,15 @@ struct SharedFile {
     message: MessageView,
 }
 
+impl From<files::Shared> for SharedFile {
+    fn from(s: files::Shared) -> Self {
+        SharedFile {
+            file: s.file.into(),
+            message: s.message.into(),
+        }
+    }
+}
+
 #[derive(ApiResponse)]
 pub(super) enum Download {
     /// The file's bytes; anything but a safe image comes as an attachment.
@@ -168,10 +177,7 @@ impl FilesApi {
             },
         )
         .await?;
-        Ok(Json(SharedFile {
-            file: shared.file.into(),
-            message: shared.message.into(),
-        }))
+        Ok(Json(shared.into()))
     }
 
     /// Download a file shared in a room you are in.

@@ -21,6 +21,16 @@ struct CountryView {
     default_timezone: Option<String>,
 }
 
+impl From<geo::Country> for CountryView {
+    fn from(c: geo::Country) -> Self {
+        CountryView {
+            default_timezone: geo::inferred_zone(c.code).map(str::to_string),
+            code: c.code.into(),
+            name: c.name.into(),
+        }
+    }
+}
+
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 struct SubdivisionView {
@@ -30,6 +40,16 @@ struct SubdivisionView {
     kind: String,
 }
 
+impl From<geo::Subdivision> for SubdivisionView {
+    fn from(s: geo::Subdivision) -> Self {
+        SubdivisionView {
+            code: s.code.into(),
+            name: s.name.into(),
+            kind: s.kind.into(),
+        }
+    }
+}
+
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 struct ZoneView {
@@ -37,21 +57,21 @@ struct ZoneView {
     comment: String,
 }
 
+impl From<geo::Zone> for ZoneView {
+    fn from(z: geo::Zone) -> Self {
+        ZoneView {
+            name: z.name.into(),
+            comment: z.comment.into(),
+        }
+    }
+}
+
 #[OpenApi(prefix_path = "/geo", tag = "ApiTags::Geo")]
 impl GeoApi {
     /// Every ISO 3166-1 country.
     #[oai(path = "/countries", method = "get")]
     async fn countries(&self, _auth: Auth) -> ApiResult<Json<Vec<CountryView>>> {
-        Ok(Json(
-            geo::countries()
-                .into_iter()
-                .map(|c| CountryView {
-                    default_timezone: geo::inferred_zone(c.code).map(str::to_string),
-                    code: c.code.into(),
-                    name: c.name.into(),
-                })
-                .collect(),
-        ))
+        Ok(Json(geo::countries().into_iter().map(Into::into).collect()))
     }
 
     /// A country's ISO 3166-2 subdivisions.
@@ -64,11 +84,7 @@ impl GeoApi {
         Ok(Json(
             geo::subdivisions(&code.0)?
                 .into_iter()
-                .map(|s| SubdivisionView {
-                    code: s.code.into(),
-                    name: s.name.into(),
-                    kind: s.kind.into(),
-                })
+                .map(Into::into)
                 .collect(),
         ))
     }
@@ -83,10 +99,7 @@ impl GeoApi {
         Ok(Json(
             geo::zones_of(&code.0)?
                 .into_iter()
-                .map(|z| ZoneView {
-                    name: z.name.into(),
-                    comment: z.comment.into(),
-                })
+                .map(Into::into)
                 .collect(),
         ))
     }

@@ -255,11 +255,20 @@ struct UpdateLead {
     tags: Option<Vec<String>>,
 }
 
-fn patch_field(v: MaybeUndefined<String>) -> Option<Option<String>> {
-    match v {
-        MaybeUndefined::Undefined => None,
-        MaybeUndefined::Null => Some(None),
-        MaybeUndefined::Value(s) => Some(Some(s)),
+impl From<UpdateLead> for LeadPatch {
+    fn from(b: UpdateLead) -> Self {
+        LeadPatch {
+            company_name: b.company_name,
+            website: b.website.into(),
+            industry: b.industry.into(),
+            status: b.status,
+            country: b.country.into(),
+            state: b.state.into(),
+            timezone: b.timezone.into(),
+            owner: b.owner.into(),
+            source: b.source.into(),
+            tags: b.tags,
+        }
     }
 }
 
@@ -269,6 +278,15 @@ struct LeadPageView {
     items: Vec<LeadView>,
     /// Pass as `after` for the next page; absent on the last page.
     next_cursor: Option<String>,
+}
+
+impl From<query::LeadPage> for LeadPageView {
+    fn from(p: query::LeadPage) -> Self {
+        LeadPageView {
+            items: p.items.into_iter().map(Into::into).collect(),
+            next_cursor: p.next_cursor,
+        }
+    }
 }
 
 #[derive(Object)]
@@ -371,6 +389,18 @@ struct UpdateContact {
     phone: MaybeUndefined<String>,
     email: MaybeUndefined<String>,
     linkedin: MaybeUndefined<String>,
+}
+
+impl From<UpdateContact> for ContactPatch {
+    fn from(b: UpdateContact) -> Self {
+        ContactPatch {
+            name: b.name,
+            position: b.position.into(),
+            phone: b.phone.into(),
+            email: b.email.into(),
+            linkedin: b.linkedin.into(),
+        }
+    }
 }
 
 #[derive(Object)]
@@ -605,10 +635,7 @@ impl LeadsApi {
             limit: limit.0.unwrap_or(50) as usize,
         };
         let result = query::list(&state.ctx, auth.actor(), &filter, &page).await?;
-        Ok(Json(LeadPageView {
-            items: result.items.into_iter().map(Into::into).collect(),
-            next_cursor: result.next_cursor,
-        }))
+        Ok(Json(result.into()))
     }
 
     /// The leads a lead about to be created may duplicate, as the create
@@ -710,19 +737,7 @@ impl LeadsApi {
         if_match: Header<Option<String>>,
         body: Json<UpdateLead>,
     ) -> ApiResult<TaggedChange<LeadView>> {
-        let b = body.0;
-        let patch = LeadPatch {
-            company_name: b.company_name,
-            website: patch_field(b.website),
-            industry: patch_field(b.industry),
-            status: b.status,
-            country: patch_field(b.country),
-            state: patch_field(b.state),
-            timezone: patch_field(b.timezone),
-            owner: patch_field(b.owner),
-            source: patch_field(b.source),
-            tags: b.tags,
-        };
+        let patch = LeadPatch::from(body.0);
         let expected = expected_versions(if_match.0.as_deref());
         let lead =
             leads::update_if(&state.ctx, auth.actor(), &id.0, patch, expected.as_deref()).await?;
@@ -871,14 +886,7 @@ impl LeadsApi {
         contact_id: Path<String>,
         body: Json<UpdateContact>,
     ) -> ApiResult<Json<ContactView>> {
-        let b = body.0;
-        let patch = ContactPatch {
-            name: b.name,
-            position: patch_field(b.position),
-            phone: patch_field(b.phone),
-            email: patch_field(b.email),
-            linkedin: patch_field(b.linkedin),
-        };
+        let patch = ContactPatch::from(body.0);
         Ok(Json(
             contacts::update(&state.ctx, auth.actor(), &id.0, &contact_id.0, patch)
                 .await?

@@ -30,6 +30,7 @@ struct MaintenanceView {
 }
 
 impl MaintenanceView {
+    /// Whether it is on depends on the time asked, which the state does not hold.
     fn at(state: Maintenance, now: DateTime<Utc>) -> Self {
         MaintenanceView {
             enabled: state.active_at(now),
@@ -49,6 +50,16 @@ struct MaintenanceChange {
     message: Option<String>,
     /// Ends by itself at this time; `Retry-After` counts down to it.
     until: Option<DateTime<Utc>>,
+}
+
+impl From<MaintenanceChange> for MaintenanceInput {
+    fn from(b: MaintenanceChange) -> Self {
+        MaintenanceInput {
+            enabled: b.enabled,
+            message: b.message,
+            until: b.until,
+        }
+    }
 }
 
 #[OpenApi(prefix_path = "/maintenance", tag = "ApiTags::Maintenance")]
@@ -75,13 +86,7 @@ impl MaintenanceApi {
         auth: Auth,
         body: Json<MaintenanceChange>,
     ) -> ApiResult<Json<MaintenanceView>> {
-        let b = body.0;
-        let input = MaintenanceInput {
-            enabled: b.enabled,
-            message: b.message,
-            until: b.until,
-        };
-        let current = maintenance::set(&state.ctx, auth.actor(), input).await?;
+        let current = maintenance::set(&state.ctx, auth.actor(), body.0.into()).await?;
         Ok(Json(MaintenanceView::at(current, state.ctx.now())))
     }
 }

@@ -1,5 +1,12 @@
 //! The `/api/v1` operations, one poem-openapi service per tag. Handlers
 //! translate between HTTP and domain calls; they hold no business rules.
+//!
+//! Conversions have one shape: `impl From<domain::X> for XView` and
+//! `impl From<XBody> for domain::NewX` (or `XPatch`), each beside the view or
+//! body it builds, so a handler reads `Json(x.into())` or
+//! `items.into_iter().map(Into::into).collect()`. A view that needs more
+//! than one domain value gets a named constructor beside it instead, with a
+//! line saying what else it takes.
 
 pub mod ai;
 pub mod analytics;

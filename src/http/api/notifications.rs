@@ -64,6 +64,17 @@ struct NotificationPage {
     unread_count: u64,
 }
 
+impl NotificationPage {
+    /// The unread count is over all your notifications, not only this page.
+    fn new(page: notifications::NotificationPage, unread_count: u64) -> Self {
+        NotificationPage {
+            items: page.items.into_iter().map(Into::into).collect(),
+            next_cursor: page.next_cursor,
+            unread_count,
+        }
+    }
+}
+
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 struct UnreadCount {
@@ -86,6 +97,16 @@ struct CreateReminder {
     text: String,
     /// Remind about this message.
     message: Option<String>,
+}
+
+impl From<CreateReminder> for NewReminder {
+    fn from(b: CreateReminder) -> Self {
+        NewReminder {
+            text: b.text,
+            due_at: b.due_at,
+            message: b.message,
+        }
+    }
 }
 
 #[derive(Object)]
@@ -135,19 +156,23 @@ struct NotificationKindView {
     description: String,
 }
 
+/// A row of the kind catalogue, `(kind, description)`.
+impl From<&(&str, &str)> for NotificationKindView {
+    fn from((kind, description): &(&str, &str)) -> Self {
+        NotificationKindView {
+            kind: kind.to_string(),
+            description: description.to_string(),
+        }
+    }
+}
+
 impl From<NotificationSettings> for NotificationSettingsView {
     fn from(s: NotificationSettings) -> Self {
         NotificationSettingsView {
             hub_off: s.hub_off,
             bot_off: s.bot_off,
             muted_rooms: s.muted_rooms,
-            kinds: KINDS
-                .iter()
-                .map(|(kind, description)| NotificationKindView {
-                    kind: kind.to_string(),
-                    description: description.to_string(),
-                })
-                .collect(),
+            kinds: KINDS.iter().map(Into::into).collect(),
         }
     }
 }
@@ -161,6 +186,16 @@ struct NotificationSettingsInput {
     bot_off: Vec<String>,
     #[oai(default)]
     muted_rooms: Vec<String>,
+}
+
+impl From<NotificationSettingsInput> for NotificationSettings {
+    fn from(b: NotificationSettingsInput) -> Self {
+        NotificationSettings {
+            hub_off: b.hub_off,
+            bot_off: b.bot_off,
+            muted_rooms: b.muted_rooms,
+        }
+    }
 }
 
 #[OpenApi(tag = "ApiTags::Notifications")]
@@ -188,14 +223,8 @@ impl NotificationsApi {
         auth: Auth,
         body: Json<NotificationSettingsInput>,
     ) -> ApiResult<Json<NotificationSettingsView>> {
-        let b = body.0;
-        let settings = NotificationSettings {
-            hub_off: b.hub_off,
-            bot_off: b.bot_off,
-            muted_rooms: b.muted_rooms,
-        };
         Ok(Json(
-            notification_settings::set(&state.ctx, auth.actor(), settings)
+            notification_settings::set(&state.ctx, auth.actor(), body.0.into())
                 .await?
                 .into(),
         ))
@@ -230,11 +259,7 @@ impl NotificationsApi {
         )
         .await?;
         let unread_count = notifications::unread_count(&state.ctx, actor).await?;
-        Ok(Json(NotificationPage {
-            items: page.items.into_iter().map(Into::into).collect(),
-            next_cursor: page.next_cursor,
-            unread_count,
-        }))
+        Ok(Json(NotificationPage::new(page, unread_count)))
     }
 
     /// How many of your notifications are unread.
@@ -268,17 +293,7 @@ impl NotificationsApi {
         auth: Auth,
         body: Json<CreateReminder>,
     ) -> ApiResult<Json<ReminderView>> {
-        let b = body.0;
-        let reminder = reminders::create(
-            &state.ctx,
-            auth.actor(),
-            NewReminder {
-                text: b.text,
-                due_at: b.due_at,
-                message: b.message,
-            },
-        )
-        .await?;
+        let reminder = reminders::create(&state.ctx, auth.actor(), body.0.into()).await?;
         Ok(Json(reminder.into()))
     }
 

@@ -17,19 +17,22 @@ pub struct PermissionView {
     pub description: String,
 }
 
+impl From<roles::PermissionInfo> for PermissionView {
+    fn from(p: roles::PermissionInfo) -> Self {
+        PermissionView {
+            key: p.key,
+            description: p.description,
+        }
+    }
+}
+
 #[OpenApi(tag = "ApiTags::Permissions")]
 impl PermissionsApi {
     /// Every permission a role or API key can hold.
     #[oai(path = "/permissions", method = "get")]
     async fn list(&self, _auth: Auth) -> ApiResult<Json<Vec<PermissionView>>> {
         Ok(Json(
-            roles::catalogue()
-                .into_iter()
-                .map(|p| PermissionView {
-                    key: p.key,
-                    description: p.description,
-                })
-                .collect(),
+            roles::catalogue().into_iter().map(Into::into).collect(),
         ))
     }
 }

@@ -58,6 +58,18 @@ struct CreateStatus {
     is_lost: Option<bool>,
 }
 
+impl From<CreateStatus> for StatusInput {
+    fn from(b: CreateStatus) -> Self {
+        StatusInput {
+            key: Some(b.key),
+            name: b.name,
+            position: b.position,
+            is_won: b.is_won,
+            is_lost: b.is_lost,
+        }
+    }
+}
+
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 struct UpdateStatus {
@@ -67,12 +79,42 @@ struct UpdateStatus {
     is_lost: Option<bool>,
 }
 
+impl From<UpdateStatus> for StatusInput {
+    fn from(b: UpdateStatus) -> Self {
+        StatusInput {
+            key: None,
+            name: b.name,
+            position: b.position,
+            is_won: b.is_won,
+            is_lost: b.is_lost,
+        }
+    }
+}
+
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 struct AfterThirdView {
     enabled: bool,
     /// The status a lead moves to after the third follow-up without a reply.
     status: String,
+}
+
+impl From<AfterThirdRule> for AfterThirdView {
+    fn from(r: AfterThirdRule) -> Self {
+        AfterThirdView {
+            enabled: r.enabled,
+            status: r.status,
+        }
+    }
+}
+
+impl From<AfterThirdView> for AfterThirdRule {
+    fn from(b: AfterThirdView) -> Self {
+        AfterThirdRule {
+            enabled: b.enabled,
+            status: b.status,
+        }
+    }
 }
 
 #[derive(Object)]
@@ -91,12 +133,40 @@ impl From<TrashRetention> for TrashRetentionView {
     }
 }
 
+impl From<TrashRetentionView> for TrashRetention {
+    fn from(b: TrashRetentionView) -> Self {
+        TrashRetention {
+            trash_retention_days: b.trash_retention_days,
+        }
+    }
+}
+
 #[derive(Enum, Clone, Copy)]
 #[oai(rename_all = "snake_case")]
 enum ModeView {
     Manual,
     RoundRobin,
     Territory,
+}
+
+impl From<AssignmentMode> for ModeView {
+    fn from(m: AssignmentMode) -> Self {
+        match m {
+            AssignmentMode::Manual => ModeView::Manual,
+            AssignmentMode::RoundRobin => ModeView::RoundRobin,
+            AssignmentMode::Territory => ModeView::Territory,
+        }
+    }
+}
+
+impl From<ModeView> for AssignmentMode {
+    fn from(m: ModeView) -> Self {
+        match m {
+            ModeView::Manual => AssignmentMode::Manual,
+            ModeView::RoundRobin => AssignmentMode::RoundRobin,
+            ModeView::Territory => AssignmentMode::Territory,
+        }
+    }
 }
 
 #[derive(Object)]
@@ -113,13 +183,19 @@ struct AssignmentView {
 impl From<AssignmentRule> for AssignmentView {
     fn from(r: AssignmentRule) -> Self {
         AssignmentView {
-            mode: match r.mode {
-                AssignmentMode::Manual => ModeView::Manual,
-                AssignmentMode::RoundRobin => ModeView::RoundRobin,
-                AssignmentMode::Territory => ModeView::Territory,
-            },
+            mode: r.mode.into(),
             role: r.role,
             territories: r.territories,
+        }
+    }
+}
+
+impl From<AssignmentView> for AssignmentRule {
+    fn from(b: AssignmentView) -> Self {
+        AssignmentRule {
+            mode: b.mode.into(),
+            role: b.role,
+            territories: b.territories,
         }
     }
 }
@@ -150,16 +226,8 @@ impl PipelineApi {
         auth: Auth,
         body: Json<CreateStatus>,
     ) -> ApiResult<Json<StatusView>> {
-        let b = body.0;
-        let input = StatusInput {
-            key: Some(b.key),
-            name: b.name,
-            position: b.position,
-            is_won: b.is_won,
-            is_lost: b.is_lost,
-        };
         Ok(Json(
-            pipeline::create(&state.ctx, auth.actor(), input)
+            pipeline::create(&state.ctx, auth.actor(), body.0.into())
                 .await?
                 .into(),
         ))
@@ -174,16 +242,8 @@ impl PipelineApi {
         key: Path<String>,
         body: Json<UpdateStatus>,
     ) -> ApiResult<Json<StatusView>> {
-        let b = body.0;
-        let input = StatusInput {
-            key: None,
-            name: b.name,
-            position: b.position,
-            is_won: b.is_won,
-            is_lost: b.is_lost,
-        };
         Ok(Json(
-            pipeline::update(&state.ctx, auth.actor(), &key.0, input)
+            pipeline::update(&state.ctx, auth.actor(), &key.0, body.0.into())
                 .await?
                 .into(),
         ))
@@ -208,11 +268,7 @@ impl PipelineApi {
         state: Data<&Arc<AppState>>,
         _auth: Auth,
     ) -> ApiResult<Json<AfterThirdView>> {
-        let r = settings::after_third_rule(&state.ctx).await?;
-        Ok(Json(AfterThirdView {
-            enabled: r.enabled,
-            status: r.status,
-        }))
+        Ok(Json(settings::after_third_rule(&state.ctx).await?.into()))
     }
 
     /// Change the after-third rule (`settings.manage`).
@@ -223,15 +279,11 @@ impl PipelineApi {
         auth: Auth,
         body: Json<AfterThirdView>,
     ) -> ApiResult<Json<AfterThirdView>> {
-        let rule = AfterThirdRule {
-            enabled: body.enabled,
-            status: body.0.status,
-        };
-        let r = settings::set_after_third_rule(&state.ctx, auth.actor(), rule).await?;
-        Ok(Json(AfterThirdView {
-            enabled: r.enabled,
-            status: r.status,
-        }))
+        Ok(Json(
+            settings::set_after_third_rule(&state.ctx, auth.actor(), body.0.into())
+                .await?
+                .into(),
+        ))
     }
 
     /// How long the trash keeps a lead.
@@ -253,11 +305,8 @@ impl PipelineApi {
         auth: Auth,
         body: Json<TrashRetentionView>,
     ) -> ApiResult<Json<TrashRetentionView>> {
-        let rule = TrashRetention {
-            trash_retention_days: body.0.trash_retention_days,
-        };
         Ok(Json(
-            settings::set_trash_retention(&state.ctx, auth.actor(), rule)
+            settings::set_trash_retention(&state.ctx, auth.actor(), body.0.into())
                 .await?
                 .into(),
         ))
@@ -281,18 +330,8 @@ impl PipelineApi {
         auth: Auth,
         body: Json<AssignmentView>,
     ) -> ApiResult<Json<AssignmentView>> {
-        let b = body.0;
-        let rule = AssignmentRule {
-            mode: match b.mode {
-                ModeView::Manual => AssignmentMode::Manual,
-                ModeView::RoundRobin => AssignmentMode::RoundRobin,
-                ModeView::Territory => AssignmentMode::Territory,
-            },
-            role: b.role,
-            territories: b.territories,
-        };
         Ok(Json(
-            settings::set_assignment_rule(&state.ctx, auth.actor(), rule)
+            settings::set_assignment_rule(&state.ctx, auth.actor(), body.0.into())
                 .await?
                 .into(),
         ))

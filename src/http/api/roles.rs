@@ -64,6 +64,17 @@ struct CreateRole {
     permissions: Vec<String>,
 }
 
+impl From<CreateRole> for NewRole {
+    fn from(b: CreateRole) -> Self {
+        NewRole {
+            key: b.key,
+            name: b.name,
+            description: b.description,
+            permissions: b.permissions,
+        }
+    }
+}
+
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 struct UpdateRole {
@@ -74,6 +85,17 @@ struct UpdateRole {
     /// set it up at their next request before anything else. Only admins
     /// change it for the Admin role.
     require_second_factor: Option<bool>,
+}
+
+impl From<UpdateRole> for RolePatch {
+    fn from(b: UpdateRole) -> Self {
+        RolePatch {
+            name: b.name,
+            description: b.description,
+            permissions: b.permissions,
+            require_second_factor: b.require_second_factor,
+        }
+    }
 }
 
 #[derive(Object)]
@@ -88,11 +110,32 @@ struct MatrixRowView {
     require_second_factor: bool,
 }
 
+impl From<roles::MatrixRow> for MatrixRowView {
+    fn from(r: roles::MatrixRow) -> Self {
+        MatrixRowView {
+            role: r.role,
+            name: r.name,
+            editable: r.editable,
+            permissions: r.permissions,
+            require_second_factor: r.require_second_factor,
+        }
+    }
+}
+
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 struct MatrixView {
     permissions: Vec<PermissionView>,
     roles: Vec<MatrixRowView>,
+}
+
+impl From<roles::Matrix> for MatrixView {
+    fn from(m: roles::Matrix) -> Self {
+        MatrixView {
+            permissions: m.permissions.into_iter().map(Into::into).collect(),
+            roles: m.roles.into_iter().map(Into::into).collect(),
+        }
+    }
 }
 
 #[OpenApi(prefix_path = "/roles", tag = "ApiTags::Roles")]
@@ -121,15 +164,10 @@ impl RolesApi {
         auth: Auth,
         body: Json<CreateRole>,
     ) -> ApiResult<Json<RoleView>> {
-        let b = body.0;
-        let input = NewRole {
-            key: b.key,
-            name: b.name,
-            description: b.description,
-            permissions: b.permissions,
-        };
         Ok(Json(
-            roles::create(&state.ctx, auth.actor(), input).await?.into(),
+            roles::create(&state.ctx, auth.actor(), body.0.into())
+                .await?
+                .into(),
         ))
     }
 
@@ -137,27 +175,7 @@ impl RolesApi {
     #[oai(path = "/matrix", method = "get")]
     async fn matrix(&self, state: Data<&Arc<AppState>>, auth: Auth) -> ApiResult<Json<MatrixView>> {
         let m = roles::matrix(&state.ctx, auth.actor()).await?;
-        Ok(Json(MatrixView {
-            permissions: m
-                .permissions
-                .into_iter()
-                .map(|p| PermissionView {
-                    key: p.key,
-                    description: p.description,
-                })
-                .collect(),
-            roles: m
-                .roles
-                .into_iter()
-                .map(|r| MatrixRowView {
-                    role: r.role,
-                    name: r.name,
-                    editable: r.editable,
-                    permissions: r.permissions,
-                    require_second_factor: r.require_second_factor,
-                })
-                .collect(),
-        }))
+        Ok(Json(m.into()))
     }
 
     /// One role.
@@ -183,15 +201,8 @@ impl RolesApi {
         key: Path<String>,
         body: Json<UpdateRole>,
     ) -> ApiResult<Json<RoleView>> {
-        let b = body.0;
-        let patch = RolePatch {
-            name: b.name,
-            description: b.description,
-            permissions: b.permissions,
-            require_second_factor: b.require_second_factor,
-        };
         Ok(Json(
-            roles::update(&state.ctx, auth.actor(), &key.0, patch)
+            roles::update(&state.ctx, auth.actor(), &key.0, body.0.into())
                 .await?
                 .into(),
         ))

@@ -178,11 +178,22 @@ struct UpdateTask {
     checklist: Option<Vec<ChecklistItemView>>,
 }
 
-fn maybe<T>(v: MaybeUndefined<T>) -> Option<Option<T>> {
-    match v {
-        MaybeUndefined::Undefined => None,
-        MaybeUndefined::Null => Some(None),
-        MaybeUndefined::Value(x) => Some(Some(x)),
+impl From<UpdateTask> for TaskPatch {
+    fn from(b: UpdateTask) -> Self {
+        TaskPatch {
+            title: b.title,
+            description: b.description,
+            task_type: b.task_type,
+            priority: b.priority,
+            status: b.status,
+            lead: b.lead.into(),
+            assignee: b.assignee.into(),
+            watchers: b.watchers,
+            due_at: b.due_at.into(),
+            estimate_minutes: b.estimate_minutes,
+            log_minutes: b.log_minutes,
+            checklist: b.checklist.map(|c| c.into_iter().map(Into::into).collect()),
+        }
     }
 }
 
@@ -235,6 +246,18 @@ struct CreateTaskStatus {
     is_closed: bool,
     #[oai(default)]
     is_done: bool,
+}
+
+impl From<CreateTaskStatus> for NewTaskStatus {
+    fn from(b: CreateTaskStatus) -> Self {
+        NewTaskStatus {
+            key: b.key,
+            name: b.name,
+            position: b.position,
+            is_closed: b.is_closed,
+            is_done: b.is_done,
+        }
+    }
 }
 
 #[derive(Object)]
@@ -481,19 +504,7 @@ impl TasksApi {
         auth: Auth,
         body: Json<CreateTaskStatus>,
     ) -> ApiResult<Json<TaskStatusView>> {
-        let b = body.0;
-        let status = workflow::create(
-            &state.ctx,
-            auth.actor(),
-            NewTaskStatus {
-                key: b.key,
-                name: b.name,
-                position: b.position,
-                is_closed: b.is_closed,
-                is_done: b.is_done,
-            },
-        )
-        .await?;
+        let status = workflow::create(&state.ctx, auth.actor(), body.0.into()).await?;
         Ok(Json(status.into()))
     }
 
@@ -517,22 +528,7 @@ impl TasksApi {
         id: Path<String>,
         body: Json<UpdateTask>,
     ) -> ApiResult<Json<TaskView>> {
-        let b = body.0;
-        let patch = TaskPatch {
-            title: b.title,
-            description: b.description,
-            task_type: b.task_type,
-            priority: b.priority,
-            status: b.status,
-            lead: maybe(b.lead),
-            assignee: maybe(b.assignee),
-            watchers: b.watchers,
-            due_at: maybe(b.due_at),
-            estimate_minutes: b.estimate_minutes,
-            log_minutes: b.log_minutes,
-            checklist: b.checklist.map(|c| c.into_iter().map(Into::into).collect()),
-        };
-        let task = tasks::update(&state.ctx, auth.actor(), &id.0, patch).await?;
+        let task = tasks::update(&state.ctx, auth.actor(), &id.0, body.0.into()).await?;
         Ok(Json(task.into()))
     }
 

@@ -172,6 +172,15 @@ struct LeftAloneView {
     reason: String,
 }
 
+impl From<import_jobs::LeftAlone> for LeftAloneView {
+    fn from(l: import_jobs::LeftAlone) -> Self {
+        LeftAloneView {
+            lead: l.lead,
+            reason: l.reason,
+        }
+    }
+}
+
 #[derive(Object)]
 struct UndoSummaryView {
     /// Leads the import created, now in the trash.
@@ -188,14 +197,7 @@ impl From<UndoSummary> for UndoSummaryView {
         UndoSummaryView {
             trashed: u.trashed as u64,
             restored: u.restored as u64,
-            left: u
-                .left
-                .into_iter()
-                .map(|l| LeftAloneView {
-                    lead: l.lead,
-                    reason: l.reason,
-                })
-                .collect(),
+            left: u.left.into_iter().map(Into::into).collect(),
             left_count: u.left_count as u64,
         }
     }

@@ -69,6 +69,20 @@ struct CreateUser {
     timezone: Option<String>,
 }
 
+impl From<CreateUser> for NewUser {
+    fn from(b: CreateUser) -> Self {
+        NewUser {
+            username: b.username,
+            email: b.email,
+            display_name: b.display_name,
+            password: b.password,
+            role: b.role,
+            extra_permissions: b.extra_permissions,
+            timezone: b.timezone,
+        }
+    }
+}
+
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 struct UpdateUser {
@@ -80,6 +94,20 @@ struct UpdateUser {
     timezone: Option<String>,
     /// Set a new password for the user; their sessions end.
     password: Option<String>,
+}
+
+impl From<UpdateUser> for UserPatch {
+    fn from(b: UpdateUser) -> Self {
+        UserPatch {
+            email: b.email,
+            display_name: b.display_name,
+            role: b.role,
+            extra_permissions: b.extra_permissions,
+            active: b.active,
+            timezone: b.timezone,
+            password: b.password,
+        }
+    }
 }
 
 #[derive(Object)]
@@ -132,18 +160,10 @@ impl UsersApi {
         auth: Auth,
         body: Json<CreateUser>,
     ) -> ApiResult<Json<UserView>> {
-        let body = body.0;
-        let input = NewUser {
-            username: body.username,
-            email: body.email,
-            display_name: body.display_name,
-            password: body.password,
-            role: body.role,
-            extra_permissions: body.extra_permissions,
-            timezone: body.timezone,
-        };
         Ok(Json(
-            users::create(&state.ctx, auth.actor(), input).await?.into(),
+            users::create(&state.ctx, auth.actor(), body.0.into())
+                .await?
+                .into(),
         ))
     }
 
@@ -170,18 +190,8 @@ impl UsersApi {
         id: Path<String>,
         body: Json<UpdateUser>,
     ) -> ApiResult<Json<UserView>> {
-        let body = body.0;
-        let patch = UserPatch {
-            email: body.email,
-            display_name: body.display_name,
-            role: body.role,
-            extra_permissions: body.extra_permissions,
-            active: body.active,
-            timezone: body.timezone,
-            password: body.password,
-        };
         Ok(Json(
-            users::update(&state.ctx, auth.actor(), &id.0, patch)
+            users::update(&state.ctx, auth.actor(), &id.0, body.0.into())
                 .await?
                 .into(),
         ))

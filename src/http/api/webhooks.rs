@@ -79,6 +79,17 @@ struct CreateWebhook {
     active: Option<bool>,
 }
 
+impl From<CreateWebhook> for NewWebhook {
+    fn from(b: CreateWebhook) -> Self {
+        NewWebhook {
+            url: b.url,
+            topics: b.topics,
+            description: b.description,
+            active: b.active,
+        }
+    }
+}
+
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 struct UpdateWebhook {
@@ -88,11 +99,32 @@ struct UpdateWebhook {
     active: Option<bool>,
 }
 
+impl From<UpdateWebhook> for WebhookPatch {
+    fn from(b: UpdateWebhook) -> Self {
+        WebhookPatch {
+            url: b.url,
+            topics: b.topics,
+            description: b.description,
+            active: b.active,
+        }
+    }
+}
+
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 struct TopicView {
     topic: String,
     description: String,
+}
+
+/// A row of the topic catalogue, `(topic, description)`.
+impl From<&(&str, &str)> for TopicView {
+    fn from((topic, description): &(&str, &str)) -> Self {
+        TopicView {
+            topic: topic.to_string(),
+            description: description.to_string(),
+        }
+    }
 }
 
 #[derive(Object)]
@@ -166,6 +198,15 @@ struct DeliveryPageView {
     next_cursor: Option<String>,
 }
 
+impl From<endpoints::DeliveryPage> for DeliveryPageView {
+    fn from(p: endpoints::DeliveryPage) -> Self {
+        DeliveryPageView {
+            items: p.items.into_iter().map(Into::into).collect(),
+            next_cursor: p.next_cursor,
+        }
+    }
+}
+
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 struct TestQueued {
@@ -190,13 +231,7 @@ impl WebhooksApi {
         body: Json<CreateWebhook>,
     ) -> ApiResult<Idempotent<WebhookWithSecretView>> {
         let request = serde_json::json!({"body": body.0.to_json()});
-        let b = body.0;
-        let input = NewWebhook {
-            url: b.url,
-            topics: b.topics,
-            description: b.description,
-            active: b.active,
-        };
+        let input: NewWebhook = body.0.into();
         let (ctx, actor) = (Arc::clone(&state.ctx), auth.actor().clone());
         let create = async move { Ok(endpoints::create(&ctx, &actor, input).await?.into()) };
         idempotency::once(
@@ -229,15 +264,7 @@ impl WebhooksApi {
     /// The topics an endpoint can subscribe to.
     #[oai(path = "/topics", method = "get")]
     async fn topics(&self, _auth: Auth) -> ApiResult<Json<Vec<TopicView>>> {
-        Ok(Json(
-            WEBHOOK_TOPICS
-                .iter()
-                .map(|(topic, description)| TopicView {
-                    topic: topic.to_string(),
-                    description: description.to_string(),
-                })
-                .collect(),
-        ))
+        Ok(Json(WEBHOOK_TOPICS.iter().map(Into::into).collect()))
     }
 
     /// One endpoint.
@@ -264,15 +291,8 @@ impl WebhooksApi {
         id: Path<String>,
         body: Json<UpdateWebhook>,
     ) -> ApiResult<Json<WebhookView>> {
-        let b = body.0;
-        let patch = WebhookPatch {
-            url: b.url,
-            topics: b.topics,
-            description: b.description,
-            active: b.active,
-        };
         Ok(Json(
-            endpoints::update(&state.ctx, auth.actor(), &id.0, patch)
+            endpoints::update(&state.ctx, auth.actor(), &id.0, body.0.into())
                 .await?
                 .into(),
         ))
@@ -324,10 +344,7 @@ impl WebhooksApi {
         let cursor = after.0.or(before.0);
         let page = endpoints::deliveries(&state.ctx, auth.actor(), &id.0, cursor.as_deref(), limit)
             .await?;
-        Ok(Json(DeliveryPageView {
-            items: page.items.into_iter().map(Into::into).collect(),
-            next_cursor: page.next_cursor,
-        }))
+        Ok(Json(page.into()))
     }
 
     /// Queue a `webhook.test` event to this endpoint only.

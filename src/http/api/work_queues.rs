@@ -31,6 +31,19 @@ struct DueView {
     notes: String,
 }
 
+impl From<followups::DueFollowUp> for DueView {
+    fn from(d: followups::DueFollowUp) -> Self {
+        DueView {
+            lead_id: d.lead_id,
+            company_name: d.company_name,
+            owner: d.owner,
+            tier: d.tier,
+            scheduled_at: d.scheduled_at,
+            notes: d.notes,
+        }
+    }
+}
+
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 struct QueueEntryView {
@@ -41,6 +54,17 @@ struct QueueEntryView {
     local_time: String,
     /// The lead's contacts, oldest first: the numbers to call.
     contacts: Vec<ContactView>,
+}
+
+impl From<calls::QueueEntry> for QueueEntryView {
+    fn from(e: calls::QueueEntry) -> Self {
+        QueueEntryView {
+            lead: e.lead.into(),
+            reason: e.reason,
+            local_time: e.local_time,
+            contacts: e.contacts.into_iter().map(Into::into).collect(),
+        }
+    }
 }
 
 #[OpenApi(tag = "ApiTags::FollowUps")]
@@ -64,19 +88,7 @@ impl WorkQueuesApi {
             user => DueScope::User(user.to_string()),
         };
         let items = followups::due(&state.ctx, auth.actor(), view, who).await?;
-        Ok(Json(
-            items
-                .into_iter()
-                .map(|d| DueView {
-                    lead_id: d.lead_id,
-                    company_name: d.company_name,
-                    owner: d.owner,
-                    tier: d.tier,
-                    scheduled_at: d.scheduled_at,
-                    notes: d.notes,
-                })
-                .collect(),
-        ))
+        Ok(Json(items.into_iter().map(Into::into).collect()))
     }
 
     /// The caller's next leads: due and reachable now (business hours in
@@ -90,16 +102,6 @@ impl WorkQueuesApi {
     ) -> ApiResult<Json<Vec<QueueEntryView>>> {
         let entries =
             calls::queue(&state.ctx, auth.actor(), limit.0.unwrap_or(20) as usize).await?;
-        Ok(Json(
-            entries
-                .into_iter()
-                .map(|e| QueueEntryView {
-                    lead: e.lead.into(),
-                    reason: e.reason,
-                    local_time: e.local_time,
-                    contacts: e.contacts.into_iter().map(Into::into).collect(),
-                })
-                .collect(),
-        ))
+        Ok(Json(entries.into_iter().map(Into::into).collect()))
     }
 }
