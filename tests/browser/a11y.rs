@@ -8,8 +8,6 @@
 //! is evaluated by the WebDriver (the DevTools protocol), not loaded by the
 //! page, so the panel's Content-Security-Policy stays as it is.
 
-use std::time::Duration;
-
 use chrono::Utc;
 use serde_json::{json, Value};
 
@@ -234,27 +232,7 @@ async fn fill(panel: &Panel) -> (String, String, String, String) {
         )
         .await;
     let hook = id(&hook["webhook"]);
-    for _ in 0..51 {
-        panel
-            .api(&admin, "POST", &format!("/webhooks/{hook}/test"), json!({}))
-            .await;
-    }
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let page = panel
-            .api(
-                &admin,
-                "GET",
-                &format!("/webhooks/{hook}/deliveries?limit=200"),
-                json!(null),
-            )
-            .await;
-        if page["items"].as_array().is_some_and(|a| a.len() >= 51) {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{page}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    panel.failed_deliveries(&admin, &hook, 51, 51).await;
     (lead, task, room, hook)
 }
 

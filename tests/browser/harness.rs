@@ -179,6 +179,35 @@ impl Panel {
         res.json().await.unwrap_or(Value::Null)
     }
 
+    /// Sends `n` test events to webhook `hook` (nothing listens at its URL,
+    /// so each delivery fails) and waits until its log holds at least
+    /// `at_least` deliveries.
+    pub async fn failed_deliveries(&self, token: &str, hook: &str, n: usize, at_least: usize) {
+        for _ in 0..n {
+            self.api(token, "POST", &format!("/webhooks/{hook}/test"), json!({}))
+                .await;
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let page = self
+                .api(
+                    token,
+                    "GET",
+                    &format!("/webhooks/{hook}/deliveries?limit=200"),
+                    json!(null),
+                )
+                .await;
+            if page["items"]
+                .as_array()
+                .is_some_and(|a| a.len() >= at_least)
+            {
+                return;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{page}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// The status of a call expected to be refused (where `api` would fail).
     pub async fn api_status(&self, token: &str, method: &str, path: &str, body: Value) -> u16 {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();

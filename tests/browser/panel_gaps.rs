@@ -73,27 +73,7 @@ pub async fn a_webhook_test_delivery_shows_in_its_log_and_its_secret_rotates() {
     );
 
     // Fifty more: the log shows the newest fifty, and "Older" the rest.
-    for _ in 0..50 {
-        panel
-            .api(&admin, "POST", &format!("/webhooks/{id}/test"), json!({}))
-            .await;
-    }
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let page = panel
-            .api(
-                &admin,
-                "GET",
-                &format!("/webhooks/{id}/deliveries?limit=200"),
-                json!(null),
-            )
-            .await;
-        if page["items"].as_array().is_some_and(|a| a.len() >= 51) {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{page}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    panel.failed_deliveries(&admin, &id, 50, 51).await;
     let count = format!(
         "return document.querySelectorAll('li[data-webhook=\"{id}\"] tr[data-delivery]').length"
     );
