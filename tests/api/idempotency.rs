@@ -463,6 +463,23 @@ async fn retried_contact_note_and_webhook_creates_make_one_each_and_answer_the_s
 }
 
 #[tokio::test]
+async fn a_retried_reminder_is_set_once_and_answers_the_same() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let due = (app.clock_now() + chrono::Duration::hours(2)).to_rfc3339();
+    retried_twice_then_reused(
+        &app,
+        &admin,
+        "/api/v1/reminders",
+        json!({"text": "call Rita back", "due_at": due}),
+        json!({"text": "something else", "due_at": due}),
+    )
+    .await;
+    let reminders = ok(app.get("/api/v1/reminders", &admin).await).await;
+    assert_eq!(reminders.as_array().unwrap().len(), 1, "{reminders}");
+}
+
+#[tokio::test]
 async fn a_retried_import_upload_makes_one_job_and_answers_the_same() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token().await;

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
+use poem_openapi::types::ToJSON;
 use poem_openapi::{Object, OpenApi};
 
 use super::common::Done;
@@ -17,6 +18,7 @@ use crate::domain::chat::notifications::{self, Notification, NotificationsFrom};
 use crate::domain::chat::reminders::{self, NewReminder, Reminder};
 use crate::http::auth::Auth;
 use crate::http::error::ApiResult;
+use crate::http::idempotency::{self, Idempotent, KeyHeader};
 use crate::http::AppState;
 
 pub struct NotificationsApi;
@@ -291,10 +293,26 @@ impl NotificationsApi {
         &self,
         state: Data<&Arc<AppState>>,
         auth: Auth,
+        /// 1 to 255 printable characters naming this request: a retry with
+        /// the same key and body gets the first answer again instead of a
+        /// second reminder (kept 24 h).
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: KeyHeader,
         body: Json<CreateReminder>,
-    ) -> ApiResult<Json<ReminderView>> {
-        let reminder = reminders::create(&state.ctx, auth.actor(), body.0.into()).await?;
-        Ok(Json(reminder.into()))
+    ) -> ApiResult<Idempotent<ReminderView>> {
+        let request = serde_json::json!({"body": body.0.to_json()});
+        let (ctx, actor) = (Arc::clone(&state.ctx), auth.actor().clone());
+        let input: NewReminder = body.0.into();
+        let create = async move { Ok(reminders::create(&ctx, &actor, input).await?.into()) };
+        idempotency::once(
+            &state.ctx,
+            auth.actor(),
+            "reminders.create",
+            idempotency_key.0.as_deref(),
+            request,
+            create,
+        )
+        .await
     }
 
     /// Your reminders, soonest first.
