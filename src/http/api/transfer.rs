@@ -25,6 +25,7 @@ use crate::domain::error::DomainError;
 use crate::http::auth::Auth;
 use crate::http::error::ApiResult;
 use crate::http::idempotency::{self, Idempotent, KeyHeader};
+use crate::http::query_params::query_params;
 use crate::http::AppState;
 
 pub struct TransferApi;
@@ -725,18 +726,12 @@ impl TransferApi {
     }
 
     /// The audit log (`audit.read`), newest first, filtered by entity, user and date.
-    #[allow(clippy::too_many_arguments)]
     #[oai(path = "/audit", method = "get", tag = "ApiTags::Audit")]
     async fn audit(
         &self,
         state: Data<&Arc<AppState>>,
         auth: Auth,
-        entity: Query<Option<String>>,
-        entity_id: Query<Option<String>>,
-        /// A user id: their actions.
-        user: Query<Option<String>>,
-        from: Query<Option<DateTime<Utc>>>,
-        to: Query<Option<DateTime<Utc>>>,
+        filter: AuditFilterQuery,
         /// The `next_cursor` of the previous page. (The id of the previous
         /// page's last row, which pages were continued with before cursors,
         /// is still taken but deprecated.)
@@ -744,15 +739,7 @@ impl TransferApi {
         /// At most this many (default 100, at most 500).
         limit: Query<Option<u32>>,
     ) -> ApiResult<Json<AuditPage>> {
-        let filter = AuditFilter {
-            entity: entity.0,
-            entity_id: entity_id.0,
-            user: user.0,
-            from: from.0,
-            to: to.0,
-            after: after.0,
-            limit: limit.0.unwrap_or(100) as usize,
-        };
+        let filter = filter.into_filter(after.0, limit.0.unwrap_or(100) as usize);
         let page = timeline::audit_log(&state.ctx, auth.actor(), filter).await?;
         let rows = timeline::describe_rows(&state.ctx, page.items).await?;
         Ok(Json(AuditPage {
@@ -764,34 +751,50 @@ impl TransferApi {
     /// The audit log as CSV (`audit.read`), with the same filters, newest
     /// first, each row as a sentence beside its raw fields; at most 10,000
     /// rows (narrow the dates for more).
-    #[allow(clippy::too_many_arguments)]
     #[oai(path = "/audit/export", method = "get", tag = "ApiTags::Audit")]
     async fn audit_export(
         &self,
         state: Data<&Arc<AppState>>,
         auth: Auth,
-        entity: Query<Option<String>>,
-        entity_id: Query<Option<String>>,
-        /// A user id: their actions.
-        user: Query<Option<String>>,
-        from: Query<Option<DateTime<Utc>>>,
-        to: Query<Option<DateTime<Utc>>>,
+        filter: AuditFilterQuery,
     ) -> ApiResult<AuditCsv> {
-        let filter = AuditFilter {
-            entity: entity.0,
-            entity_id: entity_id.0,
-            user: user.0,
-            from: from.0,
-            to: to.0,
-            after: None,
-            limit: 500,
-        };
+        let filter = filter.into_filter(None, 500);
         let body = timeline::audit_csv(&state.ctx, auth.actor(), filter).await?;
         let name = format!(
             "attachment; filename=\"audit-{}.csv\"",
             state.ctx.now().format("%Y%m%d-%H%M%S")
         );
         Ok(AuditCsv::Csv(Binary(body), name))
+    }
+}
+
+query_params! {
+    /// The audit filters, the same on the log and its CSV export.
+    pub struct AuditFilterQuery {
+        /// An entity kind (lead, task, user, …).
+        entity: Option<String>,
+        /// One entity's id.
+        entity_id: Option<String>,
+        /// A user id: their actions.
+        user: Option<String>,
+        /// At or after this instant.
+        from: Option<DateTime<Utc>>,
+        /// Before this instant.
+        to: Option<DateTime<Utc>>,
+    }
+}
+
+impl AuditFilterQuery {
+    fn into_filter(self, after: Option<String>, limit: usize) -> AuditFilter {
+        AuditFilter {
+            entity: self.entity,
+            entity_id: self.entity_id,
+            user: self.user,
+            from: self.from,
+            to: self.to,
+            after,
+            limit,
+        }
     }
 }
 
