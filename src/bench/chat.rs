@@ -5,8 +5,8 @@
 //! total rate whatever the answers (open loop), spread over every
 //! connection. Meanwhile it posts over REST and signs in at a steady rate.
 //! The same load then runs against a bare broadcast in its own process (no
-//! sign-in, no storage: sequence numbers in memory), whose figures and the
-//! ratios come in the same table.
+//! sign-in, no storage: sequence numbers in memory), REST posts included,
+//! whose figures and the ratios come in the same table.
 //!
 //! Every message carries the time it was sent; a delivery's latency is the
 //! time from the send to its arrival at one recipient. Deliveries per second
@@ -129,11 +129,24 @@ pub async fn run(load: ChatLoad) -> anyhow::Result<Vec<Figure>> {
             hub.deliveries_per_second / bare.deliveries_per_second.max(f64::EPSILON),
             "ratio",
         ));
-        if let (Some(h), Some(b)) = (&hub.delivery, &bare.delivery) {
+        let p99_ratio = |h: &Option<Latency>, b: &Option<Latency>| {
+            h.as_ref()
+                .zip(b.as_ref())
+                .map(|(h, b)| h.p99.as_secs_f64() / b.p99.as_secs_f64().max(1e-9))
+        };
+        if let Some(ratio) = p99_ratio(&hub.delivery, &bare.delivery) {
             figures.push(Figure::new(
                 "chat",
                 "hub/bare: delivery p99",
-                h.p99.as_secs_f64() / b.p99.as_secs_f64().max(1e-9),
+                ratio,
+                "ratio",
+            ));
+        }
+        if let Some(ratio) = p99_ratio(&hub.posts, &bare.posts) {
+            figures.push(Figure::new(
+                "chat",
+                "hub/bare: REST post p99",
+                ratio,
                 "ratio",
             ));
         }
@@ -153,14 +166,21 @@ pub async fn run_hub(load: ChatLoad) -> anyhow::Result<LoadReport> {
                 bearer: Some(seeded.tokens[c % load.users].clone()),
             })
             .collect();
-        drive(&load, &server, &urls, &seeded.rooms, Some(&seeded)).await
+        let probes = Probes {
+            base: seeded.base.clone(),
+            room: seeded.rooms[0].clone(),
+            token: seeded.tokens.first().cloned(),
+            login: Some(seeded.login.clone()),
+        };
+        drive(&load, &server, &urls, &seeded.rooms, &probes).await
     }
     .await;
     server.stop().await;
     outcome
 }
 
-/// The bare broadcast under the same load.
+/// The bare broadcast under the same load, REST posts included (it has no
+/// sign-in, so no sign-ins are made).
 pub async fn run_bare(load: ChatLoad) -> anyhow::Result<LoadReport> {
     let server = ServerProcess::bare().await?;
     let rooms: Vec<String> = (0..load.rooms).map(|r| format!("bench-{r}")).collect();
@@ -170,9 +190,26 @@ pub async fn run_bare(load: ChatLoad) -> anyhow::Result<LoadReport> {
             bearer: None,
         })
         .collect();
-    let outcome = drive(&load, &server, &urls, &rooms, None).await;
+    let probes = Probes {
+        base: format!("http://{}", server.addr),
+        room: rooms[0].clone(),
+        token: None,
+        login: None,
+    };
+    let outcome = drive(&load, &server, &urls, &rooms, &probes).await;
     server.stop().await;
     outcome
+}
+
+/// Where the REST posts and sign-ins made during the load go. The posts
+/// land in the first room (counted as its deliveries); without a token they
+/// are sent unauthenticated, without a login no sign-ins are made.
+#[derive(Clone)]
+struct Probes {
+    base: String,
+    room: String,
+    token: Option<String>,
+    login: Option<(String, String)>,
 }
 
 /// The users, signed in, and the rooms they are in.
@@ -314,7 +351,7 @@ async fn drive(
     server: &ServerProcess,
     urls: &[SocketTarget],
     rooms: &[String],
-    seeded: Option<&Seeded>,
+    probes: &Probes,
 ) -> anyhow::Result<LoadReport> {
     let rss_before = server.resident_bytes();
     let mut writers = Vec::with_capacity(load.clients);
@@ -456,22 +493,18 @@ async fn drive(
     // The REST posts and sign-ins stand for clients outside the load
     // generator: they run on a runtime of their own, so what they measure
     // is the server, not the queue of the simulated sockets' tasks.
-    let probes = {
-        let (load, seeded, clock, tally) =
-            (load.clone(), seeded.cloned(), clock.clone(), tally.clone());
-        tokio::task::spawn_blocking(move || {
-            let Some(seeded) = seeded else {
-                return (None, None, 0);
-            };
-            match tokio::runtime::Builder::new_current_thread()
+    let probes =
+        {
+            let (load, probes, clock, tally) =
+                (load.clone(), probes.clone(), clock.clone(), tally.clone());
+            tokio::task::spawn_blocking(move || match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
             {
-                Ok(runtime) => runtime.block_on(probe(&load, &seeded, &clock, &tally)),
+                Ok(runtime) => runtime.block_on(probe(&load, &probes, &clock, &tally)),
                 Err(_) => (None, None, 0),
-            }
-        })
-    };
+            })
+        };
     let ((), probed) = tokio::join!(pace, probes);
     let (posts, logins, failed_probes) = probed.unwrap_or((None, None, 0));
 
@@ -577,7 +610,7 @@ async fn connect(target: &SocketTarget, room: &str) -> anyhow::Result<Socket> {
 /// latencies within the window.
 async fn probe(
     load: &ChatLoad,
-    seeded: &Seeded,
+    probes: &Probes,
     clock: &Clock,
     tally: &Mutex<Tally>,
 ) -> (Option<Latency>, Option<Latency>, usize) {
@@ -600,15 +633,13 @@ async fn probe(
             let body = json!({"body": format!("{} rest post {i}", sent.as_micros()),
                 "idempotency_key": format!("rest-{i}")});
             i += 1;
-            let answer = http
-                .post(format!(
-                    "{}/rooms/{}/messages",
-                    seeded.base, seeded.rooms[0]
-                ))
-                .bearer_auth(&seeded.tokens[0])
-                .json(&body)
-                .send()
-                .await;
+            let mut request = http
+                .post(format!("{}/rooms/{}/messages", probes.base, probes.room))
+                .json(&body);
+            if let Some(token) = &probes.token {
+                request = request.bearer_auth(token);
+            }
+            let answer = request.send().await;
             let took = clock.now().saturating_sub(sent);
             match answer {
                 Ok(r) if r.status().is_success() => {
@@ -633,15 +664,19 @@ async fn probe(
     };
     let logins = async {
         let mut samples = Vec::new();
-        if load.logins <= 0.0 {
+        let Some((user, password)) = probes.login.clone().filter(|_| load.logins > 0.0) else {
             return samples;
-        }
+        };
         let mut ticks = tokio::time::interval(every(load.logins));
         let mut running = tokio::task::JoinSet::new();
         while clock.now() < clock.window.1 {
             ticks.tick().await;
-            let (http, base, (user, password)) =
-                (http.clone(), seeded.base.clone(), seeded.login.clone());
+            let (http, base, user, password) = (
+                http.clone(),
+                probes.base.clone(),
+                user.clone(),
+                password.clone(),
+            );
             let sent = clock.now();
             running.spawn(async move {
                 let started = Instant::now();

@@ -65,6 +65,14 @@ fn the_chat_bench_loads_a_separate_server_process_and_every_acked_message_reache
         assert!(value(&format!("{who}: delivery p99")) > 0.0, "{stdout}");
     }
     assert!(value("hub: REST post p50") > 0.0, "{stdout}");
+    // The bare broadcast takes the same REST posts (the floor a post costs
+    // under the load), but has no sign-in.
+    assert!(value("bare: REST post p50") > 0.0, "{stdout}");
+    assert!(value("hub/bare: REST post p99") > 0.0, "{stdout}");
+    assert!(
+        !rows.iter().any(|r| r.1 == "bare: login p50"),
+        "the bare run signs nobody in\n{stdout}"
+    );
     assert!(value("hub: login p50") > 0.0, "{stdout}");
     assert!(value("hub: server RSS per connection") > 0.0, "{stdout}");
     assert!(value("hub/bare: deliveries") > 0.0, "{stdout}");
