@@ -184,7 +184,7 @@ async fn bench(suite: Option<BenchSuite>, quick: bool, leads: Option<usize>) -> 
                 ExitCode::FAILURE
             };
         }
-        Some(BenchSuite::Crm(args)) => bench::crm::run(config, args).await,
+        Some(BenchSuite::Crm(args)) => bench::crm::run(args).await,
         Some(BenchSuite::Chat(load)) => bench::chat::run(load).await,
         Some(BenchSuite::BareServer { bind }) => {
             return match bench::bare::serve(bind).await {

@@ -48,7 +48,8 @@ impl Sizes {
                 samples: 5,
                 seconds: 1,
                 clients: 2,
-                surrealkv: false,
+                store: super::server_process::BenchStore::Mem,
+                server: None,
             },
             chat: ChatLoad::quick(),
             analytics: AnalyticsBench {
@@ -84,10 +85,7 @@ pub async fn run(config: Config, sizes: Sizes) -> (Vec<Figure>, Vec<Failure>) {
         Err(error) => failures.push(Failure { suite, error }),
     };
     eprintln!("bench: crm ({} leads)", sizes.crm.leads);
-    record(
-        "crm",
-        super::crm::run(config.clone(), sizes.crm.clone()).await,
-    );
+    record("crm", super::crm::run(sizes.crm.clone()).await);
     eprintln!("bench: chat ({} clients)", sizes.chat.clients);
     record("chat", super::chat::run(sizes.chat.clone()).await);
     eprintln!(

@@ -23,6 +23,36 @@ pub struct ServerProcess {
     pub addr: SocketAddr,
     /// A SurrealKV folder to remove once the server has stopped.
     data: Option<PathBuf>,
+    /// How the service was started, to start it again on the same folder.
+    relaunch: Option<ServiceLaunch>,
+}
+
+#[derive(Clone)]
+struct ServiceLaunch {
+    binary: PathBuf,
+    database_url: String,
+    admin_password: String,
+}
+
+impl ServiceLaunch {
+    fn command(&self, addr: SocketAddr) -> Command {
+        let mut command = Command::new(&self.binary);
+        command
+            .arg("serve")
+            .env("DATABASE_URL", &self.database_url)
+            .env("BIND", addr.to_string())
+            .env("ADMIN_USERNAME", "admin")
+            .env("ADMIN_PASSWORD", &self.admin_password)
+            .env("LOGIN_MAX_ATTEMPTS_PER_IP", "1000000")
+            .env("RATE_LIMIT_PER_IP", "1000000")
+            .env("RATE_LIMIT_PER_TOKEN", "1000000")
+            .env("MAX_UPLOAD_MB", "4096")
+            .env(
+                "UPLOAD_DIR",
+                std::env::temp_dir().join("ea-crm-bench-uploads"),
+            );
+        command
+    }
 }
 
 /// How long a server may take to answer after it was started.
@@ -51,27 +81,56 @@ impl ServerProcess {
             Some(dir) => format!("surrealkv://{}", dir.join("db").display()),
             None => "mem://".into(),
         };
-        let binary = match binary {
-            Some(path) => path.to_path_buf(),
-            None => std::env::current_exe()?,
+        let launch = ServiceLaunch {
+            binary: match binary {
+                Some(path) => path.to_path_buf(),
+                None => std::env::current_exe()?,
+            },
+            database_url,
+            admin_password: admin_password.to_string(),
         };
-        let mut command = Command::new(binary);
-        command
-            .arg("serve")
-            .env("DATABASE_URL", database_url)
-            .env("BIND", addr.to_string())
-            .env("ADMIN_USERNAME", "admin")
-            .env("ADMIN_PASSWORD", admin_password)
-            .env("LOGIN_MAX_ATTEMPTS_PER_IP", "1000000")
-            .env("RATE_LIMIT_PER_IP", "1000000")
-            .env(
-                "UPLOAD_DIR",
-                std::env::temp_dir().join("ea-crm-bench-uploads"),
-            );
-        let child = spawn(command)?;
-        let server = ServerProcess { child, addr, data };
+        let child = spawn(launch.command(addr))?;
+        let server = ServerProcess {
+            child,
+            addr,
+            data,
+            relaunch: Some(launch),
+        };
         server.wait_until_ready(true).await?;
         Ok(server)
+    }
+
+    /// Stops the service and starts it again on the same store and port;
+    /// how long the new process took to answer `/readyz`. Only for a store
+    /// that outlives the process (SurrealKV): in memory, the data is gone.
+    pub async fn restart(&mut self) -> anyhow::Result<Duration> {
+        let launch = self
+            .relaunch
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("only the service can be restarted"))?;
+        self.terminate().await;
+        let started = Instant::now();
+        self.child = spawn(launch.command(self.addr))?;
+        self.wait_until_ready(true).await?;
+        Ok(started.elapsed())
+    }
+
+    /// Bytes the store's folder takes on disk (0 in memory).
+    pub fn data_bytes(&self) -> u64 {
+        fn walk(dir: &std::path::Path) -> u64 {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                return 0;
+            };
+            entries
+                .flatten()
+                .map(|e| match e.metadata() {
+                    Ok(m) if m.is_dir() => walk(&e.path()),
+                    Ok(m) => m.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        }
+        self.data.as_deref().map(walk).unwrap_or(0)
     }
 
     /// `ea-crm bench bare-server`: the baseline broadcast.
@@ -85,6 +144,7 @@ impl ServerProcess {
             child: spawn(command)?,
             addr,
             data: None,
+            relaunch: None,
         };
         server.wait_until_ready(false).await?;
         Ok(server)
@@ -127,6 +187,13 @@ impl ServerProcess {
     /// Stops the server (SIGTERM, then SIGKILL after a grace period) and
     /// removes its data.
     pub async fn stop(mut self) {
+        self.terminate().await;
+        if let Some(dir) = self.data.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+
+    async fn terminate(&mut self) {
         if let Some(pid) = self.child.id() {
             let _ = std::process::Command::new("kill")
                 .args(["-TERM", &pid.to_string()])
@@ -137,9 +204,6 @@ impl ServerProcess {
             .is_err()
         {
             let _ = self.child.kill().await;
-        }
-        if let Some(dir) = self.data.take() {
-            let _ = std::fs::remove_dir_all(dir);
         }
     }
 }
