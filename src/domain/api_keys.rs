@@ -12,6 +12,7 @@ use super::actor::{Actor, Channel, Credential};
 use super::audit::{self, FieldChange};
 use super::clock::db_time;
 use super::credential_cache::Resolved;
+use super::cursor::{self, Page, TimeOrder, MAX_PAGE};
 use super::error::{DomainError, DomainResult};
 use super::permissions::{self, Permission};
 use super::sessions::actor_for;
@@ -134,26 +135,46 @@ async fn find(ctx: &Ctx, id: &str) -> DomainResult<Option<ApiKey>> {
 }
 
 /// The actor's own keys, newest first; with `users.manage` and `all`, every key.
-pub async fn list(ctx: &Ctx, actor: &Actor, all: bool) -> DomainResult<Vec<ApiKey>> {
-    if all {
+/// Which keys a list shows, and which page of them.
+#[derive(Debug, Clone, Default)]
+pub struct KeyListing {
+    /// Everyone's keys (`users.manage`) instead of the actor's own.
+    pub all: bool,
+    /// The `next_cursor` of the previous page.
+    pub after: Option<String>,
+    /// 1 to 200.
+    pub limit: usize,
+}
+
+/// The order of key lists: newest first, on the `api_key_user` index (or
+/// `api_key_created` for everyone's).
+const KEY_ORDER: TimeOrder = TimeOrder::newest_first("api_key", "created_at");
+
+/// The actor's keys, or everyone's, newest first, a page at a time.
+pub async fn list(ctx: &Ctx, actor: &Actor, listing: KeyListing) -> DomainResult<Page<ApiKey>> {
+    if listing.all {
         actor.require(Permission::UsersManage)?;
-        return Ok(ctx
-            .store
-            .run(
-                &format!("{SELECT_KEY} api_key ORDER BY created_at DESC LIMIT 1000"),
-                json!({}),
-            )
-            .await?
-            .rows(0)?);
     }
-    Ok(ctx
+    let limit = listing.limit.clamp(1, MAX_PAGE);
+    let bound = KEY_ORDER.after(listing.after.as_deref())?;
+    let owner: &[&str] = if listing.all { &[] } else { &["user = $user"] };
+    let sql = format!(
+        "{}{SELECT_KEY} api_key {} {} LIMIT $limit",
+        bound.prelude(),
+        bound.filter(owner),
+        KEY_ORDER.order_by()
+    );
+    let rows: Vec<ApiKey> = ctx
         .store
         .run(
-            &format!("{SELECT_KEY} api_key WHERE user = $user ORDER BY created_at DESC LIMIT 1000"),
-            json!({"user": actor.user_id}),
+            &sql,
+            json!({"user": actor.user_id, "after_at": bound.at, "after_id": bound.id, "limit": limit + 1}),
         )
         .await?
-        .rows(0)?)
+        .rows(bound.statements_before())?;
+    Ok(Page::from_one_more(rows, limit, |k| {
+        cursor::encode_at(k.created_at, &k.id)
+    }))
 }
 
 /// Revokes a key: its owner, or anyone with `users.manage`.

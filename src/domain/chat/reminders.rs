@@ -15,6 +15,7 @@ use super::notifications::{self, Notification};
 use crate::domain::actor::Actor;
 use crate::domain::audit::{self, FieldChange};
 use crate::domain::clock::db_time;
+use crate::domain::cursor::{self, Page, TimeOrder, MAX_PAGE};
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::{tokens, Ctx};
 use crate::store::Transaction;
@@ -99,16 +100,38 @@ async fn find(ctx: &Ctx, id: &str) -> DomainResult<Option<Reminder>> {
 }
 
 /// The actor's reminders, soonest first.
-pub async fn list(ctx: &Ctx, actor: &Actor) -> DomainResult<Vec<Reminder>> {
+/// The order of one's reminders: soonest first, on the `reminder_user`
+/// index.
+const REMINDER_ORDER: TimeOrder = TimeOrder::oldest_first("reminder", "due_at");
+
+/// The actor's reminders, soonest first (fired ones included until
+/// cleared), a page at a time (`limit` 1 to 200).
+pub async fn list(
+    ctx: &Ctx,
+    actor: &Actor,
+    after: Option<&str>,
+    limit: usize,
+) -> DomainResult<Page<Reminder>> {
     super::require_chat(ctx, actor)?;
-    Ok(ctx
+    let limit = limit.clamp(1, MAX_PAGE);
+    let bound = REMINDER_ORDER.after(after)?;
+    let sql = format!(
+        "{}SELECT *, record::id(id) AS id FROM reminder {} {} LIMIT $limit",
+        bound.prelude(),
+        bound.filter(&["user = $user"]),
+        REMINDER_ORDER.order_by()
+    );
+    let rows: Vec<Reminder> = ctx
         .store
         .run(
-            "SELECT *, record::id(id) AS id FROM reminder WHERE user = $user ORDER BY due_at LIMIT 500",
-            json!({"user": actor.user_id}),
+            &sql,
+            json!({"user": actor.user_id, "after_at": bound.at, "after_id": bound.id, "limit": limit + 1}),
         )
         .await?
-        .rows(0)?)
+        .rows(bound.statements_before())?;
+    Ok(Page::from_one_more(rows, limit, |r| {
+        cursor::encode_at(r.due_at, &r.id)
+    }))
 }
 
 /// Cancels one of the actor's reminders (fired or not: a fired one is

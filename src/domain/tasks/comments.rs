@@ -14,6 +14,7 @@ use crate::domain::chat::notification_settings;
 use crate::domain::chat::notifications::{self, Notification};
 use crate::domain::clock::db_time;
 use crate::domain::crm::outgoing::Outgoing;
+use crate::domain::cursor::{self, Page, TimeOrder, MAX_PAGE};
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::events::{Audience, Event};
 use crate::domain::permissions::Permission;
@@ -32,16 +33,38 @@ pub struct Comment {
     pub created_at: DateTime<Utc>,
 }
 
-pub async fn list(ctx: &Ctx, actor: &Actor, task_id: &str) -> DomainResult<Vec<Comment>> {
+/// The order of a task's comments: oldest first, on the `task_comment_task`
+/// index.
+const COMMENT_ORDER: TimeOrder = TimeOrder::oldest_first("task_comment", "created_at");
+
+/// The task's comments, oldest first, a page at a time (`limit` 1 to 200).
+pub async fn list(
+    ctx: &Ctx,
+    actor: &Actor,
+    task_id: &str,
+    after: Option<&str>,
+    limit: usize,
+) -> DomainResult<Page<Comment>> {
     let task = task::get(ctx, actor, task_id).await?;
-    Ok(ctx
+    let limit = limit.clamp(1, MAX_PAGE);
+    let bound = COMMENT_ORDER.after(after)?;
+    let sql = format!(
+        "{}SELECT *, record::id(id) AS id FROM task_comment {} {} LIMIT $limit",
+        bound.prelude(),
+        bound.filter(&["task = $task"]),
+        COMMENT_ORDER.order_by()
+    );
+    let rows: Vec<Comment> = ctx
         .store
         .run(
-            "SELECT *, record::id(id) AS id FROM task_comment WHERE task = $task ORDER BY created_at ASC LIMIT 1000",
-            json!({"task": task.id}),
+            &sql,
+            json!({"task": task.id, "after_at": bound.at, "after_id": bound.id, "limit": limit + 1}),
         )
         .await?
-        .rows(0)?)
+        .rows(bound.statements_before())?;
+    Ok(Page::from_one_more(rows, limit, |c| {
+        cursor::encode_at(c.created_at, &c.id)
+    }))
 }
 
 pub async fn add(ctx: &Ctx, actor: &Actor, task_id: &str, body: &str) -> DomainResult<Comment> {

@@ -20,6 +20,7 @@ use crate::domain::actor::Actor;
 use crate::domain::audit::{self, FieldChange};
 use crate::domain::clock::db_time;
 use crate::domain::crm::outgoing::Outgoing;
+use crate::domain::cursor::{self, Page, TimeOrder, MAX_PAGE};
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::events::Event;
 use crate::domain::permissions::Permission;
@@ -78,18 +79,37 @@ async fn find(ctx: &Ctx, task_id: &str, id: &str) -> DomainResult<TaskFile> {
         .ok_or(DomainError::NotFound("file"))
 }
 
-pub async fn list(ctx: &Ctx, actor: &Actor, task_id: &str) -> DomainResult<Vec<TaskFile>> {
+/// The order of a task's files: oldest first, on the `task_file_task` index.
+const FILE_ORDER: TimeOrder = TimeOrder::oldest_first("task_file", "created_at");
+
+/// The task's files, oldest first, a page at a time (`limit` 1 to 200).
+pub async fn list(
+    ctx: &Ctx,
+    actor: &Actor,
+    task_id: &str,
+    after: Option<&str>,
+    limit: usize,
+) -> DomainResult<Page<TaskFile>> {
     let task = task::get(ctx, actor, task_id).await?;
-    Ok(ctx
+    let limit = limit.clamp(1, MAX_PAGE);
+    let bound = FILE_ORDER.after(after)?;
+    let sql = format!(
+        "{}{SELECT_FILE} task_file {} {} LIMIT $limit",
+        bound.prelude(),
+        bound.filter(&["task = $task"]),
+        FILE_ORDER.order_by()
+    );
+    let rows: Vec<TaskFile> = ctx
         .store
         .run(
-            &format!(
-                "{SELECT_FILE} task_file WHERE task = $task ORDER BY created_at ASC LIMIT 1000"
-            ),
-            json!({"task": task.id}),
+            &sql,
+            json!({"task": task.id, "after_at": bound.at, "after_id": bound.id, "limit": limit + 1}),
         )
         .await?
-        .rows(0)?)
+        .rows(bound.statements_before())?;
+    Ok(Page::from_one_more(rows, limit, |f| {
+        cursor::encode_at(f.created_at, &f.id)
+    }))
 }
 
 /// Checks that the comment is on this task and the actor wrote it.

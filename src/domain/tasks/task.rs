@@ -17,6 +17,7 @@ use crate::domain::chat::notifications::{self, Notification};
 use crate::domain::clock::db_time;
 use crate::domain::crm::leads;
 use crate::domain::crm::outgoing::Outgoing;
+use crate::domain::cursor::{self, Page, TimeOrder, MAX_PAGE};
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::events::{Audience, Event};
 use crate::domain::permissions::Permission;
@@ -535,17 +536,39 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: &str, patch: TaskPatch) -> Dom
 }
 
 /// The task's audit trail, newest first.
-pub async fn history(ctx: &Ctx, actor: &Actor, id: &str) -> DomainResult<Vec<AuditRow>> {
+/// The order of a task's audit trail: newest first, on the `audit_entity`
+/// index.
+const HISTORY_ORDER: TimeOrder = TimeOrder::newest_first("audit", "at").with_uuid_ids();
+
+/// The task's audit trail, newest first, a page at a time (`limit` 1 to
+/// 200).
+pub async fn history(
+    ctx: &Ctx,
+    actor: &Actor,
+    id: &str,
+    after: Option<&str>,
+    limit: usize,
+) -> DomainResult<Page<AuditRow>> {
     let task = get(ctx, actor, id).await?;
-    Ok(ctx
+    let limit = limit.clamp(1, MAX_PAGE);
+    let bound = HISTORY_ORDER.after(after)?;
+    let sql = format!(
+        "{}SELECT *, <string>record::id(id) AS id FROM audit {} {} LIMIT $limit",
+        bound.prelude(),
+        bound.filter(&["entity = 'task'", "entity_id = $id"]),
+        HISTORY_ORDER.order_by()
+    );
+    let rows: Vec<AuditRow> = ctx
         .store
         .run(
-            "SELECT *, record::id(id) AS id FROM audit WHERE entity = 'task' AND entity_id = $id
-             ORDER BY at DESC, id DESC LIMIT 1000",
-            json!({"id": task.id}),
+            &sql,
+            json!({"id": task.id, "after_at": bound.at, "after_id": bound.id, "limit": limit + 1}),
         )
         .await?
-        .rows(0)?)
+        .rows(bound.statements_before())?;
+    Ok(Page::from_one_more(rows, limit, |r| {
+        cursor::encode_at(r.at, &r.id)
+    }))
 }
 
 #[cfg(test)]

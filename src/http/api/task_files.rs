@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use poem::web::Data;
-use poem_openapi::param::Path;
+use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::types::multipart::Upload;
 use poem_openapi::{Multipart, Object, OpenApi};
@@ -12,6 +12,7 @@ use poem_openapi::{Multipart, Object, OpenApi};
 use super::common::Deleted;
 use super::files::{send_file, send_thumbnail, Download};
 use super::ApiTags;
+use crate::domain::cursor::Page;
 use crate::domain::error::DomainError;
 use crate::domain::tasks::files::{self, Attachment, TaskFile};
 use crate::domain::uploads::FileStore;
@@ -59,6 +60,25 @@ impl From<TaskFile> for TaskFileView {
     }
 }
 
+/// A page of a task's files.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+struct TaskFilePageView {
+    /// Oldest first.
+    items: Vec<TaskFileView>,
+    /// Pass as `after` for the next page; absent on the last page.
+    next_cursor: Option<String>,
+}
+
+impl From<Page<TaskFile>> for TaskFilePageView {
+    fn from(p: Page<TaskFile>) -> Self {
+        TaskFilePageView {
+            items: p.items.into_iter().map(Into::into).collect(),
+            next_cursor: p.next_cursor,
+        }
+    }
+}
+
 #[OpenApi(tag = "ApiTags::Tasks")]
 impl TaskFilesApi {
     /// Attach a file to a task (multipart, field `file`, optional `comment`;
@@ -95,16 +115,24 @@ impl TaskFilesApi {
         Ok(Json(file.into()))
     }
 
-    /// The files of a task, oldest first.
+    /// The files of a task, oldest first, a page at a time.
     #[oai(path = "/tasks/:id/files", method = "get")]
     async fn list(
         &self,
         state: Data<&Arc<AppState>>,
         auth: Auth,
         id: Path<String>,
-    ) -> ApiResult<Json<Vec<TaskFileView>>> {
-        let list = files::list(&state.ctx, auth.actor(), &id.0).await?;
-        Ok(Json(list.into_iter().map(Into::into).collect()))
+        /// The `next_cursor` of the previous page.
+        after: Query<Option<String>>,
+        /// 1 to 200, default 50.
+        limit: Query<Option<u32>>,
+    ) -> ApiResult<Json<TaskFilePageView>> {
+        let limit = limit.0.unwrap_or(50) as usize;
+        Ok(Json(
+            files::list(&state.ctx, auth.actor(), &id.0, after.0.as_deref(), limit)
+                .await?
+                .into(),
+        ))
     }
 
     /// Download a task's file (`tasks.read`).
