@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::param::Path;
-use poem_openapi::payload::{Binary, Json};
+use poem_openapi::payload::Binary;
 use poem_openapi::types::multipart::Upload;
 use poem_openapi::{ApiResponse, Multipart, Object, OpenApi};
 
@@ -16,6 +16,7 @@ use crate::domain::error::DomainError;
 use crate::domain::uploads;
 use crate::http::auth::Auth;
 use crate::http::error::ApiResult;
+use crate::http::idempotency::{self, Idempotent, KeyHeader};
 use crate::http::AppState;
 
 pub struct FilesApi;
@@ -154,30 +155,55 @@ impl FilesApi {
         state: Data<&Arc<AppState>>,
         auth: Auth,
         id: Path<String>,
+        /// 1 to 255 printable characters naming this request: a retry with
+        /// the same key, file and caption gets the first answer again
+        /// instead of sharing the file twice (kept 24 h).
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: KeyHeader,
         form: UploadForm,
-    ) -> ApiResult<Json<SharedFile>> {
+    ) -> ApiResult<Idempotent<SharedFile>> {
         let name = form.file.file_name().map(str::to_string);
         let bytes = form
             .file
             .into_vec()
             .await
             .map_err(|_| DomainError::invalid("file", "the upload was cut off or too large"))?;
-        let shared = files::share(
+        let request = match &idempotency_key.0 {
+            Some(_) => serde_json::json!({
+                "room": id.0,
+                "name": name,
+                "caption": form.caption,
+                "file": idempotency::file_digest(&bytes),
+            }),
+            None => serde_json::Value::Null,
+        };
+        let (ctx, actor) = (Arc::clone(&state.ctx), auth.actor().clone());
+        let (dir, max_bytes) = (
+            state.config.upload_dir.clone(),
+            state.config.upload_limit_bytes(),
+        );
+        let upload = files::Upload {
+            room: id.0,
+            name,
+            bytes,
+            caption: form.caption,
+        };
+        let share = async move {
+            let store = FileStore {
+                dir: &dir,
+                max_bytes,
+            };
+            Ok(files::share(&ctx, &actor, store, upload).await?.into())
+        };
+        idempotency::once(
             &state.ctx,
             auth.actor(),
-            FileStore {
-                dir: &state.config.upload_dir,
-                max_bytes: state.config.upload_limit_bytes(),
-            },
-            files::Upload {
-                room: id.0,
-                name,
-                bytes,
-                caption: form.caption,
-            },
+            "rooms.files.share",
+            idempotency_key.0.as_deref(),
+            request,
+            share,
         )
-        .await?;
-        Ok(Json(shared.into()))
+        .await
     }
 
     /// Download a file shared in a room you are in.

@@ -18,6 +18,7 @@ use crate::domain::tasks::files::{self, Attachment, TaskFile};
 use crate::domain::uploads::FileStore;
 use crate::http::auth::Auth;
 use crate::http::error::ApiResult;
+use crate::http::idempotency::{self, Idempotent, KeyHeader};
 use crate::http::AppState;
 
 pub struct TaskFilesApi;
@@ -89,30 +90,55 @@ impl TaskFilesApi {
         state: Data<&Arc<AppState>>,
         auth: Auth,
         id: Path<String>,
+        /// 1 to 255 printable characters naming this request: a retry with
+        /// the same key, file and comment gets the first answer again
+        /// instead of attaching the file twice (kept 24 h).
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: KeyHeader,
         form: AttachForm,
-    ) -> ApiResult<Json<TaskFileView>> {
+    ) -> ApiResult<Idempotent<TaskFileView>> {
         let name = form.file.file_name().map(str::to_string);
         let bytes = form
             .file
             .into_vec()
             .await
             .map_err(|_| DomainError::invalid("file", "the upload was cut off or too large"))?;
-        let file = files::attach(
+        let request = match &idempotency_key.0 {
+            Some(_) => serde_json::json!({
+                "task": id.0,
+                "name": name,
+                "comment": form.comment,
+                "file": idempotency::file_digest(&bytes),
+            }),
+            None => serde_json::Value::Null,
+        };
+        let (ctx, actor) = (Arc::clone(&state.ctx), auth.actor().clone());
+        let (dir, max_bytes) = (
+            state.config.upload_dir.clone(),
+            state.config.upload_limit_bytes(),
+        );
+        let attachment = Attachment {
+            task: id.0,
+            comment: form.comment,
+            name,
+            bytes,
+        };
+        let attach = async move {
+            let store = FileStore {
+                dir: &dir,
+                max_bytes,
+            };
+            Ok(files::attach(&ctx, &actor, store, attachment).await?.into())
+        };
+        idempotency::once(
             &state.ctx,
             auth.actor(),
-            FileStore {
-                dir: &state.config.upload_dir,
-                max_bytes: state.config.upload_limit_bytes(),
-            },
-            Attachment {
-                task: id.0,
-                comment: form.comment,
-                name,
-                bytes,
-            },
+            "tasks.files.attach",
+            idempotency_key.0.as_deref(),
+            request,
+            attach,
         )
-        .await?;
-        Ok(Json(file.into()))
+        .await
     }
 
     /// The files of a task, oldest first, a page at a time.
