@@ -12,7 +12,7 @@ use super::actor::{Actor, Channel, Credential};
 use super::audit::{self, FieldChange};
 use super::clock::db_time;
 use super::credential_cache::Resolved;
-use super::cursor::{self, Page, TimeOrder, MAX_PAGE};
+use super::cursor::{Page, TimeOrder};
 use super::error::{DomainError, DomainResult};
 use super::permissions::{self, Permission};
 use super::sessions::actor_for;
@@ -155,26 +155,18 @@ pub async fn list(ctx: &Ctx, actor: &Actor, listing: KeyListing) -> DomainResult
     if listing.all {
         actor.require(Permission::UsersManage)?;
     }
-    let limit = listing.limit.clamp(1, MAX_PAGE);
-    let bound = KEY_ORDER.after(listing.after.as_deref())?;
     let owner: &[&str] = if listing.all { &[] } else { &["user = $user"] };
-    let sql = format!(
-        "{}{SELECT_KEY} api_key {} {} LIMIT $limit",
-        bound.prelude(),
-        bound.filter(owner),
-        KEY_ORDER.order_by()
-    );
-    let rows: Vec<ApiKey> = ctx
-        .store
-        .run(
-            &sql,
-            json!({"user": actor.user_id, "after_at": bound.at, "after_id": bound.id, "limit": limit + 1}),
+    KEY_ORDER
+        .page(
+            &ctx.store,
+            &format!("{SELECT_KEY} api_key"),
+            owner,
+            json!({"user": actor.user_id}),
+            listing.after.as_deref(),
+            listing.limit,
+            |k: &ApiKey| (k.created_at, &k.id),
         )
-        .await?
-        .rows(bound.statements_before())?;
-    Ok(Page::from_one_more(rows, limit, |k| {
-        cursor::encode_at(k.created_at, &k.id)
-    }))
+        .await
 }
 
 /// Revokes a key: its owner, or anyone with `users.manage`.

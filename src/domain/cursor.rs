@@ -7,8 +7,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 
+use serde::de::DeserializeOwned;
+use serde_json::{json, Map, Value};
+
 use super::clock::db_time;
 use super::error::{DomainError, DomainResult};
+use crate::store::Store;
 
 /// Longer than any sort key a list writes (the lead sorts carry a field
 /// and the id).
@@ -204,6 +208,46 @@ impl TimeOrder {
             at: Some(db_time(at)),
             id: Some(id),
         })
+    }
+
+    /// The page of `select` (`SELECT … FROM <table>`) after `after`: the
+    /// rows that meet `conds`, in this order, `limit` of them (1 to
+    /// `MAX_PAGE`). `vars` binds the conditions' own parameters; `key`
+    /// gives a row's time and id for the next page's cursor.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn page<T: DeserializeOwned>(
+        &self,
+        store: &Store,
+        select: &str,
+        conds: &[&str],
+        vars: Value,
+        after: Option<&str>,
+        limit: usize,
+        key: impl Fn(&T) -> (DateTime<Utc>, &str),
+    ) -> DomainResult<Page<T>> {
+        let limit = limit.clamp(1, MAX_PAGE);
+        let bound = self.after(after)?;
+        let sql = format!(
+            "{}{select} {} {} LIMIT $limit",
+            bound.prelude(),
+            bound.filter(conds),
+            self.order_by()
+        );
+        let mut vars = match vars {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        vars.insert("after_at".into(), json!(bound.at));
+        vars.insert("after_id".into(), json!(bound.id));
+        vars.insert("limit".into(), json!(limit + 1));
+        let rows: Vec<T> = store
+            .run(&sql, Value::Object(vars))
+            .await?
+            .rows(bound.statements_before())?;
+        Ok(Page::from_one_more(rows, limit, |row| {
+            let (at, id) = key(row);
+            encode_at(at, id)
+        }))
     }
 
     /// The `ORDER BY` clause of the list.

@@ -15,7 +15,7 @@ use super::notifications::{self, Notification};
 use crate::domain::actor::Actor;
 use crate::domain::audit::{self, FieldChange};
 use crate::domain::clock::db_time;
-use crate::domain::cursor::{self, Page, TimeOrder, MAX_PAGE};
+use crate::domain::cursor::{Page, TimeOrder};
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::{tokens, Ctx};
 use crate::store::Transaction;
@@ -113,25 +113,17 @@ pub async fn list(
     limit: usize,
 ) -> DomainResult<Page<Reminder>> {
     super::require_chat(ctx, actor)?;
-    let limit = limit.clamp(1, MAX_PAGE);
-    let bound = REMINDER_ORDER.after(after)?;
-    let sql = format!(
-        "{}SELECT *, record::id(id) AS id FROM reminder {} {} LIMIT $limit",
-        bound.prelude(),
-        bound.filter(&["user = $user"]),
-        REMINDER_ORDER.order_by()
-    );
-    let rows: Vec<Reminder> = ctx
-        .store
-        .run(
-            &sql,
-            json!({"user": actor.user_id, "after_at": bound.at, "after_id": bound.id, "limit": limit + 1}),
+    REMINDER_ORDER
+        .page(
+            &ctx.store,
+            "SELECT *, record::id(id) AS id FROM reminder",
+            &["user = $user"],
+            json!({"user": actor.user_id}),
+            after,
+            limit,
+            |r: &Reminder| (r.due_at, &r.id),
         )
-        .await?
-        .rows(bound.statements_before())?;
-    Ok(Page::from_one_more(rows, limit, |r| {
-        cursor::encode_at(r.due_at, &r.id)
-    }))
+        .await
 }
 
 /// Cancels one of the actor's reminders (fired or not: a fired one is

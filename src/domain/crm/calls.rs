@@ -143,25 +143,17 @@ pub async fn list(
     limit: usize,
 ) -> DomainResult<Page<Call>> {
     let lead = load_visible(ctx, actor, lead_id, false).await?;
-    let limit = limit.clamp(1, MAX_PAGE);
-    let bound = CALL_ORDER.after(after)?;
-    let sql = format!(
-        "{}SELECT *, record::id(id) AS id FROM call {} {} LIMIT $limit",
-        bound.prelude(),
-        bound.filter(&["lead = $lead"]),
-        CALL_ORDER.order_by()
-    );
-    let rows: Vec<Call> = ctx
-        .store
-        .run(
-            &sql,
-            json!({"lead": lead.id, "after_at": bound.at, "after_id": bound.id, "limit": limit + 1}),
+    CALL_ORDER
+        .page(
+            &ctx.store,
+            "SELECT *, record::id(id) AS id FROM call",
+            &["lead = $lead"],
+            json!({"lead": lead.id}),
+            after,
+            limit,
+            |c: &Call| (c.at, &c.id),
         )
-        .await?
-        .rows(bound.statements_before())?;
-    Ok(Page::from_one_more(rows, limit, |c| {
-        cursor::encode_at(c.at, &c.id)
-    }))
+        .await
 }
 
 /// Local business hours: Monday to Friday, 09:00 to 17:00.

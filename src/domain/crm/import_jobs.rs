@@ -33,7 +33,7 @@ use super::outgoing::Outgoing;
 use crate::domain::actor::{Actor, Channel, Credential};
 use crate::domain::audit::{self, FieldChange};
 use crate::domain::clock::{db_time, Clock};
-use crate::domain::cursor::{self, Page, TimeOrder, MAX_PAGE};
+use crate::domain::cursor::{Page, TimeOrder};
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::events::Event;
 use crate::domain::permissions::Permission;
@@ -324,32 +324,24 @@ pub async fn list(
     limit: usize,
 ) -> DomainResult<Page<ImportJob>> {
     actor.require(Permission::LeadsImport)?;
-    let limit = limit.clamp(1, MAX_PAGE);
-    let bound = JOB_ORDER.after(after)?;
     let owner: &[&str] = if sees_all(actor) {
         &[]
     } else {
         &["owner = $owner"]
     };
-    let sql = format!(
-        "{}{SELECT_JOB} import_job {} {} LIMIT $limit",
-        bound.prelude(),
-        bound.filter(owner),
-        JOB_ORDER.order_by()
-    );
-    let rows: Vec<JobRow> = ctx
-        .store
-        .run(
-            &sql,
-            json!({"owner": actor.user_id, "after_at": bound.at, "after_id": bound.id, "limit": limit + 1}),
+    let page = JOB_ORDER
+        .page(
+            &ctx.store,
+            &format!("{SELECT_JOB} import_job"),
+            owner,
+            json!({"owner": actor.user_id}),
+            after,
+            limit,
+            |r: &JobRow| (r.created_at, &r.id),
         )
-        .await?
-        .rows(bound.statements_before())?;
+        .await?;
     let window = ctx.import_jobs.undo_window;
-    Ok(
-        Page::from_one_more(rows, limit, |r| cursor::encode_at(r.created_at, &r.id))
-            .map(|r| r.view(window)),
-    )
+    Ok(page.map(|r| r.view(window)))
 }
 
 /// The job's part in the import: its progress, written with each batch

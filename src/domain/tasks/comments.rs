@@ -14,7 +14,7 @@ use crate::domain::chat::notification_settings;
 use crate::domain::chat::notifications::{self, Notification};
 use crate::domain::clock::db_time;
 use crate::domain::crm::outgoing::Outgoing;
-use crate::domain::cursor::{self, Page, TimeOrder, MAX_PAGE};
+use crate::domain::cursor::{Page, TimeOrder};
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::events::{Audience, Event};
 use crate::domain::permissions::Permission;
@@ -46,25 +46,17 @@ pub async fn list(
     limit: usize,
 ) -> DomainResult<Page<Comment>> {
     let task = task::get(ctx, actor, task_id).await?;
-    let limit = limit.clamp(1, MAX_PAGE);
-    let bound = COMMENT_ORDER.after(after)?;
-    let sql = format!(
-        "{}SELECT *, record::id(id) AS id FROM task_comment {} {} LIMIT $limit",
-        bound.prelude(),
-        bound.filter(&["task = $task"]),
-        COMMENT_ORDER.order_by()
-    );
-    let rows: Vec<Comment> = ctx
-        .store
-        .run(
-            &sql,
-            json!({"task": task.id, "after_at": bound.at, "after_id": bound.id, "limit": limit + 1}),
+    COMMENT_ORDER
+        .page(
+            &ctx.store,
+            "SELECT *, record::id(id) AS id FROM task_comment",
+            &["task = $task"],
+            json!({"task": task.id}),
+            after,
+            limit,
+            |c: &Comment| (c.created_at, &c.id),
         )
-        .await?
-        .rows(bound.statements_before())?;
-    Ok(Page::from_one_more(rows, limit, |c| {
-        cursor::encode_at(c.created_at, &c.id)
-    }))
+        .await
 }
 
 pub async fn add(ctx: &Ctx, actor: &Actor, task_id: &str, body: &str) -> DomainResult<Comment> {

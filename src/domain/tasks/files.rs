@@ -20,7 +20,7 @@ use crate::domain::actor::Actor;
 use crate::domain::audit::{self, FieldChange};
 use crate::domain::clock::db_time;
 use crate::domain::crm::outgoing::Outgoing;
-use crate::domain::cursor::{self, Page, TimeOrder, MAX_PAGE};
+use crate::domain::cursor::{Page, TimeOrder};
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::events::Event;
 use crate::domain::permissions::Permission;
@@ -91,25 +91,17 @@ pub async fn list(
     limit: usize,
 ) -> DomainResult<Page<TaskFile>> {
     let task = task::get(ctx, actor, task_id).await?;
-    let limit = limit.clamp(1, MAX_PAGE);
-    let bound = FILE_ORDER.after(after)?;
-    let sql = format!(
-        "{}{SELECT_FILE} task_file {} {} LIMIT $limit",
-        bound.prelude(),
-        bound.filter(&["task = $task"]),
-        FILE_ORDER.order_by()
-    );
-    let rows: Vec<TaskFile> = ctx
-        .store
-        .run(
-            &sql,
-            json!({"task": task.id, "after_at": bound.at, "after_id": bound.id, "limit": limit + 1}),
+    FILE_ORDER
+        .page(
+            &ctx.store,
+            &format!("{SELECT_FILE} task_file"),
+            &["task = $task"],
+            json!({"task": task.id}),
+            after,
+            limit,
+            |f: &TaskFile| (f.created_at, &f.id),
         )
-        .await?
-        .rows(bound.statements_before())?;
-    Ok(Page::from_one_more(rows, limit, |f| {
-        cursor::encode_at(f.created_at, &f.id)
-    }))
+        .await
 }
 
 /// Checks that the comment is on this task and the actor wrote it.

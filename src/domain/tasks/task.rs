@@ -17,7 +17,7 @@ use crate::domain::chat::notifications::{self, Notification};
 use crate::domain::clock::db_time;
 use crate::domain::crm::leads;
 use crate::domain::crm::outgoing::Outgoing;
-use crate::domain::cursor::{self, Page, TimeOrder, MAX_PAGE};
+use crate::domain::cursor::{Page, TimeOrder};
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::events::{Audience, Event};
 use crate::domain::permissions::Permission;
@@ -550,25 +550,17 @@ pub async fn history(
     limit: usize,
 ) -> DomainResult<Page<AuditRow>> {
     let task = get(ctx, actor, id).await?;
-    let limit = limit.clamp(1, MAX_PAGE);
-    let bound = HISTORY_ORDER.after(after)?;
-    let sql = format!(
-        "{}SELECT *, <string>record::id(id) AS id FROM audit {} {} LIMIT $limit",
-        bound.prelude(),
-        bound.filter(&["entity = 'task'", "entity_id = $id"]),
-        HISTORY_ORDER.order_by()
-    );
-    let rows: Vec<AuditRow> = ctx
-        .store
-        .run(
-            &sql,
-            json!({"id": task.id, "after_at": bound.at, "after_id": bound.id, "limit": limit + 1}),
+    HISTORY_ORDER
+        .page(
+            &ctx.store,
+            "SELECT *, <string>record::id(id) AS id FROM audit",
+            &["entity = 'task'", "entity_id = $id"],
+            json!({"id": task.id}),
+            after,
+            limit,
+            |r: &AuditRow| (r.at, &r.id),
         )
-        .await?
-        .rows(bound.statements_before())?;
-    Ok(Page::from_one_more(rows, limit, |r| {
-        cursor::encode_at(r.at, &r.id)
-    }))
+        .await
 }
 
 #[cfg(test)]
