@@ -306,6 +306,32 @@ impl TestApp {
         created["lead"]["id"].as_str().unwrap().to_string()
     }
 
+    /// Creates a design task called `title`; returns its id.
+    pub async fn create_task(&self, token: &str, title: &str) -> String {
+        let created = ok(self
+            .post(
+                "/api/v1/tasks",
+                token,
+                json!({"title": title, "task_type": "design"}),
+            )
+            .await)
+        .await;
+        created["id"].as_str().unwrap().to_string()
+    }
+
+    /// Creates a group room called `name`; returns its id.
+    pub async fn create_room(&self, token: &str, name: &str) -> String {
+        let created = ok(self
+            .post(
+                "/api/v1/rooms",
+                token,
+                json!({"name": name, "kind": "group"}),
+            )
+            .await)
+        .await;
+        created["id"].as_str().unwrap().to_string()
+    }
+
     /// Adds a note to a lead as the user behind `token`; returns the note.
     pub async fn add_note(&self, token: &str, lead: &str, text: &str) -> Value {
         ok(self

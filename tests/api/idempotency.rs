@@ -265,17 +265,7 @@ async fn a_retried_task_create_answers_the_same_task_and_creates_one() {
 async fn a_retried_task_comment_is_posted_once() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token().await;
-    let task = ok(app
-        .post(
-            "/api/v1/tasks",
-            &admin,
-            json!({"title": "Poster", "task_type": "design"}),
-        )
-        .await)
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let task = app.create_task(&admin, "Poster").await;
     let path = format!("/api/v1/tasks/{task}/comments");
     let body = json!({"body": "Proof attached"});
 
@@ -545,17 +535,7 @@ async fn upload_with_key(
 async fn a_retried_room_file_upload_shares_the_file_once_and_answers_the_same() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token().await;
-    let room = ok(app
-        .post(
-            "/api/v1/rooms",
-            &admin,
-            json!({"name": "uploads", "kind": "group"}),
-        )
-        .await)
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let room = app.create_room(&admin, "uploads").await;
     let path = format!("/api/v1/rooms/{room}/files");
 
     let first = upload_with_key(&app, &admin, &path, "up-1", b"the brief", false).await;
@@ -596,17 +576,7 @@ async fn a_retried_room_file_upload_shares_the_file_once_and_answers_the_same() 
 async fn a_retried_task_file_upload_attaches_the_file_once_and_answers_the_same() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token().await;
-    let task = ok(app
-        .post(
-            "/api/v1/tasks",
-            &admin,
-            json!({"title": "Print run", "task_type": "design"}),
-        )
-        .await)
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let task = app.create_task(&admin, "Print run").await;
     let path = format!("/api/v1/tasks/{task}/files");
 
     let first = upload_with_key(&app, &admin, &path, "att-1", b"proof", false).await;

@@ -144,17 +144,7 @@ async fn a_malformed_cursor_answers_400_with_the_error_body_on_every_list() {
         );
         assert!(message.starts_with("after:"), "{path}: {message}");
     }
-    let task = ok(app
-        .post(
-            "/api/v1/tasks",
-            &admin,
-            json!({"title": "Cursor task", "task_type": "design"}),
-        )
-        .await)
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let task = app.create_task(&admin, "Cursor task").await;
     // The lists paged by a time and an id.
     let by_time = [
         format!("/api/v1/leads/{lead}/calls"),
@@ -266,17 +256,7 @@ async fn a_leads_calls_page_newest_first_and_every_call_comes_once() {
 async fn a_tasks_comments_history_and_files_page_and_every_row_comes_once() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token().await;
-    let task = ok(app
-        .post(
-            "/api/v1/tasks",
-            &admin,
-            json!({"title": "Paged task", "task_type": "design"}),
-        )
-        .await)
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let task = app.create_task(&admin, "Paged task").await;
     for n in 0..5 {
         ok(app
             .post(
@@ -341,15 +321,7 @@ async fn message_search_pages_newest_first_across_rooms() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token().await;
     for room_name in ["search-one", "search-two"] {
-        let room = ok(app
-            .post(
-                "/api/v1/rooms",
-                &admin,
-                json!({"name": room_name, "kind": "group"}),
-            )
-            .await)
-        .await;
-        let room = room["id"].as_str().unwrap();
+        let room = app.create_room(&admin, room_name).await;
         for n in 0..4 {
             ok(app
                 .post(
