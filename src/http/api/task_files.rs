@@ -8,14 +8,13 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::types::multipart::Upload;
 use poem_openapi::{Multipart, Object, OpenApi};
+use serde_json::json;
 
 use super::common::Deleted;
-use super::files::{send_file, send_thumbnail, Download};
+use super::files::{send_file, send_thumbnail, Download, Received, UploadPlace};
 use super::ApiTags;
 use crate::domain::cursor::Page;
-use crate::domain::error::DomainError;
 use crate::domain::tasks::files::{self, Attachment, TaskFile};
-use crate::domain::uploads::FileStore;
 use crate::http::auth::Auth;
 use crate::http::error::ApiResult;
 use crate::http::idempotency::{self, Idempotent, KeyHeader};
@@ -97,38 +96,23 @@ impl TaskFilesApi {
         idempotency_key: KeyHeader,
         form: AttachForm,
     ) -> ApiResult<Idempotent<TaskFileView>> {
-        let name = form.file.file_name().map(str::to_string);
-        let bytes = form
-            .file
-            .into_vec()
-            .await
-            .map_err(|_| DomainError::invalid("file", "the upload was cut off or too large"))?;
-        let request = match &idempotency_key.0 {
-            Some(_) => serde_json::json!({
-                "task": id.0,
-                "name": name,
-                "comment": form.comment,
-                "file": idempotency::file_digest(&bytes),
-            }),
-            None => serde_json::Value::Null,
-        };
-        let (ctx, actor) = (Arc::clone(&state.ctx), auth.actor().clone());
-        let (dir, max_bytes) = (
-            state.config.upload_dir.clone(),
-            state.config.upload_limit_bytes(),
+        let file = Received::read(form.file).await?;
+        let request = file.request(&idempotency_key, json!(id.0), json!(form.comment));
+        let (ctx, actor, place) = (
+            Arc::clone(&state.ctx),
+            auth.actor().clone(),
+            UploadPlace::of(&state),
         );
         let attachment = Attachment {
             task: id.0,
             comment: form.comment,
-            name,
-            bytes,
+            name: file.name,
+            bytes: file.bytes,
         };
         let attach = async move {
-            let store = FileStore {
-                dir: &dir,
-                max_bytes,
-            };
-            Ok(files::attach(&ctx, &actor, store, attachment).await?.into())
+            Ok(files::attach(&ctx, &actor, place.store(), attachment)
+                .await?
+                .into())
         };
         idempotency::once(
             &state.ctx,
