@@ -6,6 +6,7 @@ import { el, clear, toast, attempt, field, fmtDate } from './ui.js';
 import { can, session, on, loadFeatures } from './session.js';
 import { botsAdmin } from './bots.js';
 import { aiAdmin } from './ai.js';
+import { pager } from './pager.js';
 
 const TABS = [
   { key: 'users', label: 'Users', show: () => can('users.read'), render: users },
@@ -221,7 +222,6 @@ async function roles(box) {
 }
 
 async function apiKeys(box) {
-  const keys = await get('/api-keys');
   const name = el('input', { required: true, 'aria-label': 'Key name' });
   const shown = el('p', { class: 'secret' });
   const form = el('form', { class: 'toolbar' }, name, el('button', { type: 'submit', text: 'Create key' }));
@@ -233,9 +233,12 @@ async function apiKeys(box) {
       toast('Key created');
     });
   });
-  const ul = el('ul', { class: 'list' });
-  for (const k of keys) ul.append(el('li', {}, el('strong', { text: k.name }), ' ' + fmtDate(k.created_at) + ' ', el('button', { type: 'button', text: 'Revoke', onclick: () => attempt(async () => { await del('/api-keys/' + k.id); toast('Revoked'); clear(box); await apiKeys(box); }) })));
-  box.append(form, shown, ul);
+  const ul = el('ul', { class: 'list', id: 'api-keys' });
+  const keys = pager('/api-keys', (items) => {
+    for (const k of items) ul.append(el('li', {}, el('strong', { text: k.name }), ' ' + fmtDate(k.created_at) + ' ', el('button', { type: 'button', text: 'Revoke', onclick: () => attempt(async () => { await del('/api-keys/' + k.id); toast('Revoked'); clear(box); await apiKeys(box); }) })));
+  }, { label: 'Older keys', id: 'api-keys-more' });
+  await keys.first();
+  box.append(form, shown, ul, keys.more);
 }
 
 /** The audit log as sentences, filtered by what, by a person picked by

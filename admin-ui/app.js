@@ -161,7 +161,7 @@ async function dashboard(root) {
     }
     const due = await get('/follow-ups/due');
     root.append(el('h2', { text: 'My follow-ups due and overdue' }));
-    const items = Array.isArray(due) ? due : due.items || [];
+    const items = due.items;
     if (!items.length) root.append(el('p', { class: 'muted', text: 'Nothing due.' }));
     else {
       const ul = el('ul', { class: 'list' });

@@ -1,7 +1,8 @@
 // The Caller's call queue (GET /calls/queue): the leads to call now, where
 // it is business hours, due follow-ups first. Each contact's phone is a
 // `tel:` link, and a call's outcome is logged with one click (calls.log).
-import { get, post } from './api.js';
+import { post } from './api.js';
+import { pager } from './pager.js';
 import { el, clear, toast, attempt, fmtDate } from './ui.js';
 import { reachLinks } from './contacts.js';
 
@@ -18,15 +19,15 @@ export async function callQueuePage(root) {
     el('p', { class: 'muted', text: 'Leads to call now, where it is business hours: due follow-ups first, then leads never contacted, by score.' }));
   const refresh = el('button', { type: 'button', id: 'call-queue-refresh', text: 'Refresh' });
   const list = el('ol', { class: 'call-queue', id: 'call-queue' });
-  root.append(el('div', { class: 'toolbar' }, refresh), list);
-
-  async function load() {
-    // Each entry brings its lead's contacts: the numbers to call.
-    const entries = await get('/calls/queue?limit=50');
-    clear(list);
+  // Each entry brings its lead's contacts: the numbers to call.
+  const queue = pager('/calls/queue', (entries, first) => {
+    if (first) clear(list);
     for (const e of entries) list.append(entry(e, e.contacts || []));
-    if (!entries.length) list.append(el('li', { class: 'muted', id: 'call-queue-empty', text: 'Nobody to call right now.' }));
-  }
+    if (first && !entries.length && !list.childElementCount) list.append(el('li', { class: 'muted', id: 'call-queue-empty', text: 'Nobody to call right now.' }));
+  }, { label: 'More leads', id: 'call-queue-more' });
+  root.append(el('div', { class: 'toolbar' }, refresh), list, queue.more);
+
+  const load = () => queue.first();
 
   function entry(e, contacts) {
     const lead = e.lead;

@@ -6,6 +6,7 @@
 import { get, post, patch, put, del, upload } from './api.js';
 import { el, clear, toast, attempt, fmtDate, renderBody } from './ui.js';
 import { session, can } from './session.js';
+import { pager } from './pager.js';
 
 const lastSeq = new Map(); // room -> highest seq received on this page
 const seen = {}; // room -> seq read, as the server last said
@@ -287,21 +288,25 @@ function newRoomForm(people) {
 function searchForm() {
   const q = el('input', { type: 'search', id: 'chat-search', placeholder: 'Search messages', 'aria-label': 'Search messages' });
   const results = el('ol', { class: 'search-results', id: 'search-results', 'aria-live': 'polite' });
-  const form = el('form', { role: 'search' }, q, results);
+  const more = el('div', { id: 'search-more' });
+  const form = el('form', { role: 'search' }, q, results, more);
   form.addEventListener('submit', (e) => {
     e.preventDefault();
+    clear(more);
     if (!q.value.trim()) { clear(results); return; }
-    attempt(async () => {
-      const found = await get('/messages/search?q=' + encodeURIComponent(q.value.trim()) + '&limit=30');
-      clear(results);
-      if (!found.length) results.append(el('li', { class: 'muted', text: 'Nothing found.' }));
-      for (const m of found) {
+    // Newest first, 30 at a time; "Older results" reads on.
+    const found = pager('/messages/search?q=' + encodeURIComponent(q.value.trim()), (items, first) => {
+      if (first) clear(results);
+      if (first && !items.length) results.append(el('li', { class: 'muted', text: 'Nothing found.' }));
+      for (const m of items) {
         const r = rooms.find((r) => r.id === m.room);
         results.append(el('li', {}, el('a', { href: '#/chat/' + m.room + '/' + m.seq },
           el('span', { class: 'muted', text: (r ? roomLabel(r, directory) : '') + ' · ' + m.author_name + ' · ' + fmtDate(m.created_at) }),
           el('span', { class: 'snippet', text: m.body.slice(0, 160) }))));
       }
-    });
+    }, { limit: 30, label: 'Older results' });
+    more.append(found.more);
+    attempt(found.first);
   });
   return form;
 }
@@ -310,17 +315,19 @@ function searchForm() {
 function remindersBox() {
   const list = el('ul', { class: 'reminders', id: 'reminders' });
   const box = el('details', { class: 'reminders-box' }, el('summary', { text: 'Reminders' }), list);
-  const load = () => attempt(async () => {
-    const items = await get('/reminders');
-    clear(list);
-    if (!items.length) list.append(el('li', { class: 'muted', text: 'No reminders.' }));
+  // Soonest first, a page at a time.
+  const reminders = pager('/reminders', (items, first) => {
+    if (first) clear(list);
+    if (first && !items.length) list.append(el('li', { class: 'muted', text: 'No reminders.' }));
     for (const r of items) {
       list.append(el('li', {}, el('span', { text: r.text || 'a message' }), ' ',
         el('time', { class: 'muted', text: (r.fired_at ? 'done ' : '') + fmtDate(r.due_at) }), ' ',
         el('button', { type: 'button', class: 'link', text: 'Cancel', 'aria-label': 'Cancel reminder ' + (r.text || ''),
           onclick: () => attempt(async () => { await del('/reminders/' + r.id); toast('Reminder cancelled'); load(); }) })));
     }
-  });
+  }, { label: 'Later reminders', id: 'reminders-more' });
+  box.append(reminders.more);
+  const load = () => attempt(reminders.first);
   box.addEventListener('toggle', () => { if (box.open) load(); });
   window.addEventListener('ea:reminders-changed', () => { if (box.open) load(); });
   return box;

@@ -9,6 +9,7 @@ import { leadForm } from './lead-form.js';
 import { leadFilters } from './lead-filters.js';
 import { contactsSection } from './contacts.js';
 import { CALL_OUTCOMES } from './call-queue.js';
+import { pager } from './pager.js';
 
 let statusCache = null;
 async function statuses() {
@@ -227,12 +228,14 @@ export async function leadPage(root, id) {
     const grid = el('div', { class: 'tiers' });
     for (const t of fu.tiers) grid.append(tierCard(t));
     fuBox.append(grid);
-    const calls = await get('/leads/' + id + '/calls');
+    const ul = el('ul', { class: 'list', id: 'calls-list' });
+    const calls = pager('/leads/' + id + '/calls', (items, first) => {
+      for (const c of items) ul.append(el('li', {}, el('strong', { text: (CALL_OUTCOMES.find(([v]) => v === c.outcome) || [c.outcome, c.outcome])[1] }), ' ' + fmtDate(c.at || c.created_at) + ' ' + (c.user_name || ''), c.notes ? ' — ' + c.notes : ''));
+      if (first && !items.length) ul.append(el('li', { class: 'muted', text: 'No calls logged.' }));
+    }, { label: 'Older calls', id: 'calls-more' });
+    await calls.first();
     clear(callsBox);
-    const ul = el('ul', { class: 'list' });
-    for (const c of calls) ul.append(el('li', {}, el('strong', { text: (CALL_OUTCOMES.find(([v]) => v === c.outcome) || [c.outcome, c.outcome])[1] }), ' ' + fmtDate(c.at || c.created_at) + ' ' + (c.user_name || ''), c.notes ? ' — ' + c.notes : ''));
-    if (!calls.length) ul.append(el('li', { class: 'muted', text: 'No calls logged.' }));
-    callsBox.append(ul);
+    callsBox.append(ul, calls.more);
     if (can('calls.log')) callsBox.append(callForm());
     await loadTimeline(false);
   }

@@ -5,6 +5,7 @@ import { el, clear, toast, attempt, field, fmtDate, renderBody } from './ui.js';
 import { session, can, canAny } from './session.js';
 import { lookups, mayEdit, dueLabel, leadPicker, minutes, PRIORITIES } from './tasks.js';
 import { attachmentsSection } from './task-files.js';
+import { pager, allItems } from './pager.js';
 
 const POLL_MS = 20000;
 
@@ -166,15 +167,17 @@ export async function taskPage(root, id) {
   }
 
   async function loadHistory() {
-    const rows = await get('/tasks/' + task.id + '/history');
     const tbody = el('tbody');
-    for (const r of rows) {
-      tbody.append(el('tr', {}, el('td', { class: 'nowrap', text: fmtDate(r.at) }), el('td', { text: r.actor_name || r.channel }),
-        el('td', { text: r.action }), el('td', { text: r.field || '' }),
-        el('td', { text: shown(r.field, r.old) }), el('td', { text: shown(r.field, r.new) })));
-    }
+    const rows = pager('/tasks/' + task.id + '/history', (items) => {
+      for (const r of items) {
+        tbody.append(el('tr', {}, el('td', { class: 'nowrap', text: fmtDate(r.at) }), el('td', { text: r.actor_name || r.channel }),
+          el('td', { text: r.action }), el('td', { text: r.field || '' }),
+          el('td', { text: shown(r.field, r.old) }), el('td', { text: shown(r.field, r.new) })));
+      }
+    }, { label: 'Older changes', id: 'task-history-more' });
+    await rows.first();
     clear(history).append(el('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': 'History of changes' }, el('table', { class: 'table keep-cols', id: 'task-history-table' },
-      el('thead', {}, el('tr', {}, ['When', 'Who', 'Action', 'Field', 'Before', 'After'].map((h) => el('th', { text: h })))), tbody)));
+      el('thead', {}, el('tr', {}, ['When', 'Who', 'Action', 'Field', 'Before', 'After'].map((h) => el('th', { text: h })))), tbody)), rows.more);
   }
 
   const seenComments = new Set();
@@ -186,8 +189,10 @@ export async function taskPage(root, id) {
       el('div', { class: 'body' }, renderBody(c.body)),
       el('div', { class: 'comment-files' })));
   }
+  // The whole discussion, oldest first; the poll reads it again and adds
+  // what is new.
   async function loadComments() {
-    const list = await get('/tasks/' + task.id + '/comments');
+    const list = await allItems('/tasks/' + task.id + '/comments');
     if (!list.length && !comments.firstChild) comments.append(el('li', { class: 'muted empty', text: 'No comments yet.' }));
     for (const c of list) {
       const empty = comments.querySelector('.empty');

@@ -2,7 +2,8 @@
 // download, upload with progress (optionally with a comment), removal by the
 // uploader or whoever may edit the task. A server without task attachments
 // answers 404 on the list, and the section says so instead of breaking the page.
-import { get, del, upload } from './api.js';
+import { del, upload } from './api.js';
+import { allItems } from './pager.js';
 import { el, clear, toast, attempt, fmtDate } from './ui.js';
 import { session, canAny } from './session.js';
 
@@ -34,7 +35,7 @@ export async function attachmentsSection(box, task, opts) {
   async function load() {
     let files;
     try {
-      files = await get(base);
+      files = await allItems(base);
     } catch (e) {
       state.available = false;
       clear(box).append(el('p', { class: 'muted', id: 'task-files-unavailable', text: e.status === 404 ? 'File attachments are not available on this server.' : e.message }));

@@ -21,9 +21,10 @@ use chrono::{DateTime, Utc};
 use crate::domain::actor::Actor;
 use crate::domain::ai;
 use crate::domain::chat::reminders;
-use crate::domain::crm::followups::{self, DueScope, FollowUpInput, Outcome};
+use crate::domain::crm::followups::{self, DueQuery, DueScope, FollowUpInput, Outcome};
 use crate::domain::crm::query::{self, FollowUpDue, LeadFilter, PageRequest};
 use crate::domain::crm::{calls, contacts, leads, notes};
+use crate::domain::cursor::MAX_PAGE;
 use crate::domain::error::DomainError;
 use crate::domain::features::Feature;
 use crate::domain::{links, users, Ctx};
@@ -714,9 +715,18 @@ impl Crm for DomainCrm {
             _ => std::slice::from_ref(&view),
         };
         for v in views {
-            for f in followups::due(&self.ctx, actor, *v, DueScope::Mine)
+            // The first page, as with tasks: a chat reply lists the soonest
+            // and counts the rest.
+            let query = DueQuery {
+                view: *v,
+                who: DueScope::Mine,
+                after: None,
+                limit: MAX_PAGE,
+            };
+            for f in followups::due(&self.ctx, actor, query)
                 .await
                 .map_err(crm_error)?
+                .items
             {
                 let duplicate = items.iter().any(|i| {
                     i.lead_name.as_deref() == Some(f.company_name.as_str())

@@ -12,6 +12,7 @@ use super::actor::{Actor, Channel, Credential};
 use super::audit::{self, FieldChange};
 use super::clock::db_time;
 use super::credential_cache::Resolved;
+use super::cursor::{Page, TimeOrder};
 use super::error::{DomainError, DomainResult};
 use super::permissions::{self, Permission};
 use super::sessions::actor_for;
@@ -134,26 +135,38 @@ async fn find(ctx: &Ctx, id: &str) -> DomainResult<Option<ApiKey>> {
 }
 
 /// The actor's own keys, newest first; with `users.manage` and `all`, every key.
-pub async fn list(ctx: &Ctx, actor: &Actor, all: bool) -> DomainResult<Vec<ApiKey>> {
-    if all {
+/// Which keys a list shows, and which page of them.
+#[derive(Debug, Clone, Default)]
+pub struct KeyListing {
+    /// Everyone's keys (`users.manage`) instead of the actor's own.
+    pub all: bool,
+    /// The `next_cursor` of the previous page.
+    pub after: Option<String>,
+    /// 1 to 200.
+    pub limit: usize,
+}
+
+/// The order of key lists: newest first, on the `api_key_user` index (or
+/// `api_key_created` for everyone's).
+const KEY_ORDER: TimeOrder = TimeOrder::newest_first("api_key", "created_at");
+
+/// The actor's keys, or everyone's, newest first, a page at a time.
+pub async fn list(ctx: &Ctx, actor: &Actor, listing: KeyListing) -> DomainResult<Page<ApiKey>> {
+    if listing.all {
         actor.require(Permission::UsersManage)?;
-        return Ok(ctx
-            .store
-            .run(
-                &format!("{SELECT_KEY} api_key ORDER BY created_at DESC LIMIT 1000"),
-                json!({}),
-            )
-            .await?
-            .rows(0)?);
     }
-    Ok(ctx
-        .store
-        .run(
-            &format!("{SELECT_KEY} api_key WHERE user = $user ORDER BY created_at DESC LIMIT 1000"),
+    let owner: &[&str] = if listing.all { &[] } else { &["user = $user"] };
+    KEY_ORDER
+        .page(
+            &ctx.store,
+            &format!("{SELECT_KEY} api_key"),
+            owner,
             json!({"user": actor.user_id}),
+            listing.after.as_deref(),
+            listing.limit,
+            |k: &ApiKey| (k.created_at, &k.id),
         )
-        .await?
-        .rows(0)?)
+        .await
 }
 
 /// Revokes a key: its owner, or anyone with `users.manage`.

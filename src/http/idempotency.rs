@@ -91,6 +91,13 @@ impl<T, Doc> Idempotent<T, Doc> {
     }
 }
 
+/// The SHA-256 of an uploaded file, in hex: what tells a retried upload
+/// (the same bytes) from another upload that reuses its key.
+pub fn file_digest(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(bytes))
+}
+
 /// The JSON text of an answer, as sent and as kept.
 pub fn json_text<T: ToJSON>(answer: &T) -> String {
     serde_json::to_string(&answer.to_json()).unwrap_or_else(|_| "null".into())

@@ -151,6 +151,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "lead_count",
         sql: include_str!("migrations/0026_lead_count.surql"),
     },
+    Migration {
+        version: 27,
+        name: "list_cursors",
+        sql: include_str!("migrations/0027_list_cursors.surql"),
+    },
 ];
 
 #[derive(Debug, Deserialize)]

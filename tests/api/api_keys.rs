@@ -37,7 +37,7 @@ async fn an_api_key_is_shown_once_works_as_a_bearer_and_records_its_last_use() {
         .await
         .unwrap();
     assert!(
-        listed[0]["last_used_at"].is_string(),
+        listed["items"][0]["last_used_at"].is_string(),
         "last use recorded: {listed}"
     );
 }
@@ -198,7 +198,7 @@ async fn users_cannot_revoke_each_others_keys() {
         .json()
         .await
         .unwrap();
-    assert_eq!(bobs, json!([]), "bob sees only his own keys");
+    assert_eq!(bobs, json!({"items": []}), "bob sees only his own keys");
     assert_eq!(
         app.delete(&format!("/api/v1/api-keys/{id}"), &admin)
             .await

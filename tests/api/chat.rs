@@ -635,7 +635,7 @@ async fn search_finds_messages_in_every_room_of_the_caller_and_no_other() {
         .get("/api/v1/messages/search?q=pricing", &ann_token)
         .await)
     .await;
-    let hits: Vec<(&str, &str)> = found
+    let hits: Vec<(&str, &str)> = found["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -650,7 +650,7 @@ async fn search_finds_messages_in_every_room_of_the_caller_and_no_other() {
     );
     // The admin is in all three.
     let found = ok(app.get("/api/v1/messages/search?q=pricing", &admin).await).await;
-    assert_eq!(found.as_array().unwrap().len(), 3);
+    assert_eq!(found["items"].as_array().unwrap().len(), 3);
 
     let (status, code, _) =
         error_of(app.get("/api/v1/messages/search?q=%20", &ann_token).await).await;

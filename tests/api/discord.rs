@@ -163,15 +163,7 @@ async fn a_discord_mention_becomes_a_confirmation_and_runs_only_after_the_button
         .unwrap()
         .to_string();
     let calls_path = format!("/api/v1/leads/{lead}/calls");
-    let logged_calls = || async {
-        let calls: Value = app
-            .get(&calls_path, &maria_token)
-            .await
-            .json()
-            .await
-            .unwrap();
-        calls.as_array().unwrap().clone()
-    };
+    let logged_calls = || app.all_items(&maria_token, &calls_path);
 
     // The team's own talk in the channel is not for the bot.
     let before = fake.sent().len();

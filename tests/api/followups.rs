@@ -252,7 +252,7 @@ async fn due_views_list_today_overdue_and_this_week_per_user_and_team() {
         let app = &app;
         async move {
             let v: Value = app.get(&path, &token).await.json().await.unwrap();
-            let mut names: Vec<String> = v
+            let mut names: Vec<String> = v["items"]
                 .as_array()
                 .unwrap_or_else(|| panic!("{v}"))
                 .iter()
@@ -354,7 +354,7 @@ async fn the_call_queue_offers_only_leads_in_business_hours_in_their_own_timezon
         .json()
         .await
         .unwrap();
-    let names: Vec<&str> = queue
+    let names: Vec<&str> = queue["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -365,7 +365,7 @@ async fn the_call_queue_offers_only_leads_in_business_hours_in_their_own_timezon
         ["Tokyo KK"],
         "only Tokyo is in business hours: {queue}"
     );
-    assert!(queue[0]["local_time"]
+    assert!(queue["items"][0]["local_time"]
         .as_str()
         .unwrap()
         .starts_with("Tue 10:30"));
@@ -379,14 +379,14 @@ async fn the_call_queue_offers_only_leads_in_business_hours_in_their_own_timezon
         .json()
         .await
         .unwrap();
-    let names: Vec<&str> = queue
+    let names: Vec<&str> = queue["items"]
         .as_array()
         .unwrap()
         .iter()
         .map(|e| e["lead"]["company_name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["Berlin GmbH"]);
-    assert_eq!(queue[0]["reason"], "follow_up_due");
+    assert_eq!(queue["items"][0]["reason"], "follow_up_due");
 
     // Six more hours: 16:30 in Berlin and 10:30 in New York; the due
     // follow-up comes before the never-contacted lead.
@@ -397,7 +397,7 @@ async fn the_call_queue_offers_only_leads_in_business_hours_in_their_own_timezon
         .json()
         .await
         .unwrap();
-    let names: Vec<&str> = queue
+    let names: Vec<&str> = queue["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -420,7 +420,7 @@ async fn the_call_queue_offers_only_leads_in_business_hours_in_their_own_timezon
         .json()
         .await
         .unwrap();
-    assert_eq!(calls[0]["duration_seconds"], 300);
+    assert_eq!(calls["items"][0]["duration_seconds"], 300);
     let bad = app
         .post(
             &format!("/api/v1/leads/{berlin}/calls"),
@@ -467,7 +467,7 @@ async fn each_call_queue_entry_carries_its_leads_contacts_to_call() {
     }
     app.clock.advance(target - now);
     let queue: Value = crate::helpers::ok(app.get("/api/v1/calls/queue", &caller).await).await;
-    let entries = queue.as_array().unwrap();
+    let entries = queue["items"].as_array().unwrap();
     assert_eq!(entries.len(), 2, "{queue}");
     let of = |id: &str| {
         entries

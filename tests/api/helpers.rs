@@ -208,6 +208,28 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Uploads a file called `name` holding `bytes` as multipart form data
+    /// (with the text `fields` first), under an `Idempotency-Key` when one
+    /// is given.
+    pub async fn upload(
+        &self,
+        path: &str,
+        token: &str,
+        key: Option<&str>,
+        fields: &[(&str, &str)],
+        name: &str,
+        bytes: &[u8],
+    ) -> Response {
+        let (content_type, body) = multipart(fields, name, bytes);
+        let mut request = self
+            .request(Method::POST, path, Some(token))
+            .header("content-type", content_type);
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
+        request.body(body).send().await.unwrap()
+    }
+
     /// Makes an API key from the session `token`, narrowed to `permissions`
     /// (all of the owner's when empty), and returns its secret.
     pub async fn api_key(&self, token: &str, permissions: &[&str]) -> String {
@@ -284,6 +306,32 @@ impl TestApp {
         created["lead"]["id"].as_str().unwrap().to_string()
     }
 
+    /// Creates a design task called `title`; returns its id.
+    pub async fn create_task(&self, token: &str, title: &str) -> String {
+        let created = ok(self
+            .post(
+                "/api/v1/tasks",
+                token,
+                json!({"title": title, "task_type": "design"}),
+            )
+            .await)
+        .await;
+        created["id"].as_str().unwrap().to_string()
+    }
+
+    /// Creates a group room called `name`; returns its id.
+    pub async fn create_room(&self, token: &str, name: &str) -> String {
+        let created = ok(self
+            .post(
+                "/api/v1/rooms",
+                token,
+                json!({"name": name, "kind": "group"}),
+            )
+            .await)
+        .await;
+        created["id"].as_str().unwrap().to_string()
+    }
+
     /// Adds a note to a lead as the user behind `token`; returns the note.
     pub async fn add_note(&self, token: &str, lead: &str, text: &str) -> Value {
         ok(self
@@ -294,6 +342,34 @@ impl TestApp {
             )
             .await)
         .await
+    }
+
+    /// Every item of a paged list (`{items, next_cursor}`), read `limit` at
+    /// a time by following `next_cursor`.
+    pub async fn walk(&self, token: &str, path: &str, limit: usize) -> Vec<Value> {
+        let mut items = Vec::new();
+        let mut after: Option<String> = None;
+        let sep = if path.contains('?') { '&' } else { '?' };
+        for _ in 0..200 {
+            let page_path = match &after {
+                Some(cursor) => format!("{path}{sep}limit={limit}&after={cursor}"),
+                None => format!("{path}{sep}limit={limit}"),
+            };
+            let page = ok(self.get(&page_path, token).await).await;
+            let got = page["items"].as_array().unwrap_or_else(|| panic!("{page}"));
+            assert!(got.len() <= limit, "{page}");
+            items.extend(got.iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(cursor) => after = Some(cursor.to_string()),
+                None => return items,
+            }
+        }
+        panic!("{path} did not end in 200 pages");
+    }
+
+    /// Every item of a paged list, read in the largest pages.
+    pub async fn all_items(&self, token: &str, path: &str) -> Vec<Value> {
+        self.walk(token, path, 200).await
     }
 
     /// A room's whole history, oldest first, read through the API a page at

@@ -265,17 +265,7 @@ async fn a_retried_task_create_answers_the_same_task_and_creates_one() {
 async fn a_retried_task_comment_is_posted_once() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token().await;
-    let task = ok(app
-        .post(
-            "/api/v1/tasks",
-            &admin,
-            json!({"title": "Poster", "task_type": "design"}),
-        )
-        .await)
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let task = app.create_task(&admin, "Poster").await;
     let path = format!("/api/v1/tasks/{task}/comments");
     let body = json!({"body": "Proof attached"});
 
@@ -289,8 +279,7 @@ async fn a_retried_task_comment_is_posted_once() {
     assert!(replayed(&again));
     assert_eq!(ok(again).await["id"], first["id"]);
 
-    let comments = ok(app.get(&path, &admin).await).await;
-    assert_eq!(comments.as_array().unwrap().len(), 1);
+    assert_eq!(app.all_items(&admin, &path).await.len(), 1);
 }
 
 #[tokio::test]
@@ -351,8 +340,7 @@ async fn a_retried_call_is_logged_once() {
     assert!(replayed(&again));
     assert_eq!(ok(again).await["id"], first["id"]);
 
-    let calls = ok(app.get(&path, &admin).await).await;
-    assert_eq!(calls.as_array().unwrap().len(), 1);
+    assert_eq!(app.all_items(&admin, &path).await.len(), 1);
 }
 
 #[tokio::test]
@@ -365,6 +353,8 @@ async fn the_openapi_document_shows_the_header_on_each_create_that_takes_it() {
         ("/leads/{id}/calls", "post"),
         ("/tasks", "post"),
         ("/tasks/{id}/comments", "post"),
+        ("/rooms/{id}/files", "post"),
+        ("/tasks/{id}/files", "post"),
     ] {
         let op = &spec["paths"][path][method];
         let takes_key = op["parameters"]
@@ -475,8 +465,8 @@ async fn a_retried_reminder_is_set_once_and_answers_the_same() {
         json!({"text": "something else", "due_at": due}),
     )
     .await;
-    let reminders = ok(app.get("/api/v1/reminders", &admin).await).await;
-    assert_eq!(reminders.as_array().unwrap().len(), 1, "{reminders}");
+    let reminders = app.all_items(&admin, "/api/v1/reminders").await;
+    assert_eq!(reminders.len(), 1, "{reminders:?}");
 }
 
 #[tokio::test]
@@ -522,4 +512,99 @@ async fn a_retried_import_upload_makes_one_job_and_answers_the_same() {
         })
         .unwrap_or(0);
     assert!(spooled <= 1, "{spooled} spooled files");
+}
+
+/// Uploads `bytes` as `brief.txt` to `path` under `key`, checks whether the
+/// answer is a replay, and returns its body.
+async fn upload_with_key(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    key: &str,
+    bytes: &[u8],
+    replay: bool,
+) -> Value {
+    let response = app
+        .upload(path, token, Some(key), &[], "brief.txt", bytes)
+        .await;
+    assert_eq!(replayed(&response), replay, "{path}");
+    ok(response).await
+}
+
+#[tokio::test]
+async fn a_retried_room_file_upload_shares_the_file_once_and_answers_the_same() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let room = app.create_room(&admin, "uploads").await;
+    let path = format!("/api/v1/rooms/{room}/files");
+
+    let first = upload_with_key(&app, &admin, &path, "up-1", b"the brief", false).await;
+    let again = upload_with_key(&app, &admin, &path, "up-1", b"the brief", true).await;
+    assert_eq!(
+        again, first,
+        "the retry gets the first answer, body and all"
+    );
+    let (status, code, message) = error_of(
+        app.upload(
+            &path,
+            &admin,
+            Some("up-1"),
+            &[],
+            "brief.txt",
+            b"another brief",
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid")
+    );
+    assert!(message.contains("different request"), "{message}");
+
+    let shared: Vec<Value> = app
+        .room_history(&admin, &room)
+        .await
+        .into_iter()
+        .filter(|m| m["file"].is_string())
+        .collect();
+    assert_eq!(shared.len(), 1, "one message with the file: {shared:?}");
+    assert_eq!(shared[0]["file"], first["file"]["id"]);
+}
+
+#[tokio::test]
+async fn a_retried_task_file_upload_attaches_the_file_once_and_answers_the_same() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let task = app.create_task(&admin, "Print run").await;
+    let path = format!("/api/v1/tasks/{task}/files");
+
+    let first = upload_with_key(&app, &admin, &path, "att-1", b"proof", false).await;
+    let again = upload_with_key(&app, &admin, &path, "att-1", b"proof", true).await;
+    assert_eq!(again, first);
+    let (status, code, _) = error_of(
+        app.upload(
+            &path,
+            &admin,
+            Some("att-1"),
+            &[],
+            "brief.txt",
+            b"other proof",
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid")
+    );
+    // Without a key each upload is its own.
+    ok(app
+        .upload(&path, &admin, None, &[], "brief.txt", b"proof")
+        .await)
+    .await;
+
+    let files = app.all_items(&admin, &path).await;
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert_eq!(files[0]["id"], first["id"]);
 }

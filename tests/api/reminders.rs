@@ -75,7 +75,7 @@ async fn a_reminder_fires_once_when_its_time_comes_and_not_before() {
         .json()
         .await
         .unwrap();
-    assert!(listed[0]["fired_at"].is_string());
+    assert!(listed["items"][0]["fired_at"].is_string());
 }
 
 #[tokio::test]
@@ -175,7 +175,7 @@ async fn a_reminder_is_cancelled_by_its_owner_only_and_then_never_fires() {
         .json()
         .await
         .unwrap();
-    assert_eq!(listed, json!([]));
+    assert_eq!(listed, json!({"items": []}));
     let (status, _, _) = error_of(app.delete(&path, &ann).await).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 

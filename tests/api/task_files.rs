@@ -55,7 +55,8 @@ async fn file_rows(app: &TestApp, token: &str, task: &str) -> Vec<Value> {
             .await,
     )
     .await;
-    rows.as_array()
+    rows["items"]
+        .as_array()
         .unwrap()
         .iter()
         .filter(|r| r["field"] == "file")
@@ -97,8 +98,8 @@ async fn an_attached_file_downloads_as_sent_and_attach_and_remove_are_audited() 
             .await,
     )
     .await;
-    assert_eq!(listed.as_array().unwrap().len(), 1);
-    assert_eq!(listed[0]["id"], file_id.as_str());
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["items"][0]["id"], file_id.as_str());
     let download = app
         .get(&format!("/api/v1/tasks/{id}/files/{file_id}"), &mia_token)
         .await;
@@ -272,7 +273,7 @@ async fn programs_and_oversize_uploads_are_refused_with_json_errors() {
     assert_eq!(stored_files(&app), 0, "nothing was written");
     assert!(file_rows(&app, &admin, &id).await.is_empty(), "nor audited");
     let listed = body(app.get(&format!("/api/v1/tasks/{id}/files"), &admin).await).await;
-    assert_eq!(listed, json!([]));
+    assert_eq!(listed, json!({"items": []}));
 }
 
 #[tokio::test]
@@ -302,7 +303,7 @@ async fn a_file_can_be_attached_to_ones_own_comment_on_the_task() {
             .await,
     )
     .await;
-    assert_eq!(listed[0]["comment"], comment_id);
+    assert_eq!(listed["items"][0]["comment"], comment_id);
 
     let (status, _, message) =
         error_of(attach(&app, &admin, &id, "mine.pdf", &pdf(), Some(comment_id)).await).await;

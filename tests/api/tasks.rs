@@ -29,10 +29,10 @@ async fn history(app: &TestApp, token: &str, task: &str) -> Vec<Value> {
         app.get(&format!("/api/v1/tasks/{task}/history"), token)
             .await,
     )
-    .await
-    .as_array()
-    .unwrap()
-    .clone()
+    .await["items"]
+        .as_array()
+        .unwrap()
+        .clone()
 }
 
 #[tokio::test]
@@ -339,7 +339,7 @@ async fn a_mention_in_a_task_comment_notifies_that_user() {
     )
     .await;
     assert_eq!(
-        comments[0]["body"],
+        comments["items"][0]["body"],
         "@bob can you check the colours? @nobody"
     );
     let rows = history(&app, &ann_token, id).await;

@@ -647,17 +647,8 @@ async fn a_mention_becomes_a_confirmation_and_runs_only_after_the_button() {
     assert_eq!(buttons[1]["text"], "Cancel");
     let data = buttons[0]["callback_data"].as_str().unwrap();
     assert!(data.len() <= 64);
-    let calls: Value = app
-        .get(&calls_path, &maria_token)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        calls.as_array().unwrap().len(),
-        0,
-        "nothing before the button"
-    );
+    let calls = app.all_items(&maria_token, &calls_path).await;
+    assert_eq!(calls.len(), 0, "nothing before the button");
 
     // Someone else pressing Maria's button gets nothing done.
     fake.press(556, private_chat(556), data);
@@ -679,24 +670,14 @@ async fn a_mention_becomes_a_confirmation_and_runs_only_after_the_button() {
         done["text"].as_str().unwrap().contains("Globex Corp"),
         "{done}"
     );
-    let calls: Value = app
-        .get(&calls_path, &maria_token)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(calls.as_array().unwrap().len(), 1, "{calls}");
+    let calls = app.all_items(&maria_token, &calls_path).await;
+    assert_eq!(calls.len(), 1, "{calls:?}");
     assert_eq!(calls[0]["outcome"], "not_interested");
     // A second press of the same button does not log the call twice.
     fake.press(555, private_chat(555), data);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let calls: Value = app
-        .get(&calls_path, &maria_token)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(calls.as_array().unwrap().len(), 1);
+    let calls = app.all_items(&maria_token, &calls_path).await;
+    assert_eq!(calls.len(), 1);
 }
 
 #[tokio::test]

@@ -253,15 +253,7 @@ async fn a_bot_mention_in_the_hub_is_proposed_and_runs_only_when_its_author_conf
         mut ws,
         calls_path,
     } = field_with_a_lead(&app, &admin).await;
-    let logged = || async {
-        let calls: Value = app
-            .get(&calls_path, &maria_token)
-            .await
-            .json()
-            .await
-            .unwrap();
-        calls.as_array().unwrap().len()
-    };
+    let logged = || async { app.all_items(&maria_token, &calls_path).await.len() };
 
     let mention = say(
         &app,
@@ -351,13 +343,8 @@ async fn a_bot_button_pressed_with_a_narrowed_key_runs_only_with_the_keys_permis
         answer["body"].as_str().unwrap().contains("permission"),
         "refused in words: {answer}"
     );
-    let calls: Value = app
-        .get(&calls_path, &maria_token)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(calls.as_array().unwrap().len(), 0, "no call was logged");
+    let calls = app.all_items(&maria_token, &calls_path).await;
+    assert_eq!(calls.len(), 0, "no call was logged");
 }
 
 #[tokio::test]

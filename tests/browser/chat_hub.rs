@@ -434,6 +434,6 @@ pub async fn a_message_is_pinned_and_unpinned_and_a_reminder_set_on_it_is_cancel
     a.click("#reminders button").await;
     a.wait_text("#reminders", "No reminders.").await;
     let left = panel.api(&admin, "GET", "/reminders", Value::Null).await;
-    assert_eq!(left, json!([]));
+    assert_eq!(left, json!({"items": []}));
     a.close().await;
 }

@@ -360,8 +360,8 @@ pub async fn the_caller_logs_a_call_from_the_queue_in_one_click() {
     let calls = panel
         .api(&carla, "GET", &format!("/leads/{id}/calls"), json!(null))
         .await;
-    assert_eq!(calls[0]["outcome"], "callback", "{calls}");
-    assert_eq!(calls[0]["notes"], "Asked to call after the fair");
+    assert_eq!(calls["items"][0]["outcome"], "callback", "{calls}");
+    assert_eq!(calls["items"][0]["notes"], "Asked to call after the fair");
     // Called now, the lead is no longer never-contacted: the queue moves on.
     b.click("#call-queue-refresh").await;
     b.wait_text("#call-queue", "Nobody to call right now").await;

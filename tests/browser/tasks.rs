@@ -101,7 +101,7 @@ pub async fn a_production_manager_moves_a_task_to_done_and_the_dashboard_counts_
         )
         .await;
     assert!(
-        history
+        history["items"]
             .as_array()
             .unwrap()
             .iter()
@@ -252,7 +252,7 @@ pub async fn a_task_page_edits_fields_checklist_time_and_shows_comments_live() {
         let files = panel
             .api(&pam, "GET", &format!("/tasks/{id}/files"), Value::Null)
             .await;
-        assert_eq!(files[0]["name"], "proof.txt", "{files}");
+        assert_eq!(files["items"][0]["name"], "proof.txt", "{files}");
     }
     b.close().await;
 }

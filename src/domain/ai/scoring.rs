@@ -305,7 +305,7 @@ async fn write(ctx: &Ctx, lead_id: &str, score: i64) -> DomainResult<()> {
     ctx.store
         .run(
             "UPDATE type::record('lead', $id) SET score = $s, sort_score = $k",
-            json!({"id": lead_id, "s": score, "k": format!("{:03}|{lead_id}", score)}),
+            json!({"id": lead_id, "s": score, "k": leads::score_key(score, lead_id)}),
         )
         .await?;
     Ok(())

@@ -19,6 +19,7 @@ use super::writer::{Draft, PendingPost};
 use crate::domain::actor::Actor;
 use crate::domain::audit;
 use crate::domain::clock::db_time;
+use crate::domain::cursor::{self, TimeOrder};
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::events::{Audience, Event};
 use crate::domain::permissions::Permission;
@@ -403,33 +404,55 @@ pub async fn search(
         .rows(0)?)
 }
 
+/// The order of a search over all the actor's rooms: newest first, on the
+/// `message_created` index.
+const SEARCH_ORDER: TimeOrder = TimeOrder::newest_first("message", "created_at");
+
 /// Messages whose text contains `query` (case-insensitive) in every room
-/// the actor is a member of, newest first: the hub's search box. Rooms the
-/// actor is not in (public channels not joined included) are not searched.
+/// the actor is a member of, newest first, a page at a time: the hub's
+/// search box. Rooms the actor is not in (public channels not joined
+/// included) are not searched.
 pub async fn search_my_rooms(
     ctx: &Ctx,
     actor: &Actor,
     query: &str,
+    after: Option<&str>,
     limit: usize,
-) -> DomainResult<Vec<Message>> {
+) -> DomainResult<cursor::Page<Message>> {
     super::require_chat(ctx, actor)?;
     let query = query.trim().to_lowercase();
     if query.is_empty() || query.chars().count() > 200 {
         return Err(DomainError::invalid("q", "must be 1 to 200 characters"));
     }
-    Ok(ctx
+    let limit = limit.clamp(1, MAX_PAGE);
+    let bound = SEARCH_ORDER.after(after)?;
+    let rows: Vec<Message> = ctx
         .store
         .run(
             &format!(
-                "LET $mine = (SELECT VALUE room FROM room_member WHERE user = $user);
-                 {SELECT_MESSAGE} message WHERE room IN $mine AND deleted_at IS NONE
-                 AND string::contains(string::lowercase(body), $query)
-                 ORDER BY created_at DESC LIMIT $limit"
+                "{}LET $mine = (SELECT VALUE room FROM room_member WHERE user = $user);
+                 {SELECT_MESSAGE} message {} {} LIMIT $limit",
+                bound.prelude(),
+                bound.filter(&[
+                    "room IN $mine",
+                    "deleted_at IS NONE",
+                    "string::contains(string::lowercase(body), $query)",
+                ]),
+                SEARCH_ORDER.order_by()
             ),
-            json!({"user": actor.user_id, "query": query, "limit": limit.clamp(1, MAX_PAGE)}),
+            json!({
+                "user": actor.user_id,
+                "query": query,
+                "after_at": bound.at,
+                "after_id": bound.id,
+                "limit": limit + 1,
+            }),
         )
         .await?
-        .rows(1)?)
+        .rows(1 + bound.statements_before())?;
+    Ok(cursor::Page::from_one_more(rows, limit, |m| {
+        cursor::encode_at(m.created_at, &m.id)
+    }))
 }
 
 /// A message the actor can see (member of its room).

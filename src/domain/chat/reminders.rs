@@ -15,6 +15,7 @@ use super::notifications::{self, Notification};
 use crate::domain::actor::Actor;
 use crate::domain::audit::{self, FieldChange};
 use crate::domain::clock::db_time;
+use crate::domain::cursor::{Page, TimeOrder};
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::{tokens, Ctx};
 use crate::store::Transaction;
@@ -99,16 +100,30 @@ async fn find(ctx: &Ctx, id: &str) -> DomainResult<Option<Reminder>> {
 }
 
 /// The actor's reminders, soonest first.
-pub async fn list(ctx: &Ctx, actor: &Actor) -> DomainResult<Vec<Reminder>> {
+/// The order of one's reminders: soonest first, on the `reminder_user`
+/// index.
+const REMINDER_ORDER: TimeOrder = TimeOrder::oldest_first("reminder", "due_at");
+
+/// The actor's reminders, soonest first (fired ones included until
+/// cleared), a page at a time (`limit` 1 to 200).
+pub async fn list(
+    ctx: &Ctx,
+    actor: &Actor,
+    after: Option<&str>,
+    limit: usize,
+) -> DomainResult<Page<Reminder>> {
     super::require_chat(ctx, actor)?;
-    Ok(ctx
-        .store
-        .run(
-            "SELECT *, record::id(id) AS id FROM reminder WHERE user = $user ORDER BY due_at LIMIT 500",
+    REMINDER_ORDER
+        .page(
+            &ctx.store,
+            "SELECT *, record::id(id) AS id FROM reminder",
+            &["user = $user"],
             json!({"user": actor.user_id}),
+            after,
+            limit,
+            |r: &Reminder| (r.due_at, &r.id),
         )
-        .await?
-        .rows(0)?)
+        .await
 }
 
 /// Cancels one of the actor's reminders (fired or not: a fired one is

@@ -11,6 +11,7 @@ use super::{contacts, pipeline};
 use crate::domain::actor::Actor;
 use crate::domain::audit::{self, FieldChange};
 use crate::domain::clock::db_time;
+use crate::domain::cursor::{self, Page, TimeOrder, MAX_PAGE};
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::events::Event;
 use crate::domain::permissions::Permission;
@@ -130,16 +131,29 @@ pub async fn log(ctx: &Ctx, actor: &Actor, lead_id: &str, input: NewCall) -> Dom
     Ok(call)
 }
 
-pub async fn list(ctx: &Ctx, actor: &Actor, lead_id: &str) -> DomainResult<Vec<Call>> {
+/// The order of a lead's calls: newest first, on the `call_lead` index.
+const CALL_ORDER: TimeOrder = TimeOrder::newest_first("call", "at");
+
+/// The lead's calls, newest first, a page at a time (`limit` 1 to 200).
+pub async fn list(
+    ctx: &Ctx,
+    actor: &Actor,
+    lead_id: &str,
+    after: Option<&str>,
+    limit: usize,
+) -> DomainResult<Page<Call>> {
     let lead = load_visible(ctx, actor, lead_id, false).await?;
-    Ok(ctx
-        .store
-        .run(
-            "SELECT *, record::id(id) AS id FROM call WHERE lead = $lead ORDER BY at DESC LIMIT 500",
+    CALL_ORDER
+        .page(
+            &ctx.store,
+            "SELECT *, record::id(id) AS id FROM call",
+            &["lead = $lead"],
             json!({"lead": lead.id}),
+            after,
+            limit,
+            |c: &Call| (c.at, &c.id),
         )
-        .await?
-        .rows(0)?)
+        .await
 }
 
 /// Local business hours: Monday to Friday, 09:00 to 17:00.
@@ -162,12 +176,91 @@ pub struct QueueEntry {
     pub contacts: Vec<contacts::Contact>,
 }
 
-/// The caller's next leads: due follow-ups first (longest overdue first),
-/// then never-contacted leads, each group by score; only leads where it is
-/// business hours now in their own timezone, and not won or lost.
-pub async fn queue(ctx: &Ctx, actor: &Actor, limit: usize) -> DomainResult<Vec<QueueEntry>> {
+/// The two parts of the queue, in the order they are called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum QueueGroup {
+    /// Leads with a follow-up due now.
+    FollowUpDue,
+    /// Leads never contacted and with nothing scheduled.
+    NeverContacted,
+}
+
+impl QueueGroup {
+    fn reason(self) -> &'static str {
+        match self {
+            QueueGroup::FollowUpDue => "follow_up_due",
+            QueueGroup::NeverContacted => "never_contacted",
+        }
+    }
+
+    /// Which leads the group holds. Never-contacted leads are walked on
+    /// `lead_fresh_score` from the cursor; due ones are few enough to be
+    /// found on `lead_next_follow_up` and ordered.
+    fn condition(self) -> &'static str {
+        match self {
+            QueueGroup::FollowUpDue => {
+                "next_follow_up_at IS NOT NONE AND next_follow_up_at <= <datetime>$now"
+            }
+            QueueGroup::NeverContacted => "last_contacted_at IS NONE AND next_follow_up_at IS NONE",
+        }
+    }
+}
+
+/// The queue's cursor: the group and the `sort_score` of the last lead
+/// given out (or passed over) in it.
+fn queue_cursor(group: QueueGroup, sort_score: &str) -> String {
+    cursor::encode(&format!("{}|{sort_score}", group.reason()))
+}
+
+fn parse_queue_cursor(raw: &str) -> DomainResult<(QueueGroup, String)> {
+    let key = cursor::decode(raw)?;
+    let (group, sort_score) = key.split_once('|').ok_or_else(cursor::not_a_cursor)?;
+    let group = match group {
+        "follow_up_due" => QueueGroup::FollowUpDue,
+        "never_contacted" => QueueGroup::NeverContacted,
+        _ => return Err(cursor::not_a_cursor()),
+    };
+    let well_formed = sort_score.split_once('|').is_some_and(|(score, id)| {
+        score.len() == 3
+            && score.chars().all(|c| c.is_ascii_digit())
+            && !id.is_empty()
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    });
+    if !well_formed {
+        return Err(cursor::not_a_cursor());
+    }
+    Ok((group, sort_score.to_string()))
+}
+
+/// Leads read from the store at a time while filling a page of the queue.
+const QUEUE_CHUNK: usize = 200;
+
+/// The most leads one page of the queue reads: when that many are outside
+/// business hours, the page is short and its cursor continues after them.
+const QUEUE_SCAN: usize = 2000;
+
+/// The caller's next leads, a page at a time: due follow-ups first, then
+/// never-contacted leads, each group by score (highest first, on the
+/// `lead_sort_score` index); only leads where it is business hours now in
+/// their own timezone, and not won or lost.
+pub async fn queue(
+    ctx: &Ctx,
+    actor: &Actor,
+    after: Option<&str>,
+    limit: usize,
+) -> DomainResult<Page<QueueEntry>> {
     actor.require(Permission::CallsLog)?;
     let scope = Scope::of(actor)?;
+    let limit = limit.clamp(1, MAX_PAGE);
+    let (mut group, mut from) = match after {
+        Some(raw) => {
+            let (group, key) = parse_queue_cursor(raw)?;
+            (group, Some(key))
+        }
+        None => (QueueGroup::FollowUpDue, None),
+    };
     let now = ctx.now();
     let closed: Vec<String> = pipeline::list_all(ctx)
         .await?
@@ -179,54 +272,75 @@ pub async fn queue(ctx: &Ctx, actor: &Actor, limit: usize) -> DomainResult<Vec<Q
         .condition()
         .map(|c| format!(" AND {c}"))
         .unwrap_or_default();
-    let sql = format!(
-        "{SELECT_LEAD} lead WHERE deleted_at IS NONE AND timezone IS NOT NONE AND status NOT IN $closed{scope_cond}
-            AND next_follow_up_at IS NOT NONE AND next_follow_up_at <= <datetime>$now ORDER BY next_follow_up_at ASC LIMIT 2000;
-         {SELECT_LEAD} lead WHERE deleted_at IS NONE AND timezone IS NOT NONE AND status NOT IN $closed{scope_cond}
-            AND last_contacted_at IS NONE AND next_follow_up_at IS NONE ORDER BY sort_score DESC LIMIT 2000;"
-    );
-    let results = ctx
-        .store
-        .run(
-            &sql,
-            json!({"closed": closed, "now": db_time(now), "scope_user": scope.user()}),
-        )
-        .await?;
     let open_now = |lead: &Lead| -> Option<String> {
         let tz: chrono_tz::Tz = lead.timezone.as_deref()?.parse().ok()?;
         is_business_hours(now, tz).then(|| now.with_timezone(&tz).format("%a %H:%M").to_string())
     };
-    let mut due: Vec<(Lead, String)> = results
-        .rows::<Lead>(0)?
-        .into_iter()
-        .filter_map(|l| open_now(&l).map(|t| (l, t)))
-        .collect();
-    due.sort_by(|(a, _), (b, _)| {
-        b.score
-            .cmp(&a.score)
-            .then(a.next_follow_up_at.cmp(&b.next_follow_up_at))
-    });
-    let fresh: Vec<(Lead, String)> = results
-        .rows::<Lead>(1)?
-        .into_iter()
-        .filter_map(|l| open_now(&l).map(|t| (l, t)))
-        .collect();
-    let mut entries: Vec<QueueEntry> = due
-        .into_iter()
-        .map(|(lead, local_time)| QueueEntry {
-            lead,
-            reason: "follow_up_due".into(),
-            local_time,
-            contacts: Vec::new(),
-        })
-        .chain(fresh.into_iter().map(|(lead, local_time)| QueueEntry {
-            lead,
-            reason: "never_contacted".into(),
-            local_time,
-            contacts: Vec::new(),
-        }))
-        .take(limit.clamp(1, 200))
-        .collect();
+    let mut picked: Vec<(QueueGroup, QueueEntry)> = Vec::new();
+    let mut scanned = 0;
+    let mut next_cursor = None;
+    loop {
+        let after_cond = if from.is_some() {
+            " AND sort_score < $from"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "{SELECT_LEAD} lead WHERE {}{after_cond} AND deleted_at IS NONE AND timezone IS NOT NONE
+                AND status NOT IN $closed{scope_cond} ORDER BY sort_score DESC LIMIT $chunk",
+            group.condition()
+        );
+        let rows: Vec<Lead> = ctx
+            .store
+            .run(
+                &sql,
+                json!({"closed": closed, "now": db_time(now), "scope_user": scope.user(),
+                       "from": from, "chunk": QUEUE_CHUNK}),
+            )
+            .await?
+            .rows(0)?;
+        let group_done = rows.len() < QUEUE_CHUNK;
+        scanned += rows.len();
+        for lead in rows {
+            from = Some(leads::score_key(lead.score, &lead.id));
+            if let Some(local_time) = open_now(&lead) {
+                picked.push((
+                    group,
+                    QueueEntry {
+                        lead,
+                        reason: group.reason().into(),
+                        local_time,
+                        contacts: Vec::new(),
+                    },
+                ));
+                if picked.len() > limit {
+                    break;
+                }
+            }
+        }
+        if picked.len() > limit {
+            picked.truncate(limit);
+            next_cursor = picked
+                .last()
+                .map(|(g, e)| queue_cursor(*g, &leads::score_key(e.lead.score, &e.lead.id)));
+            break;
+        }
+        if !group_done {
+            if scanned >= QUEUE_SCAN {
+                next_cursor = from.as_deref().map(|key| queue_cursor(group, key));
+                break;
+            }
+            continue;
+        }
+        match group {
+            QueueGroup::FollowUpDue => {
+                group = QueueGroup::NeverContacted;
+                from = None;
+            }
+            QueueGroup::NeverContacted => break,
+        }
+    }
+    let mut entries: Vec<QueueEntry> = picked.into_iter().map(|(_, e)| e).collect();
     // The phones come with the queue: one lookup for all its leads.
     let ids: Vec<&str> = entries.iter().map(|e| e.lead.id.as_str()).collect();
     let all: Vec<contacts::Contact> = crate::store::lookups::rows_for_all(
@@ -240,7 +354,10 @@ pub async fn queue(ctx: &Ctx, actor: &Actor, limit: usize) -> DomainResult<Vec<Q
             e.contacts.push(contact);
         }
     }
-    Ok(entries)
+    Ok(Page {
+        items: entries,
+        next_cursor,
+    })
 }
 
 #[cfg(test)]
@@ -258,5 +375,23 @@ mod tests {
         // Saturday noon in Tokyo.
         let sat: DateTime<Utc> = "2026-12-05T03:00:00Z".parse().unwrap();
         assert!(!is_business_hours(sat, tokyo));
+    }
+
+    #[test]
+    fn a_queue_cursor_gives_back_its_group_and_key_and_nothing_else_is_taken() {
+        let raw = queue_cursor(QueueGroup::NeverContacted, "042|abc123");
+        assert_eq!(
+            parse_queue_cursor(&raw).unwrap(),
+            (QueueGroup::NeverContacted, "042|abc123".into())
+        );
+        for bad in [
+            "follow_up_due",
+            "follow_up_due|42|abc",
+            "somewhere|042|abc",
+            "never_contacted|042|",
+            "never_contacted|042|a'b",
+        ] {
+            assert!(parse_queue_cursor(&cursor::encode(bad)).is_err(), "{bad}");
+        }
     }
 }

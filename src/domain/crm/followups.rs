@@ -16,6 +16,7 @@ use super::{contacts, pipeline, settings};
 use crate::domain::actor::Actor;
 use crate::domain::audit::{self, FieldChange};
 use crate::domain::clock::db_time;
+use crate::domain::cursor::{self, Page, TimeOrder, MAX_PAGE};
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::events::Event;
 use crate::domain::permissions::Permission;
@@ -343,6 +344,8 @@ pub enum DueScope {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DueFollowUp {
+    /// The follow-up's own id (its lead and tier).
+    pub id: String,
     pub lead_id: String,
     pub company_name: String,
     pub owner: Option<String>,
@@ -351,18 +354,29 @@ pub struct DueFollowUp {
     pub notes: String,
 }
 
+/// Which due follow-ups a list shows, and which page of them.
+#[derive(Debug, Clone)]
+pub struct DueQuery {
+    pub view: FollowUpDue,
+    pub who: DueScope,
+    /// The `next_cursor` of the previous page.
+    pub after: Option<String>,
+    /// 1 to 200.
+    pub limit: usize,
+}
+
+/// The order of the due list: soonest first, on the `follow_up_pending`
+/// index (`follow_up_owner_pending` for one person's).
+const DUE_ORDER: TimeOrder = TimeOrder::oldest_first("follow_up", "scheduled_at");
+
 /// Pending follow-ups due today, overdue, or this week, in the actor's
-/// timezone, oldest first.
-pub async fn due(
-    ctx: &Ctx,
-    actor: &Actor,
-    view: FollowUpDue,
-    who: DueScope,
-) -> DomainResult<Vec<DueFollowUp>> {
+/// timezone, oldest first, a page at a time; only those of leads the
+/// actor may see and that are not deleted.
+pub async fn due(ctx: &Ctx, actor: &Actor, query: DueQuery) -> DomainResult<Page<DueFollowUp>> {
     let scope = Scope::of(actor)?;
     let tz = actor_timezone(ctx, actor).await?;
-    let (from, to) = view.window(ctx.now(), tz);
-    let owner = match (&who, &scope) {
+    let (from, to) = query.view.window(ctx.now(), tz);
+    let owner = match (&query.who, &scope) {
         (DueScope::Mine, _) => Some(actor.user_id.clone()),
         (DueScope::User(u), Scope::All) => Some(u.clone()),
         (DueScope::User(u), Scope::Own(me)) if u == me => Some(me.clone()),
@@ -373,10 +387,15 @@ pub async fn due(
         }
         (DueScope::Team, _) => None,
     };
+    let limit = query.limit.clamp(1, MAX_PAGE);
+    let bound = DUE_ORDER.after(query.after.as_deref())?;
     let mut conds = vec![
         "outcome = 'pending'",
         "scheduled_at IS NOT NONE",
         "scheduled_at < <datetime>$to",
+        // A deleted lead's follow-ups are not work; one's own scope sees
+        // the leads one owns or created.
+        "type::record('lead', lead).deleted_at IS NONE",
     ];
     if from.is_some() {
         conds.push("scheduled_at >= <datetime>$from");
@@ -384,47 +403,58 @@ pub async fn due(
     if owner.is_some() {
         conds.push("owner = $owner");
     }
+    if let Scope::Own(_) = scope {
+        conds.push(
+            "(type::record('lead', lead).owner = $me OR type::record('lead', lead).created_by = $me)",
+        );
+    }
     let sql = format!(
-        "SELECT lead, tier, scheduled_at, notes, owner,
-            (SELECT company_name, owner, created_by, deleted_at FROM ONLY type::record('lead', $parent.lead)) AS info
-         FROM follow_up WHERE {} ORDER BY scheduled_at ASC LIMIT 1000",
-        conds.join(" AND ")
+        "{}SELECT record::id(id) AS id, lead, tier, scheduled_at, notes, owner,
+            (SELECT company_name, owner FROM ONLY type::record('lead', $parent.lead)) AS info
+         FROM follow_up {} {} LIMIT $limit",
+        bound.prelude(),
+        bound.filter(&conds),
+        DUE_ORDER.order_by()
     );
     let rows: Vec<Value> = ctx
         .store
         .run(
             &sql,
-            json!({"to": db_time(to), "from": from.map(db_time), "owner": owner}),
+            json!({
+                "to": db_time(to),
+                "from": from.map(db_time),
+                "owner": owner,
+                "me": actor.user_id,
+                "after_at": bound.at,
+                "after_id": bound.id,
+                "limit": limit + 1,
+            }),
         )
         .await?
-        .rows(0)?;
-    let mut out = Vec::new();
-    for row in rows {
-        let info = &row["info"];
-        if info.is_null() || !info["deleted_at"].is_null() {
-            continue;
-        }
-        let visible = match &scope {
-            Scope::All => true,
-            Scope::Own(me) => {
-                info["owner"].as_str() == Some(me) || info["created_by"].as_str() == Some(me)
-            }
-        };
-        let scheduled_at: Option<DateTime<Utc>> =
-            serde_json::from_value(row["scheduled_at"].clone()).ok();
-        if let (true, Some(scheduled_at)) = (visible, scheduled_at) {
-            out.push(DueFollowUp {
-                lead_id: row["lead"].as_str().unwrap_or_default().to_string(),
-                company_name: info["company_name"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-                owner: info["owner"].as_str().map(str::to_string),
-                tier: row["tier"].as_u64().unwrap_or(0) as u8,
-                scheduled_at,
-                notes: row["notes"].as_str().unwrap_or_default().to_string(),
-            });
-        }
+        .rows(bound.statements_before())?;
+    let rows: Vec<DueFollowUp> = rows.into_iter().filter_map(due_of).collect();
+    Ok(Page::from_one_more(rows, limit, |d| {
+        cursor::encode_at(d.scheduled_at, &d.id)
+    }))
+}
+
+/// A due follow-up from its row; `None` for one whose lead is gone.
+fn due_of(row: Value) -> Option<DueFollowUp> {
+    let info = &row["info"];
+    if info.is_null() {
+        return None;
     }
-    Ok(out)
+    let scheduled_at: DateTime<Utc> = serde_json::from_value(row["scheduled_at"].clone()).ok()?;
+    Some(DueFollowUp {
+        id: row["id"].as_str()?.to_string(),
+        lead_id: row["lead"].as_str().unwrap_or_default().to_string(),
+        company_name: info["company_name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        owner: info["owner"].as_str().map(str::to_string),
+        tier: row["tier"].as_u64().unwrap_or(0) as u8,
+        scheduled_at,
+        notes: row["notes"].as_str().unwrap_or_default().to_string(),
+    })
 }

@@ -33,6 +33,7 @@ use super::outgoing::Outgoing;
 use crate::domain::actor::{Actor, Channel, Credential};
 use crate::domain::audit::{self, FieldChange};
 use crate::domain::clock::{db_time, Clock};
+use crate::domain::cursor::{Page, TimeOrder};
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::events::Event;
 use crate::domain::permissions::Permission;
@@ -310,30 +311,37 @@ pub async fn get(ctx: &Ctx, actor: &Actor, id: &str) -> DomainResult<ImportJob> 
 }
 
 /// The latest jobs the actor may see, newest first.
-pub async fn list(ctx: &Ctx, actor: &Actor, limit: usize) -> DomainResult<Vec<ImportJob>> {
+/// The order of the import list: newest first, on the `import_job_owner`
+/// index (or `import_job_created` for everyone's).
+const JOB_ORDER: TimeOrder = TimeOrder::newest_first("import_job", "created_at");
+
+/// The actor's imports, newest first, a page at a time (`limit` 1 to
+/// 200); with `leads.import` and `leads.read.all`, everyone's.
+pub async fn list(
+    ctx: &Ctx,
+    actor: &Actor,
+    after: Option<&str>,
+    limit: usize,
+) -> DomainResult<Page<ImportJob>> {
     actor.require(Permission::LeadsImport)?;
-    let limit = limit.clamp(1, 200);
-    let rows: Vec<JobRow> = if sees_all(actor) {
-        ctx.store
-            .run(
-                &format!("{SELECT_JOB} import_job ORDER BY created_at DESC LIMIT $limit"),
-                json!({"limit": limit}),
-            )
-            .await?
-            .rows(0)?
+    let owner: &[&str] = if sees_all(actor) {
+        &[]
     } else {
-        ctx.store
-            .run(
-                &format!(
-                    "{SELECT_JOB} import_job WHERE owner = $owner ORDER BY created_at DESC LIMIT $limit"
-                ),
-                json!({"owner": actor.user_id, "limit": limit}),
-            )
-            .await?
-            .rows(0)?
+        &["owner = $owner"]
     };
+    let page = JOB_ORDER
+        .page(
+            &ctx.store,
+            &format!("{SELECT_JOB} import_job"),
+            owner,
+            json!({"owner": actor.user_id}),
+            after,
+            limit,
+            |r: &JobRow| (r.created_at, &r.id),
+        )
+        .await?;
     let window = ctx.import_jobs.undo_window;
-    Ok(rows.into_iter().map(|r| r.view(window)).collect())
+    Ok(page.map(|r| r.view(window)))
 }
 
 /// The job's part in the import: its progress, written with each batch

@@ -301,8 +301,14 @@ pub(crate) fn sort_keys(
         "sort_created": id,
         "sort_updated": format!("{}|{id}", db_time(updated_at)),
         "sort_company": format!("{company_key}|{id}"),
-        "sort_score": format!("{:03}|{id}", score.clamp(0, 999)),
+        "sort_score": score_key(score, id),
     })
+}
+
+/// A lead's `sort_score`: its score, then its id, so the key is unique and
+/// orders by score.
+pub(crate) fn score_key(score: i64, id: &str) -> String {
+    format!("{:03}|{id}", score.clamp(0, 999))
 }
 
 /// The words full-text search looks at: company, website and the lead's

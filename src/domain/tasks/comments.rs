@@ -14,6 +14,7 @@ use crate::domain::chat::notification_settings;
 use crate::domain::chat::notifications::{self, Notification};
 use crate::domain::clock::db_time;
 use crate::domain::crm::outgoing::Outgoing;
+use crate::domain::cursor::{Page, TimeOrder};
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::events::{Audience, Event};
 use crate::domain::permissions::Permission;
@@ -32,16 +33,30 @@ pub struct Comment {
     pub created_at: DateTime<Utc>,
 }
 
-pub async fn list(ctx: &Ctx, actor: &Actor, task_id: &str) -> DomainResult<Vec<Comment>> {
+/// The order of a task's comments: oldest first, on the `task_comment_task`
+/// index.
+const COMMENT_ORDER: TimeOrder = TimeOrder::oldest_first("task_comment", "created_at");
+
+/// The task's comments, oldest first, a page at a time (`limit` 1 to 200).
+pub async fn list(
+    ctx: &Ctx,
+    actor: &Actor,
+    task_id: &str,
+    after: Option<&str>,
+    limit: usize,
+) -> DomainResult<Page<Comment>> {
     let task = task::get(ctx, actor, task_id).await?;
-    Ok(ctx
-        .store
-        .run(
-            "SELECT *, record::id(id) AS id FROM task_comment WHERE task = $task ORDER BY created_at ASC LIMIT 1000",
+    COMMENT_ORDER
+        .page(
+            &ctx.store,
+            "SELECT *, record::id(id) AS id FROM task_comment",
+            &["task = $task"],
             json!({"task": task.id}),
+            after,
+            limit,
+            |c: &Comment| (c.created_at, &c.id),
         )
-        .await?
-        .rows(0)?)
+        .await
 }
 
 pub async fn add(ctx: &Ctx, actor: &Actor, task_id: &str, body: &str) -> DomainResult<Comment> {

@@ -20,6 +20,7 @@ use crate::domain::actor::Actor;
 use crate::domain::audit::{self, FieldChange};
 use crate::domain::clock::db_time;
 use crate::domain::crm::outgoing::Outgoing;
+use crate::domain::cursor::{Page, TimeOrder};
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::events::Event;
 use crate::domain::permissions::Permission;
@@ -78,18 +79,29 @@ async fn find(ctx: &Ctx, task_id: &str, id: &str) -> DomainResult<TaskFile> {
         .ok_or(DomainError::NotFound("file"))
 }
 
-pub async fn list(ctx: &Ctx, actor: &Actor, task_id: &str) -> DomainResult<Vec<TaskFile>> {
+/// The order of a task's files: oldest first, on the `task_file_task` index.
+const FILE_ORDER: TimeOrder = TimeOrder::oldest_first("task_file", "created_at");
+
+/// The task's files, oldest first, a page at a time (`limit` 1 to 200).
+pub async fn list(
+    ctx: &Ctx,
+    actor: &Actor,
+    task_id: &str,
+    after: Option<&str>,
+    limit: usize,
+) -> DomainResult<Page<TaskFile>> {
     let task = task::get(ctx, actor, task_id).await?;
-    Ok(ctx
-        .store
-        .run(
-            &format!(
-                "{SELECT_FILE} task_file WHERE task = $task ORDER BY created_at ASC LIMIT 1000"
-            ),
+    FILE_ORDER
+        .page(
+            &ctx.store,
+            &format!("{SELECT_FILE} task_file"),
+            &["task = $task"],
             json!({"task": task.id}),
+            after,
+            limit,
+            |f: &TaskFile| (f.created_at, &f.id),
         )
-        .await?
-        .rows(0)?)
+        .await
 }
 
 /// Checks that the comment is on this task and the actor wrote it.

@@ -17,6 +17,7 @@ use crate::domain::chat::notifications::{self, Notification};
 use crate::domain::clock::db_time;
 use crate::domain::crm::leads;
 use crate::domain::crm::outgoing::Outgoing;
+use crate::domain::cursor::{Page, TimeOrder};
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::events::{Audience, Event};
 use crate::domain::permissions::Permission;
@@ -535,17 +536,31 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: &str, patch: TaskPatch) -> Dom
 }
 
 /// The task's audit trail, newest first.
-pub async fn history(ctx: &Ctx, actor: &Actor, id: &str) -> DomainResult<Vec<AuditRow>> {
+/// The order of a task's audit trail: newest first, on the `audit_entity`
+/// index.
+const HISTORY_ORDER: TimeOrder = TimeOrder::newest_first("audit", "at").with_uuid_ids();
+
+/// The task's audit trail, newest first, a page at a time (`limit` 1 to
+/// 200).
+pub async fn history(
+    ctx: &Ctx,
+    actor: &Actor,
+    id: &str,
+    after: Option<&str>,
+    limit: usize,
+) -> DomainResult<Page<AuditRow>> {
     let task = get(ctx, actor, id).await?;
-    Ok(ctx
-        .store
-        .run(
-            "SELECT *, record::id(id) AS id FROM audit WHERE entity = 'task' AND entity_id = $id
-             ORDER BY at DESC, id DESC LIMIT 1000",
+    HISTORY_ORDER
+        .page(
+            &ctx.store,
+            "SELECT *, <string>record::id(id) AS id FROM audit",
+            &["entity = 'task'", "entity_id = $id"],
             json!({"id": task.id}),
+            after,
+            limit,
+            |r: &AuditRow| (r.at, &r.id),
         )
-        .await?
-        .rows(0)?)
+        .await
 }
 
 #[cfg(test)]

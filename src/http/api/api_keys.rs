@@ -9,7 +9,8 @@ use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
 use super::ApiTags;
-use crate::domain::api_keys::{self, ApiKey, NewApiKey};
+use crate::domain::api_keys::{self, ApiKey, KeyListing, NewApiKey};
+use crate::domain::cursor::Page;
 use crate::http::auth::Auth;
 use crate::http::error::ApiResult;
 use crate::http::AppState;
@@ -44,6 +45,25 @@ impl From<ApiKey> for ApiKeyView {
             expires_at: k.expires_at,
             last_used_at: k.last_used_at,
             revoked_at: k.revoked_at,
+        }
+    }
+}
+
+/// A page of API keys.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+struct ApiKeyPageView {
+    /// Newest first.
+    items: Vec<ApiKeyView>,
+    /// Pass as `after` for the next page; absent on the last page.
+    next_cursor: Option<String>,
+}
+
+impl From<Page<ApiKey>> for ApiKeyPageView {
+    fn from(p: Page<ApiKey>) -> Self {
+        ApiKeyPageView {
+            items: p.items.into_iter().map(Into::into).collect(),
+            next_cursor: p.next_cursor,
         }
     }
 }
@@ -98,16 +118,29 @@ impl ApiKeysApi {
         Ok(Json(created.into()))
     }
 
-    /// Your keys, newest first; `all=true` lists everyone's (`users.manage`).
+    /// Your keys, newest first, a page at a time; `all=true` lists
+    /// everyone's (`users.manage`).
     #[oai(path = "/", method = "get")]
     async fn list(
         &self,
         state: Data<&Arc<AppState>>,
         auth: Auth,
         all: Query<Option<bool>>,
-    ) -> ApiResult<Json<Vec<ApiKeyView>>> {
-        let keys = api_keys::list(&state.ctx, auth.actor(), all.0.unwrap_or(false)).await?;
-        Ok(Json(keys.into_iter().map(Into::into).collect()))
+        /// The `next_cursor` of the previous page.
+        after: Query<Option<String>>,
+        /// 1 to 200, default 50.
+        limit: Query<Option<u32>>,
+    ) -> ApiResult<Json<ApiKeyPageView>> {
+        let listing = KeyListing {
+            all: all.0.unwrap_or(false),
+            after: after.0,
+            limit: limit.0.unwrap_or(50) as usize,
+        };
+        Ok(Json(
+            api_keys::list(&state.ctx, auth.actor(), listing)
+                .await?
+                .into(),
+        ))
     }
 
     /// Revoke a key; it stops working at once.

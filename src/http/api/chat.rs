@@ -15,6 +15,7 @@ use crate::domain::chat::messages::{self, Message, MessageAction, NewMessage, Pa
 use crate::domain::chat::pins::{self, Pin};
 use crate::domain::chat::read_markers;
 use crate::domain::chat::rooms::{self, ListedRoom, Member, NewRoom, Room};
+use crate::domain::cursor;
 use crate::domain::error::DomainError;
 use crate::domain::socket_tickets;
 use crate::http::auth::Auth;
@@ -243,6 +244,25 @@ impl From<Message> for MessageView {
             actions: m
                 .actions
                 .map(|actions| actions.into_iter().map(Into::into).collect()),
+        }
+    }
+}
+
+/// A page of messages found by a search.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+struct MessagePageView {
+    /// Newest first.
+    items: Vec<MessageView>,
+    /// Pass as `after` for the next page; absent on the last page.
+    next_cursor: Option<String>,
+}
+
+impl From<cursor::Page<Message>> for MessagePageView {
+    fn from(p: cursor::Page<Message>) -> Self {
+        MessagePageView {
+            items: p.items.into_iter().map(Into::into).collect(),
+            next_cursor: p.next_cursor,
         }
     }
 }
@@ -500,18 +520,27 @@ impl ChatApi {
         Ok(Json(marker.into()))
     }
 
-    /// Search the messages of every room you are in, newest first.
+    /// Search the messages of every room you are in, newest first, a page
+    /// at a time.
     #[oai(path = "/messages/search", method = "get")]
     async fn search_messages(
         &self,
         state: Data<&Arc<AppState>>,
         auth: Auth,
+        /// 1 to 200 characters, found anywhere in a message's text
+        /// (case-insensitive).
         q: Query<String>,
+        /// The `next_cursor` of the previous page.
+        after: Query<Option<String>>,
+        /// 1 to 200, default 50.
         limit: Query<Option<u32>>,
-    ) -> ApiResult<Json<Vec<MessageView>>> {
+    ) -> ApiResult<Json<MessagePageView>> {
         let limit = limit.0.unwrap_or(50) as usize;
-        let found = messages::search_my_rooms(&state.ctx, auth.actor(), &q.0, limit).await?;
-        Ok(Json(found.into_iter().map(Into::into).collect()))
+        Ok(Json(
+            messages::search_my_rooms(&state.ctx, auth.actor(), &q.0, after.0.as_deref(), limit)
+                .await?
+                .into(),
+        ))
     }
 
     /// Post a message; `@username` notifies them, `@here`/`@all` the whole

@@ -1,13 +1,15 @@
 //! `/rooms/{id}/files` and `/files/{id}`: sharing files in a room.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::param::Path;
-use poem_openapi::payload::{Binary, Json};
+use poem_openapi::payload::Binary;
 use poem_openapi::types::multipart::Upload;
 use poem_openapi::{ApiResponse, Multipart, Object, OpenApi};
+use serde_json::{json, Value};
 
 use super::chat::MessageView;
 use super::ApiTags;
@@ -16,6 +18,7 @@ use crate::domain::error::DomainError;
 use crate::domain::uploads;
 use crate::http::auth::Auth;
 use crate::http::error::ApiResult;
+use crate::http::idempotency::{self, Idempotent, KeyHeader};
 use crate::http::AppState;
 
 pub struct FilesApi;
@@ -25,6 +28,62 @@ pub struct FilesApi;
 pub fn is_upload_path(path: &str) -> bool {
     (path.starts_with("/api/v1/rooms/") || path.starts_with("/api/v1/tasks/"))
         && path.trim_end_matches('/').ends_with("/files")
+}
+
+/// An uploaded file read whole: its name as sent, and its bytes.
+pub(super) struct Received {
+    pub name: Option<String>,
+    pub bytes: Vec<u8>,
+}
+
+impl Received {
+    pub async fn read(file: Upload) -> Result<Received, DomainError> {
+        let name = file.file_name().map(str::to_string);
+        let bytes = file
+            .into_vec()
+            .await
+            .map_err(|_| DomainError::invalid("file", "the upload was cut off or too large"))?;
+        Ok(Received { name, bytes })
+    }
+
+    /// What tells a retried upload from another under the same
+    /// `Idempotency-Key`: the target, the file's name and bytes, and
+    /// `more` (a caption or comment). Null without a key, so no file is
+    /// hashed for nothing.
+    pub fn request(&self, key: &KeyHeader, target: Value, more: Value) -> Value {
+        match &key.0 {
+            Some(_) => json!({
+                "target": target,
+                "name": self.name,
+                "more": more,
+                "file": idempotency::file_digest(&self.bytes),
+            }),
+            None => Value::Null,
+        }
+    }
+}
+
+/// Where uploads are kept, owned, for a create that runs on a task of its
+/// own (`idempotency::once`).
+pub(super) struct UploadPlace {
+    dir: PathBuf,
+    max_bytes: usize,
+}
+
+impl UploadPlace {
+    pub fn of(state: &AppState) -> UploadPlace {
+        UploadPlace {
+            dir: state.config.upload_dir.clone(),
+            max_bytes: state.config.upload_limit_bytes(),
+        }
+    }
+
+    pub fn store(&self) -> FileStore<'_> {
+        FileStore {
+            dir: &self.dir,
+            max_bytes: self.max_bytes,
+        }
+    }
 }
 
 #[derive(Multipart)]
@@ -154,30 +213,40 @@ impl FilesApi {
         state: Data<&Arc<AppState>>,
         auth: Auth,
         id: Path<String>,
+        /// 1 to 255 printable characters naming this request: a retry with
+        /// the same key, file and caption gets the first answer again
+        /// instead of sharing the file twice (kept 24 h).
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: KeyHeader,
         form: UploadForm,
-    ) -> ApiResult<Json<SharedFile>> {
-        let name = form.file.file_name().map(str::to_string);
-        let bytes = form
-            .file
-            .into_vec()
-            .await
-            .map_err(|_| DomainError::invalid("file", "the upload was cut off or too large"))?;
-        let shared = files::share(
+    ) -> ApiResult<Idempotent<SharedFile>> {
+        let file = Received::read(form.file).await?;
+        let request = file.request(&idempotency_key, json!(id.0), json!(form.caption));
+        let (ctx, actor, place) = (
+            Arc::clone(&state.ctx),
+            auth.actor().clone(),
+            UploadPlace::of(&state),
+        );
+        let upload = files::Upload {
+            room: id.0,
+            name: file.name,
+            bytes: file.bytes,
+            caption: form.caption,
+        };
+        let share = async move {
+            Ok(files::share(&ctx, &actor, place.store(), upload)
+                .await?
+                .into())
+        };
+        idempotency::once(
             &state.ctx,
             auth.actor(),
-            FileStore {
-                dir: &state.config.upload_dir,
-                max_bytes: state.config.upload_limit_bytes(),
-            },
-            files::Upload {
-                room: id.0,
-                name,
-                bytes,
-                caption: form.caption,
-            },
+            "rooms.files.share",
+            idempotency_key.0.as_deref(),
+            request,
+            share,
         )
-        .await?;
-        Ok(Json(shared.into()))
+        .await
     }
 
     /// Download a file shared in a room you are in.

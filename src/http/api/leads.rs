@@ -20,6 +20,7 @@ use crate::domain::crm::followups::{self, FollowUp, FollowUpInput, FollowUps, Hi
 use crate::domain::crm::leads::{self, Lead, LeadDetail, LeadPatch, NewLead};
 use crate::domain::crm::query::{self, FollowUpDue, LeadFilter, PageRequest, SortKey};
 use crate::domain::crm::trash::{self, Emptied};
+use crate::domain::cursor::Page;
 use crate::domain::error::DomainError;
 use crate::http::auth::Auth;
 use crate::http::conditional::{expected_versions, Tagged, TaggedChange};
@@ -527,6 +528,25 @@ impl From<Call> for CallView {
     }
 }
 
+/// A page of a lead's calls.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+struct CallPageView {
+    /// Newest first.
+    items: Vec<CallView>,
+    /// Pass as `after` for the next page; absent on the last page.
+    next_cursor: Option<String>,
+}
+
+impl From<Page<Call>> for CallPageView {
+    fn from(p: Page<Call>) -> Self {
+        CallPageView {
+            items: p.items.into_iter().map(Into::into).collect(),
+            next_cursor: p.next_cursor,
+        }
+    }
+}
+
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 struct LogCall {
@@ -978,20 +998,23 @@ impl LeadsApi {
         .await
     }
 
-    /// The lead's calls, newest first.
+    /// The lead's calls, newest first, a page at a time.
     #[oai(path = "/:id/calls", method = "get")]
     async fn calls(
         &self,
         state: Data<&Arc<AppState>>,
         auth: Auth,
         id: Path<String>,
-    ) -> ApiResult<Json<Vec<CallView>>> {
+        /// The `next_cursor` of the previous page.
+        after: Query<Option<String>>,
+        /// 1 to 200, default 50.
+        limit: Query<Option<u32>>,
+    ) -> ApiResult<Json<CallPageView>> {
+        let limit = limit.0.unwrap_or(50) as usize;
         Ok(Json(
-            calls::list(&state.ctx, auth.actor(), &id.0)
+            calls::list(&state.ctx, auth.actor(), &id.0, after.0.as_deref(), limit)
                 .await?
-                .into_iter()
-                .map(Into::into)
-                .collect(),
+                .into(),
         ))
     }
 

@@ -16,6 +16,7 @@ use super::ApiTags;
 use crate::domain::chat::notification_settings::{self, NotificationSettings, KINDS};
 use crate::domain::chat::notifications::{self, Notification, NotificationsFrom};
 use crate::domain::chat::reminders::{self, NewReminder, Reminder};
+use crate::domain::cursor::Page;
 use crate::http::auth::Auth;
 use crate::http::error::ApiResult;
 use crate::http::idempotency::{self, Idempotent, KeyHeader};
@@ -133,6 +134,25 @@ impl From<Reminder> for ReminderView {
             due_at: r.due_at,
             fired_at: r.fired_at,
             created_at: r.created_at,
+        }
+    }
+}
+
+/// A page of your reminders.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+struct ReminderPageView {
+    /// Soonest first.
+    items: Vec<ReminderView>,
+    /// Pass as `after` for the next page; absent on the last page.
+    next_cursor: Option<String>,
+}
+
+impl From<Page<Reminder>> for ReminderPageView {
+    fn from(p: Page<Reminder>) -> Self {
+        ReminderPageView {
+            items: p.items.into_iter().map(Into::into).collect(),
+            next_cursor: p.next_cursor,
         }
     }
 }
@@ -315,15 +335,23 @@ impl NotificationsApi {
         .await
     }
 
-    /// Your reminders, soonest first.
+    /// Your reminders, soonest first, a page at a time.
     #[oai(path = "/reminders", method = "get")]
     async fn list_reminders(
         &self,
         state: Data<&Arc<AppState>>,
         auth: Auth,
-    ) -> ApiResult<Json<Vec<ReminderView>>> {
-        let reminders = reminders::list(&state.ctx, auth.actor()).await?;
-        Ok(Json(reminders.into_iter().map(Into::into).collect()))
+        /// The `next_cursor` of the previous page.
+        after: Query<Option<String>>,
+        /// 1 to 200, default 50.
+        limit: Query<Option<u32>>,
+    ) -> ApiResult<Json<ReminderPageView>> {
+        let limit = limit.0.unwrap_or(50) as usize;
+        Ok(Json(
+            reminders::list(&state.ctx, auth.actor(), after.0.as_deref(), limit)
+                .await?
+                .into(),
+        ))
     }
 
     /// Cancel one of your reminders (a fired one is cleared from the list).

@@ -4,19 +4,20 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use poem::web::Data;
-use poem_openapi::param::Path;
+use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::types::multipart::Upload;
 use poem_openapi::{Multipart, Object, OpenApi};
+use serde_json::json;
 
 use super::common::Deleted;
-use super::files::{send_file, send_thumbnail, Download};
+use super::files::{send_file, send_thumbnail, Download, Received, UploadPlace};
 use super::ApiTags;
-use crate::domain::error::DomainError;
+use crate::domain::cursor::Page;
 use crate::domain::tasks::files::{self, Attachment, TaskFile};
-use crate::domain::uploads::FileStore;
 use crate::http::auth::Auth;
 use crate::http::error::ApiResult;
+use crate::http::idempotency::{self, Idempotent, KeyHeader};
 use crate::http::AppState;
 
 pub struct TaskFilesApi;
@@ -59,6 +60,25 @@ impl From<TaskFile> for TaskFileView {
     }
 }
 
+/// A page of a task's files.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+struct TaskFilePageView {
+    /// Oldest first.
+    items: Vec<TaskFileView>,
+    /// Pass as `after` for the next page; absent on the last page.
+    next_cursor: Option<String>,
+}
+
+impl From<Page<TaskFile>> for TaskFilePageView {
+    fn from(p: Page<TaskFile>) -> Self {
+        TaskFilePageView {
+            items: p.items.into_iter().map(Into::into).collect(),
+            next_cursor: p.next_cursor,
+        }
+    }
+}
+
 #[OpenApi(tag = "ApiTags::Tasks")]
 impl TaskFilesApi {
     /// Attach a file to a task (multipart, field `file`, optional `comment`;
@@ -69,42 +89,60 @@ impl TaskFilesApi {
         state: Data<&Arc<AppState>>,
         auth: Auth,
         id: Path<String>,
+        /// 1 to 255 printable characters naming this request: a retry with
+        /// the same key, file and comment gets the first answer again
+        /// instead of attaching the file twice (kept 24 h).
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: KeyHeader,
         form: AttachForm,
-    ) -> ApiResult<Json<TaskFileView>> {
-        let name = form.file.file_name().map(str::to_string);
-        let bytes = form
-            .file
-            .into_vec()
-            .await
-            .map_err(|_| DomainError::invalid("file", "the upload was cut off or too large"))?;
-        let file = files::attach(
+    ) -> ApiResult<Idempotent<TaskFileView>> {
+        let file = Received::read(form.file).await?;
+        let request = file.request(&idempotency_key, json!(id.0), json!(form.comment));
+        let (ctx, actor, place) = (
+            Arc::clone(&state.ctx),
+            auth.actor().clone(),
+            UploadPlace::of(&state),
+        );
+        let attachment = Attachment {
+            task: id.0,
+            comment: form.comment,
+            name: file.name,
+            bytes: file.bytes,
+        };
+        let attach = async move {
+            Ok(files::attach(&ctx, &actor, place.store(), attachment)
+                .await?
+                .into())
+        };
+        idempotency::once(
             &state.ctx,
             auth.actor(),
-            FileStore {
-                dir: &state.config.upload_dir,
-                max_bytes: state.config.upload_limit_bytes(),
-            },
-            Attachment {
-                task: id.0,
-                comment: form.comment,
-                name,
-                bytes,
-            },
+            "tasks.files.attach",
+            idempotency_key.0.as_deref(),
+            request,
+            attach,
         )
-        .await?;
-        Ok(Json(file.into()))
+        .await
     }
 
-    /// The files of a task, oldest first.
+    /// The files of a task, oldest first, a page at a time.
     #[oai(path = "/tasks/:id/files", method = "get")]
     async fn list(
         &self,
         state: Data<&Arc<AppState>>,
         auth: Auth,
         id: Path<String>,
-    ) -> ApiResult<Json<Vec<TaskFileView>>> {
-        let list = files::list(&state.ctx, auth.actor(), &id.0).await?;
-        Ok(Json(list.into_iter().map(Into::into).collect()))
+        /// The `next_cursor` of the previous page.
+        after: Query<Option<String>>,
+        /// 1 to 200, default 50.
+        limit: Query<Option<u32>>,
+    ) -> ApiResult<Json<TaskFilePageView>> {
+        let limit = limit.0.unwrap_or(50) as usize;
+        Ok(Json(
+            files::list(&state.ctx, auth.actor(), &id.0, after.0.as_deref(), limit)
+                .await?
+                .into(),
+        ))
     }
 
     /// Download a task's file (`tasks.read`).

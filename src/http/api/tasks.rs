@@ -10,8 +10,10 @@ use poem_openapi::payload::Json;
 use poem_openapi::types::{MaybeUndefined, ToJSON};
 use poem_openapi::{Object, OpenApi};
 
-use super::transfer::AuditRowView;
+use super::transfer::AuditPage;
 use super::ApiTags;
+use crate::domain::crm::timeline;
+use crate::domain::cursor::Page;
 use crate::domain::tasks::checklist::{ChecklistInput, ChecklistItem};
 use crate::domain::tasks::comments::{self, Comment};
 use crate::domain::tasks::queries::{self, BoardColumn, Due, TaskFilter, TaskPage, TaskSort};
@@ -308,6 +310,25 @@ impl From<Comment> for CommentView {
     }
 }
 
+/// A page of a task's comments.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+struct CommentPageView {
+    /// Oldest first.
+    items: Vec<CommentView>,
+    /// Pass as `after` for the next page; absent on the last page.
+    next_cursor: Option<String>,
+}
+
+impl From<Page<Comment>> for CommentPageView {
+    fn from(p: Page<Comment>) -> Self {
+        CommentPageView {
+            items: p.items.into_iter().map(Into::into).collect(),
+            next_cursor: p.next_cursor,
+        }
+    }
+}
+
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 struct NewComment {
@@ -532,28 +553,43 @@ impl TasksApi {
         Ok(Json(task.into()))
     }
 
-    /// The task's audit trail, newest first.
+    /// The task's audit trail, newest first, a page at a time.
     #[oai(path = "/tasks/:id/history", method = "get")]
     async fn history(
         &self,
         state: Data<&Arc<AppState>>,
         auth: Auth,
         id: Path<String>,
-    ) -> ApiResult<Json<Vec<AuditRowView>>> {
-        let rows = tasks::history(&state.ctx, auth.actor(), &id.0).await?;
-        let rows = crate::domain::crm::timeline::describe_rows(&state.ctx, rows).await?;
-        Ok(Json(rows.into_iter().map(Into::into).collect()))
+        /// The `next_cursor` of the previous page.
+        after: Query<Option<String>>,
+        /// 1 to 200, default 50.
+        limit: Query<Option<u32>>,
+    ) -> ApiResult<Json<AuditPage>> {
+        let limit = limit.0.unwrap_or(50) as usize;
+        let page =
+            tasks::history(&state.ctx, auth.actor(), &id.0, after.0.as_deref(), limit).await?;
+        let rows = timeline::describe_rows(&state.ctx, page.items).await?;
+        Ok(Json(AuditPage::new(rows, page.next_cursor)))
     }
 
+    /// The task's comments, oldest first, a page at a time.
     #[oai(path = "/tasks/:id/comments", method = "get")]
     async fn comments(
         &self,
         state: Data<&Arc<AppState>>,
         auth: Auth,
         id: Path<String>,
-    ) -> ApiResult<Json<Vec<CommentView>>> {
-        let list = comments::list(&state.ctx, auth.actor(), &id.0).await?;
-        Ok(Json(list.into_iter().map(Into::into).collect()))
+        /// The `next_cursor` of the previous page.
+        after: Query<Option<String>>,
+        /// 1 to 200, default 50.
+        limit: Query<Option<u32>>,
+    ) -> ApiResult<Json<CommentPageView>> {
+        let limit = limit.0.unwrap_or(50) as usize;
+        Ok(Json(
+            comments::list(&state.ctx, auth.actor(), &id.0, after.0.as_deref(), limit)
+                .await?
+                .into(),
+        ))
     }
 
     /// Comment; each @username mentioned is notified.

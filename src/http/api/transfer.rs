@@ -21,6 +21,7 @@ use crate::domain::crm::import::{
 use crate::domain::crm::import_jobs::{self, ImportJob, UndoSummary};
 use crate::domain::crm::query::LeadFilter;
 use crate::domain::crm::timeline::{self, AuditFilter, TimelineItem};
+use crate::domain::cursor::Page;
 use crate::domain::error::DomainError;
 use crate::http::auth::Auth;
 use crate::http::error::ApiResult;
@@ -161,9 +162,23 @@ struct ImportJobAnswer {
     job: Box<ImportJobView>,
 }
 
+/// A page of imports.
 #[derive(Object)]
-struct ImportJobList {
+#[oai(skip_serializing_if_is_none)]
+struct ImportJobPageView {
+    /// Newest first.
     items: Vec<ImportJobView>,
+    /// Pass as `after` for the next page; absent on the last page.
+    next_cursor: Option<String>,
+}
+
+impl From<Page<ImportJob>> for ImportJobPageView {
+    fn from(p: Page<ImportJob>) -> Self {
+        ImportJobPageView {
+            items: p.items.into_iter().map(Into::into).collect(),
+            next_cursor: p.next_cursor,
+        }
+    }
 }
 
 /// A lead an undo left alone, and why.
@@ -338,13 +353,24 @@ struct TimelinePage {
     next_cursor: Option<String>,
 }
 
-/// A page of the audit log.
+/// A page of the audit log (or of one task's trail).
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
-struct AuditPage {
+pub(crate) struct AuditPage {
+    /// Newest first.
     items: Vec<AuditRowView>,
     /// Pass back as `after` for the next page; absent on the last page.
     next_cursor: Option<String>,
+}
+
+impl AuditPage {
+    /// A page of described rows and the cursor of the next.
+    pub(crate) fn new(rows: Vec<(AuditRow, Described)>, next_cursor: Option<String>) -> Self {
+        AuditPage {
+            items: rows.into_iter().map(Into::into).collect(),
+            next_cursor,
+        }
+    }
 }
 
 #[derive(Object)]
@@ -584,21 +610,24 @@ impl TransferApi {
         answer
     }
 
-    /// The caller's imports, newest first; with `leads.import` and
+    /// The caller's imports, newest first, a page at a time; with `leads.import` and
     /// `leads.read.all`, everyone's.
     #[oai(path = "/leads/imports", method = "get")]
     async fn imports(
         &self,
         state: Data<&Arc<AppState>>,
         auth: Auth,
-        /// At most this many (default 50, at most 200).
+        /// The `next_cursor` of the previous page.
+        after: Query<Option<String>>,
+        /// 1 to 200, default 50.
         limit: Query<Option<u32>>,
-    ) -> ApiResult<Json<ImportJobList>> {
-        let jobs =
-            import_jobs::list(&state.ctx, auth.actor(), limit.0.unwrap_or(50) as usize).await?;
-        Ok(Json(ImportJobList {
-            items: jobs.into_iter().map(Into::into).collect(),
-        }))
+    ) -> ApiResult<Json<ImportJobPageView>> {
+        let limit = limit.0.unwrap_or(50) as usize;
+        Ok(Json(
+            import_jobs::list(&state.ctx, auth.actor(), after.0.as_deref(), limit)
+                .await?
+                .into(),
+        ))
     }
 
     /// One import: its status, progress and report (so far).
@@ -742,10 +771,7 @@ impl TransferApi {
         let filter = filter.into_filter(after.0, limit.0.unwrap_or(100) as usize);
         let page = timeline::audit_log(&state.ctx, auth.actor(), filter).await?;
         let rows = timeline::describe_rows(&state.ctx, page.items).await?;
-        Ok(Json(AuditPage {
-            items: rows.into_iter().map(Into::into).collect(),
-            next_cursor: page.next_cursor,
-        }))
+        Ok(Json(AuditPage::new(rows, page.next_cursor)))
     }
 
     /// The audit log as CSV (`audit.read`), with the same filters, newest

@@ -11,8 +11,9 @@ use poem_openapi::{Object, OpenApi};
 use super::leads::{ContactView, LeadView};
 use super::ApiTags;
 use crate::domain::crm::calls;
-use crate::domain::crm::followups::{self, DueScope};
+use crate::domain::crm::followups::{self, DueFollowUp, DueQuery, DueScope};
 use crate::domain::crm::query::FollowUpDue;
+use crate::domain::cursor::Page;
 use crate::domain::error::DomainError;
 use crate::http::auth::Auth;
 use crate::http::error::ApiResult;
@@ -31,8 +32,8 @@ struct DueView {
     notes: String,
 }
 
-impl From<followups::DueFollowUp> for DueView {
-    fn from(d: followups::DueFollowUp) -> Self {
+impl From<DueFollowUp> for DueView {
+    fn from(d: DueFollowUp) -> Self {
         DueView {
             lead_id: d.lead_id,
             company_name: d.company_name,
@@ -40,6 +41,25 @@ impl From<followups::DueFollowUp> for DueView {
             tier: d.tier,
             scheduled_at: d.scheduled_at,
             notes: d.notes,
+        }
+    }
+}
+
+/// A page of due follow-ups.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+struct DuePageView {
+    /// Soonest first.
+    items: Vec<DueView>,
+    /// Pass as `after` for the next page; absent on the last page.
+    next_cursor: Option<String>,
+}
+
+impl From<Page<DueFollowUp>> for DuePageView {
+    fn from(p: Page<DueFollowUp>) -> Self {
+        DuePageView {
+            items: p.items.into_iter().map(Into::into).collect(),
+            next_cursor: p.next_cursor,
         }
     }
 }
@@ -67,9 +87,29 @@ impl From<calls::QueueEntry> for QueueEntryView {
     }
 }
 
+/// A page of the call queue.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+struct QueuePageView {
+    /// In calling order.
+    items: Vec<QueueEntryView>,
+    /// Pass as `after` for the next page; absent on the last page.
+    next_cursor: Option<String>,
+}
+
+impl From<Page<calls::QueueEntry>> for QueuePageView {
+    fn from(p: Page<calls::QueueEntry>) -> Self {
+        QueuePageView {
+            items: p.items.into_iter().map(Into::into).collect(),
+            next_cursor: p.next_cursor,
+        }
+    }
+}
+
 #[OpenApi(tag = "ApiTags::FollowUps")]
 impl WorkQueuesApi {
-    /// Pending follow-ups due today, overdue, or this week (in your timezone).
+    /// Pending follow-ups due today, overdue, or this week (in your
+    /// timezone), soonest first, a page at a time.
     #[oai(path = "/follow-ups/due", method = "get")]
     async fn due(
         &self,
@@ -79,7 +119,11 @@ impl WorkQueuesApi {
         view: Query<Option<String>>,
         /// mine (default), team, or a user id.
         scope: Query<Option<String>>,
-    ) -> ApiResult<Json<Vec<DueView>>> {
+        /// The `next_cursor` of the previous page.
+        after: Query<Option<String>>,
+        /// 1 to 200, default 50.
+        limit: Query<Option<u32>>,
+    ) -> ApiResult<Json<DuePageView>> {
         let view = FollowUpDue::parse(view.0.as_deref().unwrap_or("today"))?;
         let who = match scope.0.as_deref().unwrap_or("mine") {
             "mine" => DueScope::Mine,
@@ -87,21 +131,39 @@ impl WorkQueuesApi {
             "" => return Err(DomainError::invalid("scope", "use mine, team or a user id").into()),
             user => DueScope::User(user.to_string()),
         };
-        let items = followups::due(&state.ctx, auth.actor(), view, who).await?;
-        Ok(Json(items.into_iter().map(Into::into).collect()))
+        let query = DueQuery {
+            view,
+            who,
+            after: after.0,
+            limit: limit.0.unwrap_or(50) as usize,
+        };
+        Ok(Json(
+            followups::due(&state.ctx, auth.actor(), query)
+                .await?
+                .into(),
+        ))
     }
 
-    /// The caller's next leads: due and reachable now (business hours in
-    /// the lead's timezone), by priority and score.
+    /// The caller's next leads, reachable now (business hours in the
+    /// lead's timezone): due follow-ups first, then never-contacted leads,
+    /// each by score; a page at a time.
     #[oai(path = "/calls/queue", method = "get", tag = "ApiTags::Calls")]
     async fn queue(
         &self,
         state: Data<&Arc<AppState>>,
         auth: Auth,
+        /// The `next_cursor` of the previous page.
+        after: Query<Option<String>>,
+        /// 1 to 200, default 50. A page may hold fewer while more follow
+        /// (leads outside business hours are passed over); go on while
+        /// `next_cursor` is given.
         limit: Query<Option<u32>>,
-    ) -> ApiResult<Json<Vec<QueueEntryView>>> {
-        let entries =
-            calls::queue(&state.ctx, auth.actor(), limit.0.unwrap_or(20) as usize).await?;
-        Ok(Json(entries.into_iter().map(Into::into).collect()))
+    ) -> ApiResult<Json<QueuePageView>> {
+        let limit = limit.0.unwrap_or(50) as usize;
+        Ok(Json(
+            calls::queue(&state.ctx, auth.actor(), after.0.as_deref(), limit)
+                .await?
+                .into(),
+        ))
     }
 }
