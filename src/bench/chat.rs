@@ -27,7 +27,7 @@ use tokio::sync::mpsc;
 
 use super::server_process::{BenchStore, ServerProcess};
 use super::SocketTarget;
-use super::{Figure, Latency};
+use super::{login, Figure, Latency};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ChatLoad {
@@ -275,25 +275,6 @@ async fn seed(
         rooms,
         login: (format!("bench{}", load.users), password),
     })
-}
-
-async fn login(
-    http: &reqwest::Client,
-    base: &str,
-    username: &str,
-    password: &str,
-) -> anyhow::Result<String> {
-    let answer: serde_json::Value = http
-        .post(format!("{base}/auth/login"))
-        .json(&json!({"username": username, "password": password}))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    let token = answer["token"].as_str().unwrap_or_default().to_string();
-    anyhow::ensure!(!token.is_empty(), "{username} could not sign in");
-    Ok(token)
 }
 
 /// A server frame, read without copying what the bench does not use.

@@ -15,7 +15,7 @@ use futures_util::StreamExt;
 use serde_json::{json, Value};
 
 use super::server_process::{BenchStore, ServerProcess};
-use super::{Figure, Latency};
+use super::{login, Figure, Latency};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct CrmBench {
@@ -208,10 +208,11 @@ async fn sign_in(
     admin_password: &str,
 ) -> anyhow::Result<Callers> {
     let base = format!("http://{}", server.addr);
-    let admin = login(client, &base, "admin", admin_password).await?;
+    let api = format!("{base}/api/v1");
+    let admin = login(client, &api, "admin", admin_password).await?;
     let rep_password = format!("{admin_password}-rep");
     let created = client
-        .post(format!("{base}/api/v1/users"))
+        .post(format!("{api}/users"))
         .bearer_auth(&admin)
         .json(
             &json!({"username": REP, "email": format!("{REP}@bench.invalid"),
@@ -225,27 +226,8 @@ async fn sign_in(
         "the rep could not be created: {}",
         created.status()
     );
-    let rep = login(client, &base, REP, &rep_password).await?;
+    let rep = login(client, &api, REP, &rep_password).await?;
     Ok(Callers { base, admin, rep })
-}
-
-async fn login(
-    client: &reqwest::Client,
-    base: &str,
-    username: &str,
-    password: &str,
-) -> anyhow::Result<String> {
-    let answer: Value = client
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"username": username, "password": password}))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    let token = answer["token"].as_str().unwrap_or_default().to_string();
-    anyhow::ensure!(!token.is_empty(), "{username} could not sign in");
-    Ok(token)
 }
 
 /// What the import measured.

@@ -134,6 +134,26 @@ pub fn quantile(sorted: &[Duration], q: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * q).round() as usize]
 }
 
+/// Signs `username` in at the API under `api` (`…/api/v1`); their token.
+pub async fn login(
+    http: &reqwest::Client,
+    api: &str,
+    username: &str,
+    password: &str,
+) -> anyhow::Result<String> {
+    let answer: serde_json::Value = http
+        .post(format!("{api}/auth/login"))
+        .json(&serde_json::json!({"username": username, "password": password}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let token = answer["token"].as_str().unwrap_or_default().to_string();
+    anyhow::ensure!(!token.is_empty(), "{username} could not sign in");
+    Ok(token)
+}
+
 /// A throwaway service on a loopback port with an admin signed in, and
 /// limits raised so the load is not throttled.
 pub struct Service {
@@ -170,16 +190,13 @@ impl Service {
                 .await;
         });
         let base = format!("http://{addr}");
-        let login: serde_json::Value = reqwest::Client::new()
-            .post(format!("{base}/api/v1/auth/login"))
-            .json(&serde_json::json!({"username": config.admin_username, "password": password}))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        let token = login["token"].as_str().unwrap_or_default().to_string();
-        anyhow::ensure!(!token.is_empty(), "the admin could not sign in");
+        let token = login(
+            &reqwest::Client::new(),
+            &format!("{base}/api/v1"),
+            &config.admin_username,
+            &password,
+        )
+        .await?;
         Ok(Service {
             base,
             addr,

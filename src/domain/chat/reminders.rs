@@ -99,7 +99,6 @@ async fn find(ctx: &Ctx, id: &str) -> DomainResult<Option<Reminder>> {
         .first(0)?)
 }
 
-/// The actor's reminders, soonest first.
 /// The order of one's reminders: soonest first, on the `reminder_user`
 /// index.
 const REMINDER_ORDER: TimeOrder = TimeOrder::oldest_first("reminder", "due_at");

@@ -310,7 +310,6 @@ pub async fn get(ctx: &Ctx, actor: &Actor, id: &str) -> DomainResult<ImportJob> 
         .view(ctx.import_jobs.undo_window))
 }
 
-/// The latest jobs the actor may see, newest first.
 /// The order of the import list: newest first, on the `import_job_owner`
 /// index (or `import_job_created` for everyone's).
 const JOB_ORDER: TimeOrder = TimeOrder::newest_first("import_job", "created_at");
