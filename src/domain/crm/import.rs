@@ -785,7 +785,12 @@ async fn run_batch(
             ParsedRow::Unreadable { number, reason } => fail(report, number, None, reason),
         }
     }
-    preload_existing(ctx, scope, rows.iter().map(|(_, fields, _)| fields), known).await?;
+    // Under `create` no row is matched against other leads, so neither the
+    // stored ones nor those met earlier in the file are looked up.
+    let matching = options.policy != DuplicatePolicy::Create;
+    if matching {
+        preload_existing(ctx, scope, rows.iter().map(|(_, fields, _)| fields), known).await?;
+    }
 
     let mut outcomes: Vec<(usize, Outcome)> = Vec::with_capacity(rows.len());
     for (number, row, draft) in rows {
@@ -798,9 +803,10 @@ async fn run_batch(
             .map(|(_, d)| d);
         let company = company_key(&row.get("company_name").unwrap_or_default());
         let email = row.get("contact_email").map(|e| e.to_lowercase());
-        let existing = match options.policy {
-            DuplicatePolicy::Create => None,
-            _ => known.find(domain.as_deref(), &company, email.as_deref()),
+        let existing = if matching {
+            known.find(domain.as_deref(), &company, email.as_deref())
+        } else {
+            None
         };
         let outcome = match existing {
             None => match match draft {
@@ -808,13 +814,15 @@ async fn run_batch(
                 Err(e) => Err(e),
             } {
                 Ok(prepared) => {
-                    let email = prepared.contacts.first().and_then(|c| c.email.clone());
-                    known.remember(
-                        &prepared.lead.id,
-                        prepared.lead.domain.as_deref(),
-                        &company,
-                        email.as_deref(),
-                    );
+                    if matching {
+                        let email = prepared.contacts.first().and_then(|c| c.email.clone());
+                        known.remember(
+                            &prepared.lead.id,
+                            prepared.lead.domain.as_deref(),
+                            &company,
+                            email.as_deref(),
+                        );
+                    }
                     Outcome::Create(Box::new(prepared))
                 }
                 Err(e) => {
