@@ -91,33 +91,11 @@ pub fn record_about(
     changes: &[FieldChange],
     at: DateTime<Utc>,
 ) {
-    let text = |v: &Option<Value>| v.as_ref().filter(|v| !v.is_null()).map(|v| v.to_string());
-    let rows: Vec<Value> = if changes.is_empty() {
-        vec![json!({})]
-    } else {
-        changes
-            .iter()
-            .map(|c| json!({"field": c.field, "old": text(&c.old), "new": text(&c.new)}))
-            .collect()
-    };
     let n = tx.next_serial();
-    let actor_id = match actor.credential {
-        Credential::Internal => None,
-        _ => Some(actor.user_id.clone()),
-    };
-    tx.bind(&format!("audit_rows_{n}"), rows);
+    tx.bind(&format!("audit_rows_{n}"), change_rows(changes));
     tx.bind(
         &format!("audit_head_{n}"),
-        json!({
-            "at": db_time(at),
-            "actor": actor_id,
-            "actor_name": actor.username,
-            "channel": actor.channel.as_str(),
-            "entity": entity,
-            "entity_id": entity_id,
-            "action": action,
-            "subject": subject,
-        }),
+        head(actor, subject, entity, entity_id, action, at),
     );
     tx.push(format!(
         "FOR $row IN $audit_rows_{n} {{
@@ -127,6 +105,81 @@ pub fn record_about(
                 action = $audit_head_{n}.action, field = $row.field, old = $row.old, new = $row.new;
         }}"
     ));
+}
+
+/// The audit rows `record_about` writes, whole, for `insert_statement`:
+/// many actions' rows written by one statement.
+#[allow(clippy::too_many_arguments)]
+pub fn rows_about(
+    actor: &Actor,
+    subject: Option<&str>,
+    entity: &str,
+    entity_id: &str,
+    action: &str,
+    changes: &[FieldChange],
+    at: DateTime<Utc>,
+) -> Vec<Value> {
+    let head = head(actor, subject, entity, entity_id, action, at);
+    change_rows(changes)
+        .into_iter()
+        .map(|change| {
+            let mut row = head.clone();
+            if let (Value::Object(row), Value::Object(change)) = (&mut row, change) {
+                row.extend(change);
+            }
+            row
+        })
+        .collect()
+}
+
+/// Writes the array of `rows_about` rows bound as `$var` in one statement,
+/// each stored as `record_about` stores it: a UUIDv7 id taken in the
+/// order of the array, so the log lists them as if written one by one.
+pub fn insert_statement(var: &str) -> String {
+    format!(
+        "INSERT INTO audit (SELECT *, type::record('audit', rand::uuid::v7()) AS id,
+            <datetime>at AS at FROM ${var}) RETURN NONE"
+    )
+}
+
+/// What every row of one action holds: when, who, through which channel,
+/// about what.
+fn head(
+    actor: &Actor,
+    subject: Option<&str>,
+    entity: &str,
+    entity_id: &str,
+    action: &str,
+    at: DateTime<Utc>,
+) -> Value {
+    let actor_id = match actor.credential {
+        Credential::Internal => None,
+        _ => Some(actor.user_id.clone()),
+    };
+    json!({
+        "at": db_time(at),
+        "actor": actor_id,
+        "actor_name": actor.username,
+        "channel": actor.channel.as_str(),
+        "entity": entity,
+        "entity_id": entity_id,
+        "action": action,
+        "subject": subject,
+    })
+}
+
+/// One row per changed field (values as JSON text); an action with no
+/// field changes still gets one.
+fn change_rows(changes: &[FieldChange]) -> Vec<Value> {
+    let text = |v: &Option<Value>| v.as_ref().filter(|v| !v.is_null()).map(|v| v.to_string());
+    if changes.is_empty() {
+        vec![json!({})]
+    } else {
+        changes
+            .iter()
+            .map(|c| json!({"field": c.field, "old": text(&c.old), "new": text(&c.new)}))
+            .collect()
+    }
 }
 
 /// An audit row as read back.

@@ -31,6 +31,7 @@ mod idempotency;
 mod import_columns;
 mod import_export;
 mod import_jobs;
+mod import_stored;
 mod lead_counts;
 mod leads;
 mod maintenance;

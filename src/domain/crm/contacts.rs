@@ -114,6 +114,16 @@ pub(crate) fn audited(c: &Contact) -> serde_json::Value {
     json!({"name": c.name, "position": c.position, "phone": c.phone, "email": c.email, "linkedin": c.linkedin})
 }
 
+/// Writes the array of contacts bound as `$var` as new contacts in one
+/// statement, each stored as `push_write` stores it.
+pub(crate) fn insert_statement(var: &str) -> String {
+    format!(
+        "INSERT INTO contact (SELECT *, type::record('contact', id) AS id,
+            <datetime>created_at AS created_at, <datetime>updated_at AS updated_at
+            FROM ${var}) RETURN NONE"
+    )
+}
+
 fn push_write(tx: &mut Transaction, contact: &Contact) {
     let name = format!("contact_{}", tx.next_serial());
     tx.bind(&name, contact);

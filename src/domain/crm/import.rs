@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use tokio::io::AsyncRead;
 use tokio::sync::mpsc;
 
+use super::batch_insert::BatchInsert;
 use super::contacts::{self, Contact};
 use super::import_rows::{self, guess_fields, Line, ParsedRow, RowFields};
 use super::leads::{self, Lead, LeadDraft, LeadLookups, LeadPatch, Scope};
@@ -785,7 +786,12 @@ async fn run_batch(
             ParsedRow::Unreadable { number, reason } => fail(report, number, None, reason),
         }
     }
-    preload_existing(ctx, scope, rows.iter().map(|(_, fields, _)| fields), known).await?;
+    // Under `create` no row is matched against other leads, so neither the
+    // stored ones nor those met earlier in the file are looked up.
+    let matching = options.policy != DuplicatePolicy::Create;
+    if matching {
+        preload_existing(ctx, scope, rows.iter().map(|(_, fields, _)| fields), known).await?;
+    }
 
     let mut outcomes: Vec<(usize, Outcome)> = Vec::with_capacity(rows.len());
     for (number, row, draft) in rows {
@@ -798,9 +804,10 @@ async fn run_batch(
             .map(|(_, d)| d);
         let company = company_key(&row.get("company_name").unwrap_or_default());
         let email = row.get("contact_email").map(|e| e.to_lowercase());
-        let existing = match options.policy {
-            DuplicatePolicy::Create => None,
-            _ => known.find(domain.as_deref(), &company, email.as_deref()),
+        let existing = if matching {
+            known.find(domain.as_deref(), &company, email.as_deref())
+        } else {
+            None
         };
         let outcome = match existing {
             None => match match draft {
@@ -808,13 +815,15 @@ async fn run_batch(
                 Err(e) => Err(e),
             } {
                 Ok(prepared) => {
-                    let email = prepared.contacts.first().and_then(|c| c.email.clone());
-                    known.remember(
-                        &prepared.lead.id,
-                        prepared.lead.domain.as_deref(),
-                        &company,
-                        email.as_deref(),
-                    );
+                    if matching {
+                        let email = prepared.contacts.first().and_then(|c| c.email.clone());
+                        known.remember(
+                            &prepared.lead.id,
+                            prepared.lead.domain.as_deref(),
+                            &company,
+                            email.as_deref(),
+                        );
+                    }
                     Outcome::Create(Box::new(prepared))
                 }
                 Err(e) => {
@@ -840,18 +849,22 @@ async fn run_batch(
     let mut lead_changes: Vec<LeadChange> = Vec::new();
     // Contacts of leads written in this batch, for their search text.
     let mut batch_contacts: HashMap<String, Vec<(String, Option<String>)>> = HashMap::new();
+    let writing = !options.dry_run
+        && outcomes
+            .iter()
+            .any(|(_, o)| !matches!(o, Outcome::Unchanged | Outcome::Skip));
+    // New leads, contacts and audit rows go in one statement per table;
+    // only the writes of stored leads are statements of their own.
+    let mut inserts = writing.then(|| BatchInsert::start(&mut tx));
     for (_, outcome) in &outcomes {
         match outcome {
             Outcome::Create(prepared) => {
                 report.created += 1;
                 report.contacts_added += prepared.contacts.len();
-                if !options.dry_run {
-                    let created = leads::push_create(&mut tx, actor, prepared);
-                    let names = created
-                        .iter()
-                        .map(|c| (c.name.clone(), c.email.clone()))
-                        .collect();
-                    batch_contacts.insert(prepared.lead.id.clone(), names);
+                if let Some(inserts) = inserts.as_mut() {
+                    let created = inserts.create_lead(actor, prepared);
+                    batch_contacts
+                        .insert(prepared.lead.id.clone(), contacts::search_names(&created));
                     lead_changes.push(LeadChange::Created {
                         lead: prepared.lead.id.clone(),
                         left_at: prepared.lead.updated_at,
@@ -866,13 +879,12 @@ async fn run_batch(
             } => {
                 report.updated += 1;
                 report.contacts_added += usize::from(contact.is_some());
-                if !options.dry_run {
+                if let Some(inserts) = inserts.as_mut() {
                     let names =
                         search_names(ctx, &mut batch_contacts, &after.id, contact.as_ref()).await?;
                     leads::push_write(&mut tx, after, &names);
                     let changes = audit::diff(&leads::audited(before), &leads::audited(after), &[]);
-                    audit::record_about(
-                        &mut tx,
+                    inserts.audit_about(
                         actor,
                         Some(&after.id),
                         "lead",
@@ -882,7 +894,7 @@ async fn run_batch(
                         after.updated_at,
                     );
                     if let Some(c) = contact {
-                        contacts::push_insert(&mut tx, actor, c);
+                        inserts.add_contact(actor, c);
                     }
                     lead_changes.push(LeadChange::Updated {
                         before: before.clone(),
@@ -895,11 +907,11 @@ async fn run_batch(
             Outcome::AddContact { lead, contact } => {
                 report.updated += 1;
                 report.contacts_added += 1;
-                if !options.dry_run {
+                if let Some(inserts) = inserts.as_mut() {
                     let names =
                         search_names(ctx, &mut batch_contacts, &lead.id, Some(contact)).await?;
                     leads::push_write(&mut tx, lead, &names);
-                    contacts::push_insert(&mut tx, actor, contact);
+                    inserts.add_contact(actor, contact);
                     lead_changes.push(LeadChange::Updated {
                         before: lead.clone(),
                         left_at: lead.updated_at,
@@ -911,6 +923,9 @@ async fn run_batch(
             Outcome::Unchanged => report.unchanged += 1,
             Outcome::Skip => report.skipped += 1,
         }
+    }
+    if let Some(inserts) = inserts {
+        inserts.finish(&mut tx);
     }
     Ok((tx, writes, lead_changes))
 }

@@ -347,6 +347,15 @@ const WRITE_LEAD: &str = "UPSERT type::record('lead', $lead.id) SET
 /// Adds the write of `lead` (all its fields, derived ones recomputed) to `tx`
 /// under the variable `$lead`; `contacts` feed the search text.
 pub(crate) fn push_write(tx: &mut Transaction, lead: &Lead, contacts: &[(String, Option<String>)]) {
+    let n = tx.next_serial();
+    let name = format!("lead_{n}");
+    tx.bind(&name, stored_row(lead, contacts));
+    tx.push(WRITE_LEAD.replace("$lead", &format!("${name}")));
+}
+
+/// `lead` with the fields derived from it (company key, search text from
+/// `contacts`, sort keys), as `push_write` and `insert_statement` bind it.
+pub(crate) fn stored_row(lead: &Lead, contacts: &[(String, Option<String>)]) -> Value {
     let key = company_key(&lead.company_name);
     let mut row = serde_json::to_value(lead).unwrap_or(Value::Null);
     if let Value::Object(map) = &mut row {
@@ -363,10 +372,22 @@ pub(crate) fn push_write(tx: &mut Transaction, lead: &Lead, contacts: &[(String,
             map.extend(sorts);
         }
     }
-    let n = tx.next_serial();
-    let name = format!("lead_{n}");
-    tx.bind(&name, row);
-    tx.push(WRITE_LEAD.replace("$lead", &format!("${name}")));
+    row
+}
+
+/// Writes the array of `stored_row`s bound as `$var` as new leads in one
+/// statement, each stored as `push_write` stores a lead that does not exist
+/// yet (its `score` and `sort_score` taken from the row). Fails, and with
+/// it the transaction, if one of the ids is taken.
+pub(crate) fn insert_statement(var: &str) -> String {
+    format!(
+        "INSERT INTO lead (SELECT *, type::record('lead', id) AS id,
+            IF last_contacted_at THEN <datetime>last_contacted_at ELSE NONE END AS last_contacted_at,
+            IF next_follow_up_at THEN <datetime>next_follow_up_at ELSE NONE END AS next_follow_up_at,
+            <datetime>created_at AS created_at, <datetime>updated_at AS updated_at,
+            IF deleted_at THEN <datetime>deleted_at ELSE NONE END AS deleted_at
+            FROM ${var}) RETURN NONE"
+    )
 }
 
 /// Adds a change of a stored lead to `tx`: the write of `after`, guarded so
@@ -413,6 +434,16 @@ pub(crate) fn audience(lead: &Lead) -> Audience {
 pub(crate) struct PreparedLead {
     pub lead: Lead,
     pub contacts: Vec<contacts::PreparedContact>,
+}
+
+impl PreparedLead {
+    /// The contacts to store with the lead, created when it is.
+    pub(crate) fn new_contacts(&self) -> Vec<Contact> {
+        self.contacts
+            .iter()
+            .map(|c| c.to_contact(&self.lead.id, self.lead.created_at))
+            .collect()
+    }
 }
 
 /// What preparing a lead needs to look up. Single requests ask the
@@ -589,16 +620,8 @@ pub(crate) fn push_create(
 ) -> Vec<Contact> {
     let lead = &prepared.lead;
     let now = lead.created_at;
-    let contacts: Vec<Contact> = prepared
-        .contacts
-        .iter()
-        .map(|c| c.to_contact(&lead.id, now))
-        .collect();
-    let names: Vec<(String, Option<String>)> = contacts
-        .iter()
-        .map(|c| (c.name.clone(), c.email.clone()))
-        .collect();
-    push_write(tx, lead, &names);
+    let contacts = prepared.new_contacts();
+    push_write(tx, lead, &contacts::search_names(&contacts));
     let changes = audit::created(&audited(lead));
     audit::record_about(
         tx,

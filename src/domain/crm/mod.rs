@@ -2,6 +2,7 @@
 //! calls, free-standing notes, the pipeline, settings, import and export,
 //! the trash and the erasure of a contact's personal data.
 
+mod batch_insert;
 pub mod bulk;
 pub mod calls;
 pub mod contacts;
