@@ -56,6 +56,10 @@ pub enum Credential {
     /// A slash command the user typed in the web chat; the value is the
     /// message's id. The message was posted with a checked credential.
     ChatMessage(String),
+    /// An import job working for the user who uploaded the file; the value
+    /// is the job's id. The upload was made with a checked credential; the
+    /// job re-reads the user's permissions when it starts or resumes.
+    ImportJob(String),
     /// The service itself (start-up, the CLI, schedulers).
     Internal,
 }
@@ -79,7 +83,16 @@ impl Actor {
             Credential::Session(k) => Some(format!("s:{k}")),
             Credential::ApiKey(k) => Some(format!("k:{k}")),
             Credential::ChatLink(k) => Some(format!("c:{k}")),
-            Credential::ChatMessage(_) | Credential::Internal => None,
+            Credential::ChatMessage(_) | Credential::ImportJob(_) | Credential::Internal => None,
+        }
+    }
+
+    /// The user an audit row names as its actor: everyone but the service
+    /// itself, whose rows carry only its name.
+    pub fn audited_user(&self) -> Option<String> {
+        match self.credential {
+            Credential::Internal => None,
+            _ => Some(self.user_id.clone()),
         }
     }
 

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::actor::{Actor, Credential};
+use super::actor::Actor;
 use super::clock::db_time;
 use crate::store::Transaction;
 
@@ -152,10 +152,7 @@ fn head(
     action: &str,
     at: DateTime<Utc>,
 ) -> Value {
-    let actor_id = match actor.credential {
-        Credential::Internal => None,
-        _ => Some(actor.user_id.clone()),
-    };
+    let actor_id = actor.audited_user();
     json!({
         "at": db_time(at),
         "actor": actor_id,

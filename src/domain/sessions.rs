@@ -244,7 +244,7 @@ pub async fn authenticate_session(
 /// database.
 pub async fn recheck(ctx: &Ctx, actor: &Actor) -> DomainResult<Actor> {
     match &actor.credential {
-        Credential::ChatMessage(_) => {
+        Credential::ChatMessage(_) | Credential::ImportJob(_) => {
             actor_for(ctx, &actor.user_id, actor.channel, actor.credential.clone()).await
         }
         Credential::Internal => Ok(actor.clone()),
@@ -270,7 +270,9 @@ pub(crate) async fn resolve(
         Credential::ApiKey(id) => api_keys::authenticate_by_id(ctx, id, channel).await,
         Credential::ChatLink(id) => crate::domain::links::actor_for_link(ctx, id, channel).await,
         // Neither can be resolved without the actor it came with.
-        Credential::ChatMessage(_) | Credential::Internal => Err(DomainError::Unauthenticated),
+        Credential::ChatMessage(_) | Credential::ImportJob(_) | Credential::Internal => {
+            Err(DomainError::Unauthenticated)
+        }
     }
 }
 

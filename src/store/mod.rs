@@ -53,6 +53,9 @@ impl From<surrealdb::Error> for StoreError {
         } else if e.is_already_exists() || message.contains("already contains") {
             StoreError::Duplicate(message)
         } else if message.contains("conflict") || message.contains("Resource busy") {
+            // The engine's words stay in the log; the client is told only
+            // that it collided with another write.
+            tracing::debug!(%message, "store conflict");
             StoreError::Conflict
         } else {
             StoreError::Database(message)

@@ -454,3 +454,28 @@ async fn a_login_storm_past_the_hashing_queue_is_answered_busy_and_loses_nothing
     let again = app.login_response("admin", ADMIN_PASSWORD).await;
     assert_eq!(again.status(), StatusCode::OK);
 }
+
+/// A session's last use is written down once a minute, on the request that
+/// finds it due; when a client sends many at that moment (a panel loading a
+/// page, an integration's workers), each of them finds it due, and none may
+/// be refused because another wrote it first.
+#[tokio::test]
+async fn concurrent_requests_when_the_session_is_due_a_touch_all_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("surrealkv://{}", dir.path().join("db").display());
+    let app = TestApp::spawn_with(|c| c.database_url = url).await;
+    let token = app.admin_token().await;
+    for round in 0..3 {
+        app.clock.advance(Duration::seconds(61));
+        let requests = (0..16).map(|_| app.get("/api/v1/leads?limit=5", &token));
+        let statuses: Vec<StatusCode> = futures_util::future::join_all(requests)
+            .await
+            .iter()
+            .map(|r| r.status())
+            .collect();
+        assert!(
+            statuses.iter().all(|s| *s == StatusCode::OK),
+            "round {round}: {statuses:?}"
+        );
+    }
+}

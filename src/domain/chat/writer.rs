@@ -28,7 +28,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::messages::{self, Message, Posted, CREATED_TOPIC};
 use super::notifications::{self, Notification};
-use crate::domain::actor::{Actor, Credential};
+use crate::domain::actor::Actor;
 use crate::domain::clock::db_time;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::events::{Audience, Event, EventBus};
@@ -319,10 +319,7 @@ impl BurstStatement {
             let m = &draft.message;
             // The audit says who wrote what where and when, not the text: a
             // reader of the audit may not be a member of the room.
-            let actor = match draft.actor.credential {
-                Credential::Internal => None,
-                _ => Some(draft.actor.user_id.clone()),
-            };
+            let actor = draft.actor.audited_user();
             vars.insert(
                 format!("m{i}"),
                 json!({

@@ -573,7 +573,8 @@ async fn run_file(
 ) -> DomainResult<RunEnd> {
     let settings = &ctx.import_jobs;
     let channel = Channel::parse(&row.channel).unwrap_or(Channel::Api);
-    let actor = sessions::actor_for(ctx, &row.owner, channel, Credential::Internal).await?;
+    let credential = Credential::ImportJob(row.id.clone());
+    let actor = sessions::actor_for(ctx, &row.owner, channel, credential).await?;
     let format = FileFormat::parse(&row.format)
         .ok_or_else(|| DomainError::Internal(format!("unknown import format {}", row.format)))?;
     if !tokio::fs::try_exists(path).await.unwrap_or(false) {
