@@ -241,7 +241,7 @@ async fn resolve_key(ctx: &Ctx, key: ApiKey, channel: Channel) -> DomainResult<R
     let mut last_used_at = key.last_used_at.unwrap_or(now);
     if key.last_used_at.is_none_or(|t| now - t >= TOUCH_EVERY) {
         ctx.store
-            .run(
+            .touch(
                 "UPDATE type::record('api_key', $id) SET last_used_at = <datetime>$now",
                 json!({"id": key.id, "now": db_time(now)}),
             )

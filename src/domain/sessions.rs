@@ -296,7 +296,7 @@ async fn session_by_key(ctx: &Ctx, key: &str, channel: Channel) -> DomainResult<
     let mut last_seen_at = session.last_seen_at;
     if now - session.last_seen_at >= TOUCH_EVERY {
         ctx.store
-            .run(
+            .touch(
                 "UPDATE type::record('session', $key) SET last_seen_at = <datetime>$now",
                 json!({"key": key, "now": db_time(now)}),
             )

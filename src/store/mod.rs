@@ -162,6 +162,17 @@ impl Store {
         }
     }
 
+    /// Runs a write that only records when something was last used. When
+    /// several requests find the same record due at once, all but one lose
+    /// the race with a conflict; what they meant to write is written, so
+    /// that is not a failure of the request they are serving.
+    pub async fn touch(&self, sql: &str, vars: Value) -> Result<(), StoreError> {
+        match self.run_once(sql, vars).await {
+            Ok(_) | Err(StoreError::Conflict) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     async fn run_once(&self, sql: &str, vars: Value) -> Result<Results, StoreError> {
         let mut response = self.db.query(sql).bind(to_variables(vars)).await?;
         let count = response.num_statements();
