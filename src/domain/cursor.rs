@@ -210,6 +210,17 @@ impl TimeOrder {
         })
     }
 
+    /// The bound of a page that starts at an instant instead of after an
+    /// item: the rows strictly past `at` in this order (for the `before`
+    /// parameter a list kept from the time before cursors).
+    pub fn past(&self, at: DateTime<Utc>) -> TimeBound {
+        TimeBound {
+            condition: Some(format!("{} {} $after_time", self.field, self.op())),
+            at: Some(db_time(at)),
+            id: None,
+        }
+    }
+
     /// The page of `select` (`SELECT … FROM <table>`) after `after`: the
     /// rows that meet `conds`, in this order, `limit` of them (1 to
     /// `MAX_PAGE`). `vars` binds the conditions' own parameters; `key`
@@ -225,8 +236,24 @@ impl TimeOrder {
         limit: usize,
         key: impl Fn(&T) -> (DateTime<Utc>, &str),
     ) -> DomainResult<Page<T>> {
-        let limit = limit.clamp(1, MAX_PAGE);
         let bound = self.after(after)?;
+        self.page_from(store, select, conds, vars, bound, limit, key)
+            .await
+    }
+
+    /// `page`, from a bound made by `after` or `past`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn page_from<T: DeserializeOwned>(
+        &self,
+        store: &Store,
+        select: &str,
+        conds: &[&str],
+        vars: Value,
+        bound: TimeBound,
+        limit: usize,
+        key: impl Fn(&T) -> (DateTime<Utc>, &str),
+    ) -> DomainResult<Page<T>> {
+        let limit = limit.clamp(1, MAX_PAGE);
         let sql = format!(
             "{}{select} {} {} LIMIT $limit",
             bound.prelude(),
@@ -327,6 +354,14 @@ mod tests {
             .filter(&[])
             .contains("id > type::record('task_comment', $after_id)"));
         assert!(newest.after(Some(&encode_at(at, "x'); DROP"))).is_err());
+        let past = newest.past(at);
+        assert_eq!(past.filter(&[]), "WHERE at < $after_time");
+        assert_eq!(past.statements_before(), 1);
+        assert_eq!(past.id, None);
+        assert!(oldest
+            .past(at)
+            .filter(&["task = $task"])
+            .ends_with("task = $task AND created_at > $after_time"));
         let audit = newest.with_uuid_ids();
         assert!(audit.after(Some(&encode_at(at, "c1"))).is_err());
         let uuid = "0193a4b2-7c00-7000-8000-000000000001";

@@ -10,6 +10,7 @@ use serde_json::json;
 use super::actor::Actor;
 use super::audit::{self, FieldChange};
 use super::clock::db_time;
+use super::cursor::{self, Page};
 use super::error::{DomainError, DomainResult};
 use super::passwords::check_strength;
 use super::permissions::{self, Permission};
@@ -321,18 +322,20 @@ async fn insert(ctx: &Ctx, actor: &Actor, input: NewUser) -> DomainResult<User> 
         .user)
 }
 
-/// A page of users ordered by username; `after` is the last username of
-/// the previous page; `search`, when given, keeps those whose username,
-/// display name or email contains it (any case).
+/// A page of users ordered by username; `after` is the `next_cursor` of
+/// the previous page (its last username, opaque like every list's);
+/// `search`, when given, keeps those whose username, display name or email
+/// contains it (any case).
 pub async fn list(
     ctx: &Ctx,
     actor: &Actor,
     after: Option<&str>,
     search: Option<&str>,
     limit: usize,
-) -> DomainResult<Vec<User>> {
+) -> DomainResult<Page<User>> {
     actor.require_any(&[Permission::UsersRead, Permission::UsersManage])?;
-    let limit = limit.clamp(1, 200);
+    let limit = limit.clamp(1, cursor::MAX_PAGE);
+    let after = after.map(cursor::decode).transpose()?;
     let search = search
         .map(|q| q.trim().to_lowercase())
         .filter(|q| !q.is_empty());
@@ -345,16 +348,20 @@ pub async fn list(
     } else {
         ""
     };
-    Ok(ctx
+    let rows: Vec<User> = ctx
         .store
         .run(
             &format!(
                 "{SELECT_USER} user WHERE username > $after{matches} ORDER BY username ASC LIMIT $limit"
             ),
-            json!({"after": after.unwrap_or(""), "limit": limit, "q": search}),
+            // One more than the page: it only says there is a next page.
+            json!({"after": after.unwrap_or_default(), "limit": limit + 1, "q": search}),
         )
         .await?
-        .rows(0)?)
+        .rows(0)?;
+    Ok(Page::from_one_more(rows, limit, |u| {
+        cursor::encode(&u.username)
+    }))
 }
 
 /// What a person may change about their own account.

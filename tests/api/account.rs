@@ -155,6 +155,7 @@ async fn the_user_list_is_searchable_and_paged() {
         .collect();
     // The display name matches too.
     assert_eq!(names, ["alpha3", "beta1"]);
+    assert!(rest.get("next_cursor").is_none(), "the last page: {rest}");
     let by_email = ok(app.get("/api/v1/users?q=beta1%40example", &admin).await).await;
     assert_eq!(by_email["items"].as_array().unwrap().len(), 1);
 }

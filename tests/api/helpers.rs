@@ -347,10 +347,22 @@ impl TestApp {
     /// Every item of a paged list (`{items, next_cursor}`), read `limit` at
     /// a time by following `next_cursor`.
     pub async fn walk(&self, token: &str, path: &str, limit: usize) -> Vec<Value> {
+        self.walk_whole_pages(token, path, limit).await.0
+    }
+
+    /// Like `walk`, also counting the pages read: the items of every page,
+    /// in order, and how many pages the list gave out before one came
+    /// without a `next_cursor` (an empty last page counts as one).
+    pub async fn walk_whole_pages(
+        &self,
+        token: &str,
+        path: &str,
+        limit: usize,
+    ) -> (Vec<Value>, usize) {
         let mut items = Vec::new();
         let mut after: Option<String> = None;
         let sep = if path.contains('?') { '&' } else { '?' };
-        for _ in 0..200 {
+        for pages in 1..=200 {
             let page_path = match &after {
                 Some(cursor) => format!("{path}{sep}limit={limit}&after={cursor}"),
                 None => format!("{path}{sep}limit={limit}"),
@@ -361,7 +373,7 @@ impl TestApp {
             items.extend(got.iter().cloned());
             match page["next_cursor"].as_str() {
                 Some(cursor) => after = Some(cursor.to_string()),
-                None => return items,
+                None => return (items, pages),
             }
         }
         panic!("{path} did not end in 200 pages");

@@ -81,7 +81,7 @@ async fn a_rep_writes_notes_and_reads_them_newest_first_a_page_at_a_time() {
     assert_eq!(texts, ["call Jane after 10", "budget approved for Q1"]);
     assert!(all.get("next_cursor").is_none(), "{all}");
 
-    // One at a time: the cursor leads to the older note, then to nothing.
+    // One at a time: the cursor leads to the older note, on the last page.
     let page = ok(d
         .app
         .get(&format!("{}?limit=1", notes_of(&d.lead)), &d.maria_token)
@@ -101,16 +101,7 @@ async fn a_rep_writes_notes_and_reads_them_newest_first_a_page_at_a_time() {
         .await)
     .await;
     assert_eq!(page["items"][0]["id"], first["id"]);
-    let cursor = page["next_cursor"].as_str().unwrap().to_string();
-    let last = ok(d
-        .app
-        .get(
-            &format!("{}?limit=1&after={cursor}", notes_of(&d.lead)),
-            &d.maria_token,
-        )
-        .await)
-    .await;
-    assert_eq!(last["items"], json!([]), "{last}");
+    assert!(page.get("next_cursor").is_none(), "the last page: {page}");
 
     let (status, code, message) = error_of(
         d.app

@@ -145,8 +145,20 @@ async fn a_malformed_cursor_answers_400_with_the_error_body_on_every_list() {
         assert!(message.starts_with("after:"), "{path}: {message}");
     }
     let task = app.create_task(&admin, "Cursor task").await;
+    let hook = ok(app
+        .post(
+            "/api/v1/webhooks",
+            &admin,
+            json!({"url": "https://hooks.example.com/in", "topics": ["note.deleted"]}),
+        )
+        .await)
+    .await["webhook"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     // The lists paged by a time and an id.
     let by_time = [
+        format!("/api/v1/webhooks/{hook}/deliveries"),
         format!("/api/v1/leads/{lead}/calls"),
         format!("/api/v1/tasks/{task}/comments"),
         format!("/api/v1/tasks/{task}/history"),
@@ -166,6 +178,7 @@ async fn a_malformed_cursor_answers_400_with_the_error_body_on_every_list() {
         "/api/v1/notifications".to_string(),
         "/api/v1/tasks".to_string(),
         "/api/v1/calls/queue".to_string(),
+        "/api/v1/users".to_string(),
     ];
     for list in by_time.iter().chain(&others) {
         let sep = if list.contains('?') { '&' } else { '?' };
@@ -496,6 +509,8 @@ async fn the_document_shows_every_growing_list_as_a_page_with_after_and_limit() 
         "/leads/imports",
         "/notifications",
         "/audit",
+        "/users",
+        "/webhooks/{id}/deliveries",
     ] {
         let op = &spec["paths"][path]["get"];
         assert!(op.is_object(), "GET {path} is in the document");
@@ -556,6 +571,20 @@ async fn a_page_after_a_cursor_seeks_its_index_to_the_cursor_instead_of_walking_
             "user = $owner",
             "MoreThanEqual",
         ),
+        (
+            "notification",
+            TimeOrder::newest_first("notification", "created_at"),
+            "notification_user_created",
+            "user = $owner",
+            "LessThanEqual",
+        ),
+        (
+            "webhook_delivery",
+            TimeOrder::newest_first("webhook_delivery", "created_at"),
+            "webhook_delivery_by_webhook",
+            "webhook = $owner",
+            "LessThanEqual",
+        ),
     ] {
         let bound = order
             .after(Some(&encode_at(chrono::Utc::now(), "c1")))
@@ -579,5 +608,209 @@ async fn a_page_after_a_cursor_seeks_its_index_to_the_cursor_instead_of_walking_
         assert!(text.contains(index), "{sql}: {text}");
         assert!(text.contains(seek), "the scan starts at the cursor: {text}");
         assert!(!text.contains("Sort"), "{sql}: {text}");
+    }
+}
+
+/// The ids of `items`, in order.
+fn ids_of(items: &[Value]) -> Vec<String> {
+    items
+        .iter()
+        .map(|i| {
+            i["id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{i}"))
+                .to_string()
+        })
+        .collect()
+}
+
+/// Reads `path`, a list of exactly `count` items, whole, then in pages of
+/// every size that divides `count` (1, 2 and `count` itself): each walk
+/// ends on page `count / limit`, which has no `next_cursor` (no empty page
+/// is served after it), with every item once, in the whole list's order.
+async fn full_pages_end_the_walk(app: &TestApp, token: &str, path: &str, count: usize) {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let whole = ok(app.get(&format!("{path}{sep}limit=200"), token).await).await;
+    assert!(whole.get("next_cursor").is_none(), "{path}: {whole}");
+    let whole = ids_of(whole["items"].as_array().unwrap());
+    assert_eq!(whole.len(), count, "{path}: {whole:?}");
+    let mut limits = vec![1, 2, count];
+    limits.dedup();
+    for limit in limits.into_iter().filter(|l| count % l == 0) {
+        let (items, pages) = app.walk_whole_pages(token, path, limit).await;
+        assert_eq!(
+            pages,
+            count / limit,
+            "{path} in pages of {limit}: the last full page ends the list"
+        );
+        assert_eq!(ids_of(&items), whole, "{path} in pages of {limit}");
+    }
+}
+
+#[tokio::test]
+async fn a_list_of_whole_pages_ends_on_its_last_full_page_without_an_empty_one() {
+    const COUNT: usize = 4;
+    let app = TestApp::spawn_with(crate::webhooks::fast).await;
+    let admin = app.admin_token().await;
+    let (rep_id, rep) = app.user_with_role(&admin, "pager_rep", "user").await;
+    let mut others = Vec::new();
+    for n in 0..COUNT - 1 {
+        others.push(
+            app.user_with_role(&admin, &format!("pager_{n}"), "user")
+                .await,
+        );
+    }
+
+    // Leads: the admin's, in every sort, and a rep's own scope (two owned,
+    // two created by them: the two walks merged).
+    for n in 0..COUNT {
+        app.create_lead(&admin, &format!("Whole Page {n} GmbH"))
+            .await;
+    }
+    for n in 0..COUNT / 2 {
+        ok(app
+            .post(
+                "/api/v1/leads",
+                &admin,
+                json!({"company_name": format!("Handed {n} Ltd"), "owner": rep_id}),
+            )
+            .await)
+        .await;
+        app.create_lead(&rep, &format!("Own {n} Ltd")).await;
+    }
+    for query in [
+        "",
+        "?sort=created&order=asc",
+        "?sort=updated&order=desc",
+        "?sort=company&order=asc",
+        "?sort=score&order=desc",
+    ] {
+        full_pages_end_the_walk(&app, &rep, &format!("/api/v1/leads{query}"), COUNT).await;
+    }
+    full_pages_end_the_walk(&app, &admin, "/api/v1/leads?q=whole", COUNT).await;
+    full_pages_end_the_walk(&app, &admin, "/api/v1/leads", 2 * COUNT).await;
+
+    // A lead's notes.
+    let lead = app.create_lead(&admin, "Noted Ltd").await;
+    for n in 0..COUNT {
+        app.add_note(&admin, &lead, &format!("note {n}")).await;
+    }
+    full_pages_end_the_walk(&app, &admin, &format!("/api/v1/leads/{lead}/notes"), COUNT).await;
+
+    // Tasks, newest first and soonest due first.
+    for n in 0..COUNT {
+        app.create_task(&admin, &format!("Whole task {n}")).await;
+    }
+    full_pages_end_the_walk(&app, &admin, "/api/v1/tasks", COUNT).await;
+    full_pages_end_the_walk(&app, &admin, "/api/v1/tasks?sort=due", COUNT).await;
+
+    // Notifications (of someone who has no others): all six, the four
+    // left unread, and from `before`.
+    let (ann_id, ann) = &others[0];
+    let room = crate::chat::group(&app, &admin, "whole-pages", &[ann_id]).await;
+    for n in 0..COUNT + 2 {
+        crate::chat::say(&app, &admin, &room, &format!("@pager_0 call {n}")).await;
+    }
+    let newest = ok(app.get("/api/v1/notifications?limit=2", ann).await).await;
+    let read = ids_of(newest["items"].as_array().unwrap());
+    ok(app
+        .post("/api/v1/notifications/read", ann, json!({"ids": read}))
+        .await)
+    .await;
+    full_pages_end_the_walk(&app, ann, "/api/v1/notifications", COUNT + 2).await;
+    full_pages_end_the_walk(&app, ann, "/api/v1/notifications?unread=true", COUNT).await;
+    let later = (app.clock_now() + chrono::Duration::minutes(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let from_before = |limit: usize| {
+        let path = format!("/api/v1/notifications?before={later}&limit={limit}");
+        let app = &app;
+        async move { ok(app.get(&path, ann).await).await }
+    };
+    let all = from_before(COUNT + 2).await;
+    assert_eq!(all["items"].as_array().unwrap().len(), COUNT + 2, "{all}");
+    assert!(all.get("next_cursor").is_none(), "{all}");
+    let half = from_before(3).await;
+    let rest = ok(app
+        .get(
+            &format!(
+                "/api/v1/notifications?limit=3&after={}",
+                half["next_cursor"].as_str().unwrap()
+            ),
+            ann,
+        )
+        .await)
+    .await;
+    assert!(rest.get("next_cursor").is_none(), "{rest}");
+    let mut both = ids_of(half["items"].as_array().unwrap());
+    both.extend(ids_of(rest["items"].as_array().unwrap()));
+    assert_eq!(both, ids_of(all["items"].as_array().unwrap()));
+
+    // A webhook's delivery log (the clock stands still: one instant, so
+    // the order falls back on the id).
+    let receiver = crate::webhooks::Receiver::start(0).await;
+    let (hook, _) =
+        crate::webhooks::register(&app, &admin, &receiver.url, json!(["note.deleted"])).await;
+    for _ in 0..COUNT {
+        ok(app
+            .post(&format!("/api/v1/webhooks/{hook}/test"), &admin, json!({}))
+            .await)
+        .await;
+    }
+    receiver.wait_for(COUNT).await;
+    full_pages_end_the_walk(
+        &app,
+        &admin,
+        &format!("/api/v1/webhooks/{hook}/deliveries"),
+        COUNT,
+    )
+    .await;
+
+    // Users, by username (the search keeps the admin out).
+    full_pages_end_the_walk(&app, &admin, "/api/v1/users?q=pager_", COUNT).await;
+}
+
+/// The notification list's other starts and filter stay on the same walk:
+/// unread only (a filter on the walk, not a second index and a sort), and
+/// the old `before` (a seek to that instant).
+#[tokio::test]
+async fn unread_notifications_and_those_before_an_instant_walk_the_user_and_time_index() {
+    use ea_crm::domain::cursor::{encode_at, TimeOrder};
+    let app = TestApp::spawn().await;
+    let order = TimeOrder::newest_first("notification", "created_at");
+    let now = chrono::Utc::now();
+    for (bound, seek) in [
+        (order.after(None).unwrap(), None),
+        (
+            order.after(Some(&encode_at(now, "n1"))).unwrap(),
+            Some("LessThanEqual"),
+        ),
+        (order.past(now), Some("LessThan ")),
+    ] {
+        for conds in [
+            &["user = $owner"][..],
+            &["user = $owner", "read_at IS NONE"][..],
+        ] {
+            let sql = format!(
+                "{}SELECT * FROM notification {} {} LIMIT 51 EXPLAIN",
+                bound.prelude(),
+                bound.filter(conds),
+                order.order_by()
+            );
+            let plan = app
+                .ctx()
+                .store
+                .run(
+                    &sql,
+                    json!({"owner": "o", "after_at": bound.at, "after_id": bound.id}),
+                )
+                .await
+                .unwrap();
+            let text = plan.value(bound.statements_before()).to_string();
+            assert!(text.contains("notification_user_created"), "{sql}: {text}");
+            assert!(!text.contains("Sort"), "{sql}: {text}");
+            if let Some(seek) = seek {
+                assert!(text.contains(seek), "the scan starts at the bound: {text}");
+            }
+        }
     }
 }

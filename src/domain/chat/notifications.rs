@@ -7,10 +7,11 @@ use serde_json::json;
 
 use crate::domain::actor::Actor;
 use crate::domain::clock::db_time;
+use crate::domain::cursor::{self, TimeOrder};
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::events::{Audience, Event};
 use crate::domain::permissions::Permission;
-use crate::domain::{cursor, tokens, Ctx};
+use crate::domain::{tokens, Ctx};
 use crate::store::Transaction;
 
 /// The topic of the event that carries a new notification to its user.
@@ -150,11 +151,11 @@ pub enum NotificationsFrom {
 }
 
 /// A page of notifications and the cursor of the next, if any.
-#[derive(Debug, Clone)]
-pub struct NotificationPage {
-    pub items: Vec<Notification>,
-    pub next_cursor: Option<String>,
-}
+pub type NotificationPage = cursor::Page<Notification>;
+
+/// The order of a user's notifications: newest first, on the
+/// `notification_user_created` index.
+const NOTIFICATION_ORDER: TimeOrder = TimeOrder::newest_first("notification", "created_at");
 
 /// The actor's notifications, newest first, a page at a time; ties on the
 /// time are ordered by id, so a page never repeats or skips one.
@@ -166,42 +167,26 @@ pub async fn list(
     limit: usize,
 ) -> DomainResult<NotificationPage> {
     actor.require(Permission::ChatUse)?;
-    let limit = limit.clamp(1, 200);
-    let filter = if unread_only {
-        " AND read_at IS NONE"
-    } else {
-        ""
+    let bound = match from {
+        NotificationsFrom::Newest => NOTIFICATION_ORDER.after(None)?,
+        NotificationsFrom::After(raw) => NOTIFICATION_ORDER.after(Some(&raw))?,
+        NotificationsFrom::Before(at) => NOTIFICATION_ORDER.past(at),
     };
-    let (start, at, id) = match from {
-        NotificationsFrom::Newest => ("", None, None),
-        NotificationsFrom::Before(at) => (" AND created_at < <datetime>$at", Some(at), None),
-        NotificationsFrom::After(raw) => {
-            let (at, id) = cursor::decode_at(&raw)?;
-            (
-                " AND (created_at < <datetime>$at OR (created_at = <datetime>$at AND id < type::record('notification', $id)))",
-                Some(at),
-                Some(id),
-            )
-        }
-    };
-    let sql = format!(
-        "SELECT *, record::id(id) AS id FROM notification
-         WHERE user = $user{start}{filter}
-         ORDER BY created_at DESC, id DESC LIMIT $limit"
-    );
-    let items: Vec<Notification> = ctx
-        .store
-        .run(
-            &sql,
-            json!({"user": actor.user_id, "at": at.map(db_time), "id": id, "limit": limit}),
+    let mut conds = vec!["user = $user"];
+    if unread_only {
+        conds.push("read_at IS NONE");
+    }
+    NOTIFICATION_ORDER
+        .page_from(
+            &ctx.store,
+            "SELECT *, record::id(id) AS id FROM notification",
+            &conds,
+            json!({"user": actor.user_id}),
+            bound,
+            limit,
+            |n: &Notification| (n.created_at, &n.id),
         )
-        .await?
-        .rows(0)?;
-    let next_cursor = (items.len() == limit)
-        .then(|| items.last())
-        .flatten()
-        .map(|n| cursor::encode_at(n.created_at, &n.id));
-    Ok(NotificationPage { items, next_cursor })
+        .await
 }
 
 pub async fn unread_count(ctx: &Ctx, actor: &Actor) -> DomainResult<u64> {

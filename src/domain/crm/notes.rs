@@ -32,7 +32,8 @@ pub const MAX_TEXT_CHARS: usize = 10_000;
 pub const AUDIT_ENTITY: &str = "lead_note";
 
 /// One page of a lead's notes, newest first: the lead, the exclusive upper
-/// bound of `sort_key` (the previous page's last id) and the page size.
+/// bound of `sort_key` (the previous page's last id) and one more than the
+/// page size (the extra row says that there is a next page).
 /// Served by the `lead_note_lead` index alone.
 pub const LIST_PAGE: &str = "SELECT *, record::id(id) AS id FROM lead_note
     WHERE lead = $lead AND sort_key < $after ORDER BY sort_key DESC LIMIT $limit";
@@ -108,17 +109,17 @@ pub async fn list(
         Some(a) => cursor::decode(a)?,
         None => char::MAX.to_string(),
     };
-    let items: Vec<Note> = ctx
+    let rows: Vec<Note> = ctx
         .store
         .run(
             LIST_PAGE,
-            json!({"lead": lead.id, "after": bound, "limit": limit}),
+            // One more than the page: it only says there is a next page.
+            json!({"lead": lead.id, "after": bound, "limit": limit + 1}),
         )
         .await?
         .rows(0)?;
-    let next_cursor = (items.len() == limit)
-        .then(|| items.last().map(encode_cursor))
-        .flatten();
+    let cursor::Page { items, next_cursor } =
+        cursor::Page::from_one_more(rows, limit, encode_cursor);
     Ok(NotePage { items, next_cursor })
 }
 

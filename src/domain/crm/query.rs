@@ -302,7 +302,8 @@ pub async fn list(
     };
     conds.push(format!("{field} {cmp} $after"));
     vars.insert("after".into(), json!(bound));
-    vars.insert("limit".into(), json!(limit));
+    // One more than the page: it only says there is a next page.
+    vars.insert("limit".into(), json!(limit + 1));
     let walk = |who: Option<&str>| {
         let mut all = conds.clone();
         all.extend(who.map(str::to_string));
@@ -311,7 +312,7 @@ pub async fn list(
             all.join(" AND ")
         )
     };
-    let items: Vec<Lead> = match scope.user() {
+    let rows: Vec<Lead> = match scope.user() {
         None => ctx
             .store
             .run(&walk(None), Value::Object(vars))
@@ -333,18 +334,19 @@ pub async fn list(
                 results.rows(1)?,
                 page.sort,
                 page.descending,
-                limit,
+                limit + 1,
             )
         }
     };
-    let next_cursor = (items.len() == limit)
-        .then(|| items.last().map(|l| encode_cursor(l, page.sort)))
-        .flatten();
+    // The cursor is the last lead kept, not the extra one.
+    let cursor::Page { items, next_cursor } =
+        cursor::Page::from_one_more(rows, limit, |l| encode_cursor(l, page.sort));
     Ok(LeadPage { items, next_cursor })
 }
 
 /// The first `limit` leads of two walks in the same order, each lead once
-/// (a lead the user both owns and created is in both).
+/// (a lead the user both owns and created is in both). Each walk holds its
+/// first `limit` rows, so these are the first `limit` of the union too.
 fn merge_walks(
     a: Vec<Lead>,
     b: Vec<Lead>,

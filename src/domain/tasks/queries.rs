@@ -176,15 +176,15 @@ pub async fn list(
     };
     conds.push(format!("{field} {cmp} $after"));
     vars.insert("after".into(), json!(bound));
-    vars.insert("limit".into(), json!(limit));
+    // One more than the page: it only says there is a next page.
+    vars.insert("limit".into(), json!(limit + 1));
     let sql = format!(
         "{SELECT_TASK} task WHERE {} ORDER BY {field} {dir} LIMIT $limit",
         conds.join(" AND ")
     );
-    let items: Vec<Task> = ctx.store.run(&sql, Value::Object(vars)).await?.rows(0)?;
-    let next_cursor = (items.len() == limit)
-        .then(|| items.last().map(|t| encode_cursor(t, sort)))
-        .flatten();
+    let rows: Vec<Task> = ctx.store.run(&sql, Value::Object(vars)).await?.rows(0)?;
+    let cursor::Page { items, next_cursor } =
+        cursor::Page::from_one_more(rows, limit, |t| encode_cursor(t, sort));
     Ok(TaskPage { items, next_cursor })
 }
 

@@ -15,7 +15,7 @@ use super::topics::{self, ALL_TOPICS, TEST_TOPIC};
 use crate::domain::actor::Actor;
 use crate::domain::audit;
 use crate::domain::clock::db_time;
-use crate::domain::cursor;
+use crate::domain::cursor::{self, TimeOrder};
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::features::{self, Feature};
 use crate::domain::permissions::Permission;
@@ -98,13 +98,13 @@ pub struct Delivery {
     pub attempt_log: Vec<Attempt>,
 }
 
-/// A page of the delivery log, newest first.
-#[derive(Debug, Clone)]
-pub struct DeliveryPage {
-    pub items: Vec<Delivery>,
-    /// Pass back as `after` for the next page; `None` on the last page.
-    pub next_cursor: Option<String>,
-}
+/// A page of the delivery log, newest first; pass `next_cursor` back as
+/// `after` for the next page (absent on the last).
+pub type DeliveryPage = cursor::Page<Delivery>;
+
+/// The order of an endpoint's delivery log: newest first, on the
+/// `webhook_delivery_by_webhook` index.
+const DELIVERY_ORDER: TimeOrder = TimeOrder::newest_first("webhook_delivery", "created_at");
 
 const SELECT_WEBHOOK: &str = "SELECT *, record::id(id) AS id FROM";
 const MAX_URL: usize = 2048;
@@ -391,49 +391,24 @@ pub async fn deliveries(
     ctx: &Ctx,
     actor: &Actor,
     id: &str,
-    before: Option<&str>,
+    after: Option<&str>,
     limit: usize,
 ) -> DomainResult<DeliveryPage> {
     require_webhooks(ctx, actor)?;
     find(ctx, id)
         .await?
         .ok_or(DomainError::NotFound("webhook"))?;
-    let limit = limit.clamp(1, 200);
-    let cursor = before.map(parse_cursor).transpose()?;
-    let filter = if cursor.is_some() {
-        "AND (created_at < <datetime>$at OR (created_at = <datetime>$at
-            AND id < type::record('webhook_delivery', $after_id)))"
-    } else {
-        ""
-    };
-    let (at, after_id) = cursor.unzip();
-    let items: Vec<Delivery> = ctx
-        .store
-        .run(
-            &format!(
-                "SELECT *, record::id(id) AS id FROM webhook_delivery WHERE webhook = $webhook {filter}
-                 ORDER BY created_at DESC, id DESC LIMIT $limit"
-            ),
-            json!({"webhook": id, "at": at.map(db_time), "after_id": after_id, "limit": limit}),
+    DELIVERY_ORDER
+        .page(
+            &ctx.store,
+            "SELECT *, record::id(id) AS id FROM webhook_delivery",
+            &["webhook = $webhook"],
+            json!({"webhook": id}),
+            after,
+            limit,
+            |d: &Delivery| (d.created_at, &d.id),
         )
-        .await?
-        .rows(0)?;
-    let next_cursor = (items.len() == limit)
-        .then(|| items.last().map(cursor_of))
-        .flatten();
-    Ok(DeliveryPage { items, next_cursor })
-}
-
-fn cursor_of(d: &Delivery) -> String {
-    cursor::encode_at(d.created_at, &d.id)
-}
-
-fn parse_cursor(raw: &str) -> DomainResult<(DateTime<Utc>, String)> {
-    let (at, id) = cursor::decode_at(raw)?;
-    if !id.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(cursor::not_a_cursor());
-    }
-    Ok((at, id))
+        .await
 }
 
 #[cfg(test)]
@@ -472,8 +447,12 @@ mod tests {
     fn cursors_round_trip_and_junk_is_refused() {
         let delivery_at = DateTime::from_timestamp_micros(1_700_000_000_000_000).unwrap();
         let raw = cursor::encode_at(delivery_at, "abc123");
-        assert_eq!(parse_cursor(&raw).unwrap(), (delivery_at, "abc123".into()));
-        assert!(parse_cursor("nonsense").is_err());
-        assert!(parse_cursor(&cursor::encode_at(delivery_at, "x'; DROP")).is_err());
+        let bound = DELIVERY_ORDER.after(Some(&raw)).unwrap();
+        assert_eq!(bound.id.as_deref(), Some("abc123"));
+        assert_eq!(bound.at, Some(db_time(delivery_at)));
+        assert!(DELIVERY_ORDER.after(Some("nonsense")).is_err());
+        assert!(DELIVERY_ORDER
+            .after(Some(&cursor::encode_at(delivery_at, "x'; DROP")))
+            .is_err());
     }
 }

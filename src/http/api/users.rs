@@ -126,7 +126,7 @@ impl UsersApi {
         &self,
         state: Data<&Arc<AppState>>,
         auth: Auth,
-        /// The last username of the previous page.
+        /// The `next_cursor` of the previous page.
         after: Query<Option<String>>,
         /// Page size, 1 to 200 (default 50).
         limit: Query<Option<u32>>,
@@ -135,7 +135,7 @@ impl UsersApi {
         q: Query<Option<String>>,
     ) -> ApiResult<Json<UserPage>> {
         let limit = limit.0.unwrap_or(50).clamp(1, 200) as usize;
-        let items = users::list(
+        let page = users::list(
             &state.ctx,
             auth.actor(),
             after.0.as_deref(),
@@ -143,12 +143,9 @@ impl UsersApi {
             limit,
         )
         .await?;
-        let next_cursor = (items.len() == limit)
-            .then(|| items.last().map(|u| u.username.clone()))
-            .flatten();
         Ok(Json(UserPage {
-            items: items.into_iter().map(Into::into).collect(),
-            next_cursor,
+            items: page.items.into_iter().map(Into::into).collect(),
+            next_cursor: page.next_cursor,
         }))
     }
 
