@@ -3,8 +3,8 @@
 //! the previous commit was running and stores it in one transaction: each
 //! room's counter is bumped once for its share of the burst, then the
 //! messages, their idempotency keys, the notifications they cause and their
-//! audit rows are created. Only then are the callers answered and the
-//! messages published, in sequence order.
+//! audit rows are created. Only then are the callers answered, and then
+//! the messages published, in sequence order.
 //!
 //! Why one writer: within an instance nobody contends on a room's counter
 //! row, so a send is never refused because others are talking, and a burst
@@ -107,13 +107,21 @@ async fn run(store: Store, events: EventBus, mut jobs: mpsc::Receiver<Job>) {
     let mut burst = Vec::with_capacity(MAX_BURST);
     while jobs.recv_many(&mut burst, MAX_BURST).await > 0 {
         let stored = store_burst(&store, std::mem::take(&mut burst)).await;
-        for (job, outcome) in stored {
+        // The senders are answered before anyone is told: announcing wakes
+        // every connection of the burst's rooms, and a sender woken after
+        // them (a REST call, above all) would wait behind that whole
+        // fan-out for its answer. Nothing orders an ack against deliveries.
+        let mut news = Vec::with_capacity(stored.len());
+        for (Job { draft, done }, outcome) in stored {
             if let Ok(posted) = &outcome {
                 if !posted.duplicate {
-                    announce(&events, &posted.message, &job.draft);
+                    news.push((posted.message.clone(), draft));
                 }
             }
-            let _ = job.done.send(outcome);
+            let _ = done.send(outcome);
+        }
+        for (message, draft) in &news {
+            announce(&events, message, draft);
         }
     }
 }
