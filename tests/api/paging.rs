@@ -589,26 +589,39 @@ async fn a_page_after_a_cursor_seeks_its_index_to_the_cursor_instead_of_walking_
         let bound = order
             .after(Some(&encode_at(chrono::Utc::now(), "c1")))
             .unwrap();
-        let sql = format!(
-            "{}SELECT * FROM {table} {} {} LIMIT 51 EXPLAIN",
-            bound.prelude(),
-            bound.filter(&[scope]),
-            order.order_by()
-        );
-        let plan = app
-            .ctx()
-            .store
-            .run(
-                &sql,
-                json!({"owner": "o", "after_at": bound.at, "after_id": bound.id}),
-            )
-            .await
-            .unwrap();
-        let text = plan.value(bound.statements_before()).to_string();
+        let (sql, text) = page_plan(&app, table, &order, &bound, &[scope]).await;
         assert!(text.contains(index), "{sql}: {text}");
         assert!(text.contains(seek), "the scan starts at the cursor: {text}");
         assert!(!text.contains("Sort"), "{sql}: {text}");
     }
+}
+
+/// The plan of a page of `table` in `order` from `bound` under `conds`
+/// (which bind `$owner`), and the statement it is the plan of.
+async fn page_plan(
+    app: &TestApp,
+    table: &str,
+    order: &ea_crm::domain::cursor::TimeOrder,
+    bound: &ea_crm::domain::cursor::TimeBound,
+    conds: &[&str],
+) -> (String, String) {
+    let sql = format!(
+        "{}SELECT * FROM {table} {} {} LIMIT 51 EXPLAIN",
+        bound.prelude(),
+        bound.filter(conds),
+        order.order_by()
+    );
+    let plan = app
+        .ctx()
+        .store
+        .run(
+            &sql,
+            json!({"owner": "o", "after_at": bound.at, "after_id": bound.id}),
+        )
+        .await
+        .unwrap();
+    let text = plan.value(bound.statements_before()).to_string();
+    (sql, text)
 }
 
 /// The ids of `items`, in order.
@@ -790,22 +803,7 @@ async fn unread_notifications_and_those_before_an_instant_walk_the_user_and_time
             &["user = $owner"][..],
             &["user = $owner", "read_at IS NONE"][..],
         ] {
-            let sql = format!(
-                "{}SELECT * FROM notification {} {} LIMIT 51 EXPLAIN",
-                bound.prelude(),
-                bound.filter(conds),
-                order.order_by()
-            );
-            let plan = app
-                .ctx()
-                .store
-                .run(
-                    &sql,
-                    json!({"owner": "o", "after_at": bound.at, "after_id": bound.id}),
-                )
-                .await
-                .unwrap();
-            let text = plan.value(bound.statements_before()).to_string();
+            let (sql, text) = page_plan(&app, "notification", &order, &bound, conds).await;
             assert!(text.contains("notification_user_created"), "{sql}: {text}");
             assert!(!text.contains("Sort"), "{sql}: {text}");
             if let Some(seek) = seek {
