@@ -28,17 +28,6 @@ const ALL: [&str; 11] = [
     "patterns",
 ];
 
-async fn switch(app: &TestApp, admin: &str, key: &str, enabled: bool) -> Value {
-    ok(app
-        .put_json(
-            &format!("/api/v1/features/{key}"),
-            admin,
-            json!({ "enabled": enabled }),
-        )
-        .await)
-    .await
-}
-
 /// Checks an answer is the refusal of a switched-off `key`.
 async fn assert_disabled(response: reqwest::Response, key: &str) {
     let (status, code, message) = error_of(response).await;
@@ -129,7 +118,7 @@ async fn every_optional_part_is_listed_and_only_those_who_manage_settings_switch
 
     // `ai.manage` alone switches the AI features, not the others.
     let ai_manager = app.api_key(&admin, &["ai.manage"]).await;
-    switch(&app, &ai_manager, "patterns", false).await;
+    app.switch_feature(&ai_manager, "patterns", false).await;
     let (status, _, _) = error_of(
         app.put_json(
             "/api/v1/features/chat",
@@ -141,7 +130,7 @@ async fn every_optional_part_is_listed_and_only_those_who_manage_settings_switch
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
-    let switched = switch(&app, &admin, "import", false).await;
+    let switched = app.switch_feature(&admin, "import", false).await;
     assert_eq!(switched["enabled"], false);
     assert_eq!(switched["updated_by_name"], "admin");
     let list = ok(app.get("/api/v1/features", &user).await).await;
@@ -179,7 +168,7 @@ async fn with_the_chat_off_the_socket_does_not_open_and_messages_are_refused_unt
     let room = group(&app, &admin, "sales", &[&maria]).await;
     let mut open = Client::connect(&app, &maria_token).await;
 
-    switch(&app, &admin, "chat", false).await;
+    app.switch_feature(&admin, "chat", false).await;
 
     // An open socket is told, then closed.
     let (frames, code) = open.until_closed().await;
@@ -213,7 +202,7 @@ async fn with_the_chat_off_the_socket_does_not_open_and_messages_are_refused_unt
     // Notifications are shared with tasks: still readable.
     ok(app.get("/api/v1/notifications", &maria_token).await).await;
 
-    switch(&app, &admin, "chat", true).await;
+    app.switch_feature(&admin, "chat", true).await;
     let mut socket = Client::connect(&app, &maria_token).await;
     socket.subscribe(&room, None).await;
     let sent = say(&app, &maria_token, &room, "back again").await;
@@ -226,7 +215,7 @@ async fn with_the_chat_off_the_socket_does_not_open_and_messages_are_refused_unt
 async fn with_import_off_an_import_and_its_preview_are_refused() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token().await;
-    switch(&app, &admin, "import", false).await;
+    app.switch_feature(&admin, "import", false).await;
     assert_disabled(
         import_csv(&app, &admin, "/api/v1/leads/import").await,
         "import",
@@ -240,7 +229,7 @@ async fn with_import_off_an_import_and_its_preview_are_refused() {
     let count = ok(app.get("/api/v1/leads/count", &admin).await).await;
     assert_eq!(count["count"], 0);
 
-    switch(&app, &admin, "import", true).await;
+    app.switch_feature(&admin, "import", true).await;
     let report = ok(import_csv(&app, &admin, "/api/v1/leads/import?wait=true").await).await;
     assert_eq!(report["created"], 1, "{report}");
 }
@@ -249,7 +238,7 @@ async fn with_import_off_an_import_and_its_preview_are_refused() {
 async fn with_webhooks_off_endpoints_cannot_be_made_or_listed() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token().await;
-    switch(&app, &admin, "webhooks", false).await;
+    app.switch_feature(&admin, "webhooks", false).await;
     let body = json!({"url": "https://hooks.example.com/ea", "topics": ["lead.created"]});
     assert_disabled(
         app.post("/api/v1/webhooks", &admin, body.clone()).await,
@@ -258,7 +247,7 @@ async fn with_webhooks_off_endpoints_cannot_be_made_or_listed() {
     .await;
     assert_disabled(app.get("/api/v1/webhooks", &admin).await, "webhooks").await;
 
-    switch(&app, &admin, "webhooks", true).await;
+    app.switch_feature(&admin, "webhooks", true).await;
     ok(app.post("/api/v1/webhooks", &admin, body).await).await;
     let list = ok(app.get("/api/v1/webhooks", &admin).await).await;
     assert_eq!(list.as_array().unwrap().len(), 1);
@@ -282,7 +271,7 @@ async fn every_ai_feature_answers_feature_disabled_while_it_is_off() {
         "relationship_map",
         "patterns",
     ] {
-        switch(&app, &admin, key, false).await;
+        app.switch_feature(&admin, key, false).await;
     }
     let status = ok(app.get("/api/v1/ai/status", &admin).await).await;
     let ai: Vec<&Value> = status["features"].as_array().unwrap().iter().collect();
@@ -322,8 +311,8 @@ async fn every_ai_feature_answers_feature_disabled_while_it_is_off() {
     )
     .await;
 
-    switch(&app, &admin, "relationship_map", true).await;
-    switch(&app, &admin, "patterns", true).await;
+    app.switch_feature(&admin, "relationship_map", true).await;
+    app.switch_feature(&admin, "patterns", true).await;
     ok(app
         .post(&relations, &admin, json!({"to": other, "kind": "referral"}))
         .await)
@@ -343,7 +332,7 @@ async fn a_switch_holds_on_another_instance_within_a_second() {
         .status()
         .is_success());
 
-    switch(&first, &admin, "import", false).await;
+    first.switch_feature(&admin, "import", false).await;
     let started = Instant::now();
     loop {
         let response = import_csv(&second, &admin, "/api/v1/leads/import/columns").await;

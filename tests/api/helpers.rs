@@ -167,6 +167,18 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Switches the feature `key` on or off as `admin`; returns the answer.
+    pub async fn switch_feature(&self, admin: &str, key: &str, enabled: bool) -> Value {
+        ok(self
+            .put_json(
+                &format!("/api/v1/features/{key}"),
+                admin,
+                json!({ "enabled": enabled }),
+            )
+            .await)
+        .await
+    }
+
     /// Sends `body` with an `Idempotency-Key` header, as a client that may
     /// retry does.
     pub async fn send_with_key(
