@@ -113,8 +113,13 @@ pub async fn run(socket: WebSocketStream, services: Arc<SocketServices>, actor: 
         "presence": hub.presence_snapshot(),
     }));
     let end = loop {
-        if !flush(&mut sink, &mut connection.out).await {
-            break End::Broken;
+        match flush(&mut sink, &mut connection.out).await {
+            Flushed::Written => {}
+            // A client whose buffers stay full for the whole timeout reads
+            // no more: it is too slow, whichever of its queue or its socket
+            // filled first.
+            Flushed::Stuck => break End::TooSlow,
+            Flushed::Gone => break End::Broken,
         }
         // A long backlog goes out a page at a time, written before the next
         // page is read, so resuming from far back costs no more memory than
@@ -168,9 +173,10 @@ pub async fn run(socket: WebSocketStream, services: Arc<SocketServices>, actor: 
                 if reading && last_heard.elapsed() >= ping_every * 2 {
                     break End::Silent;
                 }
-                let sent = tokio::time::timeout(WRITE_TIMEOUT, sink.send(WsMessage::Ping(Vec::new()))).await;
-                if !matches!(sent, Ok(Ok(()))) {
-                    break End::Broken;
+                match tokio::time::timeout(WRITE_TIMEOUT, sink.send(WsMessage::Ping(Vec::new()))).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => break End::Broken,
+                    Err(_) => break End::TooSlow,
                 }
             }
             Ok(()) = maintenance.changed() => {
@@ -228,6 +234,9 @@ pub async fn run(socket: WebSocketStream, services: Arc<SocketServices>, actor: 
         End::Silent => Some((CloseCode::Away, "no answer to pings")),
         End::Broken => None,
     };
+    // Gone for everyone else before the close frame: a stuck client's close
+    // can wait on its socket for the whole timeout.
+    hub.unregister(registration.id);
     if let Some((code, reason)) = close {
         let _ = tokio::time::timeout(
             WRITE_TIMEOUT,
@@ -235,17 +244,24 @@ pub async fn run(socket: WebSocketStream, services: Arc<SocketServices>, actor: 
         )
         .await;
     }
-    hub.unregister(registration.id);
 }
 
-/// Writes what is pending in one go; false when the client is gone or
-/// stuck.
-async fn flush<S>(sink: &mut S, out: &mut Vec<String>) -> bool
+/// How a write of the pending frames ended.
+enum Flushed {
+    Written,
+    /// Not written within `WRITE_TIMEOUT`: the client is not reading.
+    Stuck,
+    /// The socket failed.
+    Gone,
+}
+
+/// Writes what is pending in one go.
+async fn flush<S>(sink: &mut S, out: &mut Vec<String>) -> Flushed
 where
     S: futures_util::Sink<WsMessage> + Unpin,
 {
     if out.is_empty() {
-        return true;
+        return Flushed::Written;
     }
     let write = async {
         for text in out.drain(..) {
@@ -253,7 +269,11 @@ where
         }
         sink.flush().await
     };
-    matches!(tokio::time::timeout(WRITE_TIMEOUT, write).await, Ok(Ok(())))
+    match tokio::time::timeout(WRITE_TIMEOUT, write).await {
+        Ok(Ok(())) => Flushed::Written,
+        Ok(Err(_)) => Flushed::Gone,
+        Err(_) => Flushed::Stuck,
+    }
 }
 
 struct Connection<'a> {
