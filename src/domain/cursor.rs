@@ -8,6 +8,7 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::clock::db_time;
@@ -37,7 +38,7 @@ pub fn decode(raw: &str) -> DomainResult<String> {
 }
 
 /// A page of a list and the cursor of the next, absent on the last page.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,

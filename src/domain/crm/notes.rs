@@ -53,12 +53,8 @@ pub struct Note {
     pub edited_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone)]
-pub struct NotePage {
-    pub items: Vec<Note>,
-    /// Pass as `after` for the next page; `None` on the last one.
-    pub next_cursor: Option<String>,
-}
+/// A page of a lead's notes; its cursor is passed as `after` for the next.
+pub type NotePage = cursor::Page<Note>;
 
 /// A note's text: trimmed, not empty, at most `MAX_TEXT_CHARS`.
 pub fn parse_text(raw: &str) -> DomainResult<String> {
@@ -118,9 +114,7 @@ pub async fn list(
         )
         .await?
         .rows(0)?;
-    let cursor::Page { items, next_cursor } =
-        cursor::Page::from_one_more(rows, limit, encode_cursor);
-    Ok(NotePage { items, next_cursor })
+    Ok(cursor::Page::from_one_more(rows, limit, encode_cursor))
 }
 
 /// The lead's latest notes, for a card that shows a few.

@@ -79,11 +79,8 @@ impl Due {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct TaskPage {
-    pub items: Vec<Task>,
-    pub next_cursor: Option<String>,
-}
+/// A page of tasks; its cursor is passed as `after` for the next.
+pub type TaskPage = cursor::Page<Task>;
 
 fn conditions(
     ctx: &Ctx,
@@ -183,9 +180,9 @@ pub async fn list(
         conds.join(" AND ")
     );
     let rows: Vec<Task> = ctx.store.run(&sql, Value::Object(vars)).await?.rows(0)?;
-    let cursor::Page { items, next_cursor } =
-        cursor::Page::from_one_more(rows, limit, |t| encode_cursor(t, sort));
-    Ok(TaskPage { items, next_cursor })
+    Ok(cursor::Page::from_one_more(rows, limit, |t| {
+        encode_cursor(t, sort)
+    }))
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -134,7 +134,7 @@ impl UsersApi {
         /// (any case).
         q: Query<Option<String>>,
     ) -> ApiResult<Json<UserPage>> {
-        let limit = limit.0.unwrap_or(50).clamp(1, 200) as usize;
+        let limit = limit.0.unwrap_or(50) as usize;
         let page = users::list(
             &state.ctx,
             auth.actor(),
