@@ -202,6 +202,7 @@ pub async fn seed(service: &Service, bench: AnalyticsBench) -> anyhow::Result<Se
                 "id": id,
                 "company_name": company,
                 "company_key": key,
+                "name_keys": crate::domain::crm::normalize::name_keys(&company),
                 "website": format!("https://{domain}"),
                 "domain": domain,
                 "industry": industries.pick(&mut rng),
@@ -246,7 +247,7 @@ pub async fn seed(service: &Service, bench: AnalyticsBench) -> anyhow::Result<Se
             .run(
                 "FOR $r IN $leads {
                     CREATE type::record('lead', $r.id) CONTENT {
-                        company_name: $r.company_name, company_key: $r.company_key,
+                        company_name: $r.company_name, company_key: $r.company_key, name_keys: $r.name_keys,
                         website: $r.website, domain: $r.domain, industry: $r.industry,
                         status: $r.status, country: $r.country, owner: $r.owner,
                         created_by: $r.created_by, source: $r.source, tags: $r.tags,

@@ -156,6 +156,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "list_cursors",
         sql: include_str!("migrations/0027_list_cursors.surql"),
     },
+    Migration {
+        version: 29,
+        name: "dedup_name_keys",
+        sql: include_str!("migrations/0029_dedup_name_keys.surql"),
+    },
 ];
 
 #[derive(Debug, Deserialize)]

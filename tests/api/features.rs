@@ -305,6 +305,12 @@ async fn every_ai_feature_answers_feature_disabled_while_it_is_off() {
     .await;
     assert_disabled(app.get("/api/v1/ai/duplicates", &admin).await, "dedup").await;
     assert_disabled(
+        app.get(&format!("/api/v1/ai/leads/{lead}/duplicates"), &admin)
+            .await,
+        "dedup",
+    )
+    .await;
+    assert_disabled(
         app.post(&format!("/api/v1/ai/leads/{lead}/draft"), &admin, json!({}))
             .await,
         "drafting",

@@ -318,6 +318,14 @@ impl TestApp {
         created["lead"]["id"].as_str().unwrap().to_string()
     }
 
+    /// Creates a lead from `body` as the user behind `token`, whether or
+    /// not it duplicates a stored one; returns its id.
+    pub async fn create_lead_from(&self, token: &str, mut body: Value) -> String {
+        body["allow_duplicate"] = json!(true);
+        let created = ok(self.post("/api/v1/leads", token, body).await).await;
+        created["lead"]["id"].as_str().unwrap().to_string()
+    }
+
     /// Creates a design task called `title`; returns its id.
     pub async fn create_task(&self, token: &str, title: &str) -> String {
         let created = ok(self

@@ -13,6 +13,7 @@ mod bridge_outages;
 mod bulk;
 mod chat;
 mod crash;
+mod dedup;
 mod digest;
 mod discord;
 mod duplicates;

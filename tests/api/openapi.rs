@@ -52,6 +52,7 @@ async fn the_openapi_document_lists_every_operation_with_its_security_schemes() 
     let mut expected = [
         "GET /ai/duplicates",
         "GET /ai/leads/{id}/score",
+        "GET /ai/leads/{id}/duplicates",
         "GET /ai/fit",
         "POST /ai/fit/train",
         "GET /ai/leads/{id}/relations",

@@ -578,6 +578,11 @@ fn rules() -> Vec<Rule> {
             |w| Call::at(&[]).json(json!({"keep": w.lead, "merge": w.lead_to_merge})),
         ),
         rule(
+            "GET /ai/leads/{id}/duplicates",
+            "ai.use & leads.read.all|leads.read.own",
+            |w| Call::at(&[&w.lead]),
+        ),
+        rule(
             "GET /ai/leads/{id}/score",
             "ai.use & leads.read.all|leads.read.own",
             |w| Call::at(&[&w.lead]),

@@ -3,27 +3,34 @@
 //! confidence; and the merge that folds one lead into another keeping
 //! every contact, follow-up, call, task link and audit row.
 //!
-//! Candidates are found by blocking (only leads sharing a domain, an email,
-//! a phone or a name token are compared), so the work grows with the
-//! number of near-collisions, not with the square of the lead count.
+//! Candidates are found by blocking: only leads sharing a domain, an email,
+//! a phone or a company-name key (`lead.name_keys`) are compared, and a key
+//! held by more than `MAX_BLOCK` live leads is no evidence. Each key's leads
+//! are one index lookup, so one lead's candidates cost the same at a
+//! thousand leads as at a million, and the all-pairs list walks the leads a
+//! page at a time instead of loading them.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{json, Map, Value};
 
 use crate::domain::actor::Actor;
 use crate::domain::audit::{self, FieldChange};
 use crate::domain::clock::db_time;
 use crate::domain::crm::contacts::{self};
+use crate::domain::crm::duplicates::{
+    most_likely_first, DuplicateCandidate, StoredLead, LEAD_FIELDS,
+};
 use crate::domain::crm::leads::{self, Lead, Scope};
-use crate::domain::crm::normalize::company_key;
+use crate::domain::crm::normalize::{company_key, name_keys};
 use crate::domain::crm::outgoing::Outgoing;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::events::Event;
 use crate::domain::features::{self, Feature};
 use crate::domain::permissions::Permission;
 use crate::domain::Ctx;
+use crate::store::lookups::rows_for_all;
 use crate::store::Transaction;
 
 /// What dedup compares of a lead.
@@ -107,29 +114,24 @@ pub fn likeness(a: &DedupLead, b: &DedupLead) -> Option<(f64, Vec<String>)> {
     Some(((confidence * 100.0).round() / 100.0, signals))
 }
 
-/// The pure rule over a set of leads; pairs sorted by confidence, highest first.
+/// A blocking key shared by more live leads than this (anyone's, not only
+/// the caller's: how common a word is does not depend on who asks) is no
+/// evidence ("tech"), and its leads are not compared on it.
+pub const MAX_BLOCK: usize = 200;
+
+/// The most candidates one lead's list holds.
+pub const MAX_LEAD_CANDIDATES: usize = 100;
+
+/// Leads the all-pairs walk takes at a time.
+const WALK_PAGE: usize = 100;
+
+/// The pure rule over a set of leads in memory, pairs sorted by confidence,
+/// highest first: what `find` answers for the same leads, here without a
+/// store (a key's block is counted among `leads`).
 pub fn candidates(leads: &[DedupLead], min_confidence: f64) -> Vec<Candidate> {
-    let mut blocks: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut blocks: HashMap<BlockKey, Vec<usize>> = HashMap::new();
     for (i, lead) in leads.iter().enumerate() {
-        let mut keys: Vec<String> = Vec::new();
-        keys.extend(
-            lead.domain
-                .iter()
-                .map(|d| format!("d:{}", d.to_lowercase())),
-        );
-        keys.extend(
-            lead.emails
-                .iter()
-                .map(|e| format!("e:{}", e.to_lowercase())),
-        );
-        keys.extend(lead.phones.iter().map(|p| format!("p:{p}")));
-        for word in company_key(&lead.company_name).split(' ') {
-            let prefix: String = word.chars().take(4).collect();
-            if prefix.chars().count() >= 3 {
-                keys.push(format!("n:{prefix}"));
-            }
-        }
-        for key in keys {
+        for key in BlockKey::of(lead) {
             let entry = blocks.entry(key).or_default();
             if entry.last() != Some(&i) {
                 entry.push(i);
@@ -138,8 +140,7 @@ pub fn candidates(leads: &[DedupLead], min_confidence: f64) -> Vec<Candidate> {
     }
     let mut pairs: BTreeSet<(usize, usize)> = BTreeSet::new();
     for members in blocks.values() {
-        // A block as big as a common word ("tech") is no evidence; skip it.
-        if members.len() > 200 {
+        if members.len() > MAX_BLOCK {
             continue;
         }
         for (x, &i) in members.iter().enumerate() {
@@ -148,34 +149,96 @@ pub fn candidates(leads: &[DedupLead], min_confidence: f64) -> Vec<Candidate> {
             }
         }
     }
-    let mut out = Vec::new();
-    for (i, j) in pairs {
-        let (a, b) = (&leads[i], &leads[j]);
-        if let Some((confidence, signals)) = likeness(a, b) {
-            if confidence >= min_confidence {
-                out.push(Candidate {
-                    a: a.id.clone(),
-                    b: b.id.clone(),
-                    confidence,
-                    signals,
-                });
-            }
-        }
-    }
-    out.sort_by(|x, y| {
-        y.confidence
-            .total_cmp(&x.confidence)
-            .then_with(|| x.a.cmp(&y.a))
-            .then_with(|| x.b.cmp(&y.b))
-    });
+    let mut out: Vec<Candidate> = pairs
+        .into_iter()
+        .filter_map(|(i, j)| pair(&leads[i], &leads[j], min_confidence))
+        .collect();
+    out.sort_by(by_confidence);
     out
 }
 
-#[derive(Deserialize)]
-struct LeadRow {
-    id: String,
-    company_name: String,
-    domain: Option<String>,
+/// Two leads as one pair: the lower id is `a` (so a pair reads the same
+/// whichever lead it was found from), scored if it reaches `min_confidence`.
+fn pair(x: &DedupLead, y: &DedupLead, min_confidence: f64) -> Option<Candidate> {
+    let (a, b) = if x.id <= y.id { (x, y) } else { (y, x) };
+    let (confidence, signals) = likeness(a, b)?;
+    (confidence >= min_confidence).then(|| Candidate {
+        a: a.id.clone(),
+        b: b.id.clone(),
+        confidence,
+        signals,
+    })
+}
+
+fn by_confidence(x: &Candidate, y: &Candidate) -> std::cmp::Ordering {
+    y.confidence
+        .total_cmp(&x.confidence)
+        .then_with(|| x.a.cmp(&y.a))
+        .then_with(|| x.b.cmp(&y.b))
+}
+
+/// What two leads must share to be compared: a website domain, a contact
+/// email or phone, or a company-name key (`normalize::name_keys`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum BlockKey {
+    Domain(String),
+    Email(String),
+    Phone(String),
+    Name(String),
+}
+
+impl BlockKey {
+    fn of(lead: &DedupLead) -> Vec<BlockKey> {
+        let mut keys: Vec<BlockKey> = Vec::new();
+        keys.extend(
+            lead.domain
+                .iter()
+                .map(|d| BlockKey::Domain(d.to_lowercase())),
+        );
+        keys.extend(
+            lead.emails
+                .iter()
+                .map(|e| BlockKey::Email(e.to_lowercase())),
+        );
+        keys.extend(lead.phones.iter().cloned().map(BlockKey::Phone));
+        keys.extend(
+            name_keys(&lead.company_name)
+                .into_iter()
+                .map(BlockKey::Name),
+        );
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+
+    fn value(&self) -> &str {
+        match self {
+            BlockKey::Domain(v) | BlockKey::Email(v) | BlockKey::Phone(v) | BlockKey::Name(v) => v,
+        }
+    }
+
+    /// The ids of the live leads holding this key, through its index
+    /// (`lead_domain`, `lead_name_keys`, `contact_email`, `contact_phone`),
+    /// one more than `MAX_BLOCK` at most, so a key too common to count is
+    /// known without reading all of its leads. `$var` is the key's value.
+    pub fn statement(&self, var: &str) -> String {
+        let most = MAX_BLOCK + 1;
+        match self {
+            BlockKey::Domain(_) => format!(
+                "SELECT VALUE record::id(id) FROM lead WHERE domain = ${var} AND deleted_at IS NONE LIMIT {most}"
+            ),
+            BlockKey::Name(_) => format!(
+                "SELECT VALUE record::id(id) FROM lead WHERE name_keys CONTAINS ${var} AND deleted_at IS NONE LIMIT {most}"
+            ),
+            BlockKey::Email(_) | BlockKey::Phone(_) => {
+                let field = if matches!(self, BlockKey::Email(_)) { "email" } else { "phone" };
+                format!(
+                    "SELECT VALUE lead FROM contact WHERE {field} = ${var}
+                        AND type::record('lead', lead).deleted_at IS NONE LIMIT {most}"
+                )
+            }
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -185,7 +248,180 @@ struct ContactRow {
     phone: Option<String>,
 }
 
-/// Duplicate candidates among the live leads the actor can see.
+/// A live lead as dedup compares it, with what a candidate shows of it.
+struct Known {
+    stored: StoredLead,
+    compared: DedupLead,
+}
+
+/// `stored` with their contacts' emails and phones, each list sorted and
+/// without repeats (so a pair's signals do not depend on row order).
+async fn with_contacts(ctx: &Ctx, stored: Vec<StoredLead>) -> DomainResult<Vec<Known>> {
+    let ids: Vec<String> = stored.iter().map(|l| l.id.clone()).collect();
+    let rows: Vec<ContactRow> = rows_for_all(
+        &ctx.store,
+        "SELECT lead, email, phone FROM contact WHERE lead IN $list",
+        &ids,
+    )
+    .await?;
+    let mut reach: HashMap<String, (BTreeSet<String>, BTreeSet<String>)> = HashMap::new();
+    for row in rows {
+        let entry = reach.entry(row.lead).or_default();
+        entry.0.extend(row.email);
+        entry.1.extend(row.phone);
+    }
+    Ok(stored
+        .into_iter()
+        .map(|l| {
+            let (emails, phones) = reach.remove(&l.id).unwrap_or_default();
+            let compared = DedupLead {
+                id: l.id.clone(),
+                company_name: l.company_name.clone(),
+                domain: l.domain.clone(),
+                emails: emails.into_iter().collect(),
+                phones: phones.into_iter().collect(),
+            };
+            Known {
+                stored: l,
+                compared,
+            }
+        })
+        .collect())
+}
+
+/// The live leads among `ids` that `scope` sees: one statement of
+/// record-id lookups.
+async fn visible_leads(ctx: &Ctx, scope: &Scope, ids: &[String]) -> DomainResult<Vec<StoredLead>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<StoredLead> = ctx
+        .store
+        .run(
+            &format!(
+                "SELECT {LEAD_FIELDS} FROM array::map($ids, |$id| type::record('lead', $id))
+                 WHERE deleted_at IS NONE"
+            ),
+            json!({ "ids": ids }),
+        )
+        .await?
+        .rows(0)?;
+    Ok(rows.into_iter().filter(|l| l.visible_in(scope)).collect())
+}
+
+/// One scored pair: `other` is the lead found for the probe.
+struct Match<'a> {
+    other: &'a Known,
+    candidate: Candidate,
+}
+
+/// The leads each of `probes` may duplicate: the live leads `scope` sees
+/// that share a key with it whose block holds at most `MAX_BLOCK` live
+/// leads, each found through an index, scored with `likeness`. With
+/// `later_only` a probe is paired only with leads whose id sorts after its
+/// own, so a walk over every lead names each pair once. Each match is
+/// turned into what the caller keeps by `keep`.
+async fn score<T>(
+    ctx: &Ctx,
+    scope: &Scope,
+    probes: &[Known],
+    later_only: bool,
+    min_confidence: f64,
+    keep: impl Fn(Match<'_>) -> T,
+) -> DomainResult<Vec<T>> {
+    let keys_of: Vec<Vec<BlockKey>> = probes.iter().map(|p| BlockKey::of(&p.compared)).collect();
+    let keys: Vec<&BlockKey> = keys_of
+        .iter()
+        .flatten()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut statements = Vec::with_capacity(keys.len());
+    let mut vars = Map::new();
+    for (i, key) in keys.iter().enumerate() {
+        let var = format!("key_{i}");
+        statements.push(key.statement(&var));
+        vars.insert(var, json!(key.value()));
+    }
+    let results = ctx
+        .store
+        .run(&statements.join(";\n"), Value::Object(vars))
+        .await?;
+    let mut blocks: HashMap<&BlockKey, BTreeSet<String>> = HashMap::new();
+    for (i, key) in keys.iter().enumerate() {
+        let members: Vec<String> = results.rows(i)?;
+        if members.len() <= MAX_BLOCK {
+            blocks.insert(key, members.into_iter().collect());
+        }
+    }
+    // Who each probe is compared with.
+    let mut wanted: Vec<BTreeSet<&str>> = Vec::with_capacity(probes.len());
+    for (probe, keys) in probes.iter().zip(&keys_of) {
+        let own = probe.stored.id.as_str();
+        let others: BTreeSet<&str> = keys
+            .iter()
+            .filter_map(|k| blocks.get(k))
+            .flatten()
+            .map(String::as_str)
+            .filter(|id| *id != own && (!later_only || *id > own))
+            .collect();
+        wanted.push(others);
+    }
+    let known: HashMap<&str, &Known> = probes.iter().map(|p| (p.stored.id.as_str(), p)).collect();
+    let fetch: Vec<String> = wanted
+        .iter()
+        .flatten()
+        .filter(|id| !known.contains_key(*id))
+        .map(|id| id.to_string())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let fetched = with_contacts(ctx, visible_leads(ctx, scope, &fetch).await?).await?;
+    let mut known = known;
+    for lead in &fetched {
+        known.insert(lead.stored.id.as_str(), lead);
+    }
+    let mut out = Vec::new();
+    for (probe, others) in probes.iter().zip(&wanted) {
+        for id in others {
+            // Absent: trashed meanwhile, or a lead the caller cannot see.
+            let Some(other) = known.get(id) else { continue };
+            if !other.stored.visible_in(scope) {
+                continue;
+            }
+            if let Some(candidate) = pair(&probe.compared, &other.compared, min_confidence) {
+                out.push(keep(Match { other, candidate }));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A page of the all-pairs walk: the live leads `scope` sees (binding
+/// `$scope_user`) after the id `$after`, in id order, along the
+/// `lead_live_created` index.
+pub fn walk_statement(scope: &Scope) -> String {
+    let filter = scope
+        .condition()
+        .map(|c| format!(" AND {c}"))
+        .unwrap_or_default();
+    format!(
+        "SELECT {LEAD_FIELDS} FROM lead WHERE live = true AND sort_created > $after{filter}
+         ORDER BY sort_created LIMIT {WALK_PAGE}"
+    )
+}
+
+/// Duplicate candidates among the live leads the actor can see, most
+/// likely first: every pair that `candidates` would name for them. The
+/// leads are walked a page at a time in id order (the `lead_live_created`
+/// index) and each page's candidates are found through the key indexes as
+/// `candidates_for` finds them, pairing a lead only with later ones; only
+/// the `limit` most likely pairs are kept. So memory holds a page and the
+/// pairs kept, never the table; the time still grows with the number of
+/// leads, which is why one lead's candidates are asked of `candidates_for`.
 pub async fn find(
     ctx: &Ctx,
     actor: &Actor,
@@ -195,46 +431,80 @@ pub async fn find(
     actor.require(Permission::AiUse)?;
     features::require(ctx, Feature::Dedup)?;
     let scope = Scope::of(actor)?;
-    let filter = scope
-        .condition()
-        .map(|c| format!(" AND {c}"))
-        .unwrap_or_default();
-    let results = ctx
-        .store
-        .run(
-            &format!(
-                "LET $leads = (SELECT record::id(id) AS id, company_name, domain FROM lead WHERE deleted_at IS NONE{filter});
-                 RETURN $leads;
-                 SELECT lead, email, phone FROM contact WHERE lead IN $leads.id;"
-            ),
-            json!({"scope_user": scope.user()}),
-        )
-        .await?;
-    let rows: Vec<LeadRow> = results.rows(1)?;
-    let contact_rows: Vec<ContactRow> = results.rows(2)?;
-    let mut by_lead: BTreeMap<String, DedupLead> = rows
-        .into_iter()
-        .map(|r| {
-            (
-                r.id.clone(),
-                DedupLead {
-                    id: r.id,
-                    company_name: r.company_name,
-                    domain: r.domain,
-                    ..Default::default()
-                },
-            )
-        })
-        .collect();
-    for c in contact_rows {
-        if let Some(lead) = by_lead.get_mut(&c.lead) {
-            lead.emails.extend(c.email);
-            lead.phones.extend(c.phone);
+    let min_confidence = min_confidence.clamp(0.0, 1.0);
+    let limit = limit.clamp(1, 500);
+    let walk = walk_statement(&scope);
+    let mut after = String::new();
+    let mut found: Vec<Candidate> = Vec::new();
+    loop {
+        let page: Vec<StoredLead> = ctx
+            .store
+            .run(&walk, json!({"after": after, "scope_user": scope.user()}))
+            .await?
+            .rows(0)?;
+        let Some(last) = page.last() else { break };
+        after = last.id.clone();
+        let more = page.len() == WALK_PAGE;
+        let probes = with_contacts(ctx, page).await?;
+        found.extend(score(ctx, &scope, &probes, true, min_confidence, |m| m.candidate).await?);
+        if found.len() > 2 * limit {
+            found.sort_by(by_confidence);
+            found.truncate(limit);
+        }
+        if !more {
+            break;
         }
     }
-    let all: Vec<DedupLead> = by_lead.into_values().collect();
-    let mut found = candidates(&all, min_confidence.clamp(0.0, 1.0));
-    found.truncate(limit.clamp(1, 500));
+    found.sort_by(by_confidence);
+    found.truncate(limit);
+    Ok(found)
+}
+
+/// The leads that one lead the actor can see may duplicate, most likely
+/// first: the other live leads they can see that share its website domain,
+/// a contact email or phone, or a company-name key (a key held by more than
+/// `MAX_BLOCK` live leads excepted), each found through an index, scored as
+/// the all-pairs list scores the same pair.
+pub async fn candidates_for(
+    ctx: &Ctx,
+    actor: &Actor,
+    lead_id: &str,
+    min_confidence: f64,
+    limit: usize,
+) -> DomainResult<Vec<DuplicateCandidate>> {
+    actor.require(Permission::AiUse)?;
+    features::require(ctx, Feature::Dedup)?;
+    let scope = Scope::of(actor)?;
+    let lead = leads::load_visible(ctx, actor, lead_id, false).await?;
+    let probe = with_contacts(
+        ctx,
+        vec![StoredLead {
+            id: lead.id,
+            company_name: lead.company_name,
+            website: lead.website,
+            domain: lead.domain,
+            status: lead.status,
+            owner: lead.owner,
+            created_by: lead.created_by,
+        }],
+    )
+    .await?;
+    let mut found = score(
+        ctx,
+        &scope,
+        &probe,
+        false,
+        min_confidence.clamp(0.0, 1.0),
+        |m| {
+            m.other
+                .stored
+                .clone()
+                .into_candidate(m.candidate.confidence, m.candidate.signals)
+        },
+    )
+    .await?;
+    most_likely_first(&mut found);
+    found.truncate(limit.clamp(1, MAX_LEAD_CANDIDATES));
     Ok(found)
 }
 

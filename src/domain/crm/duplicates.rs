@@ -97,15 +97,50 @@ pub struct DuplicateCandidate {
     pub signals: Vec<String>,
 }
 
-#[derive(Deserialize)]
-struct StoredLead {
-    id: String,
-    company_name: String,
-    website: Option<String>,
-    domain: Option<String>,
-    status: String,
-    owner: Option<String>,
-    created_by: String,
+/// A stored lead as a candidate shows it (and as the scope rule reads it).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct StoredLead {
+    pub(crate) id: String,
+    pub(crate) company_name: String,
+    pub(crate) website: Option<String>,
+    pub(crate) domain: Option<String>,
+    pub(crate) status: String,
+    pub(crate) owner: Option<String>,
+    pub(crate) created_by: String,
+}
+
+impl StoredLead {
+    pub(crate) fn visible_in(&self, scope: &Scope) -> bool {
+        scope.allows_owned_by(self.owner.as_deref(), &self.created_by)
+    }
+
+    pub(crate) fn into_candidate(
+        self,
+        confidence: f64,
+        signals: Vec<String>,
+    ) -> DuplicateCandidate {
+        DuplicateCandidate {
+            id: self.id,
+            company_name: self.company_name,
+            website: self.website,
+            domain: self.domain,
+            status: self.status,
+            owner: self.owner,
+            confidence,
+            signals,
+        }
+    }
+}
+
+/// Candidates in the order they are offered: most likely first, then by
+/// company name and id.
+pub(crate) fn most_likely_first(candidates: &mut [DuplicateCandidate]) {
+    candidates.sort_by(|a, b| {
+        b.confidence
+            .total_cmp(&a.confidence)
+            .then_with(|| a.company_name.cmp(&b.company_name))
+            .then_with(|| a.id.cmp(&b.id))
+    });
 }
 
 #[derive(Deserialize)]
@@ -115,7 +150,7 @@ struct MatchedContact {
     phone: Option<String>,
 }
 
-const LEAD_FIELDS: &str =
+pub(crate) const LEAD_FIELDS: &str =
     "record::id(id) AS id, company_name, website, domain, status, owner, created_by";
 
 /// The live leads `actor` can see that the probe may duplicate, most
@@ -225,7 +260,7 @@ fn rank(
     let mut seen = std::collections::BTreeSet::new();
     let mut out: Vec<DuplicateCandidate> = stored
         .into_iter()
-        .filter(|l| scope.allows_owned_by(l.owner.as_deref(), &l.created_by))
+        .filter(|l| l.visible_in(scope))
         .filter(|l| seen.insert(l.id.clone()))
         .filter_map(|l| {
             let theirs = matched.iter().filter(|c| c.lead == l.id);
@@ -237,24 +272,10 @@ fn rank(
                 phones: theirs.filter_map(|c| c.phone.clone()).collect(),
             };
             let (confidence, signals) = likeness(&new, &old)?;
-            Some(DuplicateCandidate {
-                id: l.id,
-                company_name: l.company_name,
-                website: l.website,
-                domain: l.domain,
-                status: l.status,
-                owner: l.owner,
-                confidence,
-                signals,
-            })
+            Some(l.into_candidate(confidence, signals))
         })
         .collect();
-    out.sort_by(|a, b| {
-        b.confidence
-            .total_cmp(&a.confidence)
-            .then_with(|| a.company_name.cmp(&b.company_name))
-            .then_with(|| a.id.cmp(&b.id))
-    });
+    most_likely_first(&mut out);
     out.truncate(MAX_CANDIDATES);
     out
 }

@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::contacts::{self, Contact, NewContact};
-use super::normalize::{company_key, optional_text, parse_company_name, parse_tags, parse_website};
+use super::normalize::{
+    company_key, name_keys, optional_text, parse_company_name, parse_tags, parse_website,
+};
 use super::outgoing::Outgoing;
 use super::{duplicates, pipeline, settings};
 use crate::domain::actor::Actor;
@@ -333,7 +335,8 @@ pub(crate) fn search_text(
 /// except the score of a stored lead: lead scoring owns it and updates it on
 /// its own, so an edit never puts back an old score.
 const WRITE_LEAD: &str = "UPSERT type::record('lead', $lead.id) SET
-    company_name = $lead.company_name, company_key = $lead.company_key, website = $lead.website,
+    company_name = $lead.company_name, company_key = $lead.company_key, name_keys = $lead.name_keys,
+    website = $lead.website,
     domain = $lead.domain, industry = $lead.industry, status = $lead.status, country = $lead.country,
     state = $lead.state, timezone = $lead.timezone, owner = $lead.owner, created_by = $lead.created_by,
     source = $lead.source, tags = $lead.tags, score = score ?? $lead.score,
@@ -353,13 +356,14 @@ pub(crate) fn push_write(tx: &mut Transaction, lead: &Lead, contacts: &[(String,
     tx.push(WRITE_LEAD.replace("$lead", &format!("${name}")));
 }
 
-/// `lead` with the fields derived from it (company key, search text from
+/// `lead` with the fields derived from it (company key, dedup's name keys, search text from
 /// `contacts`, sort keys), as `push_write` and `insert_statement` bind it.
 pub(crate) fn stored_row(lead: &Lead, contacts: &[(String, Option<String>)]) -> Value {
     let key = company_key(&lead.company_name);
     let mut row = serde_json::to_value(lead).unwrap_or(Value::Null);
     if let Value::Object(map) = &mut row {
         map.insert("company_key".into(), json!(key));
+        map.insert("name_keys".into(), json!(name_keys(&lead.company_name)));
         map.insert(
             "search_text".into(),
             json!(search_text(

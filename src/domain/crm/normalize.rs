@@ -98,6 +98,22 @@ pub fn company_key(name: &str) -> String {
     }
 }
 
+/// The keys dedup blocks similar company names on (stored as
+/// `lead.name_keys`): the first four characters of each word of the
+/// `company_key` that has at least three, each once. Two names that share
+/// none are not compared ("Globex Intl" and "Globex" share `glob`). The
+/// backfill in migration 0029 computes the same in SurrealQL.
+pub fn name_keys(name: &str) -> Vec<String> {
+    let mut keys: Vec<String> = Vec::new();
+    for word in company_key(name).split(' ') {
+        let prefix: String = word.chars().take(4).collect();
+        if prefix.chars().count() >= 3 && !keys.contains(&prefix) {
+            keys.push(prefix);
+        }
+    }
+    keys
+}
+
 pub fn parse_company_name(raw: &str) -> DomainResult<String> {
     let name = raw.split_whitespace().collect::<Vec<_>>().join(" ");
     if name.is_empty() || name.chars().count() > 200 {
@@ -201,6 +217,14 @@ mod tests {
         ] {
             assert!(parse_website(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn name_keys_are_the_distinct_four_character_prefixes_of_the_longer_words() {
+        assert_eq!(name_keys("Globex International Inc."), vec!["glob", "inte"]);
+        assert_eq!(name_keys("Müller & Söhne AG"), vec!["müll", "söhn"]);
+        assert_eq!(name_keys("AB Tech Techno"), vec!["tech"]);
+        assert_eq!(name_keys("Co"), Vec::<String>::new());
     }
 
     #[test]

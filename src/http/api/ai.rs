@@ -9,7 +9,7 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
-use super::leads::LeadView;
+use super::leads::{DuplicateCandidateView, LeadView};
 use super::ApiTags;
 use crate::domain::ai::drafting::{self, DraftChannel, Tone};
 use crate::domain::ai::intent::{self, IntentView};
@@ -512,7 +512,14 @@ impl AiApi {
         Ok(Json(served.into()))
     }
 
-    /// Candidate duplicate leads among those you can see, most likely first.
+    /// Candidate duplicate pairs among the leads you can see, most likely
+    /// first. Leads are compared when they share a website domain, a
+    /// contact's email or phone, or a company-name key (the first four
+    /// letters of a word of the name); a key more than 200 live leads share
+    /// is no evidence. The service walks the leads a page at a time and
+    /// keeps only the `limit` best pairs, so its memory stays small, but the
+    /// time grows with the number of leads: for one lead, ask
+    /// `GET /ai/leads/{id}/duplicates`.
     #[oai(path = "/duplicates", method = "get")]
     async fn duplicates(
         &self,
@@ -527,6 +534,35 @@ impl AiApi {
             auth.actor(),
             min_confidence.0.unwrap_or(0.5),
             limit.0.unwrap_or(100) as usize,
+        )
+        .await?;
+        Ok(Json(found.into_iter().map(Into::into).collect()))
+    }
+
+    /// The leads one lead may duplicate, most likely first: the other live
+    /// leads you can see that share its website domain, a contact's email or
+    /// phone, or a similar company name, each with the confidence and
+    /// signals `GET /ai/duplicates` gives the same pair. Each is found
+    /// through an index, so the answer takes as long at a million leads as
+    /// at a thousand; a name key more than 200 live leads share is no
+    /// evidence.
+    #[oai(path = "/leads/:id/duplicates", method = "get")]
+    async fn lead_duplicates(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<String>,
+        /// Lowest confidence listed, 0–1 (default 0.5).
+        min_confidence: Query<Option<f64>>,
+        /// Most candidates listed (default 10, at most 100).
+        limit: Query<Option<u32>>,
+    ) -> ApiResult<Json<Vec<DuplicateCandidateView>>> {
+        let found = dedup::candidates_for(
+            &state.ctx,
+            auth.actor(),
+            &id.0,
+            min_confidence.0.unwrap_or(0.5),
+            limit.0.unwrap_or(10) as usize,
         )
         .await?;
         Ok(Json(found.into_iter().map(Into::into).collect()))
