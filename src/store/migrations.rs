@@ -156,6 +156,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "list_cursors",
         sql: include_str!("migrations/0027_list_cursors.surql"),
     },
+    Migration {
+        version: 29,
+        name: "lead_day_rollups",
+        sql: include_str!("migrations/0029_lead_day_rollups.surql"),
+    },
 ];
 
 #[derive(Debug, Deserialize)]
