@@ -161,6 +161,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "dedup_name_keys",
         sql: include_str!("migrations/0029_dedup_name_keys.surql"),
     },
+    Migration {
+        version: 30,
+        name: "lead_day_rollups",
+        sql: include_str!("migrations/0030_lead_day_rollups.surql"),
+    },
 ];
 
 #[derive(Debug, Deserialize)]

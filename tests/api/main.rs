@@ -5,6 +5,7 @@ mod helpers;
 mod account;
 mod ai;
 mod analytics;
+mod analytics_rollups;
 mod api_keys;
 mod auth;
 mod backup;

@@ -1,10 +1,12 @@
 //! Analytics for dashboards (`analytics.read`): each report is one or two
 //! aggregate queries (GROUP BY with count() and math::*) over indexed
 //! ranges, returning rows ready to chart; nothing loads every record into
-//! the app.
+//! the app. The lead reports (funnel, breakdowns) do not even read every
+//! lead of the range: they sum daily roll-ups for the whole UTC days in it
+//! and count only the partial days at its ends (see `rollup`).
 //!
 //! Definitions the numbers rely on:
-//! - Funnel: leads created in the range, by current status. A lead has
+//! - Funnel: live leads created in the range, by current status. A lead has
 //!   "reached" a stage when its current status is that stage or a later
 //!   one that is not lost; lost leads count only at the first stage (their
 //!   furthest stage is not kept on the row). Conversion is reached(stage) /
@@ -18,6 +20,9 @@
 //!   date only.
 
 pub mod contact;
+pub mod rollup;
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -34,7 +39,7 @@ mod workload;
 pub use workload::{workload, StatusCount, Workload};
 
 /// A half-open time range [from, to).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Range {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
@@ -102,25 +107,9 @@ pub struct FunnelStage {
 
 pub async fn funnel(ctx: &Ctx, actor: &Actor, range: Range) -> DomainResult<Vec<FunnelStage>> {
     actor.require(Permission::AnalyticsRead)?;
-    let rows: Vec<Value> = ctx
-        .store
-        .run(
-            &in_range(
-                "SELECT status, count() AS n FROM lead
-             WHERE created_at >= $since AND created_at < $until AND deleted_at IS NONE
-             GROUP BY status",
-            ),
-            range.vars(),
-        )
-        .await?
-        .rows(FIRST)?;
+    let counts = rollup::lead_counts(ctx, None, range).await?;
     let statuses = pipeline::list_all(ctx).await?;
-    let current = |key: &str| {
-        rows.iter()
-            .find(|r| r["status"].as_str() == Some(key))
-            .map(|r| u(&r["n"]))
-            .unwrap_or(0)
-    };
+    let current = |key: &str| counts.get(&(None, key.to_string())).copied().unwrap_or(0);
     let lost_total: u64 = statuses
         .iter()
         .filter(|s| s.is_lost)
@@ -221,32 +210,29 @@ pub async fn leads_by(
         .filter(|s| s.is_lost)
         .map(|s| s.id.as_str())
         .collect();
-    let field = by.field();
-    let mut vars = range.vars();
-    vars["won"] = json!(won);
-    vars["lost"] = json!(lost);
-    // `field` comes from the closed list above, never from input.
-    let rows: Vec<Value> = ctx
-        .store
-        .run(
-            &in_range(&format!(
-                "SELECT {field}, count() AS leads, count(status IN $won) AS won, count(status IN $lost) AS lost
-                 FROM lead
-                 WHERE created_at >= $since AND created_at < $until AND deleted_at IS NONE
-                 GROUP BY {field}"
-            )),
-            vars,
-        )
-        .await?
-        .rows(FIRST)?;
-    let mut out: Vec<Breakdown> = rows
-        .iter()
-        .map(|r| Breakdown {
-            key: r[field].as_str().map(str::to_string),
-            leads: u(&r["leads"]),
-            won: u(&r["won"]),
-            lost: u(&r["lost"]),
-            win_rate: ratio(u(&r["won"]), u(&r["won"]) + u(&r["lost"])),
+    let counts = rollup::lead_counts(ctx, Some(by), range).await?;
+    let mut groups: BTreeMap<Option<String>, Breakdown> = BTreeMap::new();
+    for ((key, status), n) in counts {
+        let row = groups.entry(key.clone()).or_insert_with(|| Breakdown {
+            key,
+            leads: 0,
+            won: 0,
+            lost: 0,
+            win_rate: None,
+        });
+        row.leads += n;
+        if won.contains(&status.as_str()) {
+            row.won += n;
+        }
+        if lost.contains(&status.as_str()) {
+            row.lost += n;
+        }
+    }
+    let mut out: Vec<Breakdown> = groups
+        .into_values()
+        .map(|b| Breakdown {
+            win_rate: ratio(b.won, b.won + b.lost),
+            ..b
         })
         .collect();
     out.sort_by(|a, b| b.leads.cmp(&a.leads).then(a.key.cmp(&b.key)));

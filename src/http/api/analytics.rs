@@ -332,6 +332,11 @@ fn range(
 impl AnalyticsApi {
     /// The lead funnel: leads created in the range by stage, with the
     /// conversion from each stage to the next.
+    ///
+    /// Whole days of the range are summed from daily roll-ups the database
+    /// keeps with every change to a lead; days run midnight to midnight
+    /// UTC, and the partial days at the range's ends are counted from the
+    /// leads themselves. Trashed leads are not counted.
     #[oai(path = "/analytics/funnel", method = "get")]
     async fn funnel(
         &self,
@@ -347,6 +352,10 @@ impl AnalyticsApi {
 
     /// Leads created in the range by source, owner, country or industry,
     /// with won and lost counts.
+    ///
+    /// Computed like the funnel: daily roll-ups (UTC days) for the whole
+    /// days of the range, the leads themselves for the partial days at its
+    /// ends; trashed leads are not counted.
     #[oai(path = "/analytics/leads", method = "get")]
     async fn leads(
         &self,
