@@ -156,6 +156,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "list_cursors",
         sql: include_str!("migrations/0027_list_cursors.surql"),
     },
+    Migration {
+        version: 28,
+        name: "search_query_analyzer",
+        sql: include_str!("migrations/0028_search_query_analyzer.surql"),
+    },
 ];
 
 #[derive(Debug, Deserialize)]
