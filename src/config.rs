@@ -216,8 +216,8 @@ pub struct Config {
 
     /// Leads a search page (`q`) reads along its sort order before it stops
     /// walking: a word most leads share fills its page well within it; a
-    /// rare one (fewer full-text hits than a quarter of this) is then read
-    /// through the full-text index, and one in between answers a page that
+    /// rare one (at most a quarter of this many full-text hits) is read
+    /// through the full-text index instead, and one in between answers a page that
     /// may be short, with a `next_cursor` where the walk stopped.
     #[arg(long, env = "SEARCH_WALK_BUDGET", default_value_t = 2000)]
     pub search_walk_budget: usize,

@@ -345,20 +345,20 @@ impl Search {
     }
 
     /// Whether the full-text index holds few enough leads for this search
-    /// that a page through it costs less than a walk's budget
-    /// (`ctx.search_walk_budget`, see [`INDEX_HIT_COST`]). The index stops
-    /// counting at that.
+    /// (at most a walk's budget, `ctx.search_walk_budget`, over
+    /// [`INDEX_HIT_COST`]) that a page through it costs less than walking
+    /// on. The index stops counting one past that.
     async fn is_rare(&self, ctx: &Ctx) -> DomainResult<bool> {
         let cap = (ctx.search_walk_budget / INDEX_HIT_COST).max(1);
         let hits: Vec<Value> = ctx
             .store
             .run(
                 "SELECT VALUE id FROM lead WHERE search_text @@ $q LIMIT $cap",
-                json!({"q": self.query(), "cap": cap}),
+                json!({"q": self.query(), "cap": cap + 1}),
             )
             .await?
             .rows(0)?;
-        Ok(hits.len() < cap)
+        Ok(hits.len() <= cap)
     }
 }
 
@@ -507,15 +507,22 @@ pub async fn list(
     Ok(LeadPage { items, next_cursor })
 }
 
-/// What one walk of a search page found.
-struct Walked {
-    /// The matches read, in the page's order.
+/// One walk of a search page: the sort index from the page's cursor under
+/// its conditions, read in steps. Each step is one range scan whose LIMIT
+/// the engine stops at; the leads it reads stay in the database, only the
+/// matches come back.
+struct SearchWalk {
+    sql: String,
+    vars: Map<String, Value>,
+    /// The matches read so far, in the page's order.
     hits: Vec<Lead>,
-    /// The sort key of the last lead read, when the walk stopped before the
-    /// end of its range: it has looked at every lead up to there.
+    read: usize,
+    step: usize,
+    /// The sort key of the last lead read, while the range goes on past
+    /// it: the walk has looked at every lead up to there.
     stopped_at: Option<String>,
-    /// It stopped because the budget ran out, not because it had a page.
-    ran_out: bool,
+    /// The range has no more leads.
+    ended: bool,
 }
 
 #[derive(serde::Deserialize)]
@@ -523,6 +530,82 @@ struct Step {
     hits: Vec<Lead>,
     read: usize,
     last: Option<String>,
+}
+
+impl SearchWalk {
+    fn new(walk: &PageWalk, search: &Search, terms: &Value, conds: &[String]) -> SearchWalk {
+        let sql = format!(
+            "LET $w = ({});
+             RETURN {{ hits: $w[WHERE _hit = true], read: array::len($w), last: array::last($w)._key }};",
+            step_select(walk.sort, walk.descending, conds, &search.row_test())
+        );
+        let mut vars = walk.vars();
+        search.bind(&mut vars);
+        vars.insert("f_terms".into(), terms.clone());
+        SearchWalk {
+            sql,
+            vars,
+            hits: Vec::new(),
+            read: 0,
+            // Most leads of a common word match: a page and a quarter first.
+            step: walk.limit + 1 + (walk.limit + 1) / 4,
+            stopped_at: None,
+            ended: false,
+        }
+    }
+
+    /// Whether the walk has `need` matches or has seen its whole range.
+    fn done(&self, need: usize) -> bool {
+        self.ended || self.hits.len() >= need
+    }
+
+    /// Walks on until [`SearchWalk::done`] or `budget` leads are read; with
+    /// `judge_early`, also after any step whose share of matches would not
+    /// fill the page within the budget.
+    async fn go(
+        &mut self,
+        ctx: &Ctx,
+        need: usize,
+        budget: usize,
+        judge_early: bool,
+    ) -> DomainResult<()> {
+        while !self.done(need) && self.read < budget {
+            let step = self.step.min(budget - self.read);
+            self.vars.insert("step".into(), json!(step));
+            let found: Option<Step> = ctx
+                .store
+                .run(&self.sql, Value::Object(self.vars.clone()))
+                .await?
+                .first(1)?;
+            let Some(found) = found else {
+                return Err(DomainError::Internal(
+                    "a search step answered nothing".into(),
+                ));
+            };
+            self.read += found.read;
+            self.hits.extend(found.hits);
+            match found.last.filter(|_| found.read == step) {
+                Some(last) => {
+                    self.vars.insert("after".into(), json!(last));
+                    self.stopped_at = Some(last);
+                }
+                // The range ended within this step.
+                None => {
+                    self.stopped_at = None;
+                    self.ended = true;
+                }
+            }
+            if self.done(need) {
+                break;
+            }
+            let missing = need - self.hits.len();
+            if judge_early && self.hits.len() * budget < need * self.read {
+                break;
+            }
+            self.step = next_step(missing, self.hits.len(), self.read, step);
+        }
+        Ok(())
+    }
 }
 
 /// A page of a search. A full-text index answers "which leads hold this
@@ -534,13 +617,14 @@ struct Step {
 ///
 /// A rare word would make that walk read the whole table, so each walk
 /// reads at most `ctx.search_walk_budget` leads (`SEARCH_WALK_BUDGET`).
-/// When it runs out first, a word the index holds rarely enough
+/// As soon as a walk's share of matches says it would not fill the page
+/// within that, a word the index holds rarely enough
 /// ([`Search::is_rare`]) is read through the index, as every search used
-/// to be; a word in between (too many hits to
-/// sort, too few to fill a page within the budget) answers with the
-/// matches the walk found, possibly fewer than `limit` or none, and a
-/// `next_cursor` where the walk stopped. Either way every match comes once
-/// and in order across the pages.
+/// to be; a word in between (too many hits to sort, too few to fill a page
+/// within the budget) walks on to the budget and answers the matches found,
+/// possibly fewer than `limit` or none, with a `next_cursor` where the walk
+/// stopped. Either way every match comes once and in order across the
+/// pages.
 async fn search_page(ctx: &Ctx, walk: &PageWalk, search: &Search) -> DomainResult<LeadPage> {
     let Some(terms) = search.terms(ctx).await? else {
         return Ok(LeadPage {
@@ -549,37 +633,32 @@ async fn search_page(ctx: &Ctx, walk: &PageWalk, search: &Search) -> DomainResul
         });
     };
     let need = walk.limit + 1;
-    let mut walked = Vec::new();
-    for conds in walk.walks() {
-        walked.push(walk_matches(ctx, walk, search, &terms, &conds, need).await?);
+    let budget = ctx.search_walk_budget.max(1);
+    let mut walks: Vec<SearchWalk> = walk
+        .walks()
+        .iter()
+        .map(|conds| SearchWalk::new(walk, search, &terms, conds))
+        .collect();
+    for w in &mut walks {
+        w.go(ctx, need, budget, true).await?;
     }
-    if walked.iter().any(|w| w.ran_out) && search.is_rare(ctx).await? {
-        let mut extra = Vec::new();
-        let mut vars = Map::new();
-        search.index_conditions(&mut extra, &mut vars);
-        let mut through_index = PageWalk {
-            conds: walk.conds.clone(),
-            vars: walk.vars.clone(),
-            sort: walk.sort,
-            descending: walk.descending,
-            limit: walk.limit,
-            scope_user: walk.scope_user.clone(),
-        };
-        through_index.vars.extend(vars);
-        let rows = through_index.index_page(ctx, &extra).await?;
-        let cursor::Page { items, next_cursor } =
-            cursor::Page::from_one_more(rows, walk.limit, |l| encode_cursor(l, walk.sort));
-        return Ok(LeadPage { items, next_cursor });
+    if walks.iter().any(|w| !w.done(need)) {
+        if search.is_rare(ctx).await? {
+            return index_search_page(ctx, walk, search).await;
+        }
+        for w in &mut walks {
+            w.go(ctx, need, budget, false).await?;
+        }
     }
     // Every walk has looked at its range up to where it stopped; past the
     // earliest such point a match of one walk may still be missing from
     // another, so the page ends there.
-    let frontier = walked
+    let frontier = walks
         .iter()
         .filter_map(|w| w.stopped_at.clone())
         .reduce(|a, b| if walk.before(&a, &b) { a } else { b });
     let mut hits = Vec::new();
-    for w in walked {
+    for w in walks {
         hits.extend(w.hits);
     }
     let mut kept = merge_walks(hits, Vec::new(), walk.sort, walk.descending, usize::MAX);
@@ -597,65 +676,23 @@ async fn search_page(ctx: &Ctx, walk: &PageWalk, search: &Search) -> DomainResul
     })
 }
 
-/// One walk of a search page: the sort index from the page's cursor under
-/// `conds`, in steps, until it has `need` matches, reaches the end of its
-/// range or has read `ctx.search_walk_budget` leads. Each step is one range
-/// scan whose LIMIT the engine stops at; the leads it reads stay in the
-/// database, only the matches come back.
-async fn walk_matches(
-    ctx: &Ctx,
-    walk: &PageWalk,
-    search: &Search,
-    terms: &Value,
-    conds: &[String],
-    need: usize,
-) -> DomainResult<Walked> {
-    let sql = format!(
-        "LET $w = ({});
-         RETURN {{ hits: $w[WHERE _hit = true], read: array::len($w), last: array::last($w)._key }};",
-        step_select(walk.sort, walk.descending, conds, &search.row_test())
-    );
-    let mut vars = walk.vars();
-    search.bind(&mut vars);
-    vars.insert("f_terms".into(), terms.clone());
-    let budget = ctx.search_walk_budget.max(1);
-    let mut hits: Vec<Lead> = Vec::new();
-    let mut read = 0;
-    // Most leads of a common word match: a page and a quarter first.
-    let mut step = need + need / 4;
-    loop {
-        step = step.min(budget - read);
-        vars.insert("step".into(), json!(step));
-        let found: Option<Step> = ctx
-            .store
-            .run(&sql, Value::Object(vars.clone()))
-            .await?
-            .first(1)?;
-        let Some(found) = found else {
-            return Err(DomainError::Internal(
-                "a search step answered nothing".into(),
-            ));
-        };
-        read += found.read;
-        hits.extend(found.hits);
-        let (Some(last), true) = (found.last, found.read == step) else {
-            // The range ended within this step.
-            return Ok(Walked {
-                hits,
-                stopped_at: None,
-                ran_out: false,
-            });
-        };
-        if hits.len() >= need || read >= budget {
-            return Ok(Walked {
-                ran_out: hits.len() < need,
-                hits,
-                stopped_at: Some(last),
-            });
-        }
-        vars.insert("after".into(), json!(last));
-        step = next_step(need - hits.len(), hits.len(), read, step);
-    }
+/// A search page read through the full-text index: every hit, sorted.
+async fn index_search_page(ctx: &Ctx, walk: &PageWalk, search: &Search) -> DomainResult<LeadPage> {
+    let mut extra = Vec::new();
+    let mut vars = walk.vars.clone();
+    search.index_conditions(&mut extra, &mut vars);
+    let through_index = PageWalk {
+        conds: walk.conds.clone(),
+        vars,
+        sort: walk.sort,
+        descending: walk.descending,
+        limit: walk.limit,
+        scope_user: walk.scope_user.clone(),
+    };
+    let rows = through_index.index_page(ctx, &extra).await?;
+    let cursor::Page { items, next_cursor } =
+        cursor::Page::from_one_more(rows, walk.limit, |l| encode_cursor(l, walk.sort));
+    Ok(LeadPage { items, next_cursor })
 }
 
 /// One step of a search walk: the next `$step` leads of the sort index
