@@ -728,10 +728,9 @@ pub fn search_step_statement(sort: SortKey, descending: bool, who: Option<&str>)
 /// at the share of matches read so far (a quarter more, for luck), or four
 /// times the last step when nothing has matched yet.
 fn next_step(missing: usize, matched: usize, read: usize, last: usize) -> usize {
-    let step = if matched == 0 {
-        last * 4
-    } else {
-        missing * read / matched + missing * read / matched / 4 + 1
+    let step = match (missing * read).checked_div(matched) {
+        Some(expected) => expected + expected / 4 + 1,
+        None => last * 4,
     };
     step.max(missing).min(SEARCH_STEP_MAX)
 }
