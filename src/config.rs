@@ -214,6 +214,14 @@ pub struct Config {
     #[arg(long, env = "IMPORT_BATCH_ROWS", default_value_t = 250)]
     pub import_batch_rows: usize,
 
+    /// Leads a search page (`q`) reads along its sort order before it stops
+    /// walking: a word most leads share fills its page well within it; a
+    /// rare one (at most a quarter of this many full-text hits) is read
+    /// through the full-text index instead, and one in between answers a page that
+    /// may be short, with a `next_cursor` where the walk stopped.
+    #[arg(long, env = "SEARCH_WALK_BUDGET", default_value_t = 2000)]
+    pub search_walk_budget: usize,
+
     /// Test hook: this instance's import worker stops, as if the process
     /// died, after this many batches.
     #[arg(long, env = "IMPORT_STOP_AFTER_BATCHES", hide = true)]
@@ -454,6 +462,7 @@ impl Config {
             ("PRESENCE_FLUSH_MS", self.presence_flush_ms),
             ("BACKUP_KEEP", self.backup_keep as u64),
             ("BACKUP_POLL_MS", self.backup_poll_ms),
+            ("SEARCH_WALK_BUDGET", self.search_walk_budget as u64),
         ] {
             if value == 0 {
                 return Err(ConfigError::Zero(name));

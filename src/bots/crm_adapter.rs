@@ -32,6 +32,9 @@ use crate::domain::{links, users, Ctx};
 /// How many leads a search or a name lookup reads.
 const LOOKUP_LIMIT: usize = 10;
 
+/// The most search pages a lookup follows to find its leads.
+const LOOKUP_PAGES: usize = 5;
+
 /// The CRM as one user sees it through one chat platform.
 #[derive(Clone)]
 pub struct DomainCrm {
@@ -78,14 +81,25 @@ impl DomainCrm {
             q: Some(q.to_string()),
             ..Default::default()
         };
-        let page = PageRequest {
+        let mut page = PageRequest {
             limit: LOOKUP_LIMIT,
             ..Default::default()
         };
-        Ok(query::list(&self.ctx, actor, &filter, &page)
-            .await
-            .map_err(crm_error)?
-            .items)
+        // A search page may end short with a cursor (a word neither common
+        // nor rare); a few of them still make a lookup.
+        let mut found = Vec::new();
+        for _ in 0..LOOKUP_PAGES {
+            let result = query::list(&self.ctx, actor, &filter, &page)
+                .await
+                .map_err(crm_error)?;
+            found.extend(result.items);
+            match result.next_cursor {
+                Some(cursor) if found.len() < LOOKUP_LIMIT => page.after = Some(cursor),
+                _ => break,
+            }
+        }
+        found.truncate(LOOKUP_LIMIT);
+        Ok(found)
     }
 }
 

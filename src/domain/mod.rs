@@ -95,6 +95,9 @@ pub struct Ctx {
     pub features: features::FeatureSwitches,
     /// How import jobs run, and the poke for their worker.
     pub import_jobs: crm::import_jobs::JobSettings,
+    /// Leads a search page reads along its sort order before it stops
+    /// walking (`SEARCH_WALK_BUDGET`).
+    pub search_walk_budget: usize,
 }
 
 impl Ctx {
@@ -140,6 +143,7 @@ impl Ctx {
             maintenance: Default::default(),
             features: Default::default(),
             import_jobs: crm::import_jobs::JobSettings::from_config(config),
+            search_walk_budget: config.search_walk_budget,
         }
     }
 

@@ -157,6 +157,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("migrations/0027_list_cursors.surql"),
     },
     Migration {
+        version: 28,
+        name: "search_query_analyzer",
+        sql: include_str!("migrations/0028_search_query_analyzer.surql"),
+    },
+    Migration {
         version: 29,
         name: "dedup_name_keys",
         sql: include_str!("migrations/0029_dedup_name_keys.surql"),

@@ -1037,3 +1037,236 @@ async fn count_and_export_take_the_same_filters_as_the_list() {
         (StatusCode::UNPROCESSABLE_ENTITY, "invalid")
     );
 }
+
+/// The names of `items`, in order.
+fn names_of(items: &[Value]) -> Vec<String> {
+    items
+        .iter()
+        .map(|l| l["company_name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Creates a lead per name as the user behind `token`, duplicates allowed.
+async fn leads_named(app: &TestApp, token: &str, names: &[String]) {
+    for name in names {
+        create(
+            app,
+            token,
+            json!({"company_name": name, "allow_duplicate": true}),
+        )
+        .await;
+    }
+}
+
+/// The leads of `query` as pages of `limit` give them, and the names of the
+/// whole list (without `q`) in the same order that hold `word`.
+async fn search_and_expect(
+    app: &TestApp,
+    token: &str,
+    order: &str,
+    query: &str,
+    word: &str,
+    limit: usize,
+) -> (Vec<String>, Vec<String>) {
+    let whole = app
+        .all_items(token, &format!("/api/v1/leads?{order}"))
+        .await;
+    let expected: Vec<String> = names_of(&whole)
+        .into_iter()
+        .filter(|n| n.to_lowercase().contains(word))
+        .collect();
+    let (items, _) = app
+        .walk_whole_pages(token, &format!("/api/v1/leads?{order}&{query}"), limit)
+        .await;
+    (names_of(&items), expected)
+}
+
+const ORDERS: [&str; 5] = [
+    "sort=created&order=desc",
+    "sort=created&order=asc",
+    "sort=company&order=asc",
+    "sort=updated&order=desc",
+    "sort=score&order=desc",
+];
+
+#[tokio::test]
+async fn a_search_page_walks_the_sort_index_range_in_bounded_steps_not_the_full_text_index() {
+    use ea_crm::domain::crm::query::{search_step_statement, SortKey};
+    let app = TestApp::spawn().await;
+    for (sort, descending, index) in [
+        (SortKey::Created, true, "created"),
+        (SortKey::Created, false, "created"),
+        (SortKey::Updated, true, "updated"),
+        (SortKey::Company, false, "company"),
+        (SortKey::Score, true, "score"),
+    ] {
+        for (who, prefix) in [
+            (None, "lead_live_"),
+            (Some("owner = $scope_user"), "lead_owner_live_"),
+            (Some("created_by = $scope_user"), "lead_created_by_live_"),
+        ] {
+            let sql = format!("{} EXPLAIN", search_step_statement(sort, descending, who));
+            let plan = app
+                .ctx()
+                .store
+                .run(
+                    &sql,
+                    json!({"after": "m", "step": 64, "scope_user": "u",
+                           "f_w0": "holdings", "f_terms": ["holdings"]}),
+                )
+                .await
+                .unwrap();
+            let text = plan.value(0).to_string();
+            // One range of the sort index, which the step's LIMIT stops;
+            // the search is a test of each lead read, not an index scan.
+            assert!(text.contains("IndexScan"), "{sql}: {text}");
+            assert!(text.contains(&format!("{prefix}{index}")), "{sql}: {text}");
+            assert!(text.contains("\"limit\":\"$step\""), "{sql}: {text}");
+            assert!(!text.contains("FullText"), "{sql}: {text}");
+            assert!(!text.contains("Sort"), "{sql}: {text}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_common_word_pages_through_every_match_once_in_order_in_every_sort_and_scope() {
+    // A budget of a few leads, so the walks run out, step and merge here as
+    // they would over a large table.
+    let app = TestApp::spawn_with(|c| c.search_walk_budget = 12).await;
+    let admin = app.admin_token().await;
+    // Scores written behind the test would reorder the lists between reads.
+    app.switch_feature(&admin, "lead_scoring", false).await;
+    let (_, rep) = app.user_with_role(&admin, "rep_search", "user").await;
+    let mut names = Vec::new();
+    for i in 0..40 {
+        names.push(if i % 5 == 2 {
+            format!("Plain Trading {i}")
+        } else {
+            format!("Northwind {i} Holdings")
+        });
+    }
+    leads_named(&app, &admin, &names[..24]).await;
+    leads_named(&app, &rep, &names[24..]).await;
+    let trashed = app.create_lead(&admin, "Trashed Holdings").await;
+    let deleted = app
+        .request(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/leads/{trashed}"),
+            Some(&admin),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(deleted.status().is_success(), "{}", deleted.status());
+
+    for order in ORDERS {
+        for limit in [1, 5, 50] {
+            let (found, expected) =
+                search_and_expect(&app, &admin, order, "q=holdings", "holdings", limit).await;
+            assert_eq!(expected.len(), 32, "{order}");
+            assert_eq!(found, expected, "{order}, pages of {limit}");
+            let (found, expected) =
+                search_and_expect(&app, &rep, order, "q=holdings", "holdings", limit).await;
+            assert_eq!(expected.len(), 13, "{order}: the rep's own");
+            assert_eq!(found, expected, "{order}, the rep's pages of {limit}");
+        }
+    }
+    // A page that finds a page's worth is full and says more follow.
+    let first = crate::helpers::ok(app.get("/api/v1/leads?q=holdings&limit=5", &admin).await).await;
+    assert_eq!(first["items"].as_array().unwrap().len(), 5, "{first}");
+    assert!(first["next_cursor"].is_string(), "{first}");
+}
+
+#[tokio::test]
+async fn a_rare_word_is_found_at_once_and_one_in_between_in_pages_that_may_be_short() {
+    // Budget 8: a word with at most 2 full-text hits is rare.
+    let app = TestApp::spawn_with(|c| c.search_walk_budget = 8).await;
+    let admin = app.admin_token().await;
+    app.switch_feature(&admin, "lead_scoring", false).await;
+    let mut names = Vec::new();
+    for i in 0..36 {
+        names.push(match i {
+            3 => "Zebrafish Labs".to_string(),
+            i if i % 7 == 5 => format!("Medium Works {i}"),
+            i => format!("Filler {i} Ltd"),
+        });
+    }
+    leads_named(&app, &admin, &names).await;
+
+    for order in ORDERS {
+        // Far fewer matches than a walk can pass over: straight from the
+        // full-text index, in one page.
+        let page = crate::helpers::ok(
+            app.get(&format!("/api/v1/leads?{order}&q=zebra&limit=5"), &admin)
+                .await,
+        )
+        .await;
+        assert_eq!(
+            names_of(page["items"].as_array().unwrap()),
+            ["Zebrafish Labs"],
+            "{order}"
+        );
+        assert!(page.get("next_cursor").is_none(), "{order}: {page}");
+
+        // Too many hits to count as rare, too few to fill a page within the
+        // budget: short pages, each match once and in order all the same.
+        let (found, expected) =
+            search_and_expect(&app, &admin, order, "q=medium", "medium", 5).await;
+        assert_eq!(expected.len(), 5, "{order}");
+        assert_eq!(found, expected, "{order}");
+        let (_, pages) = app
+            .walk_whole_pages(&admin, &format!("/api/v1/leads?{order}&q=medium"), 5)
+            .await;
+        assert!(pages > 1, "{order}: the walk stopped short and said where");
+    }
+
+    // The count and the export hold the same leads as the list.
+    let count = crate::helpers::ok(app.get("/api/v1/leads/count?q=medium", &admin).await).await;
+    assert_eq!(count["count"], 5);
+    let csv = app
+        .get("/api/v1/leads/export?q=medium", &admin)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(csv.lines().count(), 6, "a header and five leads: {csv}");
+    assert!(!csv.contains("Filler"), "{csv}");
+}
+
+#[tokio::test]
+async fn a_search_word_matches_the_start_of_a_word_walking_or_through_the_index_alike() {
+    // Budget 1: every search runs out at once and reads the full-text index.
+    for budget in [2000, 1] {
+        let app = TestApp::spawn_with(|c| c.search_walk_budget = budget).await;
+        let admin = app.admin_token().await;
+        let lead = create(
+            &app,
+            &admin,
+            json!({"company_name": "Globex Corporation", "website": "globex-industries.com",
+                   "contacts": [{"name": "Hank Scorpio", "email": "hank@volcano.example"}]}),
+        )
+        .await;
+        create(&app, &admin, json!({"company_name": "Initech"})).await;
+        let globex = lead["lead"]["company_name"].as_str().unwrap();
+        for (q, found) in [
+            ("glob", true),
+            ("GLOBEX corp", true),
+            ("hank volcano", true),
+            ("industries", true),
+            ("obex", false),
+            ("rporation", false),
+            ("globex initech", false),
+            ("a", false),
+        ] {
+            let page =
+                crate::helpers::ok(app.get(&format!("/api/v1/leads?q={q}"), &admin).await).await;
+            let names = names_of(page["items"].as_array().unwrap());
+            let want: Vec<String> = if found { vec![globex.into()] } else { vec![] };
+            assert_eq!(names, want, "budget {budget}: q={q}");
+            let count =
+                crate::helpers::ok(app.get(&format!("/api/v1/leads/count?q={q}"), &admin).await)
+                    .await;
+            assert_eq!(count["count"], want.len(), "budget {budget}: count q={q}");
+        }
+    }
+}

@@ -134,6 +134,9 @@ async fn conditions(
 ) -> DomainResult<(Vec<String>, Map<String, Value>)> {
     let scope = Scope::of(actor)?;
     let (mut conds, mut vars) = filter_conditions(ctx, actor, filter).await?;
+    if let Some(search) = Search::of(filter)? {
+        search.index_conditions(&mut conds, &mut vars);
+    }
     if let Some(c) = scope.condition() {
         conds.push(c.to_string());
         vars.insert("scope_user".into(), json!(scope.user()));
@@ -141,7 +144,8 @@ async fn conditions(
     Ok((conds, vars))
 }
 
-/// Conditions and variables for a filter alone, without the actor's scope.
+/// Conditions and variables for a filter alone, without the actor's scope
+/// and without its search (`q`), which [`Search`] turns into conditions.
 async fn filter_conditions(
     ctx: &Ctx,
     actor: &Actor,
@@ -219,36 +223,6 @@ async fn filter_conditions(
             vars.insert("f_due_from".into(), json!(db_time(from)));
         }
     }
-    if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        if q.chars().count() > 200 {
-            return Err(DomainError::invalid("q", "must be at most 200 characters"));
-        }
-        // The analyzer splits on punctuation too; handing it only the words
-        // keeps "jane@acme.com" a search for jane, acme and com.
-        let words: Vec<String> = q
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .map(str::to_lowercase)
-            .collect();
-        if words.is_empty() {
-            return Err(DomainError::invalid(
-                "q",
-                "needs at least one letter or digit",
-            ));
-        }
-        conds.push("search_text @@ $f_q".into());
-        vars.insert("f_q".into(), json!(words.join(" ")));
-        // The full-text index can keep a word a record no longer holds
-        // (seen after a contact's erasure rewrote the search text), so each
-        // hit is checked against the stored text, folded as the analyzer
-        // folds it.
-        for (i, word) in words.iter().enumerate() {
-            conds.push(format!(
-                "string::contains(string::slug(search_text), string::slug($f_w{i}))"
-            ));
-            vars.insert(format!("f_w{i}"), json!(word));
-        }
-    }
     Ok((conds, vars))
 }
 
@@ -277,6 +251,220 @@ fn sort_value(lead: &Lead, sort: SortKey) -> String {
     }
 }
 
+/// A search (`q`): its words, as the full-text index's analyzer is handed
+/// them.
+#[derive(Debug, Clone, PartialEq)]
+struct Search {
+    words: Vec<String>,
+}
+
+impl Search {
+    fn of(filter: &LeadFilter) -> DomainResult<Option<Search>> {
+        let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) else {
+            return Ok(None);
+        };
+        if q.chars().count() > 200 {
+            return Err(DomainError::invalid("q", "must be at most 200 characters"));
+        }
+        // The analyzer splits on punctuation too; handing it only the words
+        // keeps "jane@acme.com" a search for jane, acme and com.
+        let words: Vec<String> = q
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect();
+        if words.is_empty() {
+            return Err(DomainError::invalid(
+                "q",
+                "needs at least one letter or digit",
+            ));
+        }
+        Ok(Some(Search { words }))
+    }
+
+    fn query(&self) -> String {
+        self.words.join(" ")
+    }
+
+    /// Binds `$f_q` and each word as `$f_w{i}`.
+    fn bind(&self, vars: &mut Map<String, Value>) {
+        vars.insert("f_q".into(), json!(self.query()));
+        for (i, word) in self.words.iter().enumerate() {
+            vars.insert(format!("f_w{i}"), json!(word));
+        }
+    }
+
+    /// Each word as a substring of the stored text, folded as the analyzer
+    /// folds it.
+    fn stored_text_conditions(&self) -> impl Iterator<Item = String> + '_ {
+        (0..self.words.len())
+            .map(|i| format!("string::contains(string::slug(search_text), string::slug($f_w{i}))"))
+    }
+
+    /// The matches found through the full-text index: what a count reads,
+    /// and a search page when the word is rare.
+    fn index_conditions(&self, conds: &mut Vec<String>, vars: &mut Map<String, Value>) {
+        self.bind(vars);
+        conds.push("search_text @@ $f_q".into());
+        // The full-text index can keep a word a record no longer holds
+        // (seen after a contact's erasure rewrote the search text), so each
+        // hit is checked against the stored text.
+        conds.extend(self.stored_text_conditions());
+    }
+
+    /// The same matches as [`Search::index_conditions`], tested on one lead
+    /// at a time (for a walk of a sort index): the index finds a lead when
+    /// every query term (`$f_terms`, the words through the `crm_query`
+    /// analyzer) is among the terms it indexed for the lead, the edge
+    /// n-grams `search::analyze('crm_text', ..)` gives. The cheap substring
+    /// tests come first, so most leads of a rare word's walk are never
+    /// analyzed.
+    fn row_test(&self) -> String {
+        let mut tests: Vec<String> = self.stored_text_conditions().collect();
+        tests.push("search::analyze('crm_text', search_text) CONTAINSALL $f_terms".into());
+        tests.join(" AND ")
+    }
+
+    /// The terms the full-text index looks up for this search. None: no
+    /// lead can match (every word is shorter than the index's two-letter
+    /// n-grams).
+    async fn terms(&self, ctx: &Ctx) -> DomainResult<Option<Value>> {
+        let terms: Value = ctx
+            .store
+            .run(
+                "RETURN search::analyze('crm_query', $q);",
+                json!({"q": self.query()}),
+            )
+            .await?
+            .value(0)
+            .clone();
+        Ok(terms
+            .as_array()
+            .is_some_and(|t| !t.is_empty())
+            .then_some(terms))
+    }
+
+    /// Whether the full-text index holds few enough leads for this search
+    /// (at most a walk's budget, `ctx.search_walk_budget`, over
+    /// [`INDEX_HIT_COST`]) that a page through it costs less than walking
+    /// on. The index stops counting one past that.
+    async fn is_rare(&self, ctx: &Ctx) -> DomainResult<bool> {
+        let cap = (ctx.search_walk_budget / INDEX_HIT_COST).max(1);
+        let hits: Vec<Value> = ctx
+            .store
+            .run(
+                "SELECT VALUE id FROM lead WHERE search_text @@ $q LIMIT $cap",
+                json!({"q": self.query(), "cap": cap + 1}),
+            )
+            .await?
+            .rows(0)?;
+        Ok(hits.len() <= cap)
+    }
+}
+
+/// How many times a lead costs more read through the full-text index
+/// than walked along a sort index (each hit is fetched, then all are
+/// sorted): a word with fewer hits than the walk's budget over this is
+/// "rare", cheaper through the index.
+const INDEX_HIT_COST: usize = 4;
+
+/// The largest step of a search walk: the engine reads an index range in
+/// batches of 1,000 entries.
+const SEARCH_STEP_MAX: usize = 1_000;
+
+/// One page of the lead list in a sort order: the filter's conditions,
+/// the range condition from the cursor and the bound variables.
+struct PageWalk {
+    conds: Vec<String>,
+    vars: Map<String, Value>,
+    sort: SortKey,
+    descending: bool,
+    limit: usize,
+    /// The own-scope user, whose page is two walks (owned, created) merged.
+    scope_user: Option<String>,
+}
+
+impl PageWalk {
+    fn field(&self) -> &'static str {
+        self.sort.field()
+    }
+
+    fn dir(&self) -> &'static str {
+        if self.descending {
+            "DESC"
+        } else {
+            "ASC"
+        }
+    }
+
+    /// The conditions of each walk: one for everyone, two (owner, creator)
+    /// for an own-scope user. "Owned or created by me" as one OR condition
+    /// walks the whole table; two walks of the (owner | created_by, live,
+    /// sort) indexes, each stopping at the limit, merged here, give the same
+    /// page.
+    fn walks(&self) -> Vec<Vec<String>> {
+        match self.scope_user {
+            None => vec![self.conds.clone()],
+            Some(_) => ["owner = $scope_user", "created_by = $scope_user"]
+                .iter()
+                .map(|who| {
+                    let mut all = self.conds.clone();
+                    all.push(who.to_string());
+                    all
+                })
+                .collect(),
+        }
+    }
+
+    fn vars(&self) -> Map<String, Value> {
+        let mut vars = self.vars.clone();
+        if let Some(user) = &self.scope_user {
+            vars.insert("scope_user".into(), json!(user));
+        }
+        vars
+    }
+
+    /// Whether sort key `a` comes before `b` in this page's order.
+    fn before(&self, a: &str, b: &str) -> bool {
+        if self.descending {
+            a > b
+        } else {
+            a < b
+        }
+    }
+
+    /// The page through the walks' indexes with `extra` conditions; each
+    /// walk stops at the limit.
+    async fn index_page(&self, ctx: &Ctx, extra: &[String]) -> DomainResult<Vec<Lead>> {
+        let (field, dir) = (self.field(), self.dir());
+        let sql: Vec<String> = self
+            .walks()
+            .into_iter()
+            .map(|mut conds| {
+                conds.extend(extra.iter().cloned());
+                format!(
+                    "{SELECT_LEAD} lead WHERE {} ORDER BY {field} {dir} LIMIT $limit;",
+                    conds.join(" AND ")
+                )
+            })
+            .collect();
+        let results = ctx
+            .store
+            .run(&sql.join("\n"), Value::Object(self.vars()))
+            .await?;
+        if sql.len() == 1 {
+            return Ok(results.rows(0)?);
+        }
+        Ok(merge_walks(
+            results.rows(0)?,
+            results.rows(1)?,
+            self.sort,
+            self.descending,
+            self.limit + 1,
+        ))
+    }
+}
+
 pub async fn list(
     ctx: &Ctx,
     actor: &Actor,
@@ -285,13 +473,10 @@ pub async fn list(
 ) -> DomainResult<LeadPage> {
     let scope = Scope::of(actor)?;
     let (mut conds, mut vars) = filter_conditions(ctx, actor, filter).await?;
+    let search = Search::of(filter)?;
     let limit = page.limit.clamp(1, 500);
     let field = page.sort.field();
-    let (cmp, dir) = if page.descending {
-        ("<", "DESC")
-    } else {
-        (">", "ASC")
-    };
+    let cmp = if page.descending { "<" } else { ">" };
     // Without a cursor the page still starts from an open bound on the sort
     // field: a range condition is what makes the planner walk the sort
     // index instead of sorting every match.
@@ -304,44 +489,250 @@ pub async fn list(
     vars.insert("after".into(), json!(bound));
     // One more than the page: it only says there is a next page.
     vars.insert("limit".into(), json!(limit + 1));
-    let walk = |who: Option<&str>| {
-        let mut all = conds.clone();
-        all.extend(who.map(str::to_string));
-        format!(
-            "{SELECT_LEAD} lead WHERE {} ORDER BY {field} {dir} LIMIT $limit",
-            all.join(" AND ")
-        )
+    let walk = PageWalk {
+        conds,
+        vars,
+        sort: page.sort,
+        descending: page.descending,
+        limit,
+        scope_user: scope.user().map(str::to_string),
     };
-    let rows: Vec<Lead> = match scope.user() {
-        None => ctx
-            .store
-            .run(&walk(None), Value::Object(vars))
-            .await?
-            .rows(0)?,
-        // "Owned or created by me" as one OR condition walks the whole
-        // table; two walks of the (owner | created_by, live, sort) indexes,
-        // each stopping at the limit, merged here, give the same page.
-        Some(user) => {
-            vars.insert("scope_user".into(), json!(user));
-            let sql = format!(
-                "{};\n{};",
-                walk(Some("owner = $scope_user")),
-                walk(Some("created_by = $scope_user"))
-            );
-            let results = ctx.store.run(&sql, Value::Object(vars)).await?;
-            merge_walks(
-                results.rows(0)?,
-                results.rows(1)?,
-                page.sort,
-                page.descending,
-                limit + 1,
-            )
-        }
+    let rows = match search {
+        None => walk.index_page(ctx, &[]).await?,
+        Some(search) => return search_page(ctx, &walk, &search).await,
     };
     // The cursor is the last lead kept, not the extra one.
     let cursor::Page { items, next_cursor } =
         cursor::Page::from_one_more(rows, limit, |l| encode_cursor(l, page.sort));
     Ok(LeadPage { items, next_cursor })
+}
+
+/// One walk of a search page: the sort index from the page's cursor under
+/// its conditions, read in steps. Each step is one range scan whose LIMIT
+/// the engine stops at; the leads it reads stay in the database, only the
+/// matches come back.
+struct SearchWalk {
+    sql: String,
+    vars: Map<String, Value>,
+    /// The matches read so far, in the page's order.
+    hits: Vec<Lead>,
+    read: usize,
+    step: usize,
+    /// The sort key of the last lead read, while the range goes on past
+    /// it: the walk has looked at every lead up to there.
+    stopped_at: Option<String>,
+    /// The range has no more leads.
+    ended: bool,
+}
+
+#[derive(serde::Deserialize)]
+struct Step {
+    hits: Vec<Lead>,
+    read: usize,
+    last: Option<String>,
+}
+
+impl SearchWalk {
+    fn new(walk: &PageWalk, search: &Search, terms: &Value, conds: &[String]) -> SearchWalk {
+        let sql = format!(
+            "LET $w = ({});
+             RETURN {{ hits: $w[WHERE _hit = true], read: array::len($w), last: array::last($w)._key }};",
+            step_select(walk.sort, walk.descending, conds, &search.row_test())
+        );
+        let mut vars = walk.vars();
+        search.bind(&mut vars);
+        vars.insert("f_terms".into(), terms.clone());
+        SearchWalk {
+            sql,
+            vars,
+            hits: Vec::new(),
+            read: 0,
+            // Most leads of a common word match: a page and a quarter first.
+            step: walk.limit + 1 + (walk.limit + 1) / 4,
+            stopped_at: None,
+            ended: false,
+        }
+    }
+
+    /// Whether the walk has `need` matches or has seen its whole range.
+    fn done(&self, need: usize) -> bool {
+        self.ended || self.hits.len() >= need
+    }
+
+    /// Walks on until [`SearchWalk::done`] or `budget` leads are read; with
+    /// `judge_early`, also after any step whose share of matches would not
+    /// fill the page within the budget.
+    async fn go(
+        &mut self,
+        ctx: &Ctx,
+        need: usize,
+        budget: usize,
+        judge_early: bool,
+    ) -> DomainResult<()> {
+        while !self.done(need) && self.read < budget {
+            let step = self.step.min(budget - self.read);
+            self.vars.insert("step".into(), json!(step));
+            let found: Option<Step> = ctx
+                .store
+                .run(&self.sql, Value::Object(self.vars.clone()))
+                .await?
+                .first(1)?;
+            let Some(found) = found else {
+                return Err(DomainError::Internal(
+                    "a search step answered nothing".into(),
+                ));
+            };
+            self.read += found.read;
+            self.hits.extend(found.hits);
+            match found.last.filter(|_| found.read == step) {
+                Some(last) => {
+                    self.vars.insert("after".into(), json!(last));
+                    self.stopped_at = Some(last);
+                }
+                // The range ended within this step.
+                None => {
+                    self.stopped_at = None;
+                    self.ended = true;
+                }
+            }
+            if self.done(need) {
+                break;
+            }
+            let missing = need - self.hits.len();
+            if judge_early && self.hits.len() * budget < need * self.read {
+                break;
+            }
+            self.step = next_step(missing, self.hits.len(), self.read, step);
+        }
+        Ok(())
+    }
+}
+
+/// A page of a search. A full-text index answers "which leads hold this
+/// word" in time that grows with the answer, and then every hit must be
+/// sorted; a word most leads share would cost seconds at a hundred thousand
+/// leads. So the page walks the sort order's index from the cursor instead,
+/// testing each lead against the search's terms ([`Search::row_test`]), and
+/// stops once it has a page: a common word costs a page's worth of leads.
+///
+/// A rare word would make that walk read the whole table, so each walk
+/// reads at most `ctx.search_walk_budget` leads (`SEARCH_WALK_BUDGET`).
+/// As soon as a walk's share of matches says it would not fill the page
+/// within that, a word the index holds rarely enough
+/// ([`Search::is_rare`]) is read through the index, as every search used
+/// to be; a word in between (too many hits to sort, too few to fill a page
+/// within the budget) walks on to the budget and answers the matches found,
+/// possibly fewer than `limit` or none, with a `next_cursor` where the walk
+/// stopped. Either way every match comes once and in order across the
+/// pages.
+async fn search_page(ctx: &Ctx, walk: &PageWalk, search: &Search) -> DomainResult<LeadPage> {
+    let Some(terms) = search.terms(ctx).await? else {
+        return Ok(LeadPage {
+            items: Vec::new(),
+            next_cursor: None,
+        });
+    };
+    let need = walk.limit + 1;
+    let budget = ctx.search_walk_budget.max(1);
+    let mut walks: Vec<SearchWalk> = walk
+        .walks()
+        .iter()
+        .map(|conds| SearchWalk::new(walk, search, &terms, conds))
+        .collect();
+    for w in &mut walks {
+        w.go(ctx, need, budget, true).await?;
+    }
+    if walks.iter().any(|w| !w.done(need)) {
+        if search.is_rare(ctx).await? {
+            return index_search_page(ctx, walk, search).await;
+        }
+        for w in &mut walks {
+            w.go(ctx, need, budget, false).await?;
+        }
+    }
+    // Every walk has looked at its range up to where it stopped; past the
+    // earliest such point a match of one walk may still be missing from
+    // another, so the page ends there.
+    let frontier = walks
+        .iter()
+        .filter_map(|w| w.stopped_at.clone())
+        .reduce(|a, b| if walk.before(&a, &b) { a } else { b });
+    let mut hits = Vec::new();
+    for w in walks {
+        hits.extend(w.hits);
+    }
+    let mut kept = merge_walks(hits, Vec::new(), walk.sort, walk.descending, usize::MAX);
+    if let Some(end) = &frontier {
+        kept.retain(|l| !walk.before(end, &sort_value(l, walk.sort)));
+    }
+    if kept.len() > walk.limit {
+        let cursor::Page { items, next_cursor } =
+            cursor::Page::from_one_more(kept, walk.limit, |l| encode_cursor(l, walk.sort));
+        return Ok(LeadPage { items, next_cursor });
+    }
+    Ok(LeadPage {
+        items: kept,
+        next_cursor: frontier.map(|end| cursor::encode(&end)),
+    })
+}
+
+/// A search page read through the full-text index: every hit, sorted.
+async fn index_search_page(ctx: &Ctx, walk: &PageWalk, search: &Search) -> DomainResult<LeadPage> {
+    let mut extra = Vec::new();
+    let mut vars = walk.vars.clone();
+    search.index_conditions(&mut extra, &mut vars);
+    let through_index = PageWalk {
+        conds: walk.conds.clone(),
+        vars,
+        sort: walk.sort,
+        descending: walk.descending,
+        limit: walk.limit,
+        scope_user: walk.scope_user.clone(),
+    };
+    let rows = through_index.index_page(ctx, &extra).await?;
+    let cursor::Page { items, next_cursor } =
+        cursor::Page::from_one_more(rows, walk.limit, |l| encode_cursor(l, walk.sort));
+    Ok(LeadPage { items, next_cursor })
+}
+
+/// One step of a search walk: the next `$step` leads of the sort index
+/// range under `conds`, each with its sort key and whether `test` holds.
+fn step_select(sort: SortKey, descending: bool, conds: &[String], test: &str) -> String {
+    let field = sort.field();
+    let dir = if descending { "DESC" } else { "ASC" };
+    format!(
+        "SELECT *, record::id(id) AS id, {field} AS _key, ({test}) AS _hit FROM lead \
+         WHERE {} ORDER BY {field} {dir} LIMIT $step",
+        conds.join(" AND ")
+    )
+}
+
+/// The statement of one step of a search walk for live leads from
+/// `$after`, for everyone (`who` None) or one of an own-scope user's walks
+/// (`owner = ..`, `created_by = ..`): for plan tests.
+#[doc(hidden)]
+pub fn search_step_statement(sort: SortKey, descending: bool, who: Option<&str>) -> String {
+    let cmp = if descending { "<" } else { ">" };
+    let mut conds = vec![
+        "live = true".to_string(),
+        format!("{} {cmp} $after", sort.field()),
+    ];
+    conds.extend(who.map(str::to_string));
+    let search = Search {
+        words: vec!["holdings".into()],
+    };
+    step_select(sort, descending, &conds, &search.row_test())
+}
+
+/// The next step of a search walk: enough leads for the `missing` matches
+/// at the share of matches read so far (a quarter more, for luck), or four
+/// times the last step when nothing has matched yet.
+fn next_step(missing: usize, matched: usize, read: usize, last: usize) -> usize {
+    let step = match (missing * read).checked_div(matched) {
+        Some(expected) => expected + expected / 4 + 1,
+        None => last * 4,
+    };
+    step.max(missing).min(SEARCH_STEP_MAX)
 }
 
 /// The first `limit` leads of two walks in the same order, each lead once

@@ -589,7 +589,10 @@ query_params! {
         created_to: Option<DateTime<Utc>>,
         /// today, overdue or week (in your timezone).
         follow_up_due: Option<String>,
-        /// Full-text search over company, website, contact names and emails.
+        /// Full-text search over company, website, contact names and emails:
+        /// each word finds words that start with it. A list page with `q` may
+        /// hold fewer than `limit` leads while `next_cursor` says more may
+        /// follow (see the README's Search).
         q: Option<String>,
         /// The trash (deleted leads) instead.
         deleted: Option<bool>,
