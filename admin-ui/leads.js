@@ -76,9 +76,17 @@ export async function leadsPage(root) {
     p.set('order', filters.order());
     p.set('limit', '25');
     if (append && cursor) p.set('after', cursor);
-    const page = await get('/leads?' + p);
+    let page = await get('/leads?' + p);
+    let items = page.items;
+    // A search page may end short while matches lie further on: read on a
+    // few pages rather than show a short or empty one.
+    for (let extra = 0; items.length < 25 && page.next_cursor && extra < 4; extra++) {
+      p.set('after', page.next_cursor);
+      page = await get('/leads?' + p);
+      items = items.concat(page.items);
+    }
     if (!append) clear(tbody);
-    for (const lead of page.items) tbody.append(row(lead));
+    for (const lead of items) tbody.append(row(lead));
     cursor = page.next_cursor;
     more.hidden = !cursor;
     if (!append) {
