@@ -20,7 +20,7 @@ use crate::domain::audit::{self, FieldChange};
 use crate::domain::clock::db_time;
 use crate::domain::crm::contacts::{self};
 use crate::domain::crm::duplicates::{
-    most_likely_first, DuplicateCandidate, StoredLead, LEAD_FIELDS,
+    live_leads, most_likely_first, DuplicateCandidate, StoredLead, LEAD_FIELDS,
 };
 use crate::domain::crm::leads::{self, Lead, Scope};
 use crate::domain::crm::normalize::{company_key, name_keys};
@@ -292,21 +292,11 @@ async fn with_contacts(ctx: &Ctx, stored: Vec<StoredLead>) -> DomainResult<Vec<K
 /// The live leads among `ids` that `scope` sees: one statement of
 /// record-id lookups.
 async fn visible_leads(ctx: &Ctx, scope: &Scope, ids: &[String]) -> DomainResult<Vec<StoredLead>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let rows: Vec<StoredLead> = ctx
-        .store
-        .run(
-            &format!(
-                "SELECT {LEAD_FIELDS} FROM array::map($ids, |$id| type::record('lead', $id))
-                 WHERE deleted_at IS NONE"
-            ),
-            json!({ "ids": ids }),
-        )
+    Ok(live_leads(ctx, ids)
         .await?
-        .rows(0)?;
-    Ok(rows.into_iter().filter(|l| l.visible_in(scope)).collect())
+        .into_iter()
+        .filter(|l| l.visible_in(scope))
+        .collect())
 }
 
 /// One scored pair: `other` is the lead found for the probe.

@@ -217,21 +217,26 @@ pub async fn check(
     missing.sort();
     missing.dedup();
     missing.truncate(MAX_CANDIDATES * 2);
-    if !missing.is_empty() {
-        let rows: Vec<StoredLead> = ctx
-            .store
-            .run(
-                &format!(
-                    "SELECT {LEAD_FIELDS} FROM array::map($ids, |$id| type::record('lead', $id))
-                     WHERE deleted_at IS NONE"
-                ),
-                json!({ "ids": missing }),
-            )
-            .await?
-            .rows(0)?;
-        stored.extend(rows);
-    }
+    stored.extend(live_leads(ctx, &missing).await?);
     Ok(rank(probe, stored, &matched, &scope))
+}
+
+/// The live leads among `ids`: one statement of record-id lookups.
+pub(crate) async fn live_leads(ctx: &Ctx, ids: &[String]) -> DomainResult<Vec<StoredLead>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(ctx
+        .store
+        .run(
+            &format!(
+                "SELECT {LEAD_FIELDS} FROM array::map($ids, |$id| type::record('lead', $id))
+                 WHERE deleted_at IS NONE"
+            ),
+            json!({ "ids": ids }),
+        )
+        .await?
+        .rows(0)?)
 }
 
 /// Candidates for a lead about to be created.
