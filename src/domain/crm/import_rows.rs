@@ -212,10 +212,19 @@ pub fn read_csv<R: Read>(input: R) -> Result<(Vec<String>, CsvLines<R>), String>
         .flexible(true)
         .trim(csv::Trim::All)
         .from_reader(input);
+    let not_a_header = || "the first line must be a CSV header".to_string();
     let headers = csv
         .headers()
         .map(|h| h.iter().map(str::to_string).collect::<Vec<_>>())
-        .map_err(|_| "the first line must be a CSV header".to_string())?;
+        .map_err(|_| not_a_header())?;
+    // No column of a real file is named with control characters: a first
+    // line holding them is binary data that happened to decode.
+    if headers
+        .iter()
+        .any(|h| h.chars().any(|c| c.is_control() && c != '\t'))
+    {
+        return Err(not_a_header());
+    }
     Ok((
         headers,
         CsvLines {
@@ -391,6 +400,17 @@ pub fn parse_csv(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_first_line_of_control_characters_is_no_header() {
+        let binary: &[u8] = b"\x05\x01\n\xff\xfe\x00not,a,header\n";
+        assert_eq!(
+            read_csv(binary).err().as_deref(),
+            Some("the first line must be a CSV header")
+        );
+        let (headers, _) = read_csv(&b"Company,\tWeb site\nAcme,acme.test\n"[..]).unwrap();
+        assert_eq!(headers, ["Company", "Web site"]);
+    }
 
     #[test]
     fn common_header_spellings_map_to_fields() {
