@@ -466,7 +466,9 @@ impl Connection<'_> {
                 match frame {
                     _ if seq <= cursor => {}
                     Some(frame) if seq == cursor + 1 => {
-                        self.cursors.insert(room.to_string(), seq);
+                        if let Some(at) = self.cursors.get_mut(&*room) {
+                            *at = seq;
+                        }
                         self.out.push(frame.to_string());
                     }
                     _ => Box::pin(self.catch_up(&room)).await,
