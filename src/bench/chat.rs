@@ -110,6 +110,11 @@ pub struct LoadReport {
     pub posts: Option<Latency>,
     pub logins: Option<Latency>,
     pub failed_probes: usize,
+    /// Cores the server kept busy while the load ran (warm-up included).
+    pub server_cores: Option<f64>,
+    /// Cores this load generator kept busy meanwhile: on a machine shared
+    /// with the server, what it takes is not the server's.
+    pub generator_cores: Option<f64>,
 }
 
 pub async fn run(load: ChatLoad) -> anyhow::Result<Vec<Figure>> {
@@ -356,6 +361,11 @@ async fn drive(
         }
     }
     let rss_after = server.resident_bytes();
+    let cpu_started = (
+        Instant::now(),
+        server.cpu_seconds(),
+        super::cpu_seconds(std::process::id()),
+    );
     let clock = Arc::new(Clock {
         start: Instant::now(),
         window: (warmup, window_end),
@@ -487,6 +497,10 @@ async fn drive(
             })
         };
     let ((), probed) = tokio::join!(pace, probes);
+    let wall = cpu_started.0.elapsed();
+    let server_cores = super::cores_used(cpu_started.1, server.cpu_seconds(), wall);
+    let generator_cores =
+        super::cores_used(cpu_started.2, super::cpu_seconds(std::process::id()), wall);
     let (posts, logins, failed_probes) = probed.unwrap_or((None, None, 0));
 
     // Drain: wait until every acknowledged message reached its room.
@@ -553,6 +567,8 @@ async fn drive(
         posts,
         logins,
         failed_probes,
+        server_cores,
+        generator_cores,
     })
 }
 
@@ -754,6 +770,19 @@ impl LoadReport {
                 bytes as f64 / 1024.0,
                 "KiB",
             ));
+        }
+        for (whose, cores) in [
+            ("server", self.server_cores),
+            ("load generator", self.generator_cores),
+        ] {
+            if let Some(cores) = cores {
+                out.push(Figure::new(
+                    "chat",
+                    format!("{who}: {whose} CPU"),
+                    cores,
+                    "cores",
+                ));
+            }
         }
         if self.failed_probes > 0 {
             out.push(Figure::new(

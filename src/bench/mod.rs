@@ -126,6 +126,31 @@ pub fn resident_bytes(pid: u32) -> Option<u64> {
     Some(kib * 1024)
 }
 
+/// CPU time (user and system) a process has used so far, from `/proc`
+/// (Linux). `/proc` counts it in USER_HZ ticks, which Linux's ABI fixes at
+/// 100 a second whatever the kernel's own tick rate.
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces; the fields after its
+    // closing parenthesis are plain numbers: utime and stime are the 12th
+    // and 13th of them.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some((user + system) as f64 / 100.0)
+}
+
+/// Cores a process kept busy between two readings of `cpu_seconds`.
+pub fn cores_used(before: Option<f64>, after: Option<f64>, wall: Duration) -> Option<f64> {
+    match (before, after) {
+        (Some(before), Some(after)) if wall > Duration::ZERO => {
+            Some((after - before).max(0.0) / wall.as_secs_f64())
+        }
+        _ => None,
+    }
+}
+
 /// p-th quantile (0..=1) of sorted samples.
 pub fn quantile(sorted: &[Duration], q: f64) -> Duration {
     if sorted.is_empty() {

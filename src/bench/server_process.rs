@@ -154,6 +154,11 @@ impl ServerProcess {
         self.child.id()
     }
 
+    /// CPU seconds the server has used so far, from `/proc` (Linux).
+    pub fn cpu_seconds(&self) -> Option<f64> {
+        super::cpu_seconds(self.pid()?)
+    }
+
     /// The server's resident memory, from `/proc` (Linux).
     pub fn resident_bytes(&self) -> Option<u64> {
         super::resident_bytes(self.pid()?)
