@@ -171,6 +171,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "lead_day_rollups",
         sql: include_str!("migrations/0030_lead_day_rollups.surql"),
     },
+    Migration {
+        version: 31,
+        name: "task_and_follow_up_rollups",
+        sql: include_str!("migrations/0031_task_and_follow_up_rollups.surql"),
+    },
 ];
 
 #[derive(Debug, Deserialize)]

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
-use ea_crm::domain::analytics::rollup::{self, CountsQuery, LeadCounts};
+use ea_crm::domain::analytics::rollup::{self, LeadCounts};
 use ea_crm::domain::analytics::{Dimension, Range};
 use serde_json::{json, Value};
 
@@ -118,16 +118,16 @@ impl Story {
         // ranges answered from the leads alone.
         let (mut rolled_only, mut live_only) = (0, 0);
         for r in self.ranges() {
-            let split = CountsQuery::new(None, r).split().clone();
+            let split = rollup::lead_query(None, r).split().clone();
             for by in REPORTS {
                 let rolled = rollup::lead_counts(ctx, by, r).await.unwrap();
-                let recounted = rollup::recount(ctx, by, r).await.unwrap();
+                let recounted = rollup::lead_recount(ctx, by, r).await.unwrap();
                 assert_eq!(rolled, recounted, "after {after}: {by:?} over {r:?}");
                 let n = recounted.values().sum::<u64>();
                 if split.edges.is_empty() {
                     rolled_only += n;
                 }
-                if split.days.is_none() {
+                if split.days.is_empty() {
                     live_only += n;
                 }
             }
@@ -143,7 +143,7 @@ impl Story {
             urlencode(&r.from.to_rfc3339()),
             urlencode(&r.to.to_rfc3339())
         );
-        let by_status = rollup::recount(ctx, None, r).await.unwrap();
+        let by_status = rollup::lead_recount(ctx, None, r).await.unwrap();
         let funnel = ok(self
             .app
             .get(&format!("/api/v1/analytics/funnel?{q}"), &self.admin)
@@ -160,7 +160,7 @@ impl Story {
             (Dimension::Country, "country"),
             (Dimension::Industry, "industry"),
         ] {
-            let want = breakdown(&rollup::recount(ctx, Some(by), r).await.unwrap());
+            let want = breakdown(&rollup::lead_recount(ctx, Some(by), r).await.unwrap());
             let got = ok(self
                 .app
                 .get(
@@ -369,7 +369,7 @@ async fn lead_reports_equal_a_recount_after_every_kind_of_change() {
         .iter()
         .find(|row| row["key"] == ann.as_str())
         .unwrap();
-    let recount = rollup::recount(story.app.ctx(), Some(Dimension::Owner), r)
+    let recount = rollup::lead_recount(story.app.ctx(), Some(Dimension::Owner), r)
         .await
         .unwrap();
     let ann_won: u64 = recount
@@ -391,7 +391,7 @@ async fn a_years_lead_reports_read_roll_ups_and_the_created_at_index_not_the_lea
     // Not aligned to days, so both ends are partial days.
     let year = range(now - Duration::days(365) - Duration::minutes(7), now);
     for by in REPORTS {
-        let query = CountsQuery::new(by, year);
+        let query = rollup::lead_query(by, year);
         let split = query.split();
         assert_eq!(split.edges.len(), 2, "{split:?}");
         let (tx, selects) = query.transaction(true);

@@ -3,6 +3,7 @@
 mod helpers;
 
 mod account;
+mod activity_rollups;
 mod ai;
 mod analytics;
 mod analytics_rollups;

@@ -1,9 +1,10 @@
 //! Analytics for dashboards (`analytics.read`): each report is one or two
 //! aggregate queries (GROUP BY with count() and math::*) over indexed
 //! ranges, returning rows ready to chart; nothing loads every record into
-//! the app. The lead reports (funnel, breakdowns) do not even read every
-//! lead of the range: they sum daily roll-ups for the whole UTC days in it
-//! and count only the partial days at its ends (see `rollup`).
+//! the app. The lead reports (funnel, breakdowns), task throughput and
+//! follow-up compliance do not even read every row of the range: they sum
+//! roll-ups for the whole UTC days (and months) in it and aggregate only
+//! the partial days at its ends (see `rollup`).
 //!
 //! Definitions the numbers rely on:
 //! - Funnel: live leads created in the range, by current status. A lead has
@@ -21,6 +22,7 @@
 
 pub mod contact;
 pub mod rollup;
+pub mod split;
 
 use std::collections::BTreeMap;
 
@@ -34,6 +36,8 @@ use crate::domain::crm::pipeline;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::permissions::Permission;
 use crate::domain::Ctx;
+use crate::store::transaction::Transaction;
+use rollup::{RollupQuery, Totals};
 
 mod workload;
 pub use workload::{workload, StatusCount, Workload};
@@ -255,33 +259,34 @@ pub async fn follow_up_compliance(
     range: Range,
 ) -> DomainResult<Vec<Compliance>> {
     actor.require(Permission::AnalyticsRead)?;
-    let to = range.to.min(ctx.now());
-    let rows: Vec<Value> = ctx
-        .store
-        .run(
-            &in_range(
-                "SELECT owner, count() AS due, count(done_at IS NOT NONE) AS done,
-                count(done_at IS NOT NONE AND done_at <= scheduled_at + 1d) AS on_time
-             FROM follow_up
-             WHERE scheduled_at >= $since AND scheduled_at < $until
-             GROUP BY owner",
-            ),
-            json!({"from": db_time(range.from), "to": db_time(to)}),
-        )
-        .await?
-        .rows(FIRST)?;
-    let mut out: Vec<Compliance> = rows
-        .iter()
-        .map(|r| Compliance {
-            owner: r["owner"].as_str().map(str::to_string),
-            due: u(&r["due"]),
-            done: u(&r["done"]),
-            done_on_time: u(&r["on_time"]),
-            on_time_rate: ratio(u(&r["on_time"]), u(&r["due"])),
+    // Only follow-ups whose time has come are due.
+    let range = Range {
+        from: range.from,
+        to: range.to.min(ctx.now()),
+    };
+    if range.from >= range.to {
+        return Ok(Vec::new());
+    }
+    let totals = RollupQuery::new(&rollup::FOLLOW_UPS_SCHEDULED, &["owner"], range)
+        .run(ctx)
+        .await?;
+    Ok(compliance_rows(totals))
+}
+
+/// Compliance rows by owner from the follow-up roll-up's figures (due,
+/// done, on time).
+pub fn compliance_rows(totals: Totals) -> Vec<Compliance> {
+    // Totals are ordered by their key: by owner, none first.
+    totals
+        .into_iter()
+        .map(|(mut key, f)| Compliance {
+            owner: key.pop().flatten(),
+            due: f[0],
+            done: f[1],
+            done_on_time: f[2],
+            on_time_rate: ratio(f[2], f[0]),
         })
-        .collect();
-    out.sort_by(|a, b| a.owner.cmp(&b.owner));
-    Ok(out)
+        .collect()
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -311,44 +316,45 @@ pub struct TaskReport {
 
 pub async fn tasks(ctx: &Ctx, actor: &Actor, range: Range) -> DomainResult<TaskReport> {
     actor.require(Permission::AnalyticsRead)?;
-    let results = ctx
-        .store
-        .run(
-            &in_range(
-                "SELECT assignee, task_type, count() AS done, math::mean(cycle_seconds) AS cycle,
-                count(on_time IS NOT NONE) AS with_due, count(on_time = true) AS on_time
-             FROM task
-             WHERE completed_at >= $since AND completed_at < $until
-             GROUP BY assignee, task_type;
-             SELECT time::format(completed_at, '%Y-%m-%d') AS day, count() AS n FROM task
-             WHERE completed_at >= $since AND completed_at < $until
-             GROUP BY day;",
-            ),
-            range.vars(),
-        )
-        .await?;
-    let mut by: Vec<Throughput> = results
-        .rows::<Value>(FIRST)?
-        .iter()
-        .map(|r| Throughput {
-            assignee: r["assignee"].as_str().map(str::to_string),
-            task_type: r["task_type"].as_str().unwrap_or_default().to_string(),
-            done: u(&r["done"]),
-            mean_cycle_hours: r["cycle"].as_f64().map(|s| s / 3600.0),
-            with_due: u(&r["with_due"]),
-            on_time: u(&r["on_time"]),
-            on_time_rate: ratio(u(&r["on_time"]), u(&r["with_due"])),
-        })
-        .collect();
-    by.sort_by(|a, b| {
-        a.assignee
-            .cmp(&b.assignee)
-            .then(a.task_type.cmp(&b.task_type))
-    });
+    let by = RollupQuery::new(&rollup::TASKS_DONE, &["assignee", "task_type"], range);
+    let per_day = RollupQuery::new(&rollup::TASKS_DONE_PER_DAY, &[rollup::DAY], range);
+    // One transaction, so both parts of the report see the same moment.
+    let mut tx = Transaction::new();
+    let by_selects = by.push(&mut tx, false);
+    let day_selects = per_day.push(&mut tx, false);
+    let results = tx.commit(&ctx.store).await?;
     Ok(TaskReport {
-        by_person_and_type: by,
-        done_per_day: days(&results.rows(FIRST + 1)?),
+        by_person_and_type: throughput_rows(by.totals(&results, &by_selects)?),
+        done_per_day: per_day
+            .totals(&results, &day_selects)?
+            .into_iter()
+            .map(|(mut key, f)| DayCount {
+                day: key.pop().flatten().unwrap_or_default(),
+                count: f[0],
+            })
+            .collect(),
     })
+}
+
+/// Throughput rows by assignee and type from the task roll-up's figures
+/// (done, cycle seconds, with a cycle time, with a due date, on time).
+pub fn throughput_rows(totals: Totals) -> Vec<Throughput> {
+    // Totals are ordered by their key: assignee (none first), then type.
+    totals
+        .into_iter()
+        .map(|(mut key, f)| {
+            let task_type = key.pop().flatten().unwrap_or_default();
+            Throughput {
+                assignee: key.pop().flatten(),
+                task_type,
+                done: f[0],
+                mean_cycle_hours: (f[2] > 0).then(|| f[1] as f64 / f[2] as f64 / 3600.0),
+                with_due: f[3],
+                on_time: f[4],
+                on_time_rate: ratio(f[4], f[3]),
+            }
+        })
+        .collect()
 }
 
 fn days(rows: &[Value]) -> Vec<DayCount> {

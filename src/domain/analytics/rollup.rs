@@ -1,181 +1,337 @@
-//! Lead counts for a time range without walking every lead in it.
+//! Figures over a time range without walking every row in it.
 //!
-//! The database keeps daily roll-ups of live leads (`lead_day_status` and
-//! `lead_day_<dimension>`, migration 0030): table views updated in the same
-//! transaction as every change to a lead. A range is answered in two parts:
-//! - the whole UTC days inside it, summed from the roll-up rows of those
-//!   days (one record-id range scan; a handful of rows a day);
-//! - the partial days at its ends, counted from the leads themselves over
-//!   the `created_at` index (each less than a day of leads).
+//! The database keeps roll-ups of the rows reports count (migrations 0030
+//! and 0031): table views grouped by the UTC day (and for some by the UTC
+//! month) of a time column, updated in the same transaction as every change
+//! to their table. A range is answered in parts (see `split`):
+//! - its whole months, summed from the monthly roll-up's rows, when the
+//!   report has one;
+//! - its other whole days, summed from the daily roll-up's rows;
+//! - the partial days at its ends, aggregated from the rows themselves over
+//!   the time column's index (each less than a day of rows).
 //!
-//! The answer is the one a GROUP BY over every lead created in the range
-//! would give (see `recount`); the tests hold the two together after every
-//! kind of change.
+//! The parts are read in one transaction, so they see the same moment, and
+//! added up by group. The answer is the one a GROUP BY over every row of the
+//! range would give (see `recount`); the tests hold the two together after
+//! every kind of change.
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, NaiveTime, Utc};
 use serde_json::Value;
 
-use super::{in_range, Dimension, Range, FIRST};
+use super::split::{Grain, Split};
+use super::{Dimension, Range};
 use crate::domain::clock::db_time;
 use crate::domain::error::DomainResult;
 use crate::domain::Ctx;
 use crate::store::transaction::Transaction;
+use crate::store::Results;
 
-/// Live leads by (dimension value, status). Without a dimension the value
-/// is always `None`; with one, `None` stands for leads without a value.
-pub type LeadCounts = BTreeMap<(Option<String>, String), u64>;
-
-/// How a range is split: whole UTC days from the roll-ups, the rest live.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DaySplit {
-    /// The whole days [first, end) as YYYY-MM-DD, when there are any.
-    pub days: Option<(String, String)>,
-    /// The parts of the range outside those days, each shorter than a day.
-    pub edges: Vec<Range>,
+/// One report's roll-ups and the rows they sum.
+///
+/// Every name here comes from the constants below, never from input.
+#[derive(Debug)]
+pub struct Rollup {
+    /// The table whose rows are counted.
+    pub table: &'static str,
+    /// The time column whose UTC day (month) groups the roll-up rows.
+    pub time: &'static str,
+    /// What else a row must meet to be counted (the views' WHERE clause,
+    /// written for the rows), as `AND ...`, or empty.
+    pub filter: &'static str,
+    /// The daily roll-up: record ids `[day, group...]`.
+    pub day_view: &'static str,
+    /// The monthly roll-up: record ids `[month, group...]`.
+    pub month_view: Option<&'static str>,
+    /// The figures, each an aggregate over the table's rows that adds up
+    /// across parts (counts, sums); the views hold each under its name.
+    pub figures: &'static [(&'static str, &'static str)],
 }
 
-fn day_start(t: DateTime<Utc>) -> DateTime<Utc> {
-    t.date_naive().and_time(NaiveTime::MIN).and_utc()
-}
+/// The group column standing for the UTC day of the time column.
+pub const DAY: &str = "day";
 
-fn day_key(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d").to_string()
-}
+/// Figures by group (one value per group column, `None` where the row has
+/// none), in the order of the roll-up's `figures`.
+pub type Totals = BTreeMap<Vec<Option<String>>, Vec<u64>>;
 
-impl DaySplit {
-    pub fn of(range: Range) -> DaySplit {
-        let floor_from = day_start(range.from);
-        // The first midnight at or after `from`, the last at or before `to`.
-        let first = if floor_from == range.from {
-            floor_from
-        } else {
-            floor_from + Duration::days(1)
-        };
-        let end = day_start(range.to);
-        if first > end {
-            // Inside one day.
-            return DaySplit {
-                days: None,
-                edges: vec![range],
-            };
-        }
-        let mut edges = Vec::new();
-        if range.from < first {
-            edges.push(Range {
-                from: range.from,
-                to: first,
-            });
-        }
-        if end < range.to {
-            edges.push(Range {
-                from: end,
-                to: range.to,
-            });
-        }
-        DaySplit {
-            days: (first < end).then(|| (day_key(first), day_key(end))),
-            edges,
+/// Live leads (not in the trash) by UTC creation day and status, and by
+/// one dimension too.
+pub fn leads(by: Option<Dimension>) -> &'static Rollup {
+    const fn lead_rollup(day_view: &'static str) -> Rollup {
+        Rollup {
+            table: "lead",
+            time: "created_at",
+            filter: "AND deleted_at IS NONE",
+            day_view,
+            month_view: None,
+            figures: &[("leads", "count()")],
         }
     }
-}
-
-/// The roll-up view and lead column for a report: the funnel's counts by
-/// status alone, or a breakdown's by one dimension and status.
-fn source(by: Option<Dimension>) -> (&'static str, Option<&'static str>) {
+    static STATUS: Rollup = lead_rollup("lead_day_status");
+    static SOURCE: Rollup = lead_rollup("lead_day_source");
+    static OWNER: Rollup = lead_rollup("lead_day_owner");
+    static COUNTRY: Rollup = lead_rollup("lead_day_country");
+    static INDUSTRY: Rollup = lead_rollup("lead_day_industry");
     match by {
-        None => ("lead_day_status", None),
-        Some(d) => (
-            match d {
-                Dimension::Source => "lead_day_source",
-                Dimension::Owner => "lead_day_owner",
-                Dimension::Country => "lead_day_country",
-                Dimension::Industry => "lead_day_industry",
-            },
-            Some(d.field()),
-        ),
+        None => &STATUS,
+        Some(Dimension::Source) => &SOURCE,
+        Some(Dimension::Owner) => &OWNER,
+        Some(Dimension::Country) => &COUNTRY,
+        Some(Dimension::Industry) => &INDUSTRY,
     }
 }
 
-/// The statements that count a range's leads: one SELECT over the roll-up
-/// rows of its whole days and one over the leads of each partial day, read
-/// in one transaction so they see the same moment.
-pub struct CountsQuery {
-    by: Option<Dimension>,
-    split: DaySplit,
+/// Tasks done, by the UTC day (month) they were done, assignee and type:
+/// how many, their cycle times, and how many had a due date and met it.
+pub static TASKS_DONE: Rollup = Rollup {
+    table: "task",
+    time: "completed_at",
+    filter: "",
+    day_view: "task_day_done",
+    month_view: Some("task_month_done"),
+    figures: TASK_FIGURES,
+};
+
+/// Tasks done by UTC day alone, for the daily series.
+pub static TASKS_DONE_PER_DAY: Rollup = Rollup {
+    table: "task",
+    time: "completed_at",
+    filter: "",
+    day_view: "task_day_total",
+    month_view: None,
+    figures: &[("done", "count()")],
+};
+
+const TASK_FIGURES: &[(&str, &str)] = &[
+    ("done", "count()"),
+    ("cycle_seconds", "math::sum(cycle_seconds ?? 0)"),
+    ("with_cycle", "count(cycle_seconds IS NOT NONE)"),
+    ("with_due", "count(on_time IS NOT NONE)"),
+    ("on_time", "count(on_time = true)"),
+];
+
+/// Follow-ups by the UTC day (month) they were scheduled for and owner:
+/// how many, how many done, how many done within a day of that time.
+pub static FOLLOW_UPS_SCHEDULED: Rollup = Rollup {
+    table: "follow_up",
+    time: "scheduled_at",
+    filter: "",
+    day_view: "follow_up_day_owner",
+    month_view: Some("follow_up_month_owner"),
+    figures: &[
+        ("due", "count()"),
+        ("done", "count(done_at IS NOT NONE)"),
+        (
+            "on_time",
+            "count(done_at IS NOT NONE AND done_at <= scheduled_at + 1d)",
+        ),
+    ],
+};
+
+/// A report's figures over a range, by group.
+pub struct RollupQuery {
+    rollup: &'static Rollup,
+    group: Vec<&'static str>,
+    split: Split,
 }
 
-impl CountsQuery {
-    pub fn new(by: Option<Dimension>, range: Range) -> CountsQuery {
-        CountsQuery {
-            by,
-            split: DaySplit::of(range),
+impl RollupQuery {
+    pub fn new(rollup: &'static Rollup, group: &[&'static str], range: Range) -> RollupQuery {
+        let grain = if rollup.month_view.is_some() {
+            Grain::Months
+        } else {
+            Grain::Days
+        };
+        RollupQuery {
+            rollup,
+            group: group.to_vec(),
+            split: Split::of(range, grain),
         }
     }
 
-    pub fn split(&self) -> &DaySplit {
+    pub fn split(&self) -> &Split {
         &self.split
     }
 
     /// The batch, and the result index of each SELECT. With `explain`, each
     /// SELECT answers its plan instead of its rows.
     pub fn transaction(&self, explain: bool) -> (Transaction, Vec<usize>) {
-        let (view, column) = source(self.by);
-        // Table and column names come from the closed list above.
-        let group = match column {
-            Some(c) => format!("{c}, status"),
-            None => "status".to_string(),
-        };
-        let explain = if explain { " EXPLAIN" } else { "" };
         let mut tx = Transaction::new();
-        let mut selects = Vec::new();
-        if let Some((first, end)) = &self.split.days {
-            tx.bind("first_day", first).bind("end_day", end);
-            selects.push(tx.push(format!(
-                "SELECT {group}, math::sum(leads) AS n FROM {view}:[$first_day]..[$end_day] GROUP BY {group}{explain}"
-            )));
-        }
-        for (i, edge) in self.split.edges.iter().enumerate() {
-            tx.bind(&format!("from_{i}"), db_time(edge.from))
-                .bind(&format!("to_{i}"), db_time(edge.to));
-            // Cast ahead of the SELECT: a cast inside the WHERE clause
-            // hides the range from the planner (see `RANGE_LETS`).
-            tx.push(format!("LET $since_{i} = <datetime>$from_{i}"));
-            tx.push(format!("LET $until_{i} = <datetime>$to_{i}"));
-            selects.push(tx.push(format!(
-                "SELECT {group}, count() AS n FROM lead
-                 WHERE created_at >= $since_{i} AND created_at < $until_{i} AND deleted_at IS NONE
-                 GROUP BY {group}{explain}"
-            )));
-        }
+        let selects = self.push(&mut tx, explain);
         (tx, selects)
     }
 
-    pub async fn run(&self, ctx: &Ctx) -> DomainResult<LeadCounts> {
+    /// Adds the SELECTs of every part to `tx`; returns their result indexes.
+    pub fn push(&self, tx: &mut Transaction, explain: bool) -> Vec<usize> {
+        let r = self.rollup;
+        let explain = if explain { " EXPLAIN" } else { "" };
+        let grouping = grouping(&self.group);
+        let columns = self
+            .group
+            .iter()
+            .map(|c| format!("{c}, "))
+            .collect::<String>();
+        let sums = r
+            .figures
+            .iter()
+            .map(|(name, _)| format!("math::sum({name}) AS {name}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut selects = Vec::new();
+        let spans = self
+            .split
+            .months
+            .iter()
+            .filter_map(|span| r.month_view.map(|view| (view, span)))
+            .chain(self.split.days.iter().map(|span| (r.day_view, span)));
+        for (view, (first, end)) in spans {
+            let k = tx.next_serial();
+            tx.bind(&format!("first_{k}"), first)
+                .bind(&format!("end_{k}"), end);
+            selects.push(tx.push(format!(
+                "SELECT {columns}{sums} FROM {view}:[$first_{k}]..[$end_{k}] {grouping}{explain}"
+            )));
+        }
+        for edge in &self.split.edges {
+            selects.push(push_live(tx, r, &self.group, *edge, explain));
+        }
+        selects
+    }
+
+    pub async fn run(&self, ctx: &Ctx) -> DomainResult<Totals> {
         let (tx, selects) = self.transaction(false);
         let results = tx.commit(&ctx.store).await?;
-        let (_, column) = source(self.by);
-        let mut counts = LeadCounts::new();
-        for i in selects {
-            add_rows(&mut counts, column, &results.rows(i)?);
+        self.totals(&results, &selects)
+    }
+
+    /// The parts' rows added up, from the results of the SELECTs `push`
+    /// added.
+    pub fn totals(&self, results: &Results, selects: &[usize]) -> DomainResult<Totals> {
+        let mut totals = Totals::new();
+        for &i in selects {
+            add_rows(&mut totals, self.rollup, &self.group, &results.rows(i)?);
         }
-        Ok(counts)
+        Ok(totals)
     }
 }
 
-fn add_rows(counts: &mut LeadCounts, column: Option<&str>, rows: &[Value]) {
-    for r in rows {
-        let key = column.and_then(|c| r[c].as_str()).map(str::to_string);
-        let status = r["status"].as_str().unwrap_or_default().to_string();
-        let n = r["n"]
-            .as_u64()
-            .or_else(|| r["n"].as_f64().map(|f| f as u64))
-            .unwrap_or(0);
-        if n > 0 {
-            *counts.entry((key, status)).or_default() += n;
+fn grouping(group: &[&str]) -> String {
+    if group.is_empty() {
+        "GROUP ALL".to_string()
+    } else {
+        format!("GROUP BY {}", group.join(", "))
+    }
+}
+
+/// A SELECT aggregating the rows of `range` themselves.
+fn push_live(
+    tx: &mut Transaction,
+    r: &Rollup,
+    group: &[&str],
+    range: Range,
+    explain: &str,
+) -> usize {
+    let k = tx.next_serial();
+    tx.bind(&format!("from_{k}"), db_time(range.from))
+        .bind(&format!("to_{k}"), db_time(range.to));
+    // Cast ahead of the SELECT: a cast inside the WHERE clause hides the
+    // range from the planner (see `RANGE_LETS`).
+    tx.push(format!("LET $since_{k} = <datetime>$from_{k}"));
+    tx.push(format!("LET $until_{k} = <datetime>$to_{k}"));
+    let time = r.time;
+    let columns = group
+        .iter()
+        .map(|&c| match c {
+            DAY => format!("time::format({time}, '%Y-%m-%d') AS {DAY}, "),
+            c => format!("{c}, "),
+        })
+        .collect::<String>();
+    let figures = r
+        .figures
+        .iter()
+        .map(|(name, aggregate)| format!("{aggregate} AS {name}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    tx.push(format!(
+        "SELECT {columns}{figures} FROM {table}
+         WHERE {time} >= $since_{k} AND {time} < $until_{k} {filter}
+         {grouping}{explain}",
+        table = r.table,
+        filter = r.filter,
+        grouping = grouping(group),
+    ))
+}
+
+fn number(v: &Value) -> u64 {
+    v.as_u64()
+        .or_else(|| v.as_f64().map(|f| f.round().max(0.0) as u64))
+        .unwrap_or(0)
+}
+
+fn add_rows(totals: &mut Totals, r: &Rollup, group: &[&str], rows: &[Value]) {
+    for row in rows {
+        let figures: Vec<u64> = r.figures.iter().map(|(n, _)| number(&row[*n])).collect();
+        if figures.iter().all(|&n| n == 0) {
+            continue;
+        }
+        let key = group
+            .iter()
+            .map(|c| row[*c].as_str().map(str::to_string))
+            .collect();
+        let sum = totals.entry(key).or_insert_with(|| vec![0; figures.len()]);
+        for (total, n) in sum.iter_mut().zip(figures) {
+            *total += n;
         }
     }
+}
+
+/// The same figures from every row of `range` (one GROUP BY over them all,
+/// as the reports were computed before the roll-ups): what the roll-ups
+/// are checked against.
+pub async fn recount(
+    ctx: &Ctx,
+    rollup: &'static Rollup,
+    group: &[&'static str],
+    range: Range,
+) -> DomainResult<Totals> {
+    let mut tx = Transaction::new();
+    let select = push_live(&mut tx, rollup, group, range, "");
+    let results = tx.commit(&ctx.store).await?;
+    let mut totals = Totals::new();
+    add_rows(&mut totals, rollup, group, &results.rows(select)?);
+    Ok(totals)
+}
+
+/// Live leads by (dimension value, status). Without a dimension the value
+/// is always `None`; with one, `None` stands for leads without a value.
+pub type LeadCounts = BTreeMap<(Option<String>, String), u64>;
+
+fn lead_group(by: Option<Dimension>) -> Vec<&'static str> {
+    match by {
+        None => vec!["status"],
+        Some(d) => vec![d.field(), "status"],
+    }
+}
+
+fn lead_counts_of(by: Option<Dimension>, totals: Totals) -> LeadCounts {
+    totals
+        .into_iter()
+        .map(|(mut key, figures)| {
+            let status = key.pop().flatten().unwrap_or_default();
+            let value = if by.is_some() {
+                key.pop().flatten()
+            } else {
+                None
+            };
+            ((value, status), figures[0])
+        })
+        .collect()
+}
+
+/// The roll-up query for a lead report.
+pub fn lead_query(by: Option<Dimension>, range: Range) -> RollupQuery {
+    RollupQuery::new(leads(by), &lead_group(by), range)
 }
 
 /// Live leads created in `range`, by status and the dimension's value, from
@@ -185,117 +341,16 @@ pub async fn lead_counts(
     by: Option<Dimension>,
     range: Range,
 ) -> DomainResult<LeadCounts> {
-    CountsQuery::new(by, range).run(ctx).await
+    let totals = lead_query(by, range).run(ctx).await?;
+    Ok(lead_counts_of(by, totals))
 }
 
-/// The same counts from every lead created in `range` (a GROUP BY over
-/// them all, as the reports were computed before the roll-ups): what the
-/// roll-ups are checked against.
-pub async fn recount(ctx: &Ctx, by: Option<Dimension>, range: Range) -> DomainResult<LeadCounts> {
-    let (_, column) = source(by);
-    let group = match column {
-        Some(c) => format!("{c}, status"),
-        None => "status".to_string(),
-    };
-    let rows: Vec<Value> = ctx
-        .store
-        .run(
-            &in_range(&format!(
-                "SELECT {group}, count() AS n FROM lead
-                 WHERE created_at >= $since AND created_at < $until AND deleted_at IS NONE
-                 GROUP BY {group}"
-            )),
-            range.vars(),
-        )
-        .await?
-        .rows(FIRST)?;
-    let mut counts = LeadCounts::new();
-    add_rows(&mut counts, column, &rows);
-    Ok(counts)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn at(s: &str) -> DateTime<Utc> {
-        s.parse().unwrap()
-    }
-
-    fn range(from: &str, to: &str) -> Range {
-        Range {
-            from: at(from),
-            to: at(to),
-        }
-    }
-
-    #[test]
-    fn a_range_of_whole_days_reads_only_roll_ups() {
-        let split = DaySplit::of(range("2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z"));
-        assert_eq!(
-            split.days,
-            Some(("2026-01-01".to_string(), "2026-02-01".to_string()))
-        );
-        assert!(split.edges.is_empty());
-    }
-
-    #[test]
-    fn the_partial_days_at_both_ends_are_counted_live() {
-        let split = DaySplit::of(range("2025-12-01T14:30:00Z", "2026-12-01T09:15:00Z"));
-        assert_eq!(
-            split.days,
-            Some(("2025-12-02".to_string(), "2026-12-01".to_string()))
-        );
-        assert_eq!(
-            split.edges,
-            vec![
-                range("2025-12-01T14:30:00Z", "2025-12-02T00:00:00Z"),
-                range("2026-12-01T00:00:00Z", "2026-12-01T09:15:00Z"),
-            ]
-        );
-    }
-
-    #[test]
-    fn a_range_across_one_midnight_has_no_whole_day() {
-        let split = DaySplit::of(range("2026-03-01T20:00:00Z", "2026-03-02T04:00:00Z"));
-        assert_eq!(split.days, None);
-        assert_eq!(
-            split.edges,
-            vec![
-                range("2026-03-01T20:00:00Z", "2026-03-02T00:00:00Z"),
-                range("2026-03-02T00:00:00Z", "2026-03-02T04:00:00Z"),
-            ]
-        );
-    }
-
-    #[test]
-    fn a_range_inside_one_day_is_counted_live_whole() {
-        let r = range("2026-03-01T08:00:00Z", "2026-03-01T09:00:00Z");
-        let split = DaySplit::of(r);
-        assert_eq!(split.days, None);
-        assert_eq!(split.edges, vec![r]);
-    }
-
-    #[test]
-    fn every_edge_is_shorter_than_a_day_and_the_parts_cover_the_range() {
-        let from = at("2026-05-05T13:07:11Z");
-        for hours in [1, 11, 23, 24, 25, 47, 48, 49, 24 * 365 + 5] {
-            let r = Range {
-                from,
-                to: from + Duration::hours(hours),
-            };
-            let split = DaySplit::of(r);
-            let mut covered = Duration::zero();
-            for e in &split.edges {
-                assert!(e.to - e.from < Duration::days(1), "{hours}h: {e:?}");
-                covered += e.to - e.from;
-            }
-            if let Some((first, end)) = &split.days {
-                let first: chrono::NaiveDate = first.parse().unwrap();
-                let end: chrono::NaiveDate = end.parse().unwrap();
-                covered += end - first;
-            }
-            assert_eq!(covered, r.to - r.from, "{hours}h");
-        }
-    }
+/// `lead_counts` from every lead of the range, for the tests.
+pub async fn lead_recount(
+    ctx: &Ctx,
+    by: Option<Dimension>,
+    range: Range,
+) -> DomainResult<LeadCounts> {
+    let totals = recount(ctx, leads(by), &lead_group(by), range).await?;
+    Ok(lead_counts_of(by, totals))
 }

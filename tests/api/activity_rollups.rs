@@ -1,0 +1,396 @@
+//! Task throughput and follow-up compliance sum monthly and daily roll-ups
+//! for the whole UTC months and days of a range and aggregate the rows of
+//! the partial days at its ends. These tests hold them to a recount of
+//! every row in the range after each kind of change, over ranges aligned
+//! and not, across months, and check that a year's report reads the
+//! roll-ups and the time index, never the whole table.
+
+use chrono::{DateTime, Duration, Utc};
+use ea_crm::domain::analytics::rollup::{
+    self, Rollup, RollupQuery, FOLLOW_UPS_SCHEDULED, TASKS_DONE, TASKS_DONE_PER_DAY,
+};
+use ea_crm::domain::analytics::{self, Range};
+use serde_json::{json, Value};
+
+use crate::helpers::{ok, TestApp, USER_PASSWORD};
+
+fn midnight(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.date_naive().and_hms_opt(0, 0, 0).unwrap().and_utc()
+}
+
+fn range(from: DateTime<Utc>, to: DateTime<Utc>) -> Range {
+    Range { from, to }
+}
+
+fn query_of(r: Range) -> String {
+    let enc = |t: DateTime<Utc>| t.to_rfc3339().replace('+', "%2B").replace(':', "%3A");
+    format!("from={}&to={}", enc(r.from), enc(r.to))
+}
+
+/// Rows as the API serves them: absent figures are left out, not null.
+fn as_served(rows: &impl serde::Serialize) -> Value {
+    let mut rows = serde_json::to_value(rows).unwrap();
+    for row in rows.as_array_mut().unwrap() {
+        row.as_object_mut().unwrap().retain(|_, v| !v.is_null());
+    }
+    rows
+}
+
+/// Ranges around `instants` ending no later than `end`: aligned to days,
+/// not aligned, cut at each instant, an hour around it, across its
+/// midnight, and over a year.
+fn ranges(instants: &[DateTime<Utc>], end: DateTime<Utc>) -> Vec<Range> {
+    let first = *instants.iter().min().unwrap() - Duration::hours(1);
+    let mut out = vec![
+        range(midnight(first), midnight(end)),
+        range(first, end),
+        range(first, midnight(end)),
+        range(midnight(first) + Duration::days(1), end),
+        range(first - Duration::days(400), end),
+        range(end - Duration::days(365) - Duration::minutes(7), end),
+    ];
+    for at in instants {
+        out.push(range(first, *at));
+        out.push(range(*at, end));
+        out.push(range(
+            *at - Duration::minutes(30),
+            *at + Duration::minutes(30),
+        ));
+        let m = midnight(*at);
+        out.push(range(m - Duration::hours(2), m + Duration::hours(2)));
+    }
+    out.retain(|r| r.from < r.to && r.to <= end);
+    out
+}
+
+/// Every range's roll-up totals equal the recount; some ranges are
+/// answered by the roll-ups alone, some by the rows alone, and the
+/// monthly roll-up is used.
+async fn rollups_equal_a_recount(
+    app: &TestApp,
+    rollup: &'static Rollup,
+    group: &[&'static str],
+    ranges: &[Range],
+    after: &str,
+) {
+    let (mut rolled_only, mut live_only, mut with_months) = (0, 0, 0);
+    for r in ranges {
+        let query = RollupQuery::new(rollup, group, *r);
+        let rolled = query.run(app.ctx()).await.unwrap();
+        let recounted = rollup::recount(app.ctx(), rollup, group, *r).await.unwrap();
+        assert_eq!(
+            rolled, recounted,
+            "after {after}: {} by {group:?} over {r:?}",
+            rollup.day_view
+        );
+        let n: u64 = recounted.values().map(|f| f[0]).sum();
+        let split = query.split();
+        if split.edges.is_empty() {
+            rolled_only += n;
+        }
+        if split.days.is_empty() && split.months.is_none() {
+            live_only += n;
+        }
+        if split.months.is_some() {
+            with_months += n;
+        }
+    }
+    assert!(
+        rolled_only > 0 && live_only > 0,
+        "after {after}: both parts count rows"
+    );
+    if rollup.month_view.is_some() {
+        assert!(with_months > 0, "after {after}: months are read");
+    }
+}
+
+struct Board {
+    app: TestApp,
+    pm: String,
+    ann: String,
+    bob: String,
+    done_at: Vec<DateTime<Utc>>,
+}
+
+impl Board {
+    async fn new() -> Board {
+        let app = TestApp::spawn().await;
+        let admin = app.admin_token().await;
+        let (_, pm) = app
+            .user_with_role(&admin, "pam", "production_manager")
+            .await;
+        let (ann, _) = app.user_with_role(&admin, "ann", "user").await;
+        let (bob, _) = app.user_with_role(&admin, "bob", "user").await;
+        Board {
+            app,
+            pm,
+            ann,
+            bob,
+            done_at: Vec::new(),
+        }
+    }
+
+    /// Moves the clock on; sessions expire meanwhile, so signs in again.
+    async fn later(&mut self, by: Duration) {
+        self.app.clock.advance(by);
+        self.pm = self.app.login("pam", USER_PASSWORD).await;
+    }
+
+    async fn task(&self, kind: &str, assignee: &str, due_in: Option<Duration>) -> String {
+        let now = self.app.clock_now();
+        let t = ok(self
+            .app
+            .post(
+                "/api/v1/tasks",
+                &self.pm,
+                json!({"title": "t", "task_type": kind, "assignee": assignee,
+                       "due_at": due_in.map(|d| now + d)}),
+            )
+            .await)
+        .await;
+        t["id"].as_str().unwrap().to_string()
+    }
+
+    async fn set(&mut self, id: &str, body: Value) {
+        if body["status"] == "done" {
+            self.done_at.push(self.app.clock_now());
+        }
+        ok(self
+            .app
+            .patch(&format!("/api/v1/tasks/{id}"), &self.pm, body)
+            .await)
+        .await;
+    }
+
+    async fn equal_a_recount(&self, after: &str) {
+        let end = self.app.clock_now() + Duration::hours(1);
+        let ranges = ranges(&self.done_at, end);
+        let group = ["assignee", "task_type"];
+        rollups_equal_a_recount(&self.app, &TASKS_DONE, &group, &ranges, after).await;
+        let day = [rollup::DAY];
+        rollups_equal_a_recount(&self.app, &TASKS_DONE_PER_DAY, &day, &ranges, after).await;
+
+        // The endpoint answers what the recount says.
+        let r = range(self.done_at[0] - Duration::days(40), end);
+        let got = ok(self
+            .app
+            .get(
+                &format!("/api/v1/analytics/tasks?{}", query_of(r)),
+                &self.pm,
+            )
+            .await)
+        .await;
+        let ctx = self.app.ctx();
+        let want =
+            analytics::throughput_rows(rollup::recount(ctx, &TASKS_DONE, &group, r).await.unwrap());
+        assert_eq!(got["by_person_and_type"], as_served(&want), "after {after}");
+        let per_day = rollup::recount(ctx, &TASKS_DONE_PER_DAY, &day, r)
+            .await
+            .unwrap();
+        let days: Vec<(String, u64)> = got["done_per_day"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                (
+                    d["day"].as_str().unwrap().to_string(),
+                    d["count"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        let want_days: Vec<(String, u64)> = per_day
+            .into_iter()
+            .map(|(k, f)| (k[0].clone().unwrap(), f[0]))
+            .collect();
+        assert_eq!(days, want_days, "after {after}");
+    }
+}
+
+#[tokio::test]
+async fn task_reports_equal_a_recount_after_every_kind_of_change() {
+    let mut b = Board::new().await;
+    let (ann, bob) = (b.ann.clone(), b.bob.clone());
+    // Work done over three months, some days apart, some hours.
+    let mut ids = Vec::new();
+    for (i, gap_days) in [3, 17, 15, 1, 34, 1, 1].into_iter().enumerate() {
+        let kind = if i % 2 == 0 { "print" } else { "design" };
+        let who = if i % 3 == 0 { &bob } else { &ann };
+        let due = (i % 2 == 0).then(|| Duration::hours(5));
+        let id = b.task(kind, who, due).await;
+        b.set(&id, json!({"status": "in_progress"})).await;
+        b.later(Duration::hours(i as i64 + 2)).await;
+        b.set(&id, json!({"status": "done"})).await;
+        ids.push(id);
+        b.later(Duration::days(gap_days)).await;
+    }
+    b.equal_a_recount("work done over three months").await;
+
+    // Reopened: no longer done, out of its day and month.
+    b.set(&ids[1], json!({"status": "in_progress"})).await;
+    b.equal_a_recount("a reopen").await;
+    // Done again, later: counted on its new day.
+    b.later(Duration::hours(3)).await;
+    b.set(&ids[1], json!({"status": "done"})).await;
+    // Reassigned after it was done: moves to the other person's group.
+    b.set(&ids[0], json!({"assignee": ann})).await;
+    // Cancelled work is not throughput.
+    let dropped = b.task("print", &ann, None).await;
+    b.set(&dropped, json!({"status": "cancelled"})).await;
+    b.equal_a_recount("a re-done, a reassigned and a cancelled task")
+        .await;
+}
+
+#[tokio::test]
+async fn follow_up_compliance_equals_a_recount_after_every_kind_of_change() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (_, pm) = app
+        .user_with_role(&admin, "pam", "production_manager")
+        .await;
+    let (ann, _) = app.user_with_role(&admin, "ann", "user").await;
+    let (bob, _) = app.user_with_role(&admin, "bob", "user").await;
+    let now = app.clock_now();
+    // (owner, scheduled so long ago, done that many hours after, or never)
+    let seed: Vec<(&str, Duration, Option<i64>)> = vec![
+        (&ann, Duration::days(95) + Duration::hours(3), Some(2)),
+        (&ann, Duration::days(60), Some(30)),
+        (&bob, Duration::days(40) + Duration::hours(20), None),
+        (&bob, Duration::days(33), Some(24)),
+        (&ann, Duration::days(5) + Duration::hours(7), Some(1)),
+        (&bob, Duration::hours(5), None),
+        (&ann, -Duration::days(3), None),
+    ];
+    let mut leads = Vec::new();
+    let mut instants = Vec::new();
+    for (i, (owner, ago, done_after)) in seed.iter().enumerate() {
+        let id = app
+            .create_lead_from(
+                &admin,
+                json!({"company_name": format!("F{i}"), "owner": owner}),
+            )
+            .await;
+        let scheduled = now - *ago;
+        instants.push(scheduled);
+        let body = match done_after {
+            Some(h) => json!({"scheduled_at": scheduled, "outcome": "done",
+                              "done_at": scheduled + Duration::hours(*h)}),
+            None => json!({"scheduled_at": scheduled}),
+        };
+        ok(app
+            .put_json(&format!("/api/v1/leads/{id}/follow-ups/1"), &admin, body)
+            .await)
+        .await;
+        leads.push(id);
+    }
+    instants.retain(|t| *t < now);
+    let check = |after: &'static str| {
+        let (app, pm, instants) = (&app, &pm, &instants);
+        async move {
+            let end = app.clock_now();
+            let ranges = ranges(instants, end);
+            let group = ["owner"];
+            rollups_equal_a_recount(app, &FOLLOW_UPS_SCHEDULED, &group, &ranges, after).await;
+            // The report counts only what is due: to the present, not past it.
+            let r = range(end - Duration::days(400), end + Duration::days(30));
+            let got = ok(app
+                .get(&format!("/api/v1/analytics/follow-ups?{}", query_of(r)), pm)
+                .await)
+            .await;
+            let due_now = range(r.from, end);
+            let want = analytics::compliance_rows(
+                rollup::recount(app.ctx(), &FOLLOW_UPS_SCHEDULED, &group, due_now)
+                    .await
+                    .unwrap(),
+            );
+            assert_eq!(got, as_served(&want), "after {after}");
+            let due: u64 = want.iter().map(|c| c.due).sum();
+            assert_eq!(due, 6, "after {after}: the future one is not due");
+        }
+    };
+    check("follow-ups over three months").await;
+
+    // Done late, then on time; moved to another month; the lead changes hands.
+    let late = now - Duration::days(40) - Duration::hours(20);
+    ok(app
+        .put_json(
+            &format!("/api/v1/leads/{}/follow-ups/1", leads[2]),
+            &admin,
+            json!({"scheduled_at": late, "outcome": "done", "done_at": late + Duration::hours(3)}),
+        )
+        .await)
+    .await;
+    let moved = now - Duration::days(75);
+    ok(app
+        .put_json(
+            &format!("/api/v1/leads/{}/follow-ups/1", leads[1]),
+            &admin,
+            json!({"scheduled_at": moved, "outcome": "done", "done_at": moved + Duration::hours(30)}),
+        )
+        .await)
+    .await;
+    ok(app
+        .patch(
+            &format!("/api/v1/leads/{}", leads[4]),
+            &admin,
+            json!({"owner": bob}),
+        )
+        .await)
+    .await;
+    check("a follow-up done, one moved, a lead reassigned").await;
+}
+
+/// A year's report, not aligned to days: months from the monthly roll-up,
+/// the two stretches of days from the daily one, and the partial days from
+/// the time index; no SELECT scans the table.
+#[tokio::test]
+async fn a_years_task_and_follow_up_reports_read_roll_ups_and_the_time_index_only() {
+    let app = TestApp::spawn().await;
+    let now = app.clock_now();
+    let year = range(now - Duration::days(365) - Duration::minutes(7), now);
+    for (rollup, group, index) in [
+        (
+            &TASKS_DONE,
+            &["assignee", "task_type"][..],
+            "task_completed",
+        ),
+        (&TASKS_DONE_PER_DAY, &[rollup::DAY][..], "task_completed"),
+        (&FOLLOW_UPS_SCHEDULED, &["owner"][..], "follow_up_scheduled"),
+    ] {
+        let query = RollupQuery::new(rollup, group, year);
+        let split = query.split().clone();
+        assert_eq!(split.edges.len(), 2, "{split:?}");
+        let (tx, selects) = query.transaction(true);
+        let results = tx.commit(&app.ctx().store).await.unwrap();
+        let plans: Vec<String> = selects
+            .iter()
+            .map(|i| results.value(*i).to_string())
+            .collect();
+        let views: Vec<&str> = split
+            .months
+            .iter()
+            .map(|_| rollup.month_view.unwrap())
+            .chain(split.days.iter().map(|_| rollup.day_view))
+            .collect();
+        assert_eq!(plans.len(), views.len() + 2, "{plans:?}");
+        assert_eq!(
+            split.months.is_some(),
+            rollup.month_view.is_some(),
+            "{split:?}"
+        );
+        for (plan, view) in plans.iter().zip(&views) {
+            assert!(
+                plan.contains("RecordIdScan") && plan.contains(view),
+                "whole months and days are ranges of roll-up rows: {plan}"
+            );
+        }
+        for edge in &plans[views.len()..] {
+            assert!(
+                edge.contains("IndexScan") && edge.contains(index),
+                "a partial day is a range of the time index: {edge}"
+            );
+        }
+        for plan in &plans {
+            assert!(!plan.contains("TableScan"), "{plan}");
+        }
+    }
+}
