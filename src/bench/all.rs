@@ -58,6 +58,10 @@ impl Sizes {
                 messages: 200,
                 samples: 2,
                 batch: 200,
+                store: super::server_process::BenchStore::Surrealkv,
+                server: None,
+                seed_into: None,
+                seed_admin_password: None,
             },
             idle: IdleBench {
                 connections: 50,

@@ -2,6 +2,12 @@
 //! messages with realistic spreads, then times every analytics endpoint
 //! over HTTP (p50 and p95 of a few samples each).
 //!
+//! On SurrealKV (the default) the service runs in a process of its own and
+//! the requests come from this one: the bench first runs itself with
+//! `--seed-only` to seed a new SurrealKV folder (one process at a time may
+//! hold it), then starts the server on that folder. In memory the data
+//! cannot outlive a process, so the service runs inside the bench's.
+//!
 //! Seeding writes rows straight into the store in batches of `--batch`,
 //! bypassing the domain (no audit rows, no webhooks, no events, owners are
 //! plain ids): going through the import would take minutes per 10,000
@@ -17,11 +23,12 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
+use super::server_process::{BenchStore, ServerProcess, StoreLocation};
 use super::{quantile, Figure, Service};
 use crate::config::Config;
 use crate::domain::clock::db_time;
 
-#[derive(Debug, Clone, Copy, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct AnalyticsBench {
     /// Leads to seed.
     #[arg(long, default_value_t = 100_000)]
@@ -38,6 +45,25 @@ pub struct AnalyticsBench {
     /// Rows per insert statement while seeding.
     #[arg(long, default_value_t = 1_000)]
     pub batch: usize,
+    /// The store the service runs on.
+    #[arg(long, value_enum, default_value_t = BenchStore::Surrealkv)]
+    pub store: BenchStore,
+    /// The `ea-crm` binary to run as the server (default: this one).
+    #[arg(long)]
+    pub server: Option<std::path::PathBuf>,
+    /// Seed the store this URL names, print what was seeded as one line of
+    /// JSON, and stop: how the bench seeds a SurrealKV folder before its
+    /// server opens it.
+    #[arg(long, hide = true)]
+    pub seed_into: Option<String>,
+    /// The admin the seeding creates signs in with this password.
+    #[arg(
+        long,
+        hide = true,
+        env = "BENCH_ADMIN_PASSWORD",
+        hide_env_values = true
+    )]
+    pub seed_admin_password: Option<String>,
 }
 
 impl Default for AnalyticsBench {
@@ -48,6 +74,10 @@ impl Default for AnalyticsBench {
             messages: 20_000,
             samples: 5,
             batch: 1_000,
+            store: BenchStore::Surrealkv,
+            server: None,
+            seed_into: None,
+            seed_admin_password: None,
         }
     }
 }
@@ -160,6 +190,7 @@ fn id_at(at: DateTime<Utc>, rng: &mut StdRng) -> String {
         .to_string()
 }
 
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Seeded {
     pub leads: usize,
     pub follow_ups: usize,
@@ -169,7 +200,7 @@ pub struct Seeded {
 }
 
 /// Writes the data set straight into the store (see the module notes).
-pub async fn seed(service: &Service, bench: AnalyticsBench) -> anyhow::Result<Seeded> {
+pub async fn seed(service: &Service, bench: &AnalyticsBench) -> anyhow::Result<Seeded> {
     let store = &service.ctx.store;
     let now = Utc::now();
     let mut rng = StdRng::seed_from_u64(7);
@@ -416,16 +447,105 @@ fn endpoints(from: &str, to: &str) -> Vec<(&'static str, String)> {
 }
 
 pub async fn run(config: Config, bench: AnalyticsBench) -> anyhow::Result<Vec<Figure>> {
+    if let Some(database_url) = &bench.seed_into {
+        return seed_only(config, database_url, &bench).await;
+    }
+    match bench.store {
+        BenchStore::Surrealkv => in_own_process(&bench).await,
+        BenchStore::Mem => in_this_process(config, &bench).await,
+    }
+}
+
+async fn in_this_process(config: Config, bench: &AnalyticsBench) -> anyhow::Result<Vec<Figure>> {
     let mut config = config;
     config.database_url = "mem://".into();
     let service = Service::start(config).await?;
-    let outcome = measure(&service, bench).await;
+    let outcome = match seed(&service, bench).await {
+        Ok(seeded) => {
+            let client = reqwest::Client::builder().tcp_nodelay(true).build()?;
+            measure(&client, &service.base, &service.token, bench, &seeded).await
+        }
+        Err(e) => Err(e),
+    };
     service.stop().await;
     outcome
 }
 
-async fn measure(service: &Service, bench: AnalyticsBench) -> anyhow::Result<Vec<Figure>> {
-    let seeded = seed(service, bench).await?;
+/// Seeds a new SurrealKV folder from a process of its own, then serves it
+/// from another and measures from this one.
+async fn in_own_process(bench: &AnalyticsBench) -> anyhow::Result<Vec<Figure>> {
+    let password = crate::domain::tokens::generate_password();
+    let location = StoreLocation::new(BenchStore::Surrealkv);
+    let seeded = match seed_in_a_process(bench, &location.database_url, &password).await {
+        Ok(seeded) => seeded,
+        Err(e) => {
+            location.remove();
+            return Err(e);
+        }
+    };
+    let server = ServerProcess::service_at(bench.server.as_deref(), location, &password).await?;
+    let base = format!("http://{}", server.addr);
+    let client = reqwest::Client::builder().tcp_nodelay(true).build()?;
+    let outcome = match super::login(&client, &format!("{base}/api/v1"), "admin", &password).await {
+        Ok(token) => measure(&client, &base, &token, bench, &seeded).await,
+        Err(e) => Err(e),
+    };
+    server.stop().await;
+    outcome
+}
+
+async fn seed_in_a_process(
+    bench: &AnalyticsBench,
+    database_url: &str,
+    admin_password: &str,
+) -> anyhow::Result<Seeded> {
+    let output = tokio::process::Command::new(std::env::current_exe()?)
+        .args(["bench", "analytics", "--seed-into", database_url])
+        .args(["--leads", &bench.leads.to_string()])
+        .args(["--tasks", &bench.tasks.to_string()])
+        .args(["--messages", &bench.messages.to_string()])
+        .args(["--batch", &bench.batch.to_string()])
+        .env("BENCH_ADMIN_PASSWORD", admin_password)
+        .env("RUST_LOG", "error")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .await?;
+    anyhow::ensure!(output.status.success(), "seeding failed: {}", output.status);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    stdout
+        .lines()
+        .find_map(|line| serde_json::from_str::<Seeded>(line).ok())
+        .ok_or_else(|| anyhow::anyhow!("the seeding process did not say what it seeded"))
+}
+
+/// `--seed-into`: seeds that store, with the admin the bench will sign in
+/// as, and prints what it seeded.
+async fn seed_only(
+    config: Config,
+    database_url: &str,
+    bench: &AnalyticsBench,
+) -> anyhow::Result<Vec<Figure>> {
+    let mut config = config;
+    config.database_url = database_url.to_string();
+    let password = bench
+        .seed_admin_password
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("--seed-into needs BENCH_ADMIN_PASSWORD"))?;
+    let service = Service::start_as(config, password).await?;
+    let seeded = seed(&service, bench).await;
+    service.stop().await;
+    println!("{}", serde_json::to_string(&seeded?)?);
+    Ok(Vec::new())
+}
+
+async fn measure(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    bench: &AnalyticsBench,
+    seeded: &Seeded,
+) -> anyhow::Result<Vec<Figure>> {
     let rows = (seeded.leads + seeded.follow_ups + seeded.tasks + seeded.messages) as f64;
     let mut out = vec![
         Figure::new("analytics", "seeded leads", seeded.leads as f64, "rows"),
@@ -449,7 +569,6 @@ async fn measure(service: &Service, bench: AnalyticsBench) -> anyhow::Result<Vec
             "rows/s",
         ),
     ];
-    let client = reqwest::Client::new();
     // The whole span: every seeded row is in range, the heaviest case.
     let to = Utc::now() + chrono::Duration::hours(1);
     let from = to - chrono::Duration::days(SPAN_DAYS + 1);
@@ -463,8 +582,8 @@ async fn measure(service: &Service, bench: AnalyticsBench) -> anyhow::Result<Vec
         for _ in 0..bench.samples.max(1) {
             let t = Instant::now();
             let response = client
-                .get(format!("{}{path}", service.base))
-                .bearer_auth(&service.token)
+                .get(format!("{base}{path}"))
+                .bearer_auth(token)
                 .send()
                 .await?;
             anyhow::ensure!(

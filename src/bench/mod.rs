@@ -191,8 +191,16 @@ pub struct Service {
 }
 
 impl Service {
-    pub async fn start(mut config: crate::config::Config) -> anyhow::Result<Service> {
-        let password = crate::domain::tokens::generate_password();
+    pub async fn start(config: crate::config::Config) -> anyhow::Result<Service> {
+        Self::start_as(config, crate::domain::tokens::generate_password()).await
+    }
+
+    /// `start` with the admin's password given: a server started later on
+    /// the same store signs them in with it.
+    pub async fn start_as(
+        mut config: crate::config::Config,
+        password: String,
+    ) -> anyhow::Result<Service> {
         config.bind = "127.0.0.1:0".into();
         config.admin_password = Some(password.clone());
         config.rate_limit_per_ip = u32::MAX / 2;

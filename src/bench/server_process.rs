@@ -18,6 +18,38 @@ pub enum BenchStore {
     Mem,
 }
 
+/// Where a benchmarked service keeps its data: a new SurrealKV folder in
+/// the temporary directory, or memory.
+pub struct StoreLocation {
+    data: Option<PathBuf>,
+    pub database_url: String,
+}
+
+impl StoreLocation {
+    pub fn new(store: BenchStore) -> StoreLocation {
+        let data = match store {
+            BenchStore::Surrealkv => Some(std::env::temp_dir().join(format!(
+                "ea-crm-bench-{}-{}",
+                std::process::id(),
+                crate::domain::tokens::new_id()
+            ))),
+            BenchStore::Mem => None,
+        };
+        let database_url = match &data {
+            Some(dir) => format!("surrealkv://{}", dir.join("db").display()),
+            None => "mem://".into(),
+        };
+        StoreLocation { data, database_url }
+    }
+
+    /// Removes the folder, for a store no server was started on.
+    pub fn remove(self) {
+        if let Some(dir) = self.data {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
 pub struct ServerProcess {
     child: Child,
     pub addr: SocketAddr,
@@ -68,32 +100,30 @@ impl ServerProcess {
         store: BenchStore,
         admin_password: &str,
     ) -> anyhow::Result<ServerProcess> {
+        Self::service_at(binary, StoreLocation::new(store), admin_password).await
+    }
+
+    /// `service` on a store prepared beforehand (seeded by another process,
+    /// say); the folder is the server's to remove when it stops.
+    pub async fn service_at(
+        binary: Option<&std::path::Path>,
+        location: StoreLocation,
+        admin_password: &str,
+    ) -> anyhow::Result<ServerProcess> {
         let addr = free_port()?;
-        let data = match store {
-            BenchStore::Surrealkv => Some(std::env::temp_dir().join(format!(
-                "ea-crm-bench-{}-{}",
-                std::process::id(),
-                crate::domain::tokens::new_id()
-            ))),
-            BenchStore::Mem => None,
-        };
-        let database_url = match &data {
-            Some(dir) => format!("surrealkv://{}", dir.join("db").display()),
-            None => "mem://".into(),
-        };
         let launch = ServiceLaunch {
             binary: match binary {
                 Some(path) => path.to_path_buf(),
                 None => std::env::current_exe()?,
             },
-            database_url,
+            database_url: location.database_url,
             admin_password: admin_password.to_string(),
         };
         let child = spawn(launch.command(addr))?;
         let server = ServerProcess {
             child,
             addr,
-            data,
+            data: location.data,
             relaunch: Some(launch),
         };
         server.wait_until_ready(true).await?;
