@@ -12,7 +12,7 @@ use ea_crm::domain::analytics::rollup::{
 use ea_crm::domain::analytics::{self, Range};
 use serde_json::{json, Value};
 
-use crate::helpers::{ok, TestApp, USER_PASSWORD};
+use crate::helpers::{ok, Team, TestApp, USER_PASSWORD};
 
 fn midnight(t: DateTime<Utc>) -> DateTime<Utc> {
     t.date_naive().and_hms_opt(0, 0, 0).unwrap().and_utc()
@@ -114,13 +114,9 @@ struct Board {
 
 impl Board {
     async fn new() -> Board {
-        let app = TestApp::spawn().await;
-        let admin = app.admin_token().await;
-        let (_, pm) = app
-            .user_with_role(&admin, "pam", "production_manager")
-            .await;
-        let (ann, _) = app.user_with_role(&admin, "ann", "user").await;
-        let (bob, _) = app.user_with_role(&admin, "bob", "user").await;
+        let Team {
+            app, pm, ann, bob, ..
+        } = Team::spawn().await;
         Board {
             app,
             pm,
@@ -240,15 +236,35 @@ async fn task_reports_equal_a_recount_after_every_kind_of_change() {
         .await;
 }
 
+/// Logs a lead's first follow-up for `scheduled`, done that many hours
+/// later or not yet.
+async fn first_follow_up(
+    app: &TestApp,
+    token: &str,
+    lead: &str,
+    scheduled: DateTime<Utc>,
+    done_after_hours: Option<i64>,
+) {
+    let body = match done_after_hours {
+        Some(h) => json!({"scheduled_at": scheduled, "outcome": "done",
+                          "done_at": scheduled + Duration::hours(h)}),
+        None => json!({"scheduled_at": scheduled}),
+    };
+    ok(app
+        .put_json(&format!("/api/v1/leads/{lead}/follow-ups/1"), token, body)
+        .await)
+    .await;
+}
+
 #[tokio::test]
 async fn follow_up_compliance_equals_a_recount_after_every_kind_of_change() {
-    let app = TestApp::spawn().await;
-    let admin = app.admin_token().await;
-    let (_, pm) = app
-        .user_with_role(&admin, "pam", "production_manager")
-        .await;
-    let (ann, _) = app.user_with_role(&admin, "ann", "user").await;
-    let (bob, _) = app.user_with_role(&admin, "bob", "user").await;
+    let Team {
+        app,
+        admin,
+        pm,
+        ann,
+        bob,
+    } = Team::spawn().await;
     let now = app.clock_now();
     // (owner, scheduled so long ago, done that many hours after, or never)
     let seed: Vec<(&str, Duration, Option<i64>)> = vec![
@@ -271,15 +287,7 @@ async fn follow_up_compliance_equals_a_recount_after_every_kind_of_change() {
             .await;
         let scheduled = now - *ago;
         instants.push(scheduled);
-        let body = match done_after {
-            Some(h) => json!({"scheduled_at": scheduled, "outcome": "done",
-                              "done_at": scheduled + Duration::hours(*h)}),
-            None => json!({"scheduled_at": scheduled}),
-        };
-        ok(app
-            .put_json(&format!("/api/v1/leads/{id}/follow-ups/1"), &admin, body)
-            .await)
-        .await;
+        first_follow_up(&app, &admin, &id, scheduled, *done_after).await;
         leads.push(id);
     }
     instants.retain(|t| *t < now);
@@ -311,23 +319,9 @@ async fn follow_up_compliance_equals_a_recount_after_every_kind_of_change() {
 
     // Done late, then on time; moved to another month; the lead changes hands.
     let late = now - Duration::days(40) - Duration::hours(20);
-    ok(app
-        .put_json(
-            &format!("/api/v1/leads/{}/follow-ups/1", leads[2]),
-            &admin,
-            json!({"scheduled_at": late, "outcome": "done", "done_at": late + Duration::hours(3)}),
-        )
-        .await)
-    .await;
+    first_follow_up(&app, &admin, &leads[2], late, Some(3)).await;
     let moved = now - Duration::days(75);
-    ok(app
-        .put_json(
-            &format!("/api/v1/leads/{}/follow-ups/1", leads[1]),
-            &admin,
-            json!({"scheduled_at": moved, "outcome": "done", "done_at": moved + Duration::hours(30)}),
-        )
-        .await)
-    .await;
+    first_follow_up(&app, &admin, &leads[1], moved, Some(30)).await;
     ok(app
         .patch(
             &format!("/api/v1/leads/{}", leads[4]),

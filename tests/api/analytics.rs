@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::chat::{group, say};
-use crate::helpers::{error_of, TestApp, USER_PASSWORD};
+use crate::helpers::{error_of, Team, TestApp, USER_PASSWORD};
 
 async fn ok(response: reqwest::Response) -> Value {
     let status = response.status();
@@ -44,13 +44,13 @@ const LEADS: &[(&str, &str, &str, &str, usize)] = &[
 
 #[tokio::test]
 async fn the_funnel_and_lead_breakdowns_match_the_seeded_leads() {
-    let app = TestApp::spawn().await;
-    let admin = app.admin_token().await;
-    let (_, pm) = app
-        .user_with_role(&admin, "pam", "production_manager")
-        .await;
-    let (ann, _) = app.user_with_role(&admin, "ann", "user").await;
-    let (bob, _) = app.user_with_role(&admin, "bob", "user").await;
+    let Team {
+        app,
+        admin,
+        pm,
+        ann,
+        bob,
+    } = Team::spawn().await;
     let owners = [ann.clone(), bob.clone()];
     for (i, (status, source, country, industry, owner)) in LEADS.iter().enumerate() {
         ok(app
@@ -165,13 +165,13 @@ async fn the_funnel_and_lead_breakdowns_match_the_seeded_leads() {
 
 #[tokio::test]
 async fn follow_up_compliance_counts_on_time_work_per_rep() {
-    let app = TestApp::spawn().await;
-    let admin = app.admin_token().await;
-    let (_, pm) = app
-        .user_with_role(&admin, "pam", "production_manager")
-        .await;
-    let (ann, _) = app.user_with_role(&admin, "ann", "user").await;
-    let (bob, _) = app.user_with_role(&admin, "bob", "user").await;
+    let Team {
+        app,
+        admin,
+        pm,
+        ann,
+        bob,
+    } = Team::spawn().await;
     let now = app.clock_now();
     let scheduled = now - Duration::days(3);
     // (owner, hours after the schedule it was done, or never)
@@ -254,13 +254,13 @@ type Done = (i64, Option<i64>);
 
 #[tokio::test]
 async fn task_throughput_cycle_time_and_on_time_rate_per_person_and_type() {
-    let app = TestApp::spawn().await;
-    let admin = app.admin_token().await;
-    let (_, mut pm) = app
-        .user_with_role(&admin, "pam", "production_manager")
-        .await;
-    let (ann, _) = app.user_with_role(&admin, "ann", "user").await;
-    let (bob, _) = app.user_with_role(&admin, "bob", "user").await;
+    let Team {
+        app,
+        mut pm,
+        ann,
+        bob,
+        ..
+    } = Team::spawn().await;
     // (assignee, type, hours in progress, due in hours from start or none)
     let seed: Vec<(&str, &str, i64, Option<i64>)> = vec![
         (&ann, "print", 2, Some(3)),
@@ -371,13 +371,9 @@ async fn task_throughput_cycle_time_and_on_time_rate_per_person_and_type() {
 
 #[tokio::test]
 async fn workload_counts_open_and_overdue_tasks_per_person() {
-    let app = TestApp::spawn().await;
-    let admin = app.admin_token().await;
-    let (_, pm) = app
-        .user_with_role(&admin, "pam", "production_manager")
-        .await;
-    let (ann, _) = app.user_with_role(&admin, "ann", "user").await;
-    let (bob, _) = app.user_with_role(&admin, "bob", "user").await;
+    let Team {
+        app, pm, ann, bob, ..
+    } = Team::spawn().await;
     let now = app.clock_now();
     // (assignee, status, due in hours from now)
     let seed: Vec<(Option<&str>, &str, Option<i64>)> = vec![

@@ -427,6 +427,36 @@ impl TestApp {
     }
 }
 
+/// An app with its admin signed in, a production manager (`pam`) signed
+/// in, and two users (`ann`, `bob`, by id): the cast of the analytics
+/// tests.
+pub struct Team {
+    pub app: TestApp,
+    pub admin: String,
+    pub pm: String,
+    pub ann: String,
+    pub bob: String,
+}
+
+impl Team {
+    pub async fn spawn() -> Team {
+        let app = TestApp::spawn().await;
+        let admin = app.admin_token().await;
+        let (_, pm) = app
+            .user_with_role(&admin, "pam", "production_manager")
+            .await;
+        let (ann, _) = app.user_with_role(&admin, "ann", "user").await;
+        let (bob, _) = app.user_with_role(&admin, "bob", "user").await;
+        Team {
+            app,
+            admin,
+            pm,
+            ann,
+            bob,
+        }
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
