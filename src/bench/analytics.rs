@@ -1,5 +1,5 @@
-//! `ea-crm bench analytics`: seeds leads, follow-ups, tasks and chat
-//! messages with realistic spreads, then times every analytics endpoint
+//! `ea-crm bench analytics`: seeds leads, follow-ups, calls, tasks and
+//! chat messages with realistic spreads, then times every analytics endpoint
 //! over HTTP (p50 and p95 of a few samples each).
 //!
 //! On SurrealKV (the default) the service runs in a process of its own and
@@ -9,8 +9,8 @@
 //! cannot outlive a process, so the service runs inside the bench's.
 //!
 //! Seeding writes rows straight into the store in batches of `--batch`,
-//! bypassing the domain (no audit rows, no webhooks, no events, owners are
-//! plain ids): going through the import would take minutes per 10,000
+//! bypassing the domain (no audit rows, no webhooks, owners are plain
+//! ids; the store's own table events and views run as for any write): going through the import would take minutes per 10,000
 //! leads, and the analytics queries read only the stored fields, which are
 //! filled here exactly as the domain fills them (sort keys, search text,
 //! task cycle time and on-time flag).
@@ -143,6 +143,16 @@ const TASK_STATUSES: &[(&str, u32)] = &[
     ("review", 8),
     ("cancelled", 10),
 ];
+const CALL_OUTCOMES: &[(&str, u32)] = &[
+    ("no_answer", 30),
+    ("voicemail", 20),
+    ("connected", 20),
+    ("interested", 8),
+    ("not_interested", 8),
+    ("callback", 8),
+    ("busy", 4),
+    ("wrong_number", 2),
+];
 const PRIORITIES: &[(&str, u32)] = &[("normal", 55), ("high", 20), ("low", 15), ("urgent", 10)];
 
 struct Pick<'a> {
@@ -194,6 +204,7 @@ fn id_at(at: DateTime<Utc>, rng: &mut StdRng) -> String {
 pub struct Seeded {
     pub leads: usize,
     pub follow_ups: usize,
+    pub calls: usize,
     pub tasks: usize,
     pub messages: usize,
     pub elapsed: Duration,
@@ -215,10 +226,13 @@ pub async fn seed(service: &Service, bench: &AnalyticsBench) -> anyhow::Result<S
     let started = Instant::now();
     let mut lead_ids = Vec::with_capacity(bench.leads);
     let mut follow_ups = 0;
+    let mut calls_made = 0;
+    let call_outcomes = Pick::new(CALL_OUTCOMES);
     let mut done = 0;
     while done < bench.leads {
         let mut leads = Vec::with_capacity(batch);
         let mut fus = Vec::new();
+        let mut calls = Vec::new();
         for i in done..(done + batch).min(bench.leads) {
             let created = past(&mut rng, now);
             let id = id_at(created, &mut rng);
@@ -271,9 +285,22 @@ pub async fn seed(service: &Service, bench: &AnalyticsBench) -> anyhow::Result<S
                     "updated_at": db_time(done_at.unwrap_or(created)),
                 }));
             }
+            // A third of the leads get a call, most within days of creation.
+            if rng.gen_bool(0.33) {
+                let at = created + chrono::Duration::minutes(rng.gen_range(5..60 * 24 * 7));
+                if at < now {
+                    calls.push(json!({
+                        "lead": id,
+                        "user": owner,
+                        "outcome": call_outcomes.pick(&mut rng),
+                        "at": db_time(at),
+                    }));
+                }
+            }
             lead_ids.push(id);
         }
         follow_ups += fus.len();
+        calls_made += calls.len();
         store
             .run(
                 "FOR $r IN $leads {
@@ -297,8 +324,14 @@ pub async fn seed(service: &Service, bench: &AnalyticsBench) -> anyhow::Result<S
                         outcome: $f.outcome, logged_by: $f.owner, owner: $f.owner,
                         updated_at: <datetime>$f.updated_at
                     } RETURN NONE;
+                 };
+                 FOR $c IN $calls {
+                    CREATE call CONTENT {
+                        lead: $c.lead, user: $c.user, user_name: $c.user,
+                        outcome: $c.outcome, at: <datetime>$c.at
+                    } RETURN NONE;
                  };",
-                json!({"leads": leads, "fus": fus}),
+                json!({"leads": leads, "fus": fus, "calls": calls}),
             )
             .await?;
         done = (done + batch).min(bench.leads);
@@ -410,6 +443,7 @@ pub async fn seed(service: &Service, bench: &AnalyticsBench) -> anyhow::Result<S
     Ok(Seeded {
         leads: bench.leads,
         follow_ups,
+        calls: calls_made,
         tasks: bench.tasks,
         messages: bench.messages,
         elapsed: started.elapsed(),
@@ -443,6 +477,12 @@ fn endpoints(from: &str, to: &str) -> Vec<(&'static str, String)> {
         ),
         ("tasks", format!("/api/v1/analytics/tasks?{range}")),
         ("chat", format!("/api/v1/analytics/chat?{range}")),
+        (
+            "first contact by owner",
+            format!("/api/v1/analytics/first-contact?by=owner&{range}"),
+        ),
+        ("responses", format!("/api/v1/analytics/responses?{range}")),
+        ("workload", "/api/v1/analytics/workload".to_string()),
     ]
 }
 
@@ -546,7 +586,8 @@ async fn measure(
     bench: &AnalyticsBench,
     seeded: &Seeded,
 ) -> anyhow::Result<Vec<Figure>> {
-    let rows = (seeded.leads + seeded.follow_ups + seeded.tasks + seeded.messages) as f64;
+    let rows =
+        (seeded.leads + seeded.follow_ups + seeded.calls + seeded.tasks + seeded.messages) as f64;
     let mut out = vec![
         Figure::new("analytics", "seeded leads", seeded.leads as f64, "rows"),
         Figure::new(
@@ -555,6 +596,7 @@ async fn measure(
             seeded.follow_ups as f64,
             "rows",
         ),
+        Figure::new("analytics", "seeded calls", seeded.calls as f64, "rows"),
         Figure::new("analytics", "seeded tasks", seeded.tasks as f64, "rows"),
         Figure::new(
             "analytics",
@@ -623,7 +665,15 @@ fn counted(v: &Value) -> u64 {
                 Value::Number(n)
                     if matches!(
                         k.as_str(),
-                        "current" | "leads" | "due" | "done" | "count" | "messages"
+                        "current"
+                            | "leads"
+                            | "due"
+                            | "done"
+                            | "count"
+                            | "messages"
+                            | "calls"
+                            | "follow_ups"
+                            | "open"
                     ) =>
                 {
                     n.as_u64().unwrap_or(0)

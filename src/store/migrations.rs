@@ -176,6 +176,21 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "task_and_follow_up_rollups",
         sql: include_str!("migrations/0031_task_and_follow_up_rollups.surql"),
     },
+    Migration {
+        version: 32,
+        name: "response_rollups",
+        sql: include_str!("migrations/0032_response_rollups.surql"),
+    },
+    Migration {
+        version: 33,
+        name: "message_rollups",
+        sql: include_str!("migrations/0033_message_rollups.surql"),
+    },
+    Migration {
+        version: 34,
+        name: "workload_rollups",
+        sql: include_str!("migrations/0034_workload_rollups.surql"),
+    },
 ];
 
 #[derive(Debug, Deserialize)]

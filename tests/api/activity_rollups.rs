@@ -1,13 +1,16 @@
-//! Task throughput and follow-up compliance sum monthly and daily roll-ups
-//! for the whole UTC months and days of a range and aggregate the rows of
-//! the partial days at its ends. These tests hold them to a recount of
-//! every row in the range after each kind of change, over ranges aligned
-//! and not, across months, and check that a year's report reads the
-//! roll-ups and the time index, never the whole table.
+//! Task throughput, follow-up compliance, responses and chat activity sum
+//! monthly and daily roll-ups for the whole UTC months and days of a range
+//! and aggregate the rows of the partial days at its ends. These tests
+//! hold them to a recount of every row in the range after each kind of
+//! change, over ranges aligned and not, across months, and check that a
+//! year's report reads the roll-ups and the time index, never the whole
+//! table.
 
 use chrono::{DateTime, Duration, Utc};
 use ea_crm::domain::analytics::rollup::{
-    self, Rollup, RollupQuery, FOLLOW_UPS_SCHEDULED, TASKS_DONE, TASKS_DONE_PER_DAY,
+    self, Rollup, RollupQuery, CALLS_BY_REP, CALLS_PER_DAY, FOLLOW_UPS_DONE_BY_REP,
+    FOLLOW_UPS_DONE_PER_DAY, FOLLOW_UPS_SCHEDULED, MESSAGES_BY_AUTHOR, MESSAGES_PER_DAY,
+    OPEN_TASKS_DUE, TASKS_DONE, TASKS_DONE_PER_DAY,
 };
 use ea_crm::domain::analytics::{self, Range};
 use serde_json::{json, Value};
@@ -236,6 +239,77 @@ async fn task_reports_equal_a_recount_after_every_kind_of_change() {
         .await;
 }
 
+impl Board {
+    /// The workload view equals one counted from the open tasks themselves;
+    /// returns how many open tasks are overdue.
+    async fn workload_equals_a_recount(&self, after: &str) -> u64 {
+        let ctx = self.app.ctx();
+        let got = ok(self.app.get("/api/v1/analytics/workload", &self.pm).await).await;
+        let open = ctx
+            .store
+            .run(
+                "SELECT assignee, status, count() AS open FROM task WHERE is_open = true
+                 GROUP BY assignee, status",
+                json!({}),
+            )
+            .await
+            .unwrap()
+            .rows::<Value>(0)
+            .unwrap();
+        let overdue = rollup::recount(
+            ctx,
+            &OPEN_TASKS_DUE,
+            &["assignee"],
+            analytics::overdue_range(self.app.clock_now()),
+        )
+        .await
+        .unwrap();
+        let want = analytics::workload_rows(&open, overdue);
+        assert_eq!(got, as_served(&want), "after {after}");
+        want.iter().map(|w| w.overdue).sum()
+    }
+}
+
+#[tokio::test]
+async fn workload_equals_a_recount_as_work_falls_due_and_changes() {
+    let mut b = Board::new().await;
+    let (ann, bob) = (b.ann.clone(), b.bob.clone());
+    // (assignee, due in) for open work; one task with no due date.
+    let plan: [(&str, Option<Duration>); 6] = [
+        (&ann, Some(Duration::hours(1))),
+        (&ann, Some(Duration::days(3))),
+        (&bob, Some(Duration::days(45))),
+        (&bob, Some(Duration::hours(30))),
+        (&ann, None),
+        (&bob, Some(Duration::days(400))),
+    ];
+    let mut ids = Vec::new();
+    for (who, due) in plan {
+        ids.push(b.task("print", who, due).await);
+    }
+    b.set(&ids[1], json!({"status": "in_progress"})).await;
+    assert_eq!(b.workload_equals_a_recount("new work").await, 0);
+    b.later(Duration::hours(2)).await;
+    assert_eq!(b.workload_equals_a_recount("two hours on").await, 1);
+    b.later(Duration::days(50)).await;
+    assert_eq!(b.workload_equals_a_recount("fifty days on").await, 4);
+
+    // Done work leaves; reopened work comes back; a reassignment moves it;
+    // a new due date moves it out of the past; cancelled work leaves.
+    b.set(&ids[0], json!({"status": "done"})).await;
+    b.set(&ids[3], json!({"assignee": ann})).await;
+    let later = b.app.clock_now() + Duration::days(2);
+    b.set(&ids[1], json!({"due_at": later})).await;
+    b.set(&ids[2], json!({"status": "cancelled"})).await;
+    assert_eq!(
+        b.workload_equals_a_recount("done, reassigned, moved, cancelled")
+            .await,
+        1
+    );
+    b.set(&ids[0], json!({"status": "in_progress"})).await;
+    assert_eq!(b.workload_equals_a_recount("a reopen").await, 2);
+}
+
 /// Logs a lead's first follow-up for `scheduled`, done that many hours
 /// later or not yet.
 async fn first_follow_up(
@@ -333,11 +407,263 @@ async fn follow_up_compliance_equals_a_recount_after_every_kind_of_change() {
     check("a follow-up done, one moved, a lead reassigned").await;
 }
 
+/// Logs a lead's follow-up of `tier` as done with `outcome` at `at`.
+async fn follow_up_done(
+    app: &TestApp,
+    token: &str,
+    lead: &str,
+    tier: u8,
+    outcome: &str,
+    at: DateTime<Utc>,
+) {
+    ok(app
+        .put_json(
+            &format!("/api/v1/leads/{lead}/follow-ups/{tier}"),
+            token,
+            json!({"outcome": outcome, "done_at": at}),
+        )
+        .await)
+    .await;
+}
+
+#[tokio::test]
+async fn responses_equal_a_recount_after_every_kind_of_change() {
+    let Team {
+        app,
+        admin,
+        pm,
+        ann,
+        bob,
+    } = Team::spawn().await;
+    let reps = [
+        app.login("ann", USER_PASSWORD).await,
+        app.login("bob", USER_PASSWORD).await,
+    ];
+    let mut leads = Vec::new();
+    for (i, owner) in [&ann, &bob, &ann, &bob].iter().enumerate() {
+        let lead = app
+            .create_lead_from(
+                &admin,
+                json!({"company_name": format!("R{i}"), "owner": owner}),
+            )
+            .await;
+        leads.push(lead);
+    }
+    let now = app.clock_now();
+    let mut instants = Vec::new();
+    // (rep, lead, made so long ago, outcome)
+    let calls = [
+        (0, 0, Duration::days(95) + Duration::hours(3), "connected"),
+        (0, 2, Duration::days(60), "voicemail"),
+        (1, 1, Duration::days(40) + Duration::hours(20), "interested"),
+        (1, 3, Duration::days(33), "busy"),
+        (0, 0, Duration::days(5) + Duration::hours(7), "callback"),
+        (1, 1, Duration::hours(5), "no_answer"),
+    ];
+    for (rep, lead, ago, outcome) in calls {
+        let at = now - ago;
+        instants.push(at);
+        ok(app
+            .post(
+                &format!("/api/v1/leads/{}/calls", leads[lead]),
+                &reps[rep],
+                json!({"outcome": outcome, "at": at}),
+            )
+            .await)
+        .await;
+    }
+    // (rep, lead, tier, done so long ago, outcome)
+    let follow_ups = [
+        (0, 0, 1, Duration::days(70), "done"),
+        (0, 2, 1, Duration::days(61) + Duration::hours(23), "replied"),
+        (1, 1, 1, Duration::days(12), "no_answer"),
+        (1, 3, 1, Duration::hours(30), "replied"),
+        (1, 3, 2, Duration::hours(2), "skipped"),
+    ];
+    for (rep, lead, tier, ago, outcome) in follow_ups {
+        let at = now - ago;
+        instants.push(at);
+        follow_up_done(&app, &reps[rep], &leads[lead], tier, outcome, at).await;
+    }
+    let check = |after: &'static str| {
+        let (app, pm, instants) = (&app, &pm, &instants);
+        async move {
+            let end = app.clock_now();
+            let ranges = ranges(instants, end);
+            let (user, logged_by, day) = (["user"], ["logged_by"], [rollup::DAY]);
+            for (rollup, group) in [
+                (&CALLS_BY_REP, &user[..]),
+                (&CALLS_PER_DAY, &day[..]),
+                (&FOLLOW_UPS_DONE_BY_REP, &logged_by[..]),
+                (&FOLLOW_UPS_DONE_PER_DAY, &day[..]),
+            ] {
+                rollups_equal_a_recount(app, rollup, group, &ranges, after).await;
+            }
+            // The endpoint answers what the recount says.
+            let ctx = app.ctx();
+            let r = range(end - Duration::days(400), end);
+            let got = ok(app
+                .get(&format!("/api/v1/analytics/responses?{}", query_of(r)), pm)
+                .await)
+            .await;
+            let recount = |rollup, group| rollup::recount(ctx, rollup, group, r);
+            let by_rep = analytics::contact::response_rows(
+                recount(&CALLS_BY_REP, &user).await.unwrap(),
+                recount(&FOLLOW_UPS_DONE_BY_REP, &logged_by).await.unwrap(),
+            );
+            let per_day = analytics::contact::response_rows(
+                recount(&CALLS_PER_DAY, &day).await.unwrap(),
+                recount(&FOLLOW_UPS_DONE_PER_DAY, &day).await.unwrap(),
+            );
+            assert_eq!(got["by_rep"], as_served(&by_rep), "after {after}");
+            assert_eq!(got["per_day"], as_served(&per_day), "after {after}");
+            let attempts: u64 = by_rep.iter().map(|r| r.calls + r.follow_ups).sum();
+            (attempts, by_rep)
+        }
+    };
+    let (attempts, by_rep) = check("calls and follow-ups over three months").await;
+    assert_eq!(attempts, 10, "the skipped follow-up is no attempt");
+    let reached: u64 = by_rep
+        .iter()
+        .map(|r| r.calls_answered + r.follow_ups_replied)
+        .sum();
+    assert_eq!(reached, 5, "{by_rep:?}");
+
+    // An outcome changes to replied, a done follow-up moves to another
+    // month, one attempt becomes a skip and a skip becomes an attempt.
+    follow_up_done(
+        &app,
+        &reps[0],
+        &leads[0],
+        1,
+        "replied",
+        now - Duration::days(70),
+    )
+    .await;
+    follow_up_done(
+        &app,
+        &reps[0],
+        &leads[2],
+        1,
+        "replied",
+        now - Duration::days(20),
+    )
+    .await;
+    follow_up_done(
+        &app,
+        &reps[1],
+        &leads[1],
+        1,
+        "skipped",
+        now - Duration::days(12),
+    )
+    .await;
+    follow_up_done(
+        &app,
+        &reps[1],
+        &leads[3],
+        2,
+        "no_answer",
+        now - Duration::hours(2),
+    )
+    .await;
+    let (attempts, _) = check("follow-ups changed, moved, skipped").await;
+    assert_eq!(attempts, 10);
+}
+
+#[tokio::test]
+async fn chat_activity_equals_a_recount_after_posts_edits_reactions_and_deletes() {
+    let Team {
+        app, admin, ann, ..
+    } = Team::spawn().await;
+    let room = crate::chat::group(&app, &admin, "floor", &[&ann]).await;
+    let mut instants = Vec::new();
+    let mut posted = Vec::new();
+    for gap in [
+        Duration::zero(),
+        Duration::days(40),
+        Duration::days(25) + Duration::hours(5),
+        Duration::days(3),
+        Duration::hours(20),
+    ] {
+        app.clock.advance(gap);
+        // Sessions lapse while the clock jumps: sign in afresh.
+        let (admin, ann) = (
+            app.admin_token().await,
+            app.login("ann", USER_PASSWORD).await,
+        );
+        instants.push(app.clock_now());
+        for (token, n) in [(&ann, 2), (&admin, 1)] {
+            for i in 0..n {
+                let message = crate::chat::say(&app, token, &room, &format!("hello {i}")).await;
+                posted.push(message["id"].as_str().unwrap().to_string());
+            }
+        }
+        app.clock.advance(Duration::minutes(2));
+    }
+    let check = |after: &'static str| {
+        let (app, instants) = (&app, &instants);
+        async move {
+            let end = app.clock_now();
+            let ranges = ranges(instants, end);
+            let (author, day) = (["author"], [rollup::DAY]);
+            rollups_equal_a_recount(app, &MESSAGES_BY_AUTHOR, &author, &ranges, after).await;
+            rollups_equal_a_recount(app, &MESSAGES_PER_DAY, &day, &ranges, after).await;
+            // The endpoint answers what the recount says.
+            let ctx = app.ctx();
+            let r = range(end - Duration::days(400), end);
+            let pm = app.login("pam", USER_PASSWORD).await;
+            let got = ok(app
+                .get(&format!("/api/v1/analytics/chat?{}", query_of(r)), &pm)
+                .await)
+            .await;
+            let want = analytics::chat_report(
+                rollup::recount(ctx, &MESSAGES_BY_AUTHOR, &author, r)
+                    .await
+                    .unwrap(),
+                rollup::recount(ctx, &MESSAGES_PER_DAY, &day, r)
+                    .await
+                    .unwrap(),
+            );
+            assert_eq!(got, serde_json::to_value(&want).unwrap(), "after {after}");
+            want.by_author.iter().map(|a| a.messages).sum::<u64>()
+        }
+    };
+    assert_eq!(check("posts over three months").await, 15);
+
+    let admin = app.admin_token().await;
+    ok(app
+        .patch(
+            &format!("/api/v1/messages/{}", posted[8]),
+            &admin,
+            json!({"body": "edited"}),
+        )
+        .await)
+    .await;
+    ok(app
+        .post(
+            &format!("/api/v1/messages/{}/reactions", posted[4]),
+            &admin,
+            json!({"emoji": "+1"}),
+        )
+        .await)
+    .await;
+    // The admin's own messages (each burst is ann, ann, admin).
+    for id in [&posted[2], &posted[11]] {
+        ok(app.delete(&format!("/api/v1/messages/{id}"), &admin).await).await;
+    }
+    assert_eq!(
+        check("an edit, a reaction and two deletes").await,
+        13,
+        "deleted messages are not counted"
+    );
+}
+
 /// A year's report, not aligned to days: months from the monthly roll-up,
 /// the two stretches of days from the daily one, and the partial days from
 /// the time index; no SELECT scans the table.
 #[tokio::test]
-async fn a_years_task_and_follow_up_reports_read_roll_ups_and_the_time_index_only() {
+async fn a_years_activity_reports_read_roll_ups_and_the_time_index_only() {
     let app = TestApp::spawn().await;
     let now = app.clock_now();
     let year = range(now - Duration::days(365) - Duration::minutes(7), now);
@@ -349,6 +675,21 @@ async fn a_years_task_and_follow_up_reports_read_roll_ups_and_the_time_index_onl
         ),
         (&TASKS_DONE_PER_DAY, &[rollup::DAY][..], "task_completed"),
         (&FOLLOW_UPS_SCHEDULED, &["owner"][..], "follow_up_scheduled"),
+        (&CALLS_BY_REP, &["user"][..], "call_at"),
+        (&CALLS_PER_DAY, &[rollup::DAY][..], "call_at"),
+        (
+            &FOLLOW_UPS_DONE_BY_REP,
+            &["logged_by"][..],
+            "follow_up_done",
+        ),
+        (
+            &FOLLOW_UPS_DONE_PER_DAY,
+            &[rollup::DAY][..],
+            "follow_up_done",
+        ),
+        (&MESSAGES_BY_AUTHOR, &["author"][..], "message_created"),
+        (&MESSAGES_PER_DAY, &[rollup::DAY][..], "message_created"),
+        (&OPEN_TASKS_DUE, &["assignee"][..], "task_due_at"),
     ] {
         let query = RollupQuery::new(rollup, group, year);
         let split = query.split().clone();

@@ -175,6 +175,10 @@ fn bench_with_no_suite_prints_one_table_with_every_suite() {
         ("analytics", "follow-up compliance p50"),
         ("analytics", "tasks p50"),
         ("analytics", "chat p95"),
+        ("analytics", "first contact by owner p95"),
+        ("analytics", "responses p95"),
+        ("analytics", "workload p95"),
+        ("analytics", "seeded calls"),
         ("idle", "open rate"),
         ("idle", "connect p50"),
     ] {

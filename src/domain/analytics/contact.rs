@@ -9,11 +9,16 @@
 //! - Responses: contact attempts made in the range (calls by `at`,
 //!   follow-ups by `done_at`) per rep, and how many reached the person: a
 //!   call that connected (connected, interested, not interested, callback)
-//!   or a follow-up that was replied to.
+//!   or a follow-up that was replied to. Counted from the call and
+//!   follow-up roll-ups (migration 0032) and the rows of the partial days
+//!   at the range's ends, never by walking the range.
+
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 use serde_json::Value;
 
+use super::rollup::{self, RollupQuery, Totals};
 use super::{in_range, ratio, u, Dimension, Range, FIRST};
 use crate::domain::actor::Actor;
 use crate::domain::error::DomainResult;
@@ -147,61 +152,51 @@ pub struct ResponseReport {
     pub per_day: Vec<ResponseStats>,
 }
 
-fn merge_responses(calls: &[Value], follow_ups: &[Value], key: &str) -> Vec<ResponseStats> {
-    let mut keys: Vec<String> = calls
-        .iter()
-        .chain(follow_ups)
-        .filter_map(|r| r[key].as_str().map(str::to_string))
-        .collect();
-    keys.sort();
-    keys.dedup();
-    keys.into_iter()
-        .map(|k| {
-            let find = |rows: &[Value]| {
-                rows.iter()
-                    .find(|r| r[key].as_str() == Some(&k))
-                    .cloned()
-                    .unwrap_or(Value::Null)
+/// Response rows from the call and follow-up roll-ups' figures (attempts,
+/// reached), joined by their one group value (the rep, or the day); in the
+/// order of that value.
+pub fn response_rows(calls: Totals, follow_ups: Totals) -> Vec<ResponseStats> {
+    let mut by_key: BTreeMap<String, [u64; 4]> = BTreeMap::new();
+    for (offset, totals) in [(0, calls), (2, follow_ups)] {
+        for (key, f) in totals {
+            let Some(key) = key.into_iter().next().flatten() else {
+                continue;
             };
-            let (c, f) = (find(calls), find(follow_ups));
-            let (calls, answered) = (u(&c["n"]), u(&c["answered"]));
-            let (fus, replied) = (u(&f["n"]), u(&f["replied"]));
-            ResponseStats {
-                key: k,
+            let row = by_key.entry(key).or_default();
+            row[offset] += f[0];
+            row[offset + 1] += f[1];
+        }
+    }
+    by_key
+        .into_iter()
+        .map(
+            |(key, [calls, answered, follow_ups, replied])| ResponseStats {
+                key,
                 calls,
                 calls_answered: answered,
-                follow_ups: fus,
+                follow_ups,
                 follow_ups_replied: replied,
-                response_rate: ratio(answered + replied, calls + fus),
-            }
-        })
+                response_rate: ratio(answered + replied, calls + follow_ups),
+            },
+        )
         .collect()
 }
 
+/// The rep-by-rep and day-by-day figures from the roll-ups (see `rollup`).
 pub async fn responses(ctx: &Ctx, actor: &Actor, range: Range) -> DomainResult<ResponseReport> {
     actor.require(Permission::AnalyticsRead)?;
-    let mut vars = range.vars();
-    vars["answered"] = serde_json::json!(ANSWERED_CALLS);
-    let results = ctx
-        .store
-        .run(
-            &in_range(
-                "SELECT user AS rep, count() AS n, count(outcome IN $answered) AS answered FROM call
-             WHERE at >= $since AND at < $until GROUP BY rep;
-             SELECT logged_by AS rep, count() AS n, count(outcome = 'replied') AS replied FROM follow_up
-             WHERE done_at >= $since AND done_at < $until
-                AND outcome IN ['done', 'no_answer', 'replied'] GROUP BY rep;
-             SELECT time::format(at, '%Y-%m-%d') AS day, count() AS n, count(outcome IN $answered) AS answered FROM call
-             WHERE at >= $since AND at < $until GROUP BY day;
-             SELECT time::format(done_at, '%Y-%m-%d') AS day, count() AS n, count(outcome = 'replied') AS replied FROM follow_up
-             WHERE done_at >= $since AND done_at < $until
-                AND outcome IN ['done', 'no_answer', 'replied'] GROUP BY day;",
-            ),
-            vars,
-        )
-        .await?;
+    let [calls, follow_ups, calls_per_day, follow_ups_per_day] = rollup::run_together(
+        ctx,
+        [
+            &RollupQuery::new(&rollup::CALLS_BY_REP, &["user"], range),
+            &RollupQuery::new(&rollup::FOLLOW_UPS_DONE_BY_REP, &["logged_by"], range),
+            &RollupQuery::new(&rollup::CALLS_PER_DAY, &[rollup::DAY], range),
+            &RollupQuery::new(&rollup::FOLLOW_UPS_DONE_PER_DAY, &[rollup::DAY], range),
+        ],
+    )
+    .await?;
     Ok(ResponseReport {
-        by_rep: merge_responses(&results.rows(FIRST)?, &results.rows(FIRST + 1)?, "rep"),
-        per_day: merge_responses(&results.rows(FIRST + 2)?, &results.rows(FIRST + 3)?, "day"),
+        by_rep: response_rows(calls, follow_ups),
+        per_day: response_rows(calls_per_day, follow_ups_per_day),
     })
 }

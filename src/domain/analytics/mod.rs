@@ -36,11 +36,10 @@ use crate::domain::crm::pipeline;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::permissions::Permission;
 use crate::domain::Ctx;
-use crate::store::transaction::Transaction;
 use rollup::{RollupQuery, Totals};
 
 mod workload;
-pub use workload::{workload, StatusCount, Workload};
+pub use workload::{overdue_range, workload, workload_rows, StatusCount, Workload};
 
 /// A half-open time range [from, to).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -316,23 +315,17 @@ pub struct TaskReport {
 
 pub async fn tasks(ctx: &Ctx, actor: &Actor, range: Range) -> DomainResult<TaskReport> {
     actor.require(Permission::AnalyticsRead)?;
-    let by = RollupQuery::new(&rollup::TASKS_DONE, &["assignee", "task_type"], range);
-    let per_day = RollupQuery::new(&rollup::TASKS_DONE_PER_DAY, &[rollup::DAY], range);
-    // One transaction, so both parts of the report see the same moment.
-    let mut tx = Transaction::new();
-    let by_selects = by.push(&mut tx, false);
-    let day_selects = per_day.push(&mut tx, false);
-    let results = tx.commit(&ctx.store).await?;
+    let [by, per_day] = rollup::run_together(
+        ctx,
+        [
+            &RollupQuery::new(&rollup::TASKS_DONE, &["assignee", "task_type"], range),
+            &RollupQuery::new(&rollup::TASKS_DONE_PER_DAY, &[rollup::DAY], range),
+        ],
+    )
+    .await?;
     Ok(TaskReport {
-        by_person_and_type: throughput_rows(by.totals(&results, &by_selects)?),
-        done_per_day: per_day
-            .totals(&results, &day_selects)?
-            .into_iter()
-            .map(|(mut key, f)| DayCount {
-                day: key.pop().flatten().unwrap_or_default(),
-                count: f[0],
-            })
-            .collect(),
+        by_person_and_type: throughput_rows(by),
+        done_per_day: day_counts(per_day),
     })
 }
 
@@ -357,16 +350,16 @@ pub fn throughput_rows(totals: Totals) -> Vec<Throughput> {
         .collect()
 }
 
-fn days(rows: &[Value]) -> Vec<DayCount> {
-    let mut out: Vec<DayCount> = rows
-        .iter()
-        .map(|r| DayCount {
-            day: r["day"].as_str().unwrap_or_default().to_string(),
-            count: u(&r["n"]),
+/// The daily series of a report from its per-day roll-up's first figure
+/// (totals are ordered by their key, the day).
+fn day_counts(per_day: Totals) -> Vec<DayCount> {
+    per_day
+        .into_iter()
+        .map(|(key, f)| DayCount {
+            day: key.into_iter().next().flatten().unwrap_or_default(),
+            count: f[0],
         })
-        .collect();
-    out.sort_by(|a, b| a.day.cmp(&b.day));
-    out
+        .collect()
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -381,34 +374,33 @@ pub struct ChatReport {
     pub by_author: Vec<AuthorCount>,
 }
 
-/// Messages posted in the range (deleted ones excluded), by day and author.
+/// Messages posted in the range (deleted ones excluded), by day and author,
+/// from the message roll-ups (see `rollup`).
 pub async fn chat(ctx: &Ctx, actor: &Actor, range: Range) -> DomainResult<ChatReport> {
     actor.require(Permission::AnalyticsRead)?;
-    let results = ctx
-        .store
-        .run(
-            &in_range(
-                "SELECT time::format(created_at, '%Y-%m-%d') AS day, count() AS n FROM message
-             WHERE created_at >= $since AND created_at < $until AND deleted_at IS NONE
-             GROUP BY day;
-             SELECT author, count() AS n FROM message
-             WHERE created_at >= $since AND created_at < $until AND deleted_at IS NONE
-             GROUP BY author;",
-            ),
-            range.vars(),
-        )
-        .await?;
-    let mut by_author: Vec<AuthorCount> = results
-        .rows::<Value>(FIRST + 1)?
-        .iter()
-        .map(|r| AuthorCount {
-            user: r["author"].as_str().unwrap_or_default().to_string(),
-            messages: u(&r["n"]),
+    let [by_author, per_day] = rollup::run_together(
+        ctx,
+        [
+            &RollupQuery::new(&rollup::MESSAGES_BY_AUTHOR, &["author"], range),
+            &RollupQuery::new(&rollup::MESSAGES_PER_DAY, &[rollup::DAY], range),
+        ],
+    )
+    .await?;
+    Ok(chat_report(by_author, per_day))
+}
+
+/// The chat report from its roll-ups' figures by author and by day.
+pub fn chat_report(by_author: Totals, per_day: Totals) -> ChatReport {
+    let mut by_author: Vec<AuthorCount> = by_author
+        .into_iter()
+        .map(|(key, f)| AuthorCount {
+            user: key.into_iter().next().flatten().unwrap_or_default(),
+            messages: f[0],
         })
         .collect();
     by_author.sort_by(|a, b| b.messages.cmp(&a.messages).then(a.user.cmp(&b.user)));
-    Ok(ChatReport {
-        messages_per_day: days(&results.rows(FIRST)?),
+    ChatReport {
+        messages_per_day: day_counts(per_day),
         by_author,
-    })
+    }
 }

@@ -1,7 +1,7 @@
 //! Figures over a time range without walking every row in it.
 //!
 //! The database keeps roll-ups of the rows reports count (migrations 0030
-//! and 0031): table views grouped by the UTC day (and for some by the UTC
+//! to 0034): table views grouped by the UTC day (and for some by the UTC
 //! month) of a time column, updated in the same transaction as every change
 //! to their table. A range is answered in parts (see `split`):
 //! - its whole months, summed from the monthly roll-up's rows, when the
@@ -36,6 +36,11 @@ pub struct Rollup {
     pub table: &'static str,
     /// The time column whose UTC day (month) groups the roll-up rows.
     pub time: &'static str,
+    /// The index on `time` the partial days are read through. Named, since
+    /// the planner prefers a compound index with an equality on its first
+    /// column (`task_open_due` for `is_open = true`), which it bounds on
+    /// one side only: every later row would be read.
+    pub time_index: &'static str,
     /// What else a row must meet to be counted (the views' WHERE clause,
     /// written for the rows), as `AND ...`, or empty.
     pub filter: &'static str,
@@ -62,6 +67,7 @@ pub fn leads(by: Option<Dimension>) -> &'static Rollup {
         Rollup {
             table: "lead",
             time: "created_at",
+            time_index: "lead_created_at",
             filter: "AND deleted_at IS NONE",
             day_view,
             month_view: None,
@@ -87,6 +93,7 @@ pub fn leads(by: Option<Dimension>) -> &'static Rollup {
 pub static TASKS_DONE: Rollup = Rollup {
     table: "task",
     time: "completed_at",
+    time_index: "task_completed",
     filter: "",
     day_view: "task_day_done",
     month_view: Some("task_month_done"),
@@ -97,6 +104,7 @@ pub static TASKS_DONE: Rollup = Rollup {
 pub static TASKS_DONE_PER_DAY: Rollup = Rollup {
     table: "task",
     time: "completed_at",
+    time_index: "task_completed",
     filter: "",
     day_view: "task_day_total",
     month_view: None,
@@ -116,6 +124,7 @@ const TASK_FIGURES: &[(&str, &str)] = &[
 pub static FOLLOW_UPS_SCHEDULED: Rollup = Rollup {
     table: "follow_up",
     time: "scheduled_at",
+    time_index: "follow_up_scheduled",
     filter: "",
     day_view: "follow_up_day_owner",
     month_view: Some("follow_up_month_owner"),
@@ -127,6 +136,103 @@ pub static FOLLOW_UPS_SCHEDULED: Rollup = Rollup {
             "count(done_at IS NOT NONE AND done_at <= scheduled_at + 1d)",
         ),
     ],
+};
+
+/// Calls by the UTC day (month) they were made and the rep who made them:
+/// attempts, and how many reached the person.
+pub static CALLS_BY_REP: Rollup = Rollup {
+    table: "call",
+    time: "at",
+    time_index: "call_at",
+    filter: "",
+    day_view: "call_day_rep",
+    month_view: Some("call_month_rep"),
+    figures: CALL_FIGURES,
+};
+
+/// Calls by UTC day alone, for the daily series.
+pub static CALLS_PER_DAY: Rollup = Rollup {
+    table: "call",
+    time: "at",
+    time_index: "call_at",
+    filter: "",
+    day_view: "call_day_total",
+    month_view: None,
+    figures: CALL_FIGURES,
+};
+
+/// "Reached" is an outcome of `contact::ANSWERED_CALLS` (a unit test holds
+/// the two lists together).
+const CALL_FIGURES: &[(&str, &str)] = &[
+    ("attempts", "count()"),
+    (
+        "reached",
+        "count(outcome IN ['connected', 'interested', 'not_interested', 'callback'])",
+    ),
+];
+
+/// Follow-ups done as a contact attempt, by the UTC day (month) they were
+/// done and the rep who logged them: attempts, and how many were replied to.
+pub static FOLLOW_UPS_DONE_BY_REP: Rollup = Rollup {
+    table: "follow_up",
+    time: "done_at",
+    time_index: "follow_up_done",
+    filter: FOLLOW_UP_ATTEMPT,
+    day_view: "follow_up_done_day_rep",
+    month_view: Some("follow_up_done_month_rep"),
+    figures: FOLLOW_UP_DONE_FIGURES,
+};
+
+/// Follow-ups done as a contact attempt by UTC day alone.
+pub static FOLLOW_UPS_DONE_PER_DAY: Rollup = Rollup {
+    table: "follow_up",
+    time: "done_at",
+    time_index: "follow_up_done",
+    filter: FOLLOW_UP_ATTEMPT,
+    day_view: "follow_up_done_day_total",
+    month_view: None,
+    figures: FOLLOW_UP_DONE_FIGURES,
+};
+
+const FOLLOW_UP_ATTEMPT: &str = "AND outcome IN ['done', 'no_answer', 'replied']";
+
+const FOLLOW_UP_DONE_FIGURES: &[(&str, &str)] = &[
+    ("attempts", "count()"),
+    ("reached", "count(outcome = 'replied')"),
+];
+
+/// Messages not deleted, by the UTC day (month) they were posted and author.
+pub static MESSAGES_BY_AUTHOR: Rollup = Rollup {
+    table: "message",
+    time: "created_at",
+    time_index: "message_created",
+    filter: "AND deleted_at IS NONE",
+    day_view: "message_day_author",
+    month_view: Some("message_month_author"),
+    figures: &[("messages", "count()")],
+};
+
+/// Messages not deleted by UTC day alone, for the daily series.
+pub static MESSAGES_PER_DAY: Rollup = Rollup {
+    table: "message",
+    time: "created_at",
+    time_index: "message_created",
+    filter: "AND deleted_at IS NONE",
+    day_view: "message_day_total",
+    month_view: None,
+    figures: &[("messages", "count()")],
+};
+
+/// Open tasks with a due date, by the UTC day (month) they are due and
+/// assignee: over a range ending now, those overdue.
+pub static OPEN_TASKS_DUE: Rollup = Rollup {
+    table: "task",
+    time: "due_at",
+    time_index: "task_due_at",
+    filter: "AND is_open = true",
+    day_view: "task_open_due_day",
+    month_view: Some("task_open_due_month"),
+    figures: &[("open", "count()")],
 };
 
 /// A report's figures over a range, by group.
@@ -216,6 +322,24 @@ impl RollupQuery {
     }
 }
 
+/// Several queries' figures read in one transaction, so a report built of
+/// them sees one moment; in the order of `queries`.
+pub async fn run_together<const N: usize>(
+    ctx: &Ctx,
+    queries: [&RollupQuery; N],
+) -> DomainResult<[Totals; N]> {
+    let mut tx = Transaction::new();
+    let selects: Vec<Vec<usize>> = queries.iter().map(|q| q.push(&mut tx, false)).collect();
+    let results = tx.commit(&ctx.store).await?;
+    let mut totals = Vec::with_capacity(N);
+    for (query, selects) in queries.iter().zip(&selects) {
+        totals.push(query.totals(&results, selects)?);
+    }
+    Ok(totals
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("one total per query")))
+}
+
 fn grouping(group: &[&str]) -> String {
     if group.is_empty() {
         "GROUP ALL".to_string()
@@ -254,10 +378,11 @@ fn push_live(
         .collect::<Vec<_>>()
         .join(", ");
     tx.push(format!(
-        "SELECT {columns}{figures} FROM {table}
+        "SELECT {columns}{figures} FROM {table} WITH INDEX {time_index}
          WHERE {time} >= $since_{k} AND {time} < $until_{k} {filter}
          {grouping}{explain}",
         table = r.table,
+        time_index = r.time_index,
         filter = r.filter,
         grouping = grouping(group),
     ))
@@ -353,4 +478,23 @@ pub async fn lead_recount(
 ) -> DomainResult<LeadCounts> {
     let totals = recount(ctx, leads(by), &lead_group(by), range).await?;
     Ok(lead_counts_of(by, totals))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::analytics::contact::ANSWERED_CALLS;
+
+    #[test]
+    fn a_reached_call_is_an_answered_one() {
+        let reached = CALL_FIGURES[1].1;
+        let listed = ANSWERED_CALLS
+            .iter()
+            .map(|o| format!("'{o}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        assert_eq!(reached, format!("count(outcome IN [{listed}])"));
+        let migration = include_str!("../../store/migrations/0032_response_rollups.surql");
+        assert_eq!(migration.matches(&format!("[{listed}]")).count(), 3);
+    }
 }

@@ -1,16 +1,19 @@
 //! Open work per person right now: the Production Manager's workload view.
-//! Two GROUP BY queries over the `is_open` indexes; not tied to a range
-//! because it is a snapshot of the board, not a history.
+//! Not tied to a range because it is a snapshot of the board, not a
+//! history; read from roll-ups the store keeps with every task change, so
+//! it costs the same for a board of a hundred open tasks or of a million.
 
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::u;
+use super::rollup::{self, RollupQuery, Totals};
+use super::{u, Range};
 use crate::domain::actor::Actor;
-use crate::domain::clock::db_time;
 use crate::domain::error::DomainResult;
 use crate::domain::permissions::Permission;
 use crate::domain::Ctx;
+use crate::store::transaction::Transaction;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct StatusCount {
@@ -28,24 +31,45 @@ pub struct Workload {
     pub by_status: Vec<StatusCount>,
 }
 
-/// Open tasks per assignee, most loaded first (then by assignee id).
+/// The due dates whose tasks, still open, are overdue at `now`: from
+/// before any due date a task can have up to `now`.
+pub fn overdue_range(now: DateTime<Utc>) -> Range {
+    let long_ago = NaiveDate::from_ymd_opt(1, 1, 1)
+        .expect("a valid date")
+        .and_time(NaiveTime::MIN)
+        .and_utc();
+    Range {
+        from: long_ago,
+        to: now,
+    }
+}
+
+/// Open tasks per assignee, most loaded first (then by assignee id), from
+/// the workload roll-ups (migration 0034), read in one transaction.
 pub async fn workload(ctx: &Ctx, actor: &Actor) -> DomainResult<Vec<Workload>> {
     actor.require(Permission::AnalyticsRead)?;
-    let results = ctx
-        .store
-        .run(
-            "SELECT assignee, status, count() AS n FROM task WHERE is_open = true
-                GROUP BY assignee, status;
-             SELECT assignee, count() AS n FROM task
-                WHERE is_open = true AND due_at IS NOT NONE AND due_at < <datetime>$now
-                GROUP BY assignee;",
-            json!({"now": db_time(ctx.now())}),
-        )
-        .await?;
+    let overdue = RollupQuery::new(
+        &rollup::OPEN_TASKS_DUE,
+        &["assignee"],
+        overdue_range(ctx.now()),
+    );
+    let mut tx = Transaction::new();
+    let open_at = tx.push("SELECT assignee, status, open FROM task_open_assignee WHERE open > 0");
+    let overdue_at = overdue.push(&mut tx, false);
+    let results = tx.commit(&ctx.store).await?;
+    Ok(workload_rows(
+        &results.rows::<Value>(open_at)?,
+        overdue.totals(&results, &overdue_at)?,
+    ))
+}
+
+/// The workload rows from the open tasks by (assignee, status) and the
+/// overdue ones by assignee.
+pub fn workload_rows(open: &[Value], overdue: Totals) -> Vec<Workload> {
     let mut out: Vec<Workload> = Vec::new();
-    for r in results.rows::<Value>(0)? {
+    for r in open {
         let assignee = r["assignee"].as_str().map(str::to_string);
-        let count = u(&r["n"]);
+        let count = u(&r["open"]);
         let status = r["status"].as_str().unwrap_or_default().to_string();
         let idx = match out.iter().position(|w| w.assignee == assignee) {
             Some(i) => i,
@@ -62,12 +86,15 @@ pub async fn workload(ctx: &Ctx, actor: &Actor) -> DomainResult<Vec<Workload>> {
         out[idx].open += count;
         out[idx].by_status.push(StatusCount { status, count });
     }
-    for r in results.rows::<Value>(1)? {
-        let assignee = r["assignee"].as_str();
-        if let Some(w) = out.iter_mut().find(|w| w.assignee.as_deref() == assignee) {
-            w.overdue = u(&r["n"]);
+    for (key, f) in overdue {
+        let assignee = key.into_iter().next().flatten();
+        if let Some(w) = out.iter_mut().find(|w| w.assignee == assignee) {
+            w.overdue = f[0];
         }
     }
+    for w in &mut out {
+        w.by_status.sort_by(|a, b| a.status.cmp(&b.status));
+    }
     out.sort_by(|a, b| b.open.cmp(&a.open).then(a.assignee.cmp(&b.assignee)));
-    Ok(out)
+    out
 }
