@@ -191,6 +191,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "workload_rollups",
         sql: include_str!("migrations/0034_workload_rollups.surql"),
     },
+    Migration {
+        version: 35,
+        name: "lead_month_rollups",
+        sql: include_str!("migrations/0035_lead_month_rollups.surql"),
+    },
 ];
 
 #[derive(Debug, Deserialize)]

@@ -1,10 +1,10 @@
 //! The lead reports (funnel, breakdowns by source, owner, country and
-//! industry) sum daily roll-ups for the whole UTC days of a range and count
-//! the leads of the partial days at its ends. These tests hold them to a
-//! recount of every lead in the range (the GROUP BY the reports ran before)
-//! after every kind of change to leads, over ranges aligned to days and not,
-//! and check that a year's report reads the roll-ups and the `created_at`
-//! index, never the whole lead table.
+//! industry) sum monthly and daily roll-ups for the whole UTC months and
+//! days of a range and count the leads of the partial days at its ends.
+//! These tests hold them to a recount of every lead in the range (the GROUP
+//! BY the reports ran before) after every kind of change to leads, over
+//! ranges aligned to days and not, and check that a year's report reads the
+//! roll-ups and the `created_at` index, never the whole lead table.
 
 use std::collections::BTreeMap;
 
@@ -116,7 +116,7 @@ impl Story {
         let ctx = self.app.ctx();
         // Leads counted by ranges answered from roll-ups alone, and by
         // ranges answered from the leads alone.
-        let (mut rolled_only, mut live_only) = (0, 0);
+        let (mut rolled_only, mut live_only, mut with_months) = (0, 0, 0);
         for r in self.ranges() {
             let split = rollup::lead_query(None, r).split().clone();
             for by in REPORTS {
@@ -127,14 +127,17 @@ impl Story {
                 if split.edges.is_empty() {
                     rolled_only += n;
                 }
-                if split.days.is_empty() {
+                if split.days.is_empty() && split.months.is_none() {
                     live_only += n;
+                }
+                if split.months.is_some() {
+                    with_months += n;
                 }
             }
         }
         assert!(
-            rolled_only > 0 && live_only > 0,
-            "after {after}: both parts count leads"
+            rolled_only > 0 && live_only > 0 && with_months > 0,
+            "after {after}: every part counts leads"
         );
 
         let r = range(self.start - Duration::hours(1), self.app.clock_now());
@@ -400,17 +403,26 @@ async fn a_years_lead_reports_read_roll_ups_and_the_created_at_index_not_the_lea
             .iter()
             .map(|i| results.value(*i).to_string())
             .collect();
-        let view = match by {
-            None => "lead_day_status".to_string(),
-            Some(d) => format!("lead_day_{}", format!("{d:?}").to_lowercase()),
+        let dimension = match by {
+            None => "status".to_string(),
+            Some(d) => format!("{d:?}").to_lowercase(),
         };
-        assert_eq!(plans.len(), 3, "{by:?}: {plans:?}");
-        assert!(
-            plans[0].contains("RecordIdScan") && plans[0].contains(&view),
-            "{by:?}: the whole days are one range of roll-up rows: {}",
-            plans[0]
-        );
-        for edge in &plans[1..] {
+        // Whole months, then the days before and after them, then the edges.
+        let views: Vec<String> = split
+            .months
+            .iter()
+            .map(|_| format!("lead_month_{dimension}"))
+            .chain(split.days.iter().map(|_| format!("lead_day_{dimension}")))
+            .collect();
+        assert!(split.months.is_some(), "{split:?}");
+        assert_eq!(plans.len(), views.len() + 2, "{by:?}: {plans:?}");
+        for (plan, view) in plans.iter().zip(&views) {
+            assert!(
+                plan.contains("RecordIdScan") && plan.contains(view.as_str()),
+                "{by:?}: whole months and days are ranges of roll-up rows: {plan}"
+            );
+        }
+        for edge in &plans[views.len()..] {
             assert!(
                 edge.contains("IndexScan") && edge.contains("lead_created_at"),
                 "{by:?}: a partial day is a range of the created_at index: {edge}"

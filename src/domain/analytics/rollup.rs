@@ -1,7 +1,7 @@
 //! Figures over a time range without walking every row in it.
 //!
 //! The database keeps roll-ups of the rows reports count (migrations 0030
-//! to 0034): table views grouped by the UTC day (and for some by the UTC
+//! to 0035): table views grouped by the UTC day (and for some by the UTC
 //! month) of a time column, updated in the same transaction as every change
 //! to their table. A range is answered in parts (see `split`):
 //! - its whole months, summed from the monthly roll-up's rows, when the
@@ -60,25 +60,25 @@ pub const DAY: &str = "day";
 /// none), in the order of the roll-up's `figures`.
 pub type Totals = BTreeMap<Vec<Option<String>>, Vec<u64>>;
 
-/// Live leads (not in the trash) by UTC creation day and status, and by
-/// one dimension too.
+/// Live leads (not in the trash) by UTC creation day (month) and status,
+/// and by one dimension too.
 pub fn leads(by: Option<Dimension>) -> &'static Rollup {
-    const fn lead_rollup(day_view: &'static str) -> Rollup {
+    const fn lead_rollup(day_view: &'static str, month_view: &'static str) -> Rollup {
         Rollup {
             table: "lead",
             time: "created_at",
             time_index: "lead_created_at",
             filter: "AND deleted_at IS NONE",
             day_view,
-            month_view: None,
+            month_view: Some(month_view),
             figures: &[("leads", "count()")],
         }
     }
-    static STATUS: Rollup = lead_rollup("lead_day_status");
-    static SOURCE: Rollup = lead_rollup("lead_day_source");
-    static OWNER: Rollup = lead_rollup("lead_day_owner");
-    static COUNTRY: Rollup = lead_rollup("lead_day_country");
-    static INDUSTRY: Rollup = lead_rollup("lead_day_industry");
+    static STATUS: Rollup = lead_rollup("lead_day_status", "lead_month_status");
+    static SOURCE: Rollup = lead_rollup("lead_day_source", "lead_month_source");
+    static OWNER: Rollup = lead_rollup("lead_day_owner", "lead_month_owner");
+    static COUNTRY: Rollup = lead_rollup("lead_day_country", "lead_month_country");
+    static INDUSTRY: Rollup = lead_rollup("lead_day_industry", "lead_month_industry");
     match by {
         None => &STATUS,
         Some(Dimension::Source) => &SOURCE,
