@@ -531,42 +531,14 @@ async fn responses_equal_a_recount_after_every_kind_of_change() {
 
     // An outcome changes to replied, a done follow-up moves to another
     // month, one attempt becomes a skip and a skip becomes an attempt.
-    follow_up_done(
-        &app,
-        &reps[0],
-        &leads[0],
-        1,
-        "replied",
-        now - Duration::days(70),
-    )
-    .await;
-    follow_up_done(
-        &app,
-        &reps[0],
-        &leads[2],
-        1,
-        "replied",
-        now - Duration::days(20),
-    )
-    .await;
-    follow_up_done(
-        &app,
-        &reps[1],
-        &leads[1],
-        1,
-        "skipped",
-        now - Duration::days(12),
-    )
-    .await;
-    follow_up_done(
-        &app,
-        &reps[1],
-        &leads[3],
-        2,
-        "no_answer",
-        now - Duration::hours(2),
-    )
-    .await;
+    for (rep, lead, tier, ago, outcome) in [
+        (0, 0, 1, Duration::days(70), "replied"),
+        (0, 2, 1, Duration::days(20), "replied"),
+        (1, 1, 1, Duration::days(12), "skipped"),
+        (1, 3, 2, Duration::hours(2), "no_answer"),
+    ] {
+        follow_up_done(&app, &reps[rep], &leads[lead], tier, outcome, now - ago).await;
+    }
     let (attempts, _) = check("follow-ups changed, moved, skipped").await;
     assert_eq!(attempts, 10);
 }
